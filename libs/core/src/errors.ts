@@ -1,0 +1,67 @@
+/**
+ * Domain errors. Services, repositories and queue workers throw these; one
+ * global filter maps them to RFC 9457 problem responses. Never throw Nest HTTP
+ * exceptions from code a queue worker also runs.
+ */
+export type DomainErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'precondition_failed'
+  | 'too_large'
+  | 'unavailable';
+
+/** One field-level problem: `field` is a JSON-pointer-ish location such as `query.bbox` or `body.facets.model`. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly kind: DomainErrorKind;
+  constructor(
+    message: string,
+    readonly errors: FieldProblem[] = [],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidError extends DomainError {
+  readonly kind = 'invalid';
+  /** Shorthand for the common case of one bad field. */
+  static field(field: string, message: string): InvalidError {
+    return new InvalidError(`${field}: ${message}`, [{ field, message }]);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  readonly kind = 'unauthorized';
+}
+
+export class ForbiddenError extends DomainError {
+  readonly kind = 'forbidden';
+}
+
+export class NotFoundError extends DomainError {
+  readonly kind = 'not_found';
+}
+
+export class ConflictError extends DomainError {
+  readonly kind = 'conflict';
+}
+
+export class PreconditionFailedError extends DomainError {
+  readonly kind = 'precondition_failed';
+}
+
+export class TooLargeError extends DomainError {
+  readonly kind = 'too_large';
+}
+
+export class UnavailableError extends DomainError {
+  readonly kind = 'unavailable';
+}

@@ -1,0 +1,7 @@
+export * from './errors';
+export * from './principal';
+export * from './model';
+export * from './query';
+export * from './repositories';
+export * from './text';
+export * from './cursor';

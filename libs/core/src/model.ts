@@ -1,0 +1,194 @@
+/**
+ * Records as the repositories store and return them. They never leave the
+ * service layer directly: controllers answer with DTOs made by mappers.
+ */
+import type { AccessControl } from './principal';
+
+export type DatasetKind = 'standard' | 'derived' | 'scratch';
+export const DATASET_KINDS: readonly DatasetKind[] = ['standard', 'derived', 'scratch'];
+
+export type DatasetStatus = 'latest' | 'superseded' | 'retracted';
+export const DATASET_STATUSES: readonly DatasetStatus[] = ['latest', 'superseded', 'retracted'];
+
+export type Availability = 'online' | 'offline' | 'partial';
+export const AVAILABILITIES: readonly Availability[] = ['online', 'offline', 'partial'];
+
+/** ESGF facet names (CMIP5 + CORDEX) that can be filtered and counted. */
+export const FACET_NAMES = [
+  'project',
+  'product',
+  'institute',
+  'model',
+  'experiment',
+  'time_frequency',
+  'realm',
+  'cmor_table',
+  'ensemble',
+  'variable',
+  'cf_standard_name',
+  'version',
+  'domain',
+  'driving_model',
+  'rcm_name',
+  'rcm_version',
+] as const;
+export type FacetName = (typeof FACET_NAMES)[number];
+
+export function isFacetName(name: string): name is FacetName {
+  return (FACET_NAMES as readonly string[]).includes(name);
+}
+
+/** Facet name → value(s). `variable` and `cf_standard_name` are usually lists. */
+export type Facets = Partial<Record<FacetName, string | string[]>>;
+
+export interface VariableInfo {
+  name: string;
+  standardName?: string;
+  longName?: string;
+  units?: string;
+}
+
+/** Times are `YYYY-MM-DDTHH:MM:SS` in the data's own calendar (a 360_day 2005-02-30 is valid). */
+export interface TimeCoverage {
+  start: string;
+  end: string;
+  calendar: string;
+  frequency?: string;
+}
+
+/** [west, south, east, north] in degrees; west > east means the box crosses the antimeridian. */
+export type BBox = [number, number, number, number];
+
+export interface Provenance {
+  derivedFrom: string[];
+  software?: string;
+  softwareVersion?: string;
+  script?: string;
+  parameters?: Record<string, unknown>;
+  author?: string;
+}
+
+export interface Contact {
+  name: string;
+  email?: string;
+  role?: string;
+}
+
+export interface DatasetRecord {
+  /** Instance id: ESGF dataset id + `.v<version>` for DRS data, a generated slug otherwise. */
+  id: string;
+  datasetId: string;
+  version: string;
+  kind: DatasetKind;
+  project: string;
+  facets: Facets;
+  variables: VariableInfo[];
+  timeCoverage: TimeCoverage | null;
+  bbox: BBox | null;
+  gridType?: string;
+  size: number;
+  fileCount: number;
+  access: AccessControl;
+  status: DatasetStatus;
+  statusReason?: string;
+  availability: Availability;
+  title: string;
+  description: string;
+  keywords: string[];
+  license?: string;
+  citation?: string;
+  contacts?: Contact[];
+  provenance?: Provenance;
+  warnings?: string[];
+  createdAt: string;
+  updatedAt: string;
+  /** Incremented on every write; the ETag of optimistic concurrency. */
+  revision: number;
+}
+
+export type StorageKind = 'posix' | 's3';
+
+export interface StorageLocation {
+  kind: StorageKind;
+  /** Configured POSIX root name (e.g. `data`) or S3 bucket. */
+  root: string;
+  /** Path relative to the root, `/`-separated, no leading slash. */
+  path: string;
+}
+
+export interface FileRecord {
+  id: string;
+  datasetId: string;
+  location: StorageLocation;
+  size: number;
+  mtime: string;
+  etag?: string;
+  sha256?: string;
+  format: string;
+  timeCoverage: TimeCoverage | null;
+  variables: string[];
+  status: 'present' | 'removed';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AuditChange {
+  /** JSON pointer of the changed member, e.g. `/title` or `/access/accessGroups`. */
+  path: string;
+  from?: unknown;
+  to?: unknown;
+}
+
+export interface AuditEntry {
+  id: string;
+  entityType: 'dataset' | 'file' | 'api-key' | 'scan';
+  entityId: string;
+  action: 'create' | 'update' | 'delete' | 'bulk-update' | 'ingest';
+  actor: string;
+  at: string;
+  changes: AuditChange[];
+  requestId?: string;
+  note?: string;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** sha256 of the secret part, hex. The secret itself is never stored. */
+  hash: string;
+  /** First characters of the key, shown in listings to recognise it. */
+  prefix: string;
+  roles: string[];
+  groups: string[];
+  createdAt: string;
+  createdBy: string;
+  expiresAt?: string;
+  revokedAt?: string;
+}
+
+export type ScanState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface ScanCounts {
+  seen: number;
+  new: number;
+  changed: number;
+  unchanged: number;
+  removed: number;
+  failed: number;
+}
+
+export interface ScanRecord {
+  id: string;
+  root: string;
+  prefix: string;
+  state: ScanState;
+  counts: ScanCounts;
+  bytes: number;
+  /** The first errors (bounded); `counts.failed` has the total. */
+  errors: { path: string; reason: string }[];
+  requestedBy: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  message?: string;
+}

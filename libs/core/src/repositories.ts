@@ -1,0 +1,120 @@
+/**
+ * Persistence ports, owned by the domain. Adapters (`libs/store`: sqlite,
+ * mongo) implement them with identical observable behaviour; the contract
+ * suite in `test/store/` runs unchanged against both.
+ *
+ * Conventions every adapter follows:
+ * - records are returned as plain objects (no driver types, no `_id`);
+ * - a duplicate unique key throws `ConflictError`;
+ * - a stale `expectedRevision` throws `PreconditionFailedError`;
+ * - a missing record on update/delete throws `NotFoundError`.
+ */
+import type {
+  ApiKeyRecord,
+  AuditEntry,
+  DatasetKind,
+  DatasetRecord,
+  FileRecord,
+  ScanRecord,
+  StorageLocation,
+  TimeCoverage,
+} from './model';
+import type { DatasetQuery, DatasetSearchResult, Page, Paged } from './query';
+
+export interface DatasetRepository {
+  get(id: string): Promise<DatasetRecord | null>;
+  getMany(ids: string[]): Promise<DatasetRecord[]>;
+  /** Inserts with revision 1. ConflictError if the id exists. */
+  create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord>;
+  /**
+   * Replaces the record if its stored revision equals `expectedRevision`
+   * (compare-and-set); returns it with revision + 1.
+   */
+  replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord>;
+  delete(id: string, expectedRevision?: number): Promise<void>;
+  search(query: DatasetQuery): Promise<DatasetSearchResult>;
+  /** Bytes, datasets and files per kind and project (all datasets, no access filter). */
+  capacity(): Promise<CapacityRow[]>;
+}
+
+export interface CapacityRow {
+  kind: DatasetKind;
+  project: string;
+  datasets: number;
+  files: number;
+  bytes: number;
+}
+
+export type FileUpsertOutcome = 'new' | 'changed' | 'unchanged';
+
+export interface FileAggregate {
+  fileCount: number;
+  size: number;
+  /** Earliest start / latest end over present files with a coverage (string order). */
+  timeStart: string | null;
+  timeEnd: string | null;
+}
+
+export interface FileRepository {
+  get(id: string): Promise<FileRecord | null>;
+  findByLocation(location: StorageLocation): Promise<FileRecord | null>;
+  /**
+   * Idempotent on (location.kind, location.root, location.path): `new` when
+   * absent (or previously removed), `changed` when size, mtime, etag or
+   * dataset differ, else `unchanged` (nothing written).
+   */
+  upsert(record: FileRecord): Promise<FileUpsertOutcome>;
+  listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>>;
+  /** Present files under a root (and optional path prefix), in path order, in batches. */
+  iterateByRoot(
+    kind: StorageLocation['kind'],
+    root: string,
+    prefix: string,
+    batchSize?: number,
+  ): AsyncIterable<FileRecord[]>;
+  /** Marks files removed; returns how many changed state. */
+  markRemoved(ids: string[], at: string): Promise<number>;
+  deleteByDataset(datasetId: string): Promise<number>;
+  aggregate(datasetId: string): Promise<FileAggregate>;
+}
+
+export interface AuditRepository {
+  append(entries: AuditEntry[]): Promise<void>;
+  /** Newest first. */
+  list(entityType: AuditEntry['entityType'], entityId: string, page: Page): Promise<Paged<AuditEntry>>;
+}
+
+export interface ApiKeyRepository {
+  create(record: ApiKeyRecord): Promise<ApiKeyRecord>;
+  findByHash(hash: string): Promise<ApiKeyRecord | null>;
+  get(id: string): Promise<ApiKeyRecord | null>;
+  list(page: Page): Promise<Paged<ApiKeyRecord>>;
+  revoke(id: string, at: string): Promise<ApiKeyRecord>;
+}
+
+export interface ScanRepository {
+  create(record: ScanRecord): Promise<ScanRecord>;
+  get(id: string): Promise<ScanRecord | null>;
+  /** Shallow-merges `changes` into the stored record. */
+  update(id: string, changes: Partial<Omit<ScanRecord, 'id'>>): Promise<ScanRecord>;
+  /** Newest first. */
+  list(page: Page): Promise<Paged<ScanRecord>>;
+}
+
+/** Everything a store adapter provides, plus lifecycle. */
+export interface Store {
+  readonly adapter: 'sqlite' | 'mongo';
+  readonly datasets: DatasetRepository;
+  readonly files: FileRepository;
+  readonly audit: AuditRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly scans: ScanRepository;
+  /** Throws if the backing database cannot answer (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Injection token for the `Store`. */
+export const STORE = Symbol('climcat.store');
+
+export type { TimeCoverage };
