@@ -1,0 +1,15 @@
+import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { ANONYMOUS, type Principal, type Role } from '@climcat/core';
+import type { Request } from 'express';
+
+export const REQUIRED_ROLE = 'climcat:required-role';
+
+/** The route needs at least this role (admin implies all). Checked by the global AuthGuard. */
+export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
+
+export type RequestWithPrincipal = Request & { principal?: Principal };
+
+/** The authenticated caller (anonymous when no credentials were sent). */
+export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+  return ctx.switchToHttp().getRequest<RequestWithPrincipal>().principal ?? ANONYMOUS;
+});

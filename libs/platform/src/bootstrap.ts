@@ -1,0 +1,89 @@
+import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
+import { setupOpenApi } from './openapi/openapi';
+import { PlatformModule } from './platform.module';
+
+@Module({})
+class RootModule {}
+
+/** The root module of one process: the platform plus the given feature modules. */
+export function rootModule(config: AppConfig, features: (Type | DynamicModule)[]): DynamicModule {
+  return { module: RootModule, imports: [PlatformModule.forRoot(config), ...features] };
+}
+
+/** HTTP settings shared by every service, production and tests alike. */
+export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
+  app.set('query parser', 'simple');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.useBodyParser('json', {
+    limit: '5mb',
+    type: ['application/json', 'application/merge-patch+json', 'application/*+json'],
+  });
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } }));
+  app.enableCors({
+    origin: true,
+    exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
+  });
+  app.enableShutdownHooks();
+  setupOpenApi(app, config);
+}
+
+/** Creates a configured, not yet listening application (tests use this too). */
+export async function createApp(
+  config: AppConfig,
+  features: (Type | DynamicModule)[],
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(rootModule(config, features), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  configureHttp(app, config);
+  return app;
+}
+
+/** Loads config or exits with a message naming the bad variable (exit code 78, EX_CONFIG). */
+export function loadConfigOrExit(service: ServiceName): AppConfig {
+  try {
+    return loadConfig(service);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`climcat ${service}: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}
+
+/** Starts one service (or standalone) and prints what runs where. */
+export async function runService(
+  service: ServiceName,
+  features: (Type | DynamicModule)[],
+  hooks: {
+    /** Runs before the application is created; may complete the config (e.g. the standalone admin key). */
+    prepare?: (config: AppConfig) => Promise<AppConfig>;
+    beforeListen?: (app: INestApplication, config: AppConfig) => Promise<void>;
+    banner?: (config: AppConfig) => string[];
+  } = {},
+): Promise<INestApplication> {
+  const loaded = loadConfigOrExit(service);
+  const config = hooks.prepare ? await hooks.prepare(loaded) : loaded;
+  const app = await createApp(config, features);
+  await hooks.beforeListen?.(app, config);
+  await app.listen(config.port, config.host);
+  const lines = [
+    `climcat ${service} listening on ${config.host}:${config.port}`,
+    `  API docs       ${config.publicUrl}/api/docs  (OpenAPI JSON: /api/docs-json)`,
+    `  health         ${config.publicUrl}/health/ready   metrics: /metrics`,
+    `  store          ${config.store.adapter === 'sqlite' ? `sqlite (embedded) ${config.store.path}` : 'mongo (MONGODB_URI)'}`,
+    `  queue          ${config.redisUrl ? 'bull on Redis (REDIS_URL)' : 'in-process runner (embedded; set REDIS_URL for bull)'}`,
+    `  object store   ${config.s3 ? `S3 at ${config.s3.endPoint}:${config.s3.port}` : 'none (set S3_ENDPOINT for S3/MinIO)'}`,
+    ...(hooks.banner?.(config) ?? []),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return app;
+}

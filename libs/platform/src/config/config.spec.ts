@@ -1,0 +1,41 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('gives standalone embedded defaults: sqlite under STATE_DIR, port 8080, demo data', () => {
+    const config = loadConfig('standalone', { STATE_DIR: '/tmp/cc' });
+    expect(config.port).toBe(8080);
+    expect(config.store).toEqual({ adapter: 'sqlite', path: '/tmp/cc/catalog.sqlite' });
+    expect(config.dataRoot).toBe('/tmp/cc/data');
+    expect(config.demoData).toBe(true);
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it('uses each service default port', () => {
+    expect(loadConfig('thredds-proxy', {}).port).toBe(3002);
+  });
+
+  it('switches to mongo when MONGODB_URI is set', () => {
+    const config = loadConfig('catalog', { MONGODB_URI: 'mongodb://db:27017', MONGODB_DB: 'cat' });
+    expect(config.store).toEqual({ adapter: 'mongo', uri: 'mongodb://db:27017', dbName: 'cat' });
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }, 'PORT must be a number'],
+    ['PORT range', { PORT: '70000' }, 'PORT must be between 1 and 65535'],
+    ['REDIS_URL', { REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis://'],
+    ['MONGODB_URI scheme', { MONGODB_URI: 'http://db' }, 'MONGODB_URI must start with mongodb://'],
+    ['STORE_ADAPTER', { STORE_ADAPTER: 'postgres' }, 'STORE_ADAPTER must be sqlite or mongo'],
+    ['mongo without uri', { STORE_ADAPTER: 'mongo' }, 'MONGODB_URI is required when STORE_ADAPTER=mongo'],
+    ['short admin key', { ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY must be at least 16 characters'],
+    ['S3 without keys', { S3_ENDPOINT: 'http://minio:9000' }, 'S3_ACCESS_KEY is required when S3_ENDPOINT is set'],
+    ['boolean', { DEMO_DATA: 'maybe' }, 'DEMO_DATA must be true or false'],
+  ])('rejects bad %s naming the variable', (_name, env, message) => {
+    expect(() => loadConfig('catalog', env)).toThrow(ConfigError);
+    expect(() => loadConfig('catalog', env)).toThrow(message);
+  });
+
+  it('parses S3 endpoint into client options', () => {
+    const config = loadConfig('catalog', { S3_ENDPOINT: 'https://s3.example.org', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' });
+    expect(config.s3).toMatchObject({ endPoint: 's3.example.org', port: 443, useSSL: true });
+  });
+});

@@ -1,0 +1,199 @@
+/**
+ * The one place that reads `process.env`. Parsed once, validated, typed;
+ * a bad value fails at boot with a message naming the variable.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+export type ServiceName = 'catalog' | 'ingestor' | 'thredds-proxy' | 'scratch-quota' | 'standalone';
+
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  catalog: 3000,
+  ingestor: 3001,
+  'thredds-proxy': 3002,
+  'scratch-quota': 3003,
+  standalone: 8080,
+};
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .url({ message: 'must be a URL' })
+    .refine((v) => protocols.some((p) => v.startsWith(`${p}:`)), {
+      message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+    });
+
+const port = z.coerce
+  .number({ message: 'must be a number' })
+  .int({ message: 'must be an integer' })
+  .min(1, { message: 'must be between 1 and 65535' })
+  .max(65535, { message: 'must be between 1 and 65535' });
+
+const positiveInt = z.coerce.number({ message: 'must be a number' }).int().positive({ message: 'must be > 0' });
+
+/** Every variable climcat reads. Keep `.env.example` in step with this object. */
+const envSchema = z
+  .object({
+    PORT: port.optional(),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: url(['http', 'https']).optional(),
+    STATE_DIR: z.string().min(1).default('./.climcat'),
+    DATA_ROOT: z.string().min(1).optional(),
+    SCRATCH_ROOT: z.string().min(1).optional(),
+    DEMO_DATA: bool.optional(),
+    ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    STORE_ADAPTER: z.enum(['sqlite', 'mongo'], { message: 'must be sqlite or mongo' }).optional(),
+    MONGODB_URI: url(['mongodb', 'mongodb+srv']).optional(),
+    MONGODB_DB: z.string().min(1).default('climcat'),
+    REDIS_URL: url(['redis', 'rediss']).optional(),
+    S3_ENDPOINT: url(['http', 'https']).optional(),
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    S3_ACCESS_KEY: z.string().min(1).optional(),
+    S3_SECRET_KEY: z.string().min(1).optional(),
+    S3_BUCKET: z.string().min(3).optional(),
+    OIDC_JWKS_URL: url(['http', 'https']).optional(),
+    OIDC_ISSUER: z.string().min(1).optional(),
+    OIDC_AUDIENCE: z.string().min(1).optional(),
+    OIDC_GROUPS_CLAIM: z.string().min(1).default('groups'),
+    OIDC_ROLES_CLAIM: z.string().min(1).default('roles'),
+    OIDC_DEFAULT_ROLE: z.enum(['reader', 'curator', 'admin', 'none']).default('reader'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_PRETTY: bool.optional(),
+    INGEST_CONCURRENCY: positiveInt.default(2),
+    SCAN_ON_BOOT: bool.optional(),
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
+      ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'is required when STORE_ADAPTER=mongo' });
+    }
+    if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY'],
+        message: 'is required when S3_ENDPOINT is set',
+      });
+    }
+  });
+
+export interface S3Config {
+  endPoint: string;
+  port: number;
+  useSSL: boolean;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+  bucket?: string;
+}
+
+export interface AppConfig {
+  service: ServiceName;
+  port: number;
+  host: string;
+  publicUrl: string;
+  stateDir: string;
+  dataRoot: string;
+  /** True when DATA_ROOT was not set: standalone owns it and may write demo data. */
+  dataRootIsDefault: boolean;
+  scratchRoot: string;
+  demoData: boolean;
+  adminApiKey?: string;
+  store: { adapter: 'sqlite'; path: string } | { adapter: 'mongo'; uri: string; dbName: string };
+  redisUrl?: string;
+  s3?: S3Config;
+  oidc?: {
+    jwksUrl: string;
+    issuer?: string;
+    audience?: string;
+    groupsClaim: string;
+    rolesClaim: string;
+    defaultRole: 'reader' | 'curator' | 'admin' | 'none';
+  };
+  log: { level: string; pretty: boolean };
+  ingest: { concurrency: number; scanOnBoot: boolean };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.variable} ${p.message}`).join('\n')}\n` +
+        'See .env.example for every variable and its default.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (defaults to `process.env`) into the typed config, or throws ConfigError. */
+export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Empty strings mean "unset" so `FOO=` in a .env file does not trip validation.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: issue.path.join('.') || '(environment)',
+        message: issue.message,
+      })),
+    );
+  }
+  const e = parsed.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(process.cwd(), p));
+  const stateDir = abs(e.STATE_DIR);
+  const port = e.PORT ?? DEFAULT_PORTS[service];
+  const adapter = e.STORE_ADAPTER ?? (e.MONGODB_URI ? 'mongo' : 'sqlite');
+  const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
+
+  return {
+    service,
+    port,
+    host: e.HOST,
+    publicUrl: (e.PUBLIC_URL ?? `http://${publicHost}:${port}`).replace(/\/+$/, ''),
+    stateDir,
+    dataRoot: abs(e.DATA_ROOT ?? `${stateDir}/data`),
+    dataRootIsDefault: e.DATA_ROOT === undefined,
+    scratchRoot: abs(e.SCRATCH_ROOT ?? `${stateDir}/scratch`),
+    demoData: e.DEMO_DATA ?? e.DATA_ROOT === undefined,
+    adminApiKey: e.ADMIN_API_KEY,
+    store:
+      adapter === 'mongo'
+        ? { adapter, uri: e.MONGODB_URI ?? '', dbName: e.MONGODB_DB }
+        : { adapter, path: `${stateDir}/catalog.sqlite` },
+    redisUrl: e.REDIS_URL,
+    s3: e.S3_ENDPOINT ? s3Config(e.S3_ENDPOINT, e) : undefined,
+    oidc: e.OIDC_JWKS_URL
+      ? {
+          jwksUrl: e.OIDC_JWKS_URL,
+          issuer: e.OIDC_ISSUER,
+          audience: e.OIDC_AUDIENCE,
+          groupsClaim: e.OIDC_GROUPS_CLAIM,
+          rolesClaim: e.OIDC_ROLES_CLAIM,
+          defaultRole: e.OIDC_DEFAULT_ROLE,
+        }
+      : undefined,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? false },
+    ingest: { concurrency: e.INGEST_CONCURRENCY, scanOnBoot: e.SCAN_ON_BOOT ?? service === 'standalone' },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function s3Config(endpoint: string, e: z.infer<typeof envSchema>): S3Config {
+  const u = new URL(endpoint);
+  const useSSL = u.protocol === 'https:';
+  return {
+    endPoint: u.hostname,
+    port: u.port ? Number(u.port) : useSSL ? 443 : 80,
+    useSSL,
+    region: e.S3_REGION,
+    accessKey: e.S3_ACCESS_KEY ?? '',
+    secretKey: e.S3_SECRET_KEY ?? '',
+    bucket: e.S3_BUCKET,
+  };
+}
+
+/** Injection token for AppConfig. */
+export const APP_CONFIG = Symbol('climcat.config');

@@ -1,0 +1,87 @@
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type MiddlewareConsumer,
+  type NestModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { STORE, type Store } from '@climcat/core';
+import { createStore } from '@climcat/store';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AuthGuard } from './auth/auth.guard';
+import { AuthService } from './auth/auth.service';
+import { APP_CONFIG, type AppConfig } from './config/config';
+import { ProblemFilter } from './errors/problem.filter';
+import { RequestHygieneMiddleware } from './errors/request-hygiene.middleware';
+import { createValidationPipe } from './errors/validation';
+import { HEALTH_CHECKS, HealthService, type HealthCheck } from './observability/health';
+import { loggerParams } from './observability/logging';
+import { HttpMetricsMiddleware, MetricsService } from './observability/metrics';
+import { OperationsController } from './observability/operations.controller';
+import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
+
+/** Closes queues before the store so in-flight jobs can still write. */
+@Injectable()
+class ShutdownSequence implements OnApplicationShutdown {
+  constructor(
+    @Inject(QUEUE_FACTORY) private readonly queues: QueueFactory,
+    @Inject(STORE) private readonly store: Store,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queues.close();
+    await this.store.close();
+  }
+}
+
+/**
+ * Everything every service shares: config, store, queues, auth, problem
+ * errors, validation, logs, metrics and health. Imported once by each
+ * process (one service alone, or all four in standalone mode).
+ */
+@Global()
+@Module({})
+export class PlatformModule implements NestModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: PlatformModule,
+      imports: [LoggerModule.forRoot(loggerParams(config))],
+      controllers: [OperationsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        {
+          provide: STORE,
+          useFactory: async (): Promise<Store> => {
+            if (config.store.adapter === 'sqlite') mkdirSync(dirname(config.store.path), { recursive: true });
+            return createStore(config.store);
+          },
+        },
+        { provide: QUEUE_FACTORY, useFactory: () => createQueueFactory(config.redisUrl) },
+        {
+          provide: HEALTH_CHECKS,
+          useFactory: (queues: QueueFactory): HealthCheck[] =>
+            queues.backend === 'bull' ? [{ name: 'redis', check: () => queues.ping() }] : [],
+          inject: [QUEUE_FACTORY],
+        },
+        AuthService,
+        MetricsService,
+        HealthService,
+        ShutdownSequence,
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+      exports: [APP_CONFIG, STORE, QUEUE_FACTORY, AuthService, MetricsService],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware, RequestHygieneMiddleware).forRoutes('*path');
+  }
+}

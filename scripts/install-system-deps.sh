@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# System packages the test suites need (real servers and real NetCDF clients).
+# Installs them when run as root (or with sudo available); otherwise says what to install.
+set -euo pipefail
+PKGS=(redis-server netcdf-bin nco python3-netcdf4 python3-xarray)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+echo "installing system packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "missing system packages: ${missing[*]}" >&2
+    echo "install them with: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

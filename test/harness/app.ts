@@ -1,0 +1,86 @@
+/**
+ * Starts climcat in-process on a free port with a private STATE_DIR, the way
+ * standalone mode runs it (all four feature modules unless told otherwise).
+ */
+import type { DynamicModule, Type } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createApp, loadConfig, type AppConfig, type ServiceName } from '@climcat/platform';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CatalogModule } from '../../apps/catalog/src/catalog.module';
+import { IngestorModule } from '../../apps/ingestor/src/ingestor.module';
+import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
+import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.module';
+
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+export const ALL_FEATURES: (Type | DynamicModule)[] = [
+  CatalogModule,
+  IngestorModule,
+  ThreddsProxyModule,
+  ScratchQuotaModule,
+];
+
+export interface RunningApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  url: string;
+  stateDir: string;
+  close(options?: { keepState?: boolean }): Promise<void>;
+}
+
+export function tempDir(prefix = 'climcat-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startApp(
+  options: {
+    service?: ServiceName;
+    env?: Record<string, string>;
+    features?: (Type | DynamicModule)[];
+    stateDir?: string;
+  } = {},
+): Promise<RunningApp> {
+  const stateDir = options.stateDir ?? tempDir();
+  const config = loadConfig(options.service ?? 'standalone', {
+    STATE_DIR: stateDir,
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    LOG_LEVEL: 'silent',
+    DEMO_DATA: 'false',
+    PORT: '1',
+    ...options.env,
+  });
+  const app = await createApp(config, options.features ?? ALL_FEATURES);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  return {
+    app,
+    config,
+    url: `http://127.0.0.1:${address.port}`,
+    stateDir,
+    close: async ({ keepState = false } = {}) => {
+      await app.close();
+      if (!keepState) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { Authorization: `Bearer ${token}` };
+}
+
+export const ADMIN = bearer(TEST_ADMIN_KEY);
+
+/** A valid dataset body for POST /api/v1/datasets. */
+export function datasetBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    datasetId: 'cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1',
+    version: '20111128',
+    kind: 'standard',
+    project: 'CMIP5',
+    facets: { institute: 'MOHC', model: 'HadGEM2-ES', experiment: 'rcp45', variable: ['tas'] },
+    access: { public: true, ownerGroup: 'climate', accessGroups: [] },
+    ...overrides,
+  };
+}

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, waitForPort } from '../harness/servers';
+import { ADMIN, datasetBody, startApp, tempDir } from '../harness/app';
+
+const ROOT = join(__dirname, '../..');
+
+/** Runs apps/standalone/src/main.ts as `npm start` would run the build, with the given env. */
+function launch(env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/standalone/src/main.ts'],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env } },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe('standalone mode', () => {
+  it('keeps a dataset created through the API across a clean restart (sqlite)', async () => {
+    const first = await startApp();
+    const created = await fetch(`${first.url}/api/v1/datasets`, {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify(datasetBody()),
+    });
+    expect(created.status).toBe(201);
+    const before = (await created.json()) as { id: string };
+    await first.close({ keepState: true });
+
+    const second = await startApp({ stateDir: first.stateDir });
+    try {
+      const res = await fetch(`${second.url}/api/v1/datasets/${encodeURIComponent(before.id)}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(before);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('boots as a process with embedded defaults, serves readiness and OpenAPI, stops on SIGTERM', async () => {
+    const stateDir = tempDir();
+    const port = await freePort();
+    const proc = launch({ PORT: String(port), STATE_DIR: stateDir });
+    try {
+      await waitForPort(port, 60_000, 'standalone');
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(ready.status).toBe(200);
+      const docs = (await (await fetch(`http://127.0.0.1:${port}/api/docs-json`)).json()) as { openapi: string };
+      expect(docs.openapi).toMatch(/^3\./);
+      const { stdout } = proc.output();
+      expect(stdout).toContain(`/api/docs`);
+      expect(stdout).toContain('sqlite (embedded)');
+      expect(stdout).toContain('in-process runner');
+      const keyFile = join(stateDir, 'admin-api-key');
+      expect(existsSync(keyFile)).toBe(true);
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(stdout).not.toContain(readFileSync(keyFile, 'utf8').trim());
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+  }, 90_000);
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT must be a number'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL must be a URL'],
+    [{ STORE_ADAPTER: 'mongo' }, 'MONGODB_URI is required when STORE_ADAPTER=mongo'],
+  ])('refuses bad config %j at boot naming the variable', async (env, message) => {
+    const proc = launch({ STATE_DIR: tempDir(), ...env });
+    expect(await proc.exited).toBe(78);
+    expect(proc.output().stderr).toContain(message);
+  }, 60_000);
+});
