@@ -2,11 +2,17 @@ import { Module } from '@nestjs/common';
 import { AuthController } from '@climcat/platform';
 import { DatasetController } from './datasets/dataset.controller';
 import { DatasetService } from './datasets/dataset.service';
+import { CurationController } from './curation/curation.controller';
+import { CurationService } from './curation/curation.service';
+import { EsgfController } from './esgf/esgf.controller';
+import { EsgfService } from './esgf/esgf.service';
+import { ExportController } from './exports/export.controller';
+import { ExportService } from './exports/export.service';
 
 /** Catalog feature module: datasets, files, search, curation (`/api/v1`). */
 @Module({
-  controllers: [DatasetController, AuthController],
-  providers: [DatasetService],
+  controllers: [CurationController, DatasetController, EsgfController, ExportController, AuthController],
+  providers: [DatasetService, CurationService, EsgfService, ExportService],
   exports: [DatasetService],
 })
 export class CatalogModule {}

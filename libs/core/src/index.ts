@@ -5,3 +5,4 @@ export * from './query';
 export * from './repositories';
 export * from './text';
 export * from './cursor';
+export * from './access-urls';

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { InvalidError, TooLargeError } from '@climcat/core';
+import { json, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
@@ -19,10 +21,14 @@ export function rootModule(config: AppConfig, features: (Type | DynamicModule)[]
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.set('query parser', 'simple');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.useBodyParser('json', {
+  const parseJson = json({
     limit: '5mb',
     type: ['application/json', 'application/merge-patch+json', 'application/*+json'],
   });
+  // Body-parser errors become domain errors here, so clients learn what was wrong with their body.
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    parseJson(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyError(error))),
+  );
   app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } }));
   app.enableCors({
     origin: true,
@@ -30,6 +36,23 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
   });
   app.enableShutdownHooks();
   setupOpenApi(app, config);
+}
+
+function bodyError(error: unknown): unknown {
+  const e = error as { type?: string; message?: string; limit?: number };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new InvalidError(`Request body is not valid JSON: ${e.message ?? 'parse error'}`, [
+        { field: 'body', message: e.message ?? 'not valid JSON' },
+      ]);
+    case 'entity.too.large':
+      return new TooLargeError(`Request body exceeds the ${e.limit ?? ''} byte limit`.replace('  ', ' '));
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new InvalidError(`Request body encoding is not supported: ${e.message ?? ''}`);
+    default:
+      return error;
+  }
 }
 
 /** Creates a configured, not yet listening application (tests use this too). */

@@ -280,3 +280,75 @@ export function mapDataset(r: DatasetRecord): DatasetDto {
     revision: r.revision,
   };
 }
+
+/** Documentation shape of a merge patch: any editable member; `null` removes optional ones. */
+export class DatasetPatchDto {
+  title?: string;
+  description?: string;
+  keywords?: string[];
+  @ApiPropertyOptional({ enum: DATASET_STATUSES })
+  status?: string;
+  statusReason?: string;
+  @ApiPropertyOptional({ enum: AVAILABILITIES })
+  availability?: string;
+  license?: string;
+  citation?: string;
+  access?: AccessDto;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  facets?: Record<string, string | string[] | null>;
+  variables?: VariableDto[];
+  timeCoverage?: TimeCoverageDto;
+  @ApiPropertyOptional({ type: [Number] })
+  bbox?: number[];
+  provenance?: ProvenanceDto;
+}
+
+export class AuditChangeDto {
+  /** JSON pointer of the changed member ("" for the whole record). */
+  path!: string;
+  @ApiPropertyOptional({ description: 'Value before' })
+  from?: unknown;
+  @ApiPropertyOptional({ description: 'Value after' })
+  to?: unknown;
+}
+
+export class AuditEntryDto {
+  id!: string;
+  entityType!: string;
+  entityId!: string;
+  @ApiProperty({ enum: ['create', 'update', 'delete', 'bulk-update', 'ingest'] })
+  action!: string;
+  actor!: string;
+  at!: string;
+  changes!: AuditChangeDto[];
+  requestId?: string;
+  note?: string;
+}
+
+export class HistoryDto {
+  total!: number;
+  items!: AuditEntryDto[];
+}
+
+export class LineageNodeDto {
+  id!: string;
+  title!: string;
+  kind!: string;
+  /** 1 = direct parent or child. */
+  depth!: number;
+  /** Ids on the root's side this node links to. */
+  of!: string[];
+}
+
+export class LineageDto {
+  id!: string;
+  ancestors!: LineageNodeDto[];
+  descendants!: LineageNodeDto[];
+}
+
+/** `fields=id,title` selects members of each returned dataset (`id` is always kept). */
+export function projectFields(fields: unknown): (dto: DatasetDto) => DatasetDto {
+  if (typeof fields !== 'string' || !fields.trim()) return (dto) => dto;
+  const wanted = new Set(['id', ...fields.split(',').map((f) => f.trim())]);
+  return (dto) => Object.fromEntries(Object.entries(dto).filter(([k]) => wanted.has(k))) as unknown as DatasetDto;
+}

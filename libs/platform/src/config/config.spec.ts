@@ -29,9 +29,18 @@ describe('loadConfig', () => {
     ['short admin key', { ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY must be at least 16 characters'],
     ['S3 without keys', { S3_ENDPOINT: 'http://minio:9000' }, 'S3_ACCESS_KEY is required when S3_ENDPOINT is set'],
     ['boolean', { DEMO_DATA: 'maybe' }, 'DEMO_DATA must be true or false'],
+    ['size', { CAPACITY_TOTAL: 'lots' }, 'CAPACITY_TOTAL must be a size such as 100TB'],
   ])('rejects bad %s naming the variable', (_name, env, message) => {
     expect(() => loadConfig('catalog', env)).toThrow(ConfigError);
     expect(() => loadConfig('catalog', env)).toThrow(message);
+  });
+
+  it('parses byte budgets with SI and IEC suffixes, defaulting to the seeds\' 100 TB', () => {
+    expect(loadConfig('catalog', {}).capacity).toEqual({ total: 100e12 });
+    expect(loadConfig('catalog', { CAPACITY_TOTAL: '2PB', CAPACITY_SCRATCH: '40TiB' }).capacity).toEqual({
+      total: 2e15,
+      scratch: 40 * 2 ** 40,
+    });
   });
 
   it('parses S3 endpoint into client options', () => {

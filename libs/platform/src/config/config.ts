@@ -33,6 +33,17 @@ const port = z.coerce
   .min(1, { message: 'must be between 1 and 65535' })
   .max(65535, { message: 'must be between 1 and 65535' });
 
+const UNITS: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, KI: 2 ** 10, MI: 2 ** 20, GI: 2 ** 30, TI: 2 ** 40, PI: 2 ** 50 };
+
+/** Byte sizes as plain numbers or with SI / IEC suffixes: `100TB`, `40TiB`, `500G`. */
+const bytes = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([KMGTP]i?)?B?$/i, { message: 'must be a size such as 100TB, 40TiB or 1000000' })
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([KMGTP]i?)?B?$/i.exec(v);
+    return Math.round(Number(m?.[1]) * (UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
+  });
+
 const positiveInt = z.coerce.number({ message: 'must be a number' }).int().positive({ message: 'must be > 0' });
 
 /** Every variable climcat reads. Keep `.env.example` in step with this object. */
@@ -66,6 +77,10 @@ const envSchema = z
     INGEST_CONCURRENCY: positiveInt.default(2),
     SCAN_ON_BOOT: bool.optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    CAPACITY_TOTAL: bytes.optional(),
+    CAPACITY_STANDARD: bytes.optional(),
+    CAPACITY_DERIVED: bytes.optional(),
+    CAPACITY_SCRATCH: bytes.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -116,6 +131,8 @@ export interface AppConfig {
   log: { level: string; pretty: boolean };
   ingest: { concurrency: number; scanOnBoot: boolean };
   shutdownTimeoutMs: number;
+  /** Byte budgets: the whole archive (seeds: 100 TB shared) and optional per-tier shares. */
+  capacity: { total: number; standard?: number; derived?: number; scratch?: number };
 }
 
 export class ConfigError extends Error {
@@ -178,6 +195,12 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? false },
     ingest: { concurrency: e.INGEST_CONCURRENCY, scanOnBoot: e.SCAN_ON_BOOT ?? service === 'standalone' },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    capacity: {
+      total: e.CAPACITY_TOTAL ?? 100e12,
+      ...(e.CAPACITY_STANDARD !== undefined ? { standard: e.CAPACITY_STANDARD } : {}),
+      ...(e.CAPACITY_DERIVED !== undefined ? { derived: e.CAPACITY_DERIVED } : {}),
+      ...(e.CAPACITY_SCRATCH !== undefined ? { scratch: e.CAPACITY_SCRATCH } : {}),
+    },
   };
 }
 

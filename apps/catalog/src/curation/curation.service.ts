@@ -1,0 +1,124 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DATASET_KINDS,
+  DomainError,
+  FACET_NAMES,
+  ForbiddenError,
+  hasRole,
+  InvalidError,
+  STORE,
+  UnauthorizedError,
+  type DatasetQuery,
+  type DatasetSearchResult,
+  type Principal,
+  type Store,
+} from '@climcat/core';
+import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { randomUUID } from 'node:crypto';
+import { DatasetService, type WriteContext } from '../datasets/dataset.service';
+import type { BulkResultDto, CapacityDto } from './curation.dto';
+import type { RawQuery } from '../datasets/search-params';
+
+const BULK_PAGE = 200;
+const BULK_MAX = 100_000;
+
+@Injectable()
+export class CurationService {
+  constructor(
+    @Inject(STORE) private readonly store: Store,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly datasets: DatasetService,
+  ) {}
+
+  /** Facet values and counts over the datasets the caller may read (all facets unless `facets=` names some). */
+  async facets(caller: Principal, raw: RawQuery): Promise<DatasetSearchResult> {
+    const query = this.datasets.parseQuery(caller, raw);
+    const facetCounts = query.facetCounts ?? [...FACET_NAMES];
+    return this.store.datasets.search({ ...query, facetCounts, limit: 0, cursor: undefined, offset: undefined });
+  }
+
+  /**
+   * Applies one merge patch to every dataset matching a search. Dry run
+   * reports the count and a sample. Every change is in each dataset's
+   * history with action `bulk-update` and the operation id as note.
+   */
+  async bulk(ctx: WriteContext, filter: RawQuery, patch: Record<string, unknown>, dryRun: boolean): Promise<BulkResultDto> {
+    const { caller } = ctx;
+    if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
+    if (!hasRole(caller, 'curator')) throw new ForbiddenError('Bulk curation needs the curator role');
+    let query: DatasetQuery;
+    try {
+      query = this.datasets.parseQuery(caller, filter);
+    } catch (error) {
+      if (error instanceof InvalidError) {
+        const errors = error.errors.map((e) => ({ ...e, field: e.field.replace(/^query\./, 'body.filter.') }));
+        throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+      }
+      throw error;
+    }
+    const base: DatasetQuery = { ...query, sort: { field: 'datasetId', direction: 'asc' }, facetCounts: undefined, offset: undefined };
+    const first = await this.store.datasets.search({ ...base, limit: 20, cursor: undefined });
+    const operationId = randomUUID();
+    const result: BulkResultDto = {
+      dryRun,
+      matched: first.total,
+      sample: first.items.map((d) => d.id),
+      updated: 0,
+      unchanged: 0,
+      failed: [],
+      operationId,
+    };
+    if (dryRun) return result;
+    if (first.total > BULK_MAX) {
+      throw InvalidError.field('body.filter', `matches ${first.total} datasets; narrow it to at most ${BULK_MAX}`);
+    }
+    // Collect ids first so the patch cannot move datasets in or out of the page sequence.
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.datasets.search({ ...base, limit: BULK_PAGE, cursor });
+      ids.push(...page.items.map((d) => d.id));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    for (const id of ids) {
+      try {
+        const before = await this.store.datasets.get(id);
+        const after = await this.datasets.patch({ ...ctx, note: operationId }, id, patch, undefined, 'bulk-update');
+        if (before && after.revision === before.revision) result.unchanged++;
+        else result.updated++;
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        result.failed.push({ id, reason: error.message });
+      }
+    }
+    return result;
+  }
+
+  /** Bytes and counts per tier and project against the configured budgets. */
+  async capacity(caller: Principal): Promise<CapacityDto> {
+    if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
+    if (!hasRole(caller, 'curator')) throw new ForbiddenError('The capacity report needs the curator role');
+    const rows = await this.store.datasets.capacity();
+    const budgets = this.config.capacity;
+    const tiers = DATASET_KINDS.map((kind) => {
+      const mine = rows.filter((r) => r.kind === kind);
+      const bytes = mine.reduce((n, r) => n + r.bytes, 0);
+      const budget = budgets[kind] ?? null;
+      return {
+        kind,
+        bytes,
+        files: mine.reduce((n, r) => n + r.files, 0),
+        datasets: mine.reduce((n, r) => n + r.datasets, 0),
+        budget,
+        used: budget ? bytes / budget : null,
+      };
+    });
+    return {
+      totalBudget: budgets.total,
+      totalBytes: tiers.reduce((n, t) => n + t.bytes, 0),
+      tiers,
+      byProject: rows.map((r) => ({ ...r })),
+    };
+  }
+}
+

@@ -1,0 +1,101 @@
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { InvalidError, type Principal } from '@climcat/core';
+import { APP_CONFIG, Caller, type AppConfig } from '@climcat/platform';
+import type { Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiSearchQuery } from '../datasets/dataset.controller';
+import type { RawQuery } from '../datasets/search-params';
+import { ExportService, type AssetFormat } from './export.service';
+
+class IntakeEsmCollectionDto {
+  esmcat_version!: string;
+  id!: string;
+  description!: string;
+  @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } })
+  attributes!: Record<string, string>[];
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { column_name: 'path', format: 'opendap' } })
+  assets!: Record<string, string>;
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  aggregation_control!: Record<string, unknown>;
+  @ApiProperty({ required: false, description: 'Link to the CSV when the catalog is large or inline=false' })
+  catalog_file?: string;
+  @ApiProperty({ required: false, type: 'array', items: { type: 'object', additionalProperties: true } })
+  catalog_dict?: Record<string, string>[];
+}
+
+/** Strips the export's own parameters, leaving the search. */
+function splitParams(query: RawQuery): { search: RawQuery; format: AssetFormat; inline?: boolean } {
+  const { format, inline, ...search } = query;
+  if (format !== undefined && format !== 'opendap' && format !== 'netcdf') {
+    throw InvalidError.field('query.format', 'must be opendap or netcdf');
+  }
+  if (inline !== undefined && inline !== 'true' && inline !== 'false') {
+    throw InvalidError.field('query.inline', 'must be true or false');
+  }
+  return {
+    search,
+    format: (format as AssetFormat | undefined) ?? 'opendap',
+    ...(inline !== undefined ? { inline: inline === 'true' } : {}),
+  };
+}
+
+@ApiTags('exports')
+@ApiBearerAuth()
+@Controller('api/v1/exports')
+export class ExportController {
+  constructor(
+    private readonly exports: ExportService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get('intake-esm')
+  @ApiOperation({
+    summary: 'intake-esm ESM collection for a search: open with intake.open_esm_datastore(url)',
+    description: 'Assets as OPeNDAP (default) or NetCDF over HTTP; rows inline up to 5000 files, else a CSV link.',
+  })
+  @ApiSearchQuery()
+  @ApiQuery({ name: 'format', required: false, enum: ['opendap', 'netcdf'] })
+  @ApiQuery({ name: 'inline', required: false, type: Boolean })
+  @ApiOkResponse({ type: IntakeEsmCollectionDto })
+  async intakeEsm(@Caller() caller: Principal, @Query() query: RawQuery): Promise<Record<string, unknown>> {
+    const { search, format, inline } = splitParams(query);
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(search)) for (const item of Array.isArray(v) ? v : [v]) params.append(k, String(item));
+    params.set('format', format);
+    const csvUrl = `${this.config.publicUrl}/api/v1/exports/intake-esm.csv?${params.toString()}`;
+    return this.exports.intakeCollection(caller, search, format, csvUrl, inline);
+  }
+
+  @Get('intake-esm.csv')
+  @ApiOperation({ summary: 'The intake-esm catalog CSV of a search (one row per file), streamed' })
+  @ApiSearchQuery()
+  @ApiQuery({ name: 'format', required: false, enum: ['opendap', 'netcdf'] })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ type: String, description: 'CSV' })
+  async intakeCsv(@Caller() caller: Principal, @Query() query: RawQuery, @Res() res: Response): Promise<void> {
+    const { search, format } = splitParams(query);
+    await this.streamCsv(res, this.exports.intakeCsv(caller, search, format), 'climcat-intake-esm.csv');
+  }
+
+  @Get('files.csv')
+  @ApiOperation({ summary: 'Files of a search as CSV with OPeNDAP, HTTPServer, NCSS and S3 URLs, streamed' })
+  @ApiSearchQuery()
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ type: String, description: 'CSV' })
+  async filesCsv(@Caller() caller: Principal, @Query() query: RawQuery, @Res() res: Response): Promise<void> {
+    await this.streamCsv(res, this.exports.filesCsv(caller, query), 'climcat-files.csv');
+  }
+
+  /** Validates by producing the first chunk before any header is sent, so bad input still gets a problem. */
+  private async streamCsv(res: Response, rows: AsyncGenerator<string>, filename: string): Promise<void> {
+    const first = await rows.next();
+    res.status(200).type('text/csv; charset=utf-8').setHeader('Content-Disposition', `inline; filename="${filename}"`);
+    async function* all(): AsyncGenerator<string> {
+      if (!first.done) yield first.value;
+      yield* rows;
+    }
+    await pipeline(Readable.from(all()), res);
+  }
+}

@@ -1,0 +1,155 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { accessUrls, STORE, type DatasetRecord, type FileRecord, type Principal, type Store } from '@climcat/core';
+import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { createHash } from 'node:crypto';
+import { DatasetService } from '../datasets/dataset.service';
+import type { RawQuery } from '../datasets/search-params';
+import { csvRow, walkFiles } from './file-walk';
+
+export type AssetFormat = 'netcdf' | 'opendap';
+
+/** Columns of the intake-esm catalog (ESGF facet names plus time and path). */
+export const INTAKE_COLUMNS = [
+  'dataset_id',
+  'version',
+  'project',
+  'product',
+  'institute',
+  'model',
+  'experiment',
+  'time_frequency',
+  'realm',
+  'cmor_table',
+  'ensemble',
+  'domain',
+  'driving_model',
+  'rcm_name',
+  'rcm_version',
+  'variable',
+  'start_time',
+  'end_time',
+  'time_range',
+  'path',
+] as const;
+
+/** Inline catalog_dict up to this many rows; beyond, intake-esm reads the CSV link. */
+export const INLINE_ROW_LIMIT = 5000;
+
+@Injectable()
+export class ExportService {
+  constructor(
+    @Inject(STORE) private readonly store: Store,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly datasets: DatasetService,
+  ) {}
+
+  /** Rows of the intake-esm catalog for a search, one per file. */
+  async *intakeRows(caller: Principal, raw: RawQuery, format: AssetFormat): AsyncGenerator<Record<string, string>> {
+    const query = this.datasets.parseQuery(caller, raw);
+    for await (const { dataset, file } of walkFiles(this.store, query)) yield this.row(dataset, file, format);
+  }
+
+  async *intakeCsv(caller: Principal, raw: RawQuery, format: AssetFormat): AsyncGenerator<string> {
+    yield csvRow([...INTAKE_COLUMNS]);
+    for await (const row of this.intakeRows(caller, raw, format)) yield csvRow(INTAKE_COLUMNS.map((c) => row[c]));
+  }
+
+  /** The ESM collection JSON; rows inline (catalog_dict) when small, else a link to the CSV. */
+  async intakeCollection(
+    caller: Principal,
+    raw: RawQuery,
+    format: AssetFormat,
+    csvUrl: string,
+    inline: boolean | undefined,
+  ): Promise<Record<string, unknown>> {
+    const rows: Record<string, string>[] = [];
+    let tooMany = false;
+    if (inline !== false) {
+      for await (const row of this.intakeRows(caller, raw, format)) {
+        if (rows.length >= INLINE_ROW_LIMIT && inline === undefined) {
+          tooMany = true;
+          break;
+        }
+        rows.push(row);
+      }
+    }
+    const useCsv = inline === false || tooMany;
+    const id = `climcat-${createHash('sha256').update(JSON.stringify(raw)).digest('hex').slice(0, 12)}`;
+    return {
+      esmcat_version: '0.1.0',
+      id,
+      description: `climcat catalog export for ${new URLSearchParams(raw as Record<string, string>).toString() || 'all readable datasets'}`,
+      attributes: INTAKE_COLUMNS.filter((c) => c !== 'path').map((column_name) => ({ column_name, vocabulary: '' })),
+      assets: { column_name: 'path', format },
+      aggregation_control: {
+        variable_column_name: 'variable',
+        groupby_attrs: ['dataset_id', 'version'],
+        aggregations: [
+          { type: 'union', attribute_name: 'variable' },
+          {
+            type: 'join_existing',
+            attribute_name: 'time_range',
+            options: { dim: 'time', coords: 'minimal', compat: 'override' },
+          },
+        ],
+      },
+      ...(useCsv ? { catalog_file: csvUrl } : { catalog_dict: rows }),
+    };
+  }
+
+  /** Files of a search as CSV with access URLs. */
+  async *filesCsv(caller: Principal, raw: RawQuery): AsyncGenerator<string> {
+    const query = this.datasets.parseQuery(caller, raw);
+    yield csvRow(['dataset', 'path', 'size', 'mtime', 'format', 'start', 'end', 'sha256', 'opendap', 'httpserver', 'ncss', 's3']);
+    for await (const { dataset, file } of walkFiles(this.store, query)) {
+      const urls = accessUrls(this.config.publicUrl, file);
+      yield csvRow([
+        dataset.id,
+        `${file.location.root}/${file.location.path}`,
+        file.size,
+        file.mtime,
+        file.format,
+        file.timeCoverage?.start,
+        file.timeCoverage?.end,
+        file.sha256,
+        urls.opendap,
+        urls.httpserver,
+        urls.ncss,
+        urls.s3,
+      ]);
+    }
+  }
+
+  private row(dataset: DatasetRecord, file: FileRecord, format: AssetFormat): Record<string, string> {
+    const urls = accessUrls(this.config.publicUrl, file);
+    const facet = (name: keyof DatasetRecord['facets']): string => {
+      const v = dataset.facets[name];
+      return Array.isArray(v) ? v.join(' ') : (v ?? '');
+    };
+    const start = file.timeCoverage?.start ?? '';
+    const end = file.timeCoverage?.end ?? '';
+    const compact = (s: string) => s.replace(/[-:T]/g, '').slice(0, 8);
+    return {
+      dataset_id: dataset.datasetId,
+      version: dataset.version,
+      project: dataset.project,
+      product: facet('product'),
+      institute: facet('institute'),
+      model: facet('model'),
+      experiment: facet('experiment'),
+      time_frequency: facet('time_frequency'),
+      realm: facet('realm'),
+      cmor_table: facet('cmor_table'),
+      ensemble: facet('ensemble'),
+      domain: facet('domain'),
+      driving_model: facet('driving_model'),
+      rcm_name: facet('rcm_name'),
+      rcm_version: facet('rcm_version'),
+      variable: file.variables.length === 1 ? file.variables[0]! : facet('variable'),
+      start_time: start,
+      end_time: end,
+      time_range: start && end ? `${compact(start)}-${compact(end)}` : '',
+      path: format === 'opendap' ? urls.opendap : urls.httpserver,
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import type { DatasetQuery, DatasetRecord, FileRecord, Store } from '@climcat/core';
+
+const DATASET_PAGE = 200;
+const FILE_PAGE = 500;
+
+/** Every file of every dataset a query matches, dataset by dataset, in bounded pages. */
+export async function* walkFiles(
+  store: Store,
+  query: DatasetQuery,
+): AsyncGenerator<{ dataset: DatasetRecord; file: FileRecord }> {
+  let cursor: string | undefined;
+  const base: DatasetQuery = { ...query, facetCounts: undefined, offset: undefined, limit: DATASET_PAGE };
+  do {
+    const page = await store.datasets.search({ ...base, cursor });
+    for (const dataset of page.items) {
+      for (let offset = 0; offset < dataset.fileCount || offset === 0; offset += FILE_PAGE) {
+        const files = await store.files.listByDataset(dataset.id, { limit: FILE_PAGE, offset });
+        for (const file of files.items) yield { dataset, file };
+        if (files.items.length < FILE_PAGE) break;
+      }
+    }
+    cursor = page.next ?? undefined;
+  } while (cursor);
+}
+
+/** RFC 4180 field quoting. */
+export function csvField(value: unknown): string {
+  const s = value === undefined || value === null ? '' : Array.isArray(value) ? value.join(' ') : String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvRow(values: unknown[]): string {
+  return `${values.map(csvField).join(',')}\n`;
+}
