@@ -27,7 +27,10 @@ function whoami(headers: Record<string, string>): Promise<Response> {
   return fetch(`${running.url}/api/v1/auth/whoami`, { headers });
 }
 
-function jwt(claims: Record<string, unknown>, options: { issuer?: string; expires?: string } = {}): Promise<string> {
+function jwt(
+  claims: Record<string, unknown>,
+  options: { issuer?: string; expires?: string } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .setIssuer(options.issuer ?? ISSUER)
@@ -60,7 +63,12 @@ afterAll(async () => {
 
 describe('API keys', () => {
   it('treats a request without credentials as anonymous with no groups', async () => {
-    expect(await json(await whoami({}))).toEqual({ via: 'anonymous', subject: 'anonymous', roles: [], groups: [] });
+    expect(await json(await whoami({}))).toEqual({
+      via: 'anonymous',
+      subject: 'anonymous',
+      roles: [],
+      groups: [],
+    });
   });
 
   it('accepts ADMIN_API_KEY as an admin key', async () => {
@@ -82,7 +90,11 @@ describe('API keys', () => {
   it('creates a key whose roles and groups apply, and stores only its hash', async () => {
     const key = await createKey({ name: 'notebook', roles: ['reader'], groups: ['eucp'] });
     expect(key).toMatch(/^cc_[\w-]{43}$/);
-    expect(await json(await whoami(bearer(key)))).toMatchObject({ via: 'api-key', roles: ['reader'], groups: ['eucp'] });
+    expect(await json(await whoami(bearer(key)))).toMatchObject({
+      via: 'api-key',
+      roles: ['reader'],
+      groups: ['eucp'],
+    });
     const db = new Database(join(running.stateDir, 'catalog.sqlite'), { readonly: true });
     const dump = db
       .prepare("SELECT name FROM sqlite_master WHERE type='table'")
@@ -150,9 +162,10 @@ describe('API keys', () => {
   });
 
   it('answers a malformed key id with 400', async () => {
-    expect((await fetch(`${running.url}/api/v1/auth/keys/not-a-uuid`, { method: 'DELETE', headers: ADMIN })).status).toBe(
-      400,
-    );
+    expect(
+      (await fetch(`${running.url}/api/v1/auth/keys/not-a-uuid`, { method: 'DELETE', headers: ADMIN }))
+        .status,
+    ).toBe(400);
   });
 });
 
@@ -187,15 +200,23 @@ describe('OIDC JWT', () => {
       const res = await fetch(`${running.url}/api/v1/datasets`, {
         method: 'POST',
         headers: { ...ADMIN, 'Content-Type': 'application/json' },
-        body: JSON.stringify(datasetBody({ id, access: { public: isPublic, ownerGroup: 'secret', accessGroups: [] } })),
+        body: JSON.stringify(
+          datasetBody({ id, access: { public: isPublic, ownerGroup: 'secret', accessGroups: [] } }),
+        ),
       });
       expect(res.status).toBe(201);
     }
     const token = await jwt({ groups: [] });
-    expect((await fetch(`${running.url}/api/v1/datasets/jwt-private.v1`, { headers: bearer(token) })).status).toBe(404);
-    expect((await fetch(`${running.url}/api/v1/datasets/jwt-public.v1`, { headers: bearer(token) })).status).toBe(200);
+    expect(
+      (await fetch(`${running.url}/api/v1/datasets/jwt-private.v1`, { headers: bearer(token) })).status,
+    ).toBe(404);
+    expect(
+      (await fetch(`${running.url}/api/v1/datasets/jwt-public.v1`, { headers: bearer(token) })).status,
+    ).toBe(200);
     const member = await jwt({ groups: ['secret'] });
-    expect((await fetch(`${running.url}/api/v1/datasets/jwt-private.v1`, { headers: bearer(member) })).status).toBe(200);
+    expect(
+      (await fetch(`${running.url}/api/v1/datasets/jwt-private.v1`, { headers: bearer(member) })).status,
+    ).toBe(200);
   });
 
   it.each([

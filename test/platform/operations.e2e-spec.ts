@@ -32,14 +32,18 @@ describe('operations endpoints', () => {
     expect(text).toMatch(
       /climcat_http_request_duration_seconds_bucket\{le="[\d.]+",method="GET",route="\/api\/v1\/datasets\/:id",status="404"\} \d+/,
     );
-    expect(text).toMatch(/climcat_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/datasets",status="200"\} 1/);
+    expect(text).toMatch(
+      /climcat_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/datasets",status="200"\} 1/,
+    );
     expect(text).toContain('climcat_process_resident_memory_bytes');
   });
 
   it('echoes a caller-supplied request id and makes one otherwise', async () => {
     const given = await fetch(`${running.url}/health/live`, { headers: { 'X-Request-Id': 'abc-123' } });
     expect(given.headers.get('x-request-id')).toBe('abc-123');
-    const made = await fetch(`${running.url}/health/live`, { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    const made = await fetch(`${running.url}/health/live`, {
+      headers: { 'X-Request-Id': 'bad id with spaces' },
+    });
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

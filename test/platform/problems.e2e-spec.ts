@@ -43,7 +43,9 @@ describe('problem responses', () => {
     const res = await fetch(`${running.url}/api/v1/datasets`, {
       method: 'POST',
       headers: { ...ADMIN, 'Content-Type': 'application/json' },
-      body: JSON.stringify(datasetBody({ kind: 'weird', access: { public: 'yes', ownerGroup: 'g', accessGroups: [] } })),
+      body: JSON.stringify(
+        datasetBody({ kind: 'weird', access: { public: 'yes', ownerGroup: 'g', accessGroups: [] } }),
+      ),
     });
     expect(res.status).toBe(400);
     const body = await problem(res);
@@ -58,7 +60,9 @@ describe('problem responses', () => {
       body: JSON.stringify(datasetBody({ owner: 'me' })),
     });
     expect(res.status).toBe(400);
-    expect((await problem(res)).errors).toEqual([{ field: 'body.owner', message: 'property owner should not exist' }]);
+    expect((await problem(res)).errors).toEqual([
+      { field: 'body.owner', message: 'property owner should not exist' },
+    ]);
   });
 
   it.each([

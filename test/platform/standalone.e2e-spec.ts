@@ -11,7 +11,10 @@ function launch(env: Record<string, string>) {
   const child = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/standalone/src/main.ts'],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env } },
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
+    },
   );
   let stdout = '';
   let stderr = '';
@@ -53,7 +56,9 @@ describe('standalone mode', () => {
       await waitForPort(port, 60_000, 'standalone');
       const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
       expect(ready.status).toBe(200);
-      const docs = (await (await fetch(`http://127.0.0.1:${port}/api/docs-json`)).json()) as { openapi: string };
+      const docs = (await (await fetch(`http://127.0.0.1:${port}/api/docs-json`)).json()) as {
+        openapi: string;
+      };
       expect(docs.openapi).toMatch(/^3\./);
       const { stdout } = proc.output();
       expect(stdout).toContain(`/api/docs`);
@@ -74,9 +79,13 @@ describe('standalone mode', () => {
     [{ PORT: 'eighty' }, 'PORT must be a number'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL must be a URL'],
     [{ STORE_ADAPTER: 'mongo' }, 'MONGODB_URI is required when STORE_ADAPTER=mongo'],
-  ])('refuses bad config %j at boot naming the variable', async (env, message) => {
-    const proc = launch({ STATE_DIR: tempDir(), ...env });
-    expect(await proc.exited).toBe(78);
-    expect(proc.output().stderr).toContain(message);
-  }, 60_000);
+  ])(
+    'refuses bad config %j at boot naming the variable',
+    async (env, message) => {
+      const proc = launch({ STATE_DIR: tempDir(), ...env });
+      expect(await proc.exited).toBe(78);
+      expect(proc.output().stderr).toContain(message);
+    },
+    60_000,
+  );
 });

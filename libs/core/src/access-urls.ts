@@ -6,7 +6,9 @@ import type { FileRecord, StorageLocation } from './model';
  */
 export function threddsPath(location: StorageLocation): string {
   const encoded = location.path.split('/').map(encodeURIComponent).join('/');
-  return location.kind === 's3' ? `s3/${encodeURIComponent(location.root)}/${encoded}` : `${encodeURIComponent(location.root)}/${encoded}`;
+  return location.kind === 's3'
+    ? `s3/${encodeURIComponent(location.root)}/${encoded}`
+    : `${encodeURIComponent(location.root)}/${encoded}`;
 }
 
 export interface AccessUrls {

@@ -24,5 +24,5 @@ export function decodeCursor(cursor: string): CursorPosition {
   } catch {
     // fall through to the typed error
   }
-  throw InvalidError.field('cursor', 'not a cursor returned by a previous search');
+  throw InvalidError.field('query.cursor', 'not a cursor returned by a previous search');
 }

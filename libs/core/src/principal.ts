@@ -16,8 +16,8 @@ export interface Principal {
 export const ANONYMOUS: Principal = Object.freeze({
   via: 'anonymous',
   subject: 'anonymous',
-  roles: Object.freeze([]) as readonly Role[],
-  groups: Object.freeze([]) as readonly string[],
+  roles: Object.freeze([]),
+  groups: Object.freeze([]),
 });
 
 export function hasRole(principal: Principal, role: Role): boolean {

@@ -17,17 +17,23 @@ export class CurationController {
   @Get('facets')
   @ApiOperation({ summary: 'Facet values and counts over the datasets you may read, optionally filtered' })
   @ApiSearchQuery()
-  @ApiQuery({ name: 'facets', required: false, example: 'model,experiment', description: 'Default: all facets' })
+  @ApiQuery({
+    name: 'facets',
+    required: false,
+    example: 'model,experiment',
+    description: 'Default: all facets',
+  })
   @ApiOkResponse({ type: FacetsResultDto })
   async facets(@Caller() caller: Principal, @Query() query: RawQuery): Promise<FacetsResultDto> {
     const result = await this.curation.facets(caller, query);
-    return { total: result.total, facets: result.facets as FacetsResultDto['facets'] };
+    return { total: result.total, facets: result.facets };
   }
 
   @Post('datasets/bulk')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Apply a merge patch to every dataset matching a search (curators); dryRun returns count and sample',
+    summary:
+      'Apply a merge patch to every dataset matching a search (curators); dryRun returns count and sample',
   })
   @ApiQuery({ name: 'dryRun', required: false, type: Boolean })
   @ApiOkResponse({ type: BulkResultDto })
@@ -42,7 +48,9 @@ export class CurationController {
   }
 
   @Get('capacity')
-  @ApiOperation({ summary: 'Bytes and file counts per tier (standard/derived/scratch) and project against budgets' })
+  @ApiOperation({
+    summary: 'Bytes and file counts per tier (standard/derived/scratch) and project against budgets',
+  })
   @ApiOkResponse({ type: CapacityDto })
   async capacity(@Caller() caller: Principal): Promise<CapacityDto> {
     return this.curation.capacity(caller);

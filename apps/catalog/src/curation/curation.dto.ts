@@ -4,12 +4,20 @@ import { FacetCountDto } from '../datasets/dataset.dto';
 
 export class BulkPatchDto {
   /** Search parameters, as in GET /api/v1/datasets (e.g. {"model": ["HadGEM2-ES"], "experiment": "rcp45"}). */
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { model: 'HadGEM2-ES', status: 'latest' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { model: 'HadGEM2-ES', status: 'latest' },
+  })
   @IsObject()
   filter!: Record<string, string | string[]>;
 
   /** JSON merge patch applied to every match. */
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { status: 'retracted', statusReason: 'errata 42' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { status: 'retracted', statusReason: 'errata 42' },
+  })
   @IsObject()
   patch!: Record<string, unknown>;
 

@@ -34,7 +34,13 @@ export class CurationService {
   async facets(caller: Principal, raw: RawQuery): Promise<DatasetSearchResult> {
     const query = this.datasets.parseQuery(caller, raw);
     const facetCounts = query.facetCounts ?? [...FACET_NAMES];
-    return this.store.datasets.search({ ...query, facetCounts, limit: 0, cursor: undefined, offset: undefined });
+    return this.store.datasets.search({
+      ...query,
+      facetCounts,
+      limit: 0,
+      cursor: undefined,
+      offset: undefined,
+    });
   }
 
   /**
@@ -42,7 +48,12 @@ export class CurationService {
    * reports the count and a sample. Every change is in each dataset's
    * history with action `bulk-update` and the operation id as note.
    */
-  async bulk(ctx: WriteContext, filter: RawQuery, patch: Record<string, unknown>, dryRun: boolean): Promise<BulkResultDto> {
+  async bulk(
+    ctx: WriteContext,
+    filter: RawQuery,
+    patch: Record<string, unknown>,
+    dryRun: boolean,
+  ): Promise<BulkResultDto> {
     const { caller } = ctx;
     if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
     if (!hasRole(caller, 'curator')) throw new ForbiddenError('Bulk curation needs the curator role');
@@ -51,12 +62,20 @@ export class CurationService {
       query = this.datasets.parseQuery(caller, filter);
     } catch (error) {
       if (error instanceof InvalidError) {
-        const errors = error.errors.map((e) => ({ ...e, field: e.field.replace(/^query\./, 'body.filter.') }));
+        const errors = error.errors.map((e) => ({
+          ...e,
+          field: e.field.replace(/^query\./, 'body.filter.'),
+        }));
         throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
       }
       throw error;
     }
-    const base: DatasetQuery = { ...query, sort: { field: 'datasetId', direction: 'asc' }, facetCounts: undefined, offset: undefined };
+    const base: DatasetQuery = {
+      ...query,
+      sort: { field: 'datasetId', direction: 'asc' },
+      facetCounts: undefined,
+      offset: undefined,
+    };
     const first = await this.store.datasets.search({ ...base, limit: 20, cursor: undefined });
     const operationId = randomUUID();
     const result: BulkResultDto = {
@@ -70,7 +89,10 @@ export class CurationService {
     };
     if (dryRun) return result;
     if (first.total > BULK_MAX) {
-      throw InvalidError.field('body.filter', `matches ${first.total} datasets; narrow it to at most ${BULK_MAX}`);
+      throw InvalidError.field(
+        'body.filter',
+        `matches ${first.total} datasets; narrow it to at most ${BULK_MAX}`,
+      );
     }
     // Collect ids first so the patch cannot move datasets in or out of the page sequence.
     const ids: string[] = [];
@@ -83,7 +105,13 @@ export class CurationService {
     for (const id of ids) {
       try {
         const before = await this.store.datasets.get(id);
-        const after = await this.datasets.patch({ ...ctx, note: operationId }, id, patch, undefined, 'bulk-update');
+        const after = await this.datasets.patch(
+          { ...ctx, note: operationId },
+          id,
+          patch,
+          undefined,
+          'bulk-update',
+        );
         if (before && after.revision === before.revision) result.unchanged++;
         else result.updated++;
       } catch (error) {
@@ -121,4 +149,3 @@ export class CurationService {
     };
   }
 }
-

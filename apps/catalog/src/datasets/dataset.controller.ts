@@ -1,4 +1,19 @@
-import { applyDecorators, Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -40,16 +55,31 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 /** Query parameters shared by dataset search, facets, bulk, ESGF-style and export endpoints. */
 export const ApiSearchQuery = () =>
   applyDecorators(
-  ApiQuery({ name: 'q', required: false, description: 'Free text; every term must prefix-match' }),
-  ApiQuery({ name: 'start', required: false, example: '2006-01', description: 'Time range overlap, calendar date' }),
-  ApiQuery({ name: 'end', required: false, example: '2100' }),
-  ApiQuery({ name: 'bbox', required: false, example: '-10,35,30,70', description: 'west,south,east,north' }),
-  ApiQuery({ name: 'kind', required: false, enum: ['standard', 'derived', 'scratch'], isArray: true }),
-  ApiQuery({ name: 'status', required: false, enum: ['latest', 'superseded', 'retracted'], isArray: true }),
-  ApiQuery({ name: 'availability', required: false, enum: ['online', 'offline', 'partial'], isArray: true }),
-  ApiQuery({ name: 'model', required: false, isArray: true, example: ['EC-EARTH', 'HadGEM2-ES'] }),
-  ApiQuery({ name: 'experiment', required: false, isArray: true, example: ['rcp45'] }),
-  ApiQuery({ name: 'variable', required: false, isArray: true, example: ['tas'] }),
+    ApiQuery({ name: 'q', required: false, description: 'Free text; every term must prefix-match' }),
+    ApiQuery({
+      name: 'start',
+      required: false,
+      example: '2006-01',
+      description: 'Time range overlap, calendar date',
+    }),
+    ApiQuery({ name: 'end', required: false, example: '2100' }),
+    ApiQuery({
+      name: 'bbox',
+      required: false,
+      example: '-10,35,30,70',
+      description: 'west,south,east,north',
+    }),
+    ApiQuery({ name: 'kind', required: false, enum: ['standard', 'derived', 'scratch'], isArray: true }),
+    ApiQuery({ name: 'status', required: false, enum: ['latest', 'superseded', 'retracted'], isArray: true }),
+    ApiQuery({
+      name: 'availability',
+      required: false,
+      enum: ['online', 'offline', 'partial'],
+      isArray: true,
+    }),
+    ApiQuery({ name: 'model', required: false, isArray: true, example: ['EC-EARTH', 'HadGEM2-ES'] }),
+    ApiQuery({ name: 'experiment', required: false, isArray: true, example: ['rcp45'] }),
+    ApiQuery({ name: 'variable', required: false, isArray: true, example: ['tas'] }),
   );
 
 @ApiTags('datasets')
@@ -63,25 +93,36 @@ export class DatasetController {
 
   @Get()
   @ApiOperation({
-    summary: 'Search datasets with facet filters, free text, time range and bbox; facet counts in the same answer',
+    summary:
+      'Search datasets with facet filters, free text, time range and bbox; facet counts in the same answer',
     description: `Facet filters: ${FACET_NAMES.join(', ')} (repeat or comma-separate values). Only datasets you may read are counted or returned.`,
   })
   @ApiSearchQuery()
   @ApiQuery({ name: 'facets', required: false, example: 'model,experiment', description: 'Facets to count' })
-  @ApiQuery({ name: 'fields', required: false, example: 'id,title,timeCoverage', description: 'Members to return' })
+  @ApiQuery({
+    name: 'fields',
+    required: false,
+    example: 'id,title,timeCoverage',
+    description: 'Members to return',
+  })
   @ApiQuery({ name: 'limit', required: false, example: DEFAULT_LIMIT, description: `0-${MAX_LIMIT}` })
   @ApiQuery({ name: 'cursor', required: false, description: 'From the previous page\'s "next"' })
   @ApiQuery({ name: 'offset', required: false })
-  @ApiQuery({ name: 'sort', required: false, example: '-updatedAt', description: 'datasetId, createdAt, updatedAt or size; - for descending' })
+  @ApiQuery({
+    name: 'sort',
+    required: false,
+    example: '-updatedAt',
+    description: 'datasetId, createdAt, updatedAt or size; - for descending',
+  })
   @ApiOkResponse({ type: DatasetSearchResultDto })
   async search(@Caller() caller: Principal, @Query() query: RawQuery): Promise<DatasetSearchResultDto> {
     const { fields, ...rest } = query;
-    const result = await this.datasets.search(caller, rest);
     const select = projectFields(fields);
+    const result = await this.datasets.search(caller, rest);
     return {
       total: result.total,
       items: result.items.map((r) => select(mapDataset(r))),
-      facets: result.facets as DatasetSearchResultDto['facets'],
+      facets: result.facets,
       next: result.next,
     };
   }
@@ -100,7 +141,9 @@ export class DatasetController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Create a dataset (curators: any; group members: derived/scratch owned by their group)' })
+  @ApiOperation({
+    summary: 'Create a dataset (curators: any; group members: derived/scratch owned by their group)',
+  })
   @ApiCreatedResponse({ type: DatasetDto })
   async create(
     @Caller() caller: Principal,
@@ -116,7 +159,8 @@ export class DatasetController {
 
   @Patch(':id')
   @ApiOperation({
-    summary: 'Change a dataset with a JSON merge patch (RFC 7396); If-Match for optimistic concurrency (412 on conflict)',
+    summary:
+      'Change a dataset with a JSON merge patch (RFC 7396); If-Match for optimistic concurrency (412 on conflict)',
   })
   @ApiConsumes('application/merge-patch+json', 'application/json')
   @ApiBody({ type: DatasetPatchDto })
@@ -130,7 +174,12 @@ export class DatasetController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<DatasetDto> {
-    const record = await this.datasets.patch({ caller, requestId: requestIdOf(req) }, id, body, parseIfMatch(ifMatch));
+    const record = await this.datasets.patch(
+      { caller, requestId: requestIdOf(req) },
+      id,
+      body,
+      parseIfMatch(ifMatch),
+    );
     res.setHeader('ETag', `"${record.revision}"`);
     return mapDataset(record);
   }
@@ -152,7 +201,11 @@ export class DatasetController {
   @Get(':id/files')
   @ApiOperation({ summary: 'Files of a dataset with their OPeNDAP, HTTPServer, NCSS (and S3) URLs' })
   @ApiOkResponse({ type: FileListDto })
-  async files(@Caller() caller: Principal, @Param('id') id: string, @Query() page: PageQueryDto): Promise<FileListDto> {
+  async files(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Query() page: PageQueryDto,
+  ): Promise<FileListDto> {
     const result = await this.datasets.files(caller, id, { limit: page.limit, offset: page.offset });
     return { total: result.total, items: result.items.map((f) => mapFile(this.config.publicUrl, f)) };
   }
@@ -160,7 +213,11 @@ export class DatasetController {
   @Get(':id/history')
   @ApiOperation({ summary: 'Audit trail of a dataset: who changed what, when (newest first)' })
   @ApiOkResponse({ type: HistoryDto })
-  async history(@Caller() caller: Principal, @Param('id') id: string, @Query() page: PageQueryDto): Promise<HistoryDto> {
+  async history(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Query() page: PageQueryDto,
+  ): Promise<HistoryDto> {
     const result = await this.datasets.history(caller, id, { limit: page.limit, offset: page.offset });
     return { total: result.total, items: result.items.map((e): AuditEntryDto => ({ ...e })) };
   }
@@ -170,7 +227,13 @@ export class DatasetController {
   @ApiOkResponse({ type: LineageDto })
   async lineage(@Caller() caller: Principal, @Param('id') id: string): Promise<LineageDto> {
     const { root, ancestors, descendants } = await this.datasets.lineage(caller, id);
-    const node = (n: (typeof ancestors)[number]) => ({ id: n.dataset.id, title: n.dataset.title, kind: n.dataset.kind, depth: n.depth, of: n.of });
+    const node = (n: (typeof ancestors)[number]) => ({
+      id: n.dataset.id,
+      title: n.dataset.title,
+      kind: n.dataset.kind,
+      depth: n.depth,
+      of: n.of,
+    });
     return { id: root.id, ancestors: ancestors.map(node), descendants: descendants.map(node) };
   }
 }

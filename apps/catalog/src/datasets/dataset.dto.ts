@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsEmail,
   IsIn,
   IsNumber,
   IsObject,
@@ -14,6 +15,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import {
+  InvalidError,
   AVAILABILITIES,
   DATASET_KINDS,
   DATASET_STATUSES,
@@ -59,6 +61,21 @@ export class TimeCoverageDto {
   @IsOptional()
   @IsString()
   frequency?: string;
+}
+
+export class ContactDto {
+  @IsString()
+  @Length(1, 256)
+  name!: string;
+
+  @IsOptional()
+  @IsEmail()
+  email?: string;
+
+  /** e.g. PI, data manager */
+  @IsOptional()
+  @IsString()
+  role?: string;
 }
 
 export class AccessDto {
@@ -150,6 +167,12 @@ export class CreateDatasetDto {
   @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
   bbox?: number[];
 
+  /** e.g. `regular_latitude_longitude`, `rotated_latitude_longitude`. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  gridType?: string;
+
   @ValidateNested()
   @Type(() => AccessDto)
   access!: AccessDto;
@@ -194,6 +217,13 @@ export class CreateDatasetDto {
   citation?: string;
 
   @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @ValidateNested({ each: true })
+  @Type(() => ContactDto)
+  contacts?: ContactDto[];
+
+  @IsOptional()
   @ValidateNested()
   @Type(() => ProvenanceDto)
   provenance?: ProvenanceDto;
@@ -213,6 +243,7 @@ export class DatasetDto {
   timeCoverage!: TimeCoverageDto | null;
   @ApiPropertyOptional({ type: [Number], nullable: true })
   bbox!: number[] | null;
+  gridType?: string;
   size!: number;
   fileCount!: number;
   access!: AccessDto;
@@ -226,6 +257,7 @@ export class DatasetDto {
   keywords!: string[];
   license?: string;
   citation?: string;
+  contacts?: ContactDto[];
   provenance?: ProvenanceDto;
   warnings?: string[];
   createdAt!: string;
@@ -258,10 +290,11 @@ export function mapDataset(r: DatasetRecord): DatasetDto {
     version: r.version,
     kind: r.kind,
     project: r.project,
-    facets: r.facets as Record<string, string | string[]>,
+    facets: r.facets,
     variables: r.variables,
     timeCoverage: r.timeCoverage,
     bbox: r.bbox,
+    ...(r.gridType ? { gridType: r.gridType } : {}),
     size: r.size,
     fileCount: r.fileCount,
     access: r.access,
@@ -273,6 +306,7 @@ export function mapDataset(r: DatasetRecord): DatasetDto {
     keywords: r.keywords,
     ...(r.license ? { license: r.license } : {}),
     ...(r.citation ? { citation: r.citation } : {}),
+    ...(r.contacts?.length ? { contacts: r.contacts } : {}),
     ...(r.provenance ? { provenance: r.provenance } : {}),
     ...(r.warnings?.length ? { warnings: r.warnings } : {}),
     createdAt: r.createdAt,
@@ -293,6 +327,8 @@ export class DatasetPatchDto {
   availability?: string;
   license?: string;
   citation?: string;
+  contacts?: ContactDto[];
+  gridType?: string;
   access?: AccessDto;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   facets?: Record<string, string | string[] | null>;
@@ -346,9 +382,52 @@ export class LineageDto {
   descendants!: LineageNodeDto[];
 }
 
+export const DATASET_FIELDS = [
+  'id',
+  'datasetId',
+  'version',
+  'kind',
+  'project',
+  'facets',
+  'variables',
+  'timeCoverage',
+  'bbox',
+  'gridType',
+  'size',
+  'fileCount',
+  'access',
+  'status',
+  'statusReason',
+  'availability',
+  'title',
+  'description',
+  'keywords',
+  'license',
+  'citation',
+  'contacts',
+  'provenance',
+  'warnings',
+  'createdAt',
+  'updatedAt',
+  'revision',
+];
+
 /** `fields=id,title` selects members of each returned dataset (`id` is always kept). */
 export function projectFields(fields: unknown): (dto: DatasetDto) => DatasetDto {
-  if (typeof fields !== 'string' || !fields.trim()) return (dto) => dto;
-  const wanted = new Set(['id', ...fields.split(',').map((f) => f.trim())]);
-  return (dto) => Object.fromEntries(Object.entries(dto).filter(([k]) => wanted.has(k))) as unknown as DatasetDto;
+  if (fields === undefined) return (dto) => dto;
+  if (typeof fields !== 'string') throw InvalidError.field('query.fields', 'must be given once');
+  const requested = fields
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  const unknown = requested.filter((f) => !DATASET_FIELDS.includes(f));
+  if (unknown.length)
+    throw InvalidError.field(
+      'query.fields',
+      `unknown field ${unknown.join(', ')}; fields are ${DATASET_FIELDS.join(', ')}`,
+    );
+  if (!requested.length) return (dto) => dto;
+  const wanted = new Set(['id', ...requested]);
+  return (dto) =>
+    Object.fromEntries(Object.entries(dto).filter(([k]) => wanted.has(k))) as unknown as DatasetDto;
 }

@@ -34,7 +34,19 @@ import { diff, mergePatch } from './merge-patch';
 import { parseSearchParams, type RawQuery } from './search-params';
 
 /** Members a merge patch may not touch: identity, aggregates computed from files, bookkeeping. */
-const READ_ONLY = ['id', 'datasetId', 'version', 'kind', 'project', 'size', 'fileCount', 'createdAt', 'updatedAt', 'revision', 'warnings'];
+const READ_ONLY = [
+  'id',
+  'datasetId',
+  'version',
+  'kind',
+  'project',
+  'size',
+  'fileCount',
+  'createdAt',
+  'updatedAt',
+  'revision',
+  'warnings',
+];
 
 /** Attempts of read-modify-write when the caller sent no If-Match (concurrent PATCHes lose nothing). */
 const CAS_ATTEMPTS = 8;
@@ -94,6 +106,7 @@ export class DatasetService {
       variables: (input.variables ?? []).map((v) => ({ ...v })),
       timeCoverage: input.timeCoverage ? { ...input.timeCoverage } : null,
       bbox,
+      ...(input.gridType ? { gridType: input.gridType } : {}),
       size: 0,
       fileCount: 0,
       access: {
@@ -109,6 +122,7 @@ export class DatasetService {
       keywords: input.keywords ?? [],
       ...(input.license ? { license: input.license } : {}),
       ...(input.citation ? { citation: input.citation } : {}),
+      ...(input.contacts?.length ? { contacts: input.contacts.map((c) => ({ ...c })) } : {}),
       ...(input.provenance ? { provenance: { ...input.provenance } } : {}),
       createdAt: now,
       updatedAt: now,
@@ -129,8 +143,15 @@ export class DatasetService {
    * (412 otherwise); without it, a compare-and-set loop re-applies the patch
    * to the latest revision, so concurrent patches of different members all land.
    */
-  async patch(ctx: WriteContext, id: string, patch: unknown, ifMatch?: number, action: AuditEntry['action'] = 'update'): Promise<DatasetRecord> {
-    if (ctx.caller.via === 'anonymous') throw new UnauthorizedError('Authentication required to change datasets');
+  async patch(
+    ctx: WriteContext,
+    id: string,
+    patch: unknown,
+    ifMatch?: number,
+    action: AuditEntry['action'] = 'update',
+  ): Promise<DatasetRecord> {
+    if (ctx.caller.via === 'anonymous')
+      throw new UnauthorizedError('Authentication required to change datasets');
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
       throw InvalidError.field('body', 'a JSON merge patch must be an object');
     }
@@ -156,13 +177,15 @@ export class DatasetService {
         await this.store.audit.append([this.audit(ctx, id, action, changes)]);
         return saved;
       } catch (error) {
-        if (!(error instanceof PreconditionFailedError) || ifMatch !== undefined || attempt >= CAS_ATTEMPTS) throw error;
+        if (!(error instanceof PreconditionFailedError) || ifMatch !== undefined || attempt >= CAS_ATTEMPTS)
+          throw error;
       }
     }
   }
 
   async delete(ctx: WriteContext, id: string, ifMatch?: number): Promise<void> {
-    if (ctx.caller.via === 'anonymous') throw new UnauthorizedError('Authentication required to delete datasets');
+    if (ctx.caller.via === 'anonymous')
+      throw new UnauthorizedError('Authentication required to delete datasets');
     const current = await this.get(ctx.caller, id);
     this.assertCanWrite(ctx.caller, current);
     if (ifMatch !== undefined && current.revision !== ifMatch) {
@@ -170,7 +193,9 @@ export class DatasetService {
     }
     await this.store.datasets.delete(id, ifMatch ?? current.revision);
     await this.store.files.deleteByDataset(id);
-    await this.store.audit.append([this.audit(ctx, id, 'delete', [{ path: '', from: editableView(current) }])]);
+    await this.store.audit.append([
+      this.audit(ctx, id, 'delete', [{ path: '', from: editableView(current) }]),
+    ]);
   }
 
   async files(caller: Principal, id: string, page: Page): Promise<Paged<FileRecord>> {
@@ -184,18 +209,26 @@ export class DatasetService {
   }
 
   /** Ancestors (provenance.derivedFrom, transitively) and descendants the caller may read. */
-  async lineage(caller: Principal, id: string, maxDepth = 10): Promise<{ root: DatasetRecord; ancestors: LineageNode[]; descendants: LineageNode[] }> {
+  async lineage(
+    caller: Principal,
+    id: string,
+    maxDepth = 10,
+  ): Promise<{ root: DatasetRecord; ancestors: LineageNode[]; descendants: LineageNode[] }> {
     const root = await this.get(caller, id);
     const access = accessFilterFor(caller);
     const ancestors: LineageNode[] = [];
     const seen = new Set([id]);
     let frontier = [root];
     for (let depth = 1; depth <= maxDepth && frontier.length; depth++) {
-      const parentIds = [...new Set(frontier.flatMap((d) => d.provenance?.derivedFrom ?? []))].filter((p) => !seen.has(p));
+      const parentIds = [...new Set(frontier.flatMap((d) => d.provenance?.derivedFrom ?? []))].filter(
+        (p) => !seen.has(p),
+      );
       parentIds.forEach((p) => seen.add(p));
       const parents = (await this.store.datasets.getMany(parentIds)).filter((d) => canRead(caller, d.access));
       for (const parent of parents) {
-        const children = frontier.filter((c) => c.provenance?.derivedFrom.includes(parent.id)).map((c) => c.id);
+        const children = frontier
+          .filter((c) => c.provenance?.derivedFrom.includes(parent.id))
+          .map((c) => c.id);
         ancestors.push({ dataset: parent, depth, of: children });
       }
       frontier = parents;
@@ -209,7 +242,11 @@ export class DatasetService {
       const children = result.items.filter((d) => !seenDown.has(d.id));
       children.forEach((c) => seenDown.add(c.id));
       for (const child of children) {
-        descendants.push({ dataset: child, depth, of: (child.provenance?.derivedFrom ?? []).filter((p) => ids.includes(p)) });
+        descendants.push({
+          dataset: child,
+          depth,
+          of: (child.provenance?.derivedFrom ?? []).filter((p) => ids.includes(p)),
+        });
       }
       frontier = children;
     }
@@ -218,7 +255,14 @@ export class DatasetService {
 
   private async applyPatch(current: DatasetRecord, patch: object): Promise<DatasetRecord> {
     const merged = mergePatch(editableView(current), patch) as Record<string, unknown>;
-    const candidate = { ...merged, id: current.id, datasetId: current.datasetId, version: current.version, kind: current.kind, project: current.project };
+    const candidate = {
+      ...merged,
+      id: current.id,
+      datasetId: current.datasetId,
+      version: current.version,
+      kind: current.kind,
+      project: current.project,
+    };
     const dto = plainToInstance(CreateDatasetDto, candidate);
     const problems = flattenValidationErrors(
       await validate(dto, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true }),
@@ -228,7 +272,7 @@ export class DatasetService {
     const bbox = dto.bbox ? validateBBox(dto.bbox, problems) : null;
     validateTime(dto, problems);
     throwIfAny(problems);
-    const { statusReason, license, citation, provenance } = dto;
+    const { statusReason, license, citation, provenance, gridType, contacts } = dto;
     const next: DatasetRecord = {
       ...current,
       facets,
@@ -243,7 +287,14 @@ export class DatasetService {
       keywords: dto.keywords ?? [],
       updatedAt: new Date().toISOString(),
     };
-    for (const [key, value] of Object.entries({ statusReason, license, citation, provenance })) {
+    for (const [key, value] of Object.entries({
+      statusReason,
+      license,
+      citation,
+      provenance,
+      gridType,
+      contacts,
+    })) {
       if (value === undefined) delete (next as unknown as Record<string, unknown>)[key];
       else (next as unknown as Record<string, unknown>)[key] = value;
     }
@@ -255,11 +306,18 @@ export class DatasetService {
       throw new ForbiddenError('Only curators and admins change standard datasets');
     }
     if (!canWrite(caller, record.access)) {
-      throw new ForbiddenError(`Only members of ${record.access.ownerGroup} and curators change this dataset`);
+      throw new ForbiddenError(
+        `Only members of ${record.access.ownerGroup} and curators change this dataset`,
+      );
     }
   }
 
-  private audit(ctx: WriteContext, id: string, action: AuditEntry['action'], changes: AuditEntry['changes']): AuditEntry {
+  private audit(
+    ctx: WriteContext,
+    id: string,
+    action: AuditEntry['action'],
+    changes: AuditEntry['changes'],
+  ): AuditEntry {
     return {
       id: randomUUID(),
       entityType: 'dataset',
@@ -300,14 +358,20 @@ export function editableView(r: DatasetRecord): Record<string, unknown> {
   if (r.license) view.license = r.license;
   if (r.citation) view.citation = r.citation;
   if (r.provenance) view.provenance = r.provenance;
+  if (r.gridType) view.gridType = r.gridType;
+  if (r.contacts?.length) view.contacts = r.contacts;
   return JSON.parse(JSON.stringify(view)) as Record<string, unknown>;
 }
 
 function throwIfAny(problems: FieldProblem[]): void {
-  if (problems.length) throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  if (problems.length)
+    throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
 }
 
-function validateTime(input: { timeCoverage?: { start: string; end: string } }, problems: FieldProblem[]): void {
+function validateTime(
+  input: { timeCoverage?: { start: string; end: string } },
+  problems: FieldProblem[],
+): void {
   if (input.timeCoverage && input.timeCoverage.start > input.timeCoverage.end) {
     problems.push({ field: 'body.timeCoverage.end', message: 'must not be before start' });
   }
@@ -322,7 +386,11 @@ function validateFacets(input: Record<string, unknown>, problems: FieldProblem[]
       continue;
     }
     if (typeof value === 'string' && value.length > 0 && value.length <= 256) out[name] = value;
-    else if (Array.isArray(value) && value.length <= 1000 && value.every((v) => typeof v === 'string' && v.length > 0)) {
+    else if (
+      Array.isArray(value) &&
+      value.length <= 1000 &&
+      value.every((v) => typeof v === 'string' && v.length > 0)
+    ) {
       out[name] = [...new Set(value as string[])];
     } else problems.push({ field, message: 'must be a non-empty string or a list of strings' });
   }
@@ -335,8 +403,10 @@ function validateBBox(b: number[], problems: FieldProblem[]): BBox | null {
     return null;
   }
   const [w, s, e, n] = b as [number, number, number, number];
-  if ([w, e].some((x) => x < -180 || x > 180)) problems.push({ field: 'body.bbox', message: 'longitudes must be within -180..180' });
-  if ([s, n].some((x) => x < -90 || x > 90)) problems.push({ field: 'body.bbox', message: 'latitudes must be within -90..90' });
+  if ([w, e].some((x) => x < -180 || x > 180))
+    problems.push({ field: 'body.bbox', message: 'longitudes must be within -180..180' });
+  if ([s, n].some((x) => x < -90 || x > 90))
+    problems.push({ field: 'body.bbox', message: 'latitudes must be within -90..90' });
   if (s > n) problems.push({ field: 'body.bbox', message: 'south must not exceed north' });
   return [w, s, e, n];
 }

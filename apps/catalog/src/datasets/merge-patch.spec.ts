@@ -18,7 +18,10 @@ describe('mergePatch (RFC 7396)', () => {
 describe('diff', () => {
   it('reports changed members as JSON pointers', () => {
     expect(
-      diff({ title: 'a', access: { public: false, accessGroups: ['x'] } }, { title: 'b', access: { public: true, accessGroups: ['x'] }, keywords: ['k'] }),
+      diff(
+        { title: 'a', access: { public: false, accessGroups: ['x'] } },
+        { title: 'b', access: { public: true, accessGroups: ['x'] }, keywords: ['k'] },
+      ),
     ).toEqual([
       { path: '/access/public', from: false, to: true },
       { path: '/keywords', to: ['k'] },

@@ -1,8 +1,6 @@
 /** RFC 7396 JSON merge patch and a JSON-pointer diff for the audit trail. */
 import type { AuditChange } from '@climcat/core';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -29,7 +27,7 @@ export function diff(before: unknown, after: unknown, path = ''): AuditChange[] 
   }
   if (JSON.stringify(before) === JSON.stringify(after)) return [];
   const change: AuditChange = { path };
-  if (before !== undefined) change.from = before as Json;
-  if (after !== undefined) change.to = after as Json;
+  if (before !== undefined) change.from = before;
+  if (after !== undefined) change.to = after;
   return [change];
 }

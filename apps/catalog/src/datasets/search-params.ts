@@ -100,7 +100,8 @@ export function parseSearchParams(raw: RawQuery, access: AccessFilter): DatasetQ
   const facetCounts = raw.facets === undefined ? undefined : listOf(raw.facets);
   if (facetCounts) {
     const unknown = facetCounts.filter((f) => !isFacetName(f));
-    if (unknown.length) bad('facets', `unknown facet ${unknown.join(', ')}; facets are ${FACET_NAMES.join(', ')}`);
+    if (unknown.length)
+      bad('facets', `unknown facet ${unknown.join(', ')}; facets are ${FACET_NAMES.join(', ')}`);
     else query.facetCounts = facetCounts as FacetName[];
   }
 
@@ -116,7 +117,10 @@ export function parseSearchParams(raw: RawQuery, access: AccessFilter): DatasetQ
   if (sort !== undefined) {
     const field = sort.replace(/^[-+]/, '');
     if (!(DATASET_SORT_FIELDS as readonly string[]).includes(field)) {
-      bad('sort', `must be one of ${DATASET_SORT_FIELDS.join(', ')}, optionally prefixed with - for descending`);
+      bad(
+        'sort',
+        `must be one of ${DATASET_SORT_FIELDS.join(', ')}, optionally prefixed with - for descending`,
+      );
     } else {
       query.sort = { field: field as DatasetSortField, direction: sort.startsWith('-') ? 'desc' : 'asc' };
     }
@@ -195,7 +199,15 @@ export function normaliseDate(value: string, edge: 'start' | 'end'): string | nu
   const month = mo ?? (lo ? '01' : '12');
   const day = d ?? (lo ? '01' : '31');
   const parts = [Number(month), Number(day), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0)];
-  if (parts[0]! < 1 || parts[0]! > 12 || parts[1]! < 1 || parts[1]! > 31 || parts[2]! > 23 || parts[3]! > 59 || parts[4]! > 60) {
+  if (
+    parts[0]! < 1 ||
+    parts[0]! > 12 ||
+    parts[1]! < 1 ||
+    parts[1]! > 31 ||
+    parts[2]! > 23 ||
+    parts[3]! > 59 ||
+    parts[4]! > 60
+  ) {
     return null;
   }
   return `${y}-${month}-${day}T${h ?? (lo ? '00' : '23')}:${mi ?? (lo ? '00' : '59')}:${s ?? (lo ? '00' : '59')}`;
@@ -203,7 +215,10 @@ export function normaliseDate(value: string, edge: 'start' | 'end'): string | nu
 
 /** `w,s,e,n`; west may exceed east (antimeridian). Returns an error message or the box. */
 export function parseBBox(value: string): BBox | string {
-  const parts = value.replace(/^\[|\]$/g, '').split(',').map((p) => p.trim());
+  const parts = value
+    .replace(/^\[|\]$/g, '')
+    .split(',')
+    .map((p) => p.trim());
   if (parts.length !== 4 || parts.some((p) => !/^-?\d+(\.\d+)?$/.test(p))) {
     return 'must be four numbers west,south,east,north';
   }

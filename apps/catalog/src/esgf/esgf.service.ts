@@ -25,7 +25,29 @@ import { listOf, normaliseDate, parseBBox, type RawQuery } from '../datasets/sea
 export const ESGF_MAX_LIMIT = 10_000;
 
 /** Parameters clients send that change nothing here (single index, no replicas). */
-const IGNORED = new Set(['distrib', 'shards', 'replica', 'format', 'type', 'facets', 'fields', 'limit', 'offset', 'query', 'start', 'end', 'bbox', 'latest', 'retracted', 'dataset_id', 'id', 'instance_id', 'data_node', 'index_node', 'sort']);
+const IGNORED = new Set([
+  'distrib',
+  'shards',
+  'replica',
+  'format',
+  'type',
+  'facets',
+  'fields',
+  'limit',
+  'offset',
+  'query',
+  'start',
+  'end',
+  'bbox',
+  'latest',
+  'retracted',
+  'dataset_id',
+  'id',
+  'instance_id',
+  'data_node',
+  'index_node',
+  'sort',
+]);
 
 export type EsgfDoc = Record<string, unknown>;
 
@@ -116,7 +138,8 @@ export class EsgfService {
     if (latest === true) query.status = ['latest'];
     else if (latest === false) query.status = ['superseded', 'retracted'];
     if (retracted === true) query.status = (query.status ?? ['retracted']).filter((s) => s === 'retracted');
-    else if (retracted === false) query.status = (query.status ?? ['latest', 'superseded']).filter((s) => s !== 'retracted');
+    else if (retracted === false)
+      query.status = (query.status ?? ['latest', 'superseded']).filter((s) => s !== 'retracted');
 
     const ids = [...listOf(raw.id), ...listOf(raw.instance_id)].map((id) => id.split('|')[0]!);
     if (type === 'Dataset' && ids.length) query.ids = ids;
@@ -133,7 +156,8 @@ export class EsgfService {
     }
     const fieldsParam = one('fields');
     const fields = fieldsParam && fieldsParam !== '*' ? new Set(['id', ...listOf(fieldsParam)]) : null;
-    if (problems.length) throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+    if (problems.length)
+      throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
 
     let numFound: number;
     let docs: EsgfDoc[];
@@ -146,7 +170,11 @@ export class EsgfService {
     } else {
       // For files, dataset_id (and instance ids of datasets) select the parent datasets.
       const parents = [...listOf(raw.dataset_id), ...listOf(raw.instance_id)].map((id) => id.split('|')[0]!);
-      ({ numFound, docs } = await this.fileDocs({ ...query, ...(parents.length ? { ids: parents } : {}) }, offset, limit));
+      ({ numFound, docs } = await this.fileDocs(
+        { ...query, ...(parents.length ? { ids: parents } : {}) },
+        offset,
+        limit,
+      ));
       if (facetCounts) {
         const counts = await this.store.datasets.search({ ...query, limit: 0, facetCounts });
         facetFields = solrFacets(counts.facets);
@@ -156,13 +184,21 @@ export class EsgfService {
       responseHeader: {
         status: 0,
         QTime: Math.round(performance.now() - started),
-        params: { ...raw, type, format: 'application/solr+json', limit: String(limit), offset: String(offset) },
+        params: {
+          ...raw,
+          type,
+          format: 'application/solr+json',
+          limit: String(limit),
+          offset: String(offset),
+        },
       },
       response: {
         numFound,
         start: offset,
         maxScore: 1,
-        docs: fields ? docs.map((d) => Object.fromEntries(Object.entries(d).filter(([k]) => fields.has(k)))) : docs,
+        docs: fields
+          ? docs.map((d) => Object.fromEntries(Object.entries(d).filter(([k]) => fields.has(k))))
+          : docs,
       },
       facet_counts: {
         facet_queries: {},
@@ -175,13 +211,23 @@ export class EsgfService {
   }
 
   /** Files across matching datasets, paged by walking dataset file counts (no full scan). */
-  private async fileDocs(query: DatasetQuery, offset: number, limit: number): Promise<{ numFound: number; docs: EsgfDoc[] }> {
+  private async fileDocs(
+    query: DatasetQuery,
+    offset: number,
+    limit: number,
+  ): Promise<{ numFound: number; docs: EsgfDoc[] }> {
     const docs: EsgfDoc[] = [];
     let numFound = 0;
     let skip = offset;
     let cursor: string | undefined;
     do {
-      const page = await this.store.datasets.search({ ...query, limit: 500, cursor, facetCounts: undefined, offset: undefined });
+      const page = await this.store.datasets.search({
+        ...query,
+        limit: 500,
+        cursor,
+        facetCounts: undefined,
+        offset: undefined,
+      });
       for (const dataset of page.items) {
         numFound += dataset.fileCount;
         if (docs.length >= limit) continue;
@@ -189,7 +235,10 @@ export class EsgfService {
           skip -= dataset.fileCount;
           continue;
         }
-        const files = await this.store.files.listByDataset(dataset.id, { offset: skip, limit: limit - docs.length });
+        const files = await this.store.files.listByDataset(dataset.id, {
+          offset: skip,
+          limit: limit - docs.length,
+        });
         skip = 0;
         docs.push(...files.items.map((f) => this.fileDoc(dataset, f)));
       }
@@ -270,7 +319,8 @@ export class EsgfService {
     if (f.sha256) Object.assign(doc, { checksum: [f.sha256], checksum_type: ['SHA256'] });
     for (const facet of FACET_NAMES) {
       const value = d.facets[facet];
-      if (value !== undefined && facet !== 'version' && facet !== 'variable') doc[facet] = Array.isArray(value) ? value : [value];
+      if (value !== undefined && facet !== 'version' && facet !== 'variable')
+        doc[facet] = Array.isArray(value) ? value : [value];
     }
     if (f.timeCoverage) {
       doc.datetime_start = `${f.timeCoverage.start}Z`;
@@ -280,11 +330,19 @@ export class EsgfService {
   }
 }
 
-function solrFacets(facets: Partial<Record<FacetName, { value: string; count: number }[]>>): Record<string, (string | number)[]> {
-  return Object.fromEntries(Object.entries(facets).map(([name, counts]) => [name, (counts ?? []).flatMap((c) => [c.value, c.count])]));
+function solrFacets(
+  facets: Partial<Record<FacetName, { value: string; count: number }[]>>,
+): Record<string, (string | number)[]> {
+  return Object.fromEntries(
+    Object.entries(facets).map(([name, counts]) => [name, (counts ?? []).flatMap((c) => [c.value, c.count])]),
+  );
 }
 
-function bool(value: string | undefined, name: string, bad: (f: string, m: string) => void): boolean | undefined {
+function bool(
+  value: string | undefined,
+  name: string,
+  bad: (f: string, m: string) => void,
+): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === 'true') return true;
   if (value === 'false') return false;
@@ -292,7 +350,13 @@ function bool(value: string | undefined, name: string, bad: (f: string, m: strin
   return undefined;
 }
 
-function int(value: string | undefined, name: string, min: number, max: number, bad: (f: string, m: string) => void): number | undefined {
+function int(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  bad: (f: string, m: string) => void,
+): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
     bad(name, `must be an integer from ${min} to ${max}`);

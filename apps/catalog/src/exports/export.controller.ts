@@ -1,5 +1,13 @@
 import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiProperty,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { InvalidError, type Principal } from '@climcat/core';
 import { APP_CONFIG, Caller, type AppConfig } from '@climcat/platform';
 import type { Response } from 'express';
@@ -15,7 +23,11 @@ class IntakeEsmCollectionDto {
   description!: string;
   @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } })
   attributes!: Record<string, string>[];
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { column_name: 'path', format: 'opendap' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { column_name: 'path', format: 'opendap' },
+  })
   assets!: Record<string, string>;
   @ApiProperty({ type: 'object', additionalProperties: true })
   aggregation_control!: Record<string, unknown>;
@@ -36,7 +48,7 @@ function splitParams(query: RawQuery): { search: RawQuery; format: AssetFormat; 
   }
   return {
     search,
-    format: (format as AssetFormat | undefined) ?? 'opendap',
+    format: format ?? 'opendap',
     ...(inline !== undefined ? { inline: inline === 'true' } : {}),
   };
 }
@@ -53,7 +65,8 @@ export class ExportController {
   @Get('intake-esm')
   @ApiOperation({
     summary: 'intake-esm ESM collection for a search: open with intake.open_esm_datastore(url)',
-    description: 'Assets as OPeNDAP (default) or NetCDF over HTTP; rows inline up to 5000 files, else a CSV link.',
+    description:
+      'Assets as OPeNDAP (default) or NetCDF over HTTP; rows inline up to 5000 files, else a CSV link.',
   })
   @ApiSearchQuery()
   @ApiQuery({ name: 'format', required: false, enum: ['opendap', 'netcdf'] })
@@ -62,7 +75,8 @@ export class ExportController {
   async intakeEsm(@Caller() caller: Principal, @Query() query: RawQuery): Promise<Record<string, unknown>> {
     const { search, format, inline } = splitParams(query);
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(search)) for (const item of Array.isArray(v) ? v : [v]) params.append(k, String(item));
+    for (const [k, v] of Object.entries(search))
+      for (const item of Array.isArray(v) ? v : [v]) params.append(k, String(item));
     params.set('format', format);
     const csvUrl = `${this.config.publicUrl}/api/v1/exports/intake-esm.csv?${params.toString()}`;
     return this.exports.intakeCollection(caller, search, format, csvUrl, inline);
@@ -74,7 +88,11 @@ export class ExportController {
   @ApiQuery({ name: 'format', required: false, enum: ['opendap', 'netcdf'] })
   @ApiProduces('text/csv')
   @ApiOkResponse({ type: String, description: 'CSV' })
-  async intakeCsv(@Caller() caller: Principal, @Query() query: RawQuery, @Res() res: Response): Promise<void> {
+  async intakeCsv(
+    @Caller() caller: Principal,
+    @Query() query: RawQuery,
+    @Res() res: Response,
+  ): Promise<void> {
     const { search, format } = splitParams(query);
     await this.streamCsv(res, this.exports.intakeCsv(caller, search, format), 'climcat-intake-esm.csv');
   }
@@ -91,7 +109,10 @@ export class ExportController {
   /** Validates by producing the first chunk before any header is sent, so bad input still gets a problem. */
   private async streamCsv(res: Response, rows: AsyncGenerator<string>, filename: string): Promise<void> {
     const first = await rows.next();
-    res.status(200).type('text/csv; charset=utf-8').setHeader('Content-Disposition', `inline; filename="${filename}"`);
+    res
+      .status(200)
+      .type('text/csv; charset=utf-8')
+      .setHeader('Content-Disposition', `inline; filename="${filename}"`);
     async function* all(): AsyncGenerator<string> {
       if (!first.done) yield first.value;
       yield* rows;

@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { accessUrls, STORE, type DatasetRecord, type FileRecord, type Principal, type Store } from '@climcat/core';
+import {
+  accessUrls,
+  STORE,
+  type DatasetRecord,
+  type FileRecord,
+  type Principal,
+  type Store,
+} from '@climcat/core';
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
 import { createHash } from 'node:crypto';
 import { DatasetService } from '../datasets/dataset.service';
@@ -44,14 +51,19 @@ export class ExportService {
   ) {}
 
   /** Rows of the intake-esm catalog for a search, one per file. */
-  async *intakeRows(caller: Principal, raw: RawQuery, format: AssetFormat): AsyncGenerator<Record<string, string>> {
+  async *intakeRows(
+    caller: Principal,
+    raw: RawQuery,
+    format: AssetFormat,
+  ): AsyncGenerator<Record<string, string>> {
     const query = this.datasets.parseQuery(caller, raw);
     for await (const { dataset, file } of walkFiles(this.store, query)) yield this.row(dataset, file, format);
   }
 
   async *intakeCsv(caller: Principal, raw: RawQuery, format: AssetFormat): AsyncGenerator<string> {
     yield csvRow([...INTAKE_COLUMNS]);
-    for await (const row of this.intakeRows(caller, raw, format)) yield csvRow(INTAKE_COLUMNS.map((c) => row[c]));
+    for await (const row of this.intakeRows(caller, raw, format))
+      yield csvRow(INTAKE_COLUMNS.map((c) => row[c]));
   }
 
   /** The ESM collection JSON; rows inline (catalog_dict) when small, else a link to the CSV. */
@@ -79,7 +91,10 @@ export class ExportService {
       esmcat_version: '0.1.0',
       id,
       description: `climcat catalog export for ${new URLSearchParams(raw as Record<string, string>).toString() || 'all readable datasets'}`,
-      attributes: INTAKE_COLUMNS.filter((c) => c !== 'path').map((column_name) => ({ column_name, vocabulary: '' })),
+      attributes: INTAKE_COLUMNS.filter((c) => c !== 'path').map((column_name) => ({
+        column_name,
+        vocabulary: '',
+      })),
       assets: { column_name: 'path', format },
       aggregation_control: {
         variable_column_name: 'variable',
@@ -100,7 +115,20 @@ export class ExportService {
   /** Files of a search as CSV with access URLs. */
   async *filesCsv(caller: Principal, raw: RawQuery): AsyncGenerator<string> {
     const query = this.datasets.parseQuery(caller, raw);
-    yield csvRow(['dataset', 'path', 'size', 'mtime', 'format', 'start', 'end', 'sha256', 'opendap', 'httpserver', 'ncss', 's3']);
+    yield csvRow([
+      'dataset',
+      'path',
+      'size',
+      'mtime',
+      'format',
+      'start',
+      'end',
+      'sha256',
+      'opendap',
+      'httpserver',
+      'ncss',
+      's3',
+    ]);
     for await (const { dataset, file } of walkFiles(this.store, query)) {
       const urls = accessUrls(this.config.publicUrl, file);
       yield csvRow([

@@ -25,7 +25,14 @@ export async function* walkFiles(
 
 /** RFC 4180 field quoting. */
 export function csvField(value: unknown): string {
-  const s = value === undefined || value === null ? '' : Array.isArray(value) ? value.join(' ') : String(value);
+  const s =
+    value === undefined || value === null
+      ? ''
+      : Array.isArray(value)
+        ? value.join(' ')
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -27,7 +27,10 @@ export class CreateApiKeyDto {
   @IsArray()
   @ArrayMaxSize(200)
   @IsString({ each: true })
-  @Matches(/^[\w.@:/-]{1,128}$/, { each: true, message: 'each group must be 1-128 word characters, . @ : / or -' })
+  @Matches(/^[\w.@:/-]{1,128}$/, {
+    each: true,
+    message: 'each group must be 1-128 word characters, . @ : / or -',
+  })
   groups!: string[];
 
   /** Optional expiry (ISO-8601). */

@@ -50,7 +50,10 @@ export class AuthController {
   @RequireRole('admin')
   @ApiOperation({ summary: 'Revoke an API key (admin); takes effect within seconds on every replica' })
   @ApiOkResponse({ type: ApiKeyDto })
-  async revoke(@Caller() caller: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<ApiKeyDto> {
+  async revoke(
+    @Caller() caller: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+  ): Promise<ApiKeyDto> {
     return mapApiKey(await this.auth.revokeKey(caller, id));
   }
 }

@@ -75,7 +75,8 @@ export class AuthService {
 
   private async verifyJwt(token: string): Promise<Principal> {
     const oidc = this.config.oidc;
-    if (!oidc || !this.jwks) throw new UnauthorizedError('JWT bearer tokens are not accepted: OIDC is not configured');
+    if (!oidc || !this.jwks)
+      throw new UnauthorizedError('JWT bearer tokens are not accepted: OIDC is not configured');
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.jwks, { issuer: oidc.issuer, audience: oidc.audience }));

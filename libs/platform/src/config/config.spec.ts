@@ -27,7 +27,11 @@ describe('loadConfig', () => {
     ['STORE_ADAPTER', { STORE_ADAPTER: 'postgres' }, 'STORE_ADAPTER must be sqlite or mongo'],
     ['mongo without uri', { STORE_ADAPTER: 'mongo' }, 'MONGODB_URI is required when STORE_ADAPTER=mongo'],
     ['short admin key', { ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY must be at least 16 characters'],
-    ['S3 without keys', { S3_ENDPOINT: 'http://minio:9000' }, 'S3_ACCESS_KEY is required when S3_ENDPOINT is set'],
+    [
+      'S3 without keys',
+      { S3_ENDPOINT: 'http://minio:9000' },
+      'S3_ACCESS_KEY is required when S3_ENDPOINT is set',
+    ],
     ['boolean', { DEMO_DATA: 'maybe' }, 'DEMO_DATA must be true or false'],
     ['size', { CAPACITY_TOTAL: 'lots' }, 'CAPACITY_TOTAL must be a size such as 100TB'],
   ])('rejects bad %s naming the variable', (_name, env, message) => {
@@ -35,7 +39,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig('catalog', env)).toThrow(message);
   });
 
-  it('parses byte budgets with SI and IEC suffixes, defaulting to the seeds\' 100 TB', () => {
+  it("parses byte budgets with SI and IEC suffixes, defaulting to the seeds' 100 TB", () => {
     expect(loadConfig('catalog', {}).capacity).toEqual({ total: 100e12 });
     expect(loadConfig('catalog', { CAPACITY_TOTAL: '2PB', CAPACITY_SCRATCH: '40TiB' }).capacity).toEqual({
       total: 2e15,
@@ -44,7 +48,11 @@ describe('loadConfig', () => {
   });
 
   it('parses S3 endpoint into client options', () => {
-    const config = loadConfig('catalog', { S3_ENDPOINT: 'https://s3.example.org', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' });
+    const config = loadConfig('catalog', {
+      S3_ENDPOINT: 'https://s3.example.org',
+      S3_ACCESS_KEY: 'a',
+      S3_SECRET_KEY: 'b',
+    });
     expect(config.s3).toMatchObject({ endPoint: 's3.example.org', port: 443, useSSL: true });
   });
 });

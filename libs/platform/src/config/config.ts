@@ -33,7 +33,19 @@ const port = z.coerce
   .min(1, { message: 'must be between 1 and 65535' })
   .max(65535, { message: 'must be between 1 and 65535' });
 
-const UNITS: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, KI: 2 ** 10, MI: 2 ** 20, GI: 2 ** 30, TI: 2 ** 40, PI: 2 ** 50 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  KI: 2 ** 10,
+  MI: 2 ** 20,
+  GI: 2 ** 30,
+  TI: 2 ** 40,
+  PI: 2 ** 50,
+};
 
 /** Byte sizes as plain numbers or with SI / IEC suffixes: `100TB`, `40TiB`, `500G`. */
 const bytes = z
@@ -44,7 +56,10 @@ const bytes = z
     return Math.round(Number(m?.[1]) * (UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
   });
 
-const positiveInt = z.coerce.number({ message: 'must be a number' }).int().positive({ message: 'must be > 0' });
+const positiveInt = z.coerce
+  .number({ message: 'must be a number' })
+  .int()
+  .positive({ message: 'must be > 0' });
 
 /** Every variable climcat reads. Keep `.env.example` in step with this object. */
 const envSchema = z
@@ -84,7 +99,11 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
-      ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'is required when STORE_ADAPTER=mongo' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MONGODB_URI'],
+        message: 'is required when STORE_ADAPTER=mongo',
+      });
     }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
       ctx.addIssue({

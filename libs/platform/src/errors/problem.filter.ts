@@ -91,7 +91,7 @@ function httpDetail(exception: HttpException, req: Request): string {
   }
   const response = exception.getResponse();
   if (typeof response === 'object' && response && 'message' in response) {
-    const message = (response as { message: unknown }).message;
+    const message = response.message;
     if (Array.isArray(message)) return message.join('; ');
     if (typeof message === 'string') return message;
   }

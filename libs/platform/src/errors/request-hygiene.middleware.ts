@@ -14,7 +14,10 @@ export class RequestHygieneMiddleware implements NestMiddleware {
     const jsonApi = !req.path.startsWith('/thredds');
     for (const key of Object.keys(req.query)) {
       if (key.includes('$') || (jsonApi && /[[\]]/.test(key))) {
-        throw InvalidError.field(`query.${key}`, 'operators and bracket syntax are not accepted in query parameters');
+        throw InvalidError.field(
+          `query.${key}`,
+          'operators and bracket syntax are not accepted in query parameters',
+        );
       }
     }
     const bad = findDollarKey(req.body, 'body', 0);

@@ -23,19 +23,20 @@ export class HealthService {
   }
 
   async readiness(timeoutMs = 3000): Promise<ReadinessReport> {
+    type Entry = readonly [string, ReadinessReport['checks'][string]];
     const entries = await Promise.all(
-      this.checks.map(async (c) => {
+      this.checks.map(async (c): Promise<Entry> => {
         const started = performance.now();
         try {
           await withTimeout(c.check(), timeoutMs);
-          return [c.name, { status: 'ok' as const, ms: Math.round(performance.now() - started) }] as const;
+          return [c.name, { status: 'ok', ms: Math.round(performance.now() - started) }];
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          return [c.name, { status: 'down' as const, error: message, ms: Math.round(performance.now() - started) }] as const;
+          return [c.name, { status: 'down', error: message, ms: Math.round(performance.now() - started) }];
         }
       }),
     );
-    const checks = Object.fromEntries(entries);
+    const checks: ReadinessReport['checks'] = Object.fromEntries(entries);
     return { status: entries.every(([, v]) => v.status === 'ok') ? 'ok' : 'unavailable', checks };
   }
 }

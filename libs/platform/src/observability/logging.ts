@@ -36,5 +36,8 @@ export function loggerParams(config: AppConfig): Params {
 
 /** Drops presigned-URL signatures and tokens from logged URLs. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:X-Amz-Signature|X-Amz-Credential|token|access_token|api_key)=)[^&]*/gi, '$1[redacted]');
+  return url.replace(
+    /([?&](?:X-Amz-Signature|X-Amz-Credential|token|access_token|api_key)=)[^&]*/gi,
+    '$1[redacted]',
+  );
 }

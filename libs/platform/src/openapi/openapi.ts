@@ -19,6 +19,9 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
 /** Swagger UI at /api/docs, the OpenAPI 3 JSON at /api/docs-json. */
 export function setupOpenApi(app: INestApplication, config: AppConfig): OpenAPIObject {
   const document = buildOpenApiDocument(app, config);
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
+  SwaggerModule.setup('api/docs', app, document, {
+    jsonDocumentUrl: 'api/docs-json',
+    yamlDocumentUrl: 'api/docs-yaml',
+  });
   return document;
 }
