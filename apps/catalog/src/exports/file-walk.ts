@@ -25,15 +25,16 @@ export async function* walkFiles(
 
 /** RFC 4180 field quoting. */
 export function csvField(value: unknown): string {
-  const s =
-    value === undefined || value === null
-      ? ''
-      : Array.isArray(value)
-        ? value.join(' ')
-        : typeof value === 'object'
-          ? JSON.stringify(value)
-          : String(value);
+  const s = textOf(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === undefined || value === null) return '';
+  if (Array.isArray(value)) return value.map(textOf).join(' ');
+  return JSON.stringify(value);
 }
 
 export function csvRow(values: unknown[]): string {
