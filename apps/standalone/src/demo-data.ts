@@ -1,10 +1,8 @@
-/**
- * Hook for first-start demo data. The NetCDF library (libs/netcdf) provides
- * the writer; until it lands this only creates the archive directory.
- */
+/** First-start demo data: a few small CMIP5 / CORDEX NetCDF files in DRS layout. */
+import { writeDemoArchive } from '@climcat/netcdf';
 import { mkdir } from 'node:fs/promises';
 
 export async function writeDemoData(dataRoot: string): Promise<string[]> {
   await mkdir(dataRoot, { recursive: true });
-  return [];
+  return writeDemoArchive(dataRoot);
 }

@@ -20,6 +20,14 @@ export const ANONYMOUS: Principal = Object.freeze({
   groups: Object.freeze([]),
 });
 
+/** The service itself, for work it starts (boot scans, demo data). */
+export const SYSTEM: Principal = Object.freeze({
+  via: 'api-key',
+  subject: 'system',
+  roles: Object.freeze(['admin']) as readonly Role[],
+  groups: Object.freeze([]) as readonly string[],
+});
+
 export function hasRole(principal: Principal, role: Role): boolean {
   if (principal.roles.includes('admin')) return true;
   if (role === 'reader') return principal.roles.length > 0;

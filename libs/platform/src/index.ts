@@ -13,5 +13,6 @@ export * from './observability/health';
 export * from './openapi/openapi';
 export * from './openapi/page.dto';
 export * from './queue';
+export * from './storage/storage.service';
 export * from './platform.module';
 export * from './bootstrap';

@@ -25,6 +25,7 @@ import { loggerParams } from './observability/logging';
 import { HttpMetricsMiddleware, MetricsService } from './observability/metrics';
 import { OperationsController } from './observability/operations.controller';
 import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
+import { StorageService } from './storage/storage.service';
 
 /** Closes queues before the store so in-flight jobs can still write. */
 @Injectable()
@@ -70,6 +71,7 @@ export class PlatformModule implements NestModule {
           inject: [QUEUE_FACTORY],
         },
         AuthService,
+        StorageService,
         MetricsService,
         HealthService,
         ShutdownSequence,
@@ -77,7 +79,7 @@ export class PlatformModule implements NestModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
-      exports: [APP_CONFIG, STORE, QUEUE_FACTORY, AuthService, MetricsService],
+      exports: [APP_CONFIG, STORE, QUEUE_FACTORY, AuthService, MetricsService, StorageService],
     };
   }
 

@@ -92,6 +92,15 @@ const envSchema = z
     INGEST_CONCURRENCY: positiveInt.default(2),
     SCAN_ON_BOOT: bool.optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    ROOTS: z
+      .string()
+      .regex(/^\s*[a-z][\w-]*=[^,]+(,\s*[a-z][\w-]*=[^,]+)*\s*$/i, {
+        message: 'must be name=/path or name=s3://bucket[/prefix], comma-separated',
+      })
+      .optional(),
+    INGEST_WEBHOOK_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    INGEST_DEFAULT_GROUP: z.string().min(1).default('data-managers'),
+    INGEST_PUBLIC: bool.optional(),
     CAPACITY_TOTAL: bytes.optional(),
     CAPACITY_STANDARD: bytes.optional(),
     CAPACITY_DERIVED: bytes.optional(),
@@ -124,6 +133,10 @@ export interface S3Config {
   bucket?: string;
 }
 
+/** A named place files live: a POSIX directory or an S3 bucket (+ optional key prefix). */
+export type RootConfig =
+  { name: string; kind: 'posix'; dir: string } | { name: string; kind: 's3'; bucket: string; prefix: string };
+
 export interface AppConfig {
   service: ServiceName;
   port: number;
@@ -148,7 +161,16 @@ export interface AppConfig {
     defaultRole: 'reader' | 'curator' | 'admin' | 'none';
   };
   log: { level: string; pretty: boolean };
-  ingest: { concurrency: number; scanOnBoot: boolean };
+  /** Storage roots by name: `data` (DATA_ROOT), `scratch` (SCRATCH_ROOT), S3_BUCKET, plus ROOTS. */
+  roots: RootConfig[];
+  ingest: {
+    concurrency: number;
+    scanOnBoot: boolean;
+    webhookToken?: string;
+    /** Owner group and public flag of datasets created by ingestion. */
+    defaultGroup: string;
+    public: boolean;
+  };
   shutdownTimeoutMs: number;
   /** Byte budgets: the whole archive (seeds: 100 TB shared) and optional per-tier shares. */
   capacity: { total: number; standard?: number; derived?: number; scratch?: number };
@@ -212,7 +234,14 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
         }
       : undefined,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? false },
-    ingest: { concurrency: e.INGEST_CONCURRENCY, scanOnBoot: e.SCAN_ON_BOOT ?? service === 'standalone' },
+    roots: rootsFrom(e, abs, stateDir),
+    ingest: {
+      concurrency: e.INGEST_CONCURRENCY,
+      scanOnBoot: e.SCAN_ON_BOOT ?? service === 'standalone',
+      ...(e.INGEST_WEBHOOK_TOKEN ? { webhookToken: e.INGEST_WEBHOOK_TOKEN } : {}),
+      defaultGroup: e.INGEST_DEFAULT_GROUP,
+      public: e.INGEST_PUBLIC ?? true,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     capacity: {
       total: e.CAPACITY_TOTAL ?? 100e12,
@@ -221,6 +250,26 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       ...(e.CAPACITY_SCRATCH !== undefined ? { scratch: e.CAPACITY_SCRATCH } : {}),
     },
   };
+}
+
+function rootsFrom(e: z.infer<typeof envSchema>, abs: (p: string) => string, stateDir: string): RootConfig[] {
+  const roots: RootConfig[] = [
+    { name: 'data', kind: 'posix', dir: abs(e.DATA_ROOT ?? `${stateDir}/data`) },
+    { name: 'scratch', kind: 'posix', dir: abs(e.SCRATCH_ROOT ?? `${stateDir}/scratch`) },
+  ];
+  if (e.S3_BUCKET && e.S3_ENDPOINT)
+    roots.push({ name: e.S3_BUCKET, kind: 's3', bucket: e.S3_BUCKET, prefix: '' });
+  for (const entry of (e.ROOTS ?? '').split(',').filter((x) => x.trim())) {
+    const [name = '', target = ''] = entry.trim().split(/=(.*)/s);
+    const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(target.trim());
+    const root: RootConfig = s3
+      ? { name, kind: 's3', bucket: s3[1]!, prefix: s3[2]!.replace(/\/+$/, '') }
+      : { name, kind: 'posix', dir: abs(target.trim()) };
+    const at = roots.findIndex((r) => r.name === name);
+    if (at >= 0) roots[at] = root;
+    else roots.push(root);
+  }
+  return roots;
 }
 
 function s3Config(endpoint: string, e: z.infer<typeof envSchema>): S3Config {

@@ -1,0 +1,147 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  ConflictError,
+  InvalidError,
+  STORE,
+  type FieldProblem,
+  type FileRecord,
+  type Principal,
+  type Store,
+  type StorageLocation,
+} from '@climcat/core';
+import {
+  APP_CONFIG,
+  QUEUE_FACTORY,
+  StorageService,
+  safePath,
+  type AppConfig,
+  type JobQueue,
+  type QueueFactory,
+} from '@climcat/platform';
+import { randomUUID } from 'node:crypto';
+import { DatasetService } from '../../../catalog/src/datasets/dataset.service';
+import { fileIdOf, FileIngestService } from '../files/file-ingest.service';
+import { assertCurator } from '../scans/scan.service';
+import type { IngestRecordDto } from './record.dto';
+
+export const RECORD_QUEUE = 'ingest-records';
+
+export type RecordJob =
+  | { kind: 'file'; root: string; path: string; actor: string }
+  | { kind: 'metadata'; record: IngestRecordDto; actor: string; subject: Principal };
+
+@Injectable()
+export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly queue: JobQueue<RecordJob>;
+
+  constructor(
+    @Inject(STORE) private readonly store: Store,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(QUEUE_FACTORY) queues: QueueFactory,
+    private readonly storage: StorageService,
+    private readonly files: FileIngestService,
+    private readonly datasets: DatasetService,
+  ) {
+    this.queue = queues.create<RecordJob>(RECORD_QUEUE);
+  }
+
+  onApplicationBootstrap(): void {
+    this.queue.process(this.config.ingest.concurrency, async (job) => this.handle(job.data));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queue.close();
+  }
+
+  /** Validates synchronously (400 with field names), then queues the work. */
+  async submit(caller: Principal, record: IngestRecordDto): Promise<string> {
+    assertCurator(caller);
+    const problems: FieldProblem[] = [];
+    const fileForm = record.root !== undefined || record.path !== undefined;
+    const metadataForm = record.dataset !== undefined || record.files !== undefined;
+    if (fileForm === metadataForm) {
+      throw InvalidError.field(
+        'body',
+        'send either root + path (a file to read) or dataset + files (a ready record)',
+      );
+    }
+    const check = (field: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (error) {
+        if (!(error instanceof InvalidError)) throw error;
+        problems.push({ field, message: error.errors[0]?.message ?? error.message });
+      }
+    };
+    if (fileForm) {
+      if (!record.root) problems.push({ field: 'body.root', message: 'is required with path' });
+      if (!record.path) problems.push({ field: 'body.path', message: 'is required with root' });
+      if (record.root) check('body.root', () => this.storage.root(record.root!));
+      if (record.path) check('body.path', () => safePath(record.path!, 'path'));
+    } else {
+      if (!record.dataset) problems.push({ field: 'body.dataset', message: 'is required with files' });
+      if (!record.files) problems.push({ field: 'body.files', message: 'is required with dataset' });
+      record.files?.forEach((f, i) => {
+        check(`body.files[${i}].root`, () => this.storage.root(f.root));
+        check(`body.files[${i}].path`, () => safePath(f.path, 'path'));
+      });
+    }
+    if (problems.length)
+      throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+    const job: RecordJob = fileForm
+      ? { kind: 'file', root: record.root!, path: safePath(record.path!, 'path'), actor: caller.subject }
+      : { kind: 'metadata', record, actor: caller.subject, subject: caller };
+    return this.queue.add(job, { jobId: randomUUID(), attempts: 3, backoffMs: 1000 });
+  }
+
+  async handle(job: RecordJob): Promise<{ datasetId: string; files: number }> {
+    if (job.kind === 'file') {
+      const current = await this.storage.stat(job.root, job.path);
+      if (!current) throw new InvalidError(`${job.root}/${job.path} does not exist`);
+      const result = await this.files.ingest(job.root, current, `record:${job.actor}`);
+      await this.files.refreshDatasets([result.datasetId], `record:${job.actor}`);
+      return { datasetId: result.datasetId, files: 1 };
+    }
+    const { dataset, files = [] } = job.record;
+    if (!dataset) throw new InvalidError('metadata record without dataset');
+    const id = dataset.id ?? `${dataset.datasetId}.v${dataset.version}`;
+    try {
+      await this.datasets.create({ caller: job.subject, note: 'ingest record' }, dataset);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // Known dataset: the record's curated members win; identity and aggregates stay.
+      const { id: _id, datasetId: _d, version: _v, kind: _k, project: _p, ...curated } = dataset;
+      await this.datasets.patch(
+        { caller: job.subject, note: 'ingest record' },
+        id,
+        JSON.parse(JSON.stringify(curated)),
+      );
+    }
+    const now = new Date().toISOString();
+    for (const f of files) {
+      const root = this.storage.root(f.root);
+      const location: StorageLocation =
+        root.kind === 'posix'
+          ? { kind: 'posix', root: root.name, path: safePath(f.path, 'path') }
+          : { kind: 's3', root: root.bucket, path: safePath(f.path, 'path') };
+      const existing = await this.store.files.findByLocation(location);
+      const file: FileRecord = {
+        id: existing?.id ?? fileIdOf(location),
+        datasetId: id,
+        location,
+        size: f.size,
+        mtime: new Date(f.mtime).toISOString(),
+        ...(f.sha256 ? { sha256: f.sha256 } : {}),
+        format: f.format ?? 'unknown',
+        timeCoverage: f.timeCoverage ? { ...f.timeCoverage } : null,
+        variables: f.variables ?? [],
+        status: 'present',
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await this.store.files.upsert(file);
+    }
+    await this.files.refreshDatasets([id], `record:${job.actor}`);
+    return { datasetId: id, files: files.length };
+  }
+}

@@ -1,0 +1,319 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import {
+  ConflictError,
+  DomainError,
+  NotFoundError,
+  STORE,
+  UnauthorizedError,
+  ForbiddenError,
+  hasRole,
+  type FileRecord,
+  type Page,
+  type Paged,
+  type Principal,
+  type ScanRecord,
+  type Store,
+} from '@climcat/core';
+import {
+  APP_CONFIG,
+  QUEUE_FACTORY,
+  StorageService,
+  safePath,
+  type AppConfig,
+  type JobQueue,
+  type QueueFactory,
+  type StoredObject,
+} from '@climcat/platform';
+import { randomUUID } from 'node:crypto';
+import { FileIngestService } from '../files/file-ingest.service';
+
+export const SCAN_QUEUE = 'ingest-scans';
+/** Errors kept on a scan record; `counts.failed` has the total. */
+const MAX_SCAN_ERRORS = 1000;
+const FLUSH_MS = 1000;
+const REFRESH_BATCH = 500;
+
+export interface ScanJob {
+  scanId: string;
+}
+
+export interface ScanProgress extends ScanRecord {
+  /** Files per second so far. */
+  rate: number | null;
+  /** Seconds left, estimated from the previous completed scan of the same root and prefix. */
+  etaSeconds: number | null;
+}
+
+/**
+ * Scans of a POSIX root or S3 bucket: the listing is merged in path order
+ * against the catalog's files under the same root, so unchanged files
+ * (same size, mtime, ETag) are never read and missing ones are marked removed.
+ * A scan is one queue job; a crash retries it and idempotent upserts make the
+ * rerun cheap and duplicate-free.
+ */
+@Injectable()
+export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('ScanService');
+  private readonly queue: JobQueue<ScanJob>;
+
+  constructor(
+    @Inject(STORE) private readonly store: Store,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(QUEUE_FACTORY) queues: QueueFactory,
+    private readonly storage: StorageService,
+    private readonly files: FileIngestService,
+  ) {
+    this.queue = queues.create<ScanJob>(SCAN_QUEUE);
+  }
+
+  onApplicationBootstrap(): void {
+    this.queue.process(1, (job) => this.run(job.data.scanId));
+    void this.resumeInterrupted().catch((error: unknown) =>
+      this.logger.error({ err: error }, 'could not resume scans'),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queue.close();
+  }
+
+  async start(caller: Principal, root: string, prefix = ''): Promise<ScanRecord> {
+    assertCurator(caller);
+    this.storage.root(root);
+    const cleanPrefix = prefix ? safePath(prefix, 'prefix') : '';
+    const record: ScanRecord = {
+      id: randomUUID(),
+      root,
+      prefix: cleanPrefix,
+      state: 'queued',
+      counts: { seen: 0, new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 },
+      bytes: 0,
+      errors: [],
+      requestedBy: caller.subject,
+      createdAt: new Date().toISOString(),
+    };
+    // Enqueue first: when the queue is down the caller gets 503 and no orphan record exists.
+    await this.queue.add({ scanId: record.id }, { jobId: record.id, attempts: 3, backoffMs: 2000 });
+    return this.store.scans.create(record);
+  }
+
+  async get(caller: Principal, id: string): Promise<ScanProgress> {
+    assertReader(caller);
+    const scan = await this.store.scans.get(id);
+    if (!scan) throw new NotFoundError(`Scan ${id} does not exist`);
+    return this.withProgress(scan);
+  }
+
+  async list(caller: Principal, page: Page): Promise<Paged<ScanProgress>> {
+    assertReader(caller);
+    const result = await this.store.scans.list(page);
+    return { total: result.total, items: await Promise.all(result.items.map((s) => this.withProgress(s))) };
+  }
+
+  async cancel(caller: Principal, id: string): Promise<ScanProgress> {
+    assertCurator(caller);
+    const scan = await this.store.scans.get(id);
+    if (!scan) throw new NotFoundError(`Scan ${id} does not exist`);
+    if (scan.state !== 'queued' && scan.state !== 'running') {
+      throw new ConflictError(`Scan ${id} is ${scan.state}; only queued or running scans can be cancelled`);
+    }
+    return this.withProgress(
+      await this.store.scans.update(id, {
+        state: 'cancelled',
+        finishedAt: new Date().toISOString(),
+        message: `cancelled by ${caller.subject}`,
+      }),
+    );
+  }
+
+  /** Resolves when every queued scan has finished (CLI, tests). */
+  drained(): Promise<void> {
+    return this.queue.drained();
+  }
+
+  /** Runs (or reruns) one scan. Public for the CLI's in-process use. */
+  async run(scanId: string): Promise<ScanRecord> {
+    const initial = await this.store.scans.get(scanId);
+    if (!initial) throw new NotFoundError(`Scan ${scanId} does not exist`);
+    if (initial.state === 'cancelled' || initial.state === 'completed') return initial;
+    const root = this.storage.root(initial.root);
+    const actor = `scan:${scanId}`;
+    const counts = { seen: 0, new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
+    const errors: ScanRecord['errors'] = [];
+    let bytes = 0;
+    const started = new Date().toISOString();
+    await this.store.scans.update(scanId, {
+      state: 'running',
+      startedAt: started,
+      counts,
+      bytes: 0,
+      errors: [],
+    });
+
+    const touched = new Set<string>();
+    let lastFlush = Date.now();
+    let cancelled = false;
+    const flush = async (force = false) => {
+      if (!force && Date.now() - lastFlush < FLUSH_MS) return;
+      lastFlush = Date.now();
+      const current = await this.store.scans.get(scanId);
+      if (current?.state === 'cancelled') cancelled = true;
+      else
+        await this.store.scans.update(scanId, {
+          counts: { ...counts },
+          bytes,
+          errors: errors.slice(0, MAX_SCAN_ERRORS),
+        });
+      if (touched.size >= REFRESH_BATCH) {
+        await this.files.refreshDatasets(touched, actor);
+        touched.clear();
+      }
+    };
+    const fail = (path: string, error: unknown) => {
+      counts.failed++;
+      const reason = error instanceof Error ? error.message : String(error);
+      if (errors.length < MAX_SCAN_ERRORS) errors.push({ path, reason });
+      if (!(error instanceof DomainError))
+        this.logger.warn({ path, err: error }, 'unexpected ingest failure');
+    };
+
+    const kind = root.kind;
+    const rootKey = root.kind === 'posix' ? root.name : root.bucket;
+    const known = this.store.files.iterateByRoot(kind, rootKey, initial.prefix)[Symbol.asyncIterator]();
+    let knownBatch: FileRecord[] = [];
+    let knownAt = 0;
+    let knownDone = false;
+    const peekKnown = async (): Promise<FileRecord | null> => {
+      while (knownAt >= knownBatch.length && !knownDone) {
+        const next = await known.next();
+        if (next.done) knownDone = true;
+        else {
+          knownBatch = next.value;
+          knownAt = 0;
+        }
+      }
+      return knownAt < knownBatch.length ? knownBatch[knownAt]! : null;
+    };
+    const removeUpTo = async (path: string | null) => {
+      const gone: FileRecord[] = [];
+      for (let k = await peekKnown(); k && (path === null || k.location.path < path); k = await peekKnown()) {
+        gone.push(k);
+        knownAt++;
+      }
+      if (gone.length) {
+        counts.removed += await this.store.files.markRemoved(
+          gone.map((g) => g.id),
+          new Date().toISOString(),
+        );
+        gone.forEach((g) => touched.add(g.datasetId));
+      }
+    };
+
+    const pool = new Set<Promise<void>>();
+    const limit = Math.max(1, this.config.ingest.concurrency);
+    try {
+      for await (const object of this.storage.list(initial.root, initial.prefix)) {
+        if (cancelled) break;
+        counts.seen++;
+        bytes += object.size;
+        await removeUpTo(object.path);
+        const existing = await peekKnown();
+        let previous: FileRecord | null = null;
+        if (existing && existing.location.path === object.path) {
+          previous = existing;
+          knownAt++;
+        }
+        if (previous && unchanged(previous, object)) {
+          counts.unchanged++;
+        } else {
+          const task = this.files
+            .ingest(initial.root, object, actor)
+            .then((result) => {
+              counts[
+                previous?.status === 'present' && result.outcome !== 'unchanged' ? 'changed' : result.outcome
+              ]++;
+              touched.add(result.datasetId);
+              if (result.previousDatasetId) touched.add(result.previousDatasetId);
+            })
+            .catch((error: unknown) => fail(object.path, error))
+            .finally(() => pool.delete(task));
+          pool.add(task);
+          if (pool.size >= limit) await Promise.race(pool);
+        }
+        await flush();
+      }
+      await Promise.all(pool);
+      if (!cancelled) await removeUpTo(null);
+      await this.files.refreshDatasets(touched, actor);
+    } catch (error) {
+      await Promise.allSettled(pool);
+      await this.store.scans.update(scanId, {
+        counts,
+        bytes,
+        errors: errors.slice(0, MAX_SCAN_ERRORS),
+        message: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+    const final = await this.store.scans.get(scanId);
+    if (final?.state === 'cancelled' || cancelled) {
+      return this.store.scans.update(scanId, { counts, bytes, errors: errors.slice(0, MAX_SCAN_ERRORS) });
+    }
+    return this.store.scans.update(scanId, {
+      state: 'completed',
+      counts,
+      bytes,
+      errors: errors.slice(0, MAX_SCAN_ERRORS),
+      finishedAt: new Date().toISOString(),
+    });
+  }
+
+  /** After a crash or restart: scans left queued or running go back on the queue (jobId dedupes). */
+  private async resumeInterrupted(): Promise<void> {
+    const recent = await this.store.scans.list({ limit: 100, offset: 0 });
+    for (const scan of recent.items) {
+      if (scan.state === 'queued' || scan.state === 'running') {
+        this.logger.log({ scanId: scan.id }, 'resuming interrupted scan');
+        await this.queue.add({ scanId: scan.id }, { jobId: scan.id, attempts: 3, backoffMs: 2000 });
+      }
+    }
+  }
+
+  private async withProgress(scan: ScanRecord): Promise<ScanProgress> {
+    const seconds = scan.startedAt
+      ? ((scan.finishedAt ? Date.parse(scan.finishedAt) : Date.now()) - Date.parse(scan.startedAt)) / 1000
+      : 0;
+    const rate = seconds > 0 ? scan.counts.seen / seconds : null;
+    let etaSeconds: number | null = null;
+    if (scan.state === 'running' && rate) {
+      const previous = (await this.store.scans.list({ limit: 50, offset: 0 })).items.find(
+        (s) =>
+          s.id !== scan.id && s.state === 'completed' && s.root === scan.root && s.prefix === scan.prefix,
+      );
+      if (previous && previous.counts.seen > scan.counts.seen)
+        etaSeconds = (previous.counts.seen - scan.counts.seen) / rate;
+    }
+    return { ...scan, rate, etaSeconds };
+  }
+}
+
+function unchanged(known: FileRecord, object: StoredObject): boolean {
+  if (known.status !== 'present' || known.size !== object.size) return false;
+  if (object.etag && known.etag) return object.etag === known.etag;
+  return known.mtime === object.mtime;
+}
+
+export function assertCurator(caller: Principal): void {
+  if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
+  if (!hasRole(caller, 'curator')) throw new ForbiddenError('Ingestion needs the curator role');
+}
+
+export function assertReader(caller: Principal): void {
+  if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
+}

@@ -1,0 +1,207 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InvalidError, NotFoundError, UnavailableError } from '@climcat/core';
+import { FileByteSource, S3ByteSource, type ByteSource } from '@climcat/netcdf';
+import { Client } from 'minio';
+import { lstat, opendir, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { APP_CONFIG, type AppConfig, type RootConfig } from '../config/config';
+
+/** A file or object as listed: path relative to its root, `/`-separated. */
+export interface StoredObject {
+  path: string;
+  size: number;
+  /** ISO-8601. */
+  mtime: string;
+  etag?: string;
+}
+
+/**
+ * Named storage roots (POSIX directories, S3 buckets). The only place that
+ * turns a (root, path) pair into bytes, so path safety lives here.
+ */
+@Injectable()
+export class StorageService {
+  private client?: Client;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  roots(): RootConfig[] {
+    return this.config.roots;
+  }
+
+  root(name: string): RootConfig {
+    const root = this.config.roots.find((r) => r.name === name);
+    if (!root) {
+      throw InvalidError.field(
+        'root',
+        `unknown root "${name}"; configured: ${this.config.roots.map((r) => r.name).join(', ')}`,
+      );
+    }
+    return root;
+  }
+
+  /** Lists files under a root and prefix in path order, without reading contents. */
+  async *list(rootName: string, prefix = ''): AsyncGenerator<StoredObject> {
+    const root = this.root(rootName);
+    const clean = prefix ? safePath(prefix, 'prefix') : '';
+    if (root.kind === 'posix') {
+      yield* walk(root.dir, clean);
+      return;
+    }
+    const keyPrefix = joinKey(root.prefix, clean);
+    const stream = this.s3().listObjectsV2(root.bucket, keyPrefix ? `${keyPrefix}` : '', true);
+    for await (const item of stream as AsyncIterable<{
+      name?: string;
+      size?: number;
+      lastModified?: Date;
+      etag?: string;
+    }>) {
+      if (!item.name || item.name.endsWith('/')) continue;
+      yield {
+        path: root.prefix ? item.name.slice(root.prefix.length + 1) : item.name,
+        size: item.size ?? 0,
+        mtime: (item.lastModified ?? new Date(0)).toISOString(),
+        ...(item.etag ? { etag: item.etag.replace(/"/g, '') } : {}),
+      };
+    }
+  }
+
+  /** The current state of one file, or null when it does not exist. */
+  async stat(rootName: string, path: string): Promise<StoredObject | null> {
+    const root = this.root(rootName);
+    const clean = safePath(path, 'path');
+    if (root.kind === 'posix') {
+      try {
+        const st = await lstat(join(root.dir, clean));
+        if (!st.isFile()) return null;
+        return { path: clean, size: st.size, mtime: st.mtime.toISOString() };
+      } catch (error) {
+        if (
+          (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+          (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+        )
+          return null;
+        throw error;
+      }
+    }
+    try {
+      const st = await this.s3().statObject(root.bucket, joinKey(root.prefix, clean));
+      return {
+        path: clean,
+        size: st.size,
+        mtime: st.lastModified.toISOString(),
+        etag: st.etag.replace(/"/g, ''),
+      };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'NotFound' || code === 'NoSuchKey') return null;
+      throw new UnavailableError(`object store: ${(error as Error).message}`);
+    }
+  }
+
+  /** Positioned-read access to one file; the caller closes it. */
+  async open(rootName: string, path: string, size?: number): Promise<ByteSource> {
+    const root = this.root(rootName);
+    const clean = safePath(path, 'path');
+    if (root.kind === 'posix') {
+      const full = join(root.dir, clean);
+      let real: string;
+      try {
+        real = await realpath(full);
+      } catch {
+        throw new NotFoundError(`${rootName}/${clean} does not exist`);
+      }
+      const base = await realpath(root.dir);
+      if (real !== base && !real.startsWith(base + sep))
+        throw InvalidError.field('path', 'resolves outside its root');
+      return FileByteSource.open(real);
+    }
+    return new S3ByteSource(
+      this.s3(),
+      root.bucket,
+      joinKey(root.prefix, clean),
+      size !== undefined ? { size } : {},
+    );
+  }
+
+  /** The local path of a POSIX file (for tools that need one), after the same checks as `open`. */
+  localPath(rootName: string, path: string): string | null {
+    const root = this.root(rootName);
+    return root.kind === 'posix' ? join(root.dir, safePath(path, 'path')) : null;
+  }
+
+  s3(): Client {
+    const s3 = this.config.s3;
+    if (!s3) throw new UnavailableError('No object store is configured (set S3_ENDPOINT)');
+    this.client ??= new Client({
+      endPoint: s3.endPoint,
+      port: s3.port,
+      useSSL: s3.useSSL,
+      accessKey: s3.accessKey,
+      secretKey: s3.secretKey,
+      region: s3.region,
+      pathStyle: true,
+    });
+    return this.client;
+  }
+}
+
+/** Relative, `/`-separated, no `..`, no NUL: the only paths any root accepts. */
+export function safePath(path: string, field: string): string {
+  if (typeof path !== 'string' || path.length === 0 || path.length > 4096) {
+    throw InvalidError.field(field, 'must be a non-empty relative path');
+  }
+  if (path.includes('\0') || path.includes('\\'))
+    throw InvalidError.field(field, 'contains NUL or backslash');
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (path.startsWith('/')) throw InvalidError.field(field, 'must be relative to its root');
+  if (parts.some((p) => p === '..')) throw InvalidError.field(field, 'must not contain ".." segments');
+  return parts.join('/');
+}
+
+function joinKey(prefix: string, path: string): string {
+  return [prefix, path].filter(Boolean).join('/');
+}
+
+/** Depth-first walk in full-path order; regular files only (symlinks are not followed). */
+async function* walk(base: string, relative: string): AsyncGenerator<StoredObject> {
+  const dir = relative ? join(base, relative) : base;
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      // A prefix may name a single file.
+      try {
+        const st = await lstat(dir);
+        if (st.isFile()) yield { path: relative, size: st.size, mtime: st.mtime.toISOString() };
+      } catch {
+        // nothing there
+      }
+      return;
+    }
+    throw error;
+  }
+  const entries: { name: string; dir: boolean; file: boolean }[] = [];
+  for await (const entry of handle) {
+    if (entry.name.startsWith('.')) continue;
+    entries.push({ name: entry.name, dir: entry.isDirectory(), file: entry.isFile() });
+  }
+  // Directories sort as "name/" so the walk yields full paths in byte order, the order
+  // the catalog lists files in (scans merge the two).
+  const key = (e: { name: string; dir: boolean }) => (e.dir ? `${e.name}/` : e.name);
+  entries.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  for (const entry of entries) {
+    const rel = relative ? `${relative}/${entry.name}` : entry.name;
+    if (entry.dir) yield* walk(base, rel);
+    else if (entry.file) {
+      try {
+        const st = await lstat(join(base, rel));
+        yield { path: rel, size: st.size, mtime: st.mtime.toISOString() };
+      } catch {
+        // vanished between listing and stat
+      }
+    }
+  }
+}
