@@ -98,9 +98,16 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       requestedBy: caller.subject,
       createdAt: new Date().toISOString(),
     };
-    // Enqueue first: when the queue is down the caller gets 503 and no orphan record exists.
-    await this.queue.add({ scanId: record.id }, { jobId: record.id, attempts: 3, backoffMs: 2000 });
-    return this.store.scans.create(record);
+    const created = await this.store.scans.create(record);
+    try {
+      await this.queue.add({ scanId: record.id }, { jobId: record.id, attempts: 3, backoffMs: 2000 });
+    } catch (error) {
+      // Queue down (503 to the caller): the record says why it never ran.
+      const message = error instanceof Error ? error.message : String(error);
+      await this.store.scans.update(record.id, { state: 'failed', finishedAt: new Date().toISOString(), message });
+      throw error;
+    }
+    return created;
   }
 
   async get(caller: Principal, id: string): Promise<ScanProgress> {
@@ -142,6 +149,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     const initial = await this.store.scans.get(scanId);
     if (!initial) throw new NotFoundError(`Scan ${scanId} does not exist`);
     if (initial.state === 'cancelled' || initial.state === 'completed') return initial;
+    // Retried after a failure or a crash: start over; unchanged files are skipped cheaply.
     const root = this.storage.root(initial.root);
     const actor = `scan:${scanId}`;
     const counts = { seen: 0, new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
@@ -253,10 +261,13 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       await this.files.refreshDatasets(touched, actor);
     } catch (error) {
       await Promise.allSettled(pool);
+      // Failed unless the queue retries it (a retry sets it running again).
       await this.store.scans.update(scanId, {
+        state: 'failed',
         counts,
         bytes,
         errors: errors.slice(0, MAX_SCAN_ERRORS),
+        finishedAt: new Date().toISOString(),
         message: error instanceof Error ? error.message : String(error),
       });
       throw error;
