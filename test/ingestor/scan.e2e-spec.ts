@@ -35,16 +35,26 @@ afterAll(async () => {
 describe('directory scans', () => {
   it('registers every demo file into DRS datasets with access URLs', async () => {
     const result = await scan({ root: 'data' });
-    expect(result).toMatchObject({ state: 'completed', counts: { seen: demo.length, new: demo.length, failed: 0 } });
+    expect(result).toMatchObject({
+      state: 'completed',
+      counts: { seen: demo.length, new: demo.length, failed: 0 },
+    });
     const datasets = await api(running, 'GET', '/api/v1/datasets?limit=100&facets=project');
     expect(datasets.body.facets.project).toEqual(
-      expect.arrayContaining([expect.objectContaining({ value: 'CMIP5' }), expect.objectContaining({ value: 'CORDEX' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ value: 'CMIP5' }),
+        expect.objectContaining({ value: 'CORDEX' }),
+      ]),
     );
     const tas = cmip5Tas();
     const id = 'cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128';
     const dataset = await api(running, 'GET', `/api/v1/datasets/${id}`);
     expect(dataset.status).toBe(200);
-    expect(dataset.body).toMatchObject({ fileCount: 1, size: statSync(join(dataRoot, tas)).size, kind: 'standard' });
+    expect(dataset.body).toMatchObject({
+      fileCount: 1,
+      size: statSync(join(dataRoot, tas)).size,
+      kind: 'standard',
+    });
     expect(dataset.body.timeCoverage.calendar).toBe('360_day');
     const files = await api(running, 'GET', `/api/v1/datasets/${id}/files`);
     expect(files.body.items[0].path).toBe(tas);
@@ -60,7 +70,14 @@ describe('directory scans', () => {
     closeSync(fd);
     utimesSync(path, atime, mtime);
     const result = await scan({ root: 'data' });
-    expect(result.counts).toEqual({ seen: demo.length, new: 0, changed: 0, unchanged: demo.length, removed: 0, failed: 0 });
+    expect(result.counts).toEqual({
+      seen: demo.length,
+      new: 0,
+      changed: 0,
+      unchanged: demo.length,
+      removed: 0,
+      failed: 0,
+    });
   });
 
   it('re-reads a file whose mtime changed and reports why it fails', async () => {
@@ -68,7 +85,10 @@ describe('directory scans', () => {
     utimesSync(path, new Date(), new Date(Date.now() + 60_000));
     const result = await scan({ root: 'data' });
     expect(result.counts.failed).toBe(1);
-    expect(result.errors[0]).toEqual({ path: cmip5Tas(), reason: expect.stringMatching(/NetCDF|HDF5|signature|magic/i) });
+    expect(result.errors[0]).toEqual({
+      path: cmip5Tas(),
+      reason: expect.stringMatching(/NetCDF|HDF5|signature|magic/i),
+    });
   });
 
   it('marks vanished files removed and updates their dataset', async () => {
@@ -89,12 +109,16 @@ describe('directory scans', () => {
     const result = await scan({ root: 'data', prefix: 'incoming' });
     expect(result.state).toBe('completed');
     expect(result.counts).toMatchObject({ seen: 6, new: 3, failed: 3 });
-    const reasons = Object.fromEntries(result.errors.map((e: { path: string; reason: string }) => [e.path, e.reason]));
+    const reasons = Object.fromEntries(
+      result.errors.map((e: { path: string; reason: string }) => [e.path, e.reason]),
+    );
     expect(reasons[bad.empty]).toMatch(/empty/i);
     expect(reasons[bad.html]).toMatch(/html|not a netcdf/i);
     expect(reasons[bad.truncated]).toMatch(/truncat|end of file|past the end|short/i);
     const errors = await api(running, 'GET', '/ingest/v1/errors', { headers: ADMIN });
-    expect(errors.body.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining([`data/${bad.html}`]));
+    expect(errors.body.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining([`data/${bad.html}`]),
+    );
   });
 
   it('groups non-DRS files by directory into a derived dataset with the reason', async () => {
@@ -113,7 +137,9 @@ describe('directory scans', () => {
   it('lists scans newest first and refuses to cancel a finished one', async () => {
     const list = await api(running, 'GET', '/ingest/v1/scans?limit=2', { headers: ADMIN });
     expect(list.body.items).toHaveLength(2);
-    const cancel = await api(running, 'POST', `/ingest/v1/scans/${list.body.items[0].id}/cancel`, { headers: ADMIN });
+    const cancel = await api(running, 'POST', `/ingest/v1/scans/${list.body.items[0].id}/cancel`, {
+      headers: ADMIN,
+    });
     expect(cancel.status).toBe(409);
   });
 
@@ -130,10 +156,21 @@ describe('directory scans', () => {
 
   it('needs a curator to start scans and a key to read them', async () => {
     expect((await api(running, 'POST', '/ingest/v1/scans', { body: { root: 'data' } })).status).toBe(401);
-    const reader = (await api(running, 'POST', '/api/v1/auth/keys', { headers: ADMIN, body: { name: 'r', roles: ['reader'], groups: [] } })).body.key;
-    expect((await api(running, 'POST', '/ingest/v1/scans', { headers: bearer(reader), body: { root: 'data' } })).status).toBe(403);
+    const reader = (
+      await api(running, 'POST', '/api/v1/auth/keys', {
+        headers: ADMIN,
+        body: { name: 'r', roles: ['reader'], groups: [] },
+      })
+    ).body.key;
+    expect(
+      (await api(running, 'POST', '/ingest/v1/scans', { headers: bearer(reader), body: { root: 'data' } }))
+        .status,
+    ).toBe(403);
     expect((await api(running, 'GET', '/ingest/v1/scans/not-a-uuid', { headers: ADMIN })).status).toBe(400);
-    expect((await api(running, 'GET', '/ingest/v1/scans/5b3f2a4e-7c1d-4e8f-9a0b-1c2d3e4f5a6b', { headers: ADMIN })).status).toBe(404);
+    expect(
+      (await api(running, 'GET', '/ingest/v1/scans/5b3f2a4e-7c1d-4e8f-9a0b-1c2d3e4f5a6b', { headers: ADMIN }))
+        .status,
+    ).toBe(404);
   });
 });
 
@@ -141,11 +178,16 @@ describe('beamline records', () => {
   it('registers a file pushed by root and path', async () => {
     const source = demo.find((p) => p.startsWith('CORDEX/'))!;
     const [path] = copies(dataRoot, source, 'beamline/run7', 1);
-    const res = await api(running, 'POST', '/ingest/v1/records', { headers: ADMIN, body: { root: 'data', path } });
+    const res = await api(running, 'POST', '/ingest/v1/records', {
+      headers: ADMIN,
+      body: { root: 'data', path },
+    });
     expect(res.status).toBe(202);
     const job = await waitJob(res.body.jobId);
     expect(job).toMatchObject({ state: 'completed' });
-    const files = await api(running, 'GET', `/api/v1/datasets/${job.returnValue.datasetId}/files`, { headers: ADMIN });
+    const files = await api(running, 'GET', `/api/v1/datasets/${job.returnValue.datasetId}/files`, {
+      headers: ADMIN,
+    });
     expect(files.body.items.map((f: { path: string }) => f.path)).toContain(path);
   });
 
@@ -172,15 +214,38 @@ describe('beamline records', () => {
     // Sending it again changes nothing.
     const again = await api(running, 'POST', '/ingest/v1/records', { headers: ADMIN, body });
     expect((await waitJob(again.body.jobId)).state).toBe('completed');
-    expect((await api(running, 'GET', '/api/v1/datasets/beamline7.run42.v1/files', { headers: ADMIN })).body.total).toBe(2);
+    expect(
+      (await api(running, 'GET', '/api/v1/datasets/beamline7.run42.v1/files', { headers: ADMIN })).body.total,
+    ).toBe(2);
   });
 
   it.each([
     ['neither form', {}, 'body'],
-    ['both forms', { root: 'data', path: 'x.nc', files: [{ root: 'data', path: 'a.nc', size: 1, mtime: '2026-01-01T00:00:00Z' }] }, 'body'],
+    [
+      'both forms',
+      {
+        root: 'data',
+        path: 'x.nc',
+        files: [{ root: 'data', path: 'a.nc', size: 1, mtime: '2026-01-01T00:00:00Z' }],
+      },
+      'body',
+    ],
     ['path without root', { path: 'x.nc' }, 'body.root'],
     ['an escaping path', { root: 'data', path: '../../etc/passwd' }, 'body.path'],
-    ['a bad file entry', { dataset: { datasetId: 'x', version: '1', kind: 'derived', project: 'p', access: { public: true, ownerGroup: 'g', accessGroups: [] } }, files: [{ root: 'data', path: 'a.nc', size: -1, mtime: 'yesterday' }] }, 'body.files.0.size'],
+    [
+      'a bad file entry',
+      {
+        dataset: {
+          datasetId: 'x',
+          version: '1',
+          kind: 'derived',
+          project: 'p',
+          access: { public: true, ownerGroup: 'g', accessGroups: [] },
+        },
+        files: [{ root: 'data', path: 'a.nc', size: -1, mtime: 'yesterday' }],
+      },
+      'body.files.0.size',
+    ],
   ])('rejects %s with a 400 naming the field', async (_label, body, field) => {
     const res = await api(running, 'POST', '/ingest/v1/records', { headers: ADMIN, body });
     expect(res.status).toBe(400);
@@ -188,7 +253,10 @@ describe('beamline records', () => {
   });
 
   it('ends a record for a missing file as a failed job with the reason', async () => {
-    const res = await api(running, 'POST', '/ingest/v1/records', { headers: ADMIN, body: { root: 'data', path: 'beamline/missing.nc' } });
+    const res = await api(running, 'POST', '/ingest/v1/records', {
+      headers: ADMIN,
+      body: { root: 'data', path: 'beamline/missing.nc' },
+    });
     const job = await waitJob(res.body.jobId);
     expect(job.state).toBe('failed');
     expect(job.failedReason).toMatch(/does not exist/);
@@ -204,4 +272,3 @@ async function waitJob(id: string): Promise<any> {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-

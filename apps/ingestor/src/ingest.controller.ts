@@ -5,17 +5,17 @@ import {
   ApiBody,
   ApiOkResponse,
   ApiOperation,
-  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Principal } from '@climcat/core';
-import { Caller, PageQueryDto } from '@climcat/platform';
+import { Caller, OwnAuthentication, PageQueryDto } from '@climcat/platform';
 import { EventService } from './events/event.service';
 import { FileIngestService } from './files/file-ingest.service';
 import {
   IngestErrorDto,
   InspectDto,
   InspectionDto,
+  JobListQueryDto,
   JobDto,
   ScanDto,
   ScanListDto,
@@ -74,6 +74,7 @@ export class IngestController {
   }
 
   @Post('webhooks/s3')
+  @OwnAuthentication()
   @HttpCode(202)
   @ApiOperation({
     summary:
@@ -117,15 +118,13 @@ export class IngestController {
   @ApiOperation({
     summary: 'Jobs of a queue (events, records) in a state, newest first; failed ones carry the reason',
   })
-  @ApiQuery({ name: 'state', required: false, enum: ['waiting', 'active', 'completed', 'failed', 'delayed'] })
   @ApiOkResponse({ type: [JobDto] })
   async listJobs(
     @Caller() caller: Principal,
     @Param('queue') queue: string,
-    @Query('state') state: string | undefined,
-    @Query() page: PageQueryDto,
+    @Query() query: JobListQueryDto,
   ): Promise<JobDto[]> {
-    return this.jobs.list(caller, queue, state ?? 'failed', page.offset, page.limit);
+    return this.jobs.list(caller, queue, query.state ?? 'failed', query.offset, query.limit);
   }
 
   @Get('jobs/:queue/:id')

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { PageQueryDto } from '@climcat/platform';
 
 export class StartScanDto {
   /** Configured storage root name. */
@@ -117,4 +118,11 @@ export class InspectionDto {
     description: 'Dataset the file would join, and why',
   })
   grouping!: Record<string, unknown>;
+}
+
+export class JobListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: ['waiting', 'active', 'completed', 'failed', 'delayed'], default: 'failed' })
+  @IsOptional()
+  @IsIn(['waiting', 'active', 'completed', 'failed', 'delayed'])
+  state?: string;
 }

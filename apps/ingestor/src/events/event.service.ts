@@ -110,7 +110,7 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
         )
         .digest('hex')
         .slice(0, 40);
-      jobs.push(await this.queue.add(job, { jobId, attempts: 5, backoffMs: 1000 }));
+      jobs.push(await this.queue.add(job, { jobId, attempts: 5, backoffMs: 500 }));
     }
     return { accepted: jobs.length, jobs, ignored };
   }

@@ -104,7 +104,11 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       // Queue down (503 to the caller): the record says why it never ran.
       const message = error instanceof Error ? error.message : String(error);
-      await this.store.scans.update(record.id, { state: 'failed', finishedAt: new Date().toISOString(), message });
+      await this.store.scans.update(record.id, {
+        state: 'failed',
+        finishedAt: new Date().toISOString(),
+        message,
+      });
       throw error;
     }
     return created;

@@ -7,6 +7,15 @@ export const REQUIRED_ROLE = 'climcat:required-role';
 /** The route needs at least this role (admin implies all). Checked by the global AuthGuard. */
 export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
 
+export const OWN_AUTHENTICATION = 'climcat:own-authentication';
+
+/**
+ * The route checks its own credentials (e.g. a webhook token in the
+ * Authorization header), so the global guard must not read that header
+ * as an API key. The caller stays anonymous to everything else.
+ */
+export const OwnAuthentication = () => SetMetadata(OWN_AUTHENTICATION, true);
+
 export type RequestWithPrincipal = Request & { principal?: Principal };
 
 /** The authenticated caller (anonymous when no credentials were sent). */

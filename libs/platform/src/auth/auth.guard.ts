@@ -1,8 +1,8 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ForbiddenError, hasRole, UnauthorizedError, type Role } from '@climcat/core';
+import { ANONYMOUS, ForbiddenError, hasRole, UnauthorizedError, type Role } from '@climcat/core';
 import { AuthService } from './auth.service';
-import { REQUIRED_ROLE, type RequestWithPrincipal } from './auth.decorators';
+import { OWN_AUTHENTICATION, REQUIRED_ROLE, type RequestWithPrincipal } from './auth.decorators';
 
 /**
  * Global guard: authenticates every request and enforces `@RequireRole`.
@@ -18,6 +18,14 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<RequestWithPrincipal>();
+    const own = this.reflector.getAllAndOverride<boolean | undefined>(OWN_AUTHENTICATION, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (own) {
+      req.principal = ANONYMOUS;
+      return true;
+    }
     const principal = req.principal ?? (await this.auth.authenticate(req.headers.authorization));
     req.principal = principal;
     const role = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, [

@@ -101,6 +101,9 @@ const envSchema = z
     INGEST_WEBHOOK_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     INGEST_DEFAULT_GROUP: z.string().min(1).default('data-managers'),
     INGEST_PUBLIC: bool.optional(),
+    NODE_RED_ENABLED: bool.optional(),
+    NODE_RED_EDITOR: bool.optional(),
+    NODE_RED_CREDENTIAL_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     CAPACITY_TOTAL: bytes.optional(),
     CAPACITY_STANDARD: bytes.optional(),
     CAPACITY_DERIVED: bytes.optional(),
@@ -170,6 +173,14 @@ export interface AppConfig {
     /** Owner group and public flag of datasets created by ingestion. */
     defaultGroup: string;
     public: boolean;
+  };
+  /** Embedded Node-RED of the ingestor (`/red`). */
+  nodeRed: {
+    enabled: boolean;
+    /** False = headless: flows run, no editor and no admin API. */
+    editor: boolean;
+    /** Encrypts flow credentials; unset = derived from ADMIN_API_KEY (see node-red.service.ts). */
+    credentialSecret?: string;
   };
   shutdownTimeoutMs: number;
   /** Byte budgets: the whole archive (seeds: 100 TB shared) and optional per-tier shares. */
@@ -241,6 +252,11 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       ...(e.INGEST_WEBHOOK_TOKEN ? { webhookToken: e.INGEST_WEBHOOK_TOKEN } : {}),
       defaultGroup: e.INGEST_DEFAULT_GROUP,
       public: e.INGEST_PUBLIC ?? true,
+    },
+    nodeRed: {
+      enabled: e.NODE_RED_ENABLED ?? true,
+      editor: e.NODE_RED_EDITOR ?? true,
+      ...(e.NODE_RED_CREDENTIAL_SECRET ? { credentialSecret: e.NODE_RED_CREDENTIAL_SECRET } : {}),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     capacity: {
