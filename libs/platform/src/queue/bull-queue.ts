@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import Bull from 'bull';
 import { Redis } from 'ioredis';
 import { ConflictError, DomainError, NotFoundError, UnavailableError } from '@climcat/core';
@@ -202,6 +203,8 @@ interface BullInternals {
 
 type BullState = 'completed' | 'failed' | 'delayed' | 'active' | 'waiting';
 
+const queueLogger = new Logger('BullQueue');
+
 class BullJobQueue<T> implements JobQueue<T> {
   private readonly queue: Bull.Queue<T>;
   /** Connections bull asked for besides the shared command client; bull leaves closing them to us. */
@@ -231,6 +234,11 @@ class BullJobQueue<T> implements JobQueue<T> {
             retryDelayMs(backoffOption(options), attemptsMade),
         },
       },
+    });
+    // Bull re-emits connection errors (e.g. "Connection is closed" while a blocking read is cut
+    // by an outage or by close()); an EventEmitter 'error' without a listener would crash the process.
+    this.queue.on('error', (error: Error) => {
+      if (!this.closing) queueLogger.warn(`queue ${name}: ${error.message}`);
     });
   }
 
