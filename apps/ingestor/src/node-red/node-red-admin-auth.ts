@@ -1,0 +1,144 @@
+import { hasRole, UnauthorizedError, type Principal } from '@climcat/core';
+import {
+  PROBLEM_CONTENT_TYPE,
+  problemType,
+  requestIdOf,
+  type AuthService,
+  type Problem,
+} from '@climcat/platform';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** Browsers answer this challenge with a login prompt: any user name, an admin API key as password. */
+export const ADMIN_CHALLENGE = 'Basic realm="climcat Node-RED"';
+
+export type AdminCheck = { ok: true } | { ok: false; status: 401 | 403; detail: string };
+
+/**
+ * The editor and admin API can change what runs in the ingestor, so they need
+ * a climcat admin: Bearer API key or JWT, or HTTP Basic with the key as password.
+ */
+export async function checkAdmin(auth: AuthService, authorization: string | undefined): Promise<AdminCheck> {
+  let principal: Principal;
+  try {
+    principal = await auth.authenticate(authorization);
+  } catch (error) {
+    if (error instanceof UnauthorizedError) return { ok: false, status: 401, detail: error.message };
+    throw error;
+  }
+  if (principal.via === 'anonymous') {
+    return {
+      ok: false,
+      status: 401,
+      detail:
+        'The Node-RED editor needs an admin: log in with any user name and an admin API key as password',
+    };
+  }
+  if (!hasRole(principal, 'admin')) {
+    return {
+      ok: false,
+      status: 403,
+      detail: `The Node-RED editor needs the admin role; ${principal.subject} lacks it`,
+    };
+  }
+  return { ok: true };
+}
+
+function problemOf(check: Exclude<AdminCheck, { ok: true }>, instance: string, requestId?: string): Problem {
+  return {
+    type: problemType(check.status),
+    title: check.status === 401 ? 'Unauthorized' : 'Forbidden',
+    status: check.status,
+    detail: check.detail,
+    instance,
+    ...(requestId ? { requestId } : {}),
+  };
+}
+
+/** Express middleware in front of the editor and admin API: 401 (with a Basic challenge) or 403 as problem+json. */
+export function adminAuthMiddleware(auth: AuthService): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    void checkAdmin(auth, req.headers.authorization)
+      .then((check) => {
+        if (check.ok) {
+          next();
+          return;
+        }
+        if (check.status === 401) res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
+        res
+          .status(check.status)
+          .type(PROBLEM_CONTENT_TYPE)
+          .send(JSON.stringify(problemOf(check, req.originalUrl, requestIdOf(req))));
+      })
+      .catch(next);
+  };
+}
+
+/**
+ * The editor's user settings can switch on Node-RED telemetry (a daily POST to
+ * telemetry.nodered.org, and a timer that `RED.stop()` never clears); climcat
+ * keeps it off whatever the editor sends.
+ */
+export function keepTelemetryOff(req: Request, _res: Response, next: NextFunction): void {
+  const body: unknown = req.body;
+  if (req.method === 'POST' && req.path === '/settings/user' && body !== null && typeof body === 'object') {
+    delete (body as Record<string, unknown>).telemetryEnabled;
+  }
+  next();
+}
+
+function under(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+/**
+ * Node-RED listens for WebSocket upgrades on the server it is given: the
+ * editor's comms channel (`/red/comms`, which streams debug output and
+ * status) and flows' websocket nodes (under `/red/api`). It gets this stand-in
+ * instead of our HTTP server, so the comms channel passes the same admin check
+ * as `/red`, and every listener Node-RED adds goes away with `close()`.
+ */
+export class UpgradeGate extends EventEmitter {
+  constructor(
+    private readonly server: Server,
+    private readonly auth: AuthService,
+    private readonly roots: { admin: string | null; node: string },
+  ) {
+    super();
+    server.on('upgrade', this.onUpgrade);
+  }
+
+  close(): void {
+    this.server.off('upgrade', this.onUpgrade);
+    this.removeAllListeners();
+  }
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (under(path, this.roots.node)) {
+      // Flows' own websocket endpoints: open as deliberately as their http-in endpoints.
+      this.emit('upgrade', req, socket, head);
+    } else if (this.roots.admin && under(path, this.roots.admin)) {
+      void checkAdmin(this.auth, req.headers.authorization)
+        .then((check) => {
+          if (check.ok) {
+            this.emit('upgrade', req, socket, head);
+            return;
+          }
+          const body = JSON.stringify(problemOf(check, req.url ?? path));
+          socket.end(
+            `HTTP/1.1 ${check.status} ${check.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\n` +
+              (check.status === 401 ? `WWW-Authenticate: ${ADMIN_CHALLENGE}\r\n` : '') +
+              `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+              `Connection: close\r\n\r\n${body}`,
+          );
+        })
+        .catch(() => socket.destroy());
+    } else if (this.server.listenerCount('upgrade') === 1) {
+      // Nobody else takes upgrades: close, as Node's HTTP server does when it has no upgrade listener.
+      socket.destroy();
+    }
+  };
+}

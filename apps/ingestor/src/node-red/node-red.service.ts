@@ -1,0 +1,182 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { APP_CONFIG, AuthService, type AppConfig } from '@climcat/platform';
+import type { Express } from 'express';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
+import { FileIngestService } from '../files/file-ingest.service';
+import { JobService } from '../jobs/job.service';
+import { RecordService } from '../records/record.service';
+import { ScanService } from '../scans/scan.service';
+import { createClimcatNodeApi } from './climcat-node-api';
+import { installExampleFlow } from './example-flow';
+import { adminAuthMiddleware, keepTelemetryOff, UpgradeGate } from './node-red-admin-auth';
+import { embedExpress4, loadNodeRed, type NodeRedRuntime } from './node-red-runtime';
+import {
+  ADMIN_ROOT,
+  FLOW_FILE,
+  NODE_ROOT,
+  nodeRedSettings,
+  type NodeRedLogRecord,
+} from './node-red.settings';
+
+/** The one service instance running Node-RED in this module registry (node-red is a singleton). */
+let owner: NodeRedService | null = null;
+
+/**
+ * Node-RED embedded in the ingestor: the editor and admin API at `/red` for
+ * climcat admins (unless NODE_RED_EDITOR=false), flows' HTTP endpoints at
+ * `/red/api`, state in `STATE_DIR/node-red`, and the climcat nodes
+ * (apps/ingestor/node-red) calling the ingest services in-process.
+ */
+@Injectable()
+export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('NodeRed');
+  private red: NodeRedRuntime | null = null;
+  private gate: UpgradeGate | null = null;
+  private started = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly auth: AuthService,
+    private readonly files: FileIngestService,
+    private readonly records: RecordService,
+    private readonly scans: ScanService,
+    private readonly jobs: JobService,
+  ) {}
+
+  /** Runs after Nest registered its routes and before its 404 handler, so `/red` mounts in between. */
+  onModuleInit(): void {
+    const { enabled, editor } = this.config.nodeRed;
+    const adapter = this.adapterHost.httpAdapter as typeof this.adapterHost.httpAdapter | undefined;
+    if (!enabled || !adapter) return;
+    if (owner) {
+      this.logger.warn('Node-RED already runs in this process; this application starts without it');
+      return;
+    }
+    const userDir = join(this.config.stateDir, 'node-red');
+    mkdirSync(userDir, { recursive: true });
+    const nodesPackageDir = findNodesPackage();
+    if (
+      installExampleFlow(join(userDir, FLOW_FILE), nodesPackageDir, join(this.config.dataRoot, 'beamline'))
+    ) {
+      this.logger.log({ userDir }, 'installed the beamline example flow (disabled)');
+    }
+    const settings = nodeRedSettings({
+      userDir,
+      credentialSecret: this.credentialSecret(userDir),
+      editor,
+      nodesPackageDir,
+      log: (record) => this.log(record),
+      api: createClimcatNodeApi(this.config, {
+        files: this.files,
+        records: this.records,
+        scans: this.scans,
+        jobs: this.jobs,
+      }),
+    });
+
+    const red = loadNodeRed();
+    const gate = new UpgradeGate(adapter.getHttpServer() as Server, this.auth, {
+      admin: editor ? ADMIN_ROOT : null,
+      node: NODE_ROOT,
+    });
+    red.init(gate, settings);
+    owner = this;
+    this.red = red;
+    this.gate = gate;
+
+    const app = adapter.getInstance<Express>();
+    // Flows' own endpoints come first and are not behind climcat auth: flows expose them deliberately.
+    app.use(NODE_ROOT, embedExpress4(red.httpNode));
+    if (red.httpAdmin) {
+      app.use(ADMIN_ROOT, adminAuthMiddleware(this.auth), keepTelemetryOff, embedExpress4(red.httpAdmin));
+    }
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.red) return;
+    await this.red.start();
+    this.started = true;
+    this.logger.log(
+      { editor: this.config.nodeRed.editor ? ADMIN_ROOT : 'off (headless)', endpoints: NODE_ROOT },
+      'Node-RED started',
+    );
+  }
+
+  /** Stops flows (their close handlers clear timers and watchers) and Node-RED's editor channel. */
+  async onModuleDestroy(): Promise<void> {
+    if (!this.red) return;
+    try {
+      if (this.started) await this.red.stop();
+    } finally {
+      this.gate?.close();
+      this.red = null;
+      this.gate = null;
+      this.started = false;
+      if (owner === this) owner = null;
+    }
+  }
+
+  /**
+   * NODE_RED_CREDENTIAL_SECRET; else derived from the admin key, so every
+   * replica agrees without another secret to manage (set the variable before
+   * rotating ADMIN_API_KEY, or stored credentials no longer decrypt); else a
+   * random secret kept beside the flows. Never logged.
+   */
+  private credentialSecret(userDir: string): string {
+    if (this.config.nodeRed.credentialSecret) return this.config.nodeRed.credentialSecret;
+    if (this.config.adminApiKey) {
+      return createHmac('sha256', this.config.adminApiKey)
+        .update('climcat node-red credentials')
+        .digest('hex');
+    }
+    const file = join(userDir, '.credential-secret');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const secret = randomBytes(32).toString('hex');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+    return secret;
+  }
+
+  private log(record: NodeRedLogRecord): void {
+    const text =
+      record.msg instanceof Error
+        ? record.msg.message
+        : typeof record.msg === 'string'
+          ? record.msg
+          : JSON.stringify(record.msg);
+    const context = {
+      ...(record.type ? { node: `${record.type}:${record.name || record.id || ''}` } : {}),
+      ...(record.msg instanceof Error ? { err: record.msg } : {}),
+    };
+    if (record.level <= 20) this.logger.error(context, text);
+    else if (record.level <= 30) this.logger.warn(context, text);
+    else if (record.level <= 40) this.logger.log(context, text);
+    else this.logger.debug(context, text);
+  }
+}
+
+/**
+ * The climcat node package lives in the source tree (apps/ingestor/node-red),
+ * not in dist: look upwards from here, which works from src (ts-node, jest)
+ * and from dist alike.
+ */
+export function findNodesPackage(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'apps', 'ingestor', 'node-red');
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) {
+      throw new Error(`climcat Node-RED nodes not found: no apps/ingestor/node-red above ${from}`);
+    }
+  }
+}
