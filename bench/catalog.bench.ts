@@ -1,0 +1,309 @@
+/**
+ * Catalog search benchmark on the sqlite adapter (standalone store):
+ * 100k datasets / 1M files of CMIP5 / CORDEX shape, then over HTTP:
+ * facet search (3 filters + 8 facet counts), free text, get-by-id p50/p95,
+ * and get-by-id requests/s against a bare Node HTTP server returning the
+ * same JSON in the same run.
+ *
+ *   npx ts-node -r tsconfig-paths/register --transpile-only bench/catalog.bench.ts [datasets] [filesPerDataset]
+ */
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createStore } from '@climcat/store';
+import type { DatasetRecord, FileRecord } from '@climcat/core';
+import { createApp, loadConfig } from '@climcat/platform';
+import { CatalogModule } from '../apps/catalog/src/catalog.module';
+import { fmt, latencies, peakRssMb, prng, throughput } from './lib';
+
+const DATASETS = Number(process.argv[2] ?? 100_000);
+const FILES_PER = Number(process.argv[3] ?? 10);
+
+const MODELS: [string, string][] = [];
+const INSTITUTES = [
+  'MOHC',
+  'ICHEC',
+  'IPSL',
+  'MPI-M',
+  'CNRM-CERFACS',
+  'NCAR',
+  'NOAA-GFDL',
+  'CCCma',
+  'MIROC',
+  'BCC',
+  'CSIRO-BOM',
+  'NCC',
+  'INM',
+  'MRI',
+];
+for (const inst of INSTITUTES)
+  for (const suffix of ['', '-LR', '-MR'])
+    MODELS.push([inst, `${inst.split('-')[0]}${suffix ? suffix : '-ESM'}`]);
+const EXPERIMENTS = [
+  'historical',
+  'rcp26',
+  'rcp45',
+  'rcp60',
+  'rcp85',
+  'piControl',
+  'amip',
+  'abrupt4xCO2',
+  '1pctCO2',
+  'decadal1960',
+  'decadal1980',
+  'historicalNat',
+];
+const TABLES: [string, string, string][] = [
+  ['mon', 'atmos', 'Amon'],
+  ['day', 'atmos', 'day'],
+  ['3hr', 'atmos', '3hr'],
+  ['6hr', 'atmos', '6hrPlev'],
+  ['mon', 'ocean', 'Omon'],
+  ['mon', 'land', 'Lmon'],
+  ['fx', 'atmos', 'fx'],
+];
+const VARIABLES = [
+  'tas',
+  'pr',
+  'psl',
+  'uas',
+  'vas',
+  'huss',
+  'tasmax',
+  'tasmin',
+  'rsds',
+  'rlds',
+  'clt',
+  'hurs',
+  'sfcWind',
+  'evspsbl',
+  'mrso',
+  'tos',
+  'zg',
+  'ta',
+  'ua',
+  'va',
+];
+const DOMAINS = ['EUR-11', 'EUR-44', 'EUR-44i', 'AFR-44', 'NAM-44', 'EAS-44'];
+const RCMS = [
+  'SMHI-RCA4',
+  'CLMcom-CCLM4-8-17',
+  'KNMI-RACMO22E',
+  'DMI-HIRHAM5',
+  'IPSL-INERIS-WRF331F',
+  'MPI-CSC-REMO2009',
+];
+
+function datasetAt(i: number, rand: () => number): Omit<DatasetRecord, 'revision'> {
+  const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)]!;
+  const [institute, model] = pick(MODELS);
+  const experiment = pick(EXPERIMENTS);
+  const variable = pick(VARIABLES);
+  const ensemble = `r${1 + Math.floor(rand() * 10)}i1p1`;
+  const version = `2012${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
+  const now = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+  const isPublic = rand() < 0.8;
+  const start = experiment === 'historical' ? 1850 : 2006;
+  const access = {
+    public: isPublic,
+    ownerGroup: isPublic ? 'esgf' : pick(['eucp', 'smhi', 'knmi', 'dmi']),
+    accessGroups: isPublic ? [] : [pick(['eucp', 'cordex'])],
+  };
+  if (i % 10 < 3) {
+    const domain = pick(DOMAINS);
+    const rcm = pick(RCMS);
+    const frequency = pick(['mon', 'day', '3hr']);
+    const datasetId = `cordex.output.${domain}.${rcm.split('-')[0]}.${institute}-${model}.${experiment}.${ensemble}.${rcm}.v1.${frequency}.${variable}.i${i}`;
+    return {
+      id: `${datasetId}.v${version}`,
+      datasetId,
+      version,
+      kind: 'standard',
+      project: 'CORDEX',
+      facets: {
+        project: 'CORDEX',
+        product: 'output',
+        domain,
+        institute: rcm.split('-')[0]!,
+        driving_model: `${institute}-${model}`,
+        experiment,
+        ensemble,
+        rcm_name: rcm,
+        rcm_version: 'v1',
+        time_frequency: frequency,
+        variable: [variable],
+        version,
+      },
+      variables: [{ name: variable, units: 'K' }],
+      timeCoverage: {
+        start: `${start}-01-01T12:00:00`,
+        end: `${start + 94}-12-30T12:00:00`,
+        calendar: pick(['standard', '360_day', 'noleap']),
+        frequency,
+      },
+      bbox: domain.startsWith('EUR') ? [-44.6, 21.9, 65.2, 72.6] : [-25, -46, 60, 42],
+      gridType: 'rotated_latitude_longitude',
+      size: FILES_PER * 250_000_000,
+      fileCount: FILES_PER,
+      access,
+      status: 'latest',
+      availability: 'online',
+      title: `${rcm} driven by ${model} ${experiment} ${variable} ${frequency} over ${domain}`,
+      description: '',
+      keywords: ['CORDEX', domain],
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+  const [frequency, realm, table] = pick(TABLES);
+  const datasetId = `cmip5.output1.${institute}.${model}.${experiment}.${frequency}.${realm}.${table}.${ensemble}.i${i}`;
+  return {
+    id: `${datasetId}.v${version}`,
+    datasetId,
+    version,
+    kind: i % 50 === 0 ? 'derived' : 'standard',
+    project: 'CMIP5',
+    facets: {
+      project: 'CMIP5',
+      product: 'output1',
+      institute,
+      model,
+      experiment,
+      time_frequency: frequency,
+      realm,
+      cmor_table: table,
+      ensemble,
+      variable: [variable],
+      version,
+    },
+    variables: [
+      { name: variable, standardName: variable === 'tas' ? 'air_temperature' : undefined, units: 'K' },
+    ].map((v) => (v.standardName ? v : { name: v.name, units: v.units })),
+    timeCoverage: {
+      start: `${start}-01-16T00:00:00`,
+      end: `${start + 150}-12-16T00:00:00`,
+      calendar: pick(['360_day', 'noleap', 'standard', 'proleptic_gregorian']),
+      frequency,
+    },
+    bbox: [-180, -90, 180, 90],
+    size: FILES_PER * 400_000_000,
+    fileCount: FILES_PER,
+    access,
+    status: rand() < 0.9 ? 'latest' : 'superseded',
+    availability: rand() < 0.85 ? 'online' : 'offline',
+    title: `${model} ${experiment} ${variable} ${table} ${ensemble}`,
+    description: 'CMIP5 model output',
+    keywords: ['CMIP5'],
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+async function main(): Promise<void> {
+  const state = mkdtempSync(join(tmpdir(), 'climcat-bench-catalog-'));
+  const path = join(state, 'catalog.sqlite');
+  process.stdout.write(`seeding ${DATASETS} datasets × ${FILES_PER} files into ${path}\n`);
+  const store = await createStore({ adapter: 'sqlite', path });
+  const rand = prng(42);
+  const ids: string[] = [];
+  let t = performance.now();
+  for (let i = 0; i < DATASETS; i++) {
+    const d = datasetAt(i, rand);
+    await store.datasets.create(d);
+    ids.push(d.id);
+  }
+  const datasetSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const now = new Date().toISOString();
+  for (let i = 0; i < DATASETS; i++) {
+    const id = ids[i]!;
+    for (let f = 0; f < FILES_PER; f++) {
+      const file: FileRecord = {
+        id: `${i}-${f}`,
+        datasetId: id,
+        location: {
+          kind: 'posix',
+          root: 'data',
+          path: `${id.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
+        },
+        size: 400_000_000,
+        mtime: now,
+        format: 'NETCDF4',
+        timeCoverage: {
+          start: `${2006 + f * 10}-01-16T00:00:00`,
+          end: `${2015 + f * 10}-12-16T00:00:00`,
+          calendar: '360_day',
+        },
+        variables: ['tas'],
+        status: 'present',
+        createdAt: now,
+        updatedAt: now,
+      };
+      await store.files.upsert(file);
+    }
+  }
+  const fileSeconds = (performance.now() - t) / 1000;
+  await store.close();
+  process.stdout.write(
+    `seeded: datasets ${fmt(DATASETS / datasetSeconds, 0)}/s, files ${fmt((DATASETS * FILES_PER) / fileSeconds, 0)}/s\n`,
+  );
+
+  const config = loadConfig('catalog', {
+    STATE_DIR: state,
+    LOG_LEVEL: 'silent',
+    ADMIN_API_KEY: 'bench-admin-key-0123456789',
+  });
+  const app = await createApp(config, [CatalogModule]);
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const admin = { Authorization: 'Bearer bench-admin-key-0123456789' };
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}${path}`, { headers });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.text();
+  };
+  const facetsParam = 'facets=model,institute,time_frequency,realm,cmor_table,ensemble,experiment,variable';
+  const facet = (i: number) =>
+    `/api/v1/datasets?project=CMIP5&experiment=${EXPERIMENTS[i % EXPERIMENTS.length]}&variable=${VARIABLES[i % VARIABLES.length]}&${facetsParam}&limit=20`;
+  const text = (i: number) =>
+    `/api/v1/datasets?q=${encodeURIComponent(`${MODELS[i % MODELS.length]![1]} ${VARIABLES[i % VARIABLES.length]}`)}&limit=20`;
+  const byId = (i: number) => `/api/v1/datasets/${encodeURIComponent(ids[(i * 7919) % ids.length]!)}`;
+
+  const results: Record<string, unknown> = {};
+  results.facetSearchAnonymous = await latencies(200, (i) => get(facet(i)));
+  results.facetSearchAdmin = await latencies(200, (i) => get(facet(i), admin));
+  results.freeText = await latencies(200, (i) => get(text(i)));
+  results.getById = await latencies(500, (i) => get(byId(i), admin));
+  const sample = await get(byId(1), admin);
+  const bare = createServer((_req, res) => {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(sample);
+  });
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+  const barePort = (bare.address() as { port: number }).port;
+  const appRps = await throughput(5, 16, (i) => get(byId(i), admin));
+  const bareRps = await throughput(5, 16, async () => (await fetch(`http://127.0.0.1:${barePort}/x`)).text());
+  results.getByIdRps = { climcat: appRps, bareNode: bareRps, ratio: appRps / bareRps };
+  bare.close();
+  await app.close();
+
+  const lat = (name: string) => results[name] as { p50: number; p95: number };
+  process.stdout.write(
+    [
+      '',
+      `catalog bench: ${DATASETS} datasets, ${DATASETS * FILES_PER} files, sqlite adapter, 2 cores`,
+      `  facet search (3 filters + 8 facet counts), anonymous: p50 ${fmt(lat('facetSearchAnonymous').p50)} ms, p95 ${fmt(lat('facetSearchAnonymous').p95)} ms (goal p95 ≤ 100 ms)`,
+      `  facet search, admin (no access filter):              p50 ${fmt(lat('facetSearchAdmin').p50)} ms, p95 ${fmt(lat('facetSearchAdmin').p95)} ms`,
+      `  free text (2 terms):                                 p50 ${fmt(lat('freeText').p50)} ms, p95 ${fmt(lat('freeText').p95)} ms`,
+      `  get by id:                                           p50 ${fmt(lat('getById').p50)} ms, p95 ${fmt(lat('getById').p95)} ms`,
+      `  get by id throughput: ${fmt(appRps, 0)} req/s vs bare Node ${fmt(bareRps, 0)} req/s = ${fmt(appRps / bareRps, 2)}× (goal ≥ 0.5)`,
+      `  peak RSS ${fmt(peakRssMb(), 0)} MB`,
+      '',
+    ].join('\n'),
+  );
+  rmSync(state, { recursive: true, force: true });
+}
+
+void main();

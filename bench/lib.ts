@@ -1,0 +1,72 @@
+/** Small helpers shared by the benchmarks: timing, percentiles, load loops, output. */
+import { performance } from 'node:perf_hooks';
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** Sequential latency of `count` calls (ms), after `warmup` unmeasured ones. */
+export async function latencies(
+  count: number,
+  call: (i: number) => Promise<unknown>,
+  warmup = 20,
+): Promise<{ p50: number; p95: number; p99: number; mean: number }> {
+  for (let i = 0; i < warmup; i++) await call(i);
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await call(i);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    p99: percentile(times, 99),
+    mean: times.reduce((a, b) => a + b, 0) / times.length,
+  };
+}
+
+/** Requests per second with `concurrency` loops for `seconds`. */
+export async function throughput(
+  seconds: number,
+  concurrency: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      let i = w;
+      while (performance.now() < end) {
+        await call(i);
+        i += concurrency;
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - start) / 1000);
+}
+
+export function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : String(n);
+}
+
+export function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** Deterministic PRNG (mulberry32) so every run seeds the same catalog. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark, each reporting ratios against a baseline
+ * measured in the same run. Sizes can be lowered for a quick look:
+ * BENCH_DATASETS, BENCH_FILES_PER_DATASET, BENCH_INGEST_FILES.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const runs: [string, string[]][] = [
+  ['netcdf.bench.ts', []],
+  ['ingest.bench.ts', [process.env.BENCH_INGEST_FILES ?? '10000']],
+  ['catalog.bench.ts', [process.env.BENCH_DATASETS ?? '100000', process.env.BENCH_FILES_PER_DATASET ?? '10']],
+];
+
+let failed = 0;
+for (const [file, args] of runs) {
+  const path = join(__dirname, file);
+  if (!existsSync(path)) continue;
+  process.stdout.write(`\n=== ${file} ${args.join(' ')}\n`);
+  const run = spawnSync(
+    process.execPath,
+    ['--expose-gc', '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', path, ...args],
+    { stdio: 'inherit', cwd: join(__dirname, '..') },
+  );
+  if (run.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
