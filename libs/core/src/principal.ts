@@ -24,8 +24,8 @@ export const ANONYMOUS: Principal = Object.freeze({
 export const SYSTEM: Principal = Object.freeze({
   via: 'api-key',
   subject: 'system',
-  roles: Object.freeze(['admin']) as readonly Role[],
-  groups: Object.freeze([]) as readonly string[],
+  roles: Object.freeze(['admin']),
+  groups: Object.freeze([]),
 });
 
 export function hasRole(principal: Principal, role: Role): boolean {

@@ -25,8 +25,8 @@ export class JobService {
   ) {}
 
   private queue(name: string): JobQueue<unknown> {
-    if (name === 'events') return this.events.queue as JobQueue<unknown>;
-    if (name === 'records') return this.records.queue as JobQueue<unknown>;
+    if (name === 'events') return this.events.queue;
+    if (name === 'records') return this.records.queue;
     throw InvalidError.field('path.queue', `unknown queue "${name}"; queues are ${JOB_QUEUES.join(', ')}`);
   }
 
