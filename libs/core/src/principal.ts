@@ -21,10 +21,11 @@ export const ANONYMOUS: Principal = Object.freeze({
 });
 
 /** The service itself, for work it starts (boot scans, demo data). */
+const SYSTEM_ROLES: readonly Role[] = Object.freeze(['admin'] as Role[]);
 export const SYSTEM: Principal = Object.freeze({
   via: 'api-key',
   subject: 'system',
-  roles: Object.freeze(['admin']),
+  roles: SYSTEM_ROLES,
   groups: Object.freeze([]),
 });
 
