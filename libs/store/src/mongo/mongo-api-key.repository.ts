@@ -1,0 +1,64 @@
+import {
+  NotFoundError,
+  type ApiKeyRecord,
+  type ApiKeyRepository,
+  type Page,
+  type Paged,
+} from '@climcat/core';
+import type { Model, mongo } from 'mongoose';
+import { conflictOnDuplicate } from './mongo-support';
+import { toRecord } from './schemas';
+
+export const API_KEY_INDEXES: mongo.IndexDescription[] = [
+  { key: { id: 1 }, name: 'id', unique: true },
+  { key: { hash: 1 }, name: 'hash', unique: true },
+  { key: { createdAt: -1, id: -1 }, name: 'newest' },
+];
+
+export class MongoApiKeyRepository implements ApiKeyRepository {
+  constructor(private readonly model: Model<ApiKeyRecord>) {}
+
+  async create(record: ApiKeyRecord): Promise<ApiKeyRecord> {
+    await conflictOnDuplicate(
+      () => this.model.create(record),
+      `api key ${record.id} (or its hash) already exists`,
+    );
+    return record;
+  }
+
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const doc = await this.model.findOne({ hash }).lean<ApiKeyRecord>().exec();
+    return doc ? toRecord<ApiKeyRecord>(doc) : null;
+  }
+
+  async get(id: string): Promise<ApiKeyRecord | null> {
+    const doc = await this.model.findOne({ id }).lean<ApiKeyRecord>().exec();
+    return doc ? toRecord<ApiKeyRecord>(doc) : null;
+  }
+
+  async list(page: Page): Promise<Paged<ApiKeyRecord>> {
+    const [total, docs] = await Promise.all([
+      this.model.countDocuments({}).exec(),
+      this.model
+        .find({})
+        .sort({ createdAt: -1, id: -1 })
+        .skip(page.offset)
+        .limit(page.limit)
+        .lean<ApiKeyRecord[]>()
+        .exec(),
+    ]);
+    return { total, items: docs.map((doc) => toRecord<ApiKeyRecord>(doc)) };
+  }
+
+  async revoke(id: string, at: string): Promise<ApiKeyRecord> {
+    // Only an unrevoked key is updated: revoking twice keeps the first revocation time.
+    const revoked = await this.model
+      .findOneAndUpdate({ id, revokedAt: { $exists: false } }, { $set: { revokedAt: at } }, { new: true })
+      .lean<ApiKeyRecord>()
+      .exec();
+    if (revoked) return toRecord<ApiKeyRecord>(revoked);
+    const current = await this.get(id);
+    if (!current) throw new NotFoundError(`api key ${id} not found`);
+    return current;
+  }
+}

@@ -1,0 +1,252 @@
+import {
+  DATASET_KINDS,
+  NotFoundError,
+  PreconditionFailedError,
+  type CapacityRow,
+  type DatasetQuery,
+  type DatasetRecord,
+  type DatasetRepository,
+  type DatasetSearchResult,
+  type FacetCount,
+} from '@climcat/core';
+import type { Model, mongo, PipelineStage } from 'mongoose';
+import { searchKeys } from '../shared/search-index';
+import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
+import { conflictOnDuplicate, escapeRegex } from './mongo-support';
+import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
+
+type Filter = Record<string, unknown>;
+
+/** Indexes behind every query shape below; README.md explains which query uses which. */
+export const DATASET_INDEXES: mongo.IndexDescription[] = [
+  { key: { id: 1 }, name: 'id', unique: true },
+  { key: { datasetId: 1, id: 1 }, name: 'sort_datasetId' },
+  { key: { createdAt: 1, id: 1 }, name: 'sort_createdAt' },
+  { key: { updatedAt: 1, id: 1 }, name: 'sort_updatedAt' },
+  { key: { size: 1, id: 1 }, name: 'sort_size' },
+  { key: { 'search.facets.n': 1, 'search.facets.v': 1 }, name: 'search_facets' },
+  { key: { 'search.tokens': 1 }, name: 'search_tokens' },
+  { key: { 'search.timeStart': 1, 'search.timeEnd': 1 }, name: 'search_time' },
+  { key: { 'search.south': 1, 'search.north': 1 }, name: 'search_lat' },
+  { key: { 'search.lon.min': 1, 'search.lon.max': 1 }, name: 'search_lon' },
+  { key: { 'access.ownerGroup': 1 }, name: 'access_ownerGroup' },
+  { key: { 'access.accessGroups': 1 }, name: 'access_accessGroups' },
+  { key: { 'access.public': 1 }, name: 'access_public' },
+  { key: { 'provenance.derivedFrom': 1 }, name: 'provenance_derivedFrom' },
+  { key: { kind: 1, project: 1 }, name: 'kind_project' },
+];
+
+function toDataset(doc: DatasetDocument): DatasetRecord {
+  return toRecord<DatasetRecord>(doc, 'search');
+}
+
+function toDocument(record: DatasetRecord): DatasetDocument {
+  const keys = searchKeys(record);
+  const search: DatasetSearchDocument = {
+    tokens: keys.tokens,
+    facets: keys.facets.map((f) => ({ n: f.name, v: f.value })),
+    lon: keys.lon,
+  };
+  // Absent, not null: a dataset without coverage or bbox must fail every range comparison.
+  if (keys.south !== null) search.south = keys.south;
+  if (keys.north !== null) search.north = keys.north;
+  if (keys.timeStart !== null) search.timeStart = keys.timeStart;
+  if (keys.timeEnd !== null) search.timeEnd = keys.timeEnd;
+  return { ...record, search };
+}
+
+export function datasetFilter(plan: SearchPlan): Filter {
+  const and: Filter[] = [];
+  if (!plan.access.everything) {
+    const groups = plan.access.groups;
+    and.push(
+      groups.length === 0
+        ? { 'access.public': true }
+        : {
+            $or: [
+              { 'access.public': true },
+              { 'access.ownerGroup': { $in: groups } },
+              { 'access.accessGroups': { $in: groups } },
+            ],
+          },
+    );
+  }
+  for (const facet of plan.facets) {
+    and.push({ 'search.facets': { $elemMatch: { n: facet.name, v: { $in: facet.values } } } });
+  }
+  for (const token of plan.text) {
+    // Anchored, case-sensitive prefix over lower-case tokens: an index range scan on search_tokens.
+    and.push({ 'search.tokens': { $regex: `^${escapeRegex(token)}` } });
+  }
+  if (plan.ids) and.push({ id: { $in: plan.ids } });
+  if (plan.kind) and.push({ kind: { $in: plan.kind } });
+  if (plan.status) and.push({ status: { $in: plan.status } });
+  if (plan.availability) and.push({ availability: { $in: plan.availability } });
+  if (plan.derivedFrom) and.push({ 'provenance.derivedFrom': { $in: plan.derivedFrom } });
+  if (plan.time) {
+    and.push({ 'search.timeStart': { $exists: true } });
+    if (plan.time.end !== undefined) and.push({ 'search.timeStart': { $lte: plan.time.end } });
+    if (plan.time.start !== undefined) and.push({ 'search.timeEnd': { $gte: plan.time.start } });
+  }
+  if (plan.bbox) {
+    and.push({ 'search.south': { $lte: plan.bbox.north } }, { 'search.north': { $gte: plan.bbox.south } });
+    and.push({
+      $or: plan.bbox.lon.map((q) => ({
+        'search.lon': { $elemMatch: { min: { $lte: q.max }, max: { $gte: q.min } } },
+      })),
+    });
+  }
+  return and.length === 0 ? {} : { $and: and };
+}
+
+function keysetFilter(plan: SearchPlan): Filter | null {
+  if (!plan.after) return null;
+  const op = plan.sort.direction === 'asc' ? '$gt' : '$lt';
+  const field = plan.sort.field;
+  return {
+    $or: [
+      { [field]: { [op]: plan.after.value } },
+      { [field]: plan.after.value, id: { [op]: plan.after.id } },
+    ],
+  };
+}
+
+export class MongoDatasetRepository implements DatasetRepository {
+  constructor(private readonly model: Model<DatasetDocument>) {}
+
+  async get(id: string): Promise<DatasetRecord | null> {
+    const doc = await this.model.findOne({ id }).lean<DatasetDocument>().exec();
+    return doc ? toDataset(doc) : null;
+  }
+
+  async getMany(ids: string[]): Promise<DatasetRecord[]> {
+    const docs = await this.model
+      .find({ id: { $in: ids } })
+      .lean<DatasetDocument[]>()
+      .exec();
+    const found = new Map(docs.map((doc) => [doc.id, toDataset(doc)]));
+    return [...new Set(ids)].flatMap((id) => found.get(id) ?? []);
+  }
+
+  async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
+    const stored: DatasetRecord = { ...record, revision: 1 };
+    await conflictOnDuplicate(
+      () => this.model.create(toDocument(stored)),
+      `dataset ${record.id} already exists`,
+    );
+    return stored;
+  }
+
+  async replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord> {
+    const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
+    // Compare-and-set: the filter matches only the revision the caller read.
+    const result = await this.model
+      .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
+      .exec();
+    if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision);
+    return stored;
+  }
+
+  async delete(id: string, expectedRevision?: number): Promise<void> {
+    const filter = expectedRevision === undefined ? { id } : { id, revision: expectedRevision };
+    const result = await this.model.deleteOne(filter).exec();
+    if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision);
+  }
+
+  async search(query: DatasetQuery): Promise<DatasetSearchResult> {
+    const plan = planSearch(query);
+    const filter = datasetFilter(plan);
+    const [total, page, facets] = await Promise.all([
+      this.model.countDocuments(filter).exec(),
+      this.page(plan, filter),
+      this.facetCounts(plan, filter),
+    ]);
+    const more = page.length > plan.limit;
+    const items = page.slice(0, plan.limit).map(toDataset);
+    return { total, items, facets, next: nextCursor(plan, items, more) };
+  }
+
+  async capacity(): Promise<CapacityRow[]> {
+    // One $group per kind keeps the group key a single field (see README: test-server limits).
+    const perKind = await Promise.all(
+      DATASET_KINDS.map(async (kind) => {
+        const groups = await this.model
+          .aggregate<{ _id: string; datasets: number; files: number; bytes: number }>([
+            { $match: { kind } },
+            {
+              $group: {
+                _id: '$project',
+                datasets: { $sum: 1 },
+                files: { $sum: '$fileCount' },
+                bytes: { $sum: '$size' },
+              },
+            },
+          ])
+          .exec();
+        return groups.map((g): CapacityRow => ({
+          kind,
+          project: g._id,
+          datasets: g.datasets,
+          files: g.files,
+          bytes: g.bytes,
+        }));
+      }),
+    );
+    return perKind.flat().sort((a, b) => compare(a.kind, b.kind) || compare(a.project, b.project));
+  }
+
+  private async page(plan: SearchPlan, filter: Filter): Promise<DatasetDocument[]> {
+    if (plan.limit === 0) return [];
+    const keyset = keysetFilter(plan);
+    const direction = plan.sort.direction === 'asc' ? 1 : -1;
+    return this.model
+      .find(keyset ? { $and: [filter, keyset] } : filter)
+      .sort({ [plan.sort.field]: direction, id: direction })
+      .skip(plan.offset)
+      .limit(plan.limit + 1)
+      .lean<DatasetDocument[]>()
+      .exec();
+  }
+
+  private async facetCounts(plan: SearchPlan, filter: Filter): Promise<DatasetSearchResult['facets']> {
+    if (plan.facetCounts.length === 0) return {};
+    const perName: Record<string, PipelineStage.FacetPipelineStage[]> = Object.fromEntries(
+      plan.facetCounts.map((name): [string, PipelineStage.FacetPipelineStage[]] => [
+        name,
+        [
+          { $match: { 'f.n': name } },
+          { $group: { _id: '$f.v', count: { $sum: 1 } } },
+          { $sort: { count: -1, _id: 1 } },
+          { $limit: plan.facetLimit },
+        ],
+      ]),
+    );
+    const [result] = await this.model
+      .aggregate<Record<string, { _id: string; count: number }[]>>([
+        { $match: filter },
+        { $project: { _id: 0, f: '$search.facets' } },
+        { $unwind: '$f' },
+        { $match: { 'f.n': { $in: plan.facetCounts } } },
+        { $facet: perName },
+      ])
+      .exec();
+    const facets: DatasetSearchResult['facets'] = {};
+    for (const name of plan.facetCounts) {
+      facets[name] = (result?.[name] ?? []).map((g): FacetCount => ({ value: g._id, count: g.count }));
+    }
+    return facets;
+  }
+
+  /** After a compare-and-set matched nothing: absent, or a different revision. */
+  private async explainMiss(id: string, expectedRevision: number | undefined): Promise<never> {
+    const current = await this.model.findOne({ id }, { revision: 1 }).lean<{ revision: number }>().exec();
+    if (!current) throw new NotFoundError(`dataset ${id} not found`);
+    throw new PreconditionFailedError(
+      `dataset ${id} is at revision ${current.revision}, not ${String(expectedRevision)}`,
+    );
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

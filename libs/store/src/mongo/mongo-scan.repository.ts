@@ -1,0 +1,48 @@
+import { NotFoundError, type Page, type Paged, type ScanRecord, type ScanRepository } from '@climcat/core';
+import type { Model, mongo } from 'mongoose';
+import { definedOnly } from '../shared/records';
+import { conflictOnDuplicate } from './mongo-support';
+import { toRecord } from './schemas';
+
+export const SCAN_INDEXES: mongo.IndexDescription[] = [
+  { key: { id: 1 }, name: 'id', unique: true },
+  { key: { createdAt: -1, id: -1 }, name: 'newest' },
+];
+
+export class MongoScanRepository implements ScanRepository {
+  constructor(private readonly model: Model<ScanRecord>) {}
+
+  async create(record: ScanRecord): Promise<ScanRecord> {
+    await conflictOnDuplicate(() => this.model.create(record), `scan ${record.id} already exists`);
+    return record;
+  }
+
+  async get(id: string): Promise<ScanRecord | null> {
+    const doc = await this.model.findOne({ id }).lean<ScanRecord>().exec();
+    return doc ? toRecord<ScanRecord>(doc) : null;
+  }
+
+  async update(id: string, changes: Partial<Omit<ScanRecord, 'id'>>): Promise<ScanRecord> {
+    const set = definedOnly(changes);
+    const doc =
+      Object.keys(set).length === 0
+        ? await this.model.findOne({ id }).lean<ScanRecord>().exec()
+        : await this.model.findOneAndUpdate({ id }, { $set: set }, { new: true }).lean<ScanRecord>().exec();
+    if (!doc) throw new NotFoundError(`scan ${id} not found`);
+    return toRecord<ScanRecord>(doc);
+  }
+
+  async list(page: Page): Promise<Paged<ScanRecord>> {
+    const [total, docs] = await Promise.all([
+      this.model.countDocuments({}).exec(),
+      this.model
+        .find({})
+        .sort({ createdAt: -1, id: -1 })
+        .skip(page.offset)
+        .limit(page.limit)
+        .lean<ScanRecord[]>()
+        .exec(),
+    ]);
+    return { total, items: docs.map((doc) => toRecord<ScanRecord>(doc)) };
+  }
+}

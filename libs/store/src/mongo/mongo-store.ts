@@ -1,0 +1,69 @@
+import { UnavailableError, type Store } from '@climcat/core';
+import mongoose, { type Connection } from 'mongoose';
+import { API_KEY_INDEXES, MongoApiKeyRepository } from './mongo-api-key.repository';
+import { AUDIT_INDEXES, MongoAuditRepository } from './mongo-audit.repository';
+import { DATASET_INDEXES, MongoDatasetRepository } from './mongo-dataset.repository';
+import { FILE_INDEXES, MongoFileRepository } from './mongo-file.repository';
+import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
+import { ensureIndexes } from './mongo-support';
+import { apiKeySchema, auditSchema, datasetSchema, fileSchema, scanSchema } from './schemas';
+
+/** The production store: one mongoose connection, indexes created explicitly at start. */
+export class MongoStore implements Store {
+  readonly adapter = 'mongo';
+  readonly datasets: MongoDatasetRepository;
+  readonly files: MongoFileRepository;
+  readonly audit: MongoAuditRepository;
+  readonly apiKeys: MongoApiKeyRepository;
+  readonly scans: MongoScanRepository;
+
+  private constructor(private readonly connection: Connection) {
+    const datasets = connection.model('Dataset', datasetSchema);
+    const files = connection.model('File', fileSchema);
+    const audit = connection.model('AuditEntry', auditSchema);
+    const apiKeys = connection.model('ApiKey', apiKeySchema);
+    const scans = connection.model('Scan', scanSchema);
+    this.datasets = new MongoDatasetRepository(datasets);
+    this.files = new MongoFileRepository(files);
+    this.audit = new MongoAuditRepository(audit);
+    this.apiKeys = new MongoApiKeyRepository(apiKeys);
+    this.scans = new MongoScanRepository(scans);
+  }
+
+  static async connect(uri: string, dbName?: string): Promise<MongoStore> {
+    // autoCreate/autoIndex off: collections appear on first write and indexes are built below,
+    // explicitly, so start-up never depends on `create` or on mongoose's background index builds.
+    const connection = await mongoose
+      .createConnection(uri, { dbName, autoCreate: false, autoIndex: false })
+      .asPromise();
+    try {
+      const store = new MongoStore(connection);
+      await store.ensureIndexes();
+      return store;
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  async ping(): Promise<void> {
+    const db = this.connection.db;
+    if (!db) throw new UnavailableError('MongoDB connection is not open');
+    await db.command({ ping: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private async ensureIndexes(): Promise<void> {
+    const c = (name: string) => this.connection.collection(name);
+    await Promise.all([
+      ensureIndexes(c(datasetSchema.get('collection') as string), DATASET_INDEXES),
+      ensureIndexes(c(fileSchema.get('collection') as string), FILE_INDEXES),
+      ensureIndexes(c(auditSchema.get('collection') as string), AUDIT_INDEXES),
+      ensureIndexes(c(apiKeySchema.get('collection') as string), API_KEY_INDEXES),
+      ensureIndexes(c(scanSchema.get('collection') as string), SCAN_INDEXES),
+    ]);
+  }
+}

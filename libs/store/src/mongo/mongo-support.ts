@@ -1,0 +1,46 @@
+import { ConflictError } from '@climcat/core';
+import type { mongo } from 'mongoose';
+
+export function isDuplicateKey(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 11000;
+}
+
+/** Runs `fn`, turning MongoDB's duplicate-key error (11000) into `ConflictError`. */
+export async function conflictOnDuplicate<T>(fn: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isDuplicateKey(error)) throw new ConflictError(message);
+    throw error;
+  }
+}
+
+/** Server answers meaning "this server cannot build that index at all" (test servers), not "bad data". */
+const UNSUPPORTED_CODES = new Set([
+  59 /* CommandNotFound */, 115 /* CommandNotSupported */, 238 /* NotImplemented */,
+]);
+
+/**
+ * Creates indexes one by one (createIndex is idempotent). A server that does
+ * not implement an index kind is tolerated so the MongoDB-wire test server
+ * works; any other failure (e.g. duplicates blocking a unique index) is fatal.
+ */
+export async function ensureIndexes(
+  collection: mongo.Collection,
+  indexes: mongo.IndexDescription[],
+): Promise<void> {
+  for (const { key, ...options } of indexes) {
+    try {
+      await collection.createIndex(key, options);
+    } catch (error) {
+      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+      if (typeof code === 'number' && UNSUPPORTED_CODES.has(code)) continue;
+      throw error;
+    }
+  }
+}
+
+/** Escapes a string for use inside a regular expression (anchored prefix search). */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

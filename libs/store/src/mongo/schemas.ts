@@ -1,0 +1,209 @@
+/**
+ * Mongoose schemas: the stored shape of each collection. Documents never leave
+ * the repositories; they are read with `lean()` and mapped to plain records
+ * (see `toRecord`), dropping `_id`, `__v` and the derived `search` keys.
+ *
+ * Conventions: `strict: 'throw'` so a record field the schema does not know
+ * fails loudly instead of being dropped; `minimize: false` so empty objects
+ * round-trip; arrays default to undefined so absent optional arrays stay absent.
+ */
+import { Schema } from 'mongoose';
+import {
+  AVAILABILITIES,
+  DATASET_KINDS,
+  DATASET_STATUSES,
+  type ApiKeyRecord,
+  type AuditEntry,
+  type DatasetRecord,
+  type FileRecord,
+  type ScanRecord,
+} from '@climcat/core';
+
+export const COLLECTIONS = {
+  datasets: 'datasets',
+  files: 'files',
+  audit: 'audit',
+  apiKeys: 'api_keys',
+  scans: 'scans',
+} as const;
+
+const nested = { _id: false, minimize: false, strict: 'throw' } as const;
+
+function topLevel(collection: string) {
+  return {
+    collection,
+    minimize: false,
+    strict: 'throw',
+    versionKey: false,
+    id: false,
+    autoCreate: false,
+    autoIndex: false,
+  } as const;
+}
+
+const strings = { type: [String], default: undefined };
+
+/** Derived keys the dataset search queries (see README for the indexes). */
+export interface DatasetSearchDocument {
+  tokens: string[];
+  facets: { n: string; v: string }[];
+  lon: { min: number; max: number }[];
+  south?: number;
+  north?: number;
+  timeStart?: string;
+  timeEnd?: string;
+}
+
+export type DatasetDocument = DatasetRecord & { search: DatasetSearchDocument };
+
+const timeCoverageSchema = new Schema(
+  { start: String, end: String, calendar: String, frequency: String },
+  nested,
+);
+
+export const datasetSchema = new Schema<DatasetDocument>(
+  {
+    id: { type: String, required: true },
+    datasetId: String,
+    version: String,
+    kind: { type: String, enum: DATASET_KINDS },
+    project: String,
+    facets: Schema.Types.Mixed,
+    variables: {
+      type: [new Schema({ name: String, standardName: String, longName: String, units: String }, nested)],
+      default: undefined,
+    },
+    timeCoverage: timeCoverageSchema,
+    bbox: { type: [Number], default: undefined },
+    gridType: String,
+    size: Number,
+    fileCount: Number,
+    access: new Schema({ public: Boolean, ownerGroup: String, accessGroups: strings }, nested),
+    status: { type: String, enum: DATASET_STATUSES },
+    statusReason: String,
+    availability: { type: String, enum: AVAILABILITIES },
+    title: String,
+    description: String,
+    keywords: strings,
+    license: String,
+    citation: String,
+    contacts: {
+      type: [new Schema({ name: String, email: String, role: String }, nested)],
+      default: undefined,
+    },
+    provenance: new Schema(
+      {
+        derivedFrom: strings,
+        software: String,
+        softwareVersion: String,
+        script: String,
+        parameters: Schema.Types.Mixed,
+        author: String,
+      },
+      nested,
+    ),
+    warnings: strings,
+    createdAt: String,
+    updatedAt: String,
+    revision: Number,
+    search: new Schema(
+      {
+        tokens: strings,
+        facets: { type: [new Schema({ n: String, v: String }, nested)], default: undefined },
+        lon: { type: [new Schema({ min: Number, max: Number }, nested)], default: undefined },
+        south: Number,
+        north: Number,
+        timeStart: String,
+        timeEnd: String,
+      },
+      nested,
+    ),
+  },
+  topLevel(COLLECTIONS.datasets),
+);
+
+export const fileSchema = new Schema<FileRecord>(
+  {
+    id: { type: String, required: true },
+    datasetId: String,
+    location: new Schema(
+      { kind: { type: String, enum: ['posix', 's3'] }, root: String, path: String },
+      nested,
+    ),
+    size: Number,
+    mtime: String,
+    etag: String,
+    sha256: String,
+    format: String,
+    timeCoverage: timeCoverageSchema,
+    variables: strings,
+    status: { type: String, enum: ['present', 'removed'] },
+    createdAt: String,
+    updatedAt: String,
+  },
+  topLevel(COLLECTIONS.files),
+);
+
+export const auditSchema = new Schema<AuditEntry>(
+  {
+    id: { type: String, required: true },
+    entityType: String,
+    entityId: String,
+    action: String,
+    actor: String,
+    at: String,
+    changes: {
+      type: [new Schema({ path: String, from: Schema.Types.Mixed, to: Schema.Types.Mixed }, nested)],
+      default: undefined,
+    },
+    requestId: String,
+    note: String,
+  },
+  topLevel(COLLECTIONS.audit),
+);
+
+export const apiKeySchema = new Schema<ApiKeyRecord>(
+  {
+    id: { type: String, required: true },
+    name: String,
+    hash: String,
+    prefix: String,
+    roles: strings,
+    groups: strings,
+    createdAt: String,
+    createdBy: String,
+    expiresAt: String,
+    revokedAt: String,
+  },
+  topLevel(COLLECTIONS.apiKeys),
+);
+
+export const scanSchema = new Schema<ScanRecord>(
+  {
+    id: { type: String, required: true },
+    root: String,
+    prefix: String,
+    state: { type: String, enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
+    counts: new Schema(
+      { seen: Number, new: Number, changed: Number, unchanged: Number, removed: Number, failed: Number },
+      nested,
+    ),
+    bytes: Number,
+    errors: { type: [new Schema({ path: String, reason: String }, nested)], default: undefined },
+    requestedBy: String,
+    createdAt: String,
+    startedAt: String,
+    finishedAt: String,
+    message: String,
+  },
+  { ...topLevel(COLLECTIONS.scans), suppressReservedKeysWarning: true },
+);
+
+/** Plain record from a lean document: no `_id`, `__v` or derived keys. */
+export function toRecord<T>(doc: object, ...derived: string[]): T {
+  const record: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (key !== '_id' && key !== '__v' && !derived.includes(key)) record[key] = value;
+  }
+  return record as T;
+}

@@ -1,0 +1,43 @@
+import type { AuditEntry, AuditRepository, Page, Paged } from '@climcat/core';
+import type { Statement } from 'better-sqlite3';
+import { conflictOnDuplicate, type Db } from './sqlite-database';
+
+export class SqliteAuditRepository implements AuditRepository {
+  private readonly insert: Statement<[string, string, string, string, string]>;
+  private readonly count: Statement<[string, string], number>;
+  private readonly page: Statement<[string, string, number, number], string>;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(
+      'INSERT INTO audit (id, entity_type, entity_id, at, doc) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.count = db
+      .prepare('SELECT count(*) FROM audit WHERE entity_type = ? AND entity_id = ?')
+      .pluck() as Statement<[string, string], number>;
+    this.page = db
+      .prepare(
+        'SELECT doc FROM audit WHERE entity_type = ? AND entity_id = ? ORDER BY at DESC, id DESC LIMIT ? OFFSET ?',
+      )
+      .pluck() as Statement<[string, string, number, number], string>;
+  }
+
+  async append(entries: AuditEntry[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const entry of entries) {
+        conflictOnDuplicate(
+          () => this.insert.run(entry.id, entry.entityType, entry.entityId, entry.at, JSON.stringify(entry)),
+          `audit entry ${entry.id} already exists`,
+        );
+      }
+    })();
+  }
+
+  async list(entityType: AuditEntry['entityType'], entityId: string, page: Page): Promise<Paged<AuditEntry>> {
+    return this.db.transaction(() => ({
+      total: this.count.get(entityType, entityId)!,
+      items: this.page
+        .all(entityType, entityId, page.limit, page.offset)
+        .map((doc) => JSON.parse(doc) as AuditEntry),
+    }))();
+  }
+}

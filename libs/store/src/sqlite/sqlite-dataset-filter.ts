@@ -1,0 +1,112 @@
+/** Translates a search plan into one SQL condition over `datasets d`. */
+import type { DatasetSortField } from '@climcat/core';
+import type { SearchPlan } from '../shared/search-plan';
+
+export interface SqlCondition {
+  sql: string;
+  params: unknown[];
+}
+
+export const SORT_COLUMNS: Record<DatasetSortField, string> = {
+  datasetId: 'd.dataset_id',
+  createdAt: 'd.created_at',
+  updatedAt: 'd.updated_at',
+  size: 'd.size',
+};
+
+/** True when the condition is no condition at all (every dataset matches). */
+export function matchesEverything(condition: SqlCondition): boolean {
+  return condition.sql === '1';
+}
+
+/** Smallest string greater than every string that starts with `prefix`, or null if there is none. */
+export function prefixUpperBound(prefix: string): string | null {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    // Skip the surrogate range: the next code point after 0xD7FF is 0xE000.
+    const next = last === 0xd7ff ? 0xe000 : last + 1;
+    if (next <= 0x10ffff) return points.join('') + String.fromCodePoint(next);
+  }
+  return null;
+}
+
+export function json(values: readonly string[]): string {
+  return JSON.stringify(values);
+}
+
+/**
+ * Lists are bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`),
+ * so the SQL text depends only on the shape of the query and prepared
+ * statements are reused across searches.
+ */
+export function datasetCondition(plan: SearchPlan): SqlCondition {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (!plan.access.everything) {
+    if (plan.access.groups.length === 0) {
+      conditions.push('d.public = 1');
+    } else {
+      conditions.push(
+        '(d.public = 1 OR d.owner_group IN (SELECT value FROM json_each(?))' +
+          ' OR d.pk IN (SELECT g.ds FROM dataset_groups g WHERE g.grp IN (SELECT value FROM json_each(?))))',
+      );
+      params.push(json(plan.access.groups), json(plan.access.groups));
+    }
+  }
+  for (const facet of plan.facets) {
+    conditions.push(
+      'd.pk IN (SELECT f.ds FROM dataset_facets f WHERE f.name = ? AND f.value IN (SELECT value FROM json_each(?)))',
+    );
+    params.push(facet.name, json(facet.values));
+  }
+  for (const token of plan.text) {
+    const upper = prefixUpperBound(token);
+    if (upper === null) {
+      conditions.push('d.pk IN (SELECT t.ds FROM dataset_tokens t WHERE t.token >= ?)');
+      params.push(token);
+    } else {
+      conditions.push('d.pk IN (SELECT t.ds FROM dataset_tokens t WHERE t.token >= ? AND t.token < ?)');
+      params.push(token, upper);
+    }
+  }
+  const lists: [string, readonly string[] | undefined][] = [
+    ['d.id', plan.ids],
+    ['d.kind', plan.kind],
+    ['d.status', plan.status],
+    ['d.availability', plan.availability],
+  ];
+  for (const [column, values] of lists) {
+    if (values === undefined) continue;
+    conditions.push(`${column} IN (SELECT value FROM json_each(?))`);
+    params.push(json(values));
+  }
+  if (plan.derivedFrom !== undefined) {
+    conditions.push(
+      'd.pk IN (SELECT r.ds FROM dataset_derived r WHERE r.parent IN (SELECT value FROM json_each(?)))',
+    );
+    params.push(json(plan.derivedFrom));
+  }
+  if (plan.time) {
+    conditions.push('d.time_start IS NOT NULL');
+    if (plan.time.end !== undefined) {
+      conditions.push('d.time_start <= ?');
+      params.push(plan.time.end);
+    }
+    if (plan.time.start !== undefined) {
+      conditions.push('d.time_end >= ?');
+      params.push(plan.time.start);
+    }
+  }
+  if (plan.bbox) {
+    conditions.push('d.south <= ? AND d.north >= ?');
+    params.push(plan.bbox.north, plan.bbox.south);
+    const lon: string[] = [];
+    for (const q of plan.bbox.lon) {
+      lon.push('(d.lon1_min <= ? AND d.lon1_max >= ?)', '(d.lon2_min <= ? AND d.lon2_max >= ?)');
+      params.push(q.max, q.min, q.max, q.min);
+    }
+    conditions.push(`(${lon.join(' OR ')})`);
+  }
+  return { sql: conditions.length > 0 ? conditions.join(' AND ') : '1', params };
+}

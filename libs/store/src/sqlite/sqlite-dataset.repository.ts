@@ -1,0 +1,271 @@
+import {
+  NotFoundError,
+  PreconditionFailedError,
+  type CapacityRow,
+  type DatasetQuery,
+  type DatasetRecord,
+  type DatasetRepository,
+  type DatasetSearchResult,
+} from '@climcat/core';
+import type { Statement } from 'better-sqlite3';
+import { searchKeys, type DatasetSearchKeys } from '../shared/search-index';
+import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
+import { datasetCondition, json, matchesEverything, SORT_COLUMNS } from './sqlite-dataset-filter';
+import { conflictOnDuplicate, StatementCache, type Db } from './sqlite-database';
+import { FacetCounter } from './sqlite-facet-counter';
+
+/** Filter and sort columns of `datasets`, written from each record by `rowParams`. */
+const DATASET_COLUMNS = [
+  'id',
+  'dataset_id',
+  'kind',
+  'project',
+  'status',
+  'availability',
+  'public',
+  'owner_group',
+  'created_at',
+  'updated_at',
+  'size',
+  'file_count',
+  'time_start',
+  'time_end',
+  'south',
+  'north',
+  'lon1_min',
+  'lon1_max',
+  'lon2_min',
+  'lon2_max',
+  'revision',
+  'facet_codes',
+] as const;
+
+type DatasetRow = Record<(typeof DATASET_COLUMNS)[number], string | number | Buffer | null>;
+
+interface DocRow {
+  doc: string;
+  revision: number;
+}
+
+export class SqliteDatasetRepository implements DatasetRepository {
+  private readonly statements: StatementCache;
+  private readonly facetCounter: FacetCounter;
+  private readonly byId: Statement<[string], DocRow & { pk: number }>;
+  private readonly byPk: Statement<[number], DocRow>;
+  private readonly insertRow: Statement<[DatasetRow]>;
+  private readonly updateRow: Statement<[DatasetRow & { pk: number }]>;
+  private readonly deleteRow: Statement<[number]>;
+  private readonly insertDoc: Statement<[number, string]>;
+  private readonly updateDoc: Statement<[string, number]>;
+  private readonly insertFacet: Statement<[string, string, number]>;
+  private readonly insertGroup: Statement<[string, number]>;
+  private readonly insertToken: Statement<[string, number]>;
+  private readonly insertDerived: Statement<[string, number]>;
+  private readonly clearSearchRows: Statement<[number]>[];
+
+  constructor(private readonly db: Db) {
+    this.statements = new StatementCache(db);
+    this.facetCounter = new FacetCounter(db);
+    const withDoc = 'SELECT d.pk, x.doc, d.revision FROM datasets d JOIN dataset_docs x ON x.pk = d.pk';
+    this.byId = db.prepare(`${withDoc} WHERE d.id = ?`);
+    this.byPk = db.prepare(`${withDoc} WHERE d.pk = ?`);
+    const columns = DATASET_COLUMNS;
+    this.insertRow = db.prepare(
+      `INSERT INTO datasets (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
+    );
+    this.updateRow = db.prepare(
+      `UPDATE datasets SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE pk = @pk`,
+    );
+    this.deleteRow = db.prepare('DELETE FROM datasets WHERE pk = ?');
+    this.insertDoc = db.prepare('INSERT INTO dataset_docs (pk, doc) VALUES (?, ?)');
+    this.updateDoc = db.prepare('UPDATE dataset_docs SET doc = ? WHERE pk = ?');
+    this.insertFacet = db.prepare('INSERT OR IGNORE INTO dataset_facets (name, value, ds) VALUES (?, ?, ?)');
+    this.insertGroup = db.prepare('INSERT OR IGNORE INTO dataset_groups (grp, ds) VALUES (?, ?)');
+    this.insertToken = db.prepare('INSERT OR IGNORE INTO dataset_tokens (token, ds) VALUES (?, ?)');
+    this.insertDerived = db.prepare('INSERT OR IGNORE INTO dataset_derived (parent, ds) VALUES (?, ?)');
+    this.clearSearchRows = ['dataset_facets', 'dataset_groups', 'dataset_tokens', 'dataset_derived'].map(
+      (t) => db.prepare(`DELETE FROM ${t} WHERE ds = ?`),
+    );
+  }
+
+  async get(id: string): Promise<DatasetRecord | null> {
+    const row = this.byId.get(id);
+    return row ? toRecord(row) : null;
+  }
+
+  async getMany(ids: string[]): Promise<DatasetRecord[]> {
+    const rows = this.statements
+      .get(
+        'SELECT d.id, x.doc, d.revision FROM datasets d JOIN dataset_docs x ON x.pk = d.pk' +
+          ' WHERE d.id IN (SELECT value FROM json_each(?))',
+      )
+      .all(json(ids)) as (DocRow & { id: string })[];
+    const found = new Map(rows.map((row) => [row.id, toRecord(row)]));
+    return [...new Set(ids)].flatMap((id) => found.get(id) ?? []);
+  }
+
+  async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
+    const stored: DatasetRecord = { ...record, revision: 1 };
+    const row = this.rowFor(stored);
+    this.write(() => {
+      const { lastInsertRowid } = conflictOnDuplicate(
+        () => this.insertRow.run(row.columns),
+        `dataset ${record.id} already exists`,
+      );
+      const pk = Number(lastInsertRowid);
+      this.insertDoc.run(pk, docJson(stored));
+      this.writeSearchRows(pk, stored, row.keys);
+    });
+    return stored;
+  }
+
+  async replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord> {
+    const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
+    const row = this.rowFor(stored);
+    this.write(() => {
+      const current = this.byId.get(record.id);
+      if (!current) throw new NotFoundError(`dataset ${record.id} not found`);
+      if (current.revision !== expectedRevision)
+        throw new PreconditionFailedError(
+          `dataset ${record.id} is at revision ${current.revision}, not ${expectedRevision}`,
+        );
+      this.updateRow.run({ ...row.columns, pk: current.pk });
+      this.updateDoc.run(docJson(stored), current.pk);
+      for (const clear of this.clearSearchRows) clear.run(current.pk);
+      this.writeSearchRows(current.pk, stored, row.keys);
+    });
+    return stored;
+  }
+
+  async delete(id: string, expectedRevision?: number): Promise<void> {
+    this.write(() => {
+      const current = this.byId.get(id);
+      if (!current) throw new NotFoundError(`dataset ${id} not found`);
+      if (expectedRevision !== undefined && current.revision !== expectedRevision)
+        throw new PreconditionFailedError(
+          `dataset ${id} is at revision ${current.revision}, not ${expectedRevision}`,
+        );
+      // The doc and the search rows go by ON DELETE CASCADE.
+      this.deleteRow.run(current.pk);
+    });
+  }
+
+  async search(query: DatasetQuery): Promise<DatasetSearchResult> {
+    const plan = planSearch(query);
+    // One read transaction: total, page and facet counts see the same snapshot.
+    return this.db.transaction(() => this.searchNow(plan))();
+  }
+
+  async capacity(): Promise<CapacityRow[]> {
+    return this.statements
+      .get(
+        'SELECT kind, project, count(*) AS datasets, coalesce(sum(file_count), 0) AS files,' +
+          ' coalesce(sum(size), 0) AS bytes FROM datasets GROUP BY kind, project ORDER BY kind, project',
+      )
+      .all() as CapacityRow[];
+  }
+
+  private searchNow(plan: SearchPlan): DatasetSearchResult {
+    const where = datasetCondition(plan);
+    const everything = matchesEverything(where);
+    const total = everything
+      ? this.facetCounter.datasetCount()
+      : (this.statements
+          .get(`SELECT count(*) FROM datasets d WHERE ${where.sql}`)
+          .pluck()
+          .get(...where.params) as number);
+
+    let facets: DatasetSearchResult['facets'] = {};
+    if (plan.facetCounts.length > 0) {
+      const { facetCounts: names, facetLimit: limit } = plan;
+      const codes = (condition: string) =>
+        this.statements
+          .get(`SELECT d.facet_codes FROM datasets d WHERE ${condition}`)
+          .pluck()
+          .iterate(...where.params) as IterableIterator<Buffer>;
+      if (everything) facets = this.facetCounter.countAll(names, limit);
+      else if (total <= this.facetCounter.datasetCount() / 2)
+        facets = this.facetCounter.countMatching(codes(where.sql), names, limit);
+      // `IS NOT TRUE`, not `NOT`: a condition that is NULL for a row does not match it either.
+      else facets = this.facetCounter.countComplement(codes(`(${where.sql}) IS NOT TRUE`), names, limit);
+    }
+
+    let items: DatasetRecord[] = [];
+    let more = false;
+    if (plan.limit > 0 && total > plan.offset) {
+      const column = SORT_COLUMNS[plan.sort.field];
+      const direction = plan.sort.direction === 'asc' ? 'ASC' : 'DESC';
+      const conditions = [where.sql];
+      const params = [...where.params];
+      if (plan.after) {
+        conditions.push(`(${column}, d.id) ${plan.sort.direction === 'asc' ? '>' : '<'} (?, ?)`);
+        params.push(plan.after.value, plan.after.id);
+      }
+      // Keys first, documents only for the page: the sort never carries the JSON.
+      const pks = this.statements
+        .get(
+          `SELECT d.pk FROM datasets d WHERE ${conditions.join(' AND ')}` +
+            ` ORDER BY ${column} ${direction}, d.id ${direction} LIMIT ? OFFSET ?`,
+        )
+        .pluck()
+        .all(...params, plan.limit + 1, plan.offset) as number[];
+      more = pks.length > plan.limit;
+      items = pks.slice(0, plan.limit).map((pk) => toRecord(this.byPk.get(pk)!));
+    }
+    return { total, items, facets, next: nextCursor(plan, items, more) };
+  }
+
+  private write(fn: () => void): void {
+    this.db.transaction(fn)();
+    this.facetCounter.invalidate();
+  }
+
+  private rowFor(record: DatasetRecord): { columns: DatasetRow; keys: DatasetSearchKeys } {
+    const keys = searchKeys(record);
+    return { columns: rowParams(record, keys, this.facetCounter.encode(keys.facets)), keys };
+  }
+
+  private writeSearchRows(pk: number, record: DatasetRecord, keys: DatasetSearchKeys): void {
+    for (const facet of keys.facets) this.insertFacet.run(facet.name, facet.value, pk);
+    for (const group of record.access.accessGroups) this.insertGroup.run(group, pk);
+    for (const token of keys.tokens) this.insertToken.run(token, pk);
+    for (const parent of record.provenance?.derivedFrom ?? []) this.insertDerived.run(parent, pk);
+  }
+}
+
+function toRecord(row: DocRow): DatasetRecord {
+  return { ...(JSON.parse(row.doc) as Omit<DatasetRecord, 'revision'>), revision: row.revision };
+}
+
+function docJson(record: DatasetRecord): string {
+  const { revision: _revision, ...doc } = record;
+  return JSON.stringify(doc);
+}
+
+function rowParams(record: DatasetRecord, keys: DatasetSearchKeys, facetCodes: Buffer): DatasetRow {
+  const [lon1, lon2] = keys.lon;
+  return {
+    id: record.id,
+    dataset_id: record.datasetId,
+    kind: record.kind,
+    project: record.project,
+    status: record.status,
+    availability: record.availability,
+    public: record.access.public ? 1 : 0,
+    owner_group: record.access.ownerGroup,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+    size: record.size,
+    file_count: record.fileCount,
+    time_start: keys.timeStart,
+    time_end: keys.timeEnd,
+    south: keys.south,
+    north: keys.north,
+    lon1_min: lon1?.min ?? null,
+    lon1_max: lon1?.max ?? null,
+    lon2_min: lon2?.min ?? null,
+    lon2_max: lon2?.max ?? null,
+    revision: record.revision,
+    facet_codes: facetCodes,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * Facet value counts for dataset search.
+ *
+ * Counting with SQL (`GROUP BY value` over the matching datasets' facet rows)
+ * sorts every facet row of the match: hundreds of milliseconds once the match
+ * holds tens of thousands of datasets. Instead each (name, value) gets an
+ * integer code (`facet_values`), every dataset row carries its codes as a
+ * little-endian uint32 BLOB (`datasets.facet_codes`), and counting is one pass
+ * over the matching rows incrementing a typed array: about 1 µs per dataset.
+ *
+ * A pass costs what it visits, so large matches are counted through their
+ * complement: counts over all datasets (cached until the next write) minus
+ * counts over the datasets that do not match.
+ */
+import type { FacetCount, FacetName } from '@climcat/core';
+import type { Statement } from 'better-sqlite3';
+import type { FacetValue } from '../shared/search-index';
+import type { Db } from './sqlite-database';
+
+interface DictionaryEntry {
+  code: number;
+  name: string;
+  value: string;
+}
+
+/** Histogram over facet codes, growing as codes appear. */
+class CodeCounts {
+  counts = new Uint32Array(1024);
+  rows = 0;
+
+  add(codes: Buffer): void {
+    this.rows++;
+    const n = codes.length >> 2;
+    for (let i = 0; i < n; i++) {
+      const code = codes.readUInt32LE(i << 2);
+      if (code >= this.counts.length) this.grow(code);
+      this.counts[code]!++;
+    }
+  }
+
+  get(code: number): number {
+    return this.counts[code] ?? 0;
+  }
+
+  private grow(code: number): void {
+    const bigger = new Uint32Array(Math.max(code + 1, this.counts.length * 2));
+    bigger.set(this.counts);
+    this.counts = bigger;
+  }
+}
+
+export class FacetCounter {
+  private readonly codeOf = new Map<string, number>();
+  private readonly byName = new Map<string, DictionaryEntry[]>();
+  private maxCode = 0;
+  private totals: CodeCounts | null = null;
+  private dataVersion = -1;
+  private readonly insertValue: Statement<[string, string]>;
+  private readonly selectCode: Statement<[string, string], number>;
+  private readonly newerEntries: Statement<[number], DictionaryEntry>;
+  private readonly allCodes: Statement<[], Buffer>;
+
+  constructor(private readonly db: Db) {
+    this.insertValue = db.prepare('INSERT OR IGNORE INTO facet_values (name, value) VALUES (?, ?)');
+    this.selectCode = db
+      .prepare('SELECT code FROM facet_values WHERE name = ? AND value = ?')
+      .pluck() as Statement<[string, string], number>;
+    this.newerEntries = db.prepare('SELECT code, name, value FROM facet_values WHERE code > ? ORDER BY code');
+    this.allCodes = db.prepare('SELECT facet_codes FROM datasets').pluck() as Statement<[], Buffer>;
+  }
+
+  /**
+   * The BLOB of codes for a dataset's facet values. Runs before (outside) the
+   * dataset's own transaction: a dictionary entry must never be rolled back
+   * while this process keeps its code, and an unused entry is harmless.
+   */
+  encode(facets: FacetValue[]): Buffer {
+    const missing = facets.filter((f) => !this.codeOf.has(key(f.name, f.value)));
+    if (missing.length > 0) {
+      this.db.transaction(() => {
+        for (const f of missing) this.insertValue.run(f.name, f.value);
+      })();
+      this.refresh();
+    }
+    const codes = Buffer.alloc(facets.length * 4);
+    facets.forEach((f, i) => {
+      const code = this.codeOf.get(key(f.name, f.value)) ?? this.selectCode.get(f.name, f.value);
+      if (code === undefined) throw new Error(`facet value ${f.name}=${f.value} has no code`);
+      codes.writeUInt32LE(code, i * 4);
+    });
+    return codes;
+  }
+
+  /** Forget cached totals after a write through this connection. */
+  invalidate(): void {
+    this.totals = null;
+  }
+
+  /** Counts for `names` over the rows of `matching` (an iterator of facet_codes BLOBs). */
+  countMatching(matching: Iterable<Buffer>, names: FacetName[], limit: number): Record<string, FacetCount[]> {
+    const counts = new CodeCounts();
+    for (const codes of matching) counts.add(codes);
+    return this.report(names, limit, (code) => counts.get(code));
+  }
+
+  /** Counts for `names` over all datasets except the rows of `notMatching`. */
+  countComplement(
+    notMatching: Iterable<Buffer>,
+    names: FacetName[],
+    limit: number,
+  ): Record<string, FacetCount[]> {
+    const rest = new CodeCounts();
+    for (const codes of notMatching) rest.add(codes);
+    const totals = this.allDatasets();
+    return this.report(names, limit, (code) => totals.get(code) - rest.get(code));
+  }
+
+  /** Counts for `names` over all datasets. */
+  countAll(names: FacetName[], limit: number): Record<string, FacetCount[]> {
+    const totals = this.allDatasets();
+    return this.report(names, limit, (code) => totals.get(code));
+  }
+
+  /** Number of datasets, from the same cache as the totals. */
+  datasetCount(): number {
+    return this.allDatasets().rows;
+  }
+
+  private allDatasets(): CodeCounts {
+    // Another connection's commit changes data_version; our own writes call invalidate().
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.dataVersion) {
+      this.totals = null;
+      this.dataVersion = version;
+    }
+    if (!this.totals) {
+      const totals = new CodeCounts();
+      for (const codes of this.allCodes.iterate()) totals.add(codes);
+      this.totals = totals;
+    }
+    return this.totals;
+  }
+
+  private report(
+    names: FacetName[],
+    limit: number,
+    countOf: (code: number) => number,
+  ): Record<string, FacetCount[]> {
+    this.refresh();
+    const result: Record<string, FacetCount[]> = {};
+    for (const name of names) {
+      const values: FacetCount[] = [];
+      for (const entry of this.byName.get(name) ?? []) {
+        const count = countOf(entry.code);
+        if (count > 0) values.push({ value: entry.value, count });
+      }
+      result[name] = values
+        .sort((a, b) => b.count - a.count || compareCodePoints(a.value, b.value))
+        .slice(0, limit);
+    }
+    return result;
+  }
+
+  /** Loads dictionary entries added since the last look (by us or another connection). */
+  private refresh(): void {
+    for (const entry of this.newerEntries.all(this.maxCode)) {
+      this.codeOf.set(key(entry.name, entry.value), entry.code);
+      const list = this.byName.get(entry.name) ?? [];
+      list.push(entry);
+      this.byName.set(entry.name, list);
+      this.maxCode = entry.code;
+    }
+  }
+}
+
+function key(name: string, value: string): string {
+  return `${name}\u0000${value}`;
+}
+
+/** Code-point order, as SQLite's BINARY collation and MongoDB compare strings (not UTF-16 units). */
+export function compareCodePoints(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}

@@ -1,0 +1,126 @@
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` holds how many
+ * have run. Append new steps, never edit a released one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE datasets (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    dataset_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    project TEXT NOT NULL,
+    status TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    public INTEGER NOT NULL,
+    owner_group TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    file_count INTEGER NOT NULL,
+    time_start TEXT,
+    time_end TEXT,
+    south REAL,
+    north REAL,
+    lon1_min REAL,
+    lon1_max REAL,
+    lon2_min REAL,
+    lon2_max REAL,
+    revision INTEGER NOT NULL,
+    -- Codes (facet_values.code) of the dataset's facet values, little-endian uint32s: facet counting reads only these.
+    facet_codes BLOB NOT NULL
+  );
+  -- The record itself lives apart so that scans of the filter columns above stay narrow.
+  CREATE TABLE dataset_docs (
+    pk INTEGER PRIMARY KEY REFERENCES datasets (pk) ON DELETE CASCADE,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX datasets_dataset_id ON datasets (dataset_id, id);
+  CREATE INDEX datasets_created_at ON datasets (created_at, id);
+  CREATE INDEX datasets_updated_at ON datasets (updated_at, id);
+  CREATE INDEX datasets_size ON datasets (size, id);
+  CREATE INDEX datasets_kind_project ON datasets (kind, project);
+  CREATE INDEX datasets_owner_group ON datasets (owner_group);
+
+  CREATE TABLE facet_values (
+    code INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (name, value)
+  );
+
+  CREATE TABLE dataset_facets (
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    ds INTEGER NOT NULL REFERENCES datasets (pk) ON DELETE CASCADE,
+    PRIMARY KEY (name, value, ds)
+  ) WITHOUT ROWID;
+  CREATE INDEX dataset_facets_ds ON dataset_facets (ds);
+
+  CREATE TABLE dataset_groups (
+    grp TEXT NOT NULL,
+    ds INTEGER NOT NULL REFERENCES datasets (pk) ON DELETE CASCADE,
+    PRIMARY KEY (grp, ds)
+  ) WITHOUT ROWID;
+  CREATE INDEX dataset_groups_ds ON dataset_groups (ds);
+
+  CREATE TABLE dataset_tokens (
+    token TEXT NOT NULL,
+    ds INTEGER NOT NULL REFERENCES datasets (pk) ON DELETE CASCADE,
+    PRIMARY KEY (token, ds)
+  ) WITHOUT ROWID;
+  CREATE INDEX dataset_tokens_ds ON dataset_tokens (ds);
+
+  CREATE TABLE dataset_derived (
+    parent TEXT NOT NULL,
+    ds INTEGER NOT NULL REFERENCES datasets (pk) ON DELETE CASCADE,
+    PRIMARY KEY (parent, ds)
+  ) WITHOUT ROWID;
+  CREATE INDEX dataset_derived_ds ON dataset_derived (ds);
+
+  CREATE TABLE files (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    dataset_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime TEXT NOT NULL,
+    etag TEXT,
+    time_start TEXT,
+    time_end TEXT,
+    doc TEXT NOT NULL,
+    UNIQUE (kind, root, path)
+  );
+  CREATE INDEX files_dataset ON files (dataset_id, path);
+
+  CREATE TABLE audit (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    entity_type TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX audit_entity ON audit (entity_type, entity_id, at, id);
+
+  CREATE TABLE api_keys (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX api_keys_created_at ON api_keys (created_at, id);
+
+  CREATE TABLE scans (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX scans_created_at ON scans (created_at, id);
+  `,
+];

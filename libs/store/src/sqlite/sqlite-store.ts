@@ -1,0 +1,37 @@
+import type { Store } from '@climcat/core';
+import { openDatabase, type Db } from './sqlite-database';
+import { SqliteApiKeyRepository } from './sqlite-api-key.repository';
+import { SqliteAuditRepository } from './sqlite-audit.repository';
+import { SqliteDatasetRepository } from './sqlite-dataset.repository';
+import { SqliteFileRepository } from './sqlite-file.repository';
+import { SqliteScanRepository } from './sqlite-scan.repository';
+
+/** The embedded store of standalone mode: one better-sqlite3 connection, WAL journal. */
+export class SqliteStore implements Store {
+  readonly adapter = 'sqlite';
+  readonly datasets: SqliteDatasetRepository;
+  readonly files: SqliteFileRepository;
+  readonly audit: SqliteAuditRepository;
+  readonly apiKeys: SqliteApiKeyRepository;
+  readonly scans: SqliteScanRepository;
+
+  private constructor(private readonly db: Db) {
+    this.datasets = new SqliteDatasetRepository(db);
+    this.files = new SqliteFileRepository(db);
+    this.audit = new SqliteAuditRepository(db);
+    this.apiKeys = new SqliteApiKeyRepository(db);
+    this.scans = new SqliteScanRepository(db);
+  }
+
+  static open(path: string): SqliteStore {
+    return new SqliteStore(openDatabase(path));
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

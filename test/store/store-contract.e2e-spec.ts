@@ -1,0 +1,1067 @@
+/**
+ * The store contract: the same behaviours, test for test, against the SQLite
+ * adapter (a temp file) and the MongoDB adapter (the MongoDB-wire server the
+ * harness starts). Every test gets a fresh, empty store.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  ConflictError,
+  InvalidError,
+  NotFoundError,
+  PreconditionFailedError,
+  type DatasetRecord,
+  type DatasetSearchResult,
+  type FileRecord,
+  type Store,
+} from '@climcat/core';
+import { createStore } from '@climcat/store';
+import { testEnv } from '../harness/env';
+import {
+  apiKey,
+  auditEntry,
+  dataset,
+  EVERYTHING,
+  file,
+  fullDataset,
+  query,
+  scan,
+  type NewDataset,
+} from './store-fixtures';
+
+jest.setTimeout(30_000);
+
+const tempDir = mkdtempSync(join(tmpdir(), 'climcat-store-'));
+afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
+
+let opened = 0;
+const runId = `${process.pid}_${Date.now().toString(36)}`;
+
+const adapters: [string, () => Promise<Store>][] = [
+  ['sqlite', () => createStore({ adapter: 'sqlite', path: join(tempDir, `store-${++opened}.db`) })],
+  [
+    'mongo',
+    () =>
+      createStore({
+        adapter: 'mongo',
+        uri: testEnv('TEST_MONGODB_URI'),
+        dbName: `contract_${runId}_${++opened}`,
+      }),
+  ],
+];
+
+function ids(result: { items: { id: string }[] }): string[] {
+  return result.items.map((item) => item.id);
+}
+
+async function collect<T>(iterable: AsyncIterable<T[]>): Promise<T[][]> {
+  const batches: T[][] = [];
+  for await (const batch of iterable) batches.push(batch);
+  return batches;
+}
+
+describe.each(adapters)('%s store', (_adapter, open) => {
+  let store: Store;
+
+  beforeEach(async () => {
+    store = await open();
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  async function seed(...records: NewDataset[]): Promise<void> {
+    for (const record of records) await store.datasets.create(record);
+  }
+
+  describe('lifecycle', () => {
+    it('answers ping while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+
+  describe('datasets: records', () => {
+    it('creates with revision 1 and returns every field exactly as given', async () => {
+      const record = fullDataset('full-1');
+      const created = await store.datasets.create(record);
+      expect(created).toStrictEqual({ ...record, revision: 1 });
+      expect(await store.datasets.get('full-1')).toStrictEqual({ ...record, revision: 1 });
+    });
+
+    it('keeps absent optional fields absent and null coverage/bbox null', async () => {
+      const record = dataset('minimal-1', { timeCoverage: null, bbox: null, facets: {}, variables: [] });
+      await store.datasets.create(record);
+      const stored = await store.datasets.get('minimal-1');
+      expect(stored).toStrictEqual({ ...record, revision: 1 });
+      for (const key of [
+        'gridType',
+        'statusReason',
+        'license',
+        'citation',
+        'contacts',
+        'provenance',
+        'warnings',
+      ])
+        expect(stored).not.toHaveProperty(key);
+    });
+
+    it('returns null for an unknown id', async () => {
+      expect(await store.datasets.get('nope')).toBeNull();
+    });
+
+    it('rejects a duplicate id with ConflictError', async () => {
+      await seed(dataset('dup-1'));
+      await expect(store.datasets.create(dataset('dup-1', { title: 'other' }))).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+      expect((await store.datasets.get('dup-1'))?.title).toBe('dataset dup-1');
+    });
+
+    it('getMany returns the found records in the requested order, skipping unknown ids', async () => {
+      await seed(dataset('a'), dataset('b'), dataset('c'));
+      expect(ids({ items: await store.datasets.getMany(['c', 'nope', 'a']) })).toEqual(['c', 'a']);
+    });
+
+    it('replaces at the expected revision and increments it', async () => {
+      await seed(dataset('r-1'));
+      const replaced = await store.datasets.replace({ ...dataset('r-1', { title: 'new' }), revision: 1 }, 1);
+      expect(replaced.revision).toBe(2);
+      expect(await store.datasets.get('r-1')).toStrictEqual({
+        ...dataset('r-1', { title: 'new' }),
+        revision: 2,
+      });
+    });
+
+    it('rejects a replace at a stale revision with PreconditionFailedError and keeps the record', async () => {
+      await seed(dataset('r-2'));
+      await store.datasets.replace({ ...dataset('r-2', { title: 'second' }), revision: 1 }, 1);
+      await expect(
+        store.datasets.replace({ ...dataset('r-2', { title: 'stale' }), revision: 1 }, 1),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await store.datasets.get('r-2')).toMatchObject({ title: 'second', revision: 2 });
+    });
+
+    it('rejects a replace of an unknown id with NotFoundError', async () => {
+      await expect(store.datasets.replace({ ...dataset('ghost'), revision: 1 }, 1)).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+    });
+
+    it('lets exactly one of two concurrent replaces at the same revision win', async () => {
+      await seed(dataset('race-1'));
+      const results = await Promise.allSettled([
+        store.datasets.replace({ ...dataset('race-1', { title: 'left' }), revision: 1 }, 1),
+        store.datasets.replace({ ...dataset('race-1', { title: 'right' }), revision: 1 }, 1),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(PreconditionFailedError);
+      const winner = (won[0] as PromiseFulfilledResult<DatasetRecord>).value;
+      expect(await store.datasets.get('race-1')).toMatchObject({ title: winner.title, revision: 2 });
+    });
+
+    it('deletes a dataset', async () => {
+      await seed(dataset('d-1'));
+      await store.datasets.delete('d-1');
+      expect(await store.datasets.get('d-1')).toBeNull();
+    });
+
+    it('deletes at the expected revision', async () => {
+      await seed(dataset('d-2'));
+      await store.datasets.delete('d-2', 1);
+      expect(await store.datasets.get('d-2')).toBeNull();
+    });
+
+    it('rejects a delete at a stale revision with PreconditionFailedError and keeps the record', async () => {
+      await seed(dataset('d-3'));
+      await expect(store.datasets.delete('d-3', 7)).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await store.datasets.get('d-3')).not.toBeNull();
+    });
+
+    it('rejects a delete of an unknown id with NotFoundError', async () => {
+      await expect(store.datasets.delete('ghost')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('re-indexes a replaced dataset for search', async () => {
+      await seed(dataset('re-1', { facets: { model: 'OLD-MODEL' } }));
+      await store.datasets.replace(
+        { ...dataset('re-1', { facets: { model: 'NEW-MODEL' } }), revision: 1 },
+        1,
+      );
+      expect(ids(await store.datasets.search(query({ facets: { model: ['OLD-MODEL'] } })))).toEqual([]);
+      expect(ids(await store.datasets.search(query({ facets: { model: ['NEW-MODEL'] } })))).toEqual(['re-1']);
+    });
+
+    it('drops a deleted dataset from search', async () => {
+      await seed(dataset('gone-1'), dataset('kept-1'));
+      await store.datasets.delete('gone-1');
+      const result = await store.datasets.search(query({ facetCounts: ['model'] }));
+      expect(ids(result)).toEqual(['kept-1']);
+      expect(result.facets.model).toEqual([{ value: 'HadGEM2-ES', count: 1 }]);
+    });
+  });
+
+  describe('datasets: sorting and paging', () => {
+    it('sorts by datasetId ascending by default, ties broken by id ascending', async () => {
+      await seed(
+        dataset('b.v2', { datasetId: 'b' }),
+        dataset('a.v1', { datasetId: 'a' }),
+        dataset('b.v1', { datasetId: 'b' }),
+      );
+      expect(ids(await store.datasets.search(query()))).toEqual(['a.v1', 'b.v1', 'b.v2']);
+    });
+
+    it('sorts descending with ties broken by id descending', async () => {
+      await seed(dataset('x', { size: 5 }), dataset('y', { size: 9 }), dataset('z', { size: 5 }));
+      const result = await store.datasets.search(query({ sort: { field: 'size', direction: 'desc' } }));
+      expect(ids(result)).toEqual(['y', 'z', 'x']);
+    });
+
+    it('sorts by createdAt', async () => {
+      await seed(
+        dataset('p', { createdAt: '2024-03-01T00:00:00Z' }),
+        dataset('q', { createdAt: '2024-01-01T00:00:00Z' }),
+        dataset('r', { createdAt: '2024-02-01T00:00:00Z' }),
+      );
+      const result = await store.datasets.search(query({ sort: { field: 'createdAt', direction: 'asc' } }));
+      expect(ids(result)).toEqual(['q', 'r', 'p']);
+    });
+
+    it('visits every item exactly once when following cursors, with next null on the last page', async () => {
+      const records = Array.from({ length: 11 }, (_, i) =>
+        dataset(`page-${String(i).padStart(2, '0')}`, { datasetId: `group-${i % 4}` }),
+      );
+      await seed(...records);
+      const all = ids(await store.datasets.search(query()));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const page: DatasetSearchResult = await store.datasets.search(query({ limit: 3, cursor }));
+        expect(page.total).toBe(11);
+        seen.push(...ids(page));
+        pages++;
+        if (page.next === null) break;
+        cursor = page.next;
+      }
+      expect(pages).toBe(4);
+      expect(seen).toEqual(all);
+      expect(new Set(seen).size).toBe(11);
+    });
+
+    it('follows cursors over a descending numeric sort', async () => {
+      await seed(...[3, 1, 3, 2, 5, 3].map((size, i) => dataset(`n-${i}`, { size })));
+      const sort = { field: 'size', direction: 'desc' } as const;
+      const all = ids(await store.datasets.search(query({ sort })));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.datasets.search(query({ sort, limit: 2, cursor }));
+        seen.push(...ids(page));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual(all);
+    });
+
+    it('returns next null when the page holds the last item exactly', async () => {
+      await seed(dataset('e-1'), dataset('e-2'));
+      const result = await store.datasets.search(query({ limit: 2 }));
+      expect(ids(result)).toEqual(['e-1', 'e-2']);
+      expect(result.next).toBeNull();
+    });
+
+    it('pages by offset', async () => {
+      await seed(dataset('o-1'), dataset('o-2'), dataset('o-3'), dataset('o-4'));
+      const result = await store.datasets.search(query({ limit: 2, offset: 1 }));
+      expect(ids(result)).toEqual(['o-2', 'o-3']);
+      expect(result.total).toBe(4);
+      expect(result.next).not.toBeNull();
+    });
+
+    it('returns only total and facets for limit 0', async () => {
+      await seed(dataset('l-1'), dataset('l-2'));
+      const result = await store.datasets.search(query({ limit: 0, facetCounts: ['model'] }));
+      expect(result).toEqual({
+        total: 2,
+        items: [],
+        facets: { model: [{ value: 'HadGEM2-ES', count: 2 }] },
+        next: null,
+      });
+    });
+
+    it('reports a total that ignores paging', async () => {
+      await seed(dataset('t-1'), dataset('t-2'), dataset('t-3'));
+      const result = await store.datasets.search(query({ limit: 1, offset: 2 }));
+      expect(result.total).toBe(3);
+      expect(ids(result)).toEqual(['t-3']);
+    });
+
+    it('rejects a cursor that was not issued by a search with InvalidError', async () => {
+      await expect(store.datasets.search(query({ cursor: 'garbage' }))).rejects.toBeInstanceOf(InvalidError);
+    });
+
+    it('rejects a cursor combined with an offset with InvalidError', async () => {
+      await seed(dataset('c-1'), dataset('c-2'));
+      const { next } = await store.datasets.search(query({ limit: 1 }));
+      await expect(
+        store.datasets.search(query({ limit: 1, offset: 1, cursor: next ?? undefined })),
+      ).rejects.toBeInstanceOf(InvalidError);
+    });
+  });
+
+  describe('datasets: access filter', () => {
+    const open = { public: true, ownerGroup: 'cmip5', accessGroups: [] };
+    const owned = { public: false, ownerGroup: 'mohc', accessGroups: [] };
+    const shared = { public: false, ownerGroup: 'smhi', accessGroups: ['eucp', 'cordex'] };
+    const hidden = { public: false, ownerGroup: 'secret', accessGroups: ['other'] };
+
+    beforeEach(async () => {
+      await seed(
+        dataset('open', { access: open, facets: { model: 'A' } }),
+        dataset('owned', { access: owned, facets: { model: 'B' } }),
+        dataset('shared', { access: shared, facets: { model: 'C' } }),
+        dataset('hidden', { access: hidden, facets: { model: 'HIDDEN' } }),
+      );
+    });
+
+    it('shows only public datasets to an empty group list', async () => {
+      const result = await store.datasets.search(query({ access: { everything: false, groups: [] } }));
+      expect(ids(result)).toEqual(['open']);
+      expect(result.total).toBe(1);
+    });
+
+    it('shows datasets whose owner group is one of the groups', async () => {
+      const result = await store.datasets.search(query({ access: { everything: false, groups: ['mohc'] } }));
+      expect(ids(result)).toEqual(['open', 'owned']);
+    });
+
+    it('shows datasets sharing an access group', async () => {
+      const result = await store.datasets.search(
+        query({ access: { everything: false, groups: ['cordex'] } }),
+      );
+      expect(ids(result)).toEqual(['open', 'shared']);
+    });
+
+    it('shows everything when access.everything is set', async () => {
+      const result = await store.datasets.search(query({ access: EVERYTHING }));
+      expect(ids(result)).toEqual(['hidden', 'open', 'owned', 'shared']);
+    });
+
+    it('never reveals unreadable datasets in items, total or facet counts', async () => {
+      const result = await store.datasets.search(
+        query({
+          access: { everything: false, groups: ['mohc', 'eucp'] },
+          facetCounts: ['model'],
+          facets: { model: ['A', 'B', 'C', 'HIDDEN'] },
+        }),
+      );
+      expect(ids(result)).toEqual(['open', 'owned', 'shared']);
+      expect(result.total).toBe(3);
+      expect(result.facets.model?.map((f) => f.value)).toEqual(['A', 'B', 'C']);
+    });
+
+    it('never reveals an unreadable dataset looked up by id', async () => {
+      const result = await store.datasets.search(
+        query({ access: { everything: false, groups: ['mohc'] }, ids: ['hidden', 'owned'] }),
+      );
+      expect(ids(result)).toEqual(['owned']);
+    });
+  });
+
+  describe('datasets: facet filters and counts', () => {
+    beforeEach(async () => {
+      await seed(
+        dataset('f-1', { facets: { model: 'EC-EARTH', experiment: 'rcp45', variable: ['tas', 'pr'] } }),
+        dataset('f-2', { facets: { model: 'HadGEM2-ES', experiment: 'rcp85', variable: ['tas'] } }),
+        dataset('f-3', { facets: { model: 'HadGEM2-ES', experiment: 'rcp45', variable: 'pr' } }),
+        dataset('f-4', {
+          facets: { model: 'MPI-ESM-LR', experiment: 'historical', variable: ['tas', 'tas'] },
+        }),
+      );
+    });
+
+    it('ORs the values of one facet', async () => {
+      const result = await store.datasets.search(query({ facets: { model: ['EC-EARTH', 'MPI-ESM-LR'] } }));
+      expect(ids(result)).toEqual(['f-1', 'f-4']);
+    });
+
+    it('ANDs different facets', async () => {
+      const result = await store.datasets.search(
+        query({ facets: { model: ['HadGEM2-ES', 'EC-EARTH'], experiment: ['rcp45'] } }),
+      );
+      expect(ids(result)).toEqual(['f-1', 'f-3']);
+    });
+
+    it('matches any element of a list facet and a plain string facet alike', async () => {
+      const result = await store.datasets.search(query({ facets: { variable: ['pr'] } }));
+      expect(ids(result)).toEqual(['f-1', 'f-3']);
+    });
+
+    it('matches nothing for an empty value list', async () => {
+      const result = await store.datasets.search(query({ facets: { model: [] } }));
+      expect(result.total).toBe(0);
+    });
+
+    it('counts datasets per value, most frequent first, then by value', async () => {
+      const result = await store.datasets.search(query({ limit: 0, facetCounts: ['model', 'experiment'] }));
+      expect(result.facets).toEqual({
+        model: [
+          { value: 'HadGEM2-ES', count: 2 },
+          { value: 'EC-EARTH', count: 1 },
+          { value: 'MPI-ESM-LR', count: 1 },
+        ],
+        experiment: [
+          { value: 'rcp45', count: 2 },
+          { value: 'historical', count: 1 },
+          { value: 'rcp85', count: 1 },
+        ],
+      });
+    });
+
+    it('counts each value of a list facet once per dataset', async () => {
+      const result = await store.datasets.search(query({ limit: 0, facetCounts: ['variable'] }));
+      expect(result.facets.variable).toEqual([
+        { value: 'tas', count: 3 },
+        { value: 'pr', count: 2 },
+      ]);
+    });
+
+    it('counts only the datasets matching the query', async () => {
+      const result = await store.datasets.search(
+        query({ facets: { experiment: ['rcp45'] }, facetCounts: ['model', 'variable'] }),
+      );
+      expect(result.facets).toEqual({
+        model: [
+          { value: 'EC-EARTH', count: 1 },
+          { value: 'HadGEM2-ES', count: 1 },
+        ],
+        variable: [
+          { value: 'pr', count: 2 },
+          { value: 'tas', count: 1 },
+        ],
+      });
+    });
+
+    it('caps the values per facet at facetLimit', async () => {
+      const result = await store.datasets.search(query({ limit: 0, facetCounts: ['model'], facetLimit: 2 }));
+      expect(result.facets.model).toEqual([
+        { value: 'HadGEM2-ES', count: 2 },
+        { value: 'EC-EARTH', count: 1 },
+      ]);
+    });
+
+    it('returns an empty list for a requested facet no dataset has', async () => {
+      const result = await store.datasets.search(query({ limit: 0, facetCounts: ['domain'] }));
+      expect(result.facets).toEqual({ domain: [] });
+    });
+
+    it('counts reflect writes made after an earlier count', async () => {
+      const counts = async () =>
+        (await store.datasets.search(query({ limit: 0, facetCounts: ['model'] }))).facets.model;
+      const readable = async () =>
+        (
+          await store.datasets.search(
+            query({ limit: 0, facetCounts: ['model'], access: { everything: false, groups: [] } }),
+          )
+        ).facets.model;
+      expect(await counts()).toContainEqual({ value: 'EC-EARTH', count: 1 });
+      expect(await readable()).toContainEqual({ value: 'EC-EARTH', count: 1 });
+      await seed(dataset('f-5', { facets: { model: 'EC-EARTH' } }));
+      await store.datasets.delete('f-2');
+      expect(await counts()).toEqual([
+        { value: 'EC-EARTH', count: 2 },
+        { value: 'HadGEM2-ES', count: 1 },
+        { value: 'MPI-ESM-LR', count: 1 },
+      ]);
+      expect(await readable()).toEqual(await counts());
+    });
+
+    it('caps facet values at 100 by default', async () => {
+      await seed(
+        ...Array.from({ length: 105 }, (_, i) =>
+          dataset(`many-${i}`, { facets: { ensemble: `r${i}i1p1` }, timeCoverage: null }),
+        ),
+      );
+      const result = await store.datasets.search(query({ limit: 0, facetCounts: ['ensemble'] }));
+      expect(result.facets.ensemble).toHaveLength(100);
+    });
+  });
+
+  describe('datasets: text search', () => {
+    beforeEach(async () => {
+      await seed(
+        dataset('cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128', {
+          datasetId: 'cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1',
+          title: 'Surface temperature',
+          facets: { model: 'HadGEM2-ES' },
+        }),
+        dataset('derived-precip', {
+          title: 'Precipitation climatology',
+          description: 'Seasonal means over Europe',
+          keywords: ['drought'],
+          variables: [{ name: 'pr', standardName: 'precipitation_flux' }],
+          facets: { model: 'EC-EARTH' },
+        }),
+      );
+    });
+
+    it('matches a token by prefix', async () => {
+      expect(ids(await store.datasets.search(query({ text: ['precip'] })))).toEqual(['derived-precip']);
+    });
+
+    it('requires every token to match', async () => {
+      expect(ids(await store.datasets.search(query({ text: ['seasonal', 'europe'] })))).toEqual([
+        'derived-precip',
+      ]);
+      expect(ids(await store.datasets.search(query({ text: ['seasonal', 'hadgem'] })))).toEqual([]);
+    });
+
+    it('does not match inside a token', async () => {
+      expect(ids(await store.datasets.search(query({ text: ['limatology'] })))).toEqual([]);
+    });
+
+    it('indexes id parts, keywords, variable standard names and facet values', async () => {
+      const search = async (token: string) => ids(await store.datasets.search(query({ text: [token] })));
+      expect(await search('mohc')).toHaveLength(1);
+      expect(await search('drought')).toEqual(['derived-precip']);
+      expect(await search('precipitation_flux')).toEqual(['derived-precip']);
+      expect(await search('ec-earth')).toEqual(['derived-precip']);
+      expect(await search('es')).toHaveLength(1);
+    });
+
+    it('ignores the case of query tokens', async () => {
+      expect(ids(await store.datasets.search(query({ text: ['HadGEM2'] })))).toHaveLength(1);
+    });
+
+    it('treats regular-expression characters in a token literally', async () => {
+      expect(ids(await store.datasets.search(query({ text: ['.*'] })))).toEqual([]);
+      expect(ids(await store.datasets.search(query({ text: ['hadgem2-es'] })))).toHaveLength(1);
+    });
+  });
+
+  describe('datasets: time overlap', () => {
+    beforeEach(async () => {
+      await seed(
+        dataset('t-2000s', {
+          timeCoverage: { start: '2000-01-01T00:00:00', end: '2009-12-30T00:00:00', calendar: '360_day' },
+        }),
+        dataset('t-none', { timeCoverage: null }),
+      );
+    });
+
+    const search = async (time: { start?: string; end?: string }) =>
+      ids(await store.datasets.search(query({ time })));
+
+    it('matches when the query ends exactly at the coverage start', async () => {
+      expect(await search({ start: '1990-01-01T00:00:00', end: '2000-01-01T00:00:00' })).toEqual(['t-2000s']);
+    });
+
+    it('matches when the query starts exactly at the coverage end', async () => {
+      expect(await search({ start: '2009-12-30T00:00:00', end: '2020-01-01T00:00:00' })).toEqual(['t-2000s']);
+    });
+
+    it('does not match a range that ends just before the coverage', async () => {
+      expect(await search({ start: '1990-01-01T00:00:00', end: '1999-12-30T23:59:59' })).toEqual([]);
+    });
+
+    it('does not match a range that starts just after the coverage', async () => {
+      expect(await search({ start: '2009-12-30T00:00:01' })).toEqual([]);
+    });
+
+    it('accepts an open-ended range', async () => {
+      expect(await search({ end: '2005-06-01T00:00:00' })).toEqual(['t-2000s']);
+      expect(await search({ start: '2005-06-01T00:00:00' })).toEqual(['t-2000s']);
+    });
+
+    it('compares calendar dates as strings (a 360_day 2005-02-30 is valid)', async () => {
+      expect(await search({ start: '2005-02-30T00:00:00', end: '2005-02-30T00:00:00' })).toEqual(['t-2000s']);
+    });
+
+    it('never matches a dataset without time coverage', async () => {
+      expect(await search({})).toEqual(['t-2000s']);
+    });
+  });
+
+  describe('datasets: bounding box', () => {
+    beforeEach(async () => {
+      await seed(
+        dataset('europe', { bbox: [-10, 35, 30, 70] }),
+        dataset('pacific', { bbox: [170, -10, -170, 10] }),
+        dataset('global-360', { bbox: [0, -90, 360, 90] }),
+        dataset('no-bbox', { bbox: null }),
+        dataset('east-360', { bbox: [200, -20, 220, 0] }),
+      );
+    });
+
+    const search = async (bbox: [number, number, number, number]) =>
+      ids(await store.datasets.search(query({ bbox })));
+
+    it('matches boxes overlapping in both latitude and longitude', async () => {
+      expect(await search([0, 40, 10, 50])).toEqual(['europe', 'global-360']);
+    });
+
+    it('does not match a box that overlaps in longitude only', async () => {
+      expect(await search([0, -60, 10, -50])).toEqual(['global-360']);
+    });
+
+    it('matches a dataset box that crosses the antimeridian from either side', async () => {
+      expect(await search([175, -5, 179, 5])).toEqual(['global-360', 'pacific']);
+      expect(await search([-179, -5, -175, 5])).toEqual(['global-360', 'pacific']);
+    });
+
+    it('matches with a query box that crosses the antimeridian', async () => {
+      expect(await search([160, -15, -145, -5])).toEqual(['east-360', 'global-360', 'pacific']);
+    });
+
+    it('does not match a crossing box against a box between its ends', async () => {
+      expect(await search([-160, -5, 160, 5])).toEqual(['east-360', 'global-360']);
+      expect(await search([-169, 1, 169, 5])).toEqual(['global-360']);
+    });
+
+    it('touching edges overlap', async () => {
+      expect(await search([30, 70, 40, 80])).toEqual(['europe', 'global-360']);
+    });
+
+    it('rejects a box with south above north with InvalidError', async () => {
+      await expect(store.datasets.search(query({ bbox: [0, 10, 5, 0] }))).rejects.toBeInstanceOf(
+        InvalidError,
+      );
+    });
+  });
+
+  describe('datasets: other filters and capacity', () => {
+    it('filters by kind, status and availability lists', async () => {
+      await seed(
+        dataset('k-1', { kind: 'standard', status: 'latest', availability: 'online' }),
+        dataset('k-2', { kind: 'derived', status: 'latest', availability: 'offline' }),
+        dataset('k-3', { kind: 'scratch', status: 'retracted', availability: 'online' }),
+        dataset('k-4', { kind: 'derived', status: 'superseded', availability: 'partial' }),
+      );
+      const search = async (q: Parameters<typeof query>[0]) => ids(await store.datasets.search(query(q)));
+      expect(await search({ kind: ['derived', 'scratch'] })).toEqual(['k-2', 'k-3', 'k-4']);
+      expect(await search({ status: ['latest'] })).toEqual(['k-1', 'k-2']);
+      expect(await search({ availability: ['online', 'partial'] })).toEqual(['k-1', 'k-3', 'k-4']);
+      expect(await search({ kind: ['derived'], availability: ['offline'] })).toEqual(['k-2']);
+    });
+
+    it('filters by a list of ids', async () => {
+      await seed(dataset('i-1'), dataset('i-2'), dataset('i-3'));
+      expect(ids(await store.datasets.search(query({ ids: ['i-3', 'i-1', 'nope'] })))).toEqual([
+        'i-1',
+        'i-3',
+      ]);
+      expect((await store.datasets.search(query({ ids: [] }))).total).toBe(0);
+    });
+
+    it('finds datasets derived from any of the given ids', async () => {
+      const derived = (id: string, parents: string[]) =>
+        dataset(id, { kind: 'derived', provenance: { derivedFrom: parents } });
+      await seed(
+        dataset('p-1'),
+        derived('c-1', ['p-1']),
+        derived('c-2', ['p-2', 'p-3']),
+        derived('c-3', ['p-9']),
+      );
+      expect(ids(await store.datasets.search(query({ derivedFrom: ['p-1', 'p-3'] })))).toEqual([
+        'c-1',
+        'c-2',
+      ]);
+    });
+
+    it('combines every filter with AND', async () => {
+      await seed(
+        dataset('m-1', { kind: 'derived', facets: { model: 'A' }, title: 'alpha' }),
+        dataset('m-2', { kind: 'derived', facets: { model: 'A' }, title: 'beta' }),
+        dataset('m-3', { kind: 'standard', facets: { model: 'A' }, title: 'alpha' }),
+      );
+      const result = await store.datasets.search(
+        query({ kind: ['derived'], facets: { model: ['A'] }, text: ['alp'], bbox: [0, 0, 1, 1] }),
+      );
+      expect(ids(result)).toEqual(['m-1']);
+    });
+
+    it('reports capacity per kind and project over all datasets', async () => {
+      await seed(
+        dataset('cap-1', { kind: 'standard', project: 'CMIP5', size: 100, fileCount: 2 }),
+        dataset('cap-2', {
+          kind: 'standard',
+          project: 'CMIP5',
+          size: 50,
+          fileCount: 1,
+          access: { public: false, ownerGroup: 'x', accessGroups: [] },
+        }),
+        dataset('cap-3', { kind: 'standard', project: 'CORDEX', size: 7, fileCount: 3 }),
+        dataset('cap-4', { kind: 'derived', project: 'CMIP5', size: 1, fileCount: 1 }),
+      );
+      expect(await store.datasets.capacity()).toEqual([
+        { kind: 'derived', project: 'CMIP5', datasets: 1, files: 1, bytes: 1 },
+        { kind: 'standard', project: 'CMIP5', datasets: 2, files: 3, bytes: 150 },
+        { kind: 'standard', project: 'CORDEX', datasets: 1, files: 3, bytes: 7 },
+      ]);
+    });
+
+    it('reports no capacity rows for an empty store', async () => {
+      expect(await store.datasets.capacity()).toEqual([]);
+    });
+  });
+
+  describe('files', () => {
+    it('registers a new file and finds it by id and by location', async () => {
+      const record = file('f-1', 'cmip5/a/tas.nc', {
+        etag: 'e1',
+        sha256: 'abc',
+        timeCoverage: { start: '2000-01-01T00:00:00', end: '2000-12-30T00:00:00', calendar: '360_day' },
+      });
+      expect(await store.files.upsert(record)).toBe('new');
+      expect(await store.files.get('f-1')).toStrictEqual(record);
+      expect(await store.files.findByLocation(record.location)).toStrictEqual(record);
+    });
+
+    it('returns null for an unknown id or location', async () => {
+      expect(await store.files.get('nope')).toBeNull();
+      expect(await store.files.findByLocation({ kind: 's3', root: 'data', path: 'x.nc' })).toBeNull();
+    });
+
+    it('reports unchanged and writes nothing when size, mtime, etag and dataset are the same', async () => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      const again = file('f-1', 'a.nc', { updatedAt: '2025-01-01T00:00:00Z', format: 'netcdf3' });
+      expect(await store.files.upsert(again)).toBe('unchanged');
+      expect(await store.files.get('f-1')).toMatchObject({
+        updatedAt: '2024-01-01T00:00:00Z',
+        format: 'netcdf4',
+      });
+    });
+
+    it.each<[string, Partial<FileRecord>]>([
+      ['size', { size: 101 }],
+      ['mtime', { mtime: '2024-02-01T00:00:00Z' }],
+      ['etag', { etag: 'new-etag' }],
+      ['dataset', { datasetId: 'ds-2' }],
+    ])('reports changed and stores the new record when the %s differs', async (_field, change) => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      const changed = file('f-1', 'a.nc', { ...change, updatedAt: '2024-03-01T00:00:00Z' });
+      expect(await store.files.upsert(changed)).toBe('changed');
+      expect(await store.files.get('f-1')).toStrictEqual(changed);
+    });
+
+    it('registers a removed file again as new and present', async () => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      await store.files.markRemoved(['f-1'], '2024-02-01T00:00:00Z');
+      expect(await store.files.upsert(file('f-1', 'a.nc'))).toBe('new');
+      expect(await store.files.get('f-1')).toMatchObject({ status: 'present' });
+    });
+
+    it('keeps the stored id and createdAt when a location is registered again', async () => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      const outcome = await store.files.upsert(
+        file('f-other', 'a.nc', { size: 5, createdAt: '2030-01-01T00:00:00Z' }),
+      );
+      expect(outcome).toBe('changed');
+      expect(await store.files.get('f-other')).toBeNull();
+      expect(await store.files.get('f-1')).toMatchObject({ size: 5, createdAt: '2024-01-01T00:00:00Z' });
+    });
+
+    it('distinguishes the same path under another root or storage kind', async () => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      const s3 = file('f-2', 'a.nc', { location: { kind: 's3', root: 'data', path: 'a.nc' } });
+      const other = file('f-3', 'a.nc', { location: { kind: 'posix', root: 'scratch', path: 'a.nc' } });
+      expect(await store.files.upsert(s3)).toBe('new');
+      expect(await store.files.upsert(other)).toBe('new');
+    });
+
+    it('rejects a new location whose id belongs to another file with ConflictError', async () => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      await expect(store.files.upsert(file('f-1', 'b.nc'))).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('lists the present files of a dataset in path order, paged', async () => {
+      const files: [string, string][] = [
+        ['f-c', 'd/c.nc'],
+        ['f-a', 'd/a.nc'],
+        ['f-b', 'd/b.nc'],
+        ['f-x', 'd/x.nc'],
+      ];
+      for (const [id, path] of files) await store.files.upsert(file(id, path));
+      await store.files.upsert(file('f-other', 'd/0.nc', { datasetId: 'ds-other' }));
+      await store.files.markRemoved(['f-x'], '2024-02-01T00:00:00Z');
+      const first = await store.files.listByDataset('ds-1', { limit: 2, offset: 0 });
+      const second = await store.files.listByDataset('ds-1', { limit: 2, offset: 2 });
+      expect(first.total).toBe(3);
+      expect(ids(first)).toEqual(['f-a', 'f-b']);
+      expect(ids(second)).toEqual(['f-c']);
+    });
+
+    it('iterates the present files under a directory prefix in path order and batches', async () => {
+      const paths = [
+        'a/b/3.nc',
+        'a/b/1.nc',
+        'a/b',
+        'a/bc/2.nc',
+        'a/b.nc',
+        'a/b/sub/2.nc',
+        'a/b-old/1.nc',
+        'z.nc',
+      ];
+      for (const [i, path] of paths.entries()) await store.files.upsert(file(`f-${i}`, path));
+      await store.files.upsert(
+        file('f-s3', 'a/b/0.nc', { location: { kind: 's3', root: 'data', path: 'a/b/0.nc' } }),
+      );
+      await store.files.upsert(file('f-gone', 'a/b/2.nc'));
+      await store.files.markRemoved(['f-gone'], '2024-02-01T00:00:00Z');
+      const batches = await collect(store.files.iterateByRoot('posix', 'data', 'a/b/', 2));
+      expect(batches.map((batch) => batch.map((f) => f.location.path))).toEqual([
+        ['a/b', 'a/b/1.nc'],
+        ['a/b/3.nc', 'a/b/sub/2.nc'],
+      ]);
+    });
+
+    it('iterates every present file of a root for an empty prefix', async () => {
+      await store.files.upsert(file('f-1', 'y/1.nc'));
+      await store.files.upsert(file('f-2', 'x.nc'));
+      await store.files.upsert(
+        file('f-3', 'q.nc', { location: { kind: 'posix', root: 'other', path: 'q.nc' } }),
+      );
+      const batches = await collect(store.files.iterateByRoot('posix', 'data', ''));
+      expect(batches.flat().map((f) => f.id)).toEqual(['f-2', 'f-1']);
+    });
+
+    it('yields nothing when no file is under the prefix', async () => {
+      await store.files.upsert(file('f-1', 'a/1.nc'));
+      expect(await collect(store.files.iterateByRoot('posix', 'data', 'b'))).toEqual([]);
+    });
+
+    it('marks files removed and counts only those that changed state', async () => {
+      await store.files.upsert(file('f-1', '1.nc'));
+      await store.files.upsert(file('f-2', '2.nc'));
+      expect(await store.files.markRemoved(['f-1', 'nope'], '2024-02-01T00:00:00Z')).toBe(1);
+      expect(await store.files.markRemoved(['f-1', 'f-2'], '2024-02-02T00:00:00Z')).toBe(1);
+      expect(await store.files.get('f-1')).toMatchObject({
+        status: 'removed',
+        updatedAt: '2024-02-01T00:00:00Z',
+      });
+    });
+
+    it('deletes every file of a dataset and reports how many', async () => {
+      await store.files.upsert(file('f-1', '1.nc'));
+      await store.files.upsert(file('f-2', '2.nc'));
+      await store.files.upsert(file('f-3', '3.nc', { datasetId: 'ds-2' }));
+      await store.files.markRemoved(['f-2'], '2024-02-01T00:00:00Z');
+      expect(await store.files.deleteByDataset('ds-1')).toBe(2);
+      expect(await store.files.get('f-1')).toBeNull();
+      expect(await store.files.get('f-3')).not.toBeNull();
+    });
+
+    it('aggregates count, size and time span over present files only', async () => {
+      const tc = (start: string, end: string) => ({ start, end, calendar: 'noleap' });
+      await store.files.upsert(
+        file('f-1', '1.nc', { size: 10, timeCoverage: tc('2001-01-01T00:00:00', '2001-12-31T00:00:00') }),
+      );
+      await store.files.upsert(
+        file('f-2', '2.nc', { size: 20, timeCoverage: tc('2000-01-01T00:00:00', '2000-12-31T00:00:00') }),
+      );
+      await store.files.upsert(file('f-3', '3.nc', { size: 5, timeCoverage: null }));
+      await store.files.upsert(
+        file('f-4', '4.nc', { size: 99, timeCoverage: tc('1990-01-01T00:00:00', '2099-12-31T00:00:00') }),
+      );
+      await store.files.markRemoved(['f-4'], '2024-02-01T00:00:00Z');
+      expect(await store.files.aggregate('ds-1')).toEqual({
+        fileCount: 3,
+        size: 35,
+        timeStart: '2000-01-01T00:00:00',
+        timeEnd: '2001-12-31T00:00:00',
+      });
+    });
+
+    it('aggregates an unknown dataset to zeros and nulls', async () => {
+      expect(await store.files.aggregate('nope')).toEqual({
+        fileCount: 0,
+        size: 0,
+        timeStart: null,
+        timeEnd: null,
+      });
+    });
+  });
+
+  describe('audit', () => {
+    it('lists entries of one entity newest first, ties broken by id descending, with total', async () => {
+      await store.audit.append([
+        auditEntry('a-1', '2024-01-01T00:00:00Z'),
+        auditEntry('a-3', '2024-01-02T00:00:00Z'),
+        auditEntry('a-2', '2024-01-02T00:00:00Z'),
+        auditEntry('a-4', '2024-01-03T00:00:00Z', { entityId: 'ds-2' }),
+        auditEntry('a-5', '2024-01-04T00:00:00Z', { entityType: 'file' }),
+      ]);
+      const page = await store.audit.list('dataset', 'ds-1', { limit: 2, offset: 0 });
+      expect(page.total).toBe(3);
+      expect(ids(page)).toEqual(['a-3', 'a-2']);
+      expect(ids(await store.audit.list('dataset', 'ds-1', { limit: 2, offset: 2 }))).toEqual(['a-1']);
+    });
+
+    it('round-trips entries exactly, optional fields and unknown change values included', async () => {
+      const entry = auditEntry('a-1', '2024-01-01T00:00:00Z', {
+        requestId: 'req-1',
+        note: 'bulk edit',
+        changes: [
+          { path: '/access/accessGroups', from: ['a'], to: ['a', 'b'] },
+          { path: '/license', to: 'CC-BY-4.0' },
+          { path: '/provenance', from: { derivedFrom: [], parameters: {} } },
+          { path: '/statusReason', from: null, to: 'x' },
+        ],
+      });
+      await store.audit.append([entry]);
+      const [stored] = (await store.audit.list('dataset', 'ds-1', { limit: 1, offset: 0 })).items;
+      expect(stored).toStrictEqual(entry);
+    });
+
+    it('rejects a duplicate entry id with ConflictError', async () => {
+      await store.audit.append([auditEntry('a-1', '2024-01-01T00:00:00Z')]);
+      await expect(store.audit.append([auditEntry('a-1', '2024-01-02T00:00:00Z')])).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+    });
+  });
+
+  describe('api keys', () => {
+    it('creates a key and finds it by id and by hash', async () => {
+      const record = apiKey('k-1', { expiresAt: '2030-01-01T00:00:00Z' });
+      await store.apiKeys.create(record);
+      expect(await store.apiKeys.get('k-1')).toStrictEqual(record);
+      expect(await store.apiKeys.findByHash('hash-k-1')).toStrictEqual(record);
+      expect(await store.apiKeys.findByHash('nope')).toBeNull();
+    });
+
+    it('rejects a duplicate id or hash with ConflictError', async () => {
+      await store.apiKeys.create(apiKey('k-1'));
+      await expect(store.apiKeys.create(apiKey('k-1', { hash: 'other' }))).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+      await expect(store.apiKeys.create(apiKey('k-2', { hash: 'hash-k-1' }))).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+    });
+
+    it('lists keys newest first with total', async () => {
+      await store.apiKeys.create(apiKey('k-1', { createdAt: '2024-01-01T00:00:00Z' }));
+      await store.apiKeys.create(apiKey('k-2', { createdAt: '2024-03-01T00:00:00Z' }));
+      await store.apiKeys.create(apiKey('k-3', { createdAt: '2024-02-01T00:00:00Z' }));
+      const page = await store.apiKeys.list({ limit: 2, offset: 0 });
+      expect(page.total).toBe(3);
+      expect(ids(page)).toEqual(['k-2', 'k-3']);
+    });
+
+    it('revokes a key by setting revokedAt', async () => {
+      await store.apiKeys.create(apiKey('k-1'));
+      const revoked = await store.apiKeys.revoke('k-1', '2024-05-01T00:00:00Z');
+      expect(revoked).toStrictEqual({ ...apiKey('k-1'), revokedAt: '2024-05-01T00:00:00Z' });
+      expect(await store.apiKeys.get('k-1')).toStrictEqual(revoked);
+    });
+
+    it('rejects revoking an unknown key with NotFoundError', async () => {
+      await expect(store.apiKeys.revoke('nope', '2024-05-01T00:00:00Z')).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+    });
+  });
+
+  describe('scans', () => {
+    it('creates a scan and reads it back exactly', async () => {
+      const record = scan('s-1', { prefix: 'cmip5', message: 'queued by test' });
+      await store.scans.create(record);
+      expect(await store.scans.get('s-1')).toStrictEqual(record);
+      expect(await store.scans.get('nope')).toBeNull();
+    });
+
+    it('rejects a duplicate scan id with ConflictError', async () => {
+      await store.scans.create(scan('s-1'));
+      await expect(store.scans.create(scan('s-1'))).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('shallow-merges updates and returns the merged record', async () => {
+      await store.scans.create(scan('s-1'));
+      const counts = { seen: 3, new: 2, changed: 1, unchanged: 0, removed: 0, failed: 1 };
+      const updated = await store.scans.update('s-1', {
+        state: 'running',
+        startedAt: '2024-01-01T00:01:00Z',
+        counts,
+        errors: [{ path: 'bad.nc', reason: 'not netCDF' }],
+      });
+      const expected = {
+        ...scan('s-1'),
+        state: 'running',
+        startedAt: '2024-01-01T00:01:00Z',
+        counts,
+        errors: [{ path: 'bad.nc', reason: 'not netCDF' }],
+      };
+      expect(updated).toStrictEqual(expected);
+      expect(await store.scans.get('s-1')).toStrictEqual(expected);
+    });
+
+    it('rejects updating an unknown scan with NotFoundError', async () => {
+      await expect(store.scans.update('nope', { state: 'running' })).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('lists scans newest first with total', async () => {
+      await store.scans.create(scan('s-1', { createdAt: '2024-01-01T00:00:00Z' }));
+      await store.scans.create(scan('s-2', { createdAt: '2024-01-03T00:00:00Z' }));
+      await store.scans.create(scan('s-3', { createdAt: '2024-01-02T00:00:00Z' }));
+      const page = await store.scans.list({ limit: 10, offset: 0 });
+      expect(page.total).toBe(3);
+      expect(ids(page)).toEqual(['s-2', 's-3', 's-1']);
+    });
+  });
+});
+
+describe('sqlite store file', () => {
+  it('keeps its data across close and reopen', async () => {
+    const path = join(tempDir, 'reopen.db');
+    const first = await createStore({ adapter: 'sqlite', path });
+    await first.datasets.create(fullDataset('persist-1'));
+    await first.files.upsert(file('f-1', 'a.nc'));
+    await first.close();
+    const second = await createStore({ adapter: 'sqlite', path });
+    try {
+      expect(await second.datasets.get('persist-1')).toStrictEqual({
+        ...fullDataset('persist-1'),
+        revision: 1,
+      });
+      expect(ids(await second.datasets.search(query({ text: ['hadgem2'] })))).toEqual(['persist-1']);
+      expect(await second.files.get('f-1')).toStrictEqual(file('f-1', 'a.nc'));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('sees datasets written through another connection to the same file', async () => {
+    const path = join(tempDir, 'two-connections.db');
+    const reader = await createStore({ adapter: 'sqlite', path });
+    const writer = await createStore({ adapter: 'sqlite', path });
+    try {
+      const models = async () =>
+        (await reader.datasets.search(query({ limit: 0, facetCounts: ['model'] }))).facets.model;
+      await writer.datasets.create(dataset('w-1'));
+      expect(await models()).toEqual([{ value: 'HadGEM2-ES', count: 1 }]);
+      await writer.datasets.create(dataset('w-2'));
+      expect(await models()).toEqual([{ value: 'HadGEM2-ES', count: 2 }]);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+
+  it('uses the WAL journal and records its schema version', async () => {
+    const path = join(tempDir, 'pragmas.db');
+    await (await createStore({ adapter: 'sqlite', path })).close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(1);
+    } finally {
+      db.close();
+    }
+  });
+});
