@@ -30,7 +30,6 @@ void runService('standalone', [CatalogModule, IngestorModule, ThreddsProxyModule
   banner: (config) => [
     `  archive        ${config.dataRoot} (root name "data")${config.dataRootIsDefault ? ' — embedded default' : ''}`,
     `  scratch        ${config.scratchRoot}`,
-    `  THREDDS        ${config.publicUrl}/thredds/catalog.xml`,
     `  Node-RED       ${config.publicUrl}/red`,
     `  admin API key  ${adminKeySource}`,
   ],
