@@ -98,6 +98,15 @@ export async function runService(
   const app = await createApp(config, features);
   await hooks.beforeListen?.(app, config);
   await app.listen(config.port, config.host);
+  // Nest closes the app on these signals; this bounds how long in-flight work may delay the exit.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        process.stderr.write(`climcat ${service}: shutdown exceeded ${config.shutdownTimeoutMs} ms, exiting\n`);
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
   const lines = [
     `climcat ${service} listening on ${config.host}:${config.port}`,
     `  API docs       ${config.publicUrl}/api/docs  (OpenAPI JSON: /api/docs-json)`,
