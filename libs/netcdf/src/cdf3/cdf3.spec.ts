@@ -1,0 +1,448 @@
+import { PassThrough } from 'node:stream';
+import { NetcdfFormatError, NetcdfWriteError, SelectionError, SelectionTooLargeError } from '../errors';
+import { MemoryByteSource, type ByteSource } from '../io/byte-source';
+import { attrNumbers, attrString, type NcArray } from '../model';
+
+const arr = (x: NcArray): number[] => Array.from(x as ArrayLike<number | bigint>, Number);
+import { Netcdf3File, readCdf3Header } from './reader';
+import {
+  Netcdf3Writer,
+  planNetcdf3,
+  writeNetcdf3,
+  type Netcdf3Data,
+  type Netcdf3Format,
+  type Netcdf3Schema,
+} from './writer';
+
+async function toBytes(schema: Netcdf3Schema, data: Netcdf3Data): Promise<Uint8Array> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  await writeNetcdf3(sink, schema, data);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** Counts what the reader asks for, to prove header reads stay small. */
+class CountingSource extends MemoryByteSource {
+  bytesRead = 0;
+  reads = 0;
+  override async read(offset: number, length: number): Promise<Uint8Array> {
+    this.bytesRead += length;
+    this.reads++;
+    return super.read(offset, length);
+  }
+}
+
+/** Reference hyperslab: index arithmetic over a full row-major array. */
+function referenceSlab(
+  full: ArrayLike<number>,
+  shape: number[],
+  start: number[],
+  count: number[],
+  stride: number[],
+): number[] {
+  const out: number[] = [];
+  const idx = new Array<number>(shape.length).fill(0);
+  const total = count.reduce((a, b) => a * b, 1);
+  for (let n = 0; n < total; n++) {
+    let flat = 0;
+    for (let d = 0; d < shape.length; d++)
+      flat = flat * (shape[d] as number) + (start[d] as number) + (idx[d] as number) * (stride[d] as number);
+    out.push(full[flat] as number);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d] = (idx[d] as number) + 1;
+      if ((idx[d] as number) < (count[d] as number)) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const allTypes = (format: Netcdf3Format): Netcdf3Schema => ({
+  format,
+  numRecords: 3,
+  dimensions: [
+    { name: 'time', length: 0, unlimited: true },
+    { name: 'y', length: 3 },
+    { name: 'x', length: 5 },
+    { name: 'strlen', length: 7 },
+  ],
+  globalAttributes: [
+    { name: 'title', value: 'all types — ünïcode' },
+    { name: 'b', type: 'byte', value: [-128, 0, 127] },
+    { name: 's', type: 'short', value: [-32768, 32767] },
+    { name: 'i', type: 'int', value: [-2147483648, 2147483647] },
+    { name: 'f', type: 'float', value: [1.5, -0.1] },
+    { name: 'd', value: [Math.PI] },
+  ],
+  variables: [
+    { name: 'byte_v', type: 'byte', dimensions: ['y', 'x'] },
+    { name: 'char_v', type: 'char', dimensions: ['y', 'strlen'] },
+    {
+      name: 'short_v',
+      type: 'short',
+      dimensions: ['x'],
+      attributes: [{ name: '_FillValue', type: 'short', value: [-1] }],
+    },
+    { name: 'int_v', type: 'int', dimensions: ['y', 'x'] },
+    {
+      name: 'float_v',
+      type: 'float',
+      dimensions: ['time', 'y', 'x'],
+      attributes: [{ name: 'units', value: 'K' }],
+    },
+    { name: 'double_v', type: 'double', dimensions: ['time'] },
+    { name: 'rec_byte', type: 'byte', dimensions: ['time', 'x'] },
+    { name: 'scalar', type: 'double', dimensions: [] },
+  ],
+});
+
+const allData = (): Netcdf3Data => ({
+  byte_v: Int8Array.from({ length: 15 }, (_, i) => i - 7),
+  char_v: 'abc\0\0\0\0defgh\0\0ij\0\0\0\0\0',
+  short_v: Int16Array.from([1, 2, 3]), // partial: the rest gets _FillValue -1
+  int_v: Int32Array.from({ length: 15 }, (_, i) => i * 1000003 - 7),
+  float_v: Float32Array.from({ length: 45 }, (_, i) => i / 3),
+  double_v: Float64Array.from([0.5, 1e300, -2]),
+  rec_byte: Int8Array.from({ length: 15 }, (_, i) => -i),
+  scalar: [42],
+});
+
+describe('NetCDF-3 writer and reader', () => {
+  it.each<Netcdf3Format>(['classic', '64bit-offset', 'cdf5'])(
+    'round-trips every type in %s',
+    async (format) => {
+      const bytes = await toBytes(allTypes(format), allData());
+      const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+      const meta = ds.metadata;
+      expect(meta.format).toBe(format);
+      expect(meta.recordCount).toBe(3);
+      expect(meta.dimensions[0]).toEqual({ name: 'time', length: 3, unlimited: true });
+      expect(attrString(meta.globalAttributes, 'title')).toBe('all types — ünïcode');
+      expect(attrNumbers(meta.globalAttributes, 'i')).toEqual([-2147483648, 2147483647]);
+      expect(Array.from(meta.globalAttributes.find((a) => a.name === 'f')?.value as Float32Array)).toEqual([
+        1.5,
+        Math.fround(-0.1),
+      ]);
+      expect(await ds.read('byte_v')).toEqual(allData().byte_v);
+      expect(Buffer.from((await ds.read('char_v')) as Uint8Array).toString('latin1')).toBe(allData().char_v);
+      expect(arr(await ds.read('short_v'))).toEqual([1, 2, 3, -1, -1]);
+      expect(await ds.read('int_v')).toEqual(allData().int_v);
+      const f = await ds.read('float_v');
+      expect(f).toBeInstanceOf(Float32Array);
+      expect(f).toEqual(allData().float_v);
+      expect(await ds.read('double_v')).toEqual(allData().double_v);
+      expect(await ds.read('rec_byte')).toEqual(allData().rec_byte);
+      expect(arr(await ds.read('scalar'))).toEqual([42]);
+    },
+  );
+
+  it('writes CDF-5 only types and 64-bit integers', async () => {
+    const bytes = await toBytes(
+      {
+        format: 'cdf5',
+        dimensions: [{ name: 'n', length: 2 }],
+        variables: [
+          { name: 'u8', type: 'ubyte', dimensions: ['n'] },
+          { name: 'u16', type: 'ushort', dimensions: ['n'] },
+          { name: 'u32', type: 'uint', dimensions: ['n'] },
+          {
+            name: 'i64',
+            type: 'int64',
+            dimensions: ['n'],
+            attributes: [{ name: 'big', value: BigInt64Array.of(-(2n ** 62n)) }],
+          },
+          { name: 'u64', type: 'uint64', dimensions: ['n'] },
+        ],
+      },
+      {
+        u8: Uint8Array.of(0, 255),
+        u16: Uint16Array.of(1, 65535),
+        u32: Uint32Array.of(2, 4294967295),
+        i64: BigInt64Array.of(-1n, 2n ** 62n),
+        u64: BigUint64Array.of(0n, 2n ** 64n - 1n),
+      },
+    );
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+    expect(await ds.read('u8')).toEqual(Uint8Array.of(0, 255));
+    expect(await ds.read('u16')).toEqual(Uint16Array.of(1, 65535));
+    expect(await ds.read('u32')).toEqual(Uint32Array.of(2, 4294967295));
+    expect(await ds.read('i64')).toEqual(BigInt64Array.of(-1n, 2n ** 62n));
+    expect(await ds.read('u64')).toEqual(BigUint64Array.of(0n, 2n ** 64n - 1n));
+    expect(ds.metadata.variables[3]?.attributes[0]?.value).toEqual(BigInt64Array.of(-(2n ** 62n)));
+  });
+
+  it('packs a lone byte record variable without padding between records (netCDF-C rule)', async () => {
+    const schema: Netcdf3Schema = {
+      numRecords: 4,
+      dimensions: [
+        { name: 't', length: 0, unlimited: true },
+        { name: 'n', length: 3 },
+      ],
+      variables: [{ name: 'v', type: 'byte', dimensions: ['t', 'n'] }],
+    };
+    const { layout } = planNetcdf3(schema);
+    expect(layout.recordBytes).toBe(3);
+    const values = Int8Array.from({ length: 12 }, (_, i) => i);
+    const bytes = await toBytes(schema, { v: values });
+    expect(bytes.length).toBe(layout.headerBytes + 12);
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+    expect(ds.header.recordBytes).toBe(3);
+    expect(await ds.read('v')).toEqual(values);
+    expect(arr(await ds.read('v', [1, 1], [3, 1]))).toEqual([4, 7, 10]);
+  });
+
+  it('streams slot by slot, fills what is skipped and enforces file order', async () => {
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    const w = await Netcdf3Writer.create(sink, {
+      numRecords: 2,
+      dimensions: [
+        { name: 't', length: 0, unlimited: true },
+        { name: 'n', length: 4 },
+      ],
+      variables: [
+        { name: 'a', type: 'int', dimensions: ['n'] },
+        {
+          name: 'b',
+          type: 'float',
+          dimensions: ['n'],
+          attributes: [{ name: '_FillValue', type: 'float', value: [-9] }],
+        },
+        { name: 'r1', type: 'short', dimensions: ['t', 'n'] },
+        { name: 'r2', type: 'double', dimensions: ['t'] },
+      ],
+    });
+    expect(w.next).toEqual({ variable: 'a', record: -1 });
+    await w.write('a', [1, 2]);
+    await w.write('a', [3, 4]); // two pieces of one slot
+    await expect(w.write('a', [5])).rejects.toThrow(NetcdfWriteError);
+    await w.write('r1', [7, 7, 7, 7], 0); // skips b (filled with -9)
+    await w.write('r1', [8, 8], 1); // skips r2 of record 0
+    await expect(w.write('r2', [1], 0)).rejects.toThrow(/already written/);
+    await expect(w.write('b', [1])).rejects.toThrow(/already written/);
+    await expect(w.write('r2', [1], 1)).rejects.toThrow(/partly written/);
+    await w.close();
+    const ds = await Netcdf3File.open(new MemoryByteSource(new Uint8Array(Buffer.concat(chunks))));
+    expect(arr(await ds.read('a'))).toEqual([1, 2, 3, 4]);
+    expect(arr(await ds.read('b'))).toEqual([-9, -9, -9, -9]);
+    expect(arr(await ds.read('r1'))).toEqual([7, 7, 7, 7, 8, 8, -32767, -32767]);
+    expect(arr(await ds.read('r2'))).toEqual([9.969209968386869e36, 9.969209968386869e36]);
+  });
+
+  it('rejects schemas netCDF-C would reject', () => {
+    const base: Netcdf3Schema = { dimensions: [{ name: 'n', length: 2 }], variables: [] };
+    expect(() =>
+      planNetcdf3({ ...base, variables: [{ name: 'v', type: 'int', dimensions: ['m'] }] }),
+    ).toThrow(/unknown dimension/);
+    expect(() =>
+      planNetcdf3({ ...base, variables: [{ name: 'v', type: 'ubyte', dimensions: ['n'] }] }),
+    ).toThrow(/cdf5/);
+    expect(() => planNetcdf3({ ...base, variables: [{ name: 'a/b', type: 'int', dimensions: [] }] })).toThrow(
+      /invalid variable name/,
+    );
+    expect(() =>
+      planNetcdf3({
+        dimensions: [
+          { name: 'n', length: 2 },
+          { name: 't', length: 0, unlimited: true },
+        ],
+        numRecords: 1,
+        variables: [{ name: 'v', type: 'int', dimensions: ['n', 't'] }],
+      }),
+    ).toThrow(/unlimited dimension must come first/);
+    expect(() =>
+      planNetcdf3({ dimensions: [{ name: 't', length: 0, unlimited: true }], variables: [] }),
+    ).toThrow(/numRecords/);
+  });
+});
+
+describe('NetCDF-3 hyperslabs', () => {
+  const shape = [6, 5, 7];
+  const schema: Netcdf3Schema = {
+    format: '64bit-offset',
+    numRecords: 6,
+    dimensions: [
+      { name: 'time', length: 0, unlimited: true },
+      { name: 'y', length: 5 },
+      { name: 'x', length: 7 },
+    ],
+    variables: [
+      { name: 'fixed', type: 'double', dimensions: ['y', 'x'] },
+      { name: 'rec', type: 'float', dimensions: ['time', 'y', 'x'] },
+      { name: 'rec2', type: 'short', dimensions: ['time', 'x'] },
+    ],
+  };
+  const rec = Float32Array.from({ length: 6 * 35 }, (_, i) => i + 0.25);
+  const data: Netcdf3Data = {
+    fixed: Float64Array.from({ length: 35 }, (_, i) => -i),
+    rec,
+    rec2: Int16Array.from({ length: 42 }, (_, i) => i * 3),
+  };
+  let bytes: Uint8Array;
+  beforeAll(async () => {
+    bytes = await toBytes(schema, data);
+  });
+
+  it('matches a reference implementation on random selections, streamed in tiny chunks', async () => {
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes, 'mem', 64));
+    const rand = rng(7);
+    for (let trial = 0; trial < 300; trial++) {
+      const start: number[] = [];
+      const count: number[] = [];
+      const stride: number[] = [];
+      for (const n of shape) {
+        const st = 1 + Math.floor(rand() * 3);
+        const s = Math.floor(rand() * n);
+        const maxCount = Math.floor((n - 1 - s) / st) + 1;
+        start.push(s);
+        stride.push(st);
+        count.push(Math.floor(rand() * maxCount) + 1);
+      }
+      const expected = referenceSlab(rec, shape, start, count, stride);
+      const chunkBytes = [4, 12, 64, 1 << 20][trial % 4];
+      const maxGapBytes = [0, 8, 65536][trial % 3];
+      const got: number[] = [];
+      let expectedOffset = 0;
+      for await (const chunk of ds.readChunks('rec', start, count, stride, { chunkBytes, maxGapBytes })) {
+        expect(chunk.offset).toBe(expectedOffset);
+        expect(chunk.data).toBeInstanceOf(Float32Array);
+        expectedOffset += chunk.data.length;
+        got.push(...Array.from(chunk.data as Float32Array));
+      }
+      expect(got).toEqual(expected);
+      const collected = await ds.read('rec', start, count, stride, { chunkBytes: chunkBytes ?? 64 });
+      expect(arr(collected)).toEqual(expected);
+    }
+  });
+
+  it('reads non-record and interleaved record variables', async () => {
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+    expect(arr(await ds.read('fixed', [1, 2], [2, 3], [2, 2]))).toEqual(
+      referenceSlab(data.fixed as Float64Array, [5, 7], [1, 2], [2, 3], [2, 2]),
+    );
+    expect(arr(await ds.read('rec2', [0, 6], [6, 1]))).toEqual([18, 39, 60, 81, 102, 123]);
+  });
+
+  it('returns empty results for zero counts', async () => {
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+    expect((await ds.read('rec', [0, 0, 0], [0, 5, 7])).length).toBe(0);
+  });
+
+  it('rejects bad selections with SelectionError and large ones with SelectionTooLargeError', async () => {
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+    await expect(ds.read('rec', [0, 0], [1, 1])).rejects.toThrow(SelectionError);
+    await expect(ds.read('rec', [0, 0, 6], [1, 1, 2])).rejects.toThrow(/past the last index/);
+    await expect(ds.read('rec', [0, 0, 0], [1, 1, 1], [0, 1, 1])).rejects.toThrow(/stride/);
+    await expect(ds.read('nope')).rejects.toThrow(/no such variable/);
+    await expect(ds.read('rec', undefined, undefined, undefined, { maxBytes: 100 })).rejects.toThrow(
+      SelectionTooLargeError,
+    );
+  });
+});
+
+describe('NetCDF-3 header reading', () => {
+  const big: Netcdf3Schema = {
+    dimensions: [{ name: 'n', length: 100_000 }],
+    variables: [
+      {
+        name: 'v',
+        type: 'double',
+        dimensions: ['n'],
+        attributes: [{ name: 'long_name', value: 'x'.repeat(100) }],
+      },
+    ],
+    globalAttributes: Array.from({ length: 400 }, (_, i) => ({
+      name: `attr_${i}`,
+      value: `value ${i} `.repeat(10),
+    })),
+  };
+
+  it('reads only header bytes, growing the read until the header parses', async () => {
+    const bytes = await toBytes(big, {});
+    const source = new CountingSource(bytes);
+    const header = await readCdf3Header(source, { initialHeaderBytes: 1024 });
+    expect(header.globalAttributes).toHaveLength(400);
+    expect(header.headerBytes).toBeGreaterThan(1024);
+    expect(source.bytesRead).toBeLessThan(header.headerBytes * 4 + 1024);
+    expect(source.bytesRead).toBeLessThan(bytes.length / 10);
+  });
+
+  const errorOf = async (bytes: Uint8Array): Promise<NetcdfFormatError> => {
+    try {
+      await Netcdf3File.open(new MemoryByteSource(bytes, 'bad.nc'));
+    } catch (e) {
+      if (e instanceof NetcdfFormatError) return e;
+      throw e;
+    }
+    throw new Error('expected a NetcdfFormatError');
+  };
+
+  it('names empty files, HTML and other signatures', async () => {
+    expect(await errorOf(new Uint8Array(0))).toMatchObject({ code: 'EMPTY' });
+    const html = await errorOf(new TextEncoder().encode('<!DOCTYPE html><html><body>404</body></html>'));
+    expect(html.code).toBe('NOT_NETCDF');
+    expect(html.message).toMatch(/HTML/);
+    expect(await errorOf(Uint8Array.of(0x43, 0x44, 0x46, 9, 0, 0, 0, 0))).toMatchObject({
+      code: 'BAD_HEADER',
+      offset: 3,
+    });
+  });
+
+  it('reports truncation with the position', async () => {
+    const bytes = await toBytes(big, {});
+    const e = await errorOf(bytes.subarray(0, 500));
+    expect(e.code).toBe('TRUNCATED');
+    expect(e.message).toMatch(/bad\.nc/);
+    const dataCut = await errorOf(bytes.subarray(0, bytes.length - 8));
+    expect(dataCut.code).toBe('TRUNCATED');
+    expect(dataCut.field).toBe('variables.v.begin');
+  });
+
+  it('refuses absurd counts before allocating', async () => {
+    const bytes = new Uint8Array(64);
+    bytes.set([0x43, 0x44, 0x46, 1, 0, 0, 0, 0, 0, 0, 0, 10, 0x40, 0, 0, 0]);
+    const e = await errorOf(bytes);
+    expect(e.code).toBe('ABSURD_SIZE');
+    expect(e.field).toBe('dimensions.count');
+  });
+
+  it('refuses data offsets past the end of the file', async () => {
+    const bytes = await toBytes(
+      { dimensions: [{ name: 'n', length: 2 }], variables: [{ name: 'v', type: 'int', dimensions: ['n'] }] },
+      { v: [1, 2] },
+    );
+    const tampered = bytes.slice();
+    const dv = new DataView(tampered.buffer);
+    const beginAt = tampered.length - 8 - 4; // last header field before 8 data bytes
+    dv.setUint32(beginAt, 0x7ffffff0);
+    const e = await errorOf(tampered);
+    expect(e.code).toBe('OFFSET_PAST_EOF');
+    expect(e.offset).toBe(beginAt);
+  });
+
+  it('closes the source it owns', async () => {
+    const bytes = await toBytes(big, {});
+    let closed = false;
+    const src: ByteSource = Object.assign(new MemoryByteSource(bytes), {
+      close: async () => {
+        closed = true;
+      },
+    });
+    const ds = await Netcdf3File.open(src, { ownsSource: true });
+    await ds.close();
+    expect(closed).toBe(true);
+  });
+});

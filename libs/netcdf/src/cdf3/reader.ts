@@ -1,0 +1,385 @@
+import { ByteSourceError, NetcdfFormatError, SelectionError, SelectionTooLargeError } from '../errors';
+import { DEFAULT_MAX_READ_BYTES, type ByteSource } from '../io/byte-source';
+import type { NetcdfDataset } from '../dataset';
+import {
+  allocateArray,
+  TYPE_SIZE,
+  viewArray,
+  type NcArray,
+  type NcFormat,
+  type NcMetadata,
+  type NcType,
+} from '../model';
+import { classifyVariables } from '../roles';
+import {
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_MAX_RESULT_BYTES,
+  elementCount,
+  normalizeSelection,
+  type Hyperslab,
+  type HyperslabChunk,
+  type ReadOptions,
+} from '../selection';
+import { NeedMoreBytes, parseCdf3Header, type Cdf3Header, type Cdf3VariableLayout } from './header';
+
+export interface Cdf3OpenOptions {
+  /** First header read (default 16 KiB); grows until the header parses. */
+  initialHeaderBytes?: number;
+  /** Refuse headers larger than this (default 32 MiB). */
+  maxHeaderBytes?: number;
+}
+
+const FORMATS: Record<1 | 2 | 5, NcFormat> = { 1: 'classic', 2: '64bit-offset', 5: 'cdf5' };
+
+/**
+ * Reads the header of a NetCDF-3 file, growing the read until it parses,
+ * so only header bytes are fetched.
+ */
+export async function readCdf3Header(source: ByteSource, options: Cdf3OpenOptions = {}): Promise<Cdf3Header> {
+  const fileSize = await source.size();
+  const maxHeader = options.maxHeaderBytes ?? 32 * 1024 * 1024;
+  let bytes: Uint8Array<ArrayBufferLike> = await source.read(
+    0,
+    Math.min(fileSize, options.initialHeaderBytes ?? 16 * 1024, source.maxReadBytes),
+  );
+  for (;;) {
+    try {
+      return parseCdf3Header(bytes, fileSize, source.description);
+    } catch (err) {
+      if (!(err instanceof NeedMoreBytes)) throw err;
+      if (err.needed > maxHeader)
+        throw new NetcdfFormatError(
+          'ABSURD_SIZE',
+          `header would need more than ${maxHeader} bytes (reached ${err.needed})`,
+          source.description,
+          bytes.length,
+        );
+      const target = Math.min(fileSize, maxHeader, Math.max(err.needed, bytes.length * 4));
+      const more = await readAll(source, bytes.length, target - bytes.length);
+      const grown = new Uint8Array(target);
+      grown.set(bytes);
+      grown.set(more, bytes.length);
+      bytes = grown;
+    }
+  }
+}
+
+async function readAll(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  for (let done = 0; done < length;) {
+    const n = Math.min(source.maxReadBytes || DEFAULT_MAX_READ_BYTES, length - done);
+    out.set(await source.read(offset + done, n), done);
+    done += n;
+  }
+  return out;
+}
+
+/** A file read planned as contiguous blocks, each covering a run of selected elements. */
+interface Block {
+  offset: number;
+  length: number;
+  /** First run (global index) in this block; -1 when the block is a piece of one long run. */
+  firstRun: number;
+  runs: number;
+  /** Element index in the result of the block's first element. */
+  outOffset: number;
+  outElements: number;
+}
+
+interface Plan {
+  elementSize: number;
+  runBytes: number;
+  /** Outer loops (counts and byte steps), outermost first. */
+  outerCounts: number[];
+  outerSteps: number[];
+  innerCount: number;
+  innerStep: number;
+  base: number;
+  totalRuns: number;
+  totalElements: number;
+}
+
+/** NetCDF-3 file: metadata from the header, hyperslabs by computed byte ranges. */
+export class Netcdf3File implements NetcdfDataset {
+  readonly metadata: NcMetadata;
+  readonly description: string;
+  private readonly byName = new Map<string, Cdf3VariableLayout>();
+
+  private constructor(
+    private readonly source: ByteSource,
+    readonly header: Cdf3Header,
+    private readonly ownsSource: boolean,
+  ) {
+    this.description = source.description;
+    const dims = header.dimensions;
+    const variables = header.variables.map((v) => ({
+      name: v.name,
+      type: v.type,
+      dimensions: v.dimIds.map((id) => dims[id]?.name ?? ''),
+      shape: v.dimIds.map((id) => dims[id]?.length ?? 0),
+      attributes: v.attributes,
+      record: v.record,
+      role: 'data' as const,
+    }));
+    const roles = classifyVariables(variables);
+    this.metadata = {
+      format: FORMATS[header.version],
+      dimensions: dims.map((d) => ({ ...d })),
+      variables: variables.map((v) => ({ ...v, role: roles.get(v.name) ?? 'data' })),
+      globalAttributes: header.globalAttributes,
+      recordCount: header.numrecs,
+      headerBytes: header.headerBytes,
+    };
+    for (const v of header.variables) this.byName.set(v.name, v);
+  }
+
+  /** Opens a NetCDF-3 file; `ownsSource` closes the source with the file. */
+  static async open(
+    source: ByteSource,
+    options: Cdf3OpenOptions & { ownsSource?: boolean } = {},
+  ): Promise<Netcdf3File> {
+    const header = await readCdf3Header(source, options);
+    return new Netcdf3File(source, header, options.ownsSource ?? false);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsSource) await this.source.close();
+  }
+
+  private layout(variable: string): Cdf3VariableLayout {
+    const v = this.byName.get(variable);
+    if (!v) throw new SelectionError(variable, 'no such variable');
+    return v;
+  }
+
+  private shapeOf(v: Cdf3VariableLayout): number[] {
+    return v.dimIds.map((id) => this.header.dimensions[id]?.length ?? 0);
+  }
+
+  async read(
+    variable: string,
+    start?: readonly number[],
+    count?: readonly number[],
+    stride?: readonly number[],
+    options: ReadOptions = {},
+  ): Promise<NcArray> {
+    const v = this.layout(variable);
+    const slab = normalizeSelection(variable, this.shapeOf(v), start, count, stride);
+    const n = elementCount(slab.count);
+    const bytes = n * TYPE_SIZE[v.type];
+    const limit = options.maxBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    if (bytes > limit) throw new SelectionTooLargeError(variable, bytes, limit);
+    const out = allocateArray(v.type, n);
+    for await (const chunk of this.chunksOf(v, slab, options)) {
+      // Same element type on both sides; TS cannot relate the union members.
+      (out as Float64Array).set(chunk.data as Float64Array, chunk.offset);
+    }
+    return out;
+  }
+
+  readChunks(
+    variable: string,
+    start?: readonly number[],
+    count?: readonly number[],
+    stride?: readonly number[],
+    options: ReadOptions = {},
+  ): AsyncIterableIterator<HyperslabChunk<NcArray>> {
+    const v = this.layout(variable);
+    const slab = normalizeSelection(variable, this.shapeOf(v), start, count, stride);
+    return this.chunksOf(v, slab, options);
+  }
+
+  /** Byte ranges of a selection, for callers (e.g. an HTTP facade) that want them directly. */
+  plan(v: Cdf3VariableLayout, slab: Hyperslab): Plan {
+    const shape = this.shapeOf(v);
+    const e = TYPE_SIZE[v.type];
+    const rank = shape.length;
+    const fileStride = new Array<number>(rank).fill(e);
+    for (let d = rank - 2; d >= 0; d--)
+      fileStride[d] = (fileStride[d + 1] as number) * (shape[d + 1] as number);
+    if (v.record && rank > 0) fileStride[0] = this.header.recordBytes;
+    let base = v.begin;
+    for (let d = 0; d < rank; d++) base += (slab.start[d] as number) * (fileStride[d] as number);
+    const counts = [...slab.count];
+    const steps = counts.map((_, d) => (fileStride[d] as number) * (slab.stride[d] as number));
+    // Merge innermost loops while they are contiguous with the run so far.
+    let runBytes = e;
+    while (counts.length > 0 && steps[steps.length - 1] === runBytes) {
+      runBytes *= counts.pop() as number;
+      steps.pop();
+    }
+    const innerCount = counts.length > 0 ? (counts.pop() as number) : 1;
+    const innerStep = steps.length > 0 ? (steps.pop() as number) : runBytes;
+    const totalRuns = elementCount(counts) * innerCount;
+    return {
+      elementSize: e,
+      runBytes,
+      outerCounts: counts,
+      outerSteps: steps,
+      innerCount,
+      innerStep,
+      base,
+      totalRuns,
+      totalElements: elementCount(slab.count),
+    };
+  }
+
+  private rowBase(p: Plan, row: number): number {
+    let off = p.base;
+    for (let d = p.outerCounts.length - 1; d >= 0; d--) {
+      const c = p.outerCounts[d] as number;
+      off += (row % c) * (p.outerSteps[d] as number);
+      row = Math.floor(row / c);
+    }
+    return off;
+  }
+
+  private *blocks(p: Plan, blockBytes: number, maxGap: number): Generator<Block> {
+    if (p.totalElements === 0) return;
+    const elemsPerRun = p.runBytes / p.elementSize;
+    if (p.runBytes > blockBytes) {
+      // Long contiguous runs: split each into element-aligned pieces.
+      const piece = Math.max(p.elementSize, blockBytes - (blockBytes % p.elementSize));
+      for (let j = 0; j < p.totalRuns; j++) {
+        const row = Math.floor(j / p.innerCount);
+        const runOffset = this.rowBase(p, row) + (j - row * p.innerCount) * p.innerStep;
+        for (let done = 0; done < p.runBytes; done += piece) {
+          const length = Math.min(piece, p.runBytes - done);
+          yield {
+            offset: runOffset + done,
+            length,
+            firstRun: -1,
+            runs: 0,
+            outOffset: j * elemsPerRun + done / p.elementSize,
+            outElements: length / p.elementSize,
+          };
+        }
+      }
+      return;
+    }
+    const gap = p.innerStep - p.runBytes;
+    let j = 0;
+    while (j < p.totalRuns) {
+      let row = Math.floor(j / p.innerCount);
+      let k = j - row * p.innerCount;
+      let rowStart = this.rowBase(p, row);
+      const blockStart = rowStart + k * p.innerStep;
+      const firstRun = j;
+      let blockEnd = blockStart;
+      for (;;) {
+        const off = rowStart + k * p.innerStep;
+        if (j > firstRun && (off - blockEnd > maxGap || off + p.runBytes - blockStart > blockBytes)) break;
+        let m = 1;
+        if (gap <= maxGap)
+          m = Math.min(
+            p.innerCount - k,
+            Math.floor((blockBytes - p.runBytes - (off - blockStart)) / p.innerStep) + 1,
+          );
+        m = Math.max(1, m);
+        blockEnd = off + (m - 1) * p.innerStep + p.runBytes;
+        j += m;
+        k += m;
+        if (j >= p.totalRuns) break;
+        if (k >= p.innerCount) {
+          row++;
+          k = 0;
+          rowStart = this.rowBase(p, row);
+        } else if (gap > maxGap) {
+          break;
+        }
+      }
+      const runs = j - firstRun;
+      yield {
+        offset: blockStart,
+        length: blockEnd - blockStart,
+        firstRun,
+        runs,
+        outOffset: firstRun * elemsPerRun,
+        outElements: runs * elemsPerRun,
+      };
+    }
+  }
+
+  private async *chunksOf(
+    v: Cdf3VariableLayout,
+    slab: Hyperslab,
+    options: ReadOptions,
+  ): AsyncGenerator<HyperslabChunk<NcArray>> {
+    const p = this.plan(v, slab);
+    const blockBytes = Math.max(
+      p.elementSize,
+      Math.min(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
+    );
+    const blocks = this.blocks(p, blockBytes, options.maxGapBytes ?? 64 * 1024);
+    // One read in flight ahead of the one being decoded.
+    const start = (b: Block | undefined): { block: Block; bytes: Promise<Uint8Array> } | undefined => {
+      if (!b) return undefined;
+      const bytes = this.readBlock(b);
+      bytes.catch(() => undefined);
+      return { block: b, bytes };
+    };
+    const pull = (): Block | undefined => {
+      const r = blocks.next();
+      return r.done ? undefined : r.value;
+    };
+    let next = start(pull());
+    while (next) {
+      const current = next;
+      next = start(pull());
+      const bytes = await current.bytes;
+      yield { offset: current.block.outOffset, data: this.decode(v.type, p, current.block, bytes) };
+    }
+  }
+
+  private async readBlock(b: Block): Promise<Uint8Array> {
+    try {
+      return await this.source.read(b.offset, b.length);
+    } catch (err) {
+      if (err instanceof ByteSourceError && err.code === 'OUT_OF_RANGE')
+        throw new NetcdfFormatError(
+          'TRUNCATED',
+          `data ends before byte ${b.offset + b.length}`,
+          this.description,
+          b.offset,
+        );
+      throw err;
+    }
+  }
+
+  private decode(type: Exclude<NcType, 'string'>, p: Plan, b: Block, bytes: Uint8Array): NcArray {
+    let out: Uint8Array;
+    if (b.runs <= 1 && b.length === b.outElements * p.elementSize && bytes.byteOffset % 8 === 0) {
+      out = bytes;
+    } else {
+      out = new Uint8Array(b.outElements * p.elementSize);
+      const run = p.runBytes;
+      let row = Math.floor(b.firstRun / p.innerCount);
+      let k = b.firstRun - row * p.innerCount;
+      let rowStart = this.rowBase(p, row) - b.offset;
+      let dst = 0;
+      for (let r = 0; r < b.runs; r++) {
+        const src = rowStart + k * p.innerStep;
+        if (run >= 64) out.set(bytes.subarray(src, src + run), dst);
+        else for (let i = 0; i < run; i++) out[dst + i] = bytes[src + i] as number;
+        dst += run;
+        if (++k === p.innerCount && r + 1 < b.runs) {
+          k = 0;
+          rowStart = this.rowBase(p, ++row) - b.offset;
+        }
+      }
+    }
+    swapToNative(out, p.elementSize);
+    return viewArray(type, out.buffer as ArrayBuffer, out.byteOffset, b.outElements);
+  }
+}
+
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Big-endian file bytes to host order, in place (Buffer's native swaps). */
+export function swapToNative(bytes: Uint8Array, elementSize: number): void {
+  if (!littleEndianHost || elementSize === 1) return;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (elementSize === 2) buf.swap16();
+  else if (elementSize === 4) buf.swap32();
+  else buf.swap64();
+}

@@ -1,0 +1,84 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { ByteSourceError, ByteSourceNotFoundError } from '../errors';
+import { checkReadArgs, DEFAULT_MAX_READ_BYTES, type ByteSource } from './byte-source';
+
+/** Positioned reads on a local file through one file handle. */
+export class FileByteSource implements ByteSource {
+  readonly description: string;
+  readonly localPath: string;
+  private closed = false;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    path: string,
+    private readonly fileSize: number,
+    readonly maxReadBytes: number,
+  ) {
+    this.description = path;
+    this.localPath = path;
+  }
+
+  static async open(path: string, options: { maxReadBytes?: number } = {}): Promise<FileByteSource> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ByteSourceNotFoundError(path);
+      throw new ByteSourceError('IO', `cannot open: ${(err as Error).message}`, path);
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new ByteSourceError('IO', 'not a regular file', path);
+      return new FileByteSource(handle, path, stat.size, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async size(): Promise<number> {
+    return this.fileSize;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkReadArgs(this.description, offset, length, this.maxReadBytes, this.fileSize);
+    // A fresh ArrayBuffer (not the Buffer pool) so callers may view it as any typed array.
+    const out = new Uint8Array(length);
+    await this.readInto(out, offset);
+    return out;
+  }
+
+  /** Fills `target` from `offset` (used by the hyperslab reader to avoid an extra copy). */
+  async readInto(target: Uint8Array, offset: number): Promise<void> {
+    if (this.closed) throw new ByteSourceError('IO', 'read after close', this.description, offset);
+    let done = 0;
+    while (done < target.length) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.handle.read(target, done, target.length - done, offset + done));
+      } catch (err) {
+        throw new ByteSourceError(
+          'IO',
+          `read failed: ${(err as Error).message}`,
+          this.description,
+          offset + done,
+        );
+      }
+      if (bytesRead === 0)
+        throw new ByteSourceError(
+          'OUT_OF_RANGE',
+          'file shrank while reading',
+          this.description,
+          offset + done,
+        );
+      done += bytesRead;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,77 @@
+import { SelectionError } from './errors';
+
+/** A normalised hyperslab: one start/count/stride per dimension. */
+export interface Hyperslab {
+  start: number[];
+  count: number[];
+  stride: number[];
+}
+
+/** One piece of a streamed read: `data[0]` is element `offset` of the flattened (row-major) result. */
+export interface HyperslabChunk<T> {
+  offset: number;
+  data: T;
+}
+
+export interface ReadOptions {
+  /** Target bytes per streamed chunk and per read request (default 4 MiB). */
+  chunkBytes?: number;
+  /** `read()` refuses results larger than this (default 256 MiB); `readChunks()` has no total limit. */
+  maxBytes?: number;
+  /** Read through gaps up to this size rather than issuing a separate request (default 64 KiB). */
+  maxGapBytes?: number;
+}
+
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_RESULT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Fills in defaults (start 0, stride 1, count = as many as fit) and checks
+ * that the selection lies inside `shape`.
+ */
+export function normalizeSelection(
+  variable: string,
+  shape: readonly number[],
+  start?: readonly number[],
+  count?: readonly number[],
+  stride?: readonly number[],
+): Hyperslab {
+  const rank = shape.length;
+  for (const [label, arr] of [
+    ['start', start],
+    ['count', count],
+    ['stride', stride],
+  ] as const) {
+    if (arr && arr.length !== rank)
+      throw new SelectionError(
+        variable,
+        `${label} has ${arr.length} entries but the variable has rank ${rank}`,
+      );
+  }
+  const out: Hyperslab = { start: [], count: [], stride: [] };
+  for (let d = 0; d < rank; d++) {
+    const size = shape[d] as number;
+    const st = stride?.[d] ?? 1;
+    const s = start?.[d] ?? 0;
+    if (!Number.isSafeInteger(st) || st < 1)
+      throw new SelectionError(variable, `stride[${d}]=${st} must be an integer >= 1`);
+    if (!Number.isSafeInteger(s) || s < 0 || s > size)
+      throw new SelectionError(variable, `start[${d}]=${s} is outside 0..${size}`);
+    const c = count?.[d] ?? Math.ceil((size - s) / st);
+    if (!Number.isSafeInteger(c) || c < 0)
+      throw new SelectionError(variable, `count[${d}]=${c} must be an integer >= 0`);
+    if (c > 0 && s + (c - 1) * st >= size)
+      throw new SelectionError(
+        variable,
+        `dimension ${d}: start ${s} + (count ${c} - 1) * stride ${st} reaches ${s + (c - 1) * st}, past the last index ${size - 1}`,
+      );
+    out.start.push(s);
+    out.count.push(c);
+    out.stride.push(st);
+  }
+  return out;
+}
+
+export function elementCount(count: readonly number[]): number {
+  return count.reduce((a, b) => a * b, 1);
+}
