@@ -48,6 +48,8 @@ export async function startApp(
     ADMIN_API_KEY: TEST_ADMIN_KEY,
     LOG_LEVEL: 'silent',
     DEMO_DATA: 'false',
+    // Node-RED allows one runtime per process; only its own suite turns it on.
+    NODE_RED_ENABLED: 'false',
     PORT: '1',
     ...options.env,
   });

@@ -11,6 +11,8 @@ import { ADMIN, bearer, startApp, tempDir, TEST_ADMIN_KEY, type RunningApp } fro
 import { plainFile } from './archive';
 
 const V2 = { 'Node-RED-API-Version': 'v2' };
+/** Starting the app with Node-RED, and flows that wait for queue retries, take longer than jest's default 5 s. */
+const SLOW = 30_000;
 
 function basic(user: string, password: string): Record<string, string> {
   return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
@@ -31,9 +33,9 @@ async function eventually<T>(
   }
 }
 
-/** Status of a WebSocket handshake on the editor's comms channel (101 = upgraded). */
+/** Status of a WebSocket handshake on the editor's comms channel: 101 upgraded, 0 closed without an answer. */
 function commsHandshake(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const req = request(`${url}/red/comms`, {
       agent: false,
       headers: {
@@ -52,7 +54,7 @@ function commsHandshake(url: string, headers: Record<string, string> = {}): Prom
       res.resume();
       resolve(res.statusCode ?? 0);
     });
-    req.on('error', reject);
+    req.on('error', () => resolve(0));
     req.end();
   });
 }
@@ -60,11 +62,11 @@ function commsHandshake(url: string, headers: Record<string, string> = {}): Prom
 const at = (x: number, y: number) => ({ x, y });
 
 /** Function node that appends `entry` (JS expression over msg) to a flow-context list. */
-function remember(id: string, list: string, entry: string, position: { x: number; y: number }) {
+function remember(z: string, id: string, list: string, entry: string, position: { x: number; y: number }) {
   return {
     id,
     type: 'function',
-    z: 'testflow',
+    z,
     name: `remember ${list}`,
     func: `const list = flow.get('${list}') || [];\nlist.push(${entry});\nflow.set('${list}', list);\nreturn null;`,
     outputs: 1,
@@ -135,8 +137,8 @@ function beamlineFlow(dir: string): unknown[] {
       ...at(700, 100),
       wires: [['completed'], ['failed']],
     },
-    remember('completed', 'completed', '{ file: msg.file, result: msg.payload }', at(900, 80)),
-    remember('failed', 'failed', '{ file: msg.file, reason: msg.payload.reason }', at(900, 120)),
+    remember('testflow', 'completed', 'completed', '{ file: msg.file, result: msg.payload }', at(900, 80)),
+    remember('testflow', 'failed', 'failed', '{ file: msg.file, reason: msg.payload.reason }', at(900, 120)),
     {
       id: 'inspect',
       type: 'climcat netcdf metadata',
@@ -147,6 +149,7 @@ function beamlineFlow(dir: string): unknown[] {
       wires: [['inspected']],
     },
     remember(
+      'testflow',
       'inspected',
       'inspected',
       '{ path: msg.file.path, dataset: msg.payload.grouping.id }',
@@ -163,6 +166,7 @@ function beamlineFlow(dir: string): unknown[] {
       wires: [['caught']],
     },
     remember(
+      'testflow',
       'caught',
       'caught',
       '{ source: msg.error.source.type, message: msg.error.message, reason: msg.reason }',
@@ -200,6 +204,48 @@ function beamlineFlow(dir: string): unknown[] {
       ...at(500, 280),
       wires: [],
     },
+    // POST /red/api/scan { prefix } → climcat scan → wait for job → the finished scan as the answer.
+    {
+      id: 'scan-in',
+      type: 'http in',
+      z: 'testflow',
+      name: '',
+      url: '/scan',
+      method: 'post',
+      upload: false,
+      ...at(100, 340),
+      wires: [['scan']],
+    },
+    {
+      id: 'scan',
+      type: 'climcat scan',
+      z: 'testflow',
+      name: '',
+      root: '',
+      prefix: '',
+      ...at(300, 340),
+      wires: [['scan-wait']],
+    },
+    {
+      id: 'scan-wait',
+      type: 'climcat wait for job',
+      z: 'testflow',
+      name: '',
+      interval: 100,
+      timeout: 30,
+      ...at(500, 340),
+      wires: [['scan-out'], ['scan-out']],
+    },
+    {
+      id: 'scan-out',
+      type: 'http response',
+      z: 'testflow',
+      name: '',
+      statusCode: '',
+      headers: {},
+      ...at(700, 340),
+      wires: [],
+    },
   ];
 }
 
@@ -211,17 +257,23 @@ describe('Node-RED at /red', () => {
   beforeAll(async () => {
     dataRoot = tempDir('climcat-beamline-');
     mkdirSync(join(dataRoot, 'beamline'));
-    running = await startApp({ env: { DATA_ROOT: dataRoot, SCAN_ON_BOOT: 'false' } });
+    running = await startApp({
+      env: { DATA_ROOT: dataRoot, SCAN_ON_BOOT: 'false', NODE_RED_ENABLED: 'true' },
+    });
     const key = await api(running, 'POST', '/api/v1/auth/keys', {
       headers: ADMIN,
       body: { name: 'reader', roles: ['reader'], groups: [] },
     });
     readerKey = key.body.key;
-  });
+    // Node-RED starts in the background once the app listens: the editor and its channel answer 503 until then.
+    await eventually('Node-RED started', async () =>
+      (await commsHandshake(running.url, ADMIN)) === 101 ? true : undefined,
+    );
+  }, SLOW);
   afterAll(async () => {
     await running?.close();
     rmSync(dataRoot, { recursive: true, force: true });
-  });
+  }, SLOW);
 
   describe('admin auth', () => {
     it('challenges a caller without credentials with 401 problem+json and a Basic realm', async () => {
@@ -297,6 +349,12 @@ describe('Node-RED at /red', () => {
       );
     });
 
+    it('leaves flow endpoints under /red/api to the flows: an unknown one is a plain 404', async () => {
+      const res = await api(running, 'GET', '/red/api/no-such-endpoint');
+      expect(res.status).toBe(404);
+      expect(res.headers.get('www-authenticate')).toBeNull();
+    });
+
     it('installed the beamline example on first start, disabled, watching DATA_ROOT/beamline', async () => {
       const res = await api(running, 'GET', '/red/flows', { headers: { ...ADMIN, ...V2 } });
       expect(res.status).toBe(200);
@@ -327,58 +385,88 @@ describe('Node-RED at /red', () => {
         body: { flows: beamlineFlow(join(dataRoot, 'beamline')) },
       });
       expect(deployed.status).toBe(200);
-    });
-
-    it('registers a NetCDF file written into the watched directory', async () => {
-      await plainFile(dataRoot, 'beamline/run-0001.nc');
-      const dataset = await eventually('dataset other.beamline in the catalog', async () => {
-        const res = await api(running, 'GET', '/api/v1/datasets?limit=100', { headers: ADMIN });
-        return (res.body.items as { id: string }[]).find((d) => d.id === 'other.beamline');
-      });
-      expect(dataset).toMatchObject({ kind: 'derived', fileCount: 1 });
-      const seen = await eventually('completed job on the first output', async () => {
-        const o = await outcomes();
-        return o.completed.length && o.inspected.length ? o : undefined;
-      });
-      expect(seen.completed).toEqual([
-        {
-          file: { root: 'data', path: 'beamline/run-0001.nc' },
-          result: { datasetId: 'other.beamline', files: 1 },
-        },
-      ]);
-      expect(seen.inspected).toEqual([{ path: 'beamline/run-0001.nc', dataset: 'other.beamline' }]);
-      expect(seen.failed).toEqual([]);
-    });
-
-    it('reports an HTML page saved as .nc as a failed job with the reason, at /ingest/v1/errors and in the flow', async () => {
-      writeFileSync(
-        join(dataRoot, 'beamline', 'saved-page.nc'),
-        '<!DOCTYPE html><html><body>Login</body></html>',
+      // Flows start after the deploy answers; the flow's endpoint appears once its nodes (the watch too) run.
+      await eventually('the deployed flow running', async () =>
+        (await api(running, 'GET', '/red/api/outcomes')).status === 200 ? true : undefined,
       );
-      const error = await eventually('failed record job in /ingest/v1/errors', async () => {
-        const res = await api(running, 'GET', '/ingest/v1/errors', { headers: ADMIN });
-        return (res.body as { source: string; path: string; reason: string }[]).find(
-          (e) => e.path === 'beamline/saved-page.nc',
+    }, SLOW);
+
+    it(
+      'registers a NetCDF file written into the watched directory',
+      async () => {
+        await plainFile(dataRoot, 'beamline/run-0001.nc');
+        const dataset = await eventually('dataset other.beamline in the catalog', async () => {
+          const res = await api(running, 'GET', '/api/v1/datasets?limit=100', { headers: ADMIN });
+          return (res.body.items as { id: string }[]).find((d) => d.id === 'other.beamline');
+        });
+        expect(dataset).toMatchObject({ kind: 'derived', fileCount: 1 });
+        const seen = await eventually('completed job on the first output', async () => {
+          const o = await outcomes();
+          return o.completed.length && o.inspected.length ? o : undefined;
+        });
+        expect(seen.completed).toEqual([
+          {
+            file: { root: 'data', path: 'beamline/run-0001.nc' },
+            result: { datasetId: 'other.beamline', files: 1 },
+          },
+        ]);
+        expect(seen.inspected).toEqual([{ path: 'beamline/run-0001.nc', dataset: 'other.beamline' }]);
+        expect(seen.failed).toEqual([]);
+      },
+      SLOW,
+    );
+
+    it(
+      'reports an HTML page saved as .nc as a failed job with the reason, at /ingest/v1/errors and in the flow',
+      async () => {
+        writeFileSync(
+          join(dataRoot, 'beamline', 'saved-page.nc'),
+          '<!DOCTYPE html><html><body>Login</body></html>',
         );
-      });
-      expect(error.source).toMatch(/^records:/);
-      expect(error.reason).toMatch(/not (a )?NetCDF|signature/i);
-      const seen = await eventually('failure on the second output and the catch', async () => {
-        const o = await outcomes();
-        return o.failed.length && o.caught.length ? o : undefined;
-      });
-      expect(seen.failed).toEqual([
-        { file: { root: 'data', path: 'beamline/saved-page.nc' }, reason: error.reason },
-      ]);
-      // netcdf metadata raised the same file to the Catch node with a typed reason.
-      expect(seen.caught).toEqual([
-        {
-          source: 'climcat netcdf metadata',
-          message: expect.stringContaining('saved-page.nc'),
-          reason: expect.objectContaining({ kind: 'invalid', code: 'NOT_NETCDF' }),
-        },
-      ]);
-    });
+        const error = await eventually('failed record job in /ingest/v1/errors', async () => {
+          const res = await api(running, 'GET', '/ingest/v1/errors', { headers: ADMIN });
+          return (res.body as { source: string; path: string; reason: string }[]).find(
+            (e) => e.path === 'beamline/saved-page.nc',
+          );
+        });
+        expect(error.source).toMatch(/^records:/);
+        expect(error.reason).toMatch(/not (a )?NetCDF|signature/i);
+        const seen = await eventually('failure on the second output and the catch', async () => {
+          const o = await outcomes();
+          return o.failed.length && o.caught.length ? o : undefined;
+        });
+        expect(seen.failed).toEqual([
+          { file: { root: 'data', path: 'beamline/saved-page.nc' }, reason: error.reason },
+        ]);
+        // netcdf metadata raised the same file to the Catch node with a typed reason.
+        expect(seen.caught).toEqual([
+          {
+            source: 'climcat netcdf metadata',
+            message: expect.stringContaining('saved-page.nc'),
+            reason: expect.objectContaining({ kind: 'invalid', code: 'NOT_NETCDF' }),
+          },
+        ]);
+      },
+      SLOW,
+    );
+
+    it(
+      'scans a prefix through the scan and wait-for-job nodes',
+      async () => {
+        await plainFile(dataRoot, 'scanned/a.nc');
+        await plainFile(dataRoot, 'scanned/b.nc');
+        const res = await api(running, 'POST', '/red/api/scan', { body: { prefix: 'scanned' } });
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({
+          root: 'data',
+          prefix: 'scanned',
+          state: 'completed',
+          requestedBy: 'node-red',
+          counts: { seen: 2, new: 2, failed: 0 },
+        });
+      },
+      SLOW,
+    );
   });
 });
 
@@ -429,7 +517,7 @@ describe('headless Node-RED (NODE_RED_EDITOR=false)', () => {
         ...at(500, 100),
         wires: [['done'], ['done']],
       },
-      remember('done', 'done', 'msg.payload', at(700, 100)),
+      remember('headless', 'done', 'done', 'msg.payload', at(700, 100)),
       {
         id: 'status-in',
         type: 'http in',
@@ -466,13 +554,13 @@ describe('headless Node-RED (NODE_RED_EDITOR=false)', () => {
     writeFileSync(join(stateDir, 'node-red', 'flows.json'), JSON.stringify(flows));
     running = await startApp({
       stateDir,
-      env: { DATA_ROOT: dataRoot, SCAN_ON_BOOT: 'false', NODE_RED_EDITOR: 'false' },
+      env: { DATA_ROOT: dataRoot, SCAN_ON_BOOT: 'false', NODE_RED_EDITOR: 'false', NODE_RED_ENABLED: 'true' },
     });
-  });
+  }, SLOW);
   afterAll(async () => {
     await running?.close();
     rmSync(dataRoot, { recursive: true, force: true });
-  });
+  }, SLOW);
 
   it('has no editor, admin API or editor channel', async () => {
     for (const path of ['/red', '/red/', '/red/flows']) {
@@ -480,16 +568,20 @@ describe('headless Node-RED (NODE_RED_EDITOR=false)', () => {
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     }
-    expect(await commsHandshake(running.url, ADMIN)).not.toBe(101);
+    expect(await commsHandshake(running.url, ADMIN)).toBe(0);
   });
 
-  it('still runs the deployed flows, with their HTTP endpoints at /red/api', async () => {
-    const done = await eventually('the flow registered headless/run.nc', async () => {
-      const res = await api(running, 'GET', '/red/api/status');
-      return res.status === 200 && res.body.length ? res.body : undefined;
-    });
-    expect(done).toEqual([{ datasetId: 'other.headless', files: 1 }]);
-    const dataset = await api(running, 'GET', '/api/v1/datasets/other.headless', { headers: ADMIN });
-    expect(dataset.status).toBe(200);
-  });
+  it(
+    'still runs the deployed flows, with their HTTP endpoints at /red/api',
+    async () => {
+      const done = await eventually('the flow registered headless/run.nc', async () => {
+        const res = await api(running, 'GET', '/red/api/status');
+        return res.status === 200 && res.body.length ? res.body : undefined;
+      });
+      expect(done).toEqual([{ datasetId: 'other.headless', files: 1 }]);
+      const dataset = await api(running, 'GET', '/api/v1/datasets/other.headless', { headers: ADMIN });
+      expect(dataset.status).toBe(200);
+    },
+    SLOW,
+  );
 });

@@ -101,6 +101,9 @@ function under(path: string, root: string): boolean {
  * as `/red`, and every listener Node-RED adds goes away with `close()`.
  */
 export class UpgradeGate extends EventEmitter {
+  /** How long an upgrade may stay unanswered by every listener before its socket is closed (Node-RED's default). */
+  static readonly UNANSWERED_MS = 5_000;
+
   constructor(
     private readonly server: Server,
     private readonly auth: AuthService,
@@ -115,16 +118,41 @@ export class UpgradeGate extends EventEmitter {
     this.removeAllListeners();
   }
 
+  /**
+   * Takes over what the listener added by `RED.init()` does, which is to close
+   * sockets that no listener upgraded within 5 s, with a timer that does not
+   * keep the process alive after shutdown (Node-RED's does). Call right after
+   * `RED.init()`, before `RED.start()` adds the editor's and flows' listeners.
+   */
+  replaceInitListeners(): void {
+    this.removeAllListeners('upgrade');
+  }
+
+  private forward(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.listenerCount('upgrade') === 0) {
+      // Node-RED is still starting (or stopped): say so rather than leave the client waiting.
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+      return;
+    }
+    this.emit('upgrade', req, socket, head);
+    setTimeout(() => {
+      // Upgrade sockets are net.Sockets; nothing written means no listener answered.
+      if (((socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0) === 0) socket.destroy();
+    }, UpgradeGate.UNANSWERED_MS).unref();
+  }
+
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (under(path, this.roots.node)) {
       // Flows' own websocket endpoints: open as deliberately as their http-in endpoints.
-      this.emit('upgrade', req, socket, head);
+      this.forward(req, socket, head);
     } else if (this.roots.admin && under(path, this.roots.admin)) {
       void checkAdmin(this.auth, req.headers.authorization)
         .then((check) => {
           if (check.ok) {
-            this.emit('upgrade', req, socket, head);
+            this.forward(req, socket, head);
             return;
           }
           const body = JSON.stringify(problemOf(check, req.url ?? path));

@@ -30,9 +30,23 @@ export function loadNodeRed(): NodeRedRuntime {
  * and Node-RED's http-in node walks up to the root app expecting express 4
  * internals (`_router`). Express 4 re-prototypes req/res for its own
  * request/response objects; they are restored when it passes a request on.
+ * Two express 5 habits it does not expect are bridged first:
+ * - `req.query` is a getter of express 5's request; express 4 keeps it as an
+ *   own property and skips parsing when one seems present, so after the
+ *   prototype switch it would be undefined (http-in's `res.jsonp` fails).
+ * - a body our JSON parser already read is flagged the way body-parser 1
+ *   expects (`_body`; body-parser 2 no longer sets it), or Node-RED's parser
+ *   would try to read the drained stream again and fail.
  */
 export function embedExpress4(app: RequestHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
+    Object.defineProperty(req, 'query', {
+      value: req.query,
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    });
+    if (req.body !== undefined) (req as Request & { _body?: boolean })._body = true;
     const requestProto = Object.getPrototypeOf(req) as object;
     const responseProto = Object.getPrototypeOf(res) as object;
     void app(req, res, (error?: unknown) => {

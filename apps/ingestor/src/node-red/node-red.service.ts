@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { APP_CONFIG, AuthService, type AppConfig } from '@climcat/platform';
-import type { Express } from 'express';
+import { Router, type Express } from 'express';
+import { storage as requestLogContext } from 'nestjs-pino/storage';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -29,8 +30,8 @@ import {
   type NodeRedLogRecord,
 } from './node-red.settings';
 
-/** The one service instance running Node-RED in this module registry (node-red is a singleton). */
-let owner: NodeRedService | null = null;
+/** Node-RED runs in this module registry already (node-red is a singleton: one runtime per process). */
+let runtimeInUse = false;
 
 /**
  * Node-RED embedded in the ingestor: the editor and admin API at `/red` for
@@ -43,6 +44,7 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly logger = new Logger('NodeRed');
   private red: NodeRedRuntime | null = null;
   private gate: UpgradeGate | null = null;
+  private starting: Promise<void> | undefined;
   private started = false;
 
   constructor(
@@ -60,7 +62,7 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
     const { enabled, editor } = this.config.nodeRed;
     const adapter = this.adapterHost.httpAdapter as typeof this.adapterHost.httpAdapter | undefined;
     if (!enabled || !adapter) return;
-    if (owner) {
+    if (runtimeInUse) {
       this.logger.warn('Node-RED already runs in this process; this application starts without it');
       return;
     }
@@ -92,25 +94,45 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
       node: NODE_ROOT,
     });
     red.init(gate, settings);
-    owner = this;
+    gate.replaceInitListeners();
+    runtimeInUse = true;
     this.red = red;
     this.gate = gate;
 
     const app = adapter.getInstance<Express>();
     // Flows' own endpoints come first and are not behind climcat auth: flows expose them deliberately.
     app.use(NODE_ROOT, embedExpress4(red.httpNode));
-    if (red.httpAdmin) {
-      app.use(ADMIN_ROOT, adminAuthMiddleware(this.auth), keepTelemetryOff, embedExpress4(red.httpAdmin));
+    // Decided by config, not by red.httpAdmin: node-red keeps the admin app of an earlier init in module state.
+    if (editor && red.httpAdmin) {
+      const admin = Router();
+      // A flow endpoint that does not exist is our 404, not a login prompt.
+      admin.use((req, _res, next) => next(isUnder(req.baseUrl + req.path, NODE_ROOT) ? 'router' : undefined));
+      const editorApp = embedExpress4(red.httpAdmin);
+      admin.use(adminAuthMiddleware(this.auth), keepTelemetryOff, (req, res, next) =>
+        // Outside the request's log context: flows a deploy starts would otherwise log with its request id forever.
+        requestLogContext.exit(() => editorApp(req, res, next)),
+      );
+      app.use(ADMIN_ROOT, admin);
     }
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.red) return;
-    await this.red.start();
-    this.started = true;
-    this.logger.log(
-      { editor: this.config.nodeRed.editor ? ADMIN_ROOT : 'off (headless)', endpoints: NODE_ROOT },
-      'Node-RED started',
+  /**
+   * Starts Node-RED without holding up the HTTP listener: loading its nodes
+   * takes about half a second, and flows start asynchronously after
+   * `RED.start()` anyway. Until then the editor answers 503 "Not started".
+   */
+  onApplicationBootstrap(): void {
+    const red = this.red;
+    if (!red) return;
+    this.starting = red.start().then(
+      () => {
+        this.started = true;
+        this.logger.log(
+          { editor: this.config.nodeRed.editor ? ADMIN_ROOT : 'off (headless)', endpoints: NODE_ROOT },
+          'Node-RED started',
+        );
+      },
+      (error: unknown) => this.logger.error({ err: error }, 'Node-RED did not start; flows are not running'),
     );
   }
 
@@ -118,13 +140,15 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
   async onModuleDestroy(): Promise<void> {
     if (!this.red) return;
     try {
+      await this.starting;
       if (this.started) await this.red.stop();
     } finally {
       this.gate?.close();
       this.red = null;
       this.gate = null;
+      this.starting = undefined;
       this.started = false;
-      if (owner === this) owner = null;
+      runtimeInUse = false;
     }
   }
 
@@ -164,6 +188,10 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
     else if (record.level <= 40) this.logger.log(context, text);
     else this.logger.debug(context, text);
   }
+}
+
+function isUnder(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
 }
 
 /**
