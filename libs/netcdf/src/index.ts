@@ -27,6 +27,7 @@ export {
   type ByteRange,
   type CoalescedRange,
   type CoalesceOptions,
+  type ReadHints,
 } from './io/byte-source';
 export { FileByteSource } from './io/file-byte-source';
 export { S3ByteSource, type S3RangeClient } from './io/s3-byte-source';

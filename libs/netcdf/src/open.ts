@@ -1,5 +1,5 @@
 import { NetcdfFormatError } from './errors';
-import { readCdf3Header, Netcdf3File, type Cdf3OpenOptions } from './cdf3/reader';
+import { Netcdf3File, type Cdf3OpenOptions } from './cdf3/reader';
 import { describeSignature } from './cdf3/header';
 import type { NetcdfDataset } from './dataset';
 import { Netcdf4File, type Netcdf4OpenOptions } from './hdf5/netcdf4-reader';
@@ -53,9 +53,6 @@ export async function openNetcdf(
     throw err;
   }
 }
-
-/** Reads only the header of a NetCDF-3 source (no data bytes). */
-export { readCdf3Header };
 
 /** Opens, extracts the CF summary, closes. */
 export async function readCfSummary(

@@ -14,12 +14,18 @@ export interface HyperslabChunk<T> {
 }
 
 export interface ReadOptions {
-  /** Target bytes per streamed chunk and per read request (default 4 MiB). */
+  /** Target bytes per streamed chunk and per read request (default: the source's hint, else 4 MiB). */
   chunkBytes?: number;
   /** `read()` refuses results larger than this (default 256 MiB); `readChunks()` has no total limit. */
   maxBytes?: number;
-  /** Read through gaps up to this size rather than issuing a separate request (default 64 KiB). */
+  /** Read through gaps up to this size rather than issuing another request (default: the source's hint, else 64 KiB). */
   maxGapBytes?: number;
+  /**
+   * readChunks only: recycle two buffers instead of allocating one per chunk.
+   * Faster for streaming consumers, but a chunk's data is only valid until
+   * the next chunk is requested (copy it to keep it).
+   */
+  reuseBuffers?: boolean;
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;

@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { NetcdfFormatError, NetcdfWriteError, SelectionError, SelectionTooLargeError } from '../errors';
 import { MemoryByteSource, type ByteSource } from '../io/byte-source';
+import { FileByteSource } from '../io/file-byte-source';
 import { attrNumbers, attrString, type NcArray } from '../model';
 
 const arr = (x: NcArray): number[] => Array.from(x as ArrayLike<number | bigint>, Number);
@@ -316,7 +320,11 @@ describe('NetCDF-3 hyperslabs', () => {
       const maxGapBytes = [0, 8, 65536][trial % 3];
       const got: number[] = [];
       let expectedOffset = 0;
-      for await (const chunk of ds.readChunks('rec', start, count, stride, { chunkBytes, maxGapBytes })) {
+      for await (const chunk of ds.readChunks('rec', start, count, stride, {
+        chunkBytes,
+        maxGapBytes,
+        reuseBuffers: trial % 2 === 0,
+      })) {
         expect(chunk.offset).toBe(expectedOffset);
         expect(chunk.data).toBeInstanceOf(Float32Array);
         expectedOffset += chunk.data.length;
@@ -444,5 +452,71 @@ describe('NetCDF-3 header reading', () => {
     const ds = await Netcdf3File.open(src, { ownsSource: true });
     await ds.close();
     expect(closed).toBe(true);
+  });
+});
+
+describe('NetCDF-3 hyperslabs from a local file', () => {
+  it('reads through FileByteSource.readInto with recycled buffers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'climcat-cdf3-'));
+    try {
+      const path = join(dir, 'f.nc');
+      const values = Float32Array.from({ length: 20 * 30 * 40 }, (_, i) => i);
+      await writeNetcdf3(
+        path,
+        {
+          numRecords: 20,
+          dimensions: [
+            { name: 't', length: 0, unlimited: true },
+            { name: 'y', length: 30 },
+            { name: 'x', length: 40 },
+          ],
+          variables: [{ name: 'v', type: 'float', dimensions: ['t', 'y', 'x'] }],
+        },
+        { v: values },
+      );
+      const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+      const got: number[] = [];
+      for await (const c of ds.readChunks('v', [2, 3, 5], [15, 20, 30], [1, 1, 1], {
+        chunkBytes: 1000,
+        reuseBuffers: true,
+      }))
+        got.push(...Array.from(c.data as Float32Array));
+      expect(got).toEqual(referenceSlab(values, [20, 30, 40], [2, 3, 5], [15, 20, 30], [1, 1, 1]));
+      await ds.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('writer with a lone record variable', () => {
+  it('accepts values that run on across records', async () => {
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    const w = await Netcdf3Writer.create(sink, {
+      numRecords: 4,
+      dimensions: [
+        { name: 't', length: 0, unlimited: true },
+        { name: 'n', length: 3 },
+      ],
+      variables: [
+        { name: 'fixed', type: 'int', dimensions: ['n'] },
+        { name: 'v', type: 'short', dimensions: ['t', 'n'] },
+      ],
+    });
+    await w.write('fixed', [7, 8, 9]);
+    await w.write(
+      'v',
+      Int16Array.from({ length: 5 }, (_, i) => i),
+    );
+    await w.write(
+      'v',
+      Int16Array.from({ length: 7 }, (_, i) => 5 + i),
+    );
+    await expect(w.write('v', [1])).rejects.toThrow(/all slots|do not fit|already written/);
+    await w.close();
+    const ds = await Netcdf3File.open(new MemoryByteSource(new Uint8Array(Buffer.concat(chunks))));
+    expect(arr(await ds.read('v'))).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 });

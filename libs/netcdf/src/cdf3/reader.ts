@@ -189,8 +189,8 @@ export class Netcdf3File implements NetcdfDataset {
     return this.chunksOf(v, slab, options);
   }
 
-  /** Byte ranges of a selection, for callers (e.g. an HTTP facade) that want them directly. */
-  plan(v: Cdf3VariableLayout, slab: Hyperslab): Plan {
+  /** The selection as loops of contiguous byte runs (collapsing contiguous inner dimensions). */
+  private plan(v: Cdf3VariableLayout, slab: Hyperslab): Plan {
     const shape = this.shapeOf(v);
     const e = TYPE_SIZE[v.type];
     const rank = shape.length;
@@ -306,15 +306,26 @@ export class Netcdf3File implements NetcdfDataset {
     options: ReadOptions,
   ): AsyncGenerator<HyperslabChunk<NcArray>> {
     const p = this.plan(v, slab);
+    const hints = this.source.readHints;
     const blockBytes = Math.max(
       p.elementSize,
-      Math.min(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
+      Math.min(options.chunkBytes ?? hints?.blockBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
     );
-    const blocks = this.blocks(p, blockBytes, options.maxGapBytes ?? 64 * 1024);
+    const blocks = this.blocks(p, blockBytes, options.maxGapBytes ?? hints?.maxGapBytes ?? 64 * 1024);
+    // With reuseBuffers two buffers alternate: one holds the chunk the caller
+    // is looking at, the other is being filled by the read in flight.
+    const pool = options.reuseBuffers ? [allocate(0), allocate(0)] : undefined;
+    let turn = 0;
+    const bufferFor = (length: number): Uint8Array => {
+      if (!pool) return allocate(length);
+      const k = turn++ % 2;
+      if ((pool[k] as Uint8Array).length < length) pool[k] = allocate(Math.max(length, blockBytes));
+      return (pool[k] as Uint8Array).subarray(0, length);
+    };
     // One read in flight ahead of the one being decoded.
     const start = (b: Block | undefined): { block: Block; bytes: Promise<Uint8Array> } | undefined => {
       if (!b) return undefined;
-      const bytes = this.readBlock(b);
+      const bytes = this.readBlock(b, bufferFor(b.length));
       bytes.catch(() => undefined);
       return { block: b, bytes };
     };
@@ -325,14 +336,18 @@ export class Netcdf3File implements NetcdfDataset {
     let next = start(pull());
     while (next) {
       const current = next;
-      next = start(pull());
       const bytes = await current.bytes;
-      yield { offset: current.block.outOffset, data: this.decode(v.type, p, current.block, bytes) };
+      next = start(pull());
+      yield { offset: current.block.outOffset, data: this.decodeInPlace(v.type, p, current.block, bytes) };
     }
   }
 
-  private async readBlock(b: Block): Promise<Uint8Array> {
+  private async readBlock(b: Block, target: Uint8Array): Promise<Uint8Array> {
     try {
+      if (this.source.readInto) {
+        await this.source.readInto(target, b.offset);
+        return target;
+      }
       return await this.source.read(b.offset, b.length);
     } catch (err) {
       if (err instanceof ByteSourceError && err.code === 'OUT_OF_RANGE')
@@ -346,12 +361,16 @@ export class Netcdf3File implements NetcdfDataset {
     }
   }
 
-  private decode(type: Exclude<NcType, 'string'>, p: Plan, b: Block, bytes: Uint8Array): NcArray {
-    let out: Uint8Array;
-    if (b.runs <= 1 && b.length === b.outElements * p.elementSize && bytes.byteOffset % 8 === 0) {
-      out = bytes;
-    } else {
-      out = new Uint8Array(b.outElements * p.elementSize);
+  /**
+   * Gathers the block's runs to its start (runs ascend, so this is a forward
+   * memmove), swaps to host byte order and views the result: no extra copy.
+   */
+  private decodeInPlace(type: Exclude<NcType, 'string'>, p: Plan, b: Block, block: Uint8Array): NcArray {
+    const e = p.elementSize;
+    const outBytes = b.outElements * e;
+    let bytes = block;
+    if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
+    if (!(b.runs <= 1 && b.length === outBytes)) {
       const run = p.runBytes;
       let row = Math.floor(b.firstRun / p.innerCount);
       let k = b.firstRun - row * p.innerCount;
@@ -359,8 +378,10 @@ export class Netcdf3File implements NetcdfDataset {
       let dst = 0;
       for (let r = 0; r < b.runs; r++) {
         const src = rowStart + k * p.innerStep;
-        if (run >= 64) out.set(bytes.subarray(src, src + run), dst);
-        else for (let i = 0; i < run; i++) out[dst + i] = bytes[src + i] as number;
+        if (src !== dst) {
+          if (run >= 32) bytes.copyWithin(dst, src, src + run);
+          else for (let i = 0; i < run; i++) bytes[dst + i] = bytes[src + i] as number;
+        }
         dst += run;
         if (++k === p.innerCount && r + 1 < b.runs) {
           k = 0;
@@ -368,9 +389,15 @@ export class Netcdf3File implements NetcdfDataset {
         }
       }
     }
-    swapToNative(out, p.elementSize);
-    return viewArray(type, out.buffer as ArrayBuffer, out.byteOffset, b.outElements);
+    swapToNative(bytes.subarray(0, outBytes), e);
+    return viewArray(type, bytes.buffer as ArrayBuffer, bytes.byteOffset, b.outElements);
   }
+}
+
+/** Uninitialised memory with its own ArrayBuffer (offset 0, so any typed view is aligned). */
+function allocate(length: number): Uint8Array {
+  const buf = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(buf.buffer, buf.byteOffset, length);
 }
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -559,14 +559,24 @@ export class Netcdf3Writer {
     while (this.slot < targetSlot) await this.fillSlot();
     const v = this.layout.variables[target] as Netcdf3Layout['variables'][number];
     const bytes = encodeValues(v.type, values);
-    if (this.filled + bytes.length > v.sliceBytes)
+    // Values may run on into following records when nothing lies between them
+    // (a lone record variable); otherwise they must fit in this slot.
+    const lone = v.record && this.recordVars.length === 1;
+    const room = lone
+      ? (this.totalSlots - this.slot) * v.sliceBytes - this.filled
+      : v.sliceBytes - this.filled;
+    if (bytes.length > room)
       throw new NetcdfWriteError(
-        `${variable}: ${bytes.length} bytes do not fit in the ${v.sliceBytes - this.filled} bytes left of this ${v.record ? 'record' : 'variable'}`,
+        `${variable}: ${bytes.length} bytes do not fit in the ${room} bytes left of this ${v.record ? 'record' : 'variable'}`,
         variable,
       );
-    await this.emit(bytes);
-    this.filled += bytes.length;
-    if (this.filled === v.sliceBytes) await this.finishSlot();
+    for (let at = 0; at < bytes.length;) {
+      const n = Math.min(bytes.length - at, v.sliceBytes - this.filled);
+      await this.emit(bytes.subarray(at, at + n));
+      at += n;
+      this.filled += n;
+      if (this.filled === v.sliceBytes) await this.finishSlot();
+    }
   }
 
   /** Fills the rest of a partly written slot with the fill value (no-op when none is open). */

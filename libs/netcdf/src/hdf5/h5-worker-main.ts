@@ -1,3 +1,4 @@
+/* istanbul ignore file -- sent to the worker as source text; coverage counters would break it */
 /**
  * Body of the HDF5 worker thread. h5wasm runs here, not in the service's
  * event loop: a damaged file that makes the HDF5 library abort, loop or
@@ -68,10 +69,23 @@ export function h5WorkerMain(): void {
   const writeSync = fs.writeSync.bind(fs) as (...args: unknown[]) => number;
   (fs as { writeSync: unknown }).writeSync = (fd: number, data: unknown, ...rest: unknown[]): number => {
     if (fd !== 2) return writeSync(fd, data, ...rest);
-    const text = typeof data === 'string' ? data : Buffer.from(data as Uint8Array).toString();
+    if (typeof data === 'string') {
+      diagnostics = (diagnostics + data).slice(-8192);
+      return Buffer.byteLength(data);
+    }
+    // writeSync(fd, buffer, offset?, length?, position?): emscripten passes its whole heap.
+    const bytes = data as Uint8Array;
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+    const length = typeof rest[1] === 'number' ? rest[1] : bytes.byteLength - offset;
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(length, 8192)).toString();
     diagnostics = (diagnostics + text).slice(-8192);
-    return typeof data === 'string' ? Buffer.byteLength(data) : (data as Uint8Array).byteLength;
+    return length;
   };
+  // emscripten reports aborts through console.error: keep those too.
+  console.error = (...args: unknown[]): void => {
+    diagnostics = (diagnostics + args.map(String).join(' ') + '\n').slice(-8192);
+  };
+  console.warn = console.error;
   /** The innermost HDF5 error ("H5F__super_read(): truncated file: eof = …") of the last request. */
   const hdf5Reason = (): string => {
     const lines = diagnostics.split('\n').filter((l) => /#\d+: .* in \w+\(\): /.test(l));

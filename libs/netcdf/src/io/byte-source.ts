@@ -13,12 +13,28 @@ export interface ByteSource {
   /** Largest single read this source accepts. */
   readonly maxReadBytes: number;
   size(): Promise<number>;
-  /** Exactly `length` bytes starting at `offset`; throws ByteSourceError past the end. */
+  /**
+   * Exactly `length` bytes starting at `offset`, in a buffer the caller owns
+   * (its own ArrayBuffer at offset 0); throws ByteSourceError past the end.
+   */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Optional: fills `target` from `offset` without allocating (local files). */
+  readInto?(target: Uint8Array, offset: number): Promise<void>;
+  /**
+   * How this source likes to be read: bytes per request and how large a gap
+   * is cheaper to read through than to skip with another request (local
+   * files: keeps kernel readahead going; S3/HTTP: saves a round trip).
+   */
+  readonly readHints?: ReadHints;
   close(): Promise<void>;
 }
 
 export const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
+
+export interface ReadHints {
+  blockBytes: number;
+  maxGapBytes: number;
+}
 
 export interface ByteRange {
   offset: number;

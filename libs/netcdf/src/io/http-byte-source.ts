@@ -12,6 +12,8 @@ export interface HttpByteSourceOptions {
 export class HttpByteSource implements ByteSource {
   readonly description: string;
   readonly maxReadBytes: number;
+  /** Each request costs a round trip: read big blocks and read through gaps of a few MB. */
+  readonly readHints = { blockBytes: 8 * 1024 * 1024, maxGapBytes: 4 * 1024 * 1024 };
   private contentLength: number | undefined;
   private readonly fetchUrl: string;
   private readonly auth: string | undefined;

@@ -10,6 +10,8 @@ export type S3RangeClient = Pick<Client, 'statObject' | 'getPartialObject'>;
 export class S3ByteSource implements ByteSource {
   readonly description: string;
   readonly maxReadBytes: number;
+  /** Each GET costs a round trip: read big blocks and read through gaps of a few MB. */
+  readonly readHints = { blockBytes: 8 * 1024 * 1024, maxGapBytes: 4 * 1024 * 1024 };
   private objectSize: number | undefined;
 
   constructor(
