@@ -1,5 +1,6 @@
 import { Client } from 'minio';
 jest.setTimeout(30_000);
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testEnv } from '../harness/env';
@@ -155,6 +156,30 @@ describe('S3 bucket notifications', () => {
     const failed = await api(running, 'GET', '/ingest/v1/jobs/events?state=failed', { headers: ADMIN });
     expect(failed.body.map((j: { id: string }) => j.id)).toContain(jobId);
   }, 60_000);
+
+  it('reads NetCDF-4 objects through the bounded local cache', async () => {
+    const key = 'netcdf4/cordex_rotated.nc';
+    const local = join(demoDir, 'cordex_rotated.nc');
+    execFileSync('ncgen', [
+      '-k',
+      'nc4',
+      '-o',
+      local,
+      join(__dirname, '../../libs/netcdf/test-fixtures/cordex_rotated.cdl'),
+    ]);
+    await s3.putObject(BUCKET, key, readFileSync(local));
+    const res = await deliver(event('s3:ObjectCreated:Put', key, 'nc4'));
+    const jobId = res.body.jobs[0];
+    await settle();
+    const job = (await api(running, 'GET', `/ingest/v1/jobs/events/${jobId}`, { headers: ADMIN })).body;
+    expect(job).toMatchObject({ state: 'completed', returnValue: { action: 'new' } });
+    const files = await api(running, 'GET', `/api/v1/datasets/${job.returnValue.datasetId}/files`, {
+      headers: ADMIN,
+    });
+    expect(files.body.items).toEqual([
+      expect.objectContaining({ path: key, format: expect.stringMatching(/4/) }),
+    ]);
+  });
 
   it('ignores buckets that are not configured roots', async () => {
     const body = event('s3:ObjectCreated:Put', 'x.nc');

@@ -82,7 +82,7 @@ export class FileIngestService {
     const source = await this.storage.open(rootName, object.path, object.size);
     let summary: CfSummary;
     try {
-      const dataset = await openNetcdf(source);
+      const dataset = await openNetcdf(source, { cache: this.storage.cache });
       try {
         summary = await extractCf(dataset, { strict: false });
       } finally {

@@ -104,6 +104,7 @@ const envSchema = z
     NODE_RED_ENABLED: bool.optional(),
     NODE_RED_EDITOR: bool.optional(),
     NODE_RED_CREDENTIAL_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    REMOTE_CACHE_SIZE: bytes.optional(),
     CAPACITY_TOTAL: bytes.optional(),
     CAPACITY_STANDARD: bytes.optional(),
     CAPACITY_DERIVED: bytes.optional(),
@@ -183,6 +184,8 @@ export interface AppConfig {
     credentialSecret?: string;
   };
   shutdownTimeoutMs: number;
+  /** Local copies of remote NetCDF-4 objects (h5wasm needs a file): where, and how many bytes at most. */
+  remoteCache: { dir: string; maxBytes: number };
   /** Byte budgets: the whole archive (seeds: 100 TB shared) and optional per-tier shares. */
   capacity: { total: number; standard?: number; derived?: number; scratch?: number };
 }
@@ -259,6 +262,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       ...(e.NODE_RED_CREDENTIAL_SECRET ? { credentialSecret: e.NODE_RED_CREDENTIAL_SECRET } : {}),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    remoteCache: { dir: `${stateDir}/cache`, maxBytes: e.REMOTE_CACHE_SIZE ?? 10e9 },
     capacity: {
       total: e.CAPACITY_TOTAL ?? 100e12,
       ...(e.CAPACITY_STANDARD !== undefined ? { standard: e.CAPACITY_STANDARD } : {}),

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InvalidError, NotFoundError, UnavailableError } from '@climcat/core';
-import { FileByteSource, S3ByteSource, type ByteSource } from '@climcat/netcdf';
+import { FileByteSource, LocalFileCache, S3ByteSource, type ByteSource } from '@climcat/netcdf';
 import { Client } from 'minio';
 import { lstat, opendir, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
@@ -22,8 +22,12 @@ export interface StoredObject {
 @Injectable()
 export class StorageService {
   private client?: Client;
+  /** NetCDF-4 objects from S3 are copied here (bounded, LRU) because HDF5 reads need a file. */
+  readonly cache: LocalFileCache;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.cache = new LocalFileCache(config.remoteCache);
+  }
 
   roots(): RootConfig[] {
     return this.config.roots;
