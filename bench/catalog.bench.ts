@@ -3,10 +3,14 @@
  * 100k datasets / 1M files of CMIP5 / CORDEX shape, then over HTTP:
  * facet search (3 filters + 8 facet counts), free text, get-by-id p50/p95,
  * and get-by-id requests/s against a bare Node HTTP server returning the
- * same JSON in the same run.
+ * same JSON in the same run. For scale, the same requests/s of the bare
+ * framework (Nest on Express, one route answering the same JSON, nothing
+ * else) show how much of the gap the framework alone takes.
  *
  *   npx ts-node -r tsconfig-paths/register --transpile-only bench/catalog.bench.ts [datasets] [filesPerDataset]
  */
+import { Controller, Get, Module, Param, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +20,7 @@ import { createStore } from '@climcat/store';
 import type { DatasetRecord, FileRecord } from '@climcat/core';
 import { createApp, loadConfig } from '@climcat/platform';
 import { CatalogModule } from '../apps/catalog/src/catalog.module';
-import { fmt, latencies, peakRssMb, prng, throughput } from './lib';
+import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 100_000);
 const FILES_PER = Number(process.argv[3] ?? 10);
@@ -283,9 +287,24 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
   const barePort = (bare.address() as { port: number }).port;
-  const appRps = await throughput(5, 16, (i) => get(byId(i), admin));
-  const bareRps = await throughput(5, 16, async () => (await fetch(`http://127.0.0.1:${barePort}/x`)).text());
-  results.getByIdRps = { climcat: appRps, bareNode: bareRps, ratio: appRps / bareRps };
+  const floor = await NestFactory.create(frameworkFloor(JSON.parse(sample)), { logger: false });
+  await floor.listen(0, '127.0.0.1');
+  const floorBase = `http://127.0.0.1:${(floor.getHttpServer().address() as { port: number }).port}`;
+  // The same client code for every server; alternating slices so that load from other processes hits all alike.
+  const rps = await interleavedThroughput(
+    {
+      climcat: (i) => get(byId(i), admin),
+      bareNode: async () => (await fetch(`http://127.0.0.1:${barePort}/x`)).text(),
+      framework: async (i) => (await fetch(`${floorBase}${byId(i)}`)).text(),
+    },
+    10,
+    0.5,
+    16,
+  );
+  const appRps = rps.climcat;
+  const bareRps = rps.bareNode;
+  results.getByIdRps = { ...rps, ratio: appRps / bareRps, frameworkRatio: rps.framework / bareRps };
+  await floor.close();
   bare.close();
   await app.close();
 
@@ -299,11 +318,26 @@ async function main(): Promise<void> {
       `  free text (2 terms):                                 p50 ${fmt(lat('freeText').p50)} ms, p95 ${fmt(lat('freeText').p95)} ms`,
       `  get by id:                                           p50 ${fmt(lat('getById').p50)} ms, p95 ${fmt(lat('getById').p95)} ms`,
       `  get by id throughput: ${fmt(appRps, 0)} req/s vs bare Node ${fmt(bareRps, 0)} req/s = ${fmt(appRps / bareRps, 2)}× (goal ≥ 0.5)`,
+      `    bare framework (Nest on Express, one route, same JSON): ${fmt(rps.framework, 0)} req/s = ${fmt(rps.framework / bareRps, 2)}×`,
       `  peak RSS ${fmt(peakRssMb(), 0)} MB`,
       '',
     ].join('\n'),
   );
   rmSync(state, { recursive: true, force: true });
+}
+
+/** Nest on Express with one route answering `body` at the get-by-id path: no middleware, guard, pipe or store. */
+function frameworkFloor(body: unknown): Type {
+  @Controller('api/v1/datasets')
+  class FloorController {
+    @Get(':id')
+    get(@Param('id') _id: string): unknown {
+      return body;
+    }
+  }
+  @Module({ controllers: [FloorController] })
+  class FloorModule {}
+  return FloorModule;
 }
 
 void main();

@@ -51,6 +51,39 @@ export async function throughput(
   return done / ((performance.now() - start) / 1000);
 }
 
+/**
+ * Requests per second of several targets measured in alternating slices of
+ * `sliceSeconds` (each target first gets one unmeasured slice), so that load
+ * from other processes drifting during the run hits every target alike.
+ * Returns each target's median over `rounds` slices.
+ */
+export async function interleavedThroughput<K extends string>(
+  targets: Record<K, (i: number) => Promise<unknown>>,
+  rounds: number,
+  sliceSeconds: number,
+  concurrency: number,
+): Promise<Record<K, number>> {
+  const names = Object.keys(targets) as K[];
+  const samples = new Map<K, number[]>(names.map((name) => [name, []]));
+  for (const name of names) await throughput(sliceSeconds, concurrency, targets[name]);
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order so no target always runs right after the same other one.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(round + k) % names.length]!;
+      samples.get(name)!.push(await throughput(sliceSeconds, concurrency, targets[name]));
+    }
+  }
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      percentile(
+        [...samples.get(name)!].sort((a, b) => a - b),
+        50,
+      ),
+    ]),
+  ) as Record<K, number>;
+}
+
 export function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : String(n);
 }

@@ -29,10 +29,10 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
   // Plain Express middleware for every request, in this order, so that even a request
   // rejected early (bad body, operator injection) has a request id, a log line, a
   // latency sample, security and CORS headers.
-  if (!process.env.T_CTX) app.use(requestContext(app.get<PinoLogger>(ROOT_LOGGER)));
-  if (!process.env.T_MET) app.use(httpMetrics(app.get(MetricsService)));
-  if (!process.env.T_HEL) app.use(helmet(SECURITY_HEADERS));
-  if (!process.env.T_COR) app.enableCors({
+  app.use(requestContext(app.get<PinoLogger>(ROOT_LOGGER)));
+  app.use(httpMetrics(app.get(MetricsService)));
+  app.use(helmet(SECURITY_HEADERS));
+  app.enableCors({
     origin: true,
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
   });
@@ -41,12 +41,12 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
     type: ['application/json', 'application/merge-patch+json', 'application/*+json'],
   });
   // Body-parser errors become domain errors here, so clients learn what was wrong with their body.
-  if (!process.env.T_JSON) app.use((req: Request, res: Response, next: NextFunction) =>
+  app.use((req: Request, res: Response, next: NextFunction) =>
     parseJson(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyError(error))),
   );
-  if (!process.env.T_HYG) app.use(requestHygiene);
+  app.use(requestHygiene);
   app.enableShutdownHooks();
-  if (!process.env.T_DOC) setupOpenApi(app, config);
+  setupOpenApi(app, config);
 }
 
 /**
@@ -134,7 +134,9 @@ export async function runService(
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       setTimeout(() => {
-        process.stderr.write(`climcat ${service}: shutdown exceeded ${config.shutdownTimeoutMs} ms, exiting\n`);
+        process.stderr.write(
+          `climcat ${service}: shutdown exceeded ${config.shutdownTimeoutMs} ms, exiting\n`,
+        );
         process.exit(1);
       }, config.shutdownTimeoutMs).unref();
     });

@@ -75,8 +75,8 @@ export class PlatformModule {
         HealthService,
         ShutdownSequence,
         { provide: APP_FILTER, useClass: ProblemFilter },
-        ...(process.env.T_GUARD ? [] : [{ provide: APP_GUARD, useClass: AuthGuard }]),
-        ...(process.env.T_PIPE ? [] : [{ provide: APP_PIPE, useFactory: createValidationPipe }]),
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
       exports: [APP_CONFIG, STORE, QUEUE_FACTORY, AuthService, MetricsService, StorageService],
     };

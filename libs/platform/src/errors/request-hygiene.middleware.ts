@@ -11,7 +11,10 @@ export function requestHygiene(req: Request, _res: Response, next: NextFunction)
   const jsonApi = !req.path.startsWith('/thredds');
   for (const key of Object.keys(req.query)) {
     if (key.includes('$') || (jsonApi && /[[\]]/.test(key))) {
-      throw InvalidError.field(`query.${key}`, 'operators and bracket syntax are not accepted in query parameters');
+      throw InvalidError.field(
+        `query.${key}`,
+        'operators and bracket syntax are not accepted in query parameters',
+      );
     }
   }
   const bad = findDollarKey(req.body, 'body', 0);

@@ -1,0 +1,123 @@
+import express, { type Request } from 'express';
+import type { Server } from 'node:http';
+import { loadConfig } from '../config/config';
+import { createLogger, requestContext, type RequestContext } from './logging';
+
+type Line = Record<string, unknown> & { msg?: string; req?: Record<string, unknown> };
+
+/** An Express app with only the request-context middleware, logging into `lines`. */
+async function serve(level: string): Promise<{ url: string; lines: Line[]; close: () => Promise<void> }> {
+  const lines: Line[] = [];
+  const logger = createLogger(loadConfig('catalog', { LOG_LEVEL: level }), {
+    write: (line: string) => lines.push(JSON.parse(line) as Line),
+  });
+  const app = express();
+  app.use(requestContext(logger));
+  app.get('/ok', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/fails', (_req, res) => {
+    res.status(503).json({});
+  });
+  app.get('/metrics', (_req, res) => {
+    res.send('');
+  });
+  app.get('/warns', (req: Request, res) => {
+    (req as Request & RequestContext).log.warn('disk almost full');
+    res.json({});
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    lines,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The response "close" event (which writes the completion line) follows the response itself. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('requestContext', () => {
+  it('logs each request once with its id, method and URL, never its credentials or URL tokens', async () => {
+    const app = await serve('info');
+    try {
+      const res = await fetch(`${app.url}/ok?token=s3cret&limit=2`, {
+        headers: { Authorization: 'Bearer cc_secret', 'X-Request-Id': 'abc-123' },
+      });
+      await res.text();
+      await settle();
+      expect(app.lines).toHaveLength(1);
+      expect(app.lines[0]).toMatchObject({
+        level: 30,
+        name: 'climcat-catalog',
+        msg: 'request completed',
+        req: { id: 'abc-123', method: 'GET', url: '/ok?token=[redacted]&limit=2' },
+        res: { statusCode: 200, headers: expect.objectContaining({ 'x-request-id': 'abc-123' }) as unknown },
+        responseTime: expect.any(Number) as unknown,
+      });
+      expect(JSON.stringify(app.lines)).not.toContain('secret');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('gives a request without a usable X-Request-Id a new UUID', async () => {
+    const app = await serve('silent');
+    try {
+      const res = await fetch(`${app.url}/ok`, { headers: { 'X-Request-Id': 'not a valid id' } });
+      expect(res.headers.get('x-request-id')).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('logs a 5xx answer as an errored request', async () => {
+    const app = await serve('info');
+    try {
+      await (await fetch(`${app.url}/fails`)).text();
+      await settle();
+      expect(app.lines).toEqual([
+        expect.objectContaining({
+          msg: 'request errored',
+          res: expect.objectContaining({ statusCode: 503 }) as unknown,
+          err: expect.objectContaining({ message: 'failed with status code 503' }) as unknown,
+        }),
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('does not log Prometheus scrapes', async () => {
+    const app = await serve('info');
+    try {
+      await (await fetch(`${app.url}/metrics`)).text();
+      await settle();
+      expect(app.lines).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('binds what is logged while a request runs to that request, also above info level', async () => {
+    const app = await serve('warn');
+    try {
+      await (await fetch(`${app.url}/warns`, { headers: { 'X-Request-Id': 'req-7' } })).text();
+      await settle();
+      expect(app.lines).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: 'disk almost full',
+          req: { id: 'req-7', method: 'GET', url: '/warns' },
+        }),
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+});
