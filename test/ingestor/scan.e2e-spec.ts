@@ -1,5 +1,14 @@
-import { closeSync, openSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api, bearer } from '../catalog/seed';
 import { badFiles, copies, demoArchive, plainFile } from './archive';
@@ -126,6 +135,30 @@ describe('directory scans', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ kind: 'derived', fileCount: 3 });
     expect(res.body.warnings[0]).toMatch(/grouped by directory "incoming\/good"/);
+  });
+
+  it('records path/attribute disagreements as warnings on the dataset', async () => {
+    const source = demo.find((p) => p.includes('/pr/') && p.startsWith('cmip5/'))!;
+    const rel =
+      'cmip5/output1/IPSL/OTHER-MODEL/historical/day/atmos/day/r1i1p1/v20110406/pr/pr_day_OTHER-MODEL_historical_r1i1p1_20050101-20050131.nc';
+    mkdirSync(dirname(join(dataRoot, rel)), { recursive: true });
+    copyFileSync(join(dataRoot, source), join(dataRoot, rel));
+    const result = await scan({ root: 'data', prefix: 'cmip5/output1/IPSL/OTHER-MODEL' });
+    expect(result.counts).toMatchObject({ new: 1, failed: 0 });
+    const dataset = await api(
+      running,
+      'GET',
+      '/api/v1/datasets/cmip5.output1.IPSL.OTHER-MODEL.historical.day.atmos.day.r1i1p1.v20110406',
+      {
+        headers: ADMIN,
+      },
+    );
+    expect(dataset.status).toBe(200);
+    expect(dataset.body.warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/path says model=OTHER-MODEL but attribute model_id=IPSL-CM5A-LR/),
+      ]),
+    );
   });
 
   it('scans only the given prefix', async () => {
