@@ -199,6 +199,7 @@ async function withinMs<R>(promise: Promise<R>, ms: number): Promise<R> {
 /** The one private piece of bull used: its own timer cleanup, otherwise run at the end of close(). */
 interface BullInternals {
   _clearTimers?: () => Promise<void>;
+  _initializingProcess?: Promise<unknown>;
 }
 
 type BullState = 'completed' | 'failed' | 'delayed' | 'active' | 'waiting';
@@ -366,6 +367,10 @@ class BullJobQueue<T> implements JobQueue<T> {
   }
 
   private async shutdown(): Promise<void> {
+    // A queue closed right after it was created would cut bull's own start-up (script loading,
+    // subscriptions, delay timer) mid-command, and bull leaves those rejections unhandled.
+    const starting = (this.queue as unknown as BullInternals)._initializingProcess;
+    await settleWithin(Promise.all([this.queue.isReady(), starting ?? Promise.resolve()]), 2000);
     // bull waits for running handlers; a handler that never settles must not hold shutdown forever.
     const closedInTime = await settleWithin(this.queue.close(), this.settings.closeTimeoutMs);
     // bull clears its timers (stalled-job interval, lock renewal) only once those handlers finish.
