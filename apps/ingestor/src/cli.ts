@@ -10,7 +10,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { resolve, relative, sep } from 'node:path';
 import { FileIngestService } from './files/file-ingest.service';
 import { IngestorModule } from './ingestor.module';
-import { ScanService } from './scans/scan.service';
+import { ScanService, unchanged } from './scans/scan.service';
 
 interface Target {
   root: string;
@@ -185,11 +185,7 @@ async function dryRun(
     bytes += object.size;
     seen.add(object.path);
     const known = await store.files.findByLocation({ kind: root.kind, root: rootKey, path: object.path });
-    if (
-      known?.status === 'present' &&
-      known.size === object.size &&
-      (object.etag ? known.etag === object.etag : known.mtime === object.mtime)
-    ) {
+    if (known && unchanged(known, object)) {
       counts.unchanged++;
     } else {
       try {

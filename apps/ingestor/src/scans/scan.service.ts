@@ -318,7 +318,8 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 }
 
-function unchanged(known: FileRecord, object: StoredObject): boolean {
+/** Same size and ETag (or mtime when there is no ETag): the file need not be read again. */
+export function unchanged(known: FileRecord, object: StoredObject): boolean {
   if (known.status !== 'present' || known.size !== object.size) return false;
   if (object.etag && known.etag) return object.etag === known.etag;
   return known.mtime === object.mtime;

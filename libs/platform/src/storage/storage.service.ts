@@ -128,12 +128,6 @@ export class StorageService {
     );
   }
 
-  /** The local path of a POSIX file (for tools that need one), after the same checks as `open`. */
-  localPath(rootName: string, path: string): string | null {
-    const root = this.root(rootName);
-    return root.kind === 'posix' ? join(root.dir, safePath(path, 'path')) : null;
-  }
-
   s3(): Client {
     const s3 = this.config.s3;
     if (!s3) throw new UnavailableError('No object store is configured (set S3_ENDPOINT)');
