@@ -94,17 +94,17 @@ export class CurationService {
         `matches ${first.total} datasets; narrow it to at most ${BULK_MAX}`,
       );
     }
-    // Collect ids first so the patch cannot move datasets in or out of the page sequence.
-    const ids: string[] = [];
+    // Collect ids (and the revision seen) first so the patch cannot move datasets in or out of the
+    // page sequence; an unchanged revision after the patch means the patch changed nothing.
+    const matches: { id: string; revision: number }[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.store.datasets.search({ ...base, limit: BULK_PAGE, cursor });
-      ids.push(...page.items.map((d) => d.id));
+      matches.push(...page.items.map((d) => ({ id: d.id, revision: d.revision })));
       cursor = page.next ?? undefined;
     } while (cursor);
-    for (const id of ids) {
+    for (const { id, revision } of matches) {
       try {
-        const before = await this.store.datasets.get(id);
         const after = await this.datasets.patch(
           { ...ctx, note: operationId },
           id,
@@ -112,7 +112,7 @@ export class CurationService {
           undefined,
           'bulk-update',
         );
-        if (before && after.revision === before.revision) result.unchanged++;
+        if (after.revision === revision) result.unchanged++;
         else result.updated++;
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
