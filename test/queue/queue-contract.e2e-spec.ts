@@ -317,6 +317,27 @@ describe.each(backends)('$backend job queue', ({ make }) => {
     }
   });
 
+  it('closes right after a worker starts without leaving a rejection unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', record);
+    try {
+      // Shutting down a service just after boot: the worker's start-up is still talking to the backend.
+      for (let round = 0; round < 10; round++) {
+        const shortLived = make();
+        for (let i = 0; i < 3; i++) shortLived.create<object>(uniqueName()).process(1, async () => 'done');
+        await sleep(round * 5);
+        await shortLived.close();
+      }
+      await sleep(100);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('answers null for a job it does not know', async () => {
     const q = queue<object>();
     expect(await q.get('no-such-job')).toBeNull();

@@ -94,11 +94,7 @@ export class BullQueueFactory implements QueueFactory {
   private async shutdown(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.queues].map((queue) => queue.close()));
-    const client = this.commandClient;
-    if (client) {
-      await settleWithin(client.quit(), 500);
-      client.disconnect();
-    }
+    if (this.commandClient) await quitGracefully(this.commandClient);
   }
 
   /**
@@ -180,6 +176,12 @@ export class BullQueueFactory implements QueueFactory {
 
 function noop(): void {}
 
+/** Lets a connection answer what it was sent, then closes it; a hung or dead connection is cut after a short wait. */
+async function quitGracefully(connection: Redis): Promise<void> {
+  if (connection.status !== 'end') await settleWithin(connection.quit(), 500);
+  connection.disconnect();
+}
+
 async function withinMs<R>(promise: Promise<R>, ms: number): Promise<R> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -196,10 +198,11 @@ async function withinMs<R>(promise: Promise<R>, ms: number): Promise<R> {
   }
 }
 
-/** The one private piece of bull used: its own timer cleanup, otherwise run at the end of close(). */
+/** The private pieces of bull used: start-up and timer cleanup (for close) and the worker naming (see process()). */
 interface BullInternals {
   _clearTimers?: () => Promise<void>;
   _initializingProcess?: Promise<unknown>;
+  setWorkerName?: () => Promise<void>;
 }
 
 type BullState = 'completed' | 'failed' | 'delayed' | 'active' | 'waiting';
@@ -263,6 +266,17 @@ class BullJobQueue<T> implements JobQueue<T> {
     assertConcurrency(this.name, concurrency);
     if (this.processing) throw new Error(`Queue ${this.name}: process() was already called`);
     this.processing = true;
+    // bull's process() sends CLIENT SETNAME on the blocking connection and drops the promise. When close()
+    // forces that connection to reconnect before the name is set (a queue closed right after boot), the
+    // command fails with "Connection is closed." as an unhandled rejection. The name is cosmetic.
+    const internals = this.queue as unknown as BullInternals;
+    const setWorkerName = internals.setWorkerName?.bind(this.queue);
+    if (setWorkerName)
+      internals.setWorkerName = () =>
+        setWorkerName().catch((error: unknown) => {
+          if (!this.closing)
+            queueLogger.warn(`queue ${this.name}: cannot name worker: ${toError(error).message}`);
+        });
     void this.queue
       .process(concurrency, async (job: Bull.Job<T>) => {
         try {
@@ -375,7 +389,10 @@ class BullJobQueue<T> implements JobQueue<T> {
     const closedInTime = await settleWithin(this.queue.close(), this.settings.closeTimeoutMs);
     // bull clears its timers (stalled-job interval, lock renewal) only once those handlers finish.
     if (!closedInTime) void (this.queue as unknown as BullInternals)._clearTimers?.();
-    for (const connection of this.ownConnections) connection.disconnect();
+    // QUIT rather than a hard disconnect: bull leaves commands of its own in flight without a handler
+    // (CLIENT SETNAME after the reconnect close() forces on the blocking connection), and a hard
+    // disconnect rejects them as unhandled "Connection is closed." errors. QUIT is answered after them.
+    await Promise.all(this.ownConnections.map((connection) => quitGracefully(connection)));
     this.onClosed();
   }
 
