@@ -21,9 +21,9 @@ export interface ReadOptions {
   /** Read through gaps up to this size rather than issuing another request (default: the source's hint, else 64 KiB). */
   maxGapBytes?: number;
   /**
-   * readChunks only: recycle two buffers instead of allocating one per chunk.
-   * Faster for streaming consumers, but a chunk's data is only valid until
-   * the next chunk is requested (copy it to keep it).
+   * readChunks only: lend the reader's own buffers instead of copying each
+   * chunk out. Faster for streaming consumers, but a chunk's data is only
+   * valid until the next chunk is requested (copy it to keep it).
    */
   reuseBuffers?: boolean;
 }

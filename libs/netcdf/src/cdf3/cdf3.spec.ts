@@ -6,6 +6,7 @@ import { NetcdfFormatError, NetcdfWriteError, SelectionError, SelectionTooLargeE
 import { MemoryByteSource, type ByteSource } from '../io/byte-source';
 import { FileByteSource } from '../io/file-byte-source';
 import { attrNumbers, attrString, type NcArray } from '../model';
+import type { HyperslabChunk } from '../selection';
 
 const arr = (x: NcArray): number[] => Array.from(x as ArrayLike<number | bigint>, Number);
 import { Netcdf3File, readCdf3Header } from './reader';
@@ -486,6 +487,133 @@ describe('NetCDF-3 hyperslabs from a local file', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('NetCDF-3 hyperslabs of MBs, every element size', () => {
+  // Blocks of many rows, gathered in place and swapped in one pass (WebAssembly).
+  const shape = [12, 120, 100];
+  const n = 12 * 120 * 100;
+  const rand = rng(11);
+  const values: Record<string, Int16Array | Int32Array | Float32Array | Float64Array> = {
+    s: Int16Array.from({ length: n }, () => Math.floor(rand() * 65536) - 32768),
+    i: Int32Array.from({ length: n }, () => Math.floor(rand() * 4294967296) - 2147483648),
+    f: Float32Array.from({ length: n }, () => (rand() - 0.5) * 1e6),
+    d: Float64Array.from({ length: n }, () => (rand() - 0.5) * 1e300),
+  };
+  const schema: Netcdf3Schema = {
+    format: '64bit-offset',
+    numRecords: 12,
+    dimensions: [
+      { name: 't', length: 0, unlimited: true },
+      { name: 'y', length: 120 },
+      { name: 'x', length: 100 },
+    ],
+    variables: [
+      { name: 's', type: 'short', dimensions: ['t', 'y', 'x'] },
+      { name: 'i', type: 'int', dimensions: ['t', 'y', 'x'] },
+      { name: 'f', type: 'float', dimensions: ['t', 'y', 'x'] },
+      { name: 'd', type: 'double', dimensions: ['t', 'y', 'x'] },
+    ],
+  };
+  /** Index of the first differing element, -1 if none (byte comparison: NaN payloads and -0 count). */
+  const firstDifference = (got: NcArray, expected: NcArray): number => {
+    const e = expected.BYTES_PER_ELEMENT;
+    const g = Buffer.from(got.buffer, got.byteOffset, got.byteLength);
+    const x = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
+    if (g.equals(x)) return -1;
+    for (let k = 0; k < Math.min(g.length, x.length); k++) if (g[k] !== x[k]) return Math.floor(k / e);
+    return Math.min(got.length, expected.length);
+  };
+  let dir: string;
+  let path: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'climcat-cdf3-wasm-'));
+    path = join(dir, 'big.nc');
+    await writeNetcdf3(path, schema, values);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each(['file', 'memory'])('matches a reference on random large selections (%s source)', async (kind) => {
+    const source: ByteSource =
+      kind === 'file'
+        ? await FileByteSource.open(path)
+        : new MemoryByteSource(await toBytes(schema, values), 'mem');
+    const ds = await Netcdf3File.open(source, { ownsSource: true });
+    const pick = rng(kind === 'file' ? 5 : 6);
+    for (let trial = 0; trial < 24; trial++) {
+      const name = ['s', 'i', 'f', 'd'][trial % 4] as string;
+      const start = shape.map((len) => Math.floor(pick() * len * 0.05));
+      const stride = shape.map((_, d) => (name !== 's' && d === 1 + (trial % 2) && pick() < 0.5 ? 2 : 1));
+      const count = shape.map(
+        (len, d) => Math.floor((len - 1 - (start[d] as number)) / (stride[d] as number)) + 1,
+      );
+      const full = values[name] as Int16Array | Int32Array | Float32Array | Float64Array;
+      const want = new (full.constructor as new (xs: number[]) => NcArray)(
+        referenceSlab(full, shape, start, count, stride),
+      );
+      const chunkBytes = [1000, 4096, 65536, 1 << 20][trial % 4];
+      // Gaps: a few elements (read through at 64), whole rows, everything.
+      const maxGapBytes = [64, 4096, 1 << 20][trial % 3];
+      const reuseBuffers = trial % 2 === 0;
+      const got = new (full.constructor as new (n: number) => Float64Array)(want.length);
+      const kept: HyperslabChunk<NcArray>[] = [];
+      let next = 0;
+      for await (const chunk of ds.readChunks(name, start, count, stride, {
+        chunkBytes,
+        maxGapBytes,
+        reuseBuffers,
+      })) {
+        expect(chunk.offset).toBe(next);
+        next += chunk.data.length;
+        // Recycled chunks are copied at once; owned ones only after the last read.
+        if (reuseBuffers) got.set(chunk.data as Float64Array, chunk.offset);
+        else kept.push(chunk);
+      }
+      for (const c of kept) got.set(c.data as Float64Array, c.offset);
+      expect({ name, start, count, stride, at: firstDifference(got, want) }).toEqual({
+        name,
+        start,
+        count,
+        stride,
+        at: -1,
+      });
+      const whole = await ds.read(name, start, count, stride, { chunkBytes });
+      expect(firstDifference(whole, want)).toBe(-1);
+    }
+    await ds.close();
+  });
+
+  it('reuses the memory of a caller that stopped early only once its reads are done', async () => {
+    /** Reads resolve after `delay` ms (the bytes are copied into the reader's buffer then). */
+    class SlowSource extends MemoryByteSource {
+      delay = 0;
+      override async read(offset: number, length: number): Promise<Uint8Array> {
+        const bytes = await super.read(offset, length);
+        await new Promise((resolve) => setTimeout(resolve, this.delay));
+        return bytes;
+      }
+    }
+    const source = new SlowSource(await toBytes(schema, values), 'slow');
+    const ds = await Netcdf3File.open(source);
+    const options = { chunkBytes: 65536, reuseBuffers: true };
+    source.delay = 30;
+    for await (const chunk of ds.readChunks('f', undefined, undefined, undefined, options)) {
+      expect(chunk.data.length).toBeGreaterThan(0);
+      break; // two reads still in flight
+    }
+    // The next caller looks at its first chunk past those 30 ms, while its
+    // next two blocks wait in the other buffers: had they been handed out with
+    // reads still due, those would land on them.
+    source.delay = 1;
+    const got = new Int32Array(n);
+    for await (const chunk of ds.readChunks('i', undefined, undefined, undefined, options)) {
+      if (chunk.offset === 0) await new Promise((resolve) => setTimeout(resolve, 60));
+      got.set(chunk.data as Int32Array, chunk.offset);
+    }
+    expect(firstDifference(got, values.i as Int32Array)).toBe(-1);
   });
 });
 

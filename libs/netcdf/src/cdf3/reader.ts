@@ -20,7 +20,10 @@ import {
   type HyperslabChunk,
   type ReadOptions,
 } from '../selection';
+import { gatherToNative, SwapArena, swapToNative } from './byte-swap';
 import { NeedMoreBytes, parseCdf3Header, type Cdf3Header, type Cdf3VariableLayout } from './header';
+
+export { swapToNative };
 
 export interface Cdf3OpenOptions {
   /** First header read (default 16 KiB); grows until the header parses. */
@@ -31,6 +34,11 @@ export interface Cdf3OpenOptions {
 
 const FORMATS: Record<1 | 2 | 5, NcFormat> = { 1: 'classic', 2: '64bit-offset', 5: 'cdf5' };
 
+/**
+ * Block reads kept in flight ahead of the block being decoded: with two, the
+ * next read is already queued when one completes (measured ~5% faster than one).
+ */
+const READS_AHEAD = 2;
 /**
  * Reads the header of a NetCDF-3 file, growing the read until it parses,
  * so only header bytes are fetched.
@@ -170,7 +178,8 @@ export class Netcdf3File implements NetcdfDataset {
     const limit = options.maxBytes ?? DEFAULT_MAX_RESULT_BYTES;
     if (bytes > limit) throw new SelectionTooLargeError(variable, bytes, limit);
     const out = allocateArray(v.type, n);
-    for await (const chunk of this.chunksOf(v, slab, options)) {
+    // Each chunk is copied out before the next is read, so the arena's buffers can be lent.
+    for await (const chunk of this.chunksOf(v, slab, { ...options, reuseBuffers: true })) {
       // Same element type on both sides; TS cannot relate the union members.
       (out as Float64Array).set(chunk.data as Float64Array, chunk.offset);
     }
@@ -306,49 +315,55 @@ export class Netcdf3File implements NetcdfDataset {
     options: ReadOptions,
   ): AsyncGenerator<HyperslabChunk<NcArray>> {
     const p = this.plan(v, slab);
+    if (p.totalElements === 0) return;
     const hints = this.source.readHints;
     const blockBytes = Math.max(
       p.elementSize,
       Math.min(options.chunkBytes ?? hints?.blockBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
     );
     const blocks = this.blocks(p, blockBytes, options.maxGapBytes ?? hints?.maxGapBytes ?? 64 * 1024);
-    // With reuseBuffers two buffers alternate: one holds the chunk the caller
-    // is looking at, the other is being filled by the read in flight.
-    const pool = options.reuseBuffers ? [allocate(0), allocate(0)] : undefined;
+    // Buffers for the reads in flight plus the block being decoded (with
+    // reuseBuffers, the one the caller is looking at); no block is longer than
+    // either bound. Bytes (element size 1) need no swapping, so no WebAssembly.
+    const arena = new SwapArena(READS_AHEAD + 1, Math.min(blockBytes, this.spanBytes(p)), {
+      wasm: p.elementSize > 1,
+    });
+    const inFlight: { block: Block; bytes: Promise<Uint8Array> }[] = [];
     let turn = 0;
-    const bufferFor = (length: number): Uint8Array => {
-      if (!pool) return allocate(length);
-      const k = turn++ % 2;
-      if ((pool[k] as Uint8Array).length < length) pool[k] = allocate(Math.max(length, blockBytes));
-      return (pool[k] as Uint8Array).subarray(0, length);
+    const readNext = (): void => {
+      const next = blocks.next();
+      if (next.done) return;
+      const target = arena.buffers[turn++ % arena.buffers.length] as Uint8Array;
+      const bytes = this.readBlock(next.value, target.subarray(0, next.value.length));
+      bytes.catch(() => undefined); // awaited later; no unhandled rejection if the caller stops first
+      inFlight.push({ block: next.value, bytes });
     };
-    // One read in flight ahead of the one being decoded.
-    const start = (b: Block | undefined): { block: Block; bytes: Promise<Uint8Array> } | undefined => {
-      if (!b) return undefined;
-      const bytes = this.readBlock(b, bufferFor(b.length));
-      bytes.catch(() => undefined);
-      return { block: b, bytes };
-    };
-    const pull = (): Block | undefined => {
-      const r = blocks.next();
-      return r.done ? undefined : r.value;
-    };
-    let next = start(pull());
-    while (next) {
-      const current = next;
-      const bytes = await current.bytes;
-      next = start(pull());
-      yield { offset: current.block.outOffset, data: this.decodeInPlace(v.type, p, current.block, bytes) };
+    try {
+      for (let i = 0; i < READS_AHEAD; i++) readNext();
+      for (let current = inFlight.shift(); current; current = inFlight.shift()) {
+        const bytes = await current.bytes;
+        readNext();
+        const data = this.decodeInPlace(v.type, p, current.block, bytes);
+        // Arena bytes are overwritten by later reads: a caller that keeps chunks gets its own copy.
+        yield { offset: current.block.outOffset, data: options.reuseBuffers ? data : data.slice() };
+      }
+    } finally {
+      // A caller that stops early leaves reads in flight into the arena: reuse it once they are done.
+      void Promise.allSettled(inFlight.map((r) => r.bytes)).then(() => arena.release());
     }
+  }
+
+  /** Bytes from the selection's first to its last byte in the file. */
+  private spanBytes(p: Plan): number {
+    const lastRow = p.totalRuns / p.innerCount - 1;
+    return this.rowBase(p, lastRow) + (p.innerCount - 1) * p.innerStep + p.runBytes - p.base;
   }
 
   private async readBlock(b: Block, target: Uint8Array): Promise<Uint8Array> {
     try {
-      if (this.source.readInto) {
-        await this.source.readInto(target, b.offset);
-        return target;
-      }
-      return await this.source.read(b.offset, b.length);
+      if (this.source.readInto) await this.source.readInto(target, b.offset);
+      else target.set(await this.source.read(b.offset, b.length));
+      return target;
     } catch (err) {
       if (err instanceof ByteSourceError && err.code === 'OUT_OF_RANGE')
         throw new NetcdfFormatError(
@@ -363,50 +378,25 @@ export class Netcdf3File implements NetcdfDataset {
 
   /**
    * Gathers the block's runs to its start (runs ascend, so this is a forward
-   * memmove), swaps to host byte order and views the result: no extra copy.
+   * move), swapping them to host byte order on the way, and views the result:
+   * no extra copy.
    */
-  private decodeInPlace(type: Exclude<NcType, 'string'>, p: Plan, b: Block, block: Uint8Array): NcArray {
+  private decodeInPlace(type: Exclude<NcType, 'string'>, p: Plan, b: Block, bytes: Uint8Array): NcArray {
     const e = p.elementSize;
-    const outBytes = b.outElements * e;
-    let bytes = block;
-    if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
-    if (!(b.runs <= 1 && b.length === outBytes)) {
-      const run = p.runBytes;
+    if (b.runs <= 1 && b.length === b.outElements * e) {
+      swapToNative(bytes, e);
+    } else {
       let row = Math.floor(b.firstRun / p.innerCount);
       let k = b.firstRun - row * p.innerCount;
-      let rowStart = this.rowBase(p, row) - b.offset;
       let dst = 0;
-      for (let r = 0; r < b.runs; r++) {
-        const src = rowStart + k * p.innerStep;
-        if (src !== dst) {
-          if (run >= 32) bytes.copyWithin(dst, src, src + run);
-          else for (let i = 0; i < run; i++) bytes[dst + i] = bytes[src + i] as number;
-        }
-        dst += run;
-        if (++k === p.innerCount && r + 1 < b.runs) {
-          k = 0;
-          rowStart = this.rowBase(p, ++row) - b.offset;
-        }
+      for (let left = b.runs; left > 0; row++, k = 0) {
+        const runs = Math.min(p.innerCount - k, left);
+        const src = this.rowBase(p, row) - b.offset + k * p.innerStep;
+        gatherToNative(bytes, dst, src, p.runBytes, p.innerStep, runs, e);
+        dst += runs * p.runBytes;
+        left -= runs;
       }
     }
-    swapToNative(bytes.subarray(0, outBytes), e);
     return viewArray(type, bytes.buffer as ArrayBuffer, bytes.byteOffset, b.outElements);
   }
-}
-
-/** Uninitialised memory with its own ArrayBuffer (offset 0, so any typed view is aligned). */
-function allocate(length: number): Uint8Array {
-  const buf = Buffer.allocUnsafeSlow(length);
-  return new Uint8Array(buf.buffer, buf.byteOffset, length);
-}
-
-const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Big-endian file bytes to host order, in place (Buffer's native swaps). */
-export function swapToNative(bytes: Uint8Array, elementSize: number): void {
-  if (!littleEndianHost || elementSize === 1) return;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (elementSize === 2) buf.swap16();
-  else if (elementSize === 4) buf.swap32();
-  else buf.swap64();
 }
