@@ -55,6 +55,25 @@ describe('problem responses', () => {
     expect((await problem(res)).detail).toMatch(/not valid JSON/);
   });
 
+  it('answers a body of a media type no route reads with a 415 problem', async () => {
+    const res = await fetch(`${running.url}/api/v1/datasets`, {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'text/csv' },
+      body: 'a,b\n1,2\n',
+    });
+    expect(res.status).toBe(415);
+    expect((await problem(res)).detail).toMatch(/text\/csv/);
+  });
+
+  it('treats an empty body sent with a JSON content type as no body', async () => {
+    const res = await fetch(`${running.url}/api/v1/datasets/no-such-dataset`, {
+      method: 'DELETE',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+    });
+    expect(res.status).toBe(404);
+    expect((await problem(res)).detail).toMatch(/no-such-dataset/);
+  });
+
   it('lists every invalid field of a body in errors[]', async () => {
     const res = await fetch(`${running.url}/api/v1/datasets`, {
       method: 'POST',

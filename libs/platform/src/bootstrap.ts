@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import { InvalidError } from '@climcat/core';
 import type { Logger as PinoLogger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
 import { sendProblem } from './errors/problem.filter';
@@ -64,15 +65,30 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
   // JSON Merge Patch and other JSON media types parse like application/json; an empty body is no body
   // (clients send Content-Type on DELETE too). Prototype-poisoning keys make the body invalid.
   const parseJson = server.getDefaultJsonParser('error', 'error');
-  server.removeContentTypeParser('application/json');
+  // Fastify's own parsers (application/json, text/plain) give way: bodies are JSON, read by the one below.
+  server.removeAllContentTypeParsers();
   server.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
-    if (text === '') done(null, undefined);
-    else void parseJson(request, text, done);
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, text, (error, value) => done(error ? invalidJson(text) : null, value));
   });
   server.addHook('preHandler', requestHygiene);
   app.enableShutdownHooks();
   setupOpenApi(app, config);
+}
+
+/** Says why a body the JSON parser refused is invalid (the parser itself only says that it is). */
+function invalidJson(text: string): InvalidError {
+  let reason = 'member names "__proto__" and "constructor.prototype" are not accepted';
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  return new InvalidError(`Request body is not valid JSON: ${reason}`, [{ field: 'body', message: reason }]);
 }
 
 /**
@@ -99,6 +115,8 @@ const SECURITY_HEADERS: FastifyHelmetOptions = {
 export async function createApp(config: AppConfig, features: (Type | DynamicModule)[]): Promise<ClimcatApp> {
   const app = await NestFactory.create<ClimcatApp>(rootModule(config, features), fastifyAdapter(), {
     bufferLogs: true,
+    // The body parsers are ours (configureHttp): JSON types only, empty bodies allowed.
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
   await configureHttp(app, config);

@@ -3,7 +3,7 @@ import { DomainError } from '@climcat/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KIND_STATUS, PROBLEM_CONTENT_TYPE, problemType, type Problem } from './problem';
 
-/** Errors Fastify raises itself before a handler runs (body parsing, media types, limits). */
+/** Errors Fastify raises itself before routing (malformed URL, overlong path parameter), see sendProblem. */
 interface FastifyError {
   code?: string;
   statusCode?: number;
@@ -12,8 +12,9 @@ interface FastifyError {
 
 /**
  * Maps every error to an RFC 9457 problem. Domain errors carry their own
- * status; Nest HTTP exceptions keep theirs; Fastify's own request errors
- * (unparseable body, too large, unsupported media type) keep their 4xx status;
+ * status; Nest HTTP exceptions keep theirs (Nest turns Fastify's own errors,
+ * such as a body too large or of an unsupported media type, into those);
+ * Fastify's errors raised before routing keep their 4xx status;
  * anything else is a 500 without internals (logged with the request id).
  */
 @Catch()
@@ -78,16 +79,12 @@ function toProblem(exception: unknown, req: FastifyRequest): Problem {
   const fastifyError = exception as FastifyError;
   const status = fastifyError?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500 && typeof fastifyError.code === 'string') {
-    const detail = requestErrorDetail(fastifyError);
     return {
       type: problemType(status),
       title: titleCase(HttpStatus[status]?.toString().replace(/_/g, ' ') ?? 'Bad Request'),
       status,
-      detail,
+      detail: fastifyError.message ?? 'The request could not be read',
       ...base,
-      ...(status === 400 && fastifyError.code.startsWith('FST_ERR_CTP_')
-        ? { errors: [{ field: 'body', message: detail }] }
-        : {}),
     };
   }
   return {
@@ -99,24 +96,14 @@ function toProblem(exception: unknown, req: FastifyRequest): Problem {
   };
 }
 
-function requestErrorDetail(error: FastifyError): string {
-  switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return `Request body is not valid JSON: ${error.message ?? 'parse error'}`;
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return 'Request body is too large';
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return `${error.message ?? 'Unsupported media type'}; send application/json`;
-    default:
-      return error.message ?? 'The request could not be read';
-  }
-}
-
 function httpDetail(exception: HttpException, req: FastifyRequest): string {
   const status = exception.getStatus();
   if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(exception.message)) {
     return `No route matches ${req.method} ${req.url.split('?')[0] ?? ''}`;
+  }
+  // Fastify's own refusal, which Nest passes on as an HttpException: say what was sent and what is read.
+  if (status === 415) {
+    return `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here; send application/json`;
   }
   const response = exception.getResponse();
   if (typeof response === 'object' && response && 'message' in response) {
