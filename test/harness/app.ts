@@ -3,7 +3,7 @@
  * standalone mode runs it (all four feature modules unless told otherwise).
  */
 import type { DynamicModule, Type } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { ClimcatApp } from '@climcat/platform';
 import { createApp, loadConfig, type AppConfig, type ServiceName } from '@climcat/platform';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ export const ALL_FEATURES: (Type | DynamicModule)[] = [
 ];
 
 export interface RunningApp {
-  app: NestExpressApplication;
+  app: ClimcatApp;
   config: AppConfig;
   url: string;
   stateDir: string;

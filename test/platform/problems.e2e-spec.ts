@@ -29,6 +29,22 @@ describe('problem responses', () => {
     expect(res.headers.get('x-request-id')).toBe(body.requestId);
   });
 
+  it('answers a malformed URL with a 400 problem', async () => {
+    const res = await fetch(`${running.url}/api/v1/datasets/%E0%A4%A`);
+    expect(res.status).toBe(400);
+    const body = await problem(res);
+    expect(body.detail).toMatch(/not a valid url component/);
+    expect(res.headers.get('x-request-id')).toBe(body.requestId);
+  });
+
+  it('answers a dataset id longer than any archive uses with a 414 problem, and accepts long real ones', async () => {
+    const long = `cordex.output.EUR-11.CLMcom.MPI-M-MPI-ESM-LR.historical.r1i1p1.CLMcom-CCLM4-8-17.v1.mon.tas.${'x'.repeat(60)}`;
+    expect((await fetch(`${running.url}/api/v1/datasets/${long}`)).status).toBe(404);
+    const res = await fetch(`${running.url}/api/v1/datasets/${'x'.repeat(3000)}`);
+    expect(res.status).toBe(414);
+    expect((await problem(res)).detail).toMatch(/exceeding the max param length/);
+  });
+
   it('answers a malformed JSON body with 400, not 500', async () => {
     const res = await fetch(`${running.url}/api/v1/datasets`, {
       method: 'POST',
@@ -37,6 +53,25 @@ describe('problem responses', () => {
     });
     expect(res.status).toBe(400);
     expect((await problem(res)).detail).toMatch(/not valid JSON/);
+  });
+
+  it('answers a body of a media type no route reads with a 415 problem', async () => {
+    const res = await fetch(`${running.url}/api/v1/datasets`, {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'text/csv' },
+      body: 'a,b\n1,2\n',
+    });
+    expect(res.status).toBe(415);
+    expect((await problem(res)).detail).toMatch(/text\/csv/);
+  });
+
+  it('treats an empty body sent with a JSON content type as no body', async () => {
+    const res = await fetch(`${running.url}/api/v1/datasets/no-such-dataset`, {
+      method: 'DELETE',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+    });
+    expect(res.status).toBe(404);
+    expect((await problem(res)).detail).toMatch(/no-such-dataset/);
   });
 
   it('lists every invalid field of a body in errors[]', async () => {

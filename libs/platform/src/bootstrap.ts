@@ -1,17 +1,21 @@
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { InvalidError, TooLargeError } from '@climcat/core';
-import { json, type NextFunction, type Request, type Response } from 'express';
-import helmet, { type HelmetOptions } from 'helmet';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import { InvalidError } from '@climcat/core';
 import type { Logger as PinoLogger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
-import { requestHygiene } from './errors/request-hygiene.middleware';
-import { requestContext, ROOT_LOGGER } from './observability/logging';
+import { sendProblem } from './errors/problem.filter';
+import { requestHygiene } from './errors/request-hygiene';
+import { newRequestId, requestContext, ROOT_LOGGER } from './observability/logging';
 import { httpMetrics, MetricsService } from './observability/metrics';
 import { setupOpenApi } from './openapi/openapi';
 import { PlatformModule } from './platform.module';
+
+/** The application type of every climcat process: Nest on Fastify. */
+export type ClimcatApp = NestFastifyApplication;
 
 @Module({})
 class RootModule {}
@@ -21,32 +25,70 @@ export function rootModule(config: AppConfig, features: (Type | DynamicModule)[]
   return { module: RootModule, imports: [PlatformModule.forRoot(config), ...features] };
 }
 
+/** application/json, application/merge-patch+json and other `+json` types. */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json(\s*;.*)?$/i;
+
+/** Longest path parameter (dataset id, archive path) accepted; longer ones get a 414 problem. */
+export const MAX_PARAM_LENGTH = 2048;
+
+/** Request bodies larger than this get a 413 problem. */
+export const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+
+/** Fastify server options shared by every service. */
+function fastifyAdapter(): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: 'loopback, linklocal, uniquelocal',
+    // The caller's X-Request-Id when well-formed, else a new UUID (see requestContext).
+    genReqId: newRequestId,
+    // Dataset ids and archive paths are long (CORDEX ids exceed Fastify's default of 100).
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Malformed URLs and overlong ids are refused before routing, outside Nest: same problem answers.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
+      sendProblem(request, reply, error),
+  });
+}
+
 /** HTTP settings shared by every service, production and tests alike. */
-export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
-  app.set('query parser', 'simple');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.disable('x-powered-by');
-  // Plain Express middleware for every request, in this order, so that even a request
-  // rejected early (bad body, operator injection) has a request id, a log line, a
-  // latency sample, security and CORS headers.
-  app.use(requestContext(app.get<PinoLogger>(ROOT_LOGGER)));
-  app.use(httpMetrics(app.get(MetricsService)));
-  app.use(helmet(SECURITY_HEADERS));
+export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise<void> {
+  const server = app.getHttpAdapter().getInstance();
+  // Hooks for every request, in this order, so that even a request rejected early (bad body,
+  // operator injection, unknown route) has a request id, a log line, a latency sample,
+  // security and CORS headers.
+  requestContext(server, app.get<PinoLogger>(ROOT_LOGGER));
+  httpMetrics(server, app.get(MetricsService));
+  await app.register(helmet, SECURITY_HEADERS);
   app.enableCors({
     origin: true,
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
   });
-  const parseJson = json({
-    limit: '5mb',
-    type: ['application/json', 'application/merge-patch+json', 'application/*+json'],
+  // JSON Merge Patch and other JSON media types parse like application/json; an empty body is no body
+  // (clients send Content-Type on DELETE too). Prototype-poisoning keys make the body invalid.
+  const parseJson = server.getDefaultJsonParser('error', 'error');
+  // Fastify's own parsers (application/json, text/plain) give way: bodies are JSON, read by the one below.
+  server.removeAllContentTypeParsers();
+  server.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, text, (error, value) => done(error ? invalidJson(text) : null, value));
   });
-  // Body-parser errors become domain errors here, so clients learn what was wrong with their body.
-  app.use((req: Request, res: Response, next: NextFunction) =>
-    parseJson(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyError(error))),
-  );
-  app.use(requestHygiene);
+  server.addHook('preHandler', requestHygiene);
   app.enableShutdownHooks();
   setupOpenApi(app, config);
+}
+
+/** Says why a body the JSON parser refused is invalid (the parser itself only says that it is). */
+function invalidJson(text: string): InvalidError {
+  let reason = 'member names "__proto__" and "constructor.prototype" are not accepted';
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  return new InvalidError(`Request body is not valid JSON: ${reason}`, [{ field: 'body', message: reason }]);
 }
 
 /**
@@ -56,9 +98,9 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
  * CORP open to other origins like CORS. Left out: headers for HTML
  * documents and long-gone browsers (X-XSS-Protection, X-Download-Options,
  * X-DNS-Prefetch-Control, X-Permitted-Cross-Domain-Policies,
- * Origin-Agent-Cluster, COOP); X-Powered-By is never set (see above).
+ * Origin-Agent-Cluster, COOP).
  */
-const SECURITY_HEADERS: HelmetOptions = {
+const SECURITY_HEADERS: FastifyHelmetOptions = {
   contentSecurityPolicy: false,
   crossOriginOpenerPolicy: false,
   crossOriginResourcePolicy: { policy: 'cross-origin' },
@@ -66,38 +108,18 @@ const SECURITY_HEADERS: HelmetOptions = {
   xDnsPrefetchControl: false,
   xDownloadOptions: false,
   xPermittedCrossDomainPolicies: false,
-  xPoweredBy: false,
   xXssProtection: false,
 };
 
-function bodyError(error: unknown): unknown {
-  const e = error as { type?: string; message?: string; limit?: number };
-  switch (e.type) {
-    case 'entity.parse.failed':
-      return new InvalidError(`Request body is not valid JSON: ${e.message ?? 'parse error'}`, [
-        { field: 'body', message: e.message ?? 'not valid JSON' },
-      ]);
-    case 'entity.too.large':
-      return new TooLargeError(`Request body exceeds the ${e.limit ?? ''} byte limit`.replace('  ', ' '));
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new InvalidError(`Request body encoding is not supported: ${e.message ?? ''}`);
-    default:
-      return error;
-  }
-}
-
 /** Creates a configured, not yet listening application (tests use this too). */
-export async function createApp(
-  config: AppConfig,
-  features: (Type | DynamicModule)[],
-): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(rootModule(config, features), {
+export async function createApp(config: AppConfig, features: (Type | DynamicModule)[]): Promise<ClimcatApp> {
+  const app = await NestFactory.create<ClimcatApp>(rootModule(config, features), fastifyAdapter(), {
     bufferLogs: true,
+    // The body parsers are ours (configureHttp): JSON types only, empty bodies allowed.
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  configureHttp(app, config);
+  await configureHttp(app, config);
   return app;
 }
 

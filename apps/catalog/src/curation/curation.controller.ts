@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/commo
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@climcat/core';
 import { Caller, requestIdOf } from '@climcat/platform';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { ApiSearchQuery } from '../datasets/dataset.controller';
 import type { RawQuery } from '../datasets/search-params';
 import { BulkPatchDto, BulkResultDto, CapacityDto, FacetsResultDto } from './curation.dto';
@@ -41,7 +41,7 @@ export class CurationController {
     @Caller() caller: Principal,
     @Body() body: BulkPatchDto,
     @Query('dryRun') dryRun: string | undefined,
-    @Req() req: Request,
+    @Req() req: FastifyRequest,
   ): Promise<BulkResultDto> {
     const dry = body.dryRun ?? (dryRun === 'true' || dryRun === '1');
     return this.curation.bulk({ caller, requestId: requestIdOf(req) }, body.filter, body.patch, dry);

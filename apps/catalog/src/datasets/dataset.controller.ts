@@ -29,7 +29,7 @@ import {
 import { FACET_NAMES, PreconditionFailedError, type Principal } from '@climcat/core';
 import { APP_CONFIG, Caller, PageQueryDto, requestIdOf, type AppConfig } from '@climcat/platform';
 import { FileListDto, mapFile } from '../files/file.dto';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   AuditEntryDto,
   CreateDatasetDto,
@@ -133,10 +133,10 @@ export class DatasetController {
   async get(
     @Caller() caller: Principal,
     @Param('id') id: string,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<DatasetDto> {
     const record = await this.datasets.get(caller, id);
-    res.setHeader('ETag', `"${record.revision}"`);
+    void res.header('ETag', `"${record.revision}"`);
     return mapDataset(record);
   }
 
@@ -148,12 +148,12 @@ export class DatasetController {
   async create(
     @Caller() caller: Principal,
     @Body() body: CreateDatasetDto,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<DatasetDto> {
     const record = await this.datasets.create({ caller, requestId: requestIdOf(req) }, body);
-    res.setHeader('ETag', `"${record.revision}"`);
-    res.setHeader('Location', `/api/v1/datasets/${encodeURIComponent(record.id)}`);
+    void res.header('ETag', `"${record.revision}"`);
+    void res.header('Location', `/api/v1/datasets/${encodeURIComponent(record.id)}`);
     return mapDataset(record);
   }
 
@@ -171,8 +171,8 @@ export class DatasetController {
     @Param('id') id: string,
     @Body() body: unknown,
     @Headers('if-match') ifMatch: string | undefined,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<DatasetDto> {
     const record = await this.datasets.patch(
       { caller, requestId: requestIdOf(req) },
@@ -180,7 +180,7 @@ export class DatasetController {
       body,
       parseIfMatch(ifMatch),
     );
-    res.setHeader('ETag', `"${record.revision}"`);
+    void res.header('ETag', `"${record.revision}"`);
     return mapDataset(record);
   }
 
@@ -193,7 +193,7 @@ export class DatasetController {
     @Caller() caller: Principal,
     @Param('id') id: string,
     @Headers('if-match') ifMatch: string | undefined,
-    @Req() req: Request,
+    @Req() req: FastifyRequest,
   ): Promise<void> {
     await this.datasets.delete({ caller, requestId: requestIdOf(req) }, id, parseIfMatch(ifMatch));
   }

@@ -159,13 +159,36 @@ function integer(
   max: number,
   bad: (f: string, m: string) => void,
 ): number | undefined {
-  const value = single(raw, name, bad);
+  return parseInteger(single(raw, name, bad), name, min, max, bad);
+}
+
+/** A whole number within [min, max], else reported to `bad`. Shared by every query dialect (REST, ESGF). */
+export function parseInteger(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  bad: (f: string, m: string) => void,
+): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
     bad(name, `must be an integer from ${min} to ${max}`);
     return undefined;
   }
   return Number(value);
+}
+
+/** `true` or `false`, else reported to `bad`. */
+export function parseBoolean(
+  value: string | undefined,
+  name: string,
+  bad: (f: string, m: string) => void,
+): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  bad(name, 'must be true or false');
+  return undefined;
 }
 
 function enumList<T extends string>(

@@ -20,7 +20,14 @@ import {
   type Store,
 } from '@climcat/core';
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
-import { listOf, normaliseDate, parseBBox, type RawQuery } from '../datasets/search-params';
+import {
+  listOf,
+  normaliseDate,
+  parseBBox,
+  parseBoolean,
+  parseInteger,
+  type RawQuery,
+} from '../datasets/search-params';
 
 export const ESGF_MAX_LIMIT = 10_000;
 
@@ -133,8 +140,8 @@ export class EsgfService {
       if (typeof parsed === 'string') bad('bbox', parsed);
       else query.bbox = parsed;
     }
-    const latest = bool(one('latest'), 'latest', bad);
-    const retracted = bool(one('retracted'), 'retracted', bad);
+    const latest = parseBoolean(one('latest'), 'latest', bad);
+    const retracted = parseBoolean(one('retracted'), 'retracted', bad);
     if (latest === true) query.status = ['latest'];
     else if (latest === false) query.status = ['superseded', 'retracted'];
     if (retracted === true) query.status = (query.status ?? ['retracted']).filter((s) => s === 'retracted');
@@ -144,8 +151,8 @@ export class EsgfService {
     const ids = [...listOf(raw.id), ...listOf(raw.instance_id)].map((id) => id.split('|')[0]!);
     if (type === 'Dataset' && ids.length) query.ids = ids;
 
-    const limit = int(one('limit'), 'limit', 0, ESGF_MAX_LIMIT, bad) ?? 10;
-    const offset = int(one('offset'), 'offset', 0, 10_000_000, bad) ?? 0;
+    const limit = parseInteger(one('limit'), 'limit', 0, ESGF_MAX_LIMIT, bad) ?? 10;
+    const offset = parseInteger(one('offset'), 'offset', 0, 10_000_000, bad) ?? 0;
     const facetParam = one('facets');
     let facetCounts: FacetName[] | undefined;
     if (facetParam) {
@@ -336,31 +343,4 @@ function solrFacets(
   return Object.fromEntries(
     Object.entries(facets).map(([name, counts]) => [name, (counts ?? []).flatMap((c) => [c.value, c.count])]),
   );
-}
-
-function bool(
-  value: string | undefined,
-  name: string,
-  bad: (f: string, m: string) => void,
-): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  bad(name, 'must be true or false');
-  return undefined;
-}
-
-function int(
-  value: string | undefined,
-  name: string,
-  min: number,
-  max: number,
-  bad: (f: string, m: string) => void,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    bad(name, `must be an integer from ${min} to ${max}`);
-    return undefined;
-  }
-  return Number(value);
 }

@@ -10,9 +10,8 @@ import {
 } from '@nestjs/swagger';
 import { InvalidError, type Principal } from '@climcat/core';
 import { APP_CONFIG, Caller, type AppConfig } from '@climcat/platform';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ApiSearchQuery } from '../datasets/dataset.controller';
 import type { RawQuery } from '../datasets/search-params';
 import { ExportService, type AssetFormat } from './export.service';
@@ -91,7 +90,7 @@ export class ExportController {
   async intakeCsv(
     @Caller() caller: Principal,
     @Query() query: RawQuery,
-    @Res() res: Response,
+    @Res() res: FastifyReply,
   ): Promise<void> {
     const { search, format } = splitParams(query);
     await this.streamCsv(res, this.exports.intakeCsv(caller, search, format), 'climcat-intake-esm.csv');
@@ -102,21 +101,25 @@ export class ExportController {
   @ApiSearchQuery()
   @ApiProduces('text/csv')
   @ApiOkResponse({ type: String, description: 'CSV' })
-  async filesCsv(@Caller() caller: Principal, @Query() query: RawQuery, @Res() res: Response): Promise<void> {
+  async filesCsv(
+    @Caller() caller: Principal,
+    @Query() query: RawQuery,
+    @Res() res: FastifyReply,
+  ): Promise<void> {
     await this.streamCsv(res, this.exports.filesCsv(caller, query), 'climcat-files.csv');
   }
 
   /** Validates by producing the first chunk before any header is sent, so bad input still gets a problem. */
-  private async streamCsv(res: Response, rows: AsyncGenerator<string>, filename: string): Promise<void> {
+  private async streamCsv(res: FastifyReply, rows: AsyncGenerator<string>, filename: string): Promise<void> {
     const first = await rows.next();
-    res
-      .status(200)
-      .type('text/csv; charset=utf-8')
-      .setHeader('Content-Disposition', `inline; filename="${filename}"`);
     async function* all(): AsyncGenerator<string> {
       if (!first.done) yield first.value;
       yield* rows;
     }
-    await pipeline(Readable.from(all()), res);
+    await res
+      .status(200)
+      .type('text/csv; charset=utf-8')
+      .header('Content-Disposition', `inline; filename="${filename}"`)
+      .send(Readable.from(all()));
   }
 }

@@ -1,4 +1,4 @@
-import { hasRole, UnauthorizedError, type Principal } from '@climcat/core';
+import { hasRole, InvalidError, UnauthorizedError, type Principal } from '@climcat/core';
 import {
   PROBLEM_CONTENT_TYPE,
   problemType,
@@ -6,9 +6,8 @@ import {
   type AuthService,
   type Problem,
 } from '@climcat/platform';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Browsers answer this challenge with a login prompt: any user name, an admin API key as password. */
@@ -57,36 +56,66 @@ function problemOf(check: Exclude<AdminCheck, { ok: true }>, instance: string, r
   };
 }
 
-/** Express middleware in front of the editor and admin API: 401 (with a Basic challenge) or 403 as problem+json. */
-export function adminAuthMiddleware(auth: AuthService): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    void checkAdmin(auth, req.headers.authorization)
-      .then((check) => {
-        if (check.ok) {
-          next();
-          return;
-        }
-        if (check.status === 401) res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
-        res
-          .status(check.status)
-          .type(PROBLEM_CONTENT_TYPE)
-          .send(JSON.stringify(problemOf(check, req.originalUrl, requestIdOf(req))));
-      })
-      .catch(next);
-  };
+/** Writes a problem answer on a raw response (requests handed over to Node-RED bypass Nest's filter). */
+export function writeProblem(
+  res: ServerResponse,
+  problem: Problem,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(problem);
+  res.writeHead(problem.status, {
+    ...headers,
+    'Content-Type': PROBLEM_CONTENT_TYPE,
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }
+
+/** Answers 401 (with a Basic challenge) or 403 as problem+json unless the caller is a climcat admin. */
+export async function requireAdmin(
+  auth: AuthService,
+  req: IncomingMessage & { id?: unknown },
+  res: ServerResponse,
+): Promise<boolean> {
+  const check = await checkAdmin(auth, req.headers.authorization);
+  if (check.ok) return true;
+  writeProblem(
+    res,
+    problemOf(check, req.url ?? '/', requestIdOf(req)),
+    check.status === 401 ? { 'WWW-Authenticate': ADMIN_CHALLENGE } : {},
+  );
+  return false;
+}
+
+const USER_SETTINGS_LIMIT = 1024 * 1024;
 
 /**
  * The editor's user settings can switch on Node-RED telemetry (a daily POST to
  * telemetry.nodered.org, and a timer that `RED.stop()` never clears); climcat
- * keeps it off whatever the editor sends.
+ * keeps it off whatever the editor sends. Reads that one request's JSON body
+ * and leaves it parsed the way Node-RED's body-parser 1 accepts (`_body`).
  */
-export function keepTelemetryOff(req: Request, _res: Response, next: NextFunction): void {
-  const body: unknown = req.body;
-  if (req.method === 'POST' && req.path === '/settings/user' && body !== null && typeof body === 'object') {
-    delete (body as Record<string, unknown>).telemetryEnabled;
+export async function keepTelemetryOff(req: IncomingMessage, path: string): Promise<void> {
+  if (req.method !== 'POST' || path !== '/settings/user') return;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > USER_SETTINGS_LIMIT) throw new InvalidError('Node-RED user settings are too large');
+    chunks.push(chunk);
   }
-  next();
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw InvalidError.field('body', 'Node-RED user settings must be JSON');
+  }
+  if (body !== null && typeof body === 'object') delete (body as Record<string, unknown>).telemetryEnabled;
+  Object.assign(req, { body, _body: true });
 }
 
 function under(path: string, root: string): boolean {

@@ -1,6 +1,10 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeRedSettings } from './node-red.settings';
+
+/** An express 4 app, or middleware of one: a plain Node request handler with a fall-through callback. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /** The part of node-red's embedding API (node-red/lib/red.js) we use; node-red ships no type declarations. */
 export interface NodeRedRuntime {
@@ -10,9 +14,9 @@ export interface NodeRedRuntime {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Editor and admin API, an express 4 app; null when `httpAdminRoot` is false. */
-  readonly httpAdmin: RequestHandler | null;
+  readonly httpAdmin: RawHandler | null;
   /** HTTP endpoints of flows (http-in nodes), an express 4 app. */
-  readonly httpNode: RequestHandler;
+  readonly httpNode: RawHandler;
 }
 
 /**
@@ -25,34 +29,30 @@ export function loadNodeRed(): NodeRedRuntime {
 }
 
 /**
- * Runs one of Node-RED's express 4 apps as plain middleware of our express 5
- * app. Mounted as a sub-app instead, express would make our app its parent,
- * and Node-RED's http-in node walks up to the root app expecting express 4
- * internals (`_router`). Express 4 re-prototypes req/res for its own
- * request/response objects; they are restored when it passes a request on.
- * Two express 5 habits it does not expect are bridged first:
- * - `req.query` is a getter of express 5's request; express 4 keeps it as an
- *   own property and skips parsing when one seems present, so after the
- *   prototype switch it would be undefined (http-in's `res.jsonp` fails).
- * - a body our JSON parser already read is flagged the way body-parser 1
- *   expects (`_body`; body-parser 2 no longer sets it), or Node-RED's parser
- *   would try to read the drained stream again and fail.
+ * Takes a request Fastify has routed nowhere yet away from it, to be answered
+ * on the raw Node request and response (what Node-RED's express 4 apps were
+ * written for). The headers already decided for the reply (request id,
+ * security headers) go with it.
  */
-export function embedExpress4(app: RequestHandler): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    Object.defineProperty(req, 'query', {
-      value: req.query,
-      writable: true,
-      configurable: true,
-      enumerable: true,
-    });
-    if (req.body !== undefined) (req as Request & { _body?: boolean })._body = true;
-    const requestProto = Object.getPrototypeOf(req) as object;
-    const responseProto = Object.getPrototypeOf(res) as object;
-    void app(req, res, (error?: unknown) => {
-      Object.setPrototypeOf(req, requestProto);
-      Object.setPrototypeOf(res, responseProto);
-      next(error);
-    });
-  };
+export function takeOver(reply: FastifyReply): ServerResponse {
+  void reply.hijack();
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value);
+  }
+  return reply.raw;
+}
+
+/**
+ * What express does for an app mounted at `root` (`app.use(root, red.httpAdmin)`, as
+ * Node-RED's embedding guide has it): the app sees paths below its root, while
+ * `originalUrl` (used for redirects such as `/red` → `/red/`) and `baseUrl` keep the full picture.
+ */
+export function mountAt(req: IncomingMessage, root: string): IncomingMessage {
+  const url = req.url ?? '/';
+  Object.assign(req, {
+    originalUrl: url,
+    baseUrl: root,
+    url: url.slice(root.length).replace(/^(?!\/)/, '/'),
+  });
+  return req;
 }

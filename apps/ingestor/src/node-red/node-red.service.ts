@@ -7,12 +7,13 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { APP_CONFIG, AuthService, type AppConfig } from '@climcat/platform';
-import { Router, type Express } from 'express';
+import { APP_CONFIG, AuthService, problemType, type AppConfig } from '@climcat/platform';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InvalidError } from '@climcat/core';
 import { storage as requestLogContext } from 'nestjs-pino/storage';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { FileIngestService } from '../files/file-ingest.service';
 import { JobService } from '../jobs/job.service';
@@ -20,8 +21,8 @@ import { RecordService } from '../records/record.service';
 import { ScanService } from '../scans/scan.service';
 import { createClimcatNodeApi } from './climcat-node-api';
 import { installExampleFlow } from './example-flow';
-import { adminAuthMiddleware, keepTelemetryOff, UpgradeGate } from './node-red-admin-auth';
-import { embedExpress4, loadNodeRed, type NodeRedRuntime } from './node-red-runtime';
+import { keepTelemetryOff, requireAdmin, UpgradeGate, writeProblem } from './node-red-admin-auth';
+import { loadNodeRed, mountAt, takeOver, type NodeRedRuntime, type RawHandler } from './node-red-runtime';
 import {
   ADMIN_ROOT,
   FLOW_FILE,
@@ -99,21 +100,37 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
     this.red = red;
     this.gate = gate;
 
-    const app = adapter.getInstance<Express>();
-    // Flows' own endpoints come first and are not behind climcat auth: flows expose them deliberately.
-    app.use(NODE_ROOT, embedExpress4(red.httpNode));
-    // Decided by config, not by red.httpAdmin: node-red keeps the admin app of an earlier init in module state.
-    if (editor && red.httpAdmin) {
-      const admin = Router();
-      // A flow endpoint that does not exist is our 404, not a login prompt.
-      admin.use((req, _res, next) => next(isUnder(req.baseUrl + req.path, NODE_ROOT) ? 'router' : undefined));
-      const editorApp = embedExpress4(red.httpAdmin);
-      admin.use(adminAuthMiddleware(this.auth), keepTelemetryOff, (req, res, next) =>
-        // Outside the request's log context: flows a deploy starts would otherwise log with its request id forever.
-        requestLogContext.exit(() => editorApp(req, res, next)),
-      );
-      app.use(ADMIN_ROOT, admin);
+    const server = adapter.getInstance<FastifyInstance>();
+    const editorApp = editor ? red.httpAdmin : null;
+    // Before routing: Node-RED reads its own request bodies, so nothing of ours may parse them first.
+    server.addHook('onRequest', (request, reply, done) => {
+      const path = (request.url.split('?')[0] ?? '/').replace(/\/{2,}/g, '/');
+      if (isUnder(path, NODE_ROOT)) {
+        // Flows' own endpoints are not behind climcat auth: flows expose them deliberately.
+        const res = takeOver(reply);
+        red.httpNode(mountAt(request.raw, NODE_ROOT), res, (error) => unanswered(request, res, error));
+      } else if (editorApp && isUnder(path, ADMIN_ROOT)) {
+        // Decided by config, not by red.httpAdmin alone: node-red keeps the admin app of an earlier init in module state.
+        void this.toEditor(request, takeOver(reply), path.slice(ADMIN_ROOT.length) || '/', editorApp);
+      } else {
+        done();
+      }
+    });
+  }
+
+  /** Admins only, with the telemetry switch of user settings removed. */
+  private async toEditor(request: FastifyRequest, res: ServerResponse, path: string, editorApp: RawHandler) {
+    try {
+      if (!(await requireAdmin(this.auth, request.raw, res))) return;
+      await keepTelemetryOff(request.raw, path);
+    } catch (error) {
+      unanswered(request, res, error);
+      return;
     }
+    // Outside the request's log context: flows a deploy starts would otherwise log with its request id forever.
+    requestLogContext.exit(() =>
+      editorApp(mountAt(request.raw, ADMIN_ROOT), res, (error) => unanswered(request, res, error)),
+    );
   }
 
   /**
@@ -188,6 +205,29 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
     else if (record.level <= 40) this.logger.log(context, text);
     else this.logger.debug(context, text);
   }
+}
+
+/** A taken-over request Node-RED did not answer (our 404) or could not be given (bad input, or a 500 without internals). */
+function unanswered(request: FastifyRequest, res: ServerResponse, error: unknown): void {
+  const path = request.url.split('?')[0] ?? '';
+  const [status, title, detail] =
+    error === undefined
+      ? [404, 'Not Found', `No route matches ${request.method} ${path}`]
+      : error instanceof InvalidError
+        ? [400, 'Bad Request', error.message]
+        : [
+            500,
+            'Internal Server Error',
+            'Node-RED failed to answer; quote the request id when reporting it.',
+          ];
+  writeProblem(res, {
+    type: problemType(status),
+    title,
+    status,
+    detail,
+    instance: request.url,
+    requestId: request.id,
+  });
 }
 
 function isUnder(path: string, root: string): boolean {

@@ -1,6 +1,6 @@
 import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { ANONYMOUS, type Principal, type Role } from '@climcat/core';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 
 export const REQUIRED_ROLE = 'climcat:required-role';
 
@@ -16,7 +16,7 @@ export const OWN_AUTHENTICATION = 'climcat:own-authentication';
  */
 export const OwnAuthentication = () => SetMetadata(OWN_AUTHENTICATION, true);
 
-export type RequestWithPrincipal = Request & { principal?: Principal };
+export type RequestWithPrincipal = FastifyRequest & { principal?: Principal };
 
 /** The authenticated caller (anonymous when no credentials were sent). */
 export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {

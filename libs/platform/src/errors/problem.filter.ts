@@ -1,18 +1,20 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { DomainError } from '@climcat/core';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KIND_STATUS, PROBLEM_CONTENT_TYPE, problemType, type Problem } from './problem';
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
+/** Errors Fastify raises itself before routing (malformed URL, overlong path parameter), see sendProblem. */
+interface FastifyError {
+  code?: string;
   statusCode?: number;
   message?: string;
 }
 
 /**
  * Maps every error to an RFC 9457 problem. Domain errors carry their own
- * status; Nest HTTP exceptions keep theirs; body-parser errors become 400/413;
+ * status; Nest HTTP exceptions keep theirs (Nest turns Fastify's own errors,
+ * such as a body too large or of an unsupported media type, into those);
+ * Fastify's errors raised before routing keep their 4xx status;
  * anything else is a 500 without internals (logged with the request id).
  */
 @Catch()
@@ -21,73 +23,87 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<Request>();
-    const res = ctx.getResponse<Response>();
-    const problem = this.toProblem(exception, req);
-    if (problem.status >= 500) {
-      this.logger.error({ err: exception, requestId: problem.requestId }, 'request failed');
-    }
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (problem.status === 401) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="climcat", Basic realm="climcat"');
-    }
-    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
-  }
-
-  private toProblem(exception: unknown, req: Request): Problem {
-    const base = { instance: req.originalUrl ?? req.url, requestId: requestIdOf(req) };
-    if (exception instanceof DomainError) {
-      const { status, title } = KIND_STATUS[exception.kind];
-      return {
-        type: problemType(status),
-        title,
-        status,
-        detail: exception.message,
-        ...base,
-        ...(exception.errors.length ? { errors: exception.errors } : {}),
-      };
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const title = HttpStatus[status]?.toString().replace(/_/g, ' ') ?? 'Error';
-      const detail = httpDetail(exception, req);
-      return { type: problemType(status), title: titleCase(title), status, detail, ...base };
-    }
-    const bp = exception as BodyParserError;
-    if (bp && typeof bp === 'object' && typeof bp.type === 'string' && bp.type.startsWith('entity.')) {
-      const status = bp.status ?? bp.statusCode ?? 400;
-      const detail =
-        bp.type === 'entity.parse.failed'
-          ? `Request body is not valid JSON: ${bp.message ?? 'parse error'}`
-          : bp.type === 'entity.too.large'
-            ? 'Request body is too large'
-            : (bp.message ?? 'Request body could not be read');
-      return {
-        type: problemType(status),
-        title: status === 413 ? 'Content Too Large' : 'Bad Request',
-        status,
-        detail,
-        ...base,
-        ...(status === 400 ? { errors: [{ field: 'body', message: detail }] } : {}),
-      };
-    }
-    return {
-      type: problemType(500),
-      title: 'Internal Server Error',
-      status: 500,
-      detail: 'An unexpected error occurred; quote the request id when reporting it.',
-      ...base,
-    };
+    sendProblem(ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>(), exception, this.logger);
   }
 }
 
-function httpDetail(exception: HttpException, req: Request): string {
+/**
+ * Answers `exception` as a problem; also used for the errors Fastify raises
+ * before routing (malformed URL, overlong path parameter), which never reach Nest.
+ */
+export function sendProblem(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  exception: unknown,
+  logger: Pick<Logger, 'error'> = fallbackLogger,
+): void {
+  const problem = toProblem(exception, req);
+  if (problem.status >= 500) {
+    logger.error({ err: exception, requestId: problem.requestId }, 'request failed');
+  }
+  if (reply.sent || reply.raw.headersSent) {
+    reply.raw.destroy();
+    return;
+  }
+  if (problem.status === 401) {
+    void reply.header('WWW-Authenticate', 'Bearer realm="climcat", Basic realm="climcat"');
+  }
+  void reply
+    .header('X-Request-Id', problem.requestId)
+    .status(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problem));
+}
+
+const fallbackLogger = new Logger('ProblemFilter');
+
+function toProblem(exception: unknown, req: FastifyRequest): Problem {
+  const base = { instance: req.url, requestId: requestIdOf(req) };
+  if (exception instanceof DomainError) {
+    const { status, title } = KIND_STATUS[exception.kind];
+    return {
+      type: problemType(status),
+      title,
+      status,
+      detail: exception.message,
+      ...base,
+      ...(exception.errors.length ? { errors: exception.errors } : {}),
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const title = HttpStatus[status]?.toString().replace(/_/g, ' ') ?? 'Error';
+    const detail = httpDetail(exception, req);
+    return { type: problemType(status), title: titleCase(title), status, detail, ...base };
+  }
+  const fastifyError = exception as FastifyError;
+  const status = fastifyError?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && typeof fastifyError.code === 'string') {
+    return {
+      type: problemType(status),
+      title: titleCase(HttpStatus[status]?.toString().replace(/_/g, ' ') ?? 'Bad Request'),
+      status,
+      detail: fastifyError.message ?? 'The request could not be read',
+      ...base,
+    };
+  }
+  return {
+    type: problemType(500),
+    title: 'Internal Server Error',
+    status: 500,
+    detail: 'An unexpected error occurred; quote the request id when reporting it.',
+    ...base,
+  };
+}
+
+function httpDetail(exception: HttpException, req: FastifyRequest): string {
   const status = exception.getStatus();
   if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(exception.message)) {
-    return `No route matches ${req.method} ${req.path}`;
+    return `No route matches ${req.method} ${req.url.split('?')[0] ?? ''}`;
+  }
+  // Fastify's own refusal, which Nest passes on as an HttpException: say what was sent and what is read.
+  if (status === 415) {
+    return `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here; send application/json`;
   }
   const response = exception.getResponse();
   if (typeof response === 'object' && response && 'message' in response) {
@@ -106,7 +122,8 @@ function titleCase(s: string): string {
     .join(' ');
 }
 
-export function requestIdOf(req: Request): string | undefined {
-  const id = (req as Request & { id?: unknown }).id;
-  return typeof id === 'string' ? id : typeof id === 'number' ? String(id) : undefined;
+/** The request id of a Fastify request, or of a raw request that passed the request-context hook. */
+export function requestIdOf(req: { id?: unknown }): string | undefined {
+  const id = req.id;
+  return typeof id === 'string' ? id : undefined;
 }

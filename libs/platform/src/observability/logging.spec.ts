@@ -1,43 +1,30 @@
-import express, { type Request } from 'express';
-import type { Server } from 'node:http';
+import Fastify from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { loadConfig } from '../config/config';
-import { createLogger, requestContext, type RequestContext } from './logging';
+import { createLogger, newRequestId, requestContext, type RequestContext } from './logging';
 
 type Line = Record<string, unknown> & { msg?: string; req?: Record<string, unknown> };
 
-/** An Express app with only the request-context middleware, logging into `lines`. */
+/** A Fastify server with only the request-context hooks, logging into `lines`. */
 async function serve(level: string): Promise<{ url: string; lines: Line[]; close: () => Promise<void> }> {
   const lines: Line[] = [];
   const logger = createLogger(loadConfig('catalog', { LOG_LEVEL: level }), {
     write: (line: string) => lines.push(JSON.parse(line) as Line),
   });
-  const app = express();
-  app.use(requestContext(logger));
-  app.get('/ok', (_req, res) => {
-    res.json({ ok: true });
+  const server = Fastify({ genReqId: newRequestId });
+  requestContext(server, logger);
+  server.get('/ok', async () => ({ ok: true }));
+  server.get('/fails', async (_request, reply) => reply.status(503).send({}));
+  server.get('/metrics', async () => '');
+  server.get('/warns', async (request) => {
+    (request.raw as IncomingMessage & RequestContext).log.warn('disk almost full');
+    return {};
   });
-  app.get('/fails', (_req, res) => {
-    res.status(503).json({});
-  });
-  app.get('/metrics', (_req, res) => {
-    res.send('');
-  });
-  app.get('/warns', (req: Request, res) => {
-    (req as Request & RequestContext).log.warn('disk almost full');
-    res.json({});
-  });
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    lines,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  const url = await server.listen({ port: 0, host: '127.0.0.1' });
+  return { url, lines, close: () => server.close() };
 }
 
-/** The response "close" event (which writes the completion line) follows the response itself. */
+/** The completion line is written once the response has been sent. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('requestContext', () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Params } from 'nestjs-pino';
 import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
 import type { AppConfig } from '../config/config';
@@ -13,10 +13,16 @@ const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
 /** Injection token of the process's root pino logger. */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
-/** What the request-context middleware adds to every request. */
+/** What the request-context hook adds to the raw request (nestjs-pino binds Nest's Logger to `log`). */
 export interface RequestContext {
   id: string;
   log: Logger;
+}
+
+/** The caller's `X-Request-Id` when well-formed, else a new UUID (Fastify's `genReqId`). */
+export function newRequestId(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /** JSON logs (to stdout unless given a destination); credentials are redacted, never logged. */
@@ -30,7 +36,7 @@ export function createLogger(config: AppConfig, destination?: DestinationStream)
         paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-amz-security-token"]'],
         censor: '[redacted]',
       },
-      serializers: { req: serializeRequest, res: stdSerializers.res, err: stdSerializers.err },
+      serializers: { req: serializeRequest, res: serializeResponse, err: stdSerializers.err },
       ...(pretty ? { transport: { target: 'pino/file', options: { destination: 1 } } } : {}),
     },
     destination,
@@ -39,7 +45,7 @@ export function createLogger(config: AppConfig, destination?: DestinationStream)
 
 /**
  * nestjs-pino routes Nest's Logger to `logger` and binds each request's
- * `req.log` (set by {@link requestContext}) for log lines written while the
+ * `log` (set by {@link requestContext}) for log lines written while the
  * request runs. When nothing can ever be logged, no request is bound: that
  * binding (an AsyncLocalStorage context) costs every promise of the request.
  */
@@ -52,43 +58,47 @@ export function loggerParams(logger: Logger): Params {
 }
 
 /**
- * First middleware of every request: a request id (the caller's
- * `X-Request-Id` when well-formed, else a new UUID) echoed in the response,
- * a request-bound logger, and one "request completed" line at info level.
- * The lines pino-http wrote, minus its per-request cost where the level
- * makes the work useless: no request-bound child logger when nothing is
- * logged at all, no completion listener when info is off.
+ * First hooks of every request: the request id (see {@link newRequestId})
+ * echoed in the response, a request-bound logger, and one "request
+ * completed" line at info level. No request-bound child logger when nothing
+ * is logged at all, no completion hook when info is off.
  */
-export function requestContext(logger: Logger): RequestHandler {
+export function requestContext(server: FastifyInstance, logger: Logger): void {
   const bindRequest = logger.level !== 'silent';
-  const logCompletion = logger.isLevelEnabled('info');
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', id);
-    const context = req as Request & RequestContext;
-    context.id = id;
-    context.log = bindRequest ? logger.child({ req }) : logger;
-    let failure: unknown;
-    // An error event without a listener would crash the process (e.g. a write after end).
-    res.on('error', (error: unknown) => {
-      failure ??= error;
-    });
-    if (logCompletion && !UNLOGGED_PATHS.has(req.url)) {
-      const start = Date.now();
-      res.once('close', () => logCompleted(context.log, res, failure, Date.now() - start));
+  server.addHook('onRequest', (request, reply, done) => {
+    void reply.header('X-Request-Id', request.id);
+    const raw = request.raw as IncomingMessage & RequestContext;
+    raw.id = request.id;
+    raw.log = bindRequest ? logger.child({ req: raw }) : logger;
+    done();
+  });
+  if (!logger.isLevelEnabled('info')) return;
+  server.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    if (!UNLOGGED_PATHS.has(request.url)) {
+      const raw = request.raw as IncomingMessage & RequestContext;
+      logCompleted(raw.log, reply);
     }
-    next();
-  };
+    done();
+  });
 }
 
-function logCompleted(log: Logger, res: ServerResponse, failure: unknown, responseTime: number): void {
-  if (failure !== undefined || res.statusCode >= 500) {
-    const err = failure ?? new Error(`failed with status code ${res.statusCode}`);
-    log.info({ res, err, responseTime }, 'request errored');
+/** The reply itself is logged as `res`: Fastify writes its headers in one go, so the raw response has none to show. */
+function logCompleted(log: Logger, reply: FastifyReply): void {
+  const responseTime = reply.elapsedTime;
+  const finished = reply.raw.writableFinished;
+  if (reply.statusCode >= 500 || !finished) {
+    const err = new Error(
+      finished ? `failed with status code ${reply.statusCode}` : 'response was not completed',
+    );
+    log.info({ res: reply, err, responseTime }, 'request errored');
   } else {
-    log.info({ res, responseTime }, 'request completed');
+    log.info({ res: reply, responseTime }, 'request completed');
   }
+}
+
+/** Fastify replies and raw responses alike. */
+function serializeResponse(res: { statusCode: number; getHeaders(): Record<string, unknown> }) {
+  return { statusCode: res.statusCode, headers: res.getHeaders() };
 }
 
 function serializeRequest(req: IncomingMessage & { id?: unknown; originalUrl?: string }) {

@@ -1,6 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** One Prometheus registry per application instance (tests create many). */
@@ -25,21 +24,15 @@ export class MetricsService implements OnModuleDestroy {
 }
 
 /** Times every request and labels it with the matched route pattern (never the raw URL). */
-export function httpMetrics(metrics: MetricsService): RequestHandler {
+export function httpMetrics(server: FastifyInstance, metrics: MetricsService): void {
   const histogram = metrics.httpDuration;
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const start = performance.now();
-    res.once('finish', () => {
-      const route = (req.route as { path?: unknown } | undefined)?.path;
-      histogram.observe(
-        {
-          method: req.method,
-          route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
-          status: String(res.statusCode),
-        },
-        (performance.now() - start) / 1000,
-      );
-    });
-    next();
-  };
+  server.addHook('onResponse', (request, reply, done) => {
+    // Nest answers unknown routes from Fastify's not-found handler, which has no route pattern.
+    const route = request.is404 ? undefined : request.routeOptions.url;
+    histogram.observe(
+      { method: request.method, route: route ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
 }

@@ -6,7 +6,7 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { HealthService } from './health';
 import { MetricsService } from './metrics';
 
@@ -45,9 +45,9 @@ export class OperationsController {
   @ApiOperation({ summary: 'Readiness: the store (and Redis when configured) answer' })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
-  async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
+  async ready(@Res({ passthrough: true }) res: FastifyReply): Promise<ReadinessDto> {
     const report = await this.health.readiness();
-    if (report.status !== 'ok') res.status(503);
+    if (report.status !== 'ok') void res.status(503);
     return report;
   }
 
@@ -56,8 +56,8 @@ export class OperationsController {
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
   @ApiProduces('text/plain')
   @ApiOkResponse({ type: String, description: 'Prometheus text format' })
-  async prometheus(@Res({ passthrough: true }) res: Response): Promise<string> {
-    res.type(this.metrics.registry.contentType);
+  async prometheus(@Res({ passthrough: true }) res: FastifyReply): Promise<string> {
+    void res.type(this.metrics.registry.contentType);
     return this.metrics.registry.metrics();
   }
 }

@@ -1,25 +1,32 @@
 import { InvalidError } from '@climcat/core';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
 /**
  * Rejects MongoDB operator injection before it reaches any handler:
  * query keys with `$` (e.g. `name[$ne]=x`) anywhere, bracket keys on the
  * JSON APIs (THREDDS constraint expressions legitimately use brackets), and
- * `$`-prefixed member names anywhere in a JSON body.
+ * `$`-prefixed member names anywhere in a JSON body. A Fastify preHandler
+ * hook: the body is parsed by then.
  */
-export function requestHygiene(req: Request, _res: Response, next: NextFunction): void {
-  const jsonApi = !req.path.startsWith('/thredds');
-  for (const key of Object.keys(req.query)) {
+export function requestHygiene(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
+  const jsonApi = !request.url.startsWith('/thredds');
+  for (const key of Object.keys(request.query as Record<string, unknown>)) {
     if (key.includes('$') || (jsonApi && /[[\]]/.test(key))) {
-      throw InvalidError.field(
-        `query.${key}`,
-        'operators and bracket syntax are not accepted in query parameters',
+      done(
+        InvalidError.field(
+          `query.${key}`,
+          'operators and bracket syntax are not accepted in query parameters',
+        ),
       );
+      return;
     }
   }
-  const bad = findDollarKey(req.body, 'body', 0);
-  if (bad) throw InvalidError.field(bad, 'member names starting with "$" are not accepted');
-  next();
+  const bad = findDollarKey(request.body, 'body', 0);
+  done(bad ? InvalidError.field(bad, 'member names starting with "$" are not accepted') : undefined);
 }
 
 function findDollarKey(value: unknown, path: string, depth: number): string | null {
