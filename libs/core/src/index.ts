@@ -6,3 +6,4 @@ export * from './repositories';
 export * from './text';
 export * from './cursor';
 export * from './access-urls';
+export * from './bbox';

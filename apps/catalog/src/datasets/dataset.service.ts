@@ -24,6 +24,7 @@ import {
   type Paged,
   type Principal,
   type Store,
+  normalizeBBox,
 } from '@climcat/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
@@ -403,10 +404,10 @@ function validateBBox(b: number[], problems: FieldProblem[]): BBox | null {
     return null;
   }
   const [w, s, e, n] = b as [number, number, number, number];
-  if ([w, e].some((x) => x < -180 || x > 180))
-    problems.push({ field: 'body.bbox', message: 'longitudes must be within -180..180' });
-  if ([s, n].some((x) => x < -90 || x > 90))
-    problems.push({ field: 'body.bbox', message: 'latitudes must be within -90..90' });
-  if (s > n) problems.push({ field: 'body.bbox', message: 'south must not exceed north' });
-  return [w, s, e, n];
+  const bbox = normalizeBBox(w, s, e, n);
+  if (typeof bbox === 'string') {
+    problems.push({ field: 'body.bbox', message: bbox });
+    return null;
+  }
+  return bbox;
 }

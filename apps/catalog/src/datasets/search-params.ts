@@ -18,6 +18,7 @@ import {
   type DatasetSortField,
   type FacetName,
   type FieldProblem,
+  normalizeBBox,
 } from '@climcat/core';
 
 export const MAX_LIMIT = 1000;
@@ -246,10 +247,5 @@ export function parseBBox(value: string): BBox | string {
     return 'must be four numbers west,south,east,north';
   }
   const [w, s, e, n] = parts.map(Number) as [number, number, number, number];
-  if (w < -180 || w > 360 || e < -180 || e > 360) return 'longitudes must be within -180..360';
-  if (s < -90 || s > 90 || n < -90 || n > 90) return 'latitudes must be within -90..90';
-  if (s > n) return 'south must not exceed north';
-  if (e - w >= 360) return [-180, s, 180, n];
-  const norm = (x: number) => (x > 180 ? x - 360 : x);
-  return [norm(w), s, norm(e), n];
+  return normalizeBBox(w, s, e, n);
 }
