@@ -124,7 +124,12 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
   async list(caller: Principal, page: Page): Promise<Paged<ScanProgress>> {
     assertReader(caller);
     const result = await this.store.scans.list(page);
-    return { total: result.total, items: await Promise.all(result.items.map((s) => this.withProgress(s))) };
+    // One look at recent scans serves the ETA of every running scan on the page.
+    const recent = result.items.some((s) => s.state === 'running') ? await this.recentScans() : [];
+    return {
+      total: result.total,
+      items: await Promise.all(result.items.map((s) => this.withProgress(s, recent))),
+    };
   }
 
   async cancel(caller: Principal, id: string): Promise<ScanProgress> {
@@ -300,14 +305,19 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async withProgress(scan: ScanRecord): Promise<ScanProgress> {
+  /** Scans to take an ETA from: the previous completed scan of the same root and prefix is among them. */
+  private async recentScans(): Promise<ScanRecord[]> {
+    return (await this.store.scans.list({ limit: 50, offset: 0 })).items;
+  }
+
+  private async withProgress(scan: ScanRecord, recent?: ScanRecord[]): Promise<ScanProgress> {
     const seconds = scan.startedAt
       ? ((scan.finishedAt ? Date.parse(scan.finishedAt) : Date.now()) - Date.parse(scan.startedAt)) / 1000
       : 0;
     const rate = seconds > 0 ? scan.counts.seen / seconds : null;
     let etaSeconds: number | null = null;
     if (scan.state === 'running' && rate) {
-      const previous = (await this.store.scans.list({ limit: 50, offset: 0 })).items.find(
+      const previous = (recent ?? (await this.recentScans())).find(
         (s) =>
           s.id !== scan.id && s.state === 'completed' && s.root === scan.root && s.prefix === scan.prefix,
       );
