@@ -206,6 +206,20 @@ describe('ESGF search', () => {
     ).toBe(true);
   });
 
+  it('selects every readable version of a dataset by master_id', async () => {
+    const master = DATASETS[0]!.datasetId;
+    const res = await api(running, 'GET', `/esg-search/search?type=Dataset&master_id=${master}`);
+    expect(res.status).toBe(200);
+    const docs = res.body.response.docs as { master_id: string; instance_id: string }[];
+    expect(docs.length).toBeGreaterThan(0);
+    expect(docs.every((d) => d.master_id === master)).toBe(true);
+    expect(docs.map((d) => d.instance_id)).toContain(`${master}.v20111128`);
+    // A private dataset stays hidden when asked for by name.
+    const hidden = PRIVATE_EC.replace(/\.v\d+$/, '');
+    const none = await api(running, 'GET', `/esg-search/search?type=Dataset&master_id=${hidden}`);
+    expect(none.body.response.numFound).toBe(0);
+  });
+
   it('never reveals private datasets', async () => {
     const res = await api(running, 'GET', '/esg-search/search?model=EC-EARTH&facets=experiment&limit=100');
     expect(res.body.response.docs.map((d: { instance_id: string }) => d.instance_id)).not.toContain(
@@ -220,6 +234,7 @@ describe('ESGF search', () => {
     ['latest=yes', 'query.latest'],
     ['colour=red', 'query.colour'],
     ['format=application%2Fsolr%2Bxml', 'query.format'],
+    ['type=File&master_id=x', 'query.master_id'],
   ])('answers %s with a 400', async (qs, field) => {
     const res = await api(running, 'GET', `/esg-search/search?${qs}`);
     expect(res.status).toBe(400);

@@ -658,6 +658,21 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       expect((await store.datasets.search(query({ ids: [] }))).total).toBe(0);
     });
 
+    it('filters by dataset ids without version, matching every version', async () => {
+      await seed(
+        dataset('m-1.v1', { datasetId: 'm-1' }),
+        dataset('m-1.v2', { datasetId: 'm-1' }),
+        dataset('m-2.v1', { datasetId: 'm-2' }),
+        dataset('m-3.v1', { datasetId: 'm-3' }),
+      );
+      expect(ids(await store.datasets.search(query({ datasetIds: ['m-1', 'm-3', 'nope'] })))).toEqual([
+        'm-1.v1',
+        'm-1.v2',
+        'm-3.v1',
+      ]);
+      expect((await store.datasets.search(query({ datasetIds: [] }))).total).toBe(0);
+    });
+
     it('finds datasets derived from any of the given ids', async () => {
       const derived = (id: string, parents: string[]) =>
         dataset(id, { kind: 'derived', provenance: { derivedFrom: parents } });

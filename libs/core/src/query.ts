@@ -17,6 +17,8 @@ export interface DatasetQuery {
   /** Tokens (see `tokenize`); every token must prefix-match a token of the dataset. */
   text?: string[];
   ids?: string[];
+  /** ESGF-style dataset ids without version (all versions of each); ESGF calls them master_id. */
+  datasetIds?: string[];
   /** Overlap with the dataset's time coverage; full `YYYY-MM-DDTHH:MM:SS` strings. */
   time?: { start?: string; end?: string };
   /** Intersection with the dataset's bbox; west > east crosses the antimeridian. */

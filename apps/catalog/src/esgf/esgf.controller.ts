@@ -38,6 +38,7 @@ export class EsgfController {
   @ApiQuery({ name: 'query', required: false, description: 'Free text' })
   @ApiQuery({ name: 'facets', required: false, example: 'model,experiment' })
   @ApiQuery({ name: 'fields', required: false, example: 'id,instance_id,size' })
+  @ApiQuery({ name: 'master_id', required: false, description: 'Dataset id without version (type=Dataset)' })
   @ApiQuery({ name: 'latest', required: false, type: Boolean })
   @ApiQuery({ name: 'start', required: false, example: '2006-01-01T00:00:00Z' })
   @ApiQuery({ name: 'end', required: false, example: '2100-12-31T23:59:59Z' })

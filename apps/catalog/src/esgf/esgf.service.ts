@@ -51,6 +51,7 @@ const IGNORED = new Set([
   'dataset_id',
   'id',
   'instance_id',
+  'master_id',
   'data_node',
   'index_node',
   'sort',
@@ -150,6 +151,11 @@ export class EsgfService {
 
     const ids = [...listOf(raw.id), ...listOf(raw.instance_id)].map((id) => id.split('|')[0]!);
     if (type === 'Dataset' && ids.length) query.ids = ids;
+    // master_id: the dataset id without version, so every version (narrow with latest=true).
+    if (raw.master_id !== undefined) {
+      if (type === 'Dataset') query.datasetIds = listOf(raw.master_id).map((id) => id.split('|')[0]!);
+      else bad('master_id', 'selects datasets: use it with type=Dataset, or dataset_id for their files');
+    }
 
     const limit = parseInteger(one('limit'), 'limit', 0, ESGF_MAX_LIMIT, bad) ?? 10;
     const offset = parseInteger(one('offset'), 'offset', 0, 10_000_000, bad) ?? 0;

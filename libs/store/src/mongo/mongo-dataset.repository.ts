@@ -79,6 +79,7 @@ export function datasetFilter(plan: SearchPlan): Filter {
     and.push({ 'search.tokens': { $regex: `^${escapeRegex(token)}` } });
   }
   if (plan.ids) and.push({ id: { $in: plan.ids } });
+  if (plan.datasetIds) and.push({ datasetId: { $in: plan.datasetIds } });
   if (plan.kind) and.push({ kind: { $in: plan.kind } });
   if (plan.status) and.push({ status: { $in: plan.status } });
   if (plan.availability) and.push({ availability: { $in: plan.availability } });

@@ -29,6 +29,7 @@ export interface SearchPlan {
   /** Lower-cased prefixes; each must prefix-match a stored token. */
   text: string[];
   ids?: string[];
+  datasetIds?: string[];
   time?: { start?: string; end?: string };
   bbox?: { south: number; north: number; lon: LonInterval[] };
   kind?: DatasetKind[];
@@ -92,6 +93,7 @@ export function planSearch(query: DatasetQuery): SearchPlan {
     facets,
     text,
     ids: query.ids && [...new Set(query.ids)],
+    datasetIds: query.datasetIds && [...new Set(query.datasetIds)],
     time: query.time,
     bbox,
     kind: query.kind,

@@ -77,6 +77,7 @@ export function datasetCondition(plan: SearchPlan): SqlCondition {
   }
   const lists: [string, readonly string[] | undefined][] = [
     ['d.id', plan.ids],
+    ['d.dataset_id', plan.datasetIds],
     ['d.kind', plan.kind],
     ['d.status', plan.status],
     ['d.availability', plan.availability],
