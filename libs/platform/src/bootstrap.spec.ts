@@ -49,6 +49,23 @@ describe('configureHttp', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('https://notebook.example');
   });
 
+  it('lets browser clients send every method the API uses across origins', async () => {
+    const res = await fetch(`${url}/api/v1/datasets/x`, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'https://notebook.example',
+        'Access-Control-Request-Method': 'PATCH',
+        'Access-Control-Request-Headers': 'authorization,content-type,if-match',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://notebook.example');
+    expect(res.headers.get('access-control-allow-methods')?.split(/,\s*/)).toEqual(
+      expect.arrayContaining(['GET', 'PATCH', 'POST', 'DELETE']),
+    );
+    expect(res.headers.get('access-control-allow-headers')).toMatch(/if-match/i);
+  });
+
   it('counts a request rejected for operator injection in the latency histogram', async () => {
     const rejected = await fetch(`${url}/health/live?name[$ne]=x`);
     expect(rejected.status).toBe(400);

@@ -60,6 +60,8 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
   await app.register(helmet, SECURITY_HEADERS);
   app.enableCors({
     origin: true,
+    // @fastify/cors allows only GET, HEAD and POST unless told: notebooks in browsers curate too.
+    methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
   });
   // JSON Merge Patch and other JSON media types parse like application/json; an empty body is no body
