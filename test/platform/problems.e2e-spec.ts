@@ -29,6 +29,12 @@ describe('problem responses', () => {
     expect(res.headers.get('x-request-id')).toBe(body.requestId);
   });
 
+  it('routes a path with a trailing slash like the path without it', async () => {
+    const res = await fetch(`${running.url}/api/v1/datasets/?limit=1`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(expect.objectContaining({ total: expect.any(Number) }));
+  });
+
   it('answers a malformed URL with a 400 problem', async () => {
     const res = await fetch(`${running.url}/api/v1/datasets/%E0%A4%A`);
     expect(res.status).toBe(400);

@@ -42,7 +42,8 @@ function fastifyAdapter(): FastifyAdapter {
     // The caller's X-Request-Id when well-formed, else a new UUID (see requestContext).
     genReqId: newRequestId,
     // Dataset ids and archive paths are long (CORDEX ids exceed Fastify's default of 100).
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // `/api/v1/datasets/` is `/api/v1/datasets`, as it always was for clients of the Express version.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, ignoreTrailingSlash: true },
     // Malformed URLs and overlong ids are refused before routing, outside Nest: same problem answers.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
       sendProblem(request, reply, error),
