@@ -64,6 +64,19 @@ describe('merge patch', () => {
     expect(body.keywords).toEqual(['b']);
   });
 
+  it('answers 304 to a GET whose If-None-Match names the current revision, and 200 once it changed', async () => {
+    const ds = await create();
+    const url = `${running.url}/api/v1/datasets/${ds.id}`;
+    const same = await fetch(url, { headers: { ...ADMIN, 'If-None-Match': 'W/"0", "1"' } });
+    expect(same.status).toBe(304);
+    expect(await same.text()).toBe('');
+    await api(running, 'PATCH', `/api/v1/datasets/${ds.id}`, { headers: ADMIN, body: { title: 'changed' } });
+    const changed = await fetch(url, { headers: { ...ADMIN, 'If-None-Match': '"1"' } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).toBe('"2"');
+    expect(((await changed.json()) as { title: string }).title).toBe('changed');
+  });
+
   it('answers 412 when If-Match names an old revision, and applies on the current one', async () => {
     const ds = await create();
     const stale = await api(running, 'PATCH', `/api/v1/datasets/${ds.id}`, {

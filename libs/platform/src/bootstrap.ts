@@ -9,6 +9,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
 import { sendProblem } from './errors/problem.filter';
 import { requestHygiene } from './errors/request-hygiene';
+import { conditionalGet } from './http/conditional-get';
 import { newRequestId, requestContext, ROOT_LOGGER } from './observability/logging';
 import { httpMetrics, MetricsService } from './observability/metrics';
 import { setupOpenApi } from './openapi/openapi';
@@ -79,6 +80,7 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
     void parseJson(request, text, (error, value) => done(error ? invalidJson(text) : null, value));
   });
   server.addHook('preHandler', requestHygiene);
+  conditionalGet(server);
   app.enableShutdownHooks();
   setupOpenApi(app, config);
 }
