@@ -206,6 +206,21 @@ describe('ESGF search', () => {
     ).toBe(true);
   });
 
+  it('counts files, not datasets, in the facets of a File search', async () => {
+    const res = await api(
+      running,
+      'GET',
+      '/esg-search/search?type=File&model=HadGEM2-ES&experiment=rcp45&facets=model,experiment&limit=0',
+    );
+    expect(res.status).toBe(200);
+    const found = res.body.response.numFound as number;
+    expect(found).toBeGreaterThanOrEqual(3);
+    expect(res.body.facet_counts.facet_fields).toEqual({
+      model: ['HadGEM2-ES', found],
+      experiment: ['rcp45', found],
+    });
+  });
+
   it('selects every readable version of a dataset by master_id', async () => {
     const master = DATASETS[0]!.datasetId;
     const res = await api(running, 'GET', `/esg-search/search?type=Dataset&master_id=${master}`);

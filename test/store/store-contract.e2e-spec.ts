@@ -423,6 +423,46 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       });
     });
 
+    it('counts files instead of datasets when asked, whichever way the match is counted', async () => {
+      await seed(
+        dataset('g-1', {
+          facets: { model: 'EC-EARTH', experiment: 'rcp45', variable: ['tas'] },
+          fileCount: 5,
+        }),
+        dataset('g-2', { facets: { model: 'HadGEM2-ES', experiment: 'rcp85' }, fileCount: 3 }),
+      );
+      const files = async (facets: Record<string, string[]>) =>
+        (
+          await store.datasets.search(
+            query({ facets, limit: 0, facetCounts: ['model', 'variable'], facetCountUnit: 'files' }),
+          )
+        ).facets;
+      // Everything, a small match (2 of 6) and a large one (5 of 6).
+      expect(await files({})).toEqual({
+        model: [
+          { value: 'EC-EARTH', count: 6 },
+          { value: 'HadGEM2-ES', count: 5 },
+          { value: 'MPI-ESM-LR', count: 1 },
+        ],
+        variable: [
+          { value: 'tas', count: 8 },
+          { value: 'pr', count: 2 },
+        ],
+      });
+      expect((await files({ model: ['EC-EARTH'] })).model).toEqual([{ value: 'EC-EARTH', count: 6 }]);
+      expect((await files({ experiment: ['rcp45', 'rcp85'] })).model).toEqual([
+        { value: 'EC-EARTH', count: 6 },
+        { value: 'HadGEM2-ES', count: 5 },
+      ]);
+      // Dataset counts are unchanged by the cache of file counts.
+      const datasets = await store.datasets.search(query({ limit: 0, facetCounts: ['model'] }));
+      expect(datasets.facets.model).toEqual([
+        { value: 'HadGEM2-ES', count: 3 },
+        { value: 'EC-EARTH', count: 2 },
+        { value: 'MPI-ESM-LR', count: 1 },
+      ]);
+    });
+
     it('counts each value of a list facet once per dataset', async () => {
       const result = await store.datasets.search(query({ limit: 0, facetCounts: ['variable'] }));
       expect(result.facets.variable).toEqual([

@@ -38,6 +38,8 @@ export interface DatasetQuery {
   facetCounts?: FacetName[];
   /** Max values returned per facet (most frequent first). */
   facetLimit?: number;
+  /** What a facet count counts: matching datasets (default) or their files (ESGF File searches). */
+  facetCountUnit?: 'datasets' | 'files';
 }
 
 export interface FacetCount {

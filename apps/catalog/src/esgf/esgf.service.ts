@@ -189,7 +189,14 @@ export class EsgfService {
         limit,
       ));
       if (facetCounts) {
-        const counts = await this.store.datasets.search({ ...query, limit: 0, facetCounts });
+        // ESGF counts files here; a file carries its dataset's facets, so each dataset counts its files.
+        const counts = await this.store.datasets.search({
+          ...query,
+          ...(parents.length ? { ids: parents } : {}),
+          limit: 0,
+          facetCounts,
+          facetCountUnit: 'files',
+        });
         facetFields = solrFacets(counts.facets);
       }
     }

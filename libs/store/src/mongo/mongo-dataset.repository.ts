@@ -216,7 +216,7 @@ export class MongoDatasetRepository implements DatasetRepository {
         name,
         [
           { $match: { 'f.n': name } },
-          { $group: { _id: '$f.v', count: { $sum: 1 } } },
+          { $group: { _id: '$f.v', count: { $sum: plan.facetCountUnit === 'files' ? '$files' : 1 } } },
           { $sort: { count: -1, _id: 1 } },
           { $limit: plan.facetLimit },
         ],
@@ -225,7 +225,7 @@ export class MongoDatasetRepository implements DatasetRepository {
     const [result] = await this.model
       .aggregate<Record<string, { _id: string; count: number }[]>>([
         { $match: filter },
-        { $project: { _id: 0, f: '$search.facets' } },
+        { $project: { _id: 0, f: '$search.facets', files: '$fileCount' } },
         { $unwind: '$f' },
         { $match: { 'f.n': { $in: plan.facetCounts } } },
         { $facet: perName },

@@ -43,6 +43,7 @@ export interface SearchPlan {
   limit: number;
   facetCounts: FacetName[];
   facetLimit: number;
+  facetCountUnit: 'datasets' | 'files';
 }
 
 function nonNegativeInteger(value: number, field: string): number {
@@ -106,6 +107,7 @@ export function planSearch(query: DatasetQuery): SearchPlan {
     limit,
     facetCounts,
     facetLimit,
+    facetCountUnit: query.facetCountUnit ?? 'datasets',
   };
 }
 

@@ -12,7 +12,7 @@ import { searchKeys, type DatasetSearchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
 import { datasetCondition, json, matchesEverything, SORT_COLUMNS } from './sqlite-dataset-filter';
 import { conflictOnDuplicate, StatementCache, type Db } from './sqlite-database';
-import { FacetCounter } from './sqlite-facet-counter';
+import { FacetCounter, type CodeRows } from './sqlite-facet-counter';
 
 /** Filter and sort columns of `datasets`, written from each record by `rowParams`. */
 const DATASET_COLUMNS = [
@@ -179,12 +179,23 @@ export class SqliteDatasetRepository implements DatasetRepository {
     let facets: DatasetSearchResult['facets'] = {};
     if (plan.facetCounts.length > 0) {
       const { facetCounts: names, facetLimit: limit } = plan;
-      const codes = (condition: string) =>
-        this.statements
-          .get(`SELECT d.facet_codes FROM datasets d WHERE ${condition}`)
-          .pluck()
-          .iterate(...where.params) as IterableIterator<Buffer>;
-      if (everything) facets = this.facetCounter.countAll(names, limit);
+      const codes = (condition: string): CodeRows =>
+        plan.facetCountUnit === 'files'
+          ? {
+              unit: 'files',
+              rows: this.statements
+                .get(`SELECT d.facet_codes, d.file_count FROM datasets d WHERE ${condition}`)
+                .raw()
+                .iterate(...where.params) as IterableIterator<[Buffer, number]>,
+            }
+          : {
+              unit: 'datasets',
+              rows: this.statements
+                .get(`SELECT d.facet_codes FROM datasets d WHERE ${condition}`)
+                .pluck()
+                .iterate(...where.params) as IterableIterator<Buffer>,
+            };
+      if (everything) facets = this.facetCounter.countAll(names, limit, plan.facetCountUnit);
       else if (total <= this.facetCounter.datasetCount() / 2)
         facets = this.facetCounter.countMatching(codes(where.sql), names, limit);
       // `IS NOT TRUE`, not `NOT`: a condition that is NULL for a row does not match it either.

@@ -13,6 +13,8 @@
  * counts over the datasets that do not match.
  */
 import type { FacetCount, FacetName } from '@climcat/core';
+
+type FacetCountUnit = 'datasets' | 'files';
 import type { Statement } from 'better-sqlite3';
 import type { FacetValue } from '../shared/search-index';
 import type { Db } from './sqlite-database';
@@ -25,16 +27,18 @@ interface DictionaryEntry {
 
 /** Histogram over facet codes, growing as codes appear. */
 class CodeCounts {
-  counts = new Uint32Array(1024);
+  // Float64: file-weighted counts can pass 2^32 in a large archive.
+  counts = new Float64Array(1024);
   rows = 0;
 
-  add(codes: Buffer): void {
+  /** A dataset's codes, counted `weight` times (1, or its number of files). */
+  add(codes: Buffer, weight = 1): void {
     this.rows++;
     const n = codes.length >> 2;
     for (let i = 0; i < n; i++) {
       const code = codes.readUInt32LE(i << 2);
       if (code >= this.counts.length) this.grow(code);
-      this.counts[code]!++;
+      this.counts[code]! += weight;
     }
   }
 
@@ -43,7 +47,7 @@ class CodeCounts {
   }
 
   private grow(code: number): void {
-    const bigger = new Uint32Array(Math.max(code + 1, this.counts.length * 2));
+    const bigger = new Float64Array(Math.max(code + 1, this.counts.length * 2));
     bigger.set(this.counts);
     this.counts = bigger;
   }
@@ -53,12 +57,13 @@ export class FacetCounter {
   private readonly codeOf = new Map<string, number>();
   private readonly byName = new Map<string, DictionaryEntry[]>();
   private maxCode = 0;
-  private totals: CodeCounts | null = null;
+  private totals: Record<FacetCountUnit, CodeCounts | null> = { datasets: null, files: null };
   private dataVersion = -1;
   private readonly insertValue: Statement<[string, string]>;
   private readonly selectCode: Statement<[string, string], number>;
   private readonly newerEntries: Statement<[number], DictionaryEntry>;
   private readonly allCodes: Statement<[], Buffer>;
+  private readonly allCodesAndFiles: Statement<[], [Buffer, number]>;
 
   constructor(private readonly db: Db) {
     this.insertValue = db.prepare('INSERT OR IGNORE INTO facet_values (name, value) VALUES (?, ?)');
@@ -67,6 +72,10 @@ export class FacetCounter {
       .pluck() as Statement<[string, string], number>;
     this.newerEntries = db.prepare('SELECT code, name, value FROM facet_values WHERE code > ? ORDER BY code');
     this.allCodes = db.prepare('SELECT facet_codes FROM datasets').pluck() as Statement<[], Buffer>;
+    this.allCodesAndFiles = db.prepare('SELECT facet_codes, file_count FROM datasets').raw() as Statement<
+      [],
+      [Buffer, number]
+    >;
   }
 
   /**
@@ -93,52 +102,45 @@ export class FacetCounter {
 
   /** Forget cached totals after a write through this connection. */
   invalidate(): void {
-    this.totals = null;
+    this.totals = { datasets: null, files: null };
   }
 
-  /** Counts for `names` over the rows of `matching` (an iterator of facet_codes BLOBs). */
-  countMatching(matching: Iterable<Buffer>, names: FacetName[], limit: number): Record<string, FacetCount[]> {
-    const counts = new CodeCounts();
-    for (const codes of matching) counts.add(codes);
+  /** Counts for `names` over the `matching` rows (see {@link CodeRows}). */
+  countMatching(matching: CodeRows, names: FacetName[], limit: number): Record<string, FacetCount[]> {
+    const counts = tally(matching);
     return this.report(names, limit, (code) => counts.get(code));
   }
 
-  /** Counts for `names` over all datasets except the rows of `notMatching`. */
-  countComplement(
-    notMatching: Iterable<Buffer>,
-    names: FacetName[],
-    limit: number,
-  ): Record<string, FacetCount[]> {
-    const rest = new CodeCounts();
-    for (const codes of notMatching) rest.add(codes);
-    const totals = this.allDatasets();
+  /** Counts for `names` over all datasets except the `notMatching` rows. */
+  countComplement(notMatching: CodeRows, names: FacetName[], limit: number): Record<string, FacetCount[]> {
+    const rest = tally(notMatching);
+    const totals = this.allDatasets(notMatching.unit);
     return this.report(names, limit, (code) => totals.get(code) - rest.get(code));
   }
 
   /** Counts for `names` over all datasets. */
-  countAll(names: FacetName[], limit: number): Record<string, FacetCount[]> {
-    const totals = this.allDatasets();
+  countAll(names: FacetName[], limit: number, unit: FacetCountUnit): Record<string, FacetCount[]> {
+    const totals = this.allDatasets(unit);
     return this.report(names, limit, (code) => totals.get(code));
   }
 
   /** Number of datasets, from the same cache as the totals. */
   datasetCount(): number {
-    return this.allDatasets().rows;
+    return this.allDatasets('datasets').rows;
   }
 
-  private allDatasets(): CodeCounts {
+  private allDatasets(unit: FacetCountUnit): CodeCounts {
     // Another connection's commit changes data_version; our own writes call invalidate().
     const version = this.db.pragma('data_version', { simple: true }) as number;
     if (version !== this.dataVersion) {
-      this.totals = null;
+      this.invalidate();
       this.dataVersion = version;
     }
-    if (!this.totals) {
-      const totals = new CodeCounts();
-      for (const codes of this.allCodes.iterate()) totals.add(codes);
-      this.totals = totals;
-    }
-    return this.totals;
+    return (this.totals[unit] ??= tally(
+      unit === 'files'
+        ? { unit, rows: this.allCodesAndFiles.iterate() }
+        : { unit, rows: this.allCodes.iterate() },
+    ));
   }
 
   private report(
@@ -171,6 +173,20 @@ export class FacetCounter {
       this.maxCode = entry.code;
     }
   }
+}
+
+/**
+ * Rows to count: each dataset's facet codes, or its codes with its number of
+ * files when counts count files (ESGF File searches).
+ */
+export type CodeRows =
+  { unit: 'datasets'; rows: Iterable<Buffer> } | { unit: 'files'; rows: Iterable<[Buffer, number]> };
+
+function tally(rows: CodeRows): CodeCounts {
+  const counts = new CodeCounts();
+  if (rows.unit === 'files') for (const [codes, files] of rows.rows) counts.add(codes, files);
+  else for (const codes of rows.rows) counts.add(codes);
+  return counts;
 }
 
 function key(name: string, value: string): string {
