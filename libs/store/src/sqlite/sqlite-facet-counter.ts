@@ -27,8 +27,8 @@ interface DictionaryEntry {
 
 /** Histogram over facet codes, growing as codes appear. */
 class CodeCounts {
-  // Float64: file-weighted counts can pass 2^32 in a large archive.
-  counts = new Float64Array(1024);
+  // Uint32 holds file-weighted counts too: a value would need 4 billion files to overflow.
+  counts = new Uint32Array(1024);
   rows = 0;
 
   /** A dataset's codes, counted `weight` times (1, or its number of files). */
@@ -47,7 +47,7 @@ class CodeCounts {
   }
 
   private grow(code: number): void {
-    const bigger = new Float64Array(Math.max(code + 1, this.counts.length * 2));
+    const bigger = new Uint32Array(Math.max(code + 1, this.counts.length * 2));
     bigger.set(this.counts);
     this.counts = bigger;
   }
