@@ -11,11 +11,15 @@ async function serve(level: string): Promise<{ url: string; lines: Line[]; close
   const logger = createLogger(loadConfig('catalog', { LOG_LEVEL: level }), {
     write: (line: string) => lines.push(JSON.parse(line) as Line),
   });
-  const server = Fastify({ genReqId: newRequestId });
+  const server = Fastify({ genReqId: newRequestId, forceCloseConnections: true });
   requestContext(server, logger);
   server.get('/ok', async () => ({ ok: true }));
   server.get('/fails', async (_request, reply) => reply.status(503).send({}));
   server.get('/metrics', async () => '');
+  server.get('/slow', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return {};
+  });
   server.get('/warns', async (request) => {
     (request.raw as IncomingMessage & RequestContext).log.warn('disk almost full');
     return {};
@@ -74,6 +78,19 @@ describe('requestContext', () => {
           res: expect.objectContaining({ statusCode: 503 }) as unknown,
           err: expect.objectContaining({ message: 'failed with status code 503' }) as unknown,
         }),
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('logs a request the client gave up on', async () => {
+    const app = await serve('info');
+    try {
+      await expect(fetch(`${app.url}/slow`, { signal: AbortSignal.timeout(50) })).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(app.lines).toEqual([
+        expect.objectContaining({ msg: 'request aborted', req: expect.objectContaining({ url: '/slow' }) }),
       ]);
     } finally {
       await app.close();

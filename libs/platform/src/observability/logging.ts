@@ -74,12 +74,18 @@ export function requestContext(server: FastifyInstance, logger: Logger): void {
   });
   if (!logger.isLevelEnabled('info')) return;
   server.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
-    if (!UNLOGGED_PATHS.has(request.url)) {
-      const raw = request.raw as IncomingMessage & RequestContext;
-      logCompleted(raw.log, reply);
-    }
+    if (!UNLOGGED_PATHS.has(request.url)) logCompleted(contextOf(request).log, reply);
     done();
   });
+  // The client went away before the answer was complete: onResponse never runs for it.
+  server.addHook('onRequestAbort', (request, done) => {
+    contextOf(request).log.info('request aborted');
+    done();
+  });
+}
+
+function contextOf(request: FastifyRequest): RequestContext {
+  return request.raw as IncomingMessage & RequestContext;
 }
 
 /** The reply itself is logged as `res`: Fastify writes its headers in one go, so the raw response has none to show. */
