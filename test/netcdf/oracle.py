@@ -1,5 +1,7 @@
 """Dumps a NetCDF file as JSON using netCDF4-python (the netCDF-C library),
-as the reference the climcat tests compare against. Raw values: no masking
+as the reference the climcat tests compare against (`oracle.py FILE`), or
+one hyperslab of a variable (`oracle.py FILE VAR START COUNT STRIDE`, comma
+lists; VAR may be a full name such as forecast/tas). Raw values: no masking
 or scaling. Numbers that JSON or JavaScript cannot hold exactly (NaN,
 infinities, 64-bit integers) are written as strings."""
 import json
@@ -42,32 +44,79 @@ def dtype_name(var_or_value):
     }.get(dt.str[1:], dt.str)
 
 
+def full_name(group, name):
+    """netCDF-C's full name of an object of `group`, without the leading slash."""
+    return name if group.path == '/' else group.path[1:] + '/' + name
+
+
+def dump_variables(group):
+    out = []
+    for v in group.variables.values():
+        data = v[...]
+        if v.dtype == 'S1' or (hasattr(data, 'dtype') and data.dtype.kind == 'S'):
+            values = [int(b) for b in np.asarray(data).astype('S1').view(np.uint8).ravel().tolist()]
+        else:
+            values = plain(data)
+        out.append({
+            'name': full_name(group, v.name),
+            'type': dtype_name(v),
+            'dimensions': [full_name(d.group(), d.name) for d in v.get_dims()],
+            'shape': list(v.shape),
+            'attributes': {k: plain(v.getncattr(k)) for k in v.ncattrs()},
+            'values': values,
+        })
+    return out
+
+
+def dump_dimensions(group):
+    return [[full_name(group, d.name), len(d), d.isunlimited()] for d in group.dimensions.values()]
+
+
+def walk(group):
+    """Subgroups depth first, as ncdump lists them."""
+    for g in group.groups.values():
+        yield g
+        yield from walk(g)
+
+
 def main(path):
     ds = netCDF4.Dataset(path)
     ds.set_auto_maskandscale(False)
     ds.set_auto_chartostring(False)
     out = {
         'data_model': ds.data_model,
-        'dimensions': [[d.name, len(d), d.isunlimited()] for d in ds.dimensions.values()],
+        'dimensions': dump_dimensions(ds),
         'global': {k: plain(ds.getncattr(k)) for k in ds.ncattrs()},
-        'variables': [],
+        'variables': dump_variables(ds),
+        # NetCDF-4 subgroups: names are full paths without the leading slash.
+        'groups': [
+            {
+                'name': g.path[1:],
+                'dimensions': dump_dimensions(g),
+                'attributes': {k: plain(g.getncattr(k)) for k in g.ncattrs()},
+                'variables': dump_variables(g),
+            }
+            for g in walk(ds)
+        ],
     }
-    for v in ds.variables.values():
-        data = v[...]
-        if v.dtype == 'S1' or (hasattr(data, 'dtype') and data.dtype.kind == 'S'):
-            values = [int(b) for b in np.asarray(data).astype('S1').view(np.uint8).ravel().tolist()]
-        else:
-            values = plain(data)
-        out['variables'].append({
-            'name': v.name,
-            'type': dtype_name(v),
-            'dimensions': list(v.dimensions),
-            'shape': list(v.shape),
-            'attributes': {k: plain(v.getncattr(k)) for k in v.ncattrs()},
-            'values': values,
-        })
     json.dump(out, sys.stdout)
 
 
+def hyperslab(path, name, start, count, stride):
+    """Raw values of variable `name` (full name) at start/count/stride (comma lists), flattened."""
+    ds = netCDF4.Dataset(path)
+    ds.set_auto_maskandscale(False)
+    v = ds[name]
+    index = tuple(slice(s, s + (c - 1) * k + 1, k) for s, c, k in zip(start, count, stride))
+    json.dump(plain(v[index] if index else v[...]), sys.stdout)
+
+
+def ints(text):
+    return [int(x) for x in text.split(',') if x != '']
+
+
 if __name__ == '__main__':
-    main(sys.argv[1])
+    if len(sys.argv) == 6:
+        hyperslab(sys.argv[1], sys.argv[2], ints(sys.argv[3]), ints(sys.argv[4]), ints(sys.argv[5]))
+    else:
+        main(sys.argv[1])

@@ -71,17 +71,40 @@ export interface OracleVariable {
   values: OracleValue;
 }
 export type OracleValue = string | number | (string | number)[];
+export interface OracleGroup {
+  /** Full path without the leading slash; names of its dimensions and variables are full too. */
+  name: string;
+  dimensions: [string, number, boolean][];
+  attributes: Record<string, OracleValue>;
+  variables: OracleVariable[];
+}
 export interface Oracle {
   data_model: string;
   dimensions: [string, number, boolean][];
   global: Record<string, OracleValue>;
   variables: OracleVariable[];
+  /** NetCDF-4 subgroups, depth first. */
+  groups: OracleGroup[];
 }
 
 /** What netCDF-C (through netCDF4-python) sees in a file. */
 export async function oracle(path: string): Promise<Oracle> {
   await requirePythonNetcdf();
   return JSON.parse(await run(PYTHON, [ORACLE, path])) as Oracle;
+}
+
+/** What netCDF4-python reads for `variable[start:start+count*stride:stride]`, flattened. */
+export async function oracleHyperslab(
+  path: string,
+  variable: string,
+  start: readonly number[],
+  count: readonly number[],
+  stride: readonly number[],
+): Promise<OracleValue> {
+  await requirePythonNetcdf();
+  return JSON.parse(
+    await run(PYTHON, [ORACLE, path, variable, start.join(','), count.join(','), stride.join(',')]),
+  ) as OracleValue;
 }
 
 /** Python's spelling of numbers JSON cannot hold, to compare with ours. */

@@ -62,11 +62,25 @@ export interface NcVariable {
   role: VariableRole;
 }
 
+/** A NetCDF-4 subgroup, named by its full path without the leading slash ("forecast/step"). */
+export interface NcGroup {
+  name: string;
+  attributes: NcAttribute[];
+}
+
+/**
+ * Variables and dimensions of NetCDF-4 subgroups are listed with the root's,
+ * named by their full path without the leading slash ("forecast/tas"); root
+ * names are plain.
+ */
 export interface NcMetadata {
   format: NcFormat;
   dimensions: NcDimension[];
   variables: NcVariable[];
+  /** Attributes of the root group. */
   globalAttributes: NcAttribute[];
+  /** NetCDF-4 subgroups, depth first; absent when the file has none. */
+  groups?: NcGroup[];
   /** Length of the unlimited dimension (0 when there is none). */
   recordCount: number;
   /** Bytes of the NetCDF-3 header (0 for NetCDF-4). */

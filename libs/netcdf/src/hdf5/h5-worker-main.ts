@@ -10,7 +10,7 @@
  * type annotations and Node builtins obtained through `require`.
  */
 import type * as H5 from 'h5wasm' with { 'resolution-mode': 'import' };
-import type { NcAttribute, NcDimension, NcFormat, NcType } from '../model';
+import type { NcAttribute, NcDimension, NcFormat, NcGroup, NcType } from '../model';
 
 export interface RawVariable {
   name: string;
@@ -26,6 +26,8 @@ export interface RawMetadata {
   dimensions: NcDimension[];
   variables: RawVariable[];
   globalAttributes: NcAttribute[];
+  /** Subgroups (full path without the leading slash), present only when the file has any. */
+  groups?: NcGroup[];
   recordCount: number;
 }
 
@@ -114,6 +116,9 @@ export function h5WorkerMain(): void {
   ]);
   const PURE_DIMENSION = 'This is a netCDF dimension but not a netCDF variable';
   const MAX_ATTRIBUTE_BYTES = 16 * 1024 * 1024;
+  /** Group nesting and object counts a file may have (hard links can make the HDF5 graph cyclic). */
+  const MAX_GROUP_DEPTH = 32;
+  const MAX_OBJECTS = 100_000;
 
   class Failure extends Error {
     constructor(
@@ -262,12 +267,48 @@ export function h5WorkerMain(): void {
     }
   };
 
-  const metadataOf = (h5: Module, file: H5.File): RawMetadata => {
+  /**
+   * Datasets and subgroups of every group, depth first (as ncdump lists them).
+   * Names in subgroups are full paths without the leading slash ("forecast/tas").
+   */
+  const walk = (
+    h5: Module,
+    file: H5.File,
+  ): { entries: { name: string; ds: H5.Dataset }[]; groups: { name: string; group: H5.Group }[] } => {
     const entries: { name: string; ds: H5.Dataset }[] = [];
-    for (const name of file.keys()) {
-      const obj = file.get(name);
-      if (obj instanceof h5.Dataset) entries.push({ name, ds: obj });
-    }
+    const groups: { name: string; group: H5.Group }[] = [];
+    let objects = 0;
+    const visit = (group: H5.Group, prefix: string, depth: number): void => {
+      const children: { name: string; group: H5.Group }[] = [];
+      for (const key of group.keys()) {
+        if (++objects > MAX_OBJECTS)
+          throw new Failure(
+            'ABSURD_SIZE',
+            `the file has more than ${MAX_OBJECTS} HDF5 objects`,
+            prefix || '/',
+          );
+        const name = prefix + key;
+        const obj = group.get(key);
+        if (obj instanceof h5.Dataset) entries.push({ name, ds: obj });
+        else if (obj instanceof h5.Group) children.push({ name, group: obj });
+      }
+      for (const child of children) {
+        if (depth + 1 > MAX_GROUP_DEPTH)
+          throw new Failure(
+            'UNSUPPORTED',
+            `groups nest deeper than ${MAX_GROUP_DEPTH} levels (cyclic links?)`,
+            child.name,
+          );
+        groups.push(child);
+        visit(child.group, `${child.name}/`, depth + 1);
+      }
+    };
+    visit(file, '', 0);
+    return { entries, groups };
+  };
+
+  const metadataOf = (h5: Module, file: H5.File): RawMetadata => {
+    const { entries, groups } = walk(h5, file);
     const dims: (NcDimension & { id: number; path: string })[] = [];
     for (const { name, ds } of entries) {
       if (stringAttr(ds, 'CLASS') !== 'DIMENSION_SCALE') continue;
@@ -337,6 +378,9 @@ export function h5WorkerMain(): void {
       dimensions: dims.map(({ name, length, unlimited: u }) => ({ name, length, unlimited: u })),
       variables,
       globalAttributes: attributesOf(file, 'global'),
+      ...(groups.length > 0
+        ? { groups: groups.map(({ name, group }) => ({ name, attributes: attributesOf(group, name) })) }
+        : {}),
       recordCount: unlimited?.length ?? 0,
     };
   };
