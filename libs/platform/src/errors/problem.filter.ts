@@ -78,7 +78,14 @@ function toProblem(exception: unknown, req: FastifyRequest): Problem {
   }
   const fastifyError = exception as FastifyError;
   const status = fastifyError?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500 && typeof fastifyError.code === 'string') {
+  // Only Fastify's own (FST_*) errors: another library's error with a status must not leak its message.
+  if (
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500 &&
+    typeof fastifyError.code === 'string' &&
+    fastifyError.code.startsWith('FST_')
+  ) {
     return {
       type: problemType(status),
       title: titleCase(HttpStatus[status]?.toString().replace(/_/g, ' ') ?? 'Bad Request'),
