@@ -103,8 +103,13 @@ export class NodeRedService implements OnModuleInit, OnApplicationBootstrap, OnM
     const server = adapter.getInstance<FastifyInstance>();
     const editorApp = editor ? red.httpAdmin : null;
     // Before routing: Node-RED reads its own request bodies, so nothing of ours may parse them first.
+    // Runs for every request: anything outside /red leaves after one prefix test.
     server.addHook('onRequest', (request, reply, done) => {
-      const path = (request.url.split('?')[0] ?? '/').replace(/\/{2,}/g, '/');
+      if (!request.url.startsWith(ADMIN_ROOT)) {
+        done();
+        return;
+      }
+      const path = request.url.split('?')[0] ?? '/';
       if (isUnder(path, NODE_ROOT)) {
         // Flows' own endpoints are not behind climcat auth: flows expose them deliberately.
         const res = takeOver(reply);
