@@ -1,4 +1,4 @@
-import { SelectionError } from './errors';
+import { SelectionError, SelectionTooLargeError } from './errors';
 
 /** A normalised hyperslab: one start/count/stride per dimension. */
 export interface Hyperslab {
@@ -80,4 +80,20 @@ export function normalizeSelection(
 
 export function elementCount(count: readonly number[]): number {
   return count.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Element count of `slab`, after checking that a whole-result read of it
+ * (`elementSize` bytes each) stays within `maxBytes` (default 256 MiB).
+ */
+export function checkResultSize(
+  variable: string,
+  slab: Hyperslab,
+  elementSize: number,
+  maxBytes = DEFAULT_MAX_RESULT_BYTES,
+): number {
+  const n = elementCount(slab.count);
+  const bytes = n * elementSize;
+  if (bytes > maxBytes) throw new SelectionTooLargeError(variable, bytes, maxBytes);
+  return n;
 }

@@ -1,4 +1,4 @@
-import { ByteSourceError, NetcdfFormatError, SelectionError, SelectionTooLargeError } from '../errors';
+import { ByteSourceError, NetcdfFormatError, SelectionError } from '../errors';
 import { DEFAULT_MAX_READ_BYTES, type ByteSource } from '../io/byte-source';
 import type { NetcdfDataset } from '../dataset';
 import {
@@ -12,8 +12,8 @@ import {
 } from '../model';
 import { classifyVariables } from '../roles';
 import {
+  checkResultSize,
   DEFAULT_CHUNK_BYTES,
-  DEFAULT_MAX_RESULT_BYTES,
   elementCount,
   normalizeSelection,
   type Hyperslab,
@@ -173,10 +173,7 @@ export class Netcdf3File implements NetcdfDataset {
   ): Promise<NcArray> {
     const v = this.layout(variable);
     const slab = normalizeSelection(variable, this.shapeOf(v), start, count, stride);
-    const n = elementCount(slab.count);
-    const bytes = n * TYPE_SIZE[v.type];
-    const limit = options.maxBytes ?? DEFAULT_MAX_RESULT_BYTES;
-    if (bytes > limit) throw new SelectionTooLargeError(variable, bytes, limit);
+    const n = checkResultSize(variable, slab, TYPE_SIZE[v.type], options.maxBytes);
     const out = allocateArray(v.type, n);
     // Each chunk is copied out before the next is read, so the arena's buffers can be lent.
     for await (const chunk of this.chunksOf(v, slab, { ...options, reuseBuffers: true })) {

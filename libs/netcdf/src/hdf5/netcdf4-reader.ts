@@ -5,15 +5,15 @@
  * through a size-bounded LocalFileCache first.
  */
 import { resolve } from 'node:path';
-import { ByteSourceError, NetcdfFormatError, SelectionError, SelectionTooLargeError } from '../errors';
+import { ByteSourceError, NetcdfFormatError, SelectionError } from '../errors';
 import type { ByteSource } from '../io/byte-source';
 import type { LocalFileCache } from '../io/local-cache';
 import type { NetcdfDataset } from '../dataset';
 import { TYPE_SIZE, type NcData, type NcMetadata, type NcVariable } from '../model';
 import { classifyVariables } from '../roles';
 import {
+  checkResultSize,
   DEFAULT_CHUNK_BYTES,
-  DEFAULT_MAX_RESULT_BYTES,
   elementCount,
   normalizeSelection,
   type Hyperslab,
@@ -135,9 +135,7 @@ export class Netcdf4File implements NetcdfDataset {
   ): Promise<NcData> {
     const v = this.variable(variable);
     const slab = normalizeSelection(variable, v.shape, start, count, stride);
-    const bytes = elementCount(slab.count) * TYPE_SIZE[v.type];
-    const limit = options.maxBytes ?? DEFAULT_MAX_RESULT_BYTES;
-    if (bytes > limit) throw new SelectionTooLargeError(variable, bytes, limit);
+    checkResultSize(variable, slab, TYPE_SIZE[v.type], options.maxBytes);
     return this.slice(v, slab);
   }
 
