@@ -6,7 +6,7 @@ import {
   type Paged,
 } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
-import { conflictOnDuplicate } from './mongo-support';
+import { conflictOnDuplicate, findPage, findRecord } from './mongo-support';
 import { toRecord } from './schemas';
 
 export const API_KEY_INDEXES: mongo.IndexDescription[] = [
@@ -27,27 +27,15 @@ export class MongoApiKeyRepository implements ApiKeyRepository {
   }
 
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const doc = await this.model.findOne({ hash }).lean<ApiKeyRecord>().exec();
-    return doc ? toRecord<ApiKeyRecord>(doc) : null;
+    return findRecord(this.model, { hash });
   }
 
   async get(id: string): Promise<ApiKeyRecord | null> {
-    const doc = await this.model.findOne({ id }).lean<ApiKeyRecord>().exec();
-    return doc ? toRecord<ApiKeyRecord>(doc) : null;
+    return findRecord(this.model, { id });
   }
 
   async list(page: Page): Promise<Paged<ApiKeyRecord>> {
-    const [total, docs] = await Promise.all([
-      this.model.countDocuments({}).exec(),
-      this.model
-        .find({})
-        .sort({ createdAt: -1, id: -1 })
-        .skip(page.offset)
-        .limit(page.limit)
-        .lean<ApiKeyRecord[]>()
-        .exec(),
-    ]);
-    return { total, items: docs.map((doc) => toRecord<ApiKeyRecord>(doc)) };
+    return findPage(this.model, {}, { createdAt: -1, id: -1 }, page);
   }
 
   async revoke(id: string, at: string): Promise<ApiKeyRecord> {

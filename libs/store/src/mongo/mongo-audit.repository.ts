@@ -1,7 +1,6 @@
 import type { AuditEntry, AuditRepository, Page, Paged } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
-import { conflictOnDuplicate } from './mongo-support';
-import { toRecord } from './schemas';
+import { conflictOnDuplicate, findPage } from './mongo-support';
 
 export const AUDIT_INDEXES: mongo.IndexDescription[] = [
   { key: { id: 1 }, name: 'id', unique: true },
@@ -20,17 +19,6 @@ export class MongoAuditRepository implements AuditRepository {
   }
 
   async list(entityType: AuditEntry['entityType'], entityId: string, page: Page): Promise<Paged<AuditEntry>> {
-    const filter = { entityType, entityId };
-    const [total, docs] = await Promise.all([
-      this.model.countDocuments(filter).exec(),
-      this.model
-        .find(filter)
-        .sort({ at: -1, id: -1 })
-        .skip(page.offset)
-        .limit(page.limit)
-        .lean<AuditEntry[]>()
-        .exec(),
-    ]);
-    return { total, items: docs.map((doc) => toRecord<AuditEntry>(doc)) };
+    return findPage(this.model, { entityType, entityId }, { at: -1, id: -1 }, page);
   }
 }

@@ -10,7 +10,7 @@ import {
 } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
 import { fileUpsertPlan, pathPrefixRange } from '../shared/file-rules';
-import { isDuplicateKey } from './mongo-support';
+import { findPage, findRecord, isDuplicateKey } from './mongo-support';
 import { toRecord } from './schemas';
 
 const DEFAULT_BATCH = 1000;
@@ -31,13 +31,11 @@ export class MongoFileRepository implements FileRepository {
   constructor(private readonly model: Model<FileRecord>) {}
 
   async get(id: string): Promise<FileRecord | null> {
-    const doc = await this.model.findOne({ id }).lean<FileRecord>().exec();
-    return doc ? toRecord<FileRecord>(doc) : null;
+    return findRecord(this.model, { id });
   }
 
   async findByLocation(location: StorageLocation): Promise<FileRecord | null> {
-    const doc = await this.model.findOne(locationFilter(location)).lean<FileRecord>().exec();
-    return doc ? toRecord<FileRecord>(doc) : null;
+    return findRecord(this.model, locationFilter(location));
   }
 
   async upsert(record: FileRecord): Promise<FileUpsertOutcome> {
@@ -60,18 +58,7 @@ export class MongoFileRepository implements FileRepository {
   }
 
   async listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>> {
-    const filter = { datasetId, status: 'present' };
-    const [total, docs] = await Promise.all([
-      this.model.countDocuments(filter).exec(),
-      this.model
-        .find(filter)
-        .sort({ 'location.path': 1, id: 1 })
-        .skip(page.offset)
-        .limit(page.limit)
-        .lean<FileRecord[]>()
-        .exec(),
-    ]);
-    return { total, items: docs.map((doc) => toRecord<FileRecord>(doc)) };
+    return findPage(this.model, { datasetId, status: 'present' }, { 'location.path': 1, id: 1 }, page);
   }
 
   async *iterateByRoot(

@@ -1,7 +1,7 @@
 import { NotFoundError, type Page, type Paged, type ScanRecord, type ScanRepository } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
 import { definedOnly } from '../shared/records';
-import { conflictOnDuplicate } from './mongo-support';
+import { conflictOnDuplicate, findPage, findRecord } from './mongo-support';
 import { toRecord } from './schemas';
 
 export const SCAN_INDEXES: mongo.IndexDescription[] = [
@@ -18,8 +18,7 @@ export class MongoScanRepository implements ScanRepository {
   }
 
   async get(id: string): Promise<ScanRecord | null> {
-    const doc = await this.model.findOne({ id }).lean<ScanRecord>().exec();
-    return doc ? toRecord<ScanRecord>(doc) : null;
+    return findRecord(this.model, { id });
   }
 
   async update(id: string, changes: Partial<Omit<ScanRecord, 'id'>>): Promise<ScanRecord> {
@@ -33,16 +32,6 @@ export class MongoScanRepository implements ScanRepository {
   }
 
   async list(page: Page): Promise<Paged<ScanRecord>> {
-    const [total, docs] = await Promise.all([
-      this.model.countDocuments({}).exec(),
-      this.model
-        .find({})
-        .sort({ createdAt: -1, id: -1 })
-        .skip(page.offset)
-        .limit(page.limit)
-        .lean<ScanRecord[]>()
-        .exec(),
-    ]);
-    return { total, items: docs.map((doc) => toRecord<ScanRecord>(doc)) };
+    return findPage(this.model, {}, { createdAt: -1, id: -1 }, page);
   }
 }

@@ -1,5 +1,6 @@
-import { ConflictError } from '@climcat/core';
-import type { mongo } from 'mongoose';
+import { ConflictError, type Page, type Paged } from '@climcat/core';
+import type { FilterQuery, Model, mongo } from 'mongoose';
+import { toRecord } from './schemas';
 
 export function isDuplicateKey(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === 11000;
@@ -43,4 +44,27 @@ export async function ensureIndexes(
 /** Escapes a string for use inside a regular expression (anchored prefix search). */
 export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The record matching `filter`, or null. */
+export async function findRecord<T extends object>(
+  model: Model<T>,
+  filter: FilterQuery<T>,
+): Promise<T | null> {
+  const doc = await model.findOne(filter).lean<T>().exec();
+  return doc ? toRecord<T>(doc) : null;
+}
+
+/** One page of the records matching `filter` in `sort` order, with the total count. */
+export async function findPage<T extends object>(
+  model: Model<T>,
+  filter: FilterQuery<T>,
+  sort: Record<string, 1 | -1>,
+  page: Page,
+): Promise<Paged<T>> {
+  const [total, docs] = await Promise.all([
+    model.countDocuments(filter).exec(),
+    model.find(filter).sort(sort).skip(page.offset).limit(page.limit).lean<T[]>().exec(),
+  ]);
+  return { total, items: docs.map((doc) => toRecord<T>(doc)) };
 }
