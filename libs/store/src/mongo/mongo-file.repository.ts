@@ -9,11 +9,14 @@ import {
   type StorageLocation,
 } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
-import { fileUpsertPlan, pathPrefixRange } from '../shared/file-rules';
+import {
+  DEFAULT_FILE_BATCH,
+  fileUpsertPlan,
+  pathOrderedBatches,
+  pathPrefixRange,
+} from '../shared/file-rules';
 import { findPage, findRecord, isDuplicateKey } from './mongo-support';
 import { toRecord } from './schemas';
-
-const DEFAULT_BATCH = 1000;
 
 export const FILE_INDEXES: mongo.IndexDescription[] = [
   { key: { id: 1 }, name: 'id', unique: true },
@@ -65,7 +68,7 @@ export class MongoFileRepository implements FileRepository {
     kind: StorageLocation['kind'],
     root: string,
     prefix: string,
-    batchSize = DEFAULT_BATCH,
+    batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
     const range = pathPrefixRange(prefix);
     const under = range
@@ -73,9 +76,8 @@ export class MongoFileRepository implements FileRepository {
           $or: [{ 'location.path': range.exact }, { 'location.path': { $gte: range.from, $lt: range.to } }],
         }
       : {};
-    let after = '';
-    for (;;) {
-      // Keyset on path over the unique location index: bounded memory, no long-lived cursor.
+    // Keyset on path over the unique location index.
+    yield* pathOrderedBatches(batchSize, async (after) => {
       const docs = await this.model
         .find({
           $and: [
@@ -88,12 +90,8 @@ export class MongoFileRepository implements FileRepository {
         .limit(batchSize)
         .lean<FileRecord[]>()
         .exec();
-      const last = docs[docs.length - 1];
-      if (!last) return;
-      yield docs.map((doc) => toRecord<FileRecord>(doc));
-      if (docs.length < batchSize) return;
-      after = last.location.path;
-    }
+      return docs.map((doc) => toRecord<FileRecord>(doc));
+    });
   }
 
   async markRemoved(ids: string[], at: string): Promise<number> {

@@ -51,3 +51,27 @@ export function pathPrefixRange(prefix: string): PathPrefix | null {
   // '0' is the character after '/', so [p/, p0) holds exactly the paths below p/.
   return { exact: p, from: `${p}/`, to: `${p}0` };
 }
+
+/** Files per batch of `iterateByRoot` unless the caller asks otherwise. */
+export const DEFAULT_FILE_BATCH = 1000;
+
+/**
+ * Batches of files in path order, keyset-paged on the path: `fetch(after)`
+ * returns at most `batchSize` files whose path sorts after `after`. Each batch
+ * is one short query, so memory stays bounded and no cursor or read
+ * transaction outlives a batch.
+ */
+export async function* pathOrderedBatches(
+  batchSize: number,
+  fetch: (after: string) => FileRecord[] | Promise<FileRecord[]>,
+): AsyncGenerator<FileRecord[]> {
+  let after = '';
+  for (;;) {
+    const batch = await fetch(after);
+    const last = batch[batch.length - 1];
+    if (!last) return;
+    after = last.location.path;
+    yield batch;
+    if (batch.length < batchSize) return;
+  }
+}

@@ -8,7 +8,13 @@ import type {
   StorageLocation,
 } from '@climcat/core';
 import type { Statement } from 'better-sqlite3';
-import { fileUpsertPlan, pathPrefixRange } from '../shared/file-rules';
+import {
+  DEFAULT_FILE_BATCH,
+  fileUpsertPlan,
+  pathOrderedBatches,
+  pathPrefixRange,
+  type PathPrefix,
+} from '../shared/file-rules';
 import { conflictOnDuplicate, type Db } from './sqlite-database';
 
 interface FileRow {
@@ -32,7 +38,13 @@ type FileColumns = Record<
   string | number | null
 >;
 
-const DEFAULT_BATCH = 1000;
+interface IterateParams {
+  kind: string;
+  root: string;
+  after: string;
+  limit: number;
+}
+
 const PRESENT = "status = 'present'";
 
 export class SqliteFileRepository implements FileRepository {
@@ -42,11 +54,8 @@ export class SqliteFileRepository implements FileRepository {
   private readonly updateRow: Statement<[FileColumns & { pk: number }]>;
   private readonly countByDataset: Statement<[string], number>;
   private readonly pageByDataset: Statement<[string, number, number], FileRow>;
-  private readonly iterateAll: Statement<[string, string, string, number], FileRow & { path: string }>;
-  private readonly iterateUnder: Statement<
-    [string, string, string, string, string, string, string, string, string, number],
-    FileRow & { path: string }
-  >;
+  private readonly iterateAll: Statement<[IterateParams], FileRow>;
+  private readonly iterateUnder: Statement<[IterateParams & PathPrefix], FileRow>;
   private readonly removeMany: Statement<[string, string]>;
   private readonly deleteByDatasetId: Statement<[string]>;
   private readonly aggregateDataset: Statement<[string], FileAggregate>;
@@ -68,11 +77,14 @@ export class SqliteFileRepository implements FileRepository {
     this.pageByDataset = db.prepare(
       `SELECT pk, doc FROM files WHERE dataset_id = ? AND ${PRESENT} ORDER BY path, id LIMIT ? OFFSET ?`,
     );
-    // Keyset on path within unique(kind, root, path): `path > ?` is the last path of the previous batch.
-    const base = `SELECT pk, doc, path FROM files WHERE kind = ? AND root = ? AND ${PRESENT} AND path > ?`;
-    this.iterateAll = db.prepare(`${base} ORDER BY path LIMIT ?`);
+    // Keyset on path within unique(kind, root, path): @after is the last path of the previous batch.
+    const base =
+      'SELECT pk, doc, path FROM files' +
+      ` WHERE kind = @kind AND root = @root AND ${PRESENT} AND path > @after`;
+    this.iterateAll = db.prepare(`${base} ORDER BY path LIMIT @limit`);
     this.iterateUnder = db.prepare(
-      `SELECT * FROM (${base} AND path = ? UNION ALL ${base} AND path >= ? AND path < ?) ORDER BY path LIMIT ?`,
+      `SELECT * FROM (${base} AND path = @exact UNION ALL ${base} AND path >= @from AND path < @to)` +
+        ' ORDER BY path LIMIT @limit',
     );
     this.removeMany = db.prepare(
       "UPDATE files SET status = 'removed', doc = json_set(doc, '$.status', 'removed', '$.updatedAt', ?)" +
@@ -123,32 +135,15 @@ export class SqliteFileRepository implements FileRepository {
     kind: StorageLocation['kind'],
     root: string,
     prefix: string,
-    batchSize = DEFAULT_BATCH,
+    batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
     const range = pathPrefixRange(prefix);
-    // Each batch is one short query, so memory stays bounded and writers are not blocked.
-    let after = '';
-    for (;;) {
-      const rows = range
-        ? this.iterateUnder.all(
-            kind,
-            root,
-            after,
-            range.exact,
-            kind,
-            root,
-            after,
-            range.from,
-            range.to,
-            batchSize,
-          )
-        : this.iterateAll.all(kind, root, after, batchSize);
-      const last = rows[rows.length - 1];
-      if (!last) return;
-      yield rows.map(parse);
-      if (rows.length < batchSize) return;
-      after = last.path;
-    }
+    yield* pathOrderedBatches(batchSize, (after) => {
+      const params: IterateParams = { kind, root, after, limit: batchSize };
+      return (range ? this.iterateUnder.all({ ...params, ...range }) : this.iterateAll.all(params)).map(
+        parse,
+      );
+    });
   }
 
   async markRemoved(ids: string[], at: string): Promise<number> {
