@@ -1,7 +1,5 @@
 import {
   DATASET_KINDS,
-  NotFoundError,
-  PreconditionFailedError,
   type CapacityRow,
   type DatasetQuery,
   type DatasetRecord,
@@ -10,6 +8,7 @@ import {
   type FacetCount,
 } from '@climcat/core';
 import type { Model, mongo, PipelineStage } from 'mongoose';
+import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
 import { conflictOnDuplicate, escapeRegex } from './mongo-support';
@@ -125,8 +124,7 @@ export class MongoDatasetRepository implements DatasetRepository {
       .find({ id: { $in: ids } })
       .lean<DatasetDocument[]>()
       .exec();
-    const found = new Map(docs.map((doc) => [doc.id, toDataset(doc)]));
-    return [...new Set(ids)].flatMap((id) => found.get(id) ?? []);
+    return inRequestedOrder(ids, new Map(docs.map((doc) => [doc.id, toDataset(doc)])));
   }
 
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
@@ -241,10 +239,7 @@ export class MongoDatasetRepository implements DatasetRepository {
   /** After a compare-and-set matched nothing: absent, or a different revision. */
   private async explainMiss(id: string, expectedRevision: number | undefined): Promise<never> {
     const current = await this.model.findOne({ id }, { revision: 1 }).lean<{ revision: number }>().exec();
-    if (!current) throw new NotFoundError(`dataset ${id} not found`);
-    throw new PreconditionFailedError(
-      `dataset ${id} is at revision ${current.revision}, not ${String(expectedRevision)}`,
-    );
+    throw revisionConflict(id, current, expectedRevision);
   }
 }
 

@@ -1,6 +1,4 @@
 import {
-  NotFoundError,
-  PreconditionFailedError,
   type CapacityRow,
   type DatasetQuery,
   type DatasetRecord,
@@ -8,6 +6,7 @@ import {
   type DatasetSearchResult,
 } from '@climcat/core';
 import type { Statement } from 'better-sqlite3';
+import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys, type DatasetSearchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
 import { datasetCondition, json, matchesEverything, SORT_COLUMNS } from './sqlite-dataset-filter';
@@ -100,8 +99,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
           ' WHERE d.id IN (SELECT value FROM json_each(?))',
       )
       .all(json(ids)) as (DocRow & { id: string })[];
-    const found = new Map(rows.map((row) => [row.id, toRecord(row)]));
-    return [...new Set(ids)].flatMap((id) => found.get(id) ?? []);
+    return inRequestedOrder(ids, new Map(rows.map((row) => [row.id, toRecord(row)])));
   }
 
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
@@ -123,12 +121,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
     const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
     const row = this.rowFor(stored);
     this.write(() => {
-      const current = this.byId.get(record.id);
-      if (!current) throw new NotFoundError(`dataset ${record.id} not found`);
-      if (current.revision !== expectedRevision)
-        throw new PreconditionFailedError(
-          `dataset ${record.id} is at revision ${current.revision}, not ${expectedRevision}`,
-        );
+      const current = this.currentAt(record.id, expectedRevision);
       this.updateRow.run({ ...row.columns, pk: current.pk });
       this.updateDoc.run(docJson(stored), current.pk);
       for (const clear of this.clearSearchRows) clear.run(current.pk);
@@ -139,12 +132,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
 
   async delete(id: string, expectedRevision?: number): Promise<void> {
     this.write(() => {
-      const current = this.byId.get(id);
-      if (!current) throw new NotFoundError(`dataset ${id} not found`);
-      if (expectedRevision !== undefined && current.revision !== expectedRevision)
-        throw new PreconditionFailedError(
-          `dataset ${id} is at revision ${current.revision}, not ${expectedRevision}`,
-        );
+      const current = this.currentAt(id, expectedRevision);
       // The doc and the search rows go by ON DELETE CASCADE.
       this.deleteRow.run(current.pk);
     });
@@ -242,6 +230,14 @@ export class SqliteDatasetRepository implements DatasetRepository {
     }));
     sized.sort((a, b) => a.size - b.size);
     return { ...plan, facets: sized.map((s) => s.facet) };
+  }
+
+  /** The stored row, if it is at `expectedRevision` (any revision when undefined). */
+  private currentAt(id: string, expectedRevision: number | undefined): DocRow & { pk: number } {
+    const current = this.byId.get(id);
+    if (!current || (expectedRevision !== undefined && current.revision !== expectedRevision))
+      throw revisionConflict(id, current, expectedRevision);
+    return current;
   }
 
   private write(fn: () => void): void {
