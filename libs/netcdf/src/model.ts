@@ -145,31 +145,29 @@ export function attributesToJson(attributes: readonly NcAttribute[]): Record<str
   return out;
 }
 
+interface NcArrayConstructor {
+  new (length: number): NcArray;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): NcArray;
+}
+
+/** The typed array holding each non-string type's values (`char` as bytes). */
+export const ARRAY_TYPES: Record<Exclude<NcType, 'string'>, NcArrayConstructor> = {
+  byte: Int8Array,
+  char: Uint8Array,
+  short: Int16Array,
+  int: Int32Array,
+  float: Float32Array,
+  double: Float64Array,
+  ubyte: Uint8Array,
+  ushort: Uint16Array,
+  uint: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+};
+
 /** Allocates a typed array for `length` values of `type` (not for `string`). */
 export function allocateArray(type: Exclude<NcType, 'string'>, length: number): NcArray {
-  switch (type) {
-    case 'byte':
-      return new Int8Array(length);
-    case 'char':
-    case 'ubyte':
-      return new Uint8Array(length);
-    case 'short':
-      return new Int16Array(length);
-    case 'ushort':
-      return new Uint16Array(length);
-    case 'int':
-      return new Int32Array(length);
-    case 'uint':
-      return new Uint32Array(length);
-    case 'float':
-      return new Float32Array(length);
-    case 'double':
-      return new Float64Array(length);
-    case 'int64':
-      return new BigInt64Array(length);
-    case 'uint64':
-      return new BigUint64Array(length);
-  }
+  return new ARRAY_TYPES[type](length);
 }
 
 /** Views `bytes` (native byte order, `byteOffset` aligned to the element size) as a typed array. */
@@ -179,29 +177,7 @@ export function viewArray(
   byteOffset: number,
   length: number,
 ): NcArray {
-  switch (type) {
-    case 'byte':
-      return new Int8Array(buffer, byteOffset, length);
-    case 'char':
-    case 'ubyte':
-      return new Uint8Array(buffer, byteOffset, length);
-    case 'short':
-      return new Int16Array(buffer, byteOffset, length);
-    case 'ushort':
-      return new Uint16Array(buffer, byteOffset, length);
-    case 'int':
-      return new Int32Array(buffer, byteOffset, length);
-    case 'uint':
-      return new Uint32Array(buffer, byteOffset, length);
-    case 'float':
-      return new Float32Array(buffer, byteOffset, length);
-    case 'double':
-      return new Float64Array(buffer, byteOffset, length);
-    case 'int64':
-      return new BigInt64Array(buffer, byteOffset, length);
-    case 'uint64':
-      return new BigUint64Array(buffer, byteOffset, length);
-  }
+  return new ARRAY_TYPES[type](buffer, byteOffset, length);
 }
 
 /** Converts a `char` array (bytes) to strings along its last dimension, NUL-trimmed. */

@@ -9,7 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { NetcdfWriteError } from '../errors';
-import { TYPE_SIZE, type NcArray, type NcType } from '../model';
+import { ARRAY_TYPES, TYPE_SIZE, type NcArray, type NcType } from '../model';
 import { MAX_NAME_BYTES, NC_ATTRIBUTE, NC_DIMENSION, NC_VARIABLE, pad4 } from './header';
 
 export type Netcdf3Format = 'classic' | '64bit-offset' | 'cdf5';
@@ -115,9 +115,8 @@ export function encodeValues(type: Cdf3Type, values: WritableValues | number): U
   const size = TYPE_SIZE[type];
   const out = new Uint8Array(list.length * size);
   // Fast path: same element type, copy and byte-swap natively.
-  if (sameType(type, values)) {
-    const src = values as NcArray;
-    out.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+  if (values instanceof ARRAY_TYPES[type]) {
+    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     if (littleEndianHost && size > 1) {
       const b = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
       if (size === 2) b.swap16();
@@ -127,70 +126,27 @@ export function encodeValues(type: Cdf3Type, values: WritableValues | number): U
     return out;
   }
   const dv = new DataView(out.buffer);
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i] as number | bigint;
-    switch (type) {
-      case 'byte':
-        dv.setInt8(i, Number(v));
-        break;
-      case 'ubyte':
-        dv.setUint8(i, Number(v));
-        break;
-      case 'short':
-        dv.setInt16(i * 2, Number(v));
-        break;
-      case 'ushort':
-        dv.setUint16(i * 2, Number(v));
-        break;
-      case 'int':
-        dv.setInt32(i * 4, Number(v));
-        break;
-      case 'uint':
-        dv.setUint32(i * 4, Number(v));
-        break;
-      case 'float':
-        dv.setFloat32(i * 4, Number(v));
-        break;
-      case 'double':
-        dv.setFloat64(i * 8, Number(v));
-        break;
-      case 'int64':
-        dv.setBigInt64(i * 8, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
-        break;
-      case 'uint64':
-        dv.setBigUint64(i * 8, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
-        break;
-    }
-  }
+  const set = SETTERS[type];
+  for (let i = 0; i < list.length; i++) set(dv, i * size, list[i] as number | bigint);
   return out;
 }
 
-function sameType(type: Cdf3Type, v: unknown): boolean {
-  switch (type) {
-    case 'byte':
-      return v instanceof Int8Array;
-    case 'ubyte':
-      return v instanceof Uint8Array;
-    case 'short':
-      return v instanceof Int16Array;
-    case 'ushort':
-      return v instanceof Uint16Array;
-    case 'int':
-      return v instanceof Int32Array;
-    case 'uint':
-      return v instanceof Uint32Array;
-    case 'float':
-      return v instanceof Float32Array;
-    case 'double':
-      return v instanceof Float64Array;
-    case 'int64':
-      return v instanceof BigInt64Array;
-    case 'uint64':
-      return v instanceof BigUint64Array;
-    case 'char':
-      return false;
-  }
-}
+type Setter = (dv: DataView, at: number, v: number | bigint) => void;
+const toBigInt = (v: number | bigint): bigint => (typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
+
+/** Big-endian DataView stores, numbers converted like a C cast. */
+const SETTERS: Record<Exclude<Cdf3Type, 'char'>, Setter> = {
+  byte: (dv, at, v) => dv.setInt8(at, Number(v)),
+  ubyte: (dv, at, v) => dv.setUint8(at, Number(v)),
+  short: (dv, at, v) => dv.setInt16(at, Number(v)),
+  ushort: (dv, at, v) => dv.setUint16(at, Number(v)),
+  int: (dv, at, v) => dv.setInt32(at, Number(v)),
+  uint: (dv, at, v) => dv.setUint32(at, Number(v)),
+  float: (dv, at, v) => dv.setFloat32(at, Number(v)),
+  double: (dv, at, v) => dv.setFloat64(at, Number(v)),
+  int64: (dv, at, v) => dv.setBigInt64(at, toBigInt(v)),
+  uint64: (dv, at, v) => dv.setBigUint64(at, toBigInt(v)),
+};
 
 /** Where each variable's data goes (the same numbers netCDF-C computes). */
 export interface Netcdf3Layout {
@@ -247,14 +203,13 @@ class HeaderBuilder {
     this.count(b.length);
     this.bytes(b);
   }
+  /** Start of a dimension/attribute/variable list: its tag and length, or ABSENT (two zeros) when empty. */
+  list(tag: number, length: number): void {
+    this.u32(length === 0 ? 0 : tag);
+    this.count(length);
+  }
   attributes(attrs: AttributeInput[]): void {
-    if (attrs.length === 0) {
-      this.u32(0);
-      this.count(0);
-      return;
-    }
-    this.u32(NC_ATTRIBUTE);
-    this.count(attrs.length);
+    this.list(NC_ATTRIBUTE, attrs.length);
     for (const a of attrs) {
       const type = a.type ?? inferType(a.value);
       this.name(a.name);
@@ -341,37 +296,24 @@ export function planNetcdf3(schema: Netcdf3Schema): { header: Uint8Array; layout
   const build = (begins: number[]): Uint8Array => {
     const h = new HeaderBuilder(version);
     h.bytes(new Uint8Array([0x43, 0x44, 0x46, version]));
-    if (version === 5) h.u64(numRecords);
-    else h.u32(numRecords);
-    if (dims.length === 0) {
-      h.u32(0);
-      h.count(0);
-    } else {
-      h.u32(NC_DIMENSION);
-      h.count(dims.length);
-      for (const d of dims) {
-        h.name(d.name);
-        h.count(d.unlimited ? 0 : d.length);
-      }
+    h.count(numRecords);
+    h.list(NC_DIMENSION, dims.length);
+    for (const d of dims) {
+      h.name(d.name);
+      h.count(d.unlimited ? 0 : d.length);
     }
     h.attributes(schema.globalAttributes ?? []);
-    if (vars.length === 0) {
-      h.u32(0);
-      h.count(0);
-    } else {
-      h.u32(NC_VARIABLE);
-      h.count(vars.length);
-      vars.forEach((v, i) => {
-        h.name(v.input.name);
-        h.count(v.ids.length);
-        for (const id of v.ids) h.count(id);
-        h.attributes(v.input.attributes ?? []);
-        h.u32(CODES[v.input.type]);
-        const vsize = pad4(v.sliceBytes);
-        h.count(version === 5 ? vsize : Math.min(vsize, 0xffffffff));
-        h.offset(begins[i] ?? 0);
-      });
-    }
+    h.list(NC_VARIABLE, vars.length);
+    vars.forEach((v, i) => {
+      h.name(v.input.name);
+      h.count(v.ids.length);
+      for (const id of v.ids) h.count(id);
+      h.attributes(v.input.attributes ?? []);
+      h.u32(CODES[v.input.type]);
+      const vsize = pad4(v.sliceBytes);
+      h.count(version === 5 ? vsize : Math.min(vsize, 0xffffffff));
+      h.offset(begins[i] ?? 0);
+    });
     return h.build();
   };
 
@@ -509,6 +451,10 @@ export class Netcdf3Writer {
     return writer;
   }
 
+  private variableAt(index: number): Netcdf3Layout['variables'][number] {
+    return this.layout.variables[index] as Netcdf3Layout['variables'][number];
+  }
+
   private get totalSlots(): number {
     return this.nonRecord.length + this.recordVars.length * this.numRecords;
   }
@@ -528,7 +474,7 @@ export class Netcdf3Writer {
     if (this.slot >= this.totalSlots) return undefined;
     const s = this.slotAt(this.slot);
     return {
-      variable: (this.layout.variables[s.variable] as Netcdf3Layout['variables'][number]).name,
+      variable: this.variableAt(s.variable).name,
       record: s.record,
     };
   }
@@ -550,14 +496,14 @@ export class Netcdf3Writer {
       );
     if (targetSlot > this.slot && this.filled > 0) {
       const cur = this.slotAt(this.slot);
-      const v = this.layout.variables[cur.variable] as Netcdf3Layout['variables'][number];
+      const v = this.variableAt(cur.variable);
       throw new NetcdfWriteError(
         `${variable}: ${v.name}${cur.record >= 0 ? ` record ${cur.record}` : ''} is only partly written (${this.filled} of ${v.sliceBytes} bytes)`,
         variable,
       );
     }
     while (this.slot < targetSlot) await this.fillSlot();
-    const v = this.layout.variables[target] as Netcdf3Layout['variables'][number];
+    const v = this.variableAt(target);
     const bytes = encodeValues(v.type, values);
     // Values may run on into following records when nothing lies between them
     // (a lone record variable); otherwise they must fit in this slot.
@@ -588,7 +534,7 @@ export class Netcdf3Writer {
   private findSlot(variable: number, record?: number): number {
     const nr = this.nonRecord.length;
     const rv = this.recordVars.length;
-    if (!(this.layout.variables[variable] as Netcdf3Layout['variables'][number]).record) {
+    if (!this.variableAt(variable).record) {
       const s = this.nonRecord.indexOf(variable);
       return s >= this.slot ? s : -1;
     }
@@ -607,7 +553,7 @@ export class Netcdf3Writer {
   /** Fills the rest of the current slot with the fill value and moves on. */
   private async fillSlot(): Promise<void> {
     const s = this.slotAt(this.slot);
-    const v = this.layout.variables[s.variable] as Netcdf3Layout['variables'][number];
+    const v = this.variableAt(s.variable);
     const remaining = v.sliceBytes - this.filled;
     const size = v.fill.length;
     const block = new Uint8Array(Math.min(remaining, FLUSH_BYTES - (FLUSH_BYTES % size)));
@@ -620,7 +566,7 @@ export class Netcdf3Writer {
 
   private async finishSlot(): Promise<void> {
     const s = this.slotAt(this.slot);
-    const v = this.layout.variables[s.variable] as Netcdf3Layout['variables'][number];
+    const v = this.variableAt(s.variable);
     const pad = v.slotBytes - v.sliceBytes;
     if (pad > 0) await this.emit(new Uint8Array(pad));
     this.slot++;
