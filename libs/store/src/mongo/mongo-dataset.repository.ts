@@ -54,7 +54,7 @@ function toDocument(record: DatasetRecord): DatasetDocument {
   return { ...record, search };
 }
 
-export function datasetFilter(plan: SearchPlan): Filter {
+function datasetFilter(plan: SearchPlan): Filter {
   const and: Filter[] = [];
   if (!plan.access.everything) {
     const groups = plan.access.groups;

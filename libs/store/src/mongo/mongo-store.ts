@@ -6,7 +6,7 @@ import { DATASET_INDEXES, MongoDatasetRepository } from './mongo-dataset.reposit
 import { FILE_INDEXES, MongoFileRepository } from './mongo-file.repository';
 import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
 import { ensureIndexes } from './mongo-support';
-import { apiKeySchema, auditSchema, datasetSchema, fileSchema, scanSchema } from './schemas';
+import { apiKeySchema, auditSchema, COLLECTIONS, datasetSchema, fileSchema, scanSchema } from './schemas';
 
 /** The production store: one mongoose connection, indexes created explicitly at start. */
 export class MongoStore implements Store {
@@ -59,11 +59,11 @@ export class MongoStore implements Store {
   private async ensureIndexes(): Promise<void> {
     const c = (name: string) => this.connection.collection(name);
     await Promise.all([
-      ensureIndexes(c(datasetSchema.get('collection') as string), DATASET_INDEXES),
-      ensureIndexes(c(fileSchema.get('collection') as string), FILE_INDEXES),
-      ensureIndexes(c(auditSchema.get('collection') as string), AUDIT_INDEXES),
-      ensureIndexes(c(apiKeySchema.get('collection') as string), API_KEY_INDEXES),
-      ensureIndexes(c(scanSchema.get('collection') as string), SCAN_INDEXES),
+      ensureIndexes(c(COLLECTIONS.datasets), DATASET_INDEXES),
+      ensureIndexes(c(COLLECTIONS.files), FILE_INDEXES),
+      ensureIndexes(c(COLLECTIONS.audit), AUDIT_INDEXES),
+      ensureIndexes(c(COLLECTIONS.apiKeys), API_KEY_INDEXES),
+      ensureIndexes(c(COLLECTIONS.scans), SCAN_INDEXES),
     ]);
   }
 }

@@ -28,7 +28,7 @@ export interface DatasetSearchKeys {
   timeEnd: string | null;
 }
 
-export function facetValues(value: string | string[] | undefined): string[] {
+function facetValues(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return [...new Set(Array.isArray(value) ? value : [value])];
 }

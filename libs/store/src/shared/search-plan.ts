@@ -20,7 +20,9 @@ import {
 } from '@climcat/core';
 import { bboxQuery, type LonInterval } from './search-index';
 
-export const DEFAULT_FACET_LIMIT = 100;
+const DEFAULT_FACET_LIMIT = 100;
+
+export type FacetCountUnit = SearchPlan['facetCountUnit'];
 
 export interface SearchPlan {
   access: AccessFilter;
@@ -111,13 +113,9 @@ export function planSearch(query: DatasetQuery): SearchPlan {
   };
 }
 
-export function sortValue(record: DatasetRecord, field: DatasetSortField): string | number {
-  return record[field];
-}
-
 /** `next` for a page: a cursor after its last item, or null when nothing follows. */
 export function nextCursor(plan: SearchPlan, page: DatasetRecord[], more: boolean): string | null {
   const last = page[page.length - 1];
   if (!more || !last) return null;
-  return encodeCursor({ value: sortValue(last, plan.sort.field), id: last.id });
+  return encodeCursor({ value: last[plan.sort.field], id: last.id });
 }

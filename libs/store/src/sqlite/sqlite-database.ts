@@ -37,7 +37,7 @@ function migrate(db: Db): void {
   });
 }
 
-export function isUniqueViolation(error: unknown): boolean {
+function isUniqueViolation(error: unknown): boolean {
   // Duck-typed: under jest the native module's errors come from another realm.
   return (
     typeof error === 'object' &&

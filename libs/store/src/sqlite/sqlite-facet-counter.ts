@@ -13,10 +13,9 @@
  * counts over the datasets that do not match.
  */
 import type { FacetCount, FacetName } from '@climcat/core';
-
-type FacetCountUnit = 'datasets' | 'files';
 import type { Statement } from 'better-sqlite3';
 import type { FacetValue } from '../shared/search-index';
+import type { FacetCountUnit } from '../shared/search-plan';
 import type { Db } from './sqlite-database';
 
 interface DictionaryEntry {
