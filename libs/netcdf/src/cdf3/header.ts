@@ -7,7 +7,8 @@
  * and size is checked against the file size before anything is allocated.
  */
 import { NetcdfFormatError } from '../errors';
-import { TYPE_SIZE, type NcAttribute, type NcDimension, type NcType } from '../model';
+import { TYPE_SIZE, viewArray, type NcAttribute, type NcDimension, type NcType } from '../model';
+import { swapToNative } from './byte-swap';
 
 export const NC_DIMENSION = 10;
 export const NC_VARIABLE = 11;
@@ -210,29 +211,10 @@ export function decodeValues(
   raw: Uint8Array,
   n: number,
 ): NcAttribute['value'] {
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  switch (type) {
-    case 'byte':
-      return Int8Array.from(raw.subarray(0, n), (b) => (b << 24) >> 24);
-    case 'ubyte':
-      return raw.slice(0, n);
-    case 'short':
-      return Int16Array.from({ length: n }, (_, i) => dv.getInt16(i * 2));
-    case 'ushort':
-      return Uint16Array.from({ length: n }, (_, i) => dv.getUint16(i * 2));
-    case 'int':
-      return Int32Array.from({ length: n }, (_, i) => dv.getInt32(i * 4));
-    case 'uint':
-      return Uint32Array.from({ length: n }, (_, i) => dv.getUint32(i * 4));
-    case 'float':
-      return Float32Array.from({ length: n }, (_, i) => dv.getFloat32(i * 4));
-    case 'double':
-      return Float64Array.from({ length: n }, (_, i) => dv.getFloat64(i * 8));
-    case 'int64':
-      return BigInt64Array.from({ length: n }, (_, i) => dv.getBigInt64(i * 8));
-    case 'uint64':
-      return BigUint64Array.from({ length: n }, (_, i) => dv.getBigUint64(i * 8));
-  }
+  const size = TYPE_SIZE[type];
+  const bytes = raw.slice(0, n * size);
+  swapToNative(bytes, size);
+  return viewArray(type, bytes.buffer, 0, n);
 }
 
 function attributes(c: Cursor, field: string): NcAttribute[] {

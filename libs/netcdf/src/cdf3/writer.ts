@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { NetcdfWriteError } from '../errors';
 import { ARRAY_TYPES, TYPE_SIZE, type NcArray, type NcType } from '../model';
+import { swapToNative } from './byte-swap';
 import { MAX_NAME_BYTES, NC_ATTRIBUTE, NC_DIMENSION, NC_VARIABLE, pad4 } from './header';
 
 export type Netcdf3Format = 'classic' | '64bit-offset' | 'cdf5';
@@ -97,8 +98,6 @@ function inferType(value: AttributeInput['value']): Cdf3Type {
   return 'double';
 }
 
-const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** Big-endian bytes of `values` as `type` (numbers are converted like a C cast). */
 export function encodeValues(type: Cdf3Type, values: WritableValues | number): Uint8Array {
   if (type === 'char') {
@@ -117,12 +116,7 @@ export function encodeValues(type: Cdf3Type, values: WritableValues | number): U
   // Fast path: same element type, copy and byte-swap natively.
   if (values instanceof ARRAY_TYPES[type]) {
     out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    if (littleEndianHost && size > 1) {
-      const b = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-      if (size === 2) b.swap16();
-      else if (size === 4) b.swap32();
-      else b.swap64();
-    }
+    swapToNative(out, size);
     return out;
   }
   const dv = new DataView(out.buffer);
