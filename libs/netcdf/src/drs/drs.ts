@@ -154,28 +154,28 @@ const CORDEX_FILE = [
   'time_frequency',
 ] as const;
 
-const CMIP5_ID = [
-  'product',
-  'institute',
-  'model',
-  'experiment',
-  'time_frequency',
-  'realm',
-  'cmor_table',
-  'ensemble',
-] as const;
-const CORDEX_ID = [
-  'product',
-  'domain',
-  'institute',
-  'driving_model',
-  'experiment',
-  'ensemble',
-  'rcm_name',
-  'rcm_version',
-  'time_frequency',
-  'variable',
-] as const;
+interface ProjectDrs {
+  dir: readonly string[];
+  file: readonly string[];
+  /** Dataset id facets after the project: the directory's but the version (CMIP5: and the variable). */
+  id: readonly string[];
+  checks: Record<string, Check>;
+}
+
+const PROJECTS: Record<DrsProject, ProjectDrs> = {
+  CMIP5: {
+    dir: CMIP5_DIR,
+    file: CMIP5_FILE,
+    id: CMIP5_DIR.filter((f) => f !== 'version' && f !== 'variable'),
+    checks: CMIP5_CHECKS,
+  },
+  CORDEX: {
+    dir: CORDEX_DIR,
+    file: CORDEX_FILE,
+    id: CORDEX_DIR.filter((f) => f !== 'version'),
+    checks: CORDEX_CHECKS,
+  },
+};
 
 interface PathParse {
   project?: DrsProject;
@@ -221,7 +221,7 @@ function parseFilename(name: string, project: DrsProject | undefined): PathParse
   }
   const guess: DrsProject | undefined =
     project ?? (parts.length === 8 ? 'CORDEX' : parts.length === 5 ? 'CMIP5' : undefined);
-  const layout = guess === 'CORDEX' ? CORDEX_FILE : guess === 'CMIP5' ? CMIP5_FILE : undefined;
+  const layout = guess && PROJECTS[guess].file;
   if (!layout || parts.length !== layout.length) {
     const expected =
       guess === 'CORDEX'
@@ -234,7 +234,7 @@ function parseFilename(name: string, project: DrsProject | undefined): PathParse
     });
     return { project: guess, facets, problems, timeRange };
   }
-  const checks = guess === 'CORDEX' ? CORDEX_CHECKS : CMIP5_CHECKS;
+  const { checks } = PROJECTS[guess];
   layout.forEach((facet, i) => {
     const value = parts[i] as string;
     const why = checks[facet]?.(value);
@@ -258,8 +258,7 @@ function parsePath(path: string): PathParse {
   let project: DrsProject | undefined;
   if (idx >= 0) {
     project = (comps[idx] as string).toLowerCase() === 'cmip5' ? 'CMIP5' : 'CORDEX';
-    const layout = project === 'CMIP5' ? CMIP5_DIR : CORDEX_DIR;
-    const checks = project === 'CMIP5' ? CMIP5_CHECKS : CORDEX_CHECKS;
+    const { dir: layout, checks } = PROJECTS[project];
     const rest = comps.slice(idx + 1);
     // Some CMIP5 archives put the variable before the version.
     if (
@@ -416,7 +415,7 @@ export function resolveDrs(
   const facets: Record<string, string> = { project, ...parsed.facets };
   const disagreements: DrsDisagreement[] = [];
   let usedAttributes = false;
-  const checks = project === 'CMIP5' ? CMIP5_CHECKS : CORDEX_CHECKS;
+  const { checks, id: idParts } = PROJECTS[project];
   for (const [facet, [value, attribute]] of Object.entries(facetsFromAttributes(project, attrs))) {
     const fromPath = facets[facet];
     if (fromPath === undefined) {
@@ -433,7 +432,6 @@ export function resolveDrs(
     usedAttributes = true;
   }
   if (project === 'CORDEX' && facets.rcm_name && !facets.model) facets.model = facets.rcm_name;
-  const idParts = project === 'CMIP5' ? CMIP5_ID : CORDEX_ID;
   const missing = idParts.filter((p) => facets[p] === undefined);
   const result: DrsResult = {
     project,
