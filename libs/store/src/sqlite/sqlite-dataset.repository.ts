@@ -157,8 +157,10 @@ export class SqliteDatasetRepository implements DatasetRepository {
     const plan = this.mostSelectiveFirst(unordered);
     const where = datasetCondition(plan);
     const everything = matchesEverything(where);
+    // Datasets only, unless facet counts will need the file-weighted totals anyway.
+    const unit = plan.facetCounts.length > 0 ? plan.facetCountUnit : 'datasets';
     const total = everything
-      ? this.facetCounter.datasetCount()
+      ? this.facetCounter.datasetCount(unit)
       : (this.statements
           .get(`SELECT count(*) FROM datasets d WHERE ${where.sql}`)
           .pluck()
@@ -184,7 +186,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
                 .iterate(...where.params) as IterableIterator<Buffer>,
             };
       if (everything) facets = this.facetCounter.countAll(names, limit, plan.facetCountUnit);
-      else if (total <= this.facetCounter.datasetCount() / 2)
+      else if (total <= this.facetCounter.datasetCount(unit) / 2)
         facets = this.facetCounter.countMatching(codes(where.sql), names, limit);
       // `IS NOT TRUE`, not `NOT`: a condition that is NULL for a row does not match it either.
       else facets = this.facetCounter.countComplement(codes(`(${where.sql}) IS NOT TRUE`), names, limit);

@@ -123,18 +123,27 @@ export class FacetCounter {
     return this.report(names, limit, (code) => totals.get(code));
   }
 
-  /** Number of datasets, from the same cache as the totals. */
-  datasetCount(): number {
-    return this.allDatasets('datasets').rows;
+  /**
+   * Number of datasets, from whichever cached totals there are (both count
+   * every row), else from the totals for `unit`: pass the unit the facet
+   * counts will use, so one pass over the table serves both.
+   */
+  datasetCount(unit: FacetCountUnit): number {
+    this.dropStaleTotals();
+    return (this.totals.datasets ?? this.totals.files ?? this.allDatasets(unit)).rows;
   }
 
-  private allDatasets(unit: FacetCountUnit): CodeCounts {
-    // Another connection's commit changes data_version; our own writes call invalidate().
+  /** Another connection's commit changes data_version; our own writes call invalidate(). */
+  private dropStaleTotals(): void {
     const version = this.db.pragma('data_version', { simple: true }) as number;
     if (version !== this.dataVersion) {
       this.invalidate();
       this.dataVersion = version;
     }
+  }
+
+  private allDatasets(unit: FacetCountUnit): CodeCounts {
+    this.dropStaleTotals();
     return (this.totals[unit] ??= tally(
       unit === 'files'
         ? { unit, rows: this.allCodesAndFiles.iterate() }
