@@ -10,16 +10,10 @@
  * type annotations and Node builtins obtained through `require`.
  */
 import type * as H5 from 'h5wasm' with { 'resolution-mode': 'import' };
-import type { NcAttribute, NcDimension, NcFormat, NcGroup, NcType } from '../model';
+import type { NcAttribute, NcDimension, NcFormat, NcGroup, NcType, NcVariable } from '../model';
 
-export interface RawVariable {
-  name: string;
-  type: NcType;
-  dimensions: string[];
-  shape: number[];
-  attributes: NcAttribute[];
-  record: boolean;
-}
+/** A variable as the worker reports it: the reader adds the CF role. */
+export type RawVariable = Omit<NcVariable, 'role'>;
 
 export interface RawMetadata {
   format: NcFormat;
