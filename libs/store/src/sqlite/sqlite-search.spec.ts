@@ -23,4 +23,24 @@ describe('compareCodePoints', () => {
     expect(compareCodePoints('B', 'a')).toBeLessThan(0);
     expect(compareCodePoints('a', 'a')).toBe(0);
   });
+
+  it('agrees with a UTF-8 byte comparison, lone surrogates and prefixes included', () => {
+    const samples = [
+      '',
+      'a',
+      'ab',
+      'b',
+      '\u00e9',
+      '\ud7ff',
+      '\ud800',
+      '\udc00',
+      '\ue000',
+      '\uffff',
+      '\u{10000}',
+      'a\ud800',
+    ];
+    for (const a of samples)
+      for (const b of samples)
+        expect(compareCodePoints(a, b)).toBe(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  });
 });
