@@ -85,11 +85,11 @@ export class Netcdf4File implements NetcdfDataset {
     } catch (err) {
       throw toFormatError(err, description);
     }
-    // A worker restarted between request and answer cannot have answered; generation is stable here.
+    // A worker restarted between request and answer cannot have answered: the handle is of `generation`.
     return new Netcdf4File(
       worker,
       opened.handle,
-      worker.generation === generation ? generation : worker.generation,
+      generation,
       opened.meta,
       description,
       typeof input !== 'string' && options.ownsSource ? input : undefined,
