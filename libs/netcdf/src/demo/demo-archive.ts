@@ -121,6 +121,56 @@ function cmip5Attributes(opts: {
 
 const range = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
 
+/** A regular global lat/lon grid: cell-centre coordinates with bounds (long_name on request), and their data. */
+function latLonGrid(
+  nlat: number,
+  nlon: number,
+  longNames: boolean,
+): { lat: number[]; vars: VariableInput[]; data: Netcdf3Data } {
+  const dlat = 180 / nlat;
+  const dlon = 360 / nlon;
+  const lat = range(nlat, (j) => -90 + dlat * (j + 0.5));
+  const lon = range(nlon, (i) => dlon * i);
+  const coordinate = (name: string, units: string, axis: string, dim: string): VariableInput => ({
+    name: dim,
+    type: 'double',
+    dimensions: [dim],
+    attributes: attrs({
+      bounds: `${dim}_bnds`,
+      units,
+      axis,
+      ...(longNames ? { long_name: name } : {}),
+      standard_name: name,
+    }),
+  });
+  return {
+    lat,
+    vars: [
+      coordinate('latitude', 'degrees_north', 'Y', 'lat'),
+      { name: 'lat_bnds', type: 'double', dimensions: ['lat', 'bnds'] },
+      coordinate('longitude', 'degrees_east', 'X', 'lon'),
+      { name: 'lon_bnds', type: 'double', dimensions: ['lon', 'bnds'] },
+    ],
+    data: {
+      lat: Float64Array.from(lat),
+      lat_bnds: Float64Array.from(lat.flatMap((y) => [y - dlat / 2, y + dlat / 2])),
+      lon: Float64Array.from(lon),
+      lon_bnds: Float64Array.from(lon.flatMap((x) => [x - dlon / 2, x + dlon / 2])),
+    },
+  };
+}
+
+/** CMIP5/CORDEX-style missing data markers of a float variable. */
+const FLOAT_MISSING: AttributeInput[] = [
+  { name: '_FillValue', type: 'float', value: f32(1e20) },
+  { name: 'missing_value', type: 'float', value: f32(1e20) },
+];
+
+async function writeFile(path: string, schema: Netcdf3Schema, data: Netcdf3Data): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeNetcdf3(path, schema, data);
+}
+
 /** A global lat/lon CMIP5 file with time, bounds and a scalar height. */
 async function writeCmip5Global(
   path: string,
@@ -140,13 +190,10 @@ async function writeCmip5Global(
   },
 ): Promise<void> {
   const { nlat, nlon, axis } = opts;
-  const dlat = 180 / nlat;
-  const dlon = 360 / nlon;
-  const lat = range(nlat, (j) => -90 + dlat * (j + 0.5));
-  const lon = range(nlon, (i) => dlon * i);
+  const grid = latLonGrid(nlat, nlon, true);
   const time = timeVariables(axis);
   const nt = axis.bounds.length;
-  const latsFlat = lat.flatMap((y) => range(nlon, () => y));
+  const latsFlat = grid.lat.flatMap((y) => range(nlon, () => y));
   const schema: Netcdf3Schema = {
     format: 'classic',
     numRecords: nt,
@@ -158,32 +205,7 @@ async function writeCmip5Global(
     ],
     variables: [
       ...time.vars,
-      {
-        name: 'lat',
-        type: 'double',
-        dimensions: ['lat'],
-        attributes: attrs({
-          bounds: 'lat_bnds',
-          units: 'degrees_north',
-          axis: 'Y',
-          long_name: 'latitude',
-          standard_name: 'latitude',
-        }),
-      },
-      { name: 'lat_bnds', type: 'double', dimensions: ['lat', 'bnds'] },
-      {
-        name: 'lon',
-        type: 'double',
-        dimensions: ['lon'],
-        attributes: attrs({
-          bounds: 'lon_bnds',
-          units: 'degrees_east',
-          axis: 'X',
-          long_name: 'longitude',
-          standard_name: 'longitude',
-        }),
-      },
-      { name: 'lon_bnds', type: 'double', dimensions: ['lon', 'bnds'] },
+      ...grid.vars,
       ...(opts.height === undefined
         ? []
         : [
@@ -212,8 +234,7 @@ async function writeCmip5Global(
             original_name: opts.variable.toUpperCase(),
             cell_methods: opts.cellMethods,
           }),
-          { name: '_FillValue', type: 'float', value: f32(1e20) },
-          { name: 'missing_value', type: 'float', value: f32(1e20) },
+          ...FLOAT_MISSING,
           ...(opts.height === undefined ? [] : attrs({ coordinates: 'height' })),
         ],
       },
@@ -222,15 +243,11 @@ async function writeCmip5Global(
   };
   const data: Netcdf3Data = {
     ...time.data,
-    lat: Float64Array.from(lat),
-    lat_bnds: Float64Array.from(lat.flatMap((y) => [y - dlat / 2, y + dlat / 2])),
-    lon: Float64Array.from(lon),
-    lon_bnds: Float64Array.from(lon.flatMap((x) => [x - dlon / 2, x + dlon / 2])),
+    ...grid.data,
     [opts.variable]: field(nt, latsFlat, opts.seasonal, opts.base),
   };
   if (opts.height !== undefined) data.height = Float64Array.of(opts.height);
-  await mkdir(dirname(path), { recursive: true });
-  await writeNetcdf3(path, schema, data);
+  await writeFile(path, schema, data);
 }
 
 /** A rotated-pole CORDEX file (rlat/rlon, 2-D lat/lon, rotated_pole grid mapping). */
@@ -347,8 +364,7 @@ async function writeCordex(
             grid_mapping: 'rotated_pole',
             cell_methods: opts.cellMethods,
           }),
-          { name: '_FillValue', type: 'float', value: f32(1e20) },
-          { name: 'missing_value', type: 'float', value: f32(1e20) },
+          ...FLOAT_MISSING,
         ],
       },
     ],
@@ -363,8 +379,7 @@ async function writeCordex(
     [opts.variable]: field(nt, lat, opts.seasonal, opts.base),
   };
   if (opts.height !== undefined) data.height = Float64Array.of(opts.height);
-  await mkdir(dirname(path), { recursive: true });
-  await writeNetcdf3(path, schema, data);
+  await writeFile(path, schema, data);
 }
 
 function cordexAttributes(opts: {
@@ -456,10 +471,8 @@ export async function writeDemoArchive(root: string): Promise<string[]> {
     );
     const nlat = 6;
     const nlon = 8;
-    const lat = range(nlat, (j) => -90 + 30 * (j + 0.5));
-    const lon = range(nlon, (i) => 45 * i);
-    await mkdir(dirname(p), { recursive: true });
-    await writeNetcdf3(
+    const grid = latLonGrid(nlat, nlon, false);
+    await writeFile(
       p,
       {
         dimensions: [
@@ -468,30 +481,7 @@ export async function writeDemoArchive(root: string): Promise<string[]> {
           { name: 'bnds', length: 2 },
         ],
         variables: [
-          {
-            name: 'lat',
-            type: 'double',
-            dimensions: ['lat'],
-            attributes: attrs({
-              bounds: 'lat_bnds',
-              units: 'degrees_north',
-              axis: 'Y',
-              standard_name: 'latitude',
-            }),
-          },
-          { name: 'lat_bnds', type: 'double', dimensions: ['lat', 'bnds'] },
-          {
-            name: 'lon',
-            type: 'double',
-            dimensions: ['lon'],
-            attributes: attrs({
-              bounds: 'lon_bnds',
-              units: 'degrees_east',
-              axis: 'X',
-              standard_name: 'longitude',
-            }),
-          },
-          { name: 'lon_bnds', type: 'double', dimensions: ['lon', 'bnds'] },
+          ...grid.vars,
           {
             name: 'orog',
             type: 'float',
@@ -511,10 +501,7 @@ export async function writeDemoArchive(root: string): Promise<string[]> {
         }),
       },
       {
-        lat: Float64Array.from(lat),
-        lat_bnds: Float64Array.from(lat.flatMap((y) => [y - 15, y + 15])),
-        lon: Float64Array.from(lon),
-        lon_bnds: Float64Array.from(lon.flatMap((x) => [x - 22.5, x + 22.5])),
+        ...grid.data,
         orog: Float32Array.from(range(nlat * nlon, (k) => Math.max(0, 800 * Math.sin(k * 1.7)))),
       },
     );
