@@ -7,7 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Principal } from '@climcat/core';
+import { requireRole, type Principal } from '@climcat/core';
 import { Caller, OwnAuthentication, PageQueryDto } from '@climcat/platform';
 import { EventService } from './events/event.service';
 import { FileIngestService } from './files/file-ingest.service';
@@ -25,7 +25,7 @@ import {
 import { JobService } from './jobs/job.service';
 import { AcceptedJobDto, IngestRecordDto } from './records/record.dto';
 import { RecordService } from './records/record.service';
-import { assertCurator, ScanService } from './scans/scan.service';
+import { ScanService } from './scans/scan.service';
 
 @ApiTags('ingest')
 @ApiBearerAuth()
@@ -110,7 +110,7 @@ export class IngestController {
   })
   @ApiOkResponse({ type: InspectionDto })
   async inspect(@Caller() caller: Principal, @Body() body: InspectDto): Promise<InspectionDto> {
-    assertCurator(caller);
+    requireRole(caller, 'curator', 'Ingestion');
     return JSON.parse(JSON.stringify(await this.files.inspectPath(body.root, body.path))) as InspectionDto;
   }
 

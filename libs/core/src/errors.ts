@@ -32,6 +32,16 @@ export abstract class DomainError extends Error {
 
 export class InvalidError extends DomainError {
   readonly kind = 'invalid';
+  /** All problems found in one input, joined into one message (and kept as `errors[]`). */
+  static of(problems: FieldProblem[]): InvalidError {
+    return new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  }
+
+  /** Throws `of(problems)` when there is any. */
+  static throwIfAny(problems: FieldProblem[]): void {
+    if (problems.length) throw InvalidError.of(problems);
+  }
+
   /** Shorthand for the common case of one bad field. */
   static field(field: string, message: string): InvalidError {
     return new InvalidError(`${field}: ${message}`, [{ field, message }]);

@@ -1,3 +1,5 @@
+import { ForbiddenError, UnauthorizedError } from './errors';
+
 /** Who is calling. Passed explicitly into service methods (no request-scoped services). */
 export type Role = 'reader' | 'curator' | 'admin';
 
@@ -46,14 +48,49 @@ export interface AccessControl {
   accessGroups: string[];
 }
 
-export function canRead(principal: Principal, access: AccessControl): boolean {
+/** What access decisions look at: a dataset record, or a dataset about to be created. */
+export interface Guarded {
+  access: AccessControl;
+  /** Standard (archive) datasets are changed by curators only. */
+  kind?: string;
+}
+
+/**
+ * The one way to demand a role, called from services (never controllers):
+ * anonymous callers get Unauthorized, authenticated ones without the role Forbidden.
+ * `what` names the operation in the message, e.g. "Ingestion".
+ */
+export function requireRole(principal: Principal, role: Role, what = 'This operation'): void {
+  if (principal.via === 'anonymous') throw new UnauthorizedError('Authentication required');
+  if (!hasRole(principal, role)) throw new ForbiddenError(`${what} needs the ${role} role`);
+}
+
+/** Public datasets, datasets shared with one of the caller's groups, and everything for curators. */
+export function canRead(principal: Principal, target: Guarded): boolean {
+  const { access } = target;
   if (access.public || readsEverything(principal)) return true;
   return principal.groups.some((g) => g === access.ownerGroup || access.accessGroups.includes(g));
 }
 
-export function canWrite(principal: Principal, access: AccessControl): boolean {
+/**
+ * Curators and admins change everything; other authenticated callers change
+ * non-standard datasets owned by one of their groups. An empty group claim changes nothing.
+ */
+export function canWrite(principal: Principal, target: Guarded): boolean {
   if (readsEverything(principal)) return true;
-  return principal.roles.length > 0 && principal.groups.includes(access.ownerGroup);
+  if (target.kind === 'standard') return false;
+  return principal.roles.length > 0 && principal.groups.includes(target.access.ownerGroup);
+}
+
+/** Throws what a caller who may not change `target` should see; `id` names it in the message. */
+export function requireWrite(principal: Principal, target: Guarded, id?: string): void {
+  if (principal.via === 'anonymous') throw new UnauthorizedError('Authentication required');
+  if (canWrite(principal, target)) return;
+  if (target.kind === 'standard')
+    throw new ForbiddenError('Only curators and admins change standard datasets');
+  throw new ForbiddenError(
+    `Only members of ${target.access.ownerGroup} and curators change ${id ? `dataset ${id}` : 'this dataset'}`,
+  );
 }
 
 /**

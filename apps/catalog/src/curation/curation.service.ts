@@ -3,11 +3,9 @@ import {
   DATASET_KINDS,
   DomainError,
   FACET_NAMES,
-  ForbiddenError,
-  hasRole,
   InvalidError,
+  requireRole,
   STORE,
-  UnauthorizedError,
   type DatasetQuery,
   type DatasetSearchResult,
   type Principal,
@@ -55,8 +53,7 @@ export class CurationService {
     dryRun: boolean,
   ): Promise<BulkResultDto> {
     const { caller } = ctx;
-    if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
-    if (!hasRole(caller, 'curator')) throw new ForbiddenError('Bulk curation needs the curator role');
+    requireRole(caller, 'curator', 'Bulk curation');
     let query: DatasetQuery;
     try {
       query = this.datasets.parseQuery(caller, filter);
@@ -66,7 +63,7 @@ export class CurationService {
           ...e,
           field: e.field.replace(/^query\./, 'body.filter.'),
         }));
-        throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+        throw InvalidError.of(errors);
       }
       throw error;
     }
@@ -124,8 +121,7 @@ export class CurationService {
 
   /** Bytes and counts per tier and project against the configured budgets. */
   async capacity(caller: Principal): Promise<CapacityDto> {
-    if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
-    if (!hasRole(caller, 'curator')) throw new ForbiddenError('The capacity report needs the curator role');
+    requireRole(caller, 'curator', 'The capacity report');
     const rows = await this.store.datasets.capacity();
     const budgets = this.config.capacity;
     const tiers = DATASET_KINDS.map((kind) => {

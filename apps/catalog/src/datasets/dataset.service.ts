@@ -66,7 +66,7 @@ export class DatasetService {
   /** A dataset the caller may read; otherwise NotFound, so existence is never revealed. */
   async get(caller: Principal, id: string): Promise<DatasetRecord> {
     const record = await this.store.datasets.get(id);
-    if (!record || !canRead(caller, record.access)) throw new NotFoundError(`Dataset ${id} does not exist`);
+    if (!record || !canRead(caller, record)) throw new NotFoundError(`Dataset ${id} does not exist`);
     return record;
   }
 
@@ -84,7 +84,7 @@ export class DatasetService {
     if (input.kind === 'standard' && !readsEverything(caller)) {
       throw new ForbiddenError('Only curators and admins create standard datasets');
     }
-    if (!canWrite(caller, input.access)) {
+    if (!canWrite(caller, { access: input.access })) {
       throw new ForbiddenError(
         `You can only create datasets owned by one of your groups (ownerGroup "${input.access.ownerGroup}")`,
       );
@@ -225,7 +225,7 @@ export class DatasetService {
         (p) => !seen.has(p),
       );
       parentIds.forEach((p) => seen.add(p));
-      const parents = (await this.store.datasets.getMany(parentIds)).filter((d) => canRead(caller, d.access));
+      const parents = (await this.store.datasets.getMany(parentIds)).filter((d) => canRead(caller, d));
       for (const parent of parents) {
         const children = frontier
           .filter((c) => c.provenance?.derivedFrom.includes(parent.id))
@@ -306,7 +306,7 @@ export class DatasetService {
     if (record.kind === 'standard' && !readsEverything(caller)) {
       throw new ForbiddenError('Only curators and admins change standard datasets');
     }
-    if (!canWrite(caller, record.access)) {
+    if (!canWrite(caller, { access: record.access })) {
       throw new ForbiddenError(
         `Only members of ${record.access.ownerGroup} and curators change this dataset`,
       );
@@ -365,8 +365,7 @@ export function editableView(r: DatasetRecord): Record<string, unknown> {
 }
 
 function throwIfAny(problems: FieldProblem[]): void {
-  if (problems.length)
-    throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  if (problems.length) throw InvalidError.of(problems);
 }
 
 function validateTime(

@@ -128,7 +128,7 @@ export function parseSearchParams(raw: RawQuery, access: AccessFilter): DatasetQ
   }
 
   if (problems.length) {
-    throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+    throw InvalidError.of(problems);
   }
   return query;
 }

@@ -169,8 +169,7 @@ export class EsgfService {
     }
     const fieldsParam = one('fields');
     const fields = fieldsParam && fieldsParam !== '*' ? new Set(['id', ...listOf(fieldsParam)]) : null;
-    if (problems.length)
-      throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+    if (problems.length) throw InvalidError.of(problems);
 
     let numFound: number;
     let docs: EsgfDoc[];

@@ -203,7 +203,6 @@ export function parseRecords(body: unknown): Omit<ObjectEventJob, 'root' | 'path
       ...(typeof sequencer === 'string' && sequencer ? { sequencer } : {}),
     });
   });
-  if (problems.length)
-    throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  if (problems.length) throw InvalidError.of(problems);
   return out;
 }

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InvalidError, NotFoundError, STORE, type Principal, type Store } from '@climcat/core';
+import { InvalidError, NotFoundError, requireRole, STORE, type Principal, type Store } from '@climcat/core';
 import { JOB_STATES, type JobInfo, type JobQueue, type JobState } from '@climcat/platform';
 import { EventService } from '../events/event.service';
 import { RecordService } from '../records/record.service';
-import { assertCurator, assertReader } from '../scans/scan.service';
 
 export const JOB_QUEUES = ['events', 'records'] as const;
 export type JobQueueName = (typeof JOB_QUEUES)[number];
@@ -37,7 +36,7 @@ export class JobService {
     offset: number,
     limit: number,
   ): Promise<JobInfo<unknown>[]> {
-    assertReader(caller);
+    requireRole(caller, 'reader');
     if (!(JOB_STATES as readonly string[]).includes(state)) {
       throw InvalidError.field('query.state', `must be one of ${JOB_STATES.join(', ')}`);
     }
@@ -45,28 +44,28 @@ export class JobService {
   }
 
   async counts(caller: Principal): Promise<Record<string, Record<JobState, number>>> {
-    assertReader(caller);
+    requireRole(caller, 'reader');
     const out: Record<string, Record<JobState, number>> = {};
     for (const name of JOB_QUEUES) out[name] = await this.queue(name).counts();
     return out;
   }
 
   async get(caller: Principal, queue: string, id: string): Promise<JobInfo<unknown>> {
-    assertReader(caller);
+    requireRole(caller, 'reader');
     const job = await this.queue(queue).get(id);
     if (!job) throw new NotFoundError(`Job ${id} does not exist in ${queue}`);
     return job;
   }
 
   async retry(caller: Principal, queue: string, id: string): Promise<JobInfo<unknown>> {
-    assertCurator(caller);
+    requireRole(caller, 'curator', 'Ingestion');
     await this.queue(queue).retry(id);
     return this.get(caller, queue, id);
   }
 
   /** Files that could not be ingested: the errors of recent scans and of failed jobs. */
   async errors(caller: Principal, limit: number): Promise<IngestError[]> {
-    assertReader(caller);
+    requireRole(caller, 'reader');
     const out: IngestError[] = [];
     for (const name of JOB_QUEUES) {
       for (const job of await this.queue(name).list('failed', 0, limit)) {

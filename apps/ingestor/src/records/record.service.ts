@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import {
   ConflictError,
   InvalidError,
+  requireRole,
   STORE,
   type FieldProblem,
   type FileRecord,
@@ -21,7 +22,6 @@ import {
 import { randomUUID } from 'node:crypto';
 import { DatasetService } from '../../../catalog/src/datasets/dataset.service';
 import { fileIdOf, FileIngestService } from '../files/file-ingest.service';
-import { assertCurator } from '../scans/scan.service';
 import type { IngestRecordDto } from './record.dto';
 
 export const RECORD_QUEUE = 'ingest-records';
@@ -55,7 +55,7 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Validates synchronously (400 with field names), then queues the work. */
   async submit(caller: Principal, record: IngestRecordDto): Promise<string> {
-    assertCurator(caller);
+    requireRole(caller, 'curator', 'Ingestion');
     const problems: FieldProblem[] = [];
     const fileForm = record.root !== undefined || record.path !== undefined;
     const metadataForm = record.dataset !== undefined || record.files !== undefined;
@@ -86,8 +86,7 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
         check(`body.files[${i}].path`, () => safePath(f.path, 'path'));
       });
     }
-    if (problems.length)
-      throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+    if (problems.length) throw InvalidError.of(problems);
     const job: RecordJob = fileForm
       ? { kind: 'file', root: record.root!, path: safePath(record.path!, 'path'), actor: caller.subject }
       : { kind: 'metadata', record, actor: caller.subject, subject: caller };

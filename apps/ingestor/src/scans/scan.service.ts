@@ -10,9 +10,7 @@ import {
   DomainError,
   NotFoundError,
   STORE,
-  UnauthorizedError,
-  ForbiddenError,
-  hasRole,
+  requireRole,
   type FileRecord,
   type Page,
   type Paged,
@@ -84,7 +82,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async start(caller: Principal, root: string, prefix = ''): Promise<ScanRecord> {
-    assertCurator(caller);
+    requireRole(caller, 'curator', 'Ingestion');
     this.storage.root(root);
     const cleanPrefix = prefix ? safePath(prefix, 'prefix') : '';
     const record: ScanRecord = {
@@ -115,14 +113,14 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async get(caller: Principal, id: string): Promise<ScanProgress> {
-    assertReader(caller);
+    requireRole(caller, 'reader');
     const scan = await this.store.scans.get(id);
     if (!scan) throw new NotFoundError(`Scan ${id} does not exist`);
     return this.withProgress(scan);
   }
 
   async list(caller: Principal, page: Page): Promise<Paged<ScanProgress>> {
-    assertReader(caller);
+    requireRole(caller, 'reader');
     const result = await this.store.scans.list(page);
     // One look at recent scans serves the ETA of every running scan on the page.
     const recent = result.items.some((s) => s.state === 'running') ? await this.recentScans() : [];
@@ -133,7 +131,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async cancel(caller: Principal, id: string): Promise<ScanProgress> {
-    assertCurator(caller);
+    requireRole(caller, 'curator', 'Ingestion');
     const scan = await this.store.scans.get(id);
     if (!scan) throw new NotFoundError(`Scan ${id} does not exist`);
     if (scan.state !== 'queued' && scan.state !== 'running') {
@@ -333,13 +331,4 @@ export function unchanged(known: FileRecord, object: StoredObject): boolean {
   if (known.status !== 'present' || known.size !== object.size) return false;
   if (object.etag && known.etag) return object.etag === known.etag;
   return known.mtime === object.mtime;
-}
-
-export function assertCurator(caller: Principal): void {
-  if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
-  if (!hasRole(caller, 'curator')) throw new ForbiddenError('Ingestion needs the curator role');
-}
-
-export function assertReader(caller: Principal): void {
-  if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required');
 }

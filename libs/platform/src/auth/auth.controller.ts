@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Qu
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@climcat/core';
 import { PageQueryDto } from '../openapi/page.dto';
-import { Caller, RequireRole } from './auth.decorators';
+import { Caller } from './auth.decorators';
 import { AuthService } from './auth.service';
 import {
   ApiKeyDto,
@@ -28,7 +28,6 @@ export class AuthController {
   }
 
   @Post('keys')
-  @RequireRole('admin')
   @ApiOperation({ summary: 'Create an API key (admin); the key is returned once and stored hashed' })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   async create(@Caller() caller: Principal, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
@@ -37,7 +36,6 @@ export class AuthController {
   }
 
   @Get('keys')
-  @RequireRole('admin')
   @ApiOperation({ summary: 'List API keys (admin); secrets are never returned' })
   @ApiOkResponse({ type: ApiKeyListDto })
   async list(@Caller() caller: Principal, @Query() page: PageQueryDto): Promise<ApiKeyListDto> {
@@ -47,7 +45,6 @@ export class AuthController {
 
   @Delete('keys/:id')
   @HttpCode(200)
-  @RequireRole('admin')
   @ApiOperation({ summary: 'Revoke an API key (admin); takes effect within seconds on every replica' })
   @ApiOkResponse({ type: ApiKeyDto })
   async revoke(

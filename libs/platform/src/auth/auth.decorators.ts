@@ -1,11 +1,6 @@
 import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
-import { ANONYMOUS, type Principal, type Role } from '@climcat/core';
+import { ANONYMOUS, type Principal } from '@climcat/core';
 import type { FastifyRequest } from 'fastify';
-
-export const REQUIRED_ROLE = 'climcat:required-role';
-
-/** The route needs at least this role (admin implies all). Checked by the global AuthGuard. */
-export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
 
 export const OWN_AUTHENTICATION = 'climcat:own-authentication';
 

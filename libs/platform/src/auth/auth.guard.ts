@@ -1,12 +1,12 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ANONYMOUS, ForbiddenError, hasRole, UnauthorizedError, type Role } from '@climcat/core';
+import { ANONYMOUS } from '@climcat/core';
 import { AuthService } from './auth.service';
-import { OWN_AUTHENTICATION, REQUIRED_ROLE, type RequestWithPrincipal } from './auth.decorators';
+import { OWN_AUTHENTICATION, type RequestWithPrincipal } from './auth.decorators';
 
 /**
- * Global guard: authenticates every request and enforces `@RequireRole`.
- * Per-record access (groups, public flag) is decided in services.
+ * Global guard: authenticates every request. Roles and per-record access
+ * (groups, public flag) are decided in services (`requireRole`, `canRead`, `canWrite`).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -28,13 +28,6 @@ export class AuthGuard implements CanActivate {
     }
     const principal = req.principal ?? (await this.auth.authenticate(req.headers.authorization));
     req.principal = principal;
-    const role = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (!role) return true;
-    if (principal.via === 'anonymous') throw new UnauthorizedError('Authentication required');
-    if (!hasRole(principal, role)) throw new ForbiddenError(`This operation needs the ${role} role`);
     return true;
   }
 }

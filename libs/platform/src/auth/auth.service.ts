@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ANONYMOUS,
-  ForbiddenError,
-  hasRole,
+  requireRole,
   InvalidError,
   NotFoundError,
   ROLES,
@@ -100,7 +99,7 @@ export class AuthService {
   }
 
   async createKey(actor: Principal, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
-    requireAdmin(actor);
+    requireRole(actor, 'admin', 'Managing API keys');
     if (input.expiresAt && Number.isNaN(Date.parse(input.expiresAt))) {
       throw InvalidError.field('body.expiresAt', 'must be an ISO-8601 date-time');
     }
@@ -121,12 +120,12 @@ export class AuthService {
   }
 
   async listKeys(actor: Principal, page: Page): Promise<Paged<ApiKeyRecord>> {
-    requireAdmin(actor);
+    requireRole(actor, 'admin', 'Managing API keys');
     return this.store.apiKeys.list(page);
   }
 
   async revokeKey(actor: Principal, id: string): Promise<ApiKeyRecord> {
-    requireAdmin(actor);
+    requireRole(actor, 'admin', 'Managing API keys');
     const existing = await this.store.apiKeys.get(id);
     if (!existing) throw new NotFoundError(`API key ${id} does not exist`);
     const record = await this.store.apiKeys.revoke(id, new Date().toISOString());
@@ -134,11 +133,6 @@ export class AuthService {
     this.logger.log({ keyId: id, by: actor.subject }, 'api key revoked');
     return record;
   }
-}
-
-function requireAdmin(actor: Principal): void {
-  if (actor.via === 'anonymous') throw new UnauthorizedError('Authentication required');
-  if (!hasRole(actor, 'admin')) throw new ForbiddenError('Only admins manage API keys');
 }
 
 function extractToken(header: string): string {

@@ -21,7 +21,7 @@ class ProblemValidationPipe extends ValidationPipe {
       if (!(error instanceof InvalidError)) throw error;
       const part = metadata.type === 'custom' ? 'request' : metadata.type;
       const problems = error.errors.map((p) => ({ ...p, field: p.field.replace(/^request/, part) }));
-      throw new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+      throw InvalidError.of(problems);
     }
   }
 }
@@ -36,7 +36,7 @@ export function createValidationPipe(): ValidationPipe {
     transformOptions: { enableImplicitConversion: false },
     exceptionFactory: (errors) => {
       const problems = flattenValidationErrors(errors, 'request');
-      return new InvalidError(problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+      return InvalidError.of(problems);
     },
   });
 }
