@@ -50,6 +50,8 @@ export async function startApp(
     DEMO_DATA: 'false',
     // Node-RED allows one runtime per process; only its own suite turns it on.
     NODE_RED_ENABLED: 'false',
+    // Suites start their own scans and count what they find.
+    SCAN_ON_BOOT: 'false',
     PORT: '1',
     ...options.env,
   });

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthController } from '@climcat/platform';
 import { DatasetController } from './datasets/dataset.controller';
-import { DatasetsCoreModule } from './datasets/datasets-core.module';
+import { DatasetService } from './datasets/dataset.service';
 import { CurationController } from './curation/curation.controller';
 import { CurationService } from './curation/curation.service';
 import { EsgfController } from './esgf/esgf.controller';
@@ -11,8 +11,7 @@ import { ExportService } from './exports/export.service';
 
 /** Catalog feature module: datasets, files, search, curation (`/api/v1`). */
 @Module({
-  imports: [DatasetsCoreModule],
   controllers: [CurationController, DatasetController, EsgfController, ExportController, AuthController],
-  providers: [CurationService, EsgfService, ExportService],
+  providers: [CurationService, DatasetService, EsgfService, ExportService],
 })
 export class CatalogModule {}

@@ -1,18 +1,15 @@
-import { forwardRef, Module } from '@nestjs/common';
-import { DatasetsCoreModule } from '../../catalog/src/datasets/datasets-core.module';
-import { EventService } from './events/event.service';
-import { FileIngestService } from './files/file-ingest.service';
+import { Module } from '@nestjs/common';
 import { IngestController } from './ingest.controller';
-import { JobService } from './jobs/job.service';
+import { IngestServicesModule } from './ingest-services.module';
 import { NodeRedModule } from './node-red/node-red.module';
-import { RecordService } from './records/record.service';
-import { ScanService } from './scans/scan.service';
 
-/** Ingest feature module (`/ingest/v1`): scans, bucket events, beamline records; Node-RED at `/red`. */
+/**
+ * Ingest feature module (`/ingest/v1`): scans, bucket events, beamline records;
+ * Node-RED at `/red`. The ingestor's public module file: other apps (standalone)
+ * compose it, never its services.
+ */
 @Module({
-  imports: [DatasetsCoreModule, forwardRef(() => NodeRedModule)],
+  imports: [IngestServicesModule, NodeRedModule],
   controllers: [IngestController],
-  providers: [FileIngestService, ScanService, EventService, RecordService, JobService],
-  exports: [FileIngestService, ScanService, RecordService, JobService],
 })
 export class IngestorModule {}

@@ -1,6 +1,4 @@
-import { SYSTEM } from '@climcat/core';
 import { runService } from '@climcat/platform';
-import { ScanService } from '../../ingestor/src/scans/scan.service';
 import { CatalogModule } from '../../catalog/src/catalog.module';
 import { IngestorModule } from '../../ingestor/src/ingestor.module';
 import { ScratchQuotaModule } from '../../scratch-quota/src/scratch-quota.module';
@@ -21,11 +19,6 @@ void runService('standalone', [CatalogModule, IngestorModule, ThreddsProxyModule
     if (shouldWriteDemoData(ready)) await writeDemoData(ready.dataRoot);
     mkdirSync(ready.dataRoot, { recursive: true });
     return ready;
-  },
-  beforeListen: async (app, config) => {
-    if (!config.ingest.scanOnBoot) return;
-    // Boot scan of the archive: the catalog catches up with files added while stopped.
-    await app.get(ScanService).start(SYSTEM, 'data');
   },
   banner: (config) => [
     `  archive        ${config.dataRoot} (root name "data")${config.dataRootIsDefault ? ' — embedded default' : ''}`,

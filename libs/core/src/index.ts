@@ -7,3 +7,4 @@ export * from './text';
 export * from './cursor';
 export * from './access-urls';
 export * from './bbox';
+export * from './datasets';

@@ -82,15 +82,13 @@ export function canWrite(principal: Principal, target: Guarded): boolean {
   return principal.roles.length > 0 && principal.groups.includes(target.access.ownerGroup);
 }
 
-/** Throws what a caller who may not change `target` should see; `id` names it in the message. */
-export function requireWrite(principal: Principal, target: Guarded, id?: string): void {
+/** Throws what a caller who may not change `target` should see. */
+export function requireWrite(principal: Principal, target: Guarded): void {
   if (principal.via === 'anonymous') throw new UnauthorizedError('Authentication required');
   if (canWrite(principal, target)) return;
   if (target.kind === 'standard')
     throw new ForbiddenError('Only curators and admins change standard datasets');
-  throw new ForbiddenError(
-    `Only members of ${target.access.ownerGroup} and curators change ${id ? `dataset ${id}` : 'this dataset'}`,
-  );
+  throw new ForbiddenError(`Only members of ${target.access.ownerGroup} and curators change this dataset`);
 }
 
 /**

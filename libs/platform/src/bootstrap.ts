@@ -148,14 +148,12 @@ export async function runService(
   hooks: {
     /** Runs before the application is created; may complete the config (e.g. the standalone admin key). */
     prepare?: (config: AppConfig) => Promise<AppConfig>;
-    beforeListen?: (app: INestApplication, config: AppConfig) => Promise<void>;
     banner?: (config: AppConfig) => string[];
   } = {},
 ): Promise<INestApplication> {
   const loaded = loadConfigOrExit(service);
   const config = hooks.prepare ? await hooks.prepare(loaded) : loaded;
   const app = await createApp(config, features);
-  await hooks.beforeListen?.(app, config);
   await app.listen(config.port, config.host);
   // Nest closes the app on these signals; this bounds how long in-flight work may delay the exit.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -16,3 +16,5 @@ export * from './queue';
 export * from './storage/storage.service';
 export * from './platform.module';
 export * from './bootstrap';
+export * from './datasets/dataset-input.dto';
+export * from './datasets/dataset-draft-check';

@@ -8,11 +8,12 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import { STORE, type Store } from '@climcat/core';
+import { DatasetRules, STORE, type Store } from '@climcat/core';
 import { createStore } from '@climcat/store';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AuthGuard } from './auth/auth.guard';
+import { checkDatasetDraft } from './datasets/dataset-draft-check';
 import { AuthService } from './auth/auth.service';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { ProblemFilter } from './errors/problem.filter';
@@ -39,8 +40,8 @@ class ShutdownSequence implements OnApplicationShutdown {
 }
 
 /**
- * Everything every service shares: config, store, queues, auth, problem
- * errors, validation, logs, metrics and health. Imported once by each
+ * Everything every service shares: config, store, dataset rules, queues,
+ * auth, problem errors, validation, logs, metrics and health. Imported once by each
  * process (one service alone, or all four in standalone mode).
  */
 @Global()
@@ -69,6 +70,11 @@ export class PlatformModule {
             queues.backend === 'bull' ? [{ name: 'redis', check: () => queues.ping() }] : [],
           inject: [QUEUE_FACTORY],
         },
+        {
+          provide: DatasetRules,
+          useFactory: (store: Store) => new DatasetRules(store, checkDatasetDraft),
+          inject: [STORE],
+        },
         AuthService,
         StorageService,
         MetricsService,
@@ -78,7 +84,7 @@ export class PlatformModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
-      exports: [APP_CONFIG, STORE, QUEUE_FACTORY, AuthService, MetricsService, StorageService],
+      exports: [APP_CONFIG, STORE, QUEUE_FACTORY, DatasetRules, AuthService, MetricsService, StorageService],
     };
   }
 }

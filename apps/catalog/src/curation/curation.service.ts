@@ -10,10 +10,11 @@ import {
   type DatasetSearchResult,
   type Principal,
   type Store,
+  type WriteContext,
 } from '@climcat/core';
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
-import { DatasetService, type WriteContext } from '../datasets/dataset.service';
+import { DatasetService } from '../datasets/dataset.service';
 import type { BulkResultDto, CapacityDto } from './curation.dto';
 import type { RawQuery } from '../datasets/search-params';
 

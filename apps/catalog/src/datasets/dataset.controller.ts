@@ -27,12 +27,18 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { FACET_NAMES, PreconditionFailedError, type Principal } from '@climcat/core';
-import { APP_CONFIG, Caller, PageQueryDto, requestIdOf, type AppConfig } from '@climcat/platform';
+import {
+  APP_CONFIG,
+  Caller,
+  CreateDatasetDto,
+  PageQueryDto,
+  requestIdOf,
+  type AppConfig,
+} from '@climcat/platform';
 import { FileListDto, mapFile } from '../files/file.dto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   AuditEntryDto,
-  CreateDatasetDto,
   DatasetDto,
   DatasetPatchDto,
   DatasetSearchResultDto,

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { accessUrls, type FileRecord } from '@climcat/core';
-import { TimeCoverageDto } from '../datasets/dataset.dto';
+import { TimeCoverageDto } from '@climcat/platform';
 
 export class AccessUrlsDto {
   /** OPeNDAP (DAP2) endpoint; append .dds/.das/.dods or open with xarray/netCDF-C. */

@@ -1,10 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
-  ConflictError,
+  DatasetRules,
   NotFoundError,
-  PreconditionFailedError,
   STORE,
-  type AuditEntry,
   type DatasetRecord,
   type Facets,
   type FileRecord,
@@ -15,7 +13,7 @@ import {
 } from '@climcat/core';
 import { extractCf, openNetcdf, resolveDrs, DrsError, type CfSummary, type DrsResult } from '@climcat/netcdf';
 import { APP_CONFIG, StorageService, type AppConfig, type StoredObject } from '@climcat/platform';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /** How a file maps to a dataset, and why. */
 export interface Grouping {
@@ -47,8 +45,6 @@ export interface IngestOutcome {
   previousDatasetId?: string;
 }
 
-const CAS_ATTEMPTS = 8;
-
 /** Stable file id from its location, so re-ingesting never duplicates. */
 export function fileIdOf(location: StorageLocation): string {
   return createHash('sha256')
@@ -70,6 +66,7 @@ export class FileIngestService {
     @Inject(STORE) private readonly store: Store,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: StorageService,
+    private readonly rules: DatasetRules,
   ) {}
 
   /** Reads and classifies a file without writing anything. Throws typed errors for bad files. */
@@ -161,161 +158,35 @@ export class FileIngestService {
     return existing.datasetId;
   }
 
-  /**
-   * Recomputes size, file count, time coverage and availability of datasets
-   * from their present files (compare-and-set, so concurrent writers agree).
-   */
+  /** Recomputes size, file count, time coverage and availability of datasets from their files. */
   async refreshDatasets(ids: Iterable<string>, actor: string): Promise<void> {
-    for (const id of new Set(ids)) {
-      for (let attempt = 1; ; attempt++) {
-        const current = await this.store.datasets.get(id);
-        if (!current) break;
-        const agg = await this.store.files.aggregate(id);
-        const next: DatasetRecord = {
-          ...current,
-          size: agg.size,
-          fileCount: agg.fileCount,
-          timeCoverage:
-            agg.timeStart && agg.timeEnd && current.timeCoverage
-              ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
-              : agg.timeStart && agg.timeEnd
-                ? { start: agg.timeStart, end: agg.timeEnd, calendar: 'standard' }
-                : current.timeCoverage,
-          availability:
-            agg.fileCount === 0
-              ? 'offline'
-              : current.availability === 'offline'
-                ? 'online'
-                : current.availability,
-        };
-        if (
-          next.size === current.size &&
-          next.fileCount === current.fileCount &&
-          next.availability === current.availability &&
-          JSON.stringify(next.timeCoverage) === JSON.stringify(current.timeCoverage)
-        ) {
-          break;
-        }
-        try {
-          await this.store.datasets.replace(
-            { ...next, updatedAt: new Date().toISOString() },
-            current.revision,
-          );
-          if (next.fileCount !== current.fileCount) {
-            await this.audit(id, actor, [
-              { path: '/fileCount', from: current.fileCount, to: next.fileCount },
-              { path: '/size', from: current.size, to: next.size },
-            ]);
-          }
-          break;
-        } catch (error) {
-          if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
-        }
-      }
-    }
+    await this.rules.refreshAggregates(ids, actor);
   }
 
   /** Creates the dataset on its first file; later files add variables and warnings. */
   private async ensureDataset(grouping: Grouping, summary: CfSummary, actor: string): Promise<DatasetRecord> {
-    const variables = variablesOf(summary);
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.store.datasets.get(grouping.id);
-      if (!current) {
-        const now = new Date().toISOString();
-        const record: Omit<DatasetRecord, 'revision'> = {
-          id: grouping.id,
-          datasetId: grouping.datasetId,
-          version: grouping.version,
-          kind: grouping.kind,
-          project: grouping.project,
-          facets: grouping.facets,
-          variables,
-          timeCoverage: summary.time
-            ? {
-                start: summary.time.start,
-                end: summary.time.end,
-                calendar: summary.time.calendar,
-                ...(typeof grouping.facets.time_frequency === 'string'
-                  ? { frequency: grouping.facets.time_frequency }
-                  : {}),
-              }
-            : null,
-          bbox: summary.bbox ?? null,
-          ...(summary.gridMapping ? { gridType: summary.gridMapping.name } : {}),
-          size: 0,
-          fileCount: 0,
-          access: {
-            public: this.config.ingest.public,
-            ownerGroup: this.config.ingest.defaultGroup,
-            accessGroups: [],
-          },
-          status: 'latest',
-          availability: 'online',
-          title: grouping.datasetId,
-          description: '',
-          keywords: [],
-          ...(grouping.warnings.length ? { warnings: grouping.warnings } : {}),
-          createdAt: now,
-          updatedAt: now,
-        };
-        try {
-          const created = await this.store.datasets.create(record);
-          await this.audit(
-            created.id,
-            actor,
-            [{ path: '', to: { id: created.id, basis: grouping.basis } }],
-            'create',
-          );
-          return created;
-        } catch (error) {
-          if (error instanceof ConflictError && attempt < CAS_ATTEMPTS) continue;
-          throw error;
-        }
-      }
-      const mergedVariables = mergeVariables(current.variables, variables);
-      const warnings = [...new Set([...(current.warnings ?? []), ...grouping.warnings])];
-      const facets = mergeFacets(current.facets, grouping.facets);
-      if (
-        mergedVariables.length === current.variables.length &&
-        warnings.length === (current.warnings ?? []).length &&
-        JSON.stringify(facets) === JSON.stringify(current.facets)
-      ) {
-        return current;
-      }
-      try {
-        return await this.store.datasets.replace(
-          {
-            ...current,
-            variables: mergedVariables,
-            facets,
-            ...(warnings.length ? { warnings } : {}),
-            updatedAt: new Date().toISOString(),
-          },
-          current.revision,
-        );
-      } catch (error) {
-        if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
-      }
-    }
-  }
-
-  private async audit(
-    id: string,
-    actor: string,
-    changes: AuditEntry['changes'],
-    action: AuditEntry['action'] = 'ingest',
-  ): Promise<void> {
-    await this.store.audit.append([
+    const { basis, ...identity } = grouping;
+    return this.rules.ensureIngested(
       {
-        id: randomUUID(),
-        entityType: 'dataset',
-        entityId: id,
-        action,
-        actor,
-        at: new Date().toISOString(),
-        changes,
+        ...identity,
+        basis,
+        variables: variablesOf(summary),
+        timeCoverage: summary.time
+          ? {
+              start: summary.time.start,
+              end: summary.time.end,
+              calendar: summary.time.calendar,
+              ...(typeof grouping.facets.time_frequency === 'string'
+                ? { frequency: grouping.facets.time_frequency }
+                : {}),
+            }
+          : null,
+        bbox: summary.bbox ?? null,
+        ...(summary.gridMapping ? { gridType: summary.gridMapping.name } : {}),
       },
-    ]);
+      { public: this.config.ingest.public, ownerGroup: this.config.ingest.defaultGroup, accessGroups: [] },
+      actor,
+    );
   }
 }
 
@@ -328,25 +199,6 @@ function variablesOf(summary: CfSummary): VariableInfo[] {
       ...(v.longName ? { longName: v.longName } : {}),
       ...(v.units ? { units: v.units } : {}),
     }));
-}
-
-function mergeVariables(a: VariableInfo[], b: VariableInfo[]): VariableInfo[] {
-  const names = new Set(a.map((v) => v.name));
-  return [...a, ...b.filter((v) => !names.has(v.name))];
-}
-
-/** List facets (variable) gain values; single facets keep the first value. */
-function mergeFacets(current: Facets, incoming: Facets): Facets {
-  const out: Facets = { ...current };
-  for (const [name, value] of Object.entries(incoming) as [keyof Facets, string | string[]][]) {
-    const existing = out[name];
-    if (existing === undefined) out[name] = value;
-    else if (Array.isArray(existing)) {
-      const add = (Array.isArray(value) ? value : [value]).filter((v) => !existing.includes(v));
-      if (add.length) out[name] = [...existing, ...add];
-    }
-  }
-  return out;
 }
 
 const ID_SAFE = /[^A-Za-z0-9_.:-]+/g;

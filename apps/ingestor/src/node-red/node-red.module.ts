@@ -1,13 +1,10 @@
-import { forwardRef, Module } from '@nestjs/common';
-import { IngestorModule } from '../ingestor.module';
+import { Module } from '@nestjs/common';
+import { IngestServicesModule } from '../ingest-services.module';
 import { NodeRedService } from './node-red.service';
 
-/**
- * Embedded Node-RED (`/red`). It uses the ingest services and the ingestor
- * module imports it, hence forwardRef on both sides.
- */
+/** Embedded Node-RED (`/red`): its climcat nodes call the ingest services. */
 @Module({
-  imports: [forwardRef(() => IngestorModule)],
+  imports: [IngestServicesModule],
   providers: [NodeRedService],
 })
 export class NodeRedModule {}

@@ -13,7 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { CreateDatasetDto, TimeCoverageDto } from '../../../catalog/src/datasets/dataset.dto';
+import { CreateDatasetDto, TimeCoverageDto } from '@climcat/platform';
 
 export class RecordFileDto {
   /** Configured storage root name (e.g. `data`) or S3 root. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
-  ConflictError,
+  DatasetRules,
   InvalidError,
   requireRole,
   STORE,
@@ -20,7 +20,6 @@ import {
   type QueueFactory,
 } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
-import { DatasetService } from '../../../catalog/src/datasets/dataset.service';
 import { fileIdOf, FileIngestService } from '../files/file-ingest.service';
 import type { IngestRecordDto } from './record.dto';
 
@@ -40,7 +39,7 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(QUEUE_FACTORY) queues: QueueFactory,
     private readonly storage: StorageService,
     private readonly files: FileIngestService,
-    private readonly datasets: DatasetService,
+    private readonly rules: DatasetRules,
   ) {
     this.queue = queues.create<RecordJob>(RECORD_QUEUE);
   }
@@ -103,19 +102,8 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const { dataset, files = [] } = job.record;
     if (!dataset) throw new InvalidError('metadata record without dataset');
-    const id = dataset.id ?? `${dataset.datasetId}.v${dataset.version}`;
-    try {
-      await this.datasets.create({ caller: job.subject, note: 'ingest record' }, dataset);
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      // Known dataset: the record's curated members win; identity and aggregates stay.
-      const { id: _id, datasetId: _d, version: _v, kind: _k, project: _p, ...curated } = dataset;
-      await this.datasets.patch(
-        { caller: job.subject, note: 'ingest record' },
-        id,
-        JSON.parse(JSON.stringify(curated)),
-      );
-    }
+    // A known dataset takes the record's curated members; identity and aggregates stay.
+    const { id } = await this.rules.createOrUpdate({ caller: job.subject, note: 'ingest record' }, dataset);
     const now = new Date().toISOString();
     for (const f of files) {
       const root = this.storage.root(f.root);

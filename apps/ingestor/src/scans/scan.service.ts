@@ -11,6 +11,7 @@ import {
   NotFoundError,
   STORE,
   requireRole,
+  SYSTEM,
   type FileRecord,
   type Page,
   type Paged,
@@ -70,11 +71,18 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     this.queue = queues.create<ScanJob>(SCAN_QUEUE);
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     this.queue.process(1, (job) => this.run(job.data.scanId));
     void this.resumeInterrupted().catch((error: unknown) =>
       this.logger.error({ err: error }, 'could not resume scans'),
     );
+    // SCAN_ON_BOOT: the catalog catches up with files added to the archive while stopped.
+    // A queue that is down must not stop the service from starting: readiness reports it.
+    if (this.config.ingest.scanOnBoot) {
+      await this.start(SYSTEM, 'data').catch((error: unknown) =>
+        this.logger.error({ err: error }, 'could not start the boot scan'),
+      );
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,5 +1,5 @@
 /** RFC 7396 JSON merge patch and a JSON-pointer diff for the audit trail. */
-import type { AuditChange } from '@climcat/core';
+import type { AuditChange } from '../model';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

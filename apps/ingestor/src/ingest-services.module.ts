@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { EventService } from './events/event.service';
+import { FileIngestService } from './files/file-ingest.service';
+import { JobService } from './jobs/job.service';
+import { RecordService } from './records/record.service';
+import { ScanService } from './scans/scan.service';
+
+/** The ingest services without routes: used by the HTTP API and by the embedded Node-RED. */
+@Module({
+  providers: [FileIngestService, ScanService, EventService, RecordService, JobService],
+  exports: [FileIngestService, ScanService, EventService, RecordService, JobService],
+})
+export class IngestServicesModule {}

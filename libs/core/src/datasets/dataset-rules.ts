@@ -1,0 +1,435 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnauthorizedError,
+  type FieldProblem,
+} from '../errors';
+import type {
+  AuditEntry,
+  BBox,
+  DatasetKind,
+  DatasetRecord,
+  Facets,
+  TimeCoverage,
+  VariableInfo,
+} from '../model';
+import {
+  canRead,
+  canWrite,
+  readsEverything,
+  requireWrite,
+  type AccessControl,
+  type Principal,
+} from '../principal';
+import type { Store } from '../repositories';
+import {
+  checkDraftRules,
+  editableView,
+  instanceIdOf,
+  OPTIONAL_MEMBERS,
+  READ_ONLY_MEMBERS,
+  type DatasetDraft,
+  type DraftCheck,
+} from './draft';
+import { diff, mergePatch } from './merge-patch';
+
+/** Read-modify-write attempts when the caller sent no If-Match (concurrent writers lose nothing). */
+const CAS_ATTEMPTS = 8;
+
+/**
+ * CF's default calendar: a file whose time variable has no `calendar`
+ * attribute uses it, so a dataset whose coverage comes only from files does too.
+ */
+export const CF_DEFAULT_CALENDAR = 'standard';
+
+export interface WriteContext {
+  caller: Principal;
+  requestId?: string;
+  /** Recorded on audit entries, e.g. the id of a bulk operation. */
+  note?: string;
+}
+
+/** What ingestion learned about the dataset a file belongs to. */
+export interface IngestedDataset {
+  id: string;
+  datasetId: string;
+  version: string;
+  kind: DatasetKind;
+  project: string;
+  facets: Facets;
+  warnings: string[];
+  /** `drs` when the path (and attributes) follow CMIP5/CORDEX DRS. */
+  basis: 'drs' | 'directory';
+  variables: VariableInfo[];
+  timeCoverage: TimeCoverage | null;
+  bbox: BBox | null;
+  gridType?: string;
+}
+
+/**
+ * The dataset write rules, one implementation for every service: create,
+ * merge patch with compare-and-swap, delete, the ingest path (ensure the
+ * dataset, merge variables, refresh aggregates from files), audit entries
+ * and access checks. Plain class: the platform module provides it to Nest.
+ */
+export class DatasetRules {
+  constructor(
+    private readonly store: Store,
+    private readonly checkDraft: DraftCheck,
+  ) {}
+
+  /** A dataset the caller may read; otherwise NotFound, so existence is never revealed. */
+  async get(caller: Principal, id: string): Promise<DatasetRecord> {
+    const record = await this.store.datasets.get(id);
+    if (!record || !canRead(caller, record)) throw new NotFoundError(`Dataset ${id} does not exist`);
+    return record;
+  }
+
+  async create(ctx: WriteContext, draft: DatasetDraft): Promise<DatasetRecord> {
+    const { caller } = ctx;
+    if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required to create datasets');
+    if (draft.kind === 'standard' && !readsEverything(caller)) {
+      throw new ForbiddenError('Only curators and admins create standard datasets');
+    }
+    if (!canWrite(caller, draft)) {
+      throw new ForbiddenError(
+        `You can only create datasets owned by one of your groups (ownerGroup "${draft.access.ownerGroup}")`,
+      );
+    }
+    const problems: FieldProblem[] = [];
+    const { facets, bbox } = checkDraftRules(draft, problems);
+    InvalidError.throwIfAny(problems);
+
+    const now = new Date().toISOString();
+    const id = instanceIdOf(draft);
+    const record: Omit<DatasetRecord, 'revision'> = {
+      id,
+      datasetId: draft.datasetId,
+      version: draft.version,
+      kind: draft.kind,
+      project: draft.project,
+      facets: { ...facets, project: facets.project ?? draft.project },
+      variables: (draft.variables ?? []).map((v) => ({ ...v })),
+      timeCoverage: draft.timeCoverage ? { ...draft.timeCoverage } : null,
+      bbox,
+      ...(draft.gridType ? { gridType: draft.gridType } : {}),
+      size: 0,
+      fileCount: 0,
+      access: accessOf(draft.access),
+      status: draft.status ?? 'latest',
+      ...(draft.statusReason ? { statusReason: draft.statusReason } : {}),
+      availability: draft.availability ?? 'online',
+      title: draft.title ?? draft.datasetId,
+      description: draft.description ?? '',
+      keywords: draft.keywords ?? [],
+      ...(draft.license ? { license: draft.license } : {}),
+      ...(draft.citation ? { citation: draft.citation } : {}),
+      ...(draft.contacts?.length ? { contacts: draft.contacts.map((c) => ({ ...c })) } : {}),
+      ...(draft.provenance ? { provenance: { ...draft.provenance } } : {}),
+      createdAt: now,
+      updatedAt: now,
+    };
+    let created: DatasetRecord;
+    try {
+      created = await this.store.datasets.create(record);
+    } catch (error) {
+      if (error instanceof ConflictError) throw new ConflictError(`Dataset ${id} already exists`);
+      throw error;
+    }
+    await this.audit(ctx, id, 'create', [{ path: '', to: editableView(created) }]);
+    return created;
+  }
+
+  /** Creates the dataset, or when it exists, applies the draft's curated members as a merge patch. */
+  async createOrUpdate(ctx: WriteContext, draft: DatasetDraft): Promise<DatasetRecord> {
+    try {
+      return await this.create(ctx, draft);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+    const { id: _id, datasetId: _d, version: _v, kind: _k, project: _p, ...curated } = draft;
+    return this.patch(ctx, instanceIdOf(draft), JSON.parse(JSON.stringify(curated)));
+  }
+
+  /**
+   * JSON merge patch, validated as the record it produces. With `ifMatch` the
+   * write happens only on that revision (412 otherwise); without it, a
+   * compare-and-set loop re-applies the patch to the latest revision, so
+   * concurrent patches of different members all land.
+   */
+  async patch(
+    ctx: WriteContext,
+    id: string,
+    patch: unknown,
+    ifMatch?: number,
+    action: AuditEntry['action'] = 'update',
+  ): Promise<DatasetRecord> {
+    if (ctx.caller.via === 'anonymous')
+      throw new UnauthorizedError('Authentication required to change datasets');
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+      throw InvalidError.field('body', 'a JSON merge patch must be an object');
+    }
+    const touched = READ_ONLY_MEMBERS.filter((key) => key in patch);
+    if (touched.length) {
+      throw new InvalidError(
+        `read-only members: ${touched.join(', ')}`,
+        touched.map((k) => ({ field: `body.${k}`, message: 'is read-only' })),
+      );
+    }
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(ctx.caller, id);
+      requireWrite(ctx.caller, current);
+      if (ifMatch !== undefined && current.revision !== ifMatch) {
+        throw new PreconditionFailedError(`Dataset ${id} is at revision ${current.revision}, not ${ifMatch}`);
+      }
+      const next = await this.applyPatch(current, patch);
+      requireWrite(ctx.caller, next);
+      const changes = diff(editableView(current), editableView(next));
+      if (!changes.length) return current;
+      try {
+        const saved = await this.store.datasets.replace(next, current.revision);
+        await this.audit(ctx, id, action, changes);
+        return saved;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError) || ifMatch !== undefined || attempt >= CAS_ATTEMPTS)
+          throw error;
+      }
+    }
+  }
+
+  async delete(ctx: WriteContext, id: string, ifMatch?: number): Promise<void> {
+    if (ctx.caller.via === 'anonymous')
+      throw new UnauthorizedError('Authentication required to delete datasets');
+    const current = await this.get(ctx.caller, id);
+    requireWrite(ctx.caller, current);
+    if (ifMatch !== undefined && current.revision !== ifMatch) {
+      throw new PreconditionFailedError(`Dataset ${id} is at revision ${current.revision}, not ${ifMatch}`);
+    }
+    await this.store.datasets.delete(id, ifMatch ?? current.revision);
+    await this.store.files.deleteByDataset(id);
+    await this.audit(ctx, id, 'delete', [{ path: '', from: editableView(current) }]);
+  }
+
+  /**
+   * Ingest: creates the dataset on its first file (owned by `access`); later
+   * files add variables, list-facet values and warnings. Curated members are
+   * never overwritten by ingestion.
+   */
+  async ensureIngested(seed: IngestedDataset, access: AccessControl, actor: string): Promise<DatasetRecord> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.datasets.get(seed.id);
+      if (!current) {
+        try {
+          return await this.createIngested(seed, access, actor);
+        } catch (error) {
+          if (error instanceof ConflictError && attempt < CAS_ATTEMPTS) continue;
+          throw error;
+        }
+      }
+      const variables = mergeVariables(current.variables, seed.variables);
+      const warnings = [...new Set([...(current.warnings ?? []), ...seed.warnings])];
+      const facets = mergeFacets(current.facets, seed.facets);
+      if (
+        variables.length === current.variables.length &&
+        warnings.length === (current.warnings ?? []).length &&
+        JSON.stringify(facets) === JSON.stringify(current.facets)
+      ) {
+        return current;
+      }
+      try {
+        return await this.store.datasets.replace(
+          {
+            ...current,
+            variables,
+            facets,
+            ...(warnings.length ? { warnings } : {}),
+            updatedAt: new Date().toISOString(),
+          },
+          current.revision,
+        );
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Recomputes size, file count, time coverage and availability of datasets
+   * from their present files (compare-and-set, so concurrent writers agree).
+   */
+  async refreshAggregates(ids: Iterable<string>, actor: string): Promise<void> {
+    for (const id of new Set(ids)) {
+      for (let attempt = 1; ; attempt++) {
+        const current = await this.store.datasets.get(id);
+        if (!current) break;
+        const agg = await this.store.files.aggregate(id);
+        const next: DatasetRecord = {
+          ...current,
+          size: agg.size,
+          fileCount: agg.fileCount,
+          timeCoverage:
+            agg.timeStart && agg.timeEnd && current.timeCoverage
+              ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
+              : agg.timeStart && agg.timeEnd
+                ? { start: agg.timeStart, end: agg.timeEnd, calendar: CF_DEFAULT_CALENDAR }
+                : current.timeCoverage,
+          availability:
+            agg.fileCount === 0
+              ? 'offline'
+              : current.availability === 'offline'
+                ? 'online'
+                : current.availability,
+        };
+        if (
+          next.size === current.size &&
+          next.fileCount === current.fileCount &&
+          next.availability === current.availability &&
+          JSON.stringify(next.timeCoverage) === JSON.stringify(current.timeCoverage)
+        ) {
+          break;
+        }
+        try {
+          await this.store.datasets.replace(
+            { ...next, updatedAt: new Date().toISOString() },
+            current.revision,
+          );
+          if (next.fileCount !== current.fileCount) {
+            await this.audit({ actor }, id, 'ingest', [
+              { path: '/fileCount', from: current.fileCount, to: next.fileCount },
+              { path: '/size', from: current.size, to: next.size },
+            ]);
+          }
+          break;
+        } catch (error) {
+          if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
+        }
+      }
+    }
+  }
+
+  private async createIngested(
+    seed: IngestedDataset,
+    access: AccessControl,
+    actor: string,
+  ): Promise<DatasetRecord> {
+    const now = new Date().toISOString();
+    const created = await this.store.datasets.create({
+      id: seed.id,
+      datasetId: seed.datasetId,
+      version: seed.version,
+      kind: seed.kind,
+      project: seed.project,
+      facets: seed.facets,
+      variables: seed.variables,
+      timeCoverage: seed.timeCoverage,
+      bbox: seed.bbox,
+      ...(seed.gridType ? { gridType: seed.gridType } : {}),
+      size: 0,
+      fileCount: 0,
+      access: accessOf(access),
+      status: 'latest',
+      availability: 'online',
+      title: seed.datasetId,
+      description: '',
+      keywords: [],
+      ...(seed.warnings.length ? { warnings: seed.warnings } : {}),
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.audit({ actor }, created.id, 'create', [
+      { path: '', to: { id: created.id, basis: seed.basis } },
+    ]);
+    return created;
+  }
+
+  private async applyPatch(current: DatasetRecord, patch: object): Promise<DatasetRecord> {
+    const merged = mergePatch(editableView(current), patch) as Record<string, unknown>;
+    const { draft, problems } = await this.checkDraft({
+      ...merged,
+      id: current.id,
+      datasetId: current.datasetId,
+      version: current.version,
+      kind: current.kind,
+      project: current.project,
+    });
+    // Facets are checked on the merged members as sent (the schema only says "an object").
+    const { facets, bbox } = checkDraftRules(
+      { ...draft, facets: (merged.facets as Record<string, unknown> | undefined) ?? {} },
+      problems,
+    );
+    InvalidError.throwIfAny(problems);
+    const next: DatasetRecord = {
+      ...current,
+      facets,
+      variables: draft.variables ?? [],
+      timeCoverage: draft.timeCoverage ?? null,
+      bbox,
+      access: accessOf(draft.access),
+      status: draft.status ?? current.status,
+      availability: draft.availability ?? current.availability,
+      title: draft.title ?? '',
+      description: draft.description ?? '',
+      keywords: draft.keywords ?? [],
+      updatedAt: new Date().toISOString(),
+    };
+    const optional = next as unknown as Record<string, unknown>;
+    for (const key of OPTIONAL_MEMBERS) {
+      const value = draft[key];
+      if (value === undefined) delete optional[key];
+      else optional[key] = value;
+    }
+    return next;
+  }
+
+  private async audit(
+    who: { caller?: Principal; actor?: string; requestId?: string; note?: string },
+    id: string,
+    action: AuditEntry['action'],
+    changes: AuditEntry['changes'],
+  ): Promise<void> {
+    await this.store.audit.append([
+      {
+        id: randomUUID(),
+        entityType: 'dataset',
+        entityId: id,
+        action,
+        actor: who.caller?.subject ?? who.actor ?? 'system',
+        at: new Date().toISOString(),
+        changes,
+        ...(who.requestId ? { requestId: who.requestId } : {}),
+        ...(who.note ? { note: who.note } : {}),
+      },
+    ]);
+  }
+}
+
+function accessOf(access: AccessControl): AccessControl {
+  return {
+    public: access.public,
+    ownerGroup: access.ownerGroup,
+    accessGroups: [...new Set(access.accessGroups)],
+  };
+}
+
+function mergeVariables(a: VariableInfo[], b: VariableInfo[]): VariableInfo[] {
+  const names = new Set(a.map((v) => v.name));
+  return [...a, ...b.filter((v) => !names.has(v.name))];
+}
+
+/** List facets (variable) gain values; single facets keep the first value. */
+function mergeFacets(current: Facets, incoming: Facets): Facets {
+  const out: Facets = { ...current };
+  for (const [name, value] of Object.entries(incoming) as [keyof Facets, string | string[]][]) {
+    const existing = out[name];
+    if (existing === undefined) out[name] = value;
+    else if (Array.isArray(existing)) {
+      const add = (Array.isArray(value) ? value : [value]).filter((v) => !existing.includes(v));
+      if (add.length) out[name] = [...existing, ...add];
+    }
+  }
+  return out;
+}

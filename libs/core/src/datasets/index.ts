@@ -1,0 +1,3 @@
+export * from './dataset-rules';
+export * from './draft';
+export { diff, mergePatch } from './merge-patch';
