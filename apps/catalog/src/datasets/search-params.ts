@@ -198,13 +198,7 @@ export function parseBBoxParam(raw: RawQuery, bad: Bad): BBox | undefined {
   return undefined;
 }
 
-function integer(
-  raw: RawQuery,
-  name: string,
-  min: number,
-  max: number,
-  bad: Bad,
-): number | undefined {
+function integer(raw: RawQuery, name: string, min: number, max: number, bad: Bad): number | undefined {
   return parseInteger(singleParam(raw, name, bad), name, min, max, bad);
 }
 
@@ -225,11 +219,7 @@ export function parseInteger(
 }
 
 /** `true` or `false`, else reported to `bad`. */
-export function parseBoolean(
-  value: string | undefined,
-  name: string,
-  bad: Bad,
-): boolean | undefined {
+export function parseBoolean(value: string | undefined, name: string, bad: Bad): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === 'true') return true;
   if (value === 'false') return false;
