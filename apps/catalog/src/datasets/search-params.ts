@@ -1,7 +1,11 @@
 /**
- * Parses the query string of `GET /api/v1/datasets` (and the facet/ESGF
+ * Parses the query string of `GET /api/v1/datasets` (and the facet/export
  * endpoints) into the shared DatasetQuery. Facet names are dynamic, so this
  * is hand-validated: every unknown parameter is a 400 naming it.
+ *
+ * The rules every query dialect shares (the ESGF parser in esgf/esgf-params.ts
+ * calls them too) are exported below: one parameter given once, facet filters,
+ * facet names, time range, bbox, integers and booleans.
  */
 import {
   AVAILABILITIES,
@@ -41,55 +45,28 @@ const KNOWN = new Set([
   'sort',
 ]);
 
+/** Records one problem with query parameter `field`; parsers collect them for `InvalidError.of`. */
+export type Bad = (field: string, message: string) => void;
+
 export function parseSearchParams(raw: RawQuery, access: AccessFilter): DatasetQuery {
   const problems: FieldProblem[] = [];
-  const bad = (field: string, message: string) => problems.push({ field: `query.${field}`, message });
-  const facets: Partial<Record<FacetName, string[]>> = {};
+  const bad: Bad = (field, message) => problems.push({ field: `query.${field}`, message });
 
-  for (const [key, value] of Object.entries(raw)) {
-    if (KNOWN.has(key)) continue;
-    if (isFacetName(key)) {
-      const values = listOf(value);
-      if (values.length) facets[key] = values;
-      continue;
-    }
-    bad(key, `unknown parameter; facets are ${FACET_NAMES.join(', ')}`);
-  }
-
+  const facets = parseFacetFilters(raw, KNOWN, bad);
   const query: DatasetQuery = { access, limit: DEFAULT_LIMIT };
   if (Object.keys(facets).length) query.facets = facets;
 
-  const q = single(raw, 'q', bad);
+  const q = singleParam(raw, 'q', bad);
   if (q !== undefined) {
     const tokens = tokenize(q);
     if (tokens.length > 16) bad('q', 'at most 16 search terms');
     else if (tokens.length) query.text = tokens;
   }
 
-  const start = single(raw, 'start', bad);
-  const end = single(raw, 'end', bad);
-  if (start !== undefined || end !== undefined) {
-    const time: { start?: string; end?: string } = {};
-    if (start !== undefined) {
-      const s = normaliseDate(start, 'start');
-      if (s) time.start = s;
-      else bad('start', 'must be a date YYYY[-MM[-DD[THH[:MM[:SS]]]]]');
-    }
-    if (end !== undefined) {
-      const e = normaliseDate(end, 'end');
-      if (e) time.end = e;
-      else bad('end', 'must be a date YYYY[-MM[-DD[THH[:MM[:SS]]]]]');
-    }
-    if (time.start && time.end && time.start > time.end) bad('end', 'must not be before start');
-    query.time = time;
-  }
-
-  const bbox = single(raw, 'bbox', bad);
-  if (bbox !== undefined) {
-    const parsed = parseBBox(bbox);
-    if (typeof parsed === 'string') bad('bbox', parsed);
-    else query.bbox = parsed;
-  }
+  const time = parseTimeRange(raw, bad, { ordered: true });
+  if (time) query.time = time;
+  const bbox = parseBBoxParam(raw, bad);
+  if (bbox) query.bbox = bbox;
 
   const kinds = enumList(raw, 'kind', DATASET_KINDS, bad);
   if (kinds) query.kind = kinds;
@@ -98,23 +75,20 @@ export function parseSearchParams(raw: RawQuery, access: AccessFilter): DatasetQ
   const availability = enumList(raw, 'availability', AVAILABILITIES, bad);
   if (availability) query.availability = availability;
 
-  const facetCounts = raw.facets === undefined ? undefined : listOf(raw.facets);
-  if (facetCounts) {
-    const unknown = facetCounts.filter((f) => !isFacetName(f));
-    if (unknown.length)
-      bad('facets', `unknown facet ${unknown.join(', ')}; facets are ${FACET_NAMES.join(', ')}`);
-    else query.facetCounts = facetCounts as FacetName[];
+  if (raw.facets !== undefined) {
+    const facetCounts = parseFacetNames(listOf(raw.facets), bad);
+    if (facetCounts) query.facetCounts = facetCounts;
   }
 
   const limit = integer(raw, 'limit', 0, MAX_LIMIT, bad);
   if (limit !== undefined) query.limit = limit;
   const offset = integer(raw, 'offset', 0, 10_000_000, bad);
-  const cursor = single(raw, 'cursor', bad);
+  const cursor = singleParam(raw, 'cursor', bad);
   if (offset !== undefined && cursor !== undefined) bad('offset', 'use either cursor or offset, not both');
   if (offset !== undefined) query.offset = offset;
   if (cursor !== undefined) query.cursor = cursor;
 
-  const sort = single(raw, 'sort', bad);
+  const sort = singleParam(raw, 'sort', bad);
   if (sort !== undefined) {
     const field = sort.replace(/^[-+]/, '');
     if (!(DATASET_SORT_FIELDS as readonly string[]).includes(field)) {
@@ -143,7 +117,8 @@ export function listOf(value: unknown): string[] {
     .filter(Boolean);
 }
 
-function single(raw: RawQuery, name: string, bad: (f: string, m: string) => void): string | undefined {
+/** A parameter given at most once, trimmed; a repeated one is reported to `bad`. */
+export function singleParam(raw: RawQuery, name: string, bad: Bad): string | undefined {
   const value = raw[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
@@ -153,14 +128,78 @@ function single(raw: RawQuery, name: string, bad: (f: string, m: string) => void
   return value.trim();
 }
 
-function integer(
+/**
+ * Every parameter named after a facet filters by it (empty values ignored);
+ * any other parameter not in `known` is reported to `bad`.
+ */
+export function parseFacetFilters(
   raw: RawQuery,
-  name: string,
-  min: number,
-  max: number,
-  bad: (f: string, m: string) => void,
-): number | undefined {
-  return parseInteger(single(raw, name, bad), name, min, max, bad);
+  known: ReadonlySet<string>,
+  bad: Bad,
+): Partial<Record<FacetName, string[]>> {
+  const facets: Partial<Record<FacetName, string[]>> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (known.has(key)) continue;
+    if (isFacetName(key)) {
+      const values = listOf(value);
+      if (values.length) facets[key] = values;
+      continue;
+    }
+    bad(key, `unknown parameter; facets are ${FACET_NAMES.join(', ')}`);
+  }
+  return facets;
+}
+
+/** The facets to count (`facets=model,experiment`), or undefined after reporting unknown names. */
+export function parseFacetNames(names: string[], bad: Bad): FacetName[] | undefined {
+  const unknown = names.filter((f) => !isFacetName(f));
+  if (unknown.length) {
+    bad('facets', `unknown facet ${unknown.join(', ')}; facets are ${FACET_NAMES.join(', ')}`);
+    return undefined;
+  }
+  return names as FacetName[];
+}
+
+/**
+ * `start`/`end` of a time-overlap filter, each a possibly partial date
+ * completed by `normaliseDate`. `ordered` also rejects end before start; the
+ * ESGF dialect passes false because esg-search answers an inverted range
+ * (with the overlap of both bounds) rather than refusing it.
+ */
+export function parseTimeRange(
+  raw: RawQuery,
+  bad: Bad,
+  { ordered }: { ordered: boolean },
+): { start?: string; end?: string } | undefined {
+  const start = singleParam(raw, 'start', bad);
+  const end = singleParam(raw, 'end', bad);
+  if (start === undefined && end === undefined) return undefined;
+  const time: { start?: string; end?: string } = {};
+  for (const [edge, value] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
+    if (value === undefined) continue;
+    const date = normaliseDate(value, edge);
+    if (date) time[edge] = date;
+    else bad(edge, 'must be a date YYYY[-MM[-DD[THH[:MM[:SS]]]]]');
+  }
+  if (ordered && time.start && time.end && time.start > time.end) bad('end', 'must not be before start');
+  return time;
+}
+
+/** The `bbox` parameter (see `parseBBox`), or undefined when absent or reported to `bad`. */
+export function parseBBoxParam(raw: RawQuery, bad: Bad): BBox | undefined {
+  const value = singleParam(raw, 'bbox', bad);
+  if (value === undefined) return undefined;
+  const parsed = parseBBox(value);
+  if (typeof parsed !== 'string') return parsed;
+  bad('bbox', parsed);
+  return undefined;
+}
+
+function integer(raw: RawQuery, name: string, min: number, max: number, bad: Bad): number | undefined {
+  return parseInteger(singleParam(raw, name, bad), name, min, max, bad);
 }
 
 /** A whole number within [min, max], else reported to `bad`. Shared by every query dialect (REST, ESGF). */
@@ -169,7 +208,7 @@ export function parseInteger(
   name: string,
   min: number,
   max: number,
-  bad: (f: string, m: string) => void,
+  bad: Bad,
 ): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -180,11 +219,7 @@ export function parseInteger(
 }
 
 /** `true` or `false`, else reported to `bad`. */
-export function parseBoolean(
-  value: string | undefined,
-  name: string,
-  bad: (f: string, m: string) => void,
-): boolean | undefined {
+export function parseBoolean(value: string | undefined, name: string, bad: Bad): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === 'true') return true;
   if (value === 'false') return false;
@@ -196,7 +231,7 @@ function enumList<T extends string>(
   raw: RawQuery,
   name: string,
   allowed: readonly T[],
-  bad: (f: string, m: string) => void,
+  bad: Bad,
 ): T[] | undefined {
   if (raw[name] === undefined) return undefined;
   const values = listOf(raw[name]);

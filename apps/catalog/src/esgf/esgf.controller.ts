@@ -3,7 +3,9 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiQuery, ApiTags } from '@ne
 import type { Principal } from '@climcat/core';
 import { Caller } from '@climcat/platform';
 import type { RawQuery } from '../datasets/search-params';
-import { EsgfService, ESGF_MAX_LIMIT, type EsgfResponse } from './esgf.service';
+import { ESGF_MAX_LIMIT } from './esgf-params';
+import { EsgfService } from './esgf.service';
+import type { EsgfResponse } from './solr-mapping';
 
 class SolrResponseDto {
   numFound!: number;
