@@ -14,5 +14,6 @@ export * from './openapi/openapi';
 export * from './openapi/page.dto';
 export * from './queue';
 export * from './storage/storage.service';
+export * from './storage/hdf5-worker.provider';
 export * from './platform.module';
 export * from './bootstrap';
