@@ -4,7 +4,7 @@
  * makes the HDF5 library abort, loop or allocate without bound only takes
  * this worker down, and the client replaces it.
  */
-import * as fs from 'node:fs';
+import fs from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { failureOf, H5Handler, loadH5wasm } from './h5-handler';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './h5-protocol';
