@@ -46,7 +46,11 @@ export async function writeCfFixtures(dir: string): Promise<string[]> {
   await writeNetcdf3(
     monthly,
     {
-      dimensions: [{ name: 'time', length: 0, unlimited: true }, ...grid.dimensions, { name: 'bnds', length: 2 }],
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        ...grid.dimensions,
+        { name: 'bnds', length: 2 },
+      ],
       variables: [
         {
           name: 'time',

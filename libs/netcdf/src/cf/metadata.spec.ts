@@ -1,13 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeNetcdf3, type Netcdf3Data, type Netcdf3Schema } from '../cdf3/writer';
 import { Netcdf3File } from '../cdf3/reader';
-import { resolveDrs } from '../drs/drs';
 import { CfError } from '../errors';
 import { MemoryByteSource } from '../io/byte-source';
-import { readCfSummary } from '../open';
 import { extractCf } from './metadata';
 import { unpackValues } from './unpack';
 

@@ -94,7 +94,11 @@ export function typeOf(meta: Pick<H5.Metadata, 'type' | 'size' | 'signed' | 'vle
     if (meta.size === 4) return meta.signed ? 'int' : 'uint';
     if (meta.size === 8) return meta.signed ? 'int64' : 'uint64';
   }
-  throw new H5Failure('UNSUPPORTED', `HDF5 type class ${meta.type} (size ${meta.size}) is not supported`, where);
+  throw new H5Failure(
+    'UNSUPPORTED',
+    `HDF5 type class ${meta.type} (size ${meta.size}) is not supported`,
+    where,
+  );
 }
 
 /** Plain numbers (h5wasm's answer for scalars and some arrays) as the typed array of `type`. */
@@ -239,7 +243,11 @@ function walk(
     const children: { name: string; group: H5.Group }[] = [];
     for (const key of group.keys()) {
       if (++objects > MAX_OBJECTS)
-        throw new H5Failure('ABSURD_SIZE', `the file has more than ${MAX_OBJECTS} HDF5 objects`, prefix || '/');
+        throw new H5Failure(
+          'ABSURD_SIZE',
+          `the file has more than ${MAX_OBJECTS} HDF5 objects`,
+          prefix || '/',
+        );
       const name = prefix + key;
       const obj = group.get(key);
       if (obj instanceof h5.Dataset) entries.push({ name, ds: obj });

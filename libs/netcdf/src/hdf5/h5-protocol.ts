@@ -32,7 +32,11 @@ export type WorkerRequest =
   | { id: number; op: 'close'; handle: number };
 
 /** A request without its id, as callers of the client write it. */
-export type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+export type RequestBody = WorkerRequest extends infer R
+  ? R extends { id: number }
+    ? Omit<R, 'id'>
+    : never
+  : never;
 
 /** What `open` answers. */
 export interface OpenResult {

@@ -56,7 +56,9 @@ function serve(port: MessagePort, init: WorkerInit): void {
         handler ??= loadH5wasm(init.h5wasmPath).then((h5) => new H5Handler(h5));
         const result = (await handler).handle(req);
         const transfer =
-          ArrayBuffer.isView(result) && result.byteOffset === 0 && result.byteLength === result.buffer.byteLength
+          ArrayBuffer.isView(result) &&
+          result.byteOffset === 0 &&
+          result.byteLength === result.buffer.byteLength
             ? [result.buffer as ArrayBuffer]
             : [];
         port.postMessage({ id: req.id, ok: true, result } satisfies WorkerResponse, transfer);
@@ -71,4 +73,5 @@ function serve(port: MessagePort, init: WorkerInit): void {
   });
 }
 
-if (parentPort && (workerData as Partial<WorkerInit> | null)?.h5wasmPath) serve(parentPort, workerData as WorkerInit);
+if (parentPort && (workerData as Partial<WorkerInit> | null)?.h5wasmPath)
+  serve(parentPort, workerData as WorkerInit);
