@@ -85,7 +85,10 @@ export function fromAsciiDecoded(text: string, cset: number | undefined): string
 }
 
 /** The NetCDF type of an HDF5 datatype; UNSUPPORTED for compound, enum, opaque and others. */
-export function typeOf(meta: Pick<H5.Metadata, 'type' | 'size' | 'signed' | 'vlen'>, where: string): NcType {
+export function typeOf(
+  meta: Pick<H5.Metadata, 'type' | 'size' | 'signed'> & { vlen?: boolean },
+  where: string,
+): NcType {
   if (meta.type === 3) return meta.vlen ? 'string' : 'char';
   if (meta.type === 1 && (meta.size === 4 || meta.size === 8)) return meta.size === 4 ? 'float' : 'double';
   if (meta.type === 0) {
