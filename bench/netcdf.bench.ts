@@ -19,10 +19,11 @@ import {
   openNetcdf,
   readCfSummary,
   shutdownHdf5Worker,
-  writeDemoArchive,
   type Netcdf3File,
   type ReadOptions,
 } from '@climcat/netcdf';
+// The demo archive is standalone's; the bench (not a lib) borrows its realistic files.
+import { writeDemoArchive } from '../apps/standalone/src/demo-archive';
 import { fmt, peakRssMb } from './lib';
 
 const COPIES = Number(process.argv[2] ?? 500);

@@ -1,7 +1,9 @@
 /** Archive trees for ingest tests, made with the project's own NetCDF writer. */
-import { writeDemoArchive, writeNetcdf3 } from '@climcat/netcdf';
+import { writeNetcdf3 } from '@climcat/netcdf';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+// The ingest suites scan the very files standalone writes on first start.
+import { writeDemoArchive } from '../../apps/standalone/src/demo-archive';
 
 /** The demo CMIP5/CORDEX files (paths relative to root). */
 export async function demoArchive(root: string): Promise<string[]> {

@@ -14,10 +14,10 @@ import {
   NetcdfFormatError,
   extractCf,
   openNetcdf,
-  writeDemoArchive,
   type ByteSource,
   type NetcdfDataset,
 } from '@climcat/netcdf';
+import { writeCfFixtures } from './fixtures';
 import { makeTempDir, ncgen, requireTool, type NcgenKind } from './tools';
 
 /** A short timeout so HDF5 hangs on damaged files surface quickly as typed errors. */
@@ -182,7 +182,7 @@ describe('fuzz (seeded truncations and bit flips)', () => {
     const paths: string[] = [];
     for (const [fixture, kinds] of sets)
       for (const kind of kinds) paths.push(await ncgen(fixture, kind, tmp.dir));
-    paths.push(...(await writeDemoArchive(join(tmp.dir, 'demo'))).slice(0, 2));
+    paths.push(...(await writeCfFixtures(join(tmp.dir, 'ours'))));
     for (const p of paths) {
       const bytes = new Uint8Array(await readFile(p));
       const ds = await openNetcdf(new MemoryByteSource(bytes));

@@ -1,5 +1,5 @@
 /** First-start demo data: a few small CMIP5 / CORDEX NetCDF files in DRS layout. */
-import { writeDemoArchive } from '@climcat/netcdf';
+import { writeDemoArchive } from './demo-archive';
 import { mkdir } from 'node:fs/promises';
 
 export async function writeDemoData(dataRoot: string): Promise<string[]> {

@@ -1,7 +1,7 @@
 /**
  * @climcat/netcdf — reading and writing climate files: byte sources, NetCDF-3
  * and NetCDF-4 metadata and hyperslabs, CF time and extent decoding, CMIP5 /
- * CORDEX DRS parsing, a streaming NetCDF-3 writer and the demo archive.
+ * CORDEX DRS parsing and a streaming NetCDF-3 writer.
  */
 export * from './errors';
 export * from './model';
@@ -55,7 +55,7 @@ export {
   type Cdf3Type,
 } from './cdf3/writer';
 export { Netcdf4File, type Netcdf4OpenOptions } from './hdf5/netcdf4-reader';
-export { Hdf5Worker, shutdownHdf5Worker, type Hdf5WorkerOptions } from './hdf5/h5-worker-client';
+export { Hdf5Worker, hdf5Worker, shutdownHdf5Worker, type Hdf5WorkerOptions } from './hdf5/h5-worker-client';
 export { openNetcdf, detectContainer, readCfSummary, type OpenOptions, type ContainerKind } from './open';
 
 export {
@@ -92,5 +92,3 @@ export {
   type DrsDisagreement,
   type ResolveDrsOptions,
 } from './drs/drs';
-
-export { writeDemoArchive } from './demo/demo-archive';

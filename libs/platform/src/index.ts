@@ -14,6 +14,7 @@ export * from './openapi/openapi';
 export * from './openapi/page.dto';
 export * from './queue';
 export * from './storage/storage.service';
+export * from './storage/hdf5-worker.provider';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './datasets/dataset-input.dto';

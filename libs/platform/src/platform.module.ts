@@ -9,6 +9,7 @@ import {
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { DatasetRules, STORE, type Store } from '@climcat/core';
+import type { Hdf5Worker } from '@climcat/netcdf';
 import { createStore } from '@climcat/store';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,18 +24,24 @@ import { createLogger, loggerParams, ROOT_LOGGER } from './observability/logging
 import { MetricsService } from './observability/metrics';
 import { OperationsController } from './observability/operations.controller';
 import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
+import { HDF5_WORKER, hdf5WorkerProvider } from './storage/hdf5-worker.provider';
 import { StorageService } from './storage/storage.service';
 
-/** Closes queues before the store so in-flight jobs can still write. */
+/**
+ * Closes queues first so in-flight jobs can still read files and write, then
+ * the HDF5 worker threads, then the store.
+ */
 @Injectable()
 class ShutdownSequence implements OnApplicationShutdown {
   constructor(
     @Inject(QUEUE_FACTORY) private readonly queues: QueueFactory,
+    @Inject(HDF5_WORKER) private readonly hdf5: Hdf5Worker,
     @Inject(STORE) private readonly store: Store,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.queues.close();
+    await this.hdf5.shutdown();
     await this.store.close();
   }
 }
@@ -64,6 +71,7 @@ export class PlatformModule {
           },
         },
         { provide: QUEUE_FACTORY, useFactory: () => createQueueFactory(config.redisUrl) },
+        hdf5WorkerProvider,
         {
           provide: HEALTH_CHECKS,
           useFactory: (queues: QueueFactory): HealthCheck[] =>
@@ -84,7 +92,16 @@ export class PlatformModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
-      exports: [APP_CONFIG, STORE, QUEUE_FACTORY, DatasetRules, AuthService, MetricsService, StorageService],
+      exports: [
+        APP_CONFIG,
+        STORE,
+        QUEUE_FACTORY,
+        HDF5_WORKER,
+        DatasetRules,
+        AuthService,
+        MetricsService,
+        StorageService,
+      ],
     };
   }
 }

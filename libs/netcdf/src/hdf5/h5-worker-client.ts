@@ -5,9 +5,10 @@
  * the service's event loop never blocks on HDF5.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { h5WorkerMain, type WorkerFailure, type WorkerRequest, type WorkerResponse } from './h5-worker-main';
+import { join } from 'node:path';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { findH5wasm } from './h5-handler';
+import type { RequestBody, WorkerFailure, WorkerInit, WorkerResponse } from './h5-protocol';
 
 export interface Hdf5WorkerOptions {
   /** Per-request timeout (default 60 s: a damaged file must not hang a service). */
@@ -29,23 +30,27 @@ type Pending = {
   timer: NodeJS.Timeout;
 };
 
-type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
-
-/** Finds h5wasm's node build (ESM-only: it cannot be require.resolve'd from CommonJS). */
-function findH5wasm(): string {
-  const rel = join('node_modules', 'h5wasm', 'dist', 'node', 'hdf5_hl.js');
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = start; ; dir = dirname(dir)) {
-      const candidate = join(dir, rel);
-      if (existsSync(candidate)) return candidate;
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error('h5wasm is not installed (npm install h5wasm)');
+/**
+ * Starts the worker thread from its entry file beside this one: h5-worker.js
+ * when compiled, else h5-worker.ts (ts-node, jest), which a new thread cannot
+ * run by itself (neither ts-node's hooks nor jest's transformer reach it), so
+ * a two-line bootstrap registers ts-node (transpile only) there first.
+ */
+export function startWorkerThread(options: WorkerOptions & { workerData: WorkerInit }): Worker {
+  const compiled = join(__dirname, 'h5-worker.js');
+  if (existsSync(compiled)) return new Worker(compiled, options);
+  const source = join(__dirname, 'h5-worker.ts');
+  if (!existsSync(source)) throw new Error(`HDF5 worker entry missing: neither ${compiled} nor ${source}`);
+  const bootstrap = [
+    `require('ts-node').register({ transpileOnly: true, projectSearchDir: ${JSON.stringify(__dirname)} });`,
+    `require(${JSON.stringify(source)});`,
+  ].join('\n');
+  return new Worker(bootstrap, { ...options, eval: true });
 }
 
 export class Hdf5Worker {
   private worker: Worker | undefined;
+  private readonly threads = new Set<Worker>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Increases whenever the worker is replaced; file handles of older generations are gone. */
@@ -73,18 +78,21 @@ export class Hdf5Worker {
     });
   }
 
-  /** Stops the worker (pending requests fail); a later request starts a new one. */
+  /** Worker threads that have not exited yet, including replaced ones still terminating. */
+  get liveWorkers(): number {
+    return this.threads.size;
+  }
+
+  /** Stops the worker (pending requests fail) and waits until every thread has exited; a later request starts a new one. */
   async shutdown(): Promise<void> {
-    const w = this.worker;
     this.replace({ code: 'HDF5', message: 'HDF5 worker shut down', fatal: true });
-    if (w) await w.terminate();
+    await Promise.all([...this.threads].map((t) => t.terminate()));
   }
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
     this.h5wasmPath ??= findH5wasm();
-    const worker = new Worker(`(${h5WorkerMain.toString()})()`, {
-      eval: true,
+    const worker = startWorkerThread({
       workerData: { h5wasmPath: this.h5wasmPath },
       resourceLimits: { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb ?? 1024 },
     });
@@ -98,7 +106,9 @@ export class Hdf5Worker {
         fatal: true,
       });
     });
+    this.threads.add(worker);
     worker.on('exit', (code) => {
+      this.threads.delete(worker);
       if (this.worker === worker)
         this.replace({ code: 'HDF5', message: `HDF5 worker exited with code ${code}`, fatal: true });
     });

@@ -21,7 +21,7 @@ import {
   type ReadOptions,
 } from '../selection';
 import { Hdf5WorkerFailure, hdf5Worker, type Hdf5Worker } from './h5-worker-client';
-import type { RawMetadata } from './h5-worker-main';
+import type { OpenResult, RawMetadata } from './h5-protocol';
 
 export interface Netcdf4OpenOptions {
   /** Where remote objects are copied before opening (required for non-local sources). */
@@ -76,9 +76,9 @@ export class Netcdf4File implements NetcdfDataset {
     }
     const worker = options.worker ?? hdf5Worker();
     const generation = worker.generation;
-    let opened: { handle: number; meta: RawMetadata };
+    let opened: OpenResult;
     try {
-      opened = await worker.request<{ handle: number; meta: RawMetadata }>({
+      opened = await worker.request<OpenResult>({
         op: 'open',
         path: resolve(path),
       });

@@ -5,14 +5,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { rotatedToGeographic } from '../cf/geo';
 import {
+  rotatedToGeographic,
   writeNetcdf3,
   type AttributeInput,
   type Netcdf3Data,
   type Netcdf3Schema,
   type VariableInput,
-} from '../cdf3/writer';
+} from '@climcat/netcdf';
 
 const i32 = (n: number): AttributeInput['value'] => Int32Array.of(n);
 const f32 = (...n: number[]): AttributeInput['value'] => Float32Array.from(n);
