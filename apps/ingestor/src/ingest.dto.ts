@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length } from 'class-validator';
-import { PageQueryDto } from '@climcat/platform';
+import { IsOptional, IsString, Length } from 'class-validator';
 
 export class StartScanDto {
   /** Configured storage root name. */
@@ -57,72 +56,10 @@ export class ScanListDto {
   items!: ScanDto[];
 }
 
-export class JobDto {
-  id!: string;
-  queue!: string;
-  @ApiProperty({ enum: ['waiting', 'active', 'completed', 'failed', 'delayed'] })
-  state!: string;
-  attemptsMade!: number;
-  progress!: number;
-  failedReason?: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  data!: unknown;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  returnValue?: unknown;
-  createdAt!: string;
-  finishedAt?: string;
-}
-
 export class WebhookResultDto {
   /** Records queued as jobs. */
   accepted!: number;
   jobs!: string[];
   /** Records for buckets that are not configured roots. */
   ignored!: number;
-}
-
-export class IngestErrorDto {
-  /** `scan:<id>`, `events:<job>` or `records:<job>`. */
-  source!: string;
-  path!: string;
-  reason!: string;
-  at!: string;
-}
-
-export class InspectDto {
-  @IsString()
-  @Length(1, 64)
-  root!: string;
-
-  @IsString()
-  @Length(1, 4096)
-  path!: string;
-}
-
-export class InspectionDto {
-  @ApiProperty({ type: 'object', additionalProperties: true })
-  location!: Record<string, string>;
-  size!: number;
-  mtime!: string;
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: true,
-    description: 'CF summary: format, dimensions, variables, time, bbox',
-  })
-  summary!: Record<string, unknown>;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true })
-  drs!: Record<string, unknown> | null;
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: true,
-    description: 'Dataset the file would join, and why',
-  })
-  grouping!: Record<string, unknown>;
-}
-
-export class JobListQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ enum: ['waiting', 'active', 'completed', 'failed', 'delayed'], default: 'failed' })
-  @IsOptional()
-  @IsIn(['waiting', 'active', 'completed', 'failed', 'delayed'])
-  state?: string;
 }

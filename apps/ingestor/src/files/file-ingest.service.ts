@@ -3,12 +3,14 @@ import {
   ConflictError,
   NotFoundError,
   PreconditionFailedError,
+  requireRole,
   STORE,
   type AuditEntry,
   type DatasetRecord,
   type Facets,
   type FileRecord,
   type FileUpsertOutcome,
+  type Principal,
   type Store,
   type StorageLocation,
   type VariableInfo,
@@ -16,6 +18,7 @@ import {
 import { extractCf, openNetcdf, resolveDrs, DrsError, type CfSummary, type DrsResult } from '@climcat/netcdf';
 import { APP_CONFIG, StorageService, type AppConfig, type StoredObject } from '@climcat/platform';
 import { createHash, randomUUID } from 'node:crypto';
+import { mapInspection, type InspectionDto } from './inspection.dto';
 
 /** How a file maps to a dataset, and why. */
 export interface Grouping {
@@ -109,11 +112,12 @@ export class FileIngestService {
     };
   }
 
-  /** Inspects a file by root and path (404 when it does not exist). */
-  async inspectPath(rootName: string, path: string): Promise<Inspection> {
+  /** Inspects a file by root and path for a curator (404 when it does not exist). */
+  async inspectPath(caller: Principal, rootName: string, path: string): Promise<InspectionDto> {
+    requireRole(caller, 'curator', 'Ingestion');
     const object = await this.storage.stat(rootName, path);
     if (!object) throw new NotFoundError(`${rootName}/${path} does not exist`);
-    return this.inspect(rootName, object);
+    return mapInspection(rootName, await this.inspect(rootName, object));
   }
 
   /** Inspects and upserts one file (and its dataset). */
