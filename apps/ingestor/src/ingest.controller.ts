@@ -118,7 +118,10 @@ export class IngestController {
     @Param('queue') queue: string,
     @Query() query: JobListQueryDto,
   ): Promise<JobListDto> {
-    return this.jobs.list(caller, queue, query.state ?? 'failed', { offset: query.offset, limit: query.limit });
+    return this.jobs.list(caller, queue, query.state ?? 'failed', {
+      offset: query.offset,
+      limit: query.limit,
+    });
   }
 
   @Get('jobs/:queue/:id')

@@ -106,7 +106,10 @@ export class JobService {
       if (everything) {
         const q = this.queue(name);
         // The newest offset+limit of each source hold the newest offset+limit overall.
-        const [failed, counts] = await Promise.all([q.list('failed', 0, page.offset + page.limit), q.counts()]);
+        const [failed, counts] = await Promise.all([
+          q.list('failed', 0, page.offset + page.limit),
+          q.counts(),
+        ]);
         total += counts.failed;
         all.push(...failed.map((job) => mapJobError(name, job)));
       } else {
@@ -138,7 +141,11 @@ export class JobService {
   }
 
   /** Every job in a state that a non-curator may see, newest first. */
-  private async visibleJobs(caller: Principal, name: JobQueueName, state: JobState): Promise<JobInfo<unknown>[]> {
+  private async visibleJobs(
+    caller: Principal,
+    name: JobQueueName,
+    state: JobState,
+  ): Promise<JobInfo<unknown>[]> {
     const q = this.queue(name);
     const out: JobInfo<unknown>[] = [];
     for (let offset = 0; ; offset += BATCH) {
@@ -157,7 +164,8 @@ export class JobService {
     const datasets = wanted.length ? await this.store.datasets.getMany(wanted) : [];
     const readable = new Set(datasets.filter((d) => canRead(caller, d)).map((d) => d.id));
     return jobs.map(
-      (job, i) => submittedBy(name, job, caller) || (datasetIds[i] !== undefined && readable.has(datasetIds[i])),
+      (job, i) =>
+        submittedBy(name, job, caller) || (datasetIds[i] !== undefined && readable.has(datasetIds[i])),
     );
   }
 }
