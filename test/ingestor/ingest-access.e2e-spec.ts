@@ -4,7 +4,8 @@
  * and left out of totals; no response carries the submitter's principal or the
  * queued data.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { api } from '../catalog/seed';
 import { ADMIN, bearer, startApp, tempDir, TEST_ADMIN_KEY, type RunningApp } from '../harness/app';
 import { plainFile } from './archive';
@@ -207,9 +208,13 @@ describe('GET /ingest/v1/errors by caller', () => {
   });
 
   it('pages curators through the errors', async () => {
-    const res = await api(running, 'GET', '/ingest/v1/errors?offset=1&limit=1', { headers: curator });
-    expect(res.body.items).toEqual([]);
-    expect(res.body.total).toBe(1);
+    const all = (await api(running, 'GET', '/ingest/v1/errors', { headers: curator })).body;
+    const last = await api(running, 'GET', `/ingest/v1/errors?offset=${all.total - 1}&limit=1`, {
+      headers: curator,
+    });
+    expect(last.body).toEqual({ total: all.total, items: [all.items[all.total - 1]] });
+    const past = await api(running, 'GET', `/ingest/v1/errors?offset=${all.total}`, { headers: curator });
+    expect(past.body).toEqual({ total: all.total, items: [] });
   });
 });
 
@@ -250,6 +255,34 @@ describe('responses carry no principal and no queued data', () => {
     // The submitted metadata itself is never echoed, to anyone.
     expect(all).not.toContain(SECRET_TITLE);
     expect(all).not.toContain('ownerGroup');
+  });
+});
+
+describe('scans by caller', () => {
+  it('shows failed file paths of a scan to curators only', async () => {
+    mkdirSync(join(dataRoot, 'beamline9/scan'), { recursive: true });
+    writeFileSync(join(dataRoot, 'beamline9/scan/page.nc'), '<!DOCTYPE html><html></html>');
+    const started = await api(running, 'POST', '/ingest/v1/scans', {
+      headers: curator,
+      body: { root: 'data', prefix: 'beamline9/scan' },
+    });
+    expect(started.status).toBe(202);
+    const deadline = Date.now() + 30_000;
+    let scan: any;
+    do {
+      await new Promise((r) => setTimeout(r, 50));
+      scan = (await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: curator })).body;
+    } while (!['completed', 'failed', 'cancelled'].includes(scan.state) && Date.now() < deadline);
+    expect(scan).toMatchObject({ state: 'completed', counts: { failed: 1 } });
+    expect(scan.errors).toEqual([{ path: 'beamline9/scan/page.nc', reason: expect.any(String) }]);
+    const seen = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: outsider });
+    expect(seen.body).toMatchObject({ counts: { failed: 1 }, errors: [] });
+    const listed = await api(running, 'GET', '/ingest/v1/scans', { headers: outsider });
+    expect(JSON.stringify(listed.body)).not.toContain('page.nc');
+    const errors = await api(running, 'GET', '/ingest/v1/errors', { headers: outsider });
+    expect(errors.body).toEqual({ total: 0, items: [] });
+    const curated = await api(running, 'GET', '/ingest/v1/errors', { headers: curator });
+    expect(curated.body.items.map((e: { path: string }) => e.path)).toContain('data/beamline9/scan/page.nc');
   });
 });
 

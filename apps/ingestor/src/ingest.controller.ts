@@ -38,7 +38,7 @@ export class IngestController {
   @ApiAcceptedResponse({ type: ScanDto })
   async startScan(@Caller() caller: Principal, @Body() body: StartScanDto): Promise<ScanDto> {
     const scan = await this.scans.start(caller, body.root ?? 'data', body.prefix ?? '');
-    return { ...scan, rate: null, etaSeconds: null };
+    return this.scans.get(caller, scan.id);
   }
 
   @Get('scans')

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
+import type { ScanProgress } from './scans/scan.service';
 
 export class StartScanDto {
   /** Configured storage root name. */
@@ -43,6 +44,7 @@ export class ScanDto {
   rate!: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true, description: 'Seconds left (from the previous scan)' })
   etaSeconds!: number | null;
+  /** The first files that failed, with the reason (curators and the requester only). */
   errors!: ScanErrorDto[];
   requestedBy!: string;
   createdAt!: string;
@@ -54,6 +56,34 @@ export class ScanDto {
 export class ScanListDto {
   total!: number;
   items!: ScanDto[];
+}
+
+/** A scan as the API shows it; `showErrors` false leaves out the failed files' paths. */
+export function mapScan(scan: ScanProgress, showErrors: boolean): ScanDto {
+  const { counts } = scan;
+  return {
+    id: scan.id,
+    root: scan.root,
+    prefix: scan.prefix,
+    state: scan.state,
+    counts: {
+      seen: counts.seen,
+      new: counts.new,
+      changed: counts.changed,
+      unchanged: counts.unchanged,
+      removed: counts.removed,
+      failed: counts.failed,
+    },
+    bytes: scan.bytes,
+    rate: scan.rate,
+    etaSeconds: scan.etaSeconds,
+    errors: showErrors ? scan.errors.map((e) => ({ path: e.path, reason: e.reason })) : [],
+    requestedBy: scan.requestedBy,
+    createdAt: scan.createdAt,
+    ...(scan.startedAt !== undefined ? { startedAt: scan.startedAt } : {}),
+    ...(scan.finishedAt !== undefined ? { finishedAt: scan.finishedAt } : {}),
+    ...(scan.message !== undefined ? { message: scan.message } : {}),
+  };
 }
 
 export class WebhookResultDto {

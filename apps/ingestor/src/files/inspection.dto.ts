@@ -201,7 +201,7 @@ export function mapInspection(root: string, inspection: Inspection): InspectionD
       version: grouping.version,
       kind: grouping.kind,
       project: grouping.project,
-      facets: { ...grouping.facets } as Record<string, string | string[]>,
+      facets: { ...grouping.facets },
       warnings: [...grouping.warnings],
       basis: grouping.basis,
     },
