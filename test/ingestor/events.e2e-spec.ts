@@ -44,8 +44,7 @@ async function settle(): Promise<void> {
     const counts = await Promise.all(
       ['waiting', 'active', 'delayed'].map(
         async (state) =>
-          (await api(running, 'GET', `/ingest/v1/jobs/events?state=${state}`, { headers: ADMIN })).body
-            .length,
+          (await api(running, 'GET', `/ingest/v1/jobs/events?state=${state}`, { headers: ADMIN })).body.total,
       ),
     );
     if (counts.every((n) => n === 0)) return;
@@ -154,7 +153,7 @@ describe('S3 bucket notifications', () => {
     expect(job).toMatchObject({ state: 'failed', attemptsMade: 5 });
     expect(job.failedReason).toMatch(/not a netcdf|html/i);
     const failed = await api(running, 'GET', '/ingest/v1/jobs/events?state=failed', { headers: ADMIN });
-    expect(failed.body.map((j: { id: string }) => j.id)).toContain(jobId);
+    expect(failed.body.items.map((j: { id: string }) => j.id)).toContain(jobId);
   }, 60_000);
 
   it('reads NetCDF-4 objects through the bounded local cache', async () => {

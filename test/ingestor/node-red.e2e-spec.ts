@@ -425,7 +425,7 @@ describe('Node-RED at /red', () => {
         );
         const error = await eventually('failed record job in /ingest/v1/errors', async () => {
           const res = await api(running, 'GET', '/ingest/v1/errors', { headers: ADMIN });
-          return (res.body as { source: string; path: string; reason: string }[]).find(
+          return (res.body.items as { source: string; path: string; reason: string }[]).find(
             (e) => e.path === 'beamline/saved-page.nc',
           );
         });

@@ -125,7 +125,7 @@ describe('directory scans', () => {
     expect(reasons[bad.html]).toMatch(/html|not a netcdf/i);
     expect(reasons[bad.truncated]).toMatch(/truncat|end of file|past the end|short/i);
     const errors = await api(running, 'GET', '/ingest/v1/errors', { headers: ADMIN });
-    expect(errors.body.map((e: { path: string }) => e.path)).toEqual(
+    expect(errors.body.items.map((e: { path: string }) => e.path)).toEqual(
       expect.arrayContaining([`data/${bad.html}`]),
     );
   });

@@ -5,23 +5,16 @@ import {
   ApiBody,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { requireRole, type Principal } from '@climcat/core';
+import type { Principal } from '@climcat/core';
 import { Caller, OwnAuthentication, PageQueryDto } from '@climcat/platform';
 import { EventService } from './events/event.service';
 import { FileIngestService } from './files/file-ingest.service';
-import {
-  IngestErrorDto,
-  InspectDto,
-  InspectionDto,
-  JobListQueryDto,
-  JobDto,
-  ScanDto,
-  ScanListDto,
-  StartScanDto,
-  WebhookResultDto,
-} from './ingest.dto';
+import { InspectDto, InspectionDto } from './files/inspection.dto';
+import { ScanDto, ScanListDto, StartScanDto, WebhookResultDto } from './ingest.dto';
+import { IngestErrorListDto, JOB_QUEUES, JobDto, JobListDto, JobListQueryDto } from './jobs/job.dto';
 import { JobService } from './jobs/job.service';
 import { AcceptedJobDto, IngestRecordDto } from './records/record.dto';
 import { RecordService } from './records/record.service';
@@ -45,7 +38,7 @@ export class IngestController {
   @ApiAcceptedResponse({ type: ScanDto })
   async startScan(@Caller() caller: Principal, @Body() body: StartScanDto): Promise<ScanDto> {
     const scan = await this.scans.start(caller, body.root ?? 'data', body.prefix ?? '');
-    return { ...scan, rate: null, etaSeconds: null };
+    return this.scans.get(caller, scan.id);
   }
 
   @Get('scans')
@@ -110,25 +103,30 @@ export class IngestController {
   })
   @ApiOkResponse({ type: InspectionDto })
   async inspect(@Caller() caller: Principal, @Body() body: InspectDto): Promise<InspectionDto> {
-    requireRole(caller, 'curator', 'Ingestion');
-    return JSON.parse(JSON.stringify(await this.files.inspectPath(body.root, body.path))) as InspectionDto;
+    return this.files.inspectPath(caller, body.root, body.path);
   }
 
   @Get('jobs/:queue')
   @ApiOperation({
-    summary: 'Jobs of a queue (events, records) in a state, newest first; failed ones carry the reason',
+    summary:
+      'Jobs of a queue (events, records) in a state, newest first; failed ones carry the reason. Readers see jobs of datasets they may read',
   })
-  @ApiOkResponse({ type: [JobDto] })
+  @ApiParam({ name: 'queue', enum: JOB_QUEUES })
+  @ApiOkResponse({ type: JobListDto })
   async listJobs(
     @Caller() caller: Principal,
     @Param('queue') queue: string,
     @Query() query: JobListQueryDto,
-  ): Promise<JobDto[]> {
-    return this.jobs.list(caller, queue, query.state ?? 'failed', query.offset, query.limit);
+  ): Promise<JobListDto> {
+    return this.jobs.list(caller, queue, query.state ?? 'failed', {
+      offset: query.offset,
+      limit: query.limit,
+    });
   }
 
   @Get('jobs/:queue/:id')
   @ApiOperation({ summary: 'One job: state, attempts, progress, result or failure reason' })
+  @ApiParam({ name: 'queue', enum: JOB_QUEUES })
   @ApiOkResponse({ type: JobDto })
   async getJob(
     @Caller() caller: Principal,
@@ -141,6 +139,7 @@ export class IngestController {
   @Post('jobs/:queue/:id/retry')
   @HttpCode(200)
   @ApiOperation({ summary: 'Retry a failed job (curators)' })
+  @ApiParam({ name: 'queue', enum: JOB_QUEUES })
   @ApiOkResponse({ type: JobDto })
   async retryJob(
     @Caller() caller: Principal,
@@ -152,10 +151,11 @@ export class IngestController {
 
   @Get('errors')
   @ApiOperation({
-    summary: 'Files that failed to ingest, with the exact reason (recent scans and failed jobs)',
+    summary:
+      'Files that failed to ingest, with the exact reason (failed jobs; recent scans for curators), newest first',
   })
-  @ApiOkResponse({ type: [IngestErrorDto] })
-  async errors(@Caller() caller: Principal, @Query() page: PageQueryDto): Promise<IngestErrorDto[]> {
-    return this.jobs.errors(caller, page.limit);
+  @ApiOkResponse({ type: IngestErrorListDto })
+  async errors(@Caller() caller: Principal, @Query() page: PageQueryDto): Promise<IngestErrorListDto> {
+    return this.jobs.errors(caller, { offset: page.offset, limit: page.limit });
   }
 }

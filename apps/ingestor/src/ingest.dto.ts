@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length } from 'class-validator';
-import { PageQueryDto } from '@climcat/platform';
+import { IsOptional, IsString, Length } from 'class-validator';
+import type { ScanProgress } from './scans/scan.service';
 
 export class StartScanDto {
   /** Configured storage root name. */
@@ -44,6 +44,7 @@ export class ScanDto {
   rate!: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true, description: 'Seconds left (from the previous scan)' })
   etaSeconds!: number | null;
+  /** The first files that failed, with the reason (curators and the requester only). */
   errors!: ScanErrorDto[];
   requestedBy!: string;
   createdAt!: string;
@@ -57,20 +58,32 @@ export class ScanListDto {
   items!: ScanDto[];
 }
 
-export class JobDto {
-  id!: string;
-  queue!: string;
-  @ApiProperty({ enum: ['waiting', 'active', 'completed', 'failed', 'delayed'] })
-  state!: string;
-  attemptsMade!: number;
-  progress!: number;
-  failedReason?: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  data!: unknown;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  returnValue?: unknown;
-  createdAt!: string;
-  finishedAt?: string;
+/** A scan as the API shows it; `showErrors` false leaves out the failed files' paths. */
+export function mapScan(scan: ScanProgress, showErrors: boolean): ScanDto {
+  const { counts } = scan;
+  return {
+    id: scan.id,
+    root: scan.root,
+    prefix: scan.prefix,
+    state: scan.state,
+    counts: {
+      seen: counts.seen,
+      new: counts.new,
+      changed: counts.changed,
+      unchanged: counts.unchanged,
+      removed: counts.removed,
+      failed: counts.failed,
+    },
+    bytes: scan.bytes,
+    rate: scan.rate,
+    etaSeconds: scan.etaSeconds,
+    errors: showErrors ? scan.errors.map((e) => ({ path: e.path, reason: e.reason })) : [],
+    requestedBy: scan.requestedBy,
+    createdAt: scan.createdAt,
+    ...(scan.startedAt !== undefined ? { startedAt: scan.startedAt } : {}),
+    ...(scan.finishedAt !== undefined ? { finishedAt: scan.finishedAt } : {}),
+    ...(scan.message !== undefined ? { message: scan.message } : {}),
+  };
 }
 
 export class WebhookResultDto {
@@ -79,50 +92,4 @@ export class WebhookResultDto {
   jobs!: string[];
   /** Records for buckets that are not configured roots. */
   ignored!: number;
-}
-
-export class IngestErrorDto {
-  /** `scan:<id>`, `events:<job>` or `records:<job>`. */
-  source!: string;
-  path!: string;
-  reason!: string;
-  at!: string;
-}
-
-export class InspectDto {
-  @IsString()
-  @Length(1, 64)
-  root!: string;
-
-  @IsString()
-  @Length(1, 4096)
-  path!: string;
-}
-
-export class InspectionDto {
-  @ApiProperty({ type: 'object', additionalProperties: true })
-  location!: Record<string, string>;
-  size!: number;
-  mtime!: string;
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: true,
-    description: 'CF summary: format, dimensions, variables, time, bbox',
-  })
-  summary!: Record<string, unknown>;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true })
-  drs!: Record<string, unknown> | null;
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: true,
-    description: 'Dataset the file would join, and why',
-  })
-  grouping!: Record<string, unknown>;
-}
-
-export class JobListQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ enum: ['waiting', 'active', 'completed', 'failed', 'delayed'], default: 'failed' })
-  @IsOptional()
-  @IsIn(['waiting', 'active', 'completed', 'failed', 'delayed'])
-  state?: string;
 }

@@ -2,11 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   DatasetRules,
   NotFoundError,
+  requireRole,
   STORE,
   type DatasetRecord,
   type Facets,
   type FileRecord,
   type FileUpsertOutcome,
+  type Principal,
   type Store,
   type StorageLocation,
   type VariableInfo,
@@ -14,6 +16,7 @@ import {
 import { extractCf, openNetcdf, resolveDrs, DrsError, type CfSummary, type DrsResult } from '@climcat/netcdf';
 import { APP_CONFIG, StorageService, type AppConfig, type StoredObject } from '@climcat/platform';
 import { createHash } from 'node:crypto';
+import { mapInspection, type InspectionDto } from './inspection.dto';
 
 /** How a file maps to a dataset, and why. */
 export interface Grouping {
@@ -106,11 +109,12 @@ export class FileIngestService {
     };
   }
 
-  /** Inspects a file by root and path (404 when it does not exist). */
-  async inspectPath(rootName: string, path: string): Promise<Inspection> {
+  /** Inspects a file by root and path for a curator (404 when it does not exist). */
+  async inspectPath(caller: Principal, rootName: string, path: string): Promise<InspectionDto> {
+    requireRole(caller, 'curator', 'Ingestion');
     const object = await this.storage.stat(rootName, path);
     if (!object) throw new NotFoundError(`${rootName}/${path} does not exist`);
-    return this.inspect(rootName, object);
+    return mapInspection(rootName, await this.inspect(rootName, object));
   }
 
   /** Inspects and upserts one file (and its dataset). */

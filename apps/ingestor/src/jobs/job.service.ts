@@ -1,20 +1,55 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InvalidError, NotFoundError, requireRole, STORE, type Principal, type Store } from '@climcat/core';
+import {
+  canRead,
+  InvalidError,
+  NotFoundError,
+  readsEverything,
+  requireRole,
+  STORE,
+  type Page,
+  type Principal,
+  type Store,
+} from '@climcat/core';
 import { JOB_STATES, type JobInfo, type JobQueue, type JobState } from '@climcat/platform';
 import { EventService } from '../events/event.service';
+import type { RecordJob } from '../records/record.service';
 import { RecordService } from '../records/record.service';
+import {
+  JOB_QUEUES,
+  mapJob,
+  mapJobError,
+  recordDatasetId,
+  type IngestErrorDto,
+  type IngestErrorListDto,
+  type JobDto,
+  type JobListDto,
+  type JobQueueName,
+} from './job.dto';
 
-export const JOB_QUEUES = ['events', 'records'] as const;
-export type JobQueueName = (typeof JOB_QUEUES)[number];
+/** Job ids as the queues create them: records get UUIDs, bucket events a 40-hex digest. */
+const JOB_ID: Record<JobQueueName, { pattern: RegExp; description: string }> = {
+  events: { pattern: /^[0-9a-f]{40}$/, description: '40 lower-case hex digits' },
+  records: {
+    pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    description: 'a UUID',
+  },
+};
 
-export interface IngestError {
-  source: string;
-  path: string;
-  reason: string;
-  at: string;
-}
+/** Scans whose errors /errors shows. */
+const RECENT_SCANS = 20;
+/** Jobs read per queue call while filtering for a caller who sees only some. */
+const BATCH = 1000;
 
-/** Ingest jobs of every queue: state, progress, failure reasons, retry. */
+/**
+ * Ingest jobs of every queue: state, progress, failure reasons, retry.
+ *
+ * Who sees a job: curators and admins see every job. Other readers see a job
+ * when its dataset exists and they may read it (`canRead`), or when they
+ * submitted it themselves (they already know what they sent). A job whose
+ * dataset is not known (a file not ingested yet, a failed file, a record whose
+ * dataset was never created) is hidden from everyone else, as are scan errors.
+ * A hidden job answers 404 like a missing one, and totals count visible jobs only.
+ */
 @Injectable()
 export class JobService {
   constructor(
@@ -23,72 +58,136 @@ export class JobService {
     private readonly records: RecordService,
   ) {}
 
-  private queue(name: string): JobQueue<unknown> {
-    if (name === 'events') return this.events.queue;
-    if (name === 'records') return this.records.queue;
-    throw InvalidError.field('path.queue', `unknown queue "${name}"; queues are ${JOB_QUEUES.join(', ')}`);
-  }
-
-  async list(
-    caller: Principal,
-    queue: string,
-    state: string,
-    offset: number,
-    limit: number,
-  ): Promise<JobInfo<unknown>[]> {
+  async list(caller: Principal, queue: string, state: string, page: Page): Promise<JobListDto> {
     requireRole(caller, 'reader');
-    if (!(JOB_STATES as readonly string[]).includes(state)) {
-      throw InvalidError.field('query.state', `must be one of ${JOB_STATES.join(', ')}`);
+    const name = queueName(queue);
+    const jobState = jobStateOf(state);
+    const q = this.queue(name);
+    if (readsEverything(caller)) {
+      const [items, counts] = await Promise.all([q.list(jobState, page.offset, page.limit), q.counts()]);
+      return { total: counts[jobState], items: items.map((job) => mapJob(name, job)) };
     }
-    return this.queue(queue).list(state as JobState, offset, limit);
+    const visible = await this.visibleJobs(caller, name, jobState);
+    return {
+      total: visible.length,
+      items: visible.slice(page.offset, page.offset + page.limit).map((job) => mapJob(name, job)),
+    };
   }
 
-  async counts(caller: Principal): Promise<Record<string, Record<JobState, number>>> {
+  async get(caller: Principal, queue: string, id: string): Promise<JobDto> {
     requireRole(caller, 'reader');
-    const out: Record<string, Record<JobState, number>> = {};
-    for (const name of JOB_QUEUES) out[name] = await this.queue(name).counts();
-    return out;
+    const name = queueName(queue);
+    const rule = JOB_ID[name];
+    if (!rule.pattern.test(id)) throw InvalidError.field('path.id', `must be ${rule.description}`);
+    const job = await this.queue(name).get(id);
+    // Hidden jobs look exactly like missing ones.
+    if (!job || !(await this.visible(caller, name, [job]))[0]) {
+      throw new NotFoundError(`Job ${id} does not exist in ${name}`);
+    }
+    return mapJob(name, job);
   }
 
-  async get(caller: Principal, queue: string, id: string): Promise<JobInfo<unknown>> {
-    requireRole(caller, 'reader');
-    const job = await this.queue(queue).get(id);
-    if (!job) throw new NotFoundError(`Job ${id} does not exist in ${queue}`);
-    return job;
-  }
-
-  async retry(caller: Principal, queue: string, id: string): Promise<JobInfo<unknown>> {
+  async retry(caller: Principal, queue: string, id: string): Promise<JobDto> {
     requireRole(caller, 'curator', 'Ingestion');
-    await this.queue(queue).retry(id);
-    return this.get(caller, queue, id);
+    const name = queueName(queue);
+    const rule = JOB_ID[name];
+    if (!rule.pattern.test(id)) throw InvalidError.field('path.id', `must be ${rule.description}`);
+    await this.queue(name).retry(id);
+    return this.get(caller, name, id);
   }
 
-  /** Files that could not be ingested: the errors of recent scans and of failed jobs. */
-  async errors(caller: Principal, limit: number): Promise<IngestError[]> {
+  /** Files that could not be ingested: failed jobs, and (for curators) the errors of recent scans. Newest first. */
+  async errors(caller: Principal, page: Page): Promise<IngestErrorListDto> {
     requireRole(caller, 'reader');
-    const out: IngestError[] = [];
+    const everything = readsEverything(caller);
+    const all: IngestErrorDto[] = [];
+    let total = 0;
     for (const name of JOB_QUEUES) {
-      for (const job of await this.queue(name).list('failed', 0, limit)) {
-        const data = job.data as { path?: string; key?: string; record?: { files?: { path: string }[] } };
-        out.push({
-          source: `${name}:${job.id}`,
-          path: data.path ?? data.key ?? data.record?.files?.[0]?.path ?? '',
-          reason: job.failedReason ?? 'failed',
-          at: job.finishedAt ?? job.createdAt,
-        });
+      if (everything) {
+        const q = this.queue(name);
+        // The newest offset+limit of each source hold the newest offset+limit overall.
+        const [failed, counts] = await Promise.all([
+          q.list('failed', 0, page.offset + page.limit),
+          q.counts(),
+        ]);
+        total += counts.failed;
+        all.push(...failed.map((job) => mapJobError(name, job)));
+      } else {
+        const failed = await this.visibleJobs(caller, name, 'failed');
+        total += failed.length;
+        all.push(...failed.map((job) => mapJobError(name, job)));
       }
     }
-    const scans = await this.store.scans.list({ limit: 20, offset: 0 });
-    for (const scan of scans.items) {
-      for (const e of scan.errors) {
-        out.push({
-          source: `scan:${scan.id}`,
-          path: `${scan.root}/${e.path}`,
-          reason: e.reason,
-          at: scan.finishedAt ?? scan.createdAt,
-        });
+    if (everything) {
+      const scans = await this.store.scans.list({ limit: RECENT_SCANS, offset: 0 });
+      for (const scan of scans.items) {
+        total += scan.errors.length;
+        for (const e of scan.errors) {
+          all.push({
+            source: `scan:${scan.id}`,
+            path: `${scan.root}/${e.path}`,
+            reason: e.reason,
+            at: scan.finishedAt ?? scan.createdAt,
+          });
+        }
       }
     }
-    return out.sort((a, b) => (a.at < b.at ? 1 : -1)).slice(0, limit);
+    all.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    return { total, items: all.slice(page.offset, page.offset + page.limit) };
   }
+
+  private queue(name: JobQueueName): JobQueue<unknown> {
+    return name === 'events' ? this.events.queue : this.records.queue;
+  }
+
+  /** Every job in a state that a non-curator may see, newest first. */
+  private async visibleJobs(
+    caller: Principal,
+    name: JobQueueName,
+    state: JobState,
+  ): Promise<JobInfo<unknown>[]> {
+    const q = this.queue(name);
+    const out: JobInfo<unknown>[] = [];
+    for (let offset = 0; ; offset += BATCH) {
+      const batch = await q.list(state, offset, BATCH);
+      const visible = await this.visible(caller, name, batch);
+      out.push(...batch.filter((_, i) => visible[i]));
+      if (batch.length < BATCH) return out;
+    }
+  }
+
+  /** Per job: may the caller see it (see the class comment)? One dataset lookup for the lot. */
+  private async visible(caller: Principal, name: JobQueueName, jobs: JobInfo<unknown>[]): Promise<boolean[]> {
+    if (readsEverything(caller)) return jobs.map(() => true);
+    const datasetIds = jobs.map((job) => (submittedBy(name, job, caller) ? undefined : datasetOf(name, job)));
+    const wanted = [...new Set(datasetIds.filter((id): id is string => id !== undefined))];
+    const datasets = wanted.length ? await this.store.datasets.getMany(wanted) : [];
+    const readable = new Set(datasets.filter((d) => canRead(caller, d)).map((d) => d.id));
+    return jobs.map(
+      (job, i) =>
+        submittedBy(name, job, caller) || (datasetIds[i] !== undefined && readable.has(datasetIds[i])),
+    );
+  }
+}
+
+function queueName(queue: string): JobQueueName {
+  if ((JOB_QUEUES as readonly string[]).includes(queue)) return queue as JobQueueName;
+  throw InvalidError.field('path.queue', `unknown queue "${queue}"; queues are ${JOB_QUEUES.join(', ')}`);
+}
+
+function jobStateOf(state: string): JobState {
+  if ((JOB_STATES as readonly string[]).includes(state)) return state as JobState;
+  throw InvalidError.field('query.state', `must be one of ${JOB_STATES.join(', ')}`);
+}
+
+/** Records carry their submitter's subject; bucket events have none. */
+function submittedBy(name: JobQueueName, job: JobInfo<unknown>, caller: Principal): boolean {
+  return name === 'records' && (job.data as RecordJob).actor === caller.subject;
+}
+
+/** The dataset a job touched (once completed) or will create (a metadata record); undefined when not known yet. */
+function datasetOf(name: JobQueueName, job: JobInfo<unknown>): string | undefined {
+  const result = job.returnValue as { datasetId?: unknown } | undefined;
+  if (job.state === 'completed' && typeof result?.datasetId === 'string') return result.datasetId;
+  return name === 'records' ? recordDatasetId(job.data as RecordJob) : undefined;
 }

@@ -63,7 +63,7 @@ export function createClimcatNodeApi(config: AppConfig, services: ClimcatService
     defaultRoot: 'data',
     subject: caller.subject,
     locate: (file) => locate(config, file),
-    inspect: async (root, path) => json(await services.files.inspectPath(root, path)),
+    inspect: async (root, path) => json(await services.files.inspectPath(caller, root, path)),
     submitRecord: async (record) => {
       const field = operatorKey(record, 'payload', 0);
       if (field) throw InvalidError.field(field, 'member names starting with "$" are not accepted');

@@ -10,6 +10,7 @@ import {
   DomainError,
   NotFoundError,
   STORE,
+  readsEverything,
   requireRole,
   SYSTEM,
   type FileRecord,
@@ -31,6 +32,7 @@ import {
 } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
 import { FileIngestService } from '../files/file-ingest.service';
+import { mapScan, type ScanDto } from '../ingest.dto';
 
 export const SCAN_QUEUE = 'ingest-scans';
 /** Errors kept on a scan record; `counts.failed` has the total. */
@@ -120,38 +122,39 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     return created;
   }
 
-  async get(caller: Principal, id: string): Promise<ScanProgress> {
+  async get(caller: Principal, id: string): Promise<ScanDto> {
     requireRole(caller, 'reader');
     const scan = await this.store.scans.get(id);
     if (!scan) throw new NotFoundError(`Scan ${id} does not exist`);
-    return this.withProgress(scan);
+    return mapScan(await this.withProgress(scan), showsErrors(caller, scan));
   }
 
-  async list(caller: Principal, page: Page): Promise<Paged<ScanProgress>> {
+  async list(caller: Principal, page: Page): Promise<Paged<ScanDto>> {
     requireRole(caller, 'reader');
     const result = await this.store.scans.list(page);
     // One look at recent scans serves the ETA of every running scan on the page.
     const recent = result.items.some((s) => s.state === 'running') ? await this.recentScans() : [];
     return {
       total: result.total,
-      items: await Promise.all(result.items.map((s) => this.withProgress(s, recent))),
+      items: await Promise.all(
+        result.items.map(async (s) => mapScan(await this.withProgress(s, recent), showsErrors(caller, s))),
+      ),
     };
   }
 
-  async cancel(caller: Principal, id: string): Promise<ScanProgress> {
+  async cancel(caller: Principal, id: string): Promise<ScanDto> {
     requireRole(caller, 'curator', 'Ingestion');
     const scan = await this.store.scans.get(id);
     if (!scan) throw new NotFoundError(`Scan ${id} does not exist`);
     if (scan.state !== 'queued' && scan.state !== 'running') {
       throw new ConflictError(`Scan ${id} is ${scan.state}; only queued or running scans can be cancelled`);
     }
-    return this.withProgress(
-      await this.store.scans.update(id, {
-        state: 'cancelled',
-        finishedAt: new Date().toISOString(),
-        message: `cancelled by ${caller.subject}`,
-      }),
-    );
+    const cancelled = await this.store.scans.update(id, {
+      state: 'cancelled',
+      finishedAt: new Date().toISOString(),
+      message: `cancelled by ${caller.subject}`,
+    });
+    return mapScan(await this.withProgress(cancelled), true);
   }
 
   /** Resolves when every queued scan has finished (CLI, tests). */
@@ -332,6 +335,14 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     return { ...scan, rate, etaSeconds };
   }
+}
+
+/**
+ * Failed files are not in the catalog, so no dataset says who may read their
+ * paths: curators and the scan's requester only (as GET /ingest/v1/errors does).
+ */
+function showsErrors(caller: Principal, scan: ScanRecord): boolean {
+  return readsEverything(caller) || scan.requestedBy === caller.subject;
 }
 
 /** Same size and ETag (or mtime when there is no ETag): the file need not be read again. */
