@@ -59,7 +59,7 @@ export interface FileRepository {
   get(id: string): Promise<FileRecord | null>;
   findByLocation(location: StorageLocation): Promise<FileRecord | null>;
   /**
-   * Idempotent on (location.kind, location.root, location.path): `new` when
+   * Idempotent on (location.root, location.path): `new` when
    * absent (or previously removed), `changed` when size, mtime, etag or
    * dataset differ, else `unchanged` (nothing written).
    */
@@ -67,7 +67,6 @@ export interface FileRepository {
   listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>>;
   /** Present files under a root (and optional path prefix), in path order, in batches. */
   iterateByRoot(
-    kind: StorageLocation['kind'],
     root: string,
     prefix: string,
     batchSize?: number,
