@@ -27,7 +27,14 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { FACET_NAMES, PreconditionFailedError, type Principal } from '@climcat/core';
-import { APP_CONFIG, Caller, PageQueryDto, requestIdOf, type AppConfig } from '@climcat/platform';
+import {
+  APP_CONFIG,
+  Caller,
+  PageQueryDto,
+  requestIdOf,
+  StorageService,
+  type AppConfig,
+} from '@climcat/platform';
 import { FileListDto, mapFile } from '../files/file.dto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -89,6 +96,7 @@ export class DatasetController {
   constructor(
     private readonly datasets: DatasetService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: StorageService,
   ) {}
 
   @Get()
@@ -207,7 +215,12 @@ export class DatasetController {
     @Query() page: PageQueryDto,
   ): Promise<FileListDto> {
     const result = await this.datasets.files(caller, id, { limit: page.limit, offset: page.offset });
-    return { total: result.total, items: result.items.map((f) => mapFile(this.config.publicUrl, f)) };
+    return {
+      total: result.total,
+      items: result.items.map((f) =>
+        mapFile(f, this.storage.accessUrls(f.location), this.storage.kindOf(f.location.root)),
+      ),
+    };
   }
 
   @Get(':id/history')

@@ -5,7 +5,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   accessFilterFor,
-  accessUrls,
   FACET_NAMES,
   InvalidError,
   isFacetName,
@@ -19,7 +18,7 @@ import {
   type Principal,
   type Store,
 } from '@climcat/core';
-import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import {
   listOf,
   normaliseDate,
@@ -78,6 +77,7 @@ export class EsgfService {
   constructor(
     @Inject(STORE) private readonly store: Store,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: StorageService,
   ) {
     this.dataNode = new URL(config.publicUrl).host;
   }
@@ -311,7 +311,7 @@ export class EsgfService {
 
   private fileDoc(d: DatasetRecord, f: FileRecord): EsgfDoc {
     const name = f.location.path.split('/').pop() ?? f.location.path;
-    const urls = accessUrls(this.config.publicUrl, f);
+    const urls = this.storage.accessUrls(f.location);
     const doc: EsgfDoc = {
       id: `${d.id}.${name}|${this.dataNode}`,
       instance_id: `${d.id}.${name}`,

@@ -73,6 +73,11 @@ export class StorageService {
     return root;
   }
 
+  /** The storage behind a root name, or undefined when no root by that name is configured. */
+  kindOf(rootName: string): RootConfig['kind'] | undefined {
+    return this.config.roots.find((r) => r.name === rootName)?.kind;
+  }
+
   /** A validated location: the root is configured and the path is relative and canonical. */
   locate(rootName: string, path: string): StorageLocation {
     const root = this.root(rootName);
