@@ -827,7 +827,9 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       const other = file('f-3', 'a.nc', { location: { root: 'scratch', path: 'a.nc' } });
       expect(await store.files.upsert(s3)).toBe('new');
       expect(await store.files.upsert(other)).toBe('new');
-      expect(await store.files.findByLocation({ root: 'archive', path: 'a.nc' })).toMatchObject({ id: 'f-2' });
+      expect(await store.files.findByLocation({ root: 'archive', path: 'a.nc' })).toMatchObject({
+        id: 'f-2',
+      });
     });
 
     it('rejects a new location whose id belongs to another file with ConflictError', async () => {
@@ -864,9 +866,7 @@ describe.each(adapters)('%s store', (_adapter, open) => {
         'z.nc',
       ];
       for (const [i, path] of paths.entries()) await store.files.upsert(file(`f-${i}`, path));
-      await store.files.upsert(
-        file('f-s3', 'a/b/0.nc', { location: { root: 'archive', path: 'a/b/0.nc' } }),
-      );
+      await store.files.upsert(file('f-s3', 'a/b/0.nc', { location: { root: 'archive', path: 'a/b/0.nc' } }));
       await store.files.upsert(file('f-gone', 'a/b/2.nc'));
       await store.files.markRemoved(['f-gone'], '2024-02-01T00:00:00Z');
       const batches = await collect(store.files.iterateByRoot('data', 'a/b/', 2));
@@ -879,9 +879,7 @@ describe.each(adapters)('%s store', (_adapter, open) => {
     it('iterates every present file of a root for an empty prefix', async () => {
       await store.files.upsert(file('f-1', 'y/1.nc'));
       await store.files.upsert(file('f-2', 'x.nc'));
-      await store.files.upsert(
-        file('f-3', 'q.nc', { location: { root: 'other', path: 'q.nc' } }),
-      );
+      await store.files.upsert(file('f-3', 'q.nc', { location: { root: 'other', path: 'q.nc' } }));
       const batches = await collect(store.files.iterateByRoot('data', ''));
       expect(batches.flat().map((f) => f.id)).toEqual(['f-2', 'f-1']);
     });

@@ -218,7 +218,7 @@ describe('mongo store written before (root, path) locations', () => {
   async function rawFiles<T>(fn: (files: mongoose.mongo.Collection) => Promise<T>): Promise<T> {
     const connection = await mongoose.createConnection(uri, { dbName, autoCreate: false }).asPromise();
     try {
-      return await fn(connection.collection('files') as unknown as mongoose.mongo.Collection);
+      return await fn(connection.collection('files'));
     } finally {
       await connection.close();
     }

@@ -34,7 +34,9 @@ export function resolveTarget(config: AppConfig, target: string): Target {
     // The root with the longest prefix holding the key (prefix "p" does not hold "p2/...").
     const root = config.roots
       .flatMap((r) =>
-        r.kind === 's3' && r.bucket === bucket && (!r.prefix || key === r.prefix || key!.startsWith(`${r.prefix}/`))
+        r.kind === 's3' &&
+        r.bucket === bucket &&
+        (!r.prefix || key === r.prefix || key!.startsWith(`${r.prefix}/`))
           ? [r]
           : [],
       )

@@ -66,11 +66,7 @@ export interface FileRepository {
   upsert(record: FileRecord): Promise<FileUpsertOutcome>;
   listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>>;
   /** Present files under a root (and optional path prefix), in path order, in batches. */
-  iterateByRoot(
-    root: string,
-    prefix: string,
-    batchSize?: number,
-  ): AsyncIterable<FileRecord[]>;
+  iterateByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileRecord[]>;
   /** Marks files removed; returns how many changed state. */
   markRemoved(ids: string[], at: string): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;

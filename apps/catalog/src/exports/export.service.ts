@@ -1,11 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  STORE,
-  type DatasetRecord,
-  type FileRecord,
-  type Principal,
-  type Store,
-} from '@climcat/core';
+import { STORE, type DatasetRecord, type FileRecord, type Principal, type Store } from '@climcat/core';
 import { StorageService } from '@climcat/platform';
 import { createHash } from 'node:crypto';
 import { DatasetService } from '../datasets/dataset.service';

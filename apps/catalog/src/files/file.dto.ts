@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import type { AccessUrls, FileRecord } from '@climcat/core';
 import { TimeCoverageDto } from '../datasets/dataset.dto';
 

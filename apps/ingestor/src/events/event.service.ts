@@ -5,12 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import {
-  InvalidError,
-  NotFoundError,
-  UnauthorizedError,
-  type FieldProblem,
-} from '@climcat/core';
+import { InvalidError, NotFoundError, UnauthorizedError, type FieldProblem } from '@climcat/core';
 import {
   APP_CONFIG,
   QUEUE_FACTORY,

@@ -55,10 +55,7 @@ const CAS_ATTEMPTS = 8;
  * given then (upserts keep a stored id), so this only names new files.
  */
 export function fileIdOf(location: StorageLocation): string {
-  return createHash('sha256')
-    .update(`${location.root}\0${location.path}`)
-    .digest('hex')
-    .slice(0, 32);
+  return createHash('sha256').update(`${location.root}\0${location.path}`).digest('hex').slice(0, 32);
 }
 
 /**

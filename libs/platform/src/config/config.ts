@@ -124,7 +124,8 @@ const envSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['S3_BUCKET'],
-        message: 'must be a bucket name other than data or scratch (or name its root with ROOTS=name=s3://bucket)',
+        message:
+          'must be a bucket name other than data or scratch (or name its root with ROOTS=name=s3://bucket)',
       });
     }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {

@@ -96,7 +96,8 @@ export class StorageService {
    */
   accessUrls(location: StorageLocation): AccessUrls {
     const root = this.config.roots.find((r) => r.name === location.root);
-    const s3Url = root?.kind === 's3' ? `s3://${root.bucket}/${joinKey(root.prefix, location.path)}` : undefined;
+    const s3Url =
+      root?.kind === 's3' ? `s3://${root.bucket}/${joinKey(root.prefix, location.path)}` : undefined;
     return accessUrls(this.config.publicUrl, location, s3Url ? { s3Url } : {});
   }
 

@@ -80,11 +80,7 @@ export class MongoFileRepository implements FileRepository {
     yield* pathOrderedBatches(batchSize, async (after) => {
       const docs = await this.model
         .find({
-          $and: [
-            { 'location.root': root, status: 'present' },
-            { 'location.path': { $gt: after } },
-            under,
-          ],
+          $and: [{ 'location.root': root, status: 'present' }, { 'location.path': { $gt: after } }, under],
         })
         .sort({ 'location.path': 1 })
         .limit(batchSize)

@@ -26,7 +26,10 @@ export async function upgradeFileLocations(
   // POSIX rows already named their root.
   await files.updateMany({ 'location.kind': 'posix' }, { $unset: { 'location.kind': '' } });
   const buckets = await files
-    .aggregate<{ _id: string }>([{ $match: { 'location.kind': 's3' } }, { $group: { _id: '$location.root' } }])
+    .aggregate<{ _id: string }>([
+      { $match: { 'location.kind': 's3' } },
+      { $group: { _id: '$location.root' } },
+    ])
     .toArray();
   const mapping = legacyBucketRoots(roots);
   for (const { _id: bucket } of buckets) {
@@ -59,14 +62,14 @@ export async function upgradeFileLocations(
 }
 
 async function dropOldLocationIndex(files: mongo.Collection): Promise<void> {
-  let indexes: mongo.Document[];
+  let indexes: { name?: string; key?: Record<string, unknown> }[];
   try {
-    indexes = await files.listIndexes().toArray();
+    indexes = (await files.listIndexes().toArray()) as typeof indexes;
   } catch (error) {
     if (codeOf(error) === NAMESPACE_NOT_FOUND) return;
     throw error;
   }
-  const old = indexes.find((ix) => ix.key && 'location.kind' in (ix.key as object));
+  const old = indexes.find((ix) => ix.key && 'location.kind' in ix.key);
   if (!old) return;
   try {
     await files.dropIndex(String(old.name));

@@ -76,9 +76,7 @@ export class SqliteFileRepository implements FileRepository {
       `SELECT pk, doc FROM files WHERE dataset_id = ? AND ${PRESENT} ORDER BY path, id LIMIT ? OFFSET ?`,
     );
     // Keyset on path within unique(root, path): @after is the last path of the previous batch.
-    const base =
-      'SELECT pk, doc, path FROM files' +
-      ` WHERE root = @root AND ${PRESENT} AND path > @after`;
+    const base = 'SELECT pk, doc, path FROM files' + ` WHERE root = @root AND ${PRESENT} AND path > @after`;
     this.iterateAll = db.prepare(`${base} ORDER BY path LIMIT @limit`);
     this.iterateUnder = db.prepare(
       `SELECT * FROM (${base} AND path = @exact UNION ALL ${base} AND path >= @from AND path < @to)` +

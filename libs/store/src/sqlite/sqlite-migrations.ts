@@ -138,7 +138,11 @@ export const MIGRATIONS: readonly Migration[] = [
   // now name its configured root (legacyBucketRoots), else `s3:<bucket>` (orphanRoot). Ids stay.
   (db, { roots }) => {
     const buckets = legacyBucketRoots(roots);
-    db.function('legacy_bucket_root', { deterministic: true }, (bucket) => buckets.get(String(bucket)) ?? null);
+    db.function(
+      'legacy_bucket_root',
+      { deterministic: true },
+      (bucket) => buckets.get(String(bucket)) ?? null,
+    );
     db.function('orphan_root', { deterministic: true }, (bucket) => orphanRoot(String(bucket)));
     db.exec(`
     CREATE TABLE files_v2 (
