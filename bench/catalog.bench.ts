@@ -229,7 +229,6 @@ async function main(): Promise<void> {
         id: `${i}-${f}`,
         datasetId: id,
         location: {
-          kind: 'posix',
           root: 'data',
           path: `${id.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
         },

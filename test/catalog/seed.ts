@@ -160,7 +160,7 @@ export async function seedCatalog(running: RunningApp): Promise<Seeded> {
       const file: FileRecord = {
         id: `${id}/${range}`,
         datasetId: id,
-        location: { kind: 'posix', root: 'data', path: `${dir}/v${d.version}/${variable}_${range}.nc` },
+        location: { root: 'data', path: `${dir}/v${d.version}/${variable}_${range}.nc` },
         size: 1_000_000,
         mtime: now,
         format: 'NETCDF3_CLASSIC',

@@ -779,7 +779,7 @@ describe.each(adapters)('%s store', (_adapter, open) => {
 
     it('returns null for an unknown id or location', async () => {
       expect(await store.files.get('nope')).toBeNull();
-      expect(await store.files.findByLocation({ kind: 's3', root: 'data', path: 'x.nc' })).toBeNull();
+      expect(await store.files.findByLocation({ root: 'data', path: 'x.nc' })).toBeNull();
     });
 
     it('reports unchanged and writes nothing when size, mtime, etag and dataset are the same', async () => {
@@ -821,12 +821,15 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       expect(await store.files.get('f-1')).toMatchObject({ size: 5, createdAt: '2024-01-01T00:00:00Z' });
     });
 
-    it('distinguishes the same path under another root or storage kind', async () => {
+    it('distinguishes the same path under another root', async () => {
       await store.files.upsert(file('f-1', 'a.nc'));
-      const s3 = file('f-2', 'a.nc', { location: { kind: 's3', root: 'data', path: 'a.nc' } });
-      const other = file('f-3', 'a.nc', { location: { kind: 'posix', root: 'scratch', path: 'a.nc' } });
+      const s3 = file('f-2', 'a.nc', { location: { root: 'archive', path: 'a.nc' } });
+      const other = file('f-3', 'a.nc', { location: { root: 'scratch', path: 'a.nc' } });
       expect(await store.files.upsert(s3)).toBe('new');
       expect(await store.files.upsert(other)).toBe('new');
+      expect(await store.files.findByLocation({ root: 'archive', path: 'a.nc' })).toMatchObject({
+        id: 'f-2',
+      });
     });
 
     it('rejects a new location whose id belongs to another file with ConflictError', async () => {
@@ -863,12 +866,10 @@ describe.each(adapters)('%s store', (_adapter, open) => {
         'z.nc',
       ];
       for (const [i, path] of paths.entries()) await store.files.upsert(file(`f-${i}`, path));
-      await store.files.upsert(
-        file('f-s3', 'a/b/0.nc', { location: { kind: 's3', root: 'data', path: 'a/b/0.nc' } }),
-      );
+      await store.files.upsert(file('f-s3', 'a/b/0.nc', { location: { root: 'archive', path: 'a/b/0.nc' } }));
       await store.files.upsert(file('f-gone', 'a/b/2.nc'));
       await store.files.markRemoved(['f-gone'], '2024-02-01T00:00:00Z');
-      const batches = await collect(store.files.iterateByRoot('posix', 'data', 'a/b/', 2));
+      const batches = await collect(store.files.iterateByRoot('data', 'a/b/', 2));
       expect(batches.map((batch) => batch.map((f) => f.location.path))).toEqual([
         ['a/b', 'a/b/1.nc'],
         ['a/b/3.nc', 'a/b/sub/2.nc'],
@@ -878,16 +879,14 @@ describe.each(adapters)('%s store', (_adapter, open) => {
     it('iterates every present file of a root for an empty prefix', async () => {
       await store.files.upsert(file('f-1', 'y/1.nc'));
       await store.files.upsert(file('f-2', 'x.nc'));
-      await store.files.upsert(
-        file('f-3', 'q.nc', { location: { kind: 'posix', root: 'other', path: 'q.nc' } }),
-      );
-      const batches = await collect(store.files.iterateByRoot('posix', 'data', ''));
+      await store.files.upsert(file('f-3', 'q.nc', { location: { root: 'other', path: 'q.nc' } }));
+      const batches = await collect(store.files.iterateByRoot('data', ''));
       expect(batches.flat().map((f) => f.id)).toEqual(['f-2', 'f-1']);
     });
 
     it('yields nothing when no file is under the prefix', async () => {
       await store.files.upsert(file('f-1', 'a/1.nc'));
-      expect(await collect(store.files.iterateByRoot('posix', 'data', 'b'))).toEqual([]);
+      expect(await collect(store.files.iterateByRoot('data', 'b'))).toEqual([]);
     });
 
     it('marks files removed and counts only those that changed state', async () => {

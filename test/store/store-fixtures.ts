@@ -96,7 +96,7 @@ export function file(id: string, path: string, overrides: Partial<FileRecord> = 
   return {
     id,
     datasetId: 'ds-1',
-    location: { kind: 'posix', root: 'data', path },
+    location: { root: 'data', path },
     size: 100,
     mtime: '2024-01-01T00:00:00Z',
     format: 'netcdf4',

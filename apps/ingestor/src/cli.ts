@@ -31,10 +31,17 @@ export function resolveTarget(config: AppConfig, target: string): Target {
   const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(target);
   if (s3) {
     const [, bucket, key] = s3;
-    const root = config.roots.find(
-      (r) => r.kind === 's3' && r.bucket === bucket && (!r.prefix || key!.startsWith(r.prefix)),
-    );
-    if (!root || root.kind !== 's3') {
+    // The root with the longest prefix holding the key (prefix "p" does not hold "p2/...").
+    const root = config.roots
+      .flatMap((r) =>
+        r.kind === 's3' &&
+        r.bucket === bucket &&
+        (!r.prefix || key === r.prefix || key!.startsWith(`${r.prefix}/`))
+          ? [r]
+          : [],
+      )
+      .sort((a, b) => b.prefix.length - a.prefix.length)[0];
+    if (!root) {
       throw new Error(
         `bucket ${bucket} is not a configured root: set S3_ENDPOINT/S3_BUCKET or ROOTS=name=s3://${bucket}`,
       );
@@ -175,7 +182,6 @@ async function dryRun(
 ): Promise<Pick<ScanRecord, 'counts' | 'bytes' | 'errors'>> {
   begin();
   const root = storage.root(target.root);
-  const rootKey = root.kind === 'posix' ? root.name : root.bucket;
   const counts = { seen: 0, new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
   const errors: ScanRecord['errors'] = [];
   let bytes = 0;
@@ -184,7 +190,7 @@ async function dryRun(
     counts.seen++;
     bytes += object.size;
     seen.add(object.path);
-    const known = await store.files.findByLocation({ kind: root.kind, root: rootKey, path: object.path });
+    const known = await store.files.findByLocation(storage.locate(root.name, object.path));
     if (known && unchanged(known, object)) {
       counts.unchanged++;
     } else {
@@ -198,7 +204,7 @@ async function dryRun(
     }
     progress(counts.seen);
   }
-  for await (const batch of store.files.iterateByRoot(root.kind, rootKey, target.prefix)) {
+  for await (const batch of store.files.iterateByRoot(root.name, target.prefix)) {
     counts.removed += batch.filter((f) => !seen.has(f.location.path)).length;
   }
   return { counts, bytes, errors };

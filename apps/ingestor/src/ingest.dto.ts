@@ -87,7 +87,7 @@ export function mapScan(scan: ScanProgress, showErrors: boolean): ScanDto {
 }
 
 export class WebhookResultDto {
-  /** Records queued as jobs. */
+  /** Jobs queued: one per record and root whose bucket and prefix hold the object. */
   accepted!: number;
   jobs!: string[];
   /** Records for buckets that are not configured roots. */

@@ -1,14 +1,49 @@
-import type { FileRecord, StorageLocation } from './model';
+import { InvalidError, NotFoundError } from './errors';
+import type { StorageLocation } from './model';
 
 /**
- * Where a file appears under /thredds: `<root>/<path>` for POSIX roots,
- * `s3/<bucket>/<key>` for objects. The thredds-proxy resolves the same paths.
+ * What a configured root may be called. Root names are the first segment of
+ * every /thredds path, so they are URL-safe and never contain `/` or `:`.
+ */
+export const ROOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Where a file appears under /thredds: `<root>/<path>`, each segment
+ * percent-encoded. Root names are unique, so POSIX and S3 roots look alike;
+ * `parseThreddsPath` is the inverse.
  */
 export function threddsPath(location: StorageLocation): string {
-  const encoded = location.path.split('/').map(encodeURIComponent).join('/');
-  return location.kind === 's3'
-    ? `s3/${encodeURIComponent(location.root)}/${encoded}`
-    : `${encodeURIComponent(location.root)}/${encoded}`;
+  return [location.root, ...location.path.split('/')].map(encodeURIComponent).join('/');
+}
+
+/**
+ * The location a /thredds path names: `<root>/<path>` as it appears in the
+ * URL (still percent-encoded). Each segment is decoded once; empty, `.` and
+ * `..` segments, NUL, backslash and encoded `/` are refused (InvalidError),
+ * and a root that is not configured is a NotFoundError.
+ */
+export function parseThreddsPath(raw: string, roots: readonly string[]): StorageLocation {
+  const field = 'path';
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 8192)
+    throw InvalidError.field(field, 'must be <root>/<path>');
+  const segments = raw.split('/').map((segment, i) => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw InvalidError.field(field, `segment ${i + 1} is not valid percent-encoding`);
+    }
+    if (decoded === '') throw InvalidError.field(field, 'must not contain empty segments');
+    if (decoded === '.' || decoded === '..')
+      throw InvalidError.field(field, 'must not contain "." or ".." segments');
+    if (/[\0\\/]/.test(decoded))
+      throw InvalidError.field(field, `segment ${i + 1} contains NUL, a backslash or an encoded "/"`);
+    return decoded;
+  });
+  const [root, ...path] = segments;
+  if (!root || !roots.includes(root)) throw new NotFoundError(`No storage root named "${root ?? ''}"`);
+  if (path.length === 0) throw InvalidError.field(field, `must name a file under root "${root}"`);
+  return { root, path: path.join('/') };
 }
 
 export interface AccessUrls {
@@ -18,14 +53,22 @@ export interface AccessUrls {
   s3?: string;
 }
 
-/** The ESGF-style service URLs of one file, against the public base URL. */
-export function accessUrls(publicUrl: string, file: Pick<FileRecord, 'location'>): AccessUrls {
-  const path = threddsPath(file.location);
+/**
+ * The ESGF-style service URLs of one file, against the public base URL.
+ * `s3Url` (`s3://<bucket>/<prefix>/<path>`) comes from the root's config,
+ * which StorageService resolves; core knows only root names.
+ */
+export function accessUrls(
+  publicUrl: string,
+  location: StorageLocation,
+  options: { s3Url?: string } = {},
+): AccessUrls {
+  const path = threddsPath(location);
   const base = publicUrl.replace(/\/+$/, '');
   return {
     opendap: `${base}/thredds/dodsC/${path}`,
     httpserver: `${base}/thredds/fileServer/${path}`,
     ncss: `${base}/thredds/ncss/grid/${path}`,
-    ...(file.location.kind === 's3' ? { s3: `s3://${file.location.root}/${file.location.path}` } : {}),
+    ...(options.s3Url ? { s3: options.s3Url } : {}),
   };
 }

@@ -106,11 +106,13 @@ export interface DatasetRecord {
   revision: number;
 }
 
-export type StorageKind = 'posix' | 's3';
-
+/**
+ * Where a file lives: a configured root name and a path under it. What the
+ * root is (a directory, or an S3 bucket and key prefix) is the root's config,
+ * never part of the record; StorageService resolves one to the other.
+ */
 export interface StorageLocation {
-  kind: StorageKind;
-  /** Configured POSIX root name (e.g. `data`) or S3 bucket. */
+  /** Configured root name (`data`, `scratch`, a ROOTS entry, S3_BUCKET). */
   root: string;
   /** Path relative to the root, `/`-separated, no leading slash. */
   path: string;

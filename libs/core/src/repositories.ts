@@ -59,19 +59,14 @@ export interface FileRepository {
   get(id: string): Promise<FileRecord | null>;
   findByLocation(location: StorageLocation): Promise<FileRecord | null>;
   /**
-   * Idempotent on (location.kind, location.root, location.path): `new` when
+   * Idempotent on (location.root, location.path): `new` when
    * absent (or previously removed), `changed` when size, mtime, etag or
    * dataset differ, else `unchanged` (nothing written).
    */
   upsert(record: FileRecord): Promise<FileUpsertOutcome>;
   listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>>;
   /** Present files under a root (and optional path prefix), in path order, in batches. */
-  iterateByRoot(
-    kind: StorageLocation['kind'],
-    root: string,
-    prefix: string,
-    batchSize?: number,
-  ): AsyncIterable<FileRecord[]>;
+  iterateByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileRecord[]>;
   /** Marks files removed; returns how many changed state. */
   markRemoved(ids: string[], at: string): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;

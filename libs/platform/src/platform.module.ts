@@ -67,7 +67,7 @@ export class PlatformModule {
           provide: STORE,
           useFactory: async (): Promise<Store> => {
             if (config.store.adapter === 'sqlite') mkdirSync(dirname(config.store.path), { recursive: true });
-            return createStore(config.store);
+            return createStore({ ...config.store, roots: config.roots });
           },
         },
         { provide: QUEUE_FACTORY, useFactory: () => createQueueFactory(config.redisUrl) },

@@ -5,17 +5,29 @@
  */
 import type { Store } from '@climcat/core';
 import { MongoStore } from './mongo/mongo-store';
+import type { StoreRoot } from './shared/legacy-locations';
 import { SqliteStore } from './sqlite/sqlite-store';
 
-export type StoreOptions =
+export type { StoreRoot } from './shared/legacy-locations';
+
+export type StoreOptions = (
   | { adapter: 'sqlite'; /** File path, or ':memory:'. */ path: string }
-  | { adapter: 'mongo'; uri: string; dbName?: string };
+  | { adapter: 'mongo'; uri: string; dbName?: string }
+) & {
+  /**
+   * The configured storage roots. Opening a store written before locations
+   * were (root name, path) upgrades its file rows: S3 rows named a bucket and
+   * now name that bucket's root (see legacyBucketRoots).
+   */
+  roots?: readonly StoreRoot[];
+};
 
 export async function createStore(options: StoreOptions): Promise<Store> {
+  const roots = options.roots ?? [];
   switch (options.adapter) {
     case 'sqlite':
-      return SqliteStore.open(options.path);
+      return SqliteStore.open(options.path, roots);
     case 'mongo':
-      return MongoStore.connect(options.uri, options.dbName);
+      return MongoStore.connect(options.uri, options.dbName, roots);
   }
 }

@@ -33,6 +33,7 @@ import {
   CreateDatasetDto,
   PageQueryDto,
   requestIdOf,
+  StorageService,
   type AppConfig,
 } from '@climcat/platform';
 import { FileListDto, mapFile } from '../files/file.dto';
@@ -95,6 +96,7 @@ export class DatasetController {
   constructor(
     private readonly datasets: DatasetService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: StorageService,
   ) {}
 
   @Get()
@@ -213,7 +215,12 @@ export class DatasetController {
     @Query() page: PageQueryDto,
   ): Promise<FileListDto> {
     const result = await this.datasets.files(caller, id, { limit: page.limit, offset: page.offset });
-    return { total: result.total, items: result.items.map((f) => mapFile(this.config.publicUrl, f)) };
+    return {
+      total: result.total,
+      items: result.items.map((f) =>
+        mapFile(f, this.storage.accessUrls(f.location), this.storage.kindOf(f.location.root)),
+      ),
+    };
   }
 
   @Get(':id/history')

@@ -5,7 +5,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { accessFilterFor, STORE, type DatasetQuery, type Principal, type Store } from '@climcat/core';
-import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import type { RawQuery } from '../datasets/search-params';
 import { parseEsgfParams } from './esgf-params';
 import {
@@ -26,6 +26,7 @@ export class EsgfService {
   constructor(
     @Inject(STORE) private readonly store: Store,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly storage: StorageService,
   ) {
     this.node = solrNode(config.publicUrl);
   }
@@ -100,7 +101,9 @@ export class EsgfService {
           limit: limit - docs.length,
         });
         skip = 0;
-        docs.push(...files.items.map((f) => fileDoc(this.node, dataset, f)));
+        docs.push(
+          ...files.items.map((f) => fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location))),
+        );
       }
       cursor = page.next ?? undefined;
     } while (cursor);

@@ -4,8 +4,8 @@
  * esgf-pyclient parses: change none of them.
  */
 import {
-  accessUrls,
   FACET_NAMES,
+  type AccessUrls,
   type DatasetRecord,
   type DatasetSearchResult,
   type FileRecord,
@@ -80,9 +80,8 @@ export function datasetDoc(node: SolrNode, d: DatasetRecord): EsgfDoc {
   return doc;
 }
 
-export function fileDoc(node: SolrNode, d: DatasetRecord, f: FileRecord): EsgfDoc {
+export function fileDoc(node: SolrNode, d: DatasetRecord, f: FileRecord, urls: AccessUrls): EsgfDoc {
   const name = f.location.path.split('/').pop() ?? f.location.path;
-  const urls = accessUrls(node.publicUrl, f);
   const doc: EsgfDoc = {
     id: `${d.id}.${name}|${node.dataNode}`,
     instance_id: `${d.id}.${name}`,

@@ -1,13 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  accessUrls,
-  STORE,
-  type DatasetRecord,
-  type FileRecord,
-  type Principal,
-  type Store,
-} from '@climcat/core';
-import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { STORE, type DatasetRecord, type FileRecord, type Principal, type Store } from '@climcat/core';
+import { StorageService } from '@climcat/platform';
 import { createHash } from 'node:crypto';
 import { DatasetService } from '../datasets/dataset.service';
 import type { RawQuery } from '../datasets/search-params';
@@ -46,8 +39,8 @@ export const INLINE_ROW_LIMIT = 5000;
 export class ExportService {
   constructor(
     @Inject(STORE) private readonly store: Store,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly datasets: DatasetService,
+    private readonly storage: StorageService,
   ) {}
 
   /** Rows of the intake-esm catalog for a search, one per file. */
@@ -130,7 +123,7 @@ export class ExportService {
       's3',
     ]);
     for await (const { dataset, file } of walkFiles(this.store, query)) {
-      const urls = accessUrls(this.config.publicUrl, file);
+      const urls = this.storage.accessUrls(file.location);
       yield csvRow([
         dataset.id,
         `${file.location.root}/${file.location.path}`,
@@ -149,7 +142,7 @@ export class ExportService {
   }
 
   private row(dataset: DatasetRecord, file: FileRecord, format: AssetFormat): Record<string, string> {
-    const urls = accessUrls(this.config.publicUrl, file);
+    const urls = this.storage.accessUrls(file.location);
     const facet = (name: keyof DatasetRecord['facets']): string => {
       const v = dataset.facets[name];
       return Array.isArray(v) ? v.join(' ') : (v ?? '');

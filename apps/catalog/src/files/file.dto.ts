@@ -1,5 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { accessUrls, type FileRecord } from '@climcat/core';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import type { AccessUrls, FileRecord } from '@climcat/core';
 import { TimeCoverageDto } from '@climcat/platform';
 
 export class AccessUrlsDto {
@@ -18,9 +18,10 @@ export class FileDto {
   datasetId!: string;
   /** Path relative to its storage root. */
   path!: string;
-  @ApiProperty({ enum: ['posix', 's3'] })
-  storage!: string;
-  /** POSIX root name or S3 bucket. */
+  /** The root's storage; absent when the root is no longer configured. */
+  @ApiPropertyOptional({ enum: ['posix', 's3'] })
+  storage?: string;
+  /** Configured storage root name (its config says the directory, or bucket and prefix). */
   root!: string;
   size!: number;
   mtime!: string;
@@ -38,12 +39,13 @@ export class FileListDto {
   items!: FileDto[];
 }
 
-export function mapFile(publicUrl: string, f: FileRecord): FileDto {
+/** `urls` and `storage` come from the root's config (StorageService.accessUrls / kindOf). */
+export function mapFile(f: FileRecord, urls: AccessUrls, storage: string | undefined): FileDto {
   return {
     id: f.id,
     datasetId: f.datasetId,
     path: f.location.path,
-    storage: f.location.kind,
+    ...(storage ? { storage } : {}),
     root: f.location.root,
     size: f.size,
     mtime: f.mtime,
@@ -52,6 +54,6 @@ export function mapFile(publicUrl: string, f: FileRecord): FileDto {
     variables: f.variables,
     ...(f.sha256 ? { sha256: f.sha256 } : {}),
     ...(f.etag ? { etag: f.etag } : {}),
-    urls: accessUrls(publicUrl, f),
+    urls,
   };
 }

@@ -5,13 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import {
-  InvalidError,
-  NotFoundError,
-  UnauthorizedError,
-  type FieldProblem,
-  type StorageLocation,
-} from '@climcat/core';
+import { InvalidError, NotFoundError, UnauthorizedError, type FieldProblem } from '@climcat/core';
 import {
   APP_CONFIG,
   QUEUE_FACTORY,
@@ -91,37 +85,35 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
     const jobs: string[] = [];
     let ignored = 0;
     for (const record of records) {
-      const root = this.config.roots.find(
-        (r) =>
-          r.kind === 's3' &&
-          r.bucket === record.bucket &&
-          (!r.prefix || record.key.startsWith(`${r.prefix}/`)),
+      // Every root whose bucket and prefix hold the key sees the object (a scan of each would list it).
+      const holders = this.config.roots.flatMap((r) =>
+        r.kind === 's3' && r.bucket === record.bucket && (!r.prefix || record.key.startsWith(`${r.prefix}/`))
+          ? [{ root: r.name, path: r.prefix ? record.key.slice(r.prefix.length + 1) : record.key }]
+          : [],
       );
-      if (!root || root.kind !== 's3') {
+      if (!holders.length) {
         ignored++;
         continue;
       }
-      const path = root.prefix ? record.key.slice(root.prefix.length + 1) : record.key;
-      const job: ObjectEventJob = { ...record, root: root.name, path };
-      // Same object + same version + same kind of event = same job, so redeliveries dedupe.
-      const jobId = createHash('sha256')
-        .update(
-          [record.bucket, record.key, record.event, record.etag ?? '', record.sequencer ?? ''].join('\0'),
-        )
-        .digest('hex')
-        .slice(0, 40);
-      jobs.push(await this.queue.add(job, { jobId, attempts: 5, backoffMs: 500 }));
+      for (const { root, path } of holders) {
+        const job: ObjectEventJob = { ...record, root, path };
+        // Same root + object + version + kind of event = same job, so redeliveries dedupe.
+        const jobId = createHash('sha256')
+          .update(
+            [root, record.bucket, record.key, record.event, record.etag ?? '', record.sequencer ?? ''].join(
+              '\0',
+            ),
+          )
+          .digest('hex')
+          .slice(0, 40);
+        jobs.push(await this.queue.add(job, { jobId, attempts: 5, backoffMs: 500 }));
+      }
     }
     return { accepted: jobs.length, jobs, ignored };
   }
 
   async handle(job: ObjectEventJob): Promise<{ action: string; datasetId: string | null }> {
-    const root = this.storage.root(job.root);
-    const location: StorageLocation = {
-      kind: 's3',
-      root: root.kind === 's3' ? root.bucket : job.root,
-      path: job.path,
-    };
+    const location = this.storage.locate(job.root, job.path);
     const current = await this.storage.stat(job.root, job.path);
     const actor = `event:${job.bucket}`;
     if (!current) {

@@ -48,12 +48,13 @@ export interface IngestOutcome {
   previousDatasetId?: string;
 }
 
-/** Stable file id from its location, so re-ingesting never duplicates. */
+/**
+ * Stable file id from its location, so re-ingesting never duplicates. Files
+ * registered before locations were (root name, path) keep the id they were
+ * given then (upserts keep a stored id), so this only names new files.
+ */
 export function fileIdOf(location: StorageLocation): string {
-  return createHash('sha256')
-    .update(`${location.kind}\0${location.root}\0${location.path}`)
-    .digest('hex')
-    .slice(0, 32);
+  return createHash('sha256').update(`${location.root}\0${location.path}`).digest('hex').slice(0, 32);
 }
 
 /**
@@ -74,11 +75,7 @@ export class FileIngestService {
 
   /** Reads and classifies a file without writing anything. Throws typed errors for bad files. */
   async inspect(rootName: string, object: StoredObject): Promise<Inspection> {
-    const root = this.storage.root(rootName);
-    const location: StorageLocation =
-      root.kind === 'posix'
-        ? { kind: 'posix', root: root.name, path: object.path }
-        : { kind: 's3', root: root.bucket, path: object.path };
+    const location = this.storage.locate(rootName, object.path);
     const source = await this.storage.open(rootName, object.path, object.size);
     let summary: CfSummary;
     try {

@@ -8,7 +8,6 @@ import {
   type FileRecord,
   type Principal,
   type Store,
-  type StorageLocation,
 } from '@climcat/core';
 import {
   APP_CONFIG,
@@ -106,11 +105,7 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     const { id } = await this.rules.createOrUpdate({ caller: job.subject, note: 'ingest record' }, dataset);
     const now = new Date().toISOString();
     for (const f of files) {
-      const root = this.storage.root(f.root);
-      const location: StorageLocation =
-        root.kind === 'posix'
-          ? { kind: 'posix', root: root.name, path: safePath(f.path, 'path') }
-          : { kind: 's3', root: root.bucket, path: safePath(f.path, 'path') };
+      const location = this.storage.locate(f.root, f.path);
       const existing = await this.store.files.findByLocation(location);
       const file: FileRecord = {
         id: existing?.id ?? fileIdOf(location),

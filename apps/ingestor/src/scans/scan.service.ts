@@ -209,9 +209,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.warn({ path, err: error }, 'unexpected ingest failure');
     };
 
-    const kind = root.kind;
-    const rootKey = root.kind === 'posix' ? root.name : root.bucket;
-    const known = this.store.files.iterateByRoot(kind, rootKey, initial.prefix)[Symbol.asyncIterator]();
+    const known = this.store.files.iterateByRoot(root.name, initial.prefix)[Symbol.asyncIterator]();
     let knownBatch: FileRecord[] = [];
     let knownAt = 0;
     let knownDone = false;

@@ -34,6 +34,12 @@ describe('loadConfig', () => {
     ],
     ['boolean', { DEMO_DATA: 'maybe' }, 'DEMO_DATA must be true or false'],
     ['size', { CAPACITY_TOTAL: 'lots' }, 'CAPACITY_TOTAL must be a size such as 100TB'],
+    [
+      'S3_BUCKET named like a POSIX root',
+      { S3_BUCKET: 'data' },
+      'S3_BUCKET must be a bucket name other than',
+    ],
+    ['S3_BUCKET not a root name', { S3_BUCKET: 'a/b:c' }, 'S3_BUCKET must be a bucket name other than'],
   ])('rejects bad %s naming the variable', (_name, env, message) => {
     expect(() => loadConfig('catalog', env)).toThrow(ConfigError);
     expect(() => loadConfig('catalog', env)).toThrow(message);
@@ -45,6 +51,25 @@ describe('loadConfig', () => {
       total: 2e15,
       scratch: 40 * 2 ** 40,
     });
+  });
+
+  it('reads ROOTS: POSIX directories and S3 bucket + prefix, named', () => {
+    const { roots } = loadConfig('catalog', {
+      STATE_DIR: '/tmp/cc',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_ACCESS_KEY: 'a',
+      S3_SECRET_KEY: 'b',
+      S3_BUCKET: 'whole',
+      ROOTS: 'arch=/srv/arch, era=s3://shared/p1/, obs=s3://shared/p10/sub',
+    });
+    expect(roots).toEqual([
+      { name: 'data', kind: 'posix', dir: '/tmp/cc/data' },
+      { name: 'scratch', kind: 'posix', dir: '/tmp/cc/scratch' },
+      { name: 'whole', kind: 's3', bucket: 'whole', prefix: '' },
+      { name: 'arch', kind: 'posix', dir: '/srv/arch' },
+      { name: 'era', kind: 's3', bucket: 'shared', prefix: 'p1' },
+      { name: 'obs', kind: 's3', bucket: 'shared', prefix: 'p10/sub' },
+    ]);
   });
 
   it('parses S3 endpoint into client options', () => {

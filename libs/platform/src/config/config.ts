@@ -2,6 +2,7 @@
  * The one place that reads `process.env`. Parsed once, validated, typed;
  * a bad value fails at boot with a message naming the variable.
  */
+import { ROOT_NAME } from '@climcat/core';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -116,6 +117,15 @@ const envSchema = z
         code: 'custom',
         path: ['MONGODB_URI'],
         message: 'is required when STORE_ADAPTER=mongo',
+      });
+    }
+    // S3_BUCKET is also the name of its root, the first segment of its /thredds paths.
+    if (env.S3_BUCKET && (!ROOT_NAME.test(env.S3_BUCKET) || ['data', 'scratch'].includes(env.S3_BUCKET))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_BUCKET'],
+        message:
+          'must be a bucket name other than data or scratch (or name its root with ROOTS=name=s3://bucket)',
       });
     }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {

@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InvalidError, NotFoundError, UnavailableError } from '@climcat/core';
+import {
+  accessUrls,
+  InvalidError,
+  NotFoundError,
+  UnavailableError,
+  type AccessUrls,
+  type StorageLocation,
+} from '@climcat/core';
 import { FileByteSource, LocalFileCache, S3ByteSource, type ByteSource } from '@climcat/netcdf';
 import { Client } from 'minio';
 import { lstat, opendir, realpath } from 'node:fs/promises';
@@ -15,9 +22,31 @@ export interface StoredObject {
   etag?: string;
 }
 
+/** What StorageService.resolve gives: everything needed to reach a location's bytes. */
+export type ResolvedLocation =
+  | {
+      kind: 'posix';
+      location: StorageLocation;
+      root: Extract<RootConfig, { kind: 'posix' }>;
+      /** Absolute path (not yet checked for symlinks leaving the root; `open` does that). */
+      absolutePath: string;
+    }
+  | {
+      kind: 's3';
+      location: StorageLocation;
+      root: Extract<RootConfig, { kind: 's3' }>;
+      bucket: string;
+      /** Full object key: the root's prefix, then the path. */
+      key: string;
+      /** `s3://<bucket>/<key>`. */
+      url: string;
+    };
+
 /**
- * Named storage roots (POSIX directories, S3 buckets). The only place that
- * turns a (root, path) pair into bytes, so path safety lives here.
+ * Named storage roots (POSIX directories, S3 buckets + key prefixes). The
+ * only place that turns a location (root name, path) into bytes: `locate`
+ * builds a validated location, `resolve` gives its directory or bucket and
+ * key, and list/stat/open go through them, so path safety lives here.
  */
 @Injectable()
 export class StorageService {
@@ -44,16 +73,46 @@ export class StorageService {
     return root;
   }
 
+  /** The storage behind a root name, or undefined when no root by that name is configured. */
+  kindOf(rootName: string): RootConfig['kind'] | undefined {
+    return this.config.roots.find((r) => r.name === rootName)?.kind;
+  }
+
+  /** A validated location: the root is configured and the path is relative and canonical. */
+  locate(rootName: string, path: string): StorageLocation {
+    const root = this.root(rootName);
+    return { root: root.name, path: safePath(path, 'path') };
+  }
+
+  /** The root config and the absolute path or bucket + key of a location. */
+  resolve(location: StorageLocation): ResolvedLocation {
+    const { root: name, path } = this.locate(location.root, location.path);
+    return place(this.root(name), path);
+  }
+
+  /**
+   * OPeNDAP, HTTPServer, NCSS and (for S3 roots) s3:// URLs of a stored file.
+   * Files of a root no longer configured keep their /thredds URLs (which then 404).
+   */
+  accessUrls(location: StorageLocation): AccessUrls {
+    const root = this.config.roots.find((r) => r.name === location.root);
+    const s3Url =
+      root?.kind === 's3' ? `s3://${root.bucket}/${joinKey(root.prefix, location.path)}` : undefined;
+    return accessUrls(this.config.publicUrl, location, s3Url ? { s3Url } : {});
+  }
+
   /** Lists files under a root and prefix in path order, without reading contents. */
   async *list(rootName: string, prefix = ''): AsyncGenerator<StoredObject> {
-    const root = this.root(rootName);
-    const clean = prefix ? safePath(prefix, 'prefix') : '';
-    if (root.kind === 'posix') {
-      yield* walk(root.dir, clean);
+    const at = prefix ? this.resolve(this.locate(rootName, prefix)) : place(this.root(rootName), '');
+    if (at.kind === 'posix') {
+      yield* walk(at.root.dir, at.location.path);
       return;
     }
-    const keyPrefix = joinKey(root.prefix, clean);
-    const stream = this.s3().listObjectsV2(root.bucket, keyPrefix ? `${keyPrefix}` : '', true);
+    const under = at.location.path;
+    // Listing is by key prefix: "a/b" also matches "a/bc", and a root prefix "p" also "p2/...".
+    const keyPrefix = under ? at.key : at.root.prefix ? `${at.root.prefix}/` : '';
+    const strip = at.root.prefix ? at.root.prefix.length + 1 : 0;
+    const stream = this.s3().listObjectsV2(at.bucket, keyPrefix, true);
     for await (const item of stream as AsyncIterable<{
       name?: string;
       size?: number;
@@ -61,8 +120,10 @@ export class StorageService {
       etag?: string;
     }>) {
       if (!item.name || item.name.endsWith('/')) continue;
+      const path = item.name.slice(strip);
+      if (under && path !== under && !path.startsWith(`${under}/`)) continue;
       yield {
-        path: root.prefix ? item.name.slice(root.prefix.length + 1) : item.name,
+        path,
         size: item.size ?? 0,
         mtime: (item.lastModified ?? new Date(0)).toISOString(),
         ...(item.etag ? { etag: item.etag.replace(/"/g, '') } : {}),
@@ -72,11 +133,11 @@ export class StorageService {
 
   /** The current state of one file, or null when it does not exist. */
   async stat(rootName: string, path: string): Promise<StoredObject | null> {
-    const root = this.root(rootName);
-    const clean = safePath(path, 'path');
-    if (root.kind === 'posix') {
+    const at = this.resolve({ root: rootName, path });
+    const clean = at.location.path;
+    if (at.kind === 'posix') {
       try {
-        const st = await lstat(join(root.dir, clean));
+        const st = await lstat(at.absolutePath);
         if (!st.isFile()) return null;
         return { path: clean, size: st.size, mtime: st.mtime.toISOString() };
       } catch (error) {
@@ -89,7 +150,7 @@ export class StorageService {
       }
     }
     try {
-      const st = await this.s3().statObject(root.bucket, joinKey(root.prefix, clean));
+      const st = await this.s3().statObject(at.bucket, at.key);
       return {
         path: clean,
         size: st.size,
@@ -105,27 +166,20 @@ export class StorageService {
 
   /** Positioned-read access to one file; the caller closes it. */
   async open(rootName: string, path: string, size?: number): Promise<ByteSource> {
-    const root = this.root(rootName);
-    const clean = safePath(path, 'path');
-    if (root.kind === 'posix') {
-      const full = join(root.dir, clean);
+    const at = this.resolve({ root: rootName, path });
+    if (at.kind === 'posix') {
       let real: string;
       try {
-        real = await realpath(full);
+        real = await realpath(at.absolutePath);
       } catch {
-        throw new NotFoundError(`${rootName}/${clean} does not exist`);
+        throw new NotFoundError(`${rootName}/${at.location.path} does not exist`);
       }
-      const base = await realpath(root.dir);
+      const base = await realpath(at.root.dir);
       if (real !== base && !real.startsWith(base + sep))
         throw InvalidError.field('path', 'resolves outside its root');
       return FileByteSource.open(real);
     }
-    return new S3ByteSource(
-      this.s3(),
-      root.bucket,
-      joinKey(root.prefix, clean),
-      size !== undefined ? { size } : {},
-    );
+    return new S3ByteSource(this.s3(), at.bucket, at.key, size !== undefined ? { size } : {});
   }
 
   s3(): Client {
@@ -155,6 +209,14 @@ export function safePath(path: string, field: string): string {
   if (path.startsWith('/')) throw InvalidError.field(field, 'must be relative to its root');
   if (parts.some((p) => p === '..')) throw InvalidError.field(field, 'must not contain ".." segments');
   return parts.join('/');
+}
+
+/** A root and an already validated path ('' = the root itself). */
+function place(root: RootConfig, path: string): ResolvedLocation {
+  const location = { root: root.name, path };
+  if (root.kind === 'posix') return { kind: 'posix', location, root, absolutePath: join(root.dir, path) };
+  const key = joinKey(root.prefix, path);
+  return { kind: 's3', location, root, bucket: root.bucket, key, url: `s3://${root.bucket}/${key}` };
 }
 
 function joinKey(prefix: string, path: string): string {

@@ -20,14 +20,15 @@ import { toRecord } from './schemas';
 
 export const FILE_INDEXES: mongo.IndexDescription[] = [
   { key: { id: 1 }, name: 'id', unique: true },
-  { key: { 'location.kind': 1, 'location.root': 1, 'location.path': 1 }, name: 'location', unique: true },
+  // Not `location`: that name was the old (kind, root, path) index, which mongo-upgrades.ts drops.
+  { key: { 'location.root': 1, 'location.path': 1 }, name: 'root_path', unique: true },
   { key: { datasetId: 1, status: 1, 'location.path': 1 }, name: 'dataset_path' },
   { key: { datasetId: 1, status: 1, 'timeCoverage.start': 1 }, name: 'dataset_time_start' },
   { key: { datasetId: 1, status: 1, 'timeCoverage.end': 1 }, name: 'dataset_time_end' },
 ];
 
 function locationFilter(location: StorageLocation) {
-  return { 'location.kind': location.kind, 'location.root': location.root, 'location.path': location.path };
+  return { 'location.root': location.root, 'location.path': location.path };
 }
 
 export class MongoFileRepository implements FileRepository {
@@ -65,7 +66,6 @@ export class MongoFileRepository implements FileRepository {
   }
 
   async *iterateByRoot(
-    kind: StorageLocation['kind'],
     root: string,
     prefix: string,
     batchSize = DEFAULT_FILE_BATCH,
@@ -80,11 +80,7 @@ export class MongoFileRepository implements FileRepository {
     yield* pathOrderedBatches(batchSize, async (after) => {
       const docs = await this.model
         .find({
-          $and: [
-            { 'location.kind': kind, 'location.root': root, status: 'present' },
-            { 'location.path': { $gt: after } },
-            under,
-          ],
+          $and: [{ 'location.root': root, status: 'present' }, { 'location.path': { $gt: after } }, under],
         })
         .sort({ 'location.path': 1 })
         .limit(batchSize)

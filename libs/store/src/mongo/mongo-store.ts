@@ -6,6 +6,8 @@ import { DATASET_INDEXES, MongoDatasetRepository } from './mongo-dataset.reposit
 import { FILE_INDEXES, MongoFileRepository } from './mongo-file.repository';
 import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
 import { ensureIndexes } from './mongo-support';
+import { upgradeFileLocations } from './mongo-upgrades';
+import type { StoreRoot } from '../shared/legacy-locations';
 import { apiKeySchema, auditSchema, COLLECTIONS, datasetSchema, fileSchema, scanSchema } from './schemas';
 
 /** The production store: one mongoose connection, indexes created explicitly at start. */
@@ -30,7 +32,8 @@ export class MongoStore implements Store {
     this.scans = new MongoScanRepository(scans);
   }
 
-  static async connect(uri: string, dbName?: string): Promise<MongoStore> {
+  /** `roots` upgrade file documents written before locations were (root name, path). */
+  static async connect(uri: string, dbName?: string, roots: readonly StoreRoot[] = []): Promise<MongoStore> {
     // autoCreate/autoIndex off: collections appear on first write and indexes are built below,
     // explicitly, so start-up never depends on `create` or on mongoose's background index builds.
     const connection = await mongoose
@@ -38,6 +41,7 @@ export class MongoStore implements Store {
       .asPromise();
     try {
       const store = new MongoStore(connection);
+      await upgradeFileLocations(connection.collection(COLLECTIONS.files), roots);
       await store.ensureIndexes();
       return store;
     } catch (error) {

@@ -126,10 +126,7 @@ export const fileSchema = new Schema<FileRecord>(
   {
     id: { type: String, required: true },
     datasetId: String,
-    location: new Schema(
-      { kind: { type: String, enum: ['posix', 's3'] }, root: String, path: String },
-      nested,
-    ),
+    location: new Schema({ root: String, path: String }, nested),
     size: Number,
     mtime: String,
     etag: String,

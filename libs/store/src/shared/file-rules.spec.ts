@@ -4,7 +4,7 @@ import { fileUpsertPlan, pathPrefixRange } from './file-rules';
 const stored: FileRecord = {
   id: 'f-1',
   datasetId: 'ds-1',
-  location: { kind: 'posix', root: 'data', path: 'a/b.nc' },
+  location: { root: 'data', path: 'a/b.nc' },
   size: 10,
   mtime: '2024-01-01T00:00:00Z',
   format: 'netcdf4',

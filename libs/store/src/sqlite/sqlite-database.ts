@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3';
 import { ConflictError } from '@climcat/core';
-import { MIGRATIONS } from './sqlite-migrations';
+import { MIGRATIONS, type MigrationContext } from './sqlite-migrations';
 
 export type Db = Database.Database;
 
 /** Opens (creating if needed) and migrates the database file. */
-export function openDatabase(path: string): Db {
+export function openDatabase(path: string, context: MigrationContext): Db {
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
@@ -15,7 +15,7 @@ export function openDatabase(path: string): Db {
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -65536');
     db.pragma('mmap_size = 268435456');
-    migrate(db);
+    migrate(db, context);
     return db;
   } catch (error) {
     db.close();
@@ -23,15 +23,16 @@ export function openDatabase(path: string): Db {
   }
 }
 
-function migrate(db: Db): void {
+function migrate(db: Db, context: MigrationContext): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length)
     throw new Error(
       `database schema version ${current} is newer than this build supports (${MIGRATIONS.length})`,
     );
-  MIGRATIONS.slice(current).forEach((sql, i) => {
+  MIGRATIONS.slice(current).forEach((step, i) => {
     db.transaction(() => {
-      db.exec(sql);
+      if (typeof step === 'string') db.exec(step);
+      else step(db, context);
       db.pragma(`user_version = ${current + i + 1}`);
     })();
   });

@@ -25,7 +25,6 @@ interface FileRow {
 type FileColumns = Record<
   | 'id'
   | 'dataset_id'
-  | 'kind'
   | 'root'
   | 'path'
   | 'status'
@@ -39,7 +38,6 @@ type FileColumns = Record<
 >;
 
 interface IterateParams {
-  kind: string;
   root: string;
   after: string;
   limit: number;
@@ -49,7 +47,7 @@ const PRESENT = "status = 'present'";
 
 export class SqliteFileRepository implements FileRepository {
   private readonly byId: Statement<[string], FileRow>;
-  private readonly byLocation: Statement<[string, string, string], FileRow>;
+  private readonly byLocation: Statement<[string, string], FileRow>;
   private readonly insertRow: Statement<[FileColumns]>;
   private readonly updateRow: Statement<[FileColumns & { pk: number }]>;
   private readonly countByDataset: Statement<[string], number>;
@@ -62,10 +60,10 @@ export class SqliteFileRepository implements FileRepository {
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare('SELECT pk, doc FROM files WHERE id = ?');
-    this.byLocation = db.prepare('SELECT pk, doc FROM files WHERE kind = ? AND root = ? AND path = ?');
+    this.byLocation = db.prepare('SELECT pk, doc FROM files WHERE root = ? AND path = ?');
     this.insertRow = db.prepare(
-      'INSERT INTO files (id, dataset_id, kind, root, path, status, size, mtime, etag, time_start, time_end, doc)' +
-        ' VALUES (@id, @dataset_id, @kind, @root, @path, @status, @size, @mtime, @etag, @time_start, @time_end, @doc)',
+      'INSERT INTO files (id, dataset_id, root, path, status, size, mtime, etag, time_start, time_end, doc)' +
+        ' VALUES (@id, @dataset_id, @root, @path, @status, @size, @mtime, @etag, @time_start, @time_end, @doc)',
     );
     this.updateRow = db.prepare(
       'UPDATE files SET id = @id, dataset_id = @dataset_id, status = @status, size = @size, mtime = @mtime,' +
@@ -77,10 +75,8 @@ export class SqliteFileRepository implements FileRepository {
     this.pageByDataset = db.prepare(
       `SELECT pk, doc FROM files WHERE dataset_id = ? AND ${PRESENT} ORDER BY path, id LIMIT ? OFFSET ?`,
     );
-    // Keyset on path within unique(kind, root, path): @after is the last path of the previous batch.
-    const base =
-      'SELECT pk, doc, path FROM files' +
-      ` WHERE kind = @kind AND root = @root AND ${PRESENT} AND path > @after`;
+    // Keyset on path within unique(root, path): @after is the last path of the previous batch.
+    const base = 'SELECT pk, doc, path FROM files' + ` WHERE root = @root AND ${PRESENT} AND path > @after`;
     this.iterateAll = db.prepare(`${base} ORDER BY path LIMIT @limit`);
     this.iterateUnder = db.prepare(
       `SELECT * FROM (${base} AND path = @exact UNION ALL ${base} AND path >= @from AND path < @to)` +
@@ -103,14 +99,14 @@ export class SqliteFileRepository implements FileRepository {
   }
 
   async findByLocation(location: StorageLocation): Promise<FileRecord | null> {
-    const row = this.byLocation.get(location.kind, location.root, location.path);
+    const row = this.byLocation.get(location.root, location.path);
     return row ? parse(row) : null;
   }
 
   async upsert(record: FileRecord): Promise<FileUpsertOutcome> {
     return this.db.transaction((): FileUpsertOutcome => {
-      const { kind, root, path } = record.location;
-      const row = this.byLocation.get(kind, root, path);
+      const { root, path } = record.location;
+      const row = this.byLocation.get(root, path);
       const plan = fileUpsertPlan(row ? parse(row) : null, record);
       if (plan.write === 'insert') {
         conflictOnDuplicate(
@@ -132,14 +128,13 @@ export class SqliteFileRepository implements FileRepository {
   }
 
   async *iterateByRoot(
-    kind: StorageLocation['kind'],
     root: string,
     prefix: string,
     batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
     const range = pathPrefixRange(prefix);
     yield* pathOrderedBatches(batchSize, (after) => {
-      const params: IterateParams = { kind, root, after, limit: batchSize };
+      const params: IterateParams = { root, after, limit: batchSize };
       return (range ? this.iterateUnder.all({ ...params, ...range }) : this.iterateAll.all(params)).map(
         parse,
       );
@@ -167,7 +162,6 @@ function columns(record: FileRecord): FileColumns {
   return {
     id: record.id,
     dataset_id: record.datasetId,
-    kind: record.location.kind,
     root: record.location.root,
     path: record.location.path,
     status: record.status,

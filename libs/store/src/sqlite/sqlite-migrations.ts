@@ -1,8 +1,19 @@
+import { legacyBucketRoots, orphanRoot, type StoreRoot } from '../shared/legacy-locations';
+import type { Db } from './sqlite-database';
+
+/** What a migration may need beyond the database: the configured roots. */
+export interface MigrationContext {
+  roots: readonly StoreRoot[];
+}
+
+/** SQL, or code for steps that depend on the configuration; each runs in one transaction. */
+export type Migration = string | ((db: Db, context: MigrationContext) => void);
+
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` holds how many
  * have run. Append new steps, never edit a released one.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE datasets (
     pk INTEGER PRIMARY KEY,
@@ -123,4 +134,48 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX scans_created_at ON scans (created_at, id);
   `,
+  // 2: a location is (root name, path). The storage kind goes; old S3 rows named the bucket and
+  // now name its configured root (legacyBucketRoots), else `s3:<bucket>` (orphanRoot). Ids stay.
+  (db, { roots }) => {
+    const buckets = legacyBucketRoots(roots);
+    db.function(
+      'legacy_bucket_root',
+      { deterministic: true },
+      (bucket) => buckets.get(String(bucket)) ?? null,
+    );
+    db.function('orphan_root', { deterministic: true }, (bucket) => orphanRoot(String(bucket)));
+    db.exec(`
+    CREATE TABLE files_v2 (
+      pk INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      dataset_id TEXT NOT NULL,
+      root TEXT NOT NULL,
+      path TEXT NOT NULL,
+      status TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      mtime TEXT NOT NULL,
+      etag TEXT,
+      time_start TEXT,
+      time_end TEXT,
+      doc TEXT NOT NULL,
+      UNIQUE (root, path)
+    );
+    INSERT INTO files_v2 (pk, id, dataset_id, root, path, status, size, mtime, etag, time_start, time_end, doc)
+      SELECT pk, id, dataset_id, new_root, path, status, size, mtime, etag, time_start, time_end,
+        json_set(json_remove(doc, '$.location.kind'), '$.location.root', new_root)
+      FROM (
+        SELECT f.*, CASE
+          WHEN f.kind <> 's3' THEN f.root
+          WHEN legacy_bucket_root(f.root) IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM files p WHERE p.kind <> 's3' AND p.root = legacy_bucket_root(f.root) AND p.path = f.path
+          ) THEN legacy_bucket_root(f.root)
+          ELSE orphan_root(f.root)
+        END AS new_root
+        FROM files f
+      );
+    DROP TABLE files;
+    ALTER TABLE files_v2 RENAME TO files;
+    CREATE INDEX files_dataset ON files (dataset_id, path);
+    `);
+  },
 ];

@@ -1,4 +1,5 @@
 import type { Store } from '@climcat/core';
+import type { StoreRoot } from '../shared/legacy-locations';
 import { openDatabase, type Db } from './sqlite-database';
 import { SqliteApiKeyRepository } from './sqlite-api-key.repository';
 import { SqliteAuditRepository } from './sqlite-audit.repository';
@@ -23,8 +24,9 @@ export class SqliteStore implements Store {
     this.scans = new SqliteScanRepository(db);
   }
 
-  static open(path: string): SqliteStore {
-    return new SqliteStore(openDatabase(path));
+  /** `roots` upgrade rows written before locations were (root name, path). */
+  static open(path: string, roots: readonly StoreRoot[] = []): SqliteStore {
+    return new SqliteStore(openDatabase(path, { roots }));
   }
 
   async ping(): Promise<void> {
