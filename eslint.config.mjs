@@ -1,6 +1,7 @@
 // Type-aware lint at zero warnings (see STYLE.md).
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { appBoundaries } from './scripts/eslint-app-boundaries.mjs';
 
 export default tseslint.config(
   {
@@ -31,6 +32,11 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-extraneous-class': 'off',
     },
+  },
+  {
+    files: ['apps/**/*.ts'],
+    plugins: { climcat: { rules: { 'app-boundaries': appBoundaries } } },
+    rules: { 'climcat/app-boundaries': 'error' },
   },
   {
     files: ['**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
+import { instanceIdOf } from '@climcat/core';
 import { JOB_STATES, PageQueryDto, type JobInfo } from '@climcat/platform';
 import type { ObjectEventJob } from '../events/event.service';
 import type { RecordJob } from '../records/record.service';
@@ -77,12 +78,12 @@ export class IngestErrorListDto {
   items!: IngestErrorDto[];
 }
 
-/** Dataset id a metadata record creates or updates (the rule RecordService.handle applies). */
+/** Dataset id a metadata record creates or updates (the dataset rules' instance id). */
 export function recordDatasetId(job: RecordJob): string | undefined {
   if (job.kind !== 'metadata') return undefined;
   const dataset = job.record.dataset;
   if (!dataset) return undefined;
-  return dataset.id ?? `${dataset.datasetId}.v${dataset.version}`;
+  return instanceIdOf(dataset);
 }
 
 function target(queue: JobQueueName, data: unknown): JobTargetDto {
