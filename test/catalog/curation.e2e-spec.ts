@@ -141,6 +141,9 @@ describe('merge patch', () => {
     ['a bad status', { status: 'gone' }, 'body.status'],
     ['a bad bbox', { bbox: [0, 100, 10, 20] }, 'body.bbox'],
     ['an operator', { title: { $set: 'x' } }, 'body.title.$set'],
+    ['a nulled required object', { access: null }, 'body.access'],
+    ['a retyped required object', { access: [] }, 'body.access'],
+    ['a retyped optional object', { provenance: ['x'] }, 'body.provenance'],
   ])('rejects %s with a 400 naming the field', async (_label, body, field) => {
     const ds = await create();
     const res = await api(running, 'PATCH', `/api/v1/datasets/${ds.id}`, { headers: ADMIN, body });
@@ -295,6 +298,20 @@ describe('bulk curation', () => {
       headers: ADMIN,
     });
     expect(history.body.items[0]).toMatchObject({ action: 'bulk-update', note: run.body.operationId });
+  });
+
+  it('reports a patch that nulls a required object as failed for each match, changing nothing', async () => {
+    const tag = `bulknull${Date.now()}`;
+    const ds = await create({ keywords: [tag] });
+    const run = await api(running, 'POST', '/api/v1/datasets/bulk', {
+      headers: bearer(curator),
+      body: { filter: { q: tag }, patch: { access: null } },
+    });
+    expect(run.status).toBe(200);
+    expect(run.body).toMatchObject({ matched: 1, updated: 0 });
+    expect(run.body.failed).toEqual([{ id: ds.id, reason: expect.stringContaining('body.access') }]);
+    const after = await api(running, 'GET', `/api/v1/datasets/${ds.id}`, { headers: ADMIN });
+    expect(after.body.access).toEqual(ds.access);
   });
 
   it('is for curators only and validates its filter', async () => {

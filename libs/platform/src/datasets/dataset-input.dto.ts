@@ -9,6 +9,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsDefined,
   IsEmail,
   IsIn,
   IsNumber,
@@ -159,6 +160,7 @@ export class CreateDatasetDto {
   variables?: VariableDto[];
 
   @IsOptional()
+  @IsObject({ message: 'timeCoverage must be an object' })
   @ValidateNested()
   @Type(() => TimeCoverageDto)
   timeCoverage?: TimeCoverageDto;
@@ -176,6 +178,9 @@ export class CreateDatasetDto {
   @Length(1, 128)
   gridType?: string;
 
+  // A merge patch may null or retype it: the checked record must still hold an object.
+  @IsDefined({ message: 'access is required' })
+  @IsObject({ message: 'access must be an object' })
   @ValidateNested()
   @Type(() => AccessDto)
   access!: AccessDto;
@@ -227,6 +232,7 @@ export class CreateDatasetDto {
   contacts?: ContactDto[];
 
   @IsOptional()
+  @IsObject({ message: 'provenance must be an object' })
   @ValidateNested()
   @Type(() => ProvenanceDto)
   provenance?: ProvenanceDto;
