@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { ThreddsPathService } from './access/thredds-path.service';
 
-/** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, NCSS, file server. Routes arrive with their issues. */
-@Module({})
+/** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, NCSS, file server. */
+@Module({
+  providers: [ThreddsPathService],
+})
 export class ThreddsProxyModule {}
