@@ -93,8 +93,7 @@ async function settle(): Promise<void> {
     const counts = await Promise.all(
       ['waiting', 'active', 'delayed'].map(
         async (state) =>
-          (await api(running, 'GET', `/ingest/v1/jobs/events?state=${state}`, { headers: ADMIN })).body
-            .length,
+          (await api(running, 'GET', `/ingest/v1/jobs/events?state=${state}`, { headers: ADMIN })).body.total,
       ),
     );
     if (counts.every((n) => n === 0)) return;
