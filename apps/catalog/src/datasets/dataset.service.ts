@@ -28,7 +28,13 @@ export class DatasetService {
 
   /** A dataset the caller may read; otherwise NotFound, so existence is never revealed. */
   async get(caller: Principal, id: string): Promise<DatasetRecord> {
-    return this.rules.get(caller, id);
+    return this.visible(caller, await this.rules.get(caller, id));
+  }
+
+  /** A record as the caller may see it (unreadable provenance sources redacted). */
+  private async visible(caller: Principal, record: DatasetRecord): Promise<DatasetRecord> {
+    const [redacted] = await this.rules.redactReferences(caller, [record]);
+    return redacted ?? record;
   }
 
   parseQuery(caller: Principal, raw: RawQuery): DatasetQuery {
@@ -36,11 +42,12 @@ export class DatasetService {
   }
 
   async search(caller: Principal, raw: RawQuery): Promise<DatasetSearchResult> {
-    return this.store.datasets.search(this.parseQuery(caller, raw));
+    const result = await this.store.datasets.search(this.parseQuery(caller, raw));
+    return { ...result, items: await this.rules.redactReferences(caller, result.items) };
   }
 
   async create(ctx: WriteContext, draft: DatasetDraft): Promise<DatasetRecord> {
-    return this.rules.create(ctx, draft);
+    return this.visible(ctx.caller, await this.rules.create(ctx, draft));
   }
 
   async patch(
@@ -50,7 +57,7 @@ export class DatasetService {
     ifMatch?: number,
     action?: AuditEntry['action'],
   ): Promise<DatasetRecord> {
-    return this.rules.patch(ctx, id, patch, ifMatch, action);
+    return this.visible(ctx.caller, await this.rules.patch(ctx, id, patch, ifMatch, action));
   }
 
   async delete(ctx: WriteContext, id: string, ifMatch?: number): Promise<void> {
@@ -64,7 +71,8 @@ export class DatasetService {
 
   async history(caller: Principal, id: string, page: Page): Promise<Paged<AuditEntry>> {
     await this.get(caller, id);
-    return this.store.audit.list('dataset', id, page);
+    const result = await this.store.audit.list('dataset', id, page);
+    return { ...result, items: await this.rules.redactAuditReferences(caller, result.items) };
   }
 
   /** Ancestors (provenance.derivedFrom, transitively) and descendants the caller may read. */

@@ -9,6 +9,7 @@ import {
   type FieldProblem,
 } from '../errors';
 import type {
+  AuditChange,
   AuditEntry,
   BBox,
   DatasetKind,
@@ -87,6 +88,62 @@ export class DatasetRules {
     const record = await this.store.datasets.get(id);
     if (!record || !canRead(caller, record)) throw new NotFoundError(`Dataset ${id} does not exist`);
     return record;
+  }
+
+  /**
+   * Records as `caller` may see them: `provenance.derivedFrom` ids of datasets
+   * the caller may not read become `"restricted"`, so a public derived dataset
+   * never reveals a restricted source.
+   */
+  async redactReferences(caller: Principal, records: DatasetRecord[]): Promise<DatasetRecord[]> {
+    const hide = await this.unreadable(
+      caller,
+      records.flatMap((r) => r.provenance?.derivedFrom ?? []),
+    );
+    if (!hide.size) return records;
+    return records.map((r) =>
+      r.provenance
+        ? { ...r, provenance: { ...r.provenance, derivedFrom: redactIds(r.provenance.derivedFrom, hide) } }
+        : r,
+    );
+  }
+
+  /** Audit entries as `caller` may see them: derivedFrom ids in recorded values redacted as above. */
+  async redactAuditReferences(caller: Principal, entries: AuditEntry[]): Promise<AuditEntry[]> {
+    const ids: string[] = [];
+    const visit = (value: unknown, collect: (list: string[]) => unknown): unknown => {
+      if (Array.isArray(value)) return value.map((v) => visit(v, collect));
+      if (typeof value !== 'object' || value === null) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [
+          k,
+          k === 'derivedFrom' && Array.isArray(v) && v.every((x) => typeof x === 'string')
+            ? collect(v)
+            : visit(v, collect),
+        ]),
+      );
+    };
+    const changeIds = (c: AuditChange, collect: (list: string[]) => unknown): AuditChange => {
+      const at = (v: unknown) =>
+        c.path.endsWith('/derivedFrom') && Array.isArray(v) ? collect(v as string[]) : visit(v, collect);
+      return { ...c, ...('from' in c ? { from: at(c.from) } : {}), ...('to' in c ? { to: at(c.to) } : {}) };
+    };
+    entries.forEach((e) => e.changes.forEach((c) => changeIds(c, (list) => ids.push(...list))));
+    const hide = await this.unreadable(caller, ids);
+    if (!hide.size) return entries;
+    return entries.map((e) => ({
+      ...e,
+      changes: e.changes.map((c) => changeIds(c, (list) => redactIds(list, hide))),
+    }));
+  }
+
+  private async unreadable(caller: Principal, ids: string[]): Promise<Set<string>> {
+    const unique = [...new Set(ids)];
+    if (!unique.length || readsEverything(caller)) return new Set();
+    const readable = new Set(
+      (await this.store.datasets.getMany(unique)).filter((d) => canRead(caller, d)).map((d) => d.id),
+    );
+    return new Set(unique.filter((id) => !readable.has(id)));
   }
 
   async create(ctx: WriteContext, draft: DatasetDraft): Promise<DatasetRecord> {
@@ -405,6 +462,13 @@ export class DatasetRules {
       },
     ]);
   }
+}
+
+/** The placeholder for a reference the caller may not follow. */
+export const RESTRICTED_REFERENCE = 'restricted';
+
+function redactIds(ids: string[], hide: Set<string>): string[] {
+  return ids.map((id) => (hide.has(id) ? RESTRICTED_REFERENCE : id));
 }
 
 function accessOf(access: AccessControl): AccessControl {
