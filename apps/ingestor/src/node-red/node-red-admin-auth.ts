@@ -1,4 +1,4 @@
-import { hasRole, InvalidError, UnauthorizedError, type Principal } from '@climcat/core';
+import { ForbiddenError, InvalidError, requireRole, UnauthorizedError, type Principal } from '@climcat/core';
 import {
   PROBLEM_CONTENT_TYPE,
   problemType,
@@ -27,20 +27,20 @@ export async function checkAdmin(auth: AuthService, authorization: string | unde
     if (error instanceof UnauthorizedError) return { ok: false, status: 401, detail: error.message };
     throw error;
   }
-  if (principal.via === 'anonymous') {
-    return {
-      ok: false,
-      status: 401,
-      detail:
-        'The Node-RED editor needs an admin: log in with any user name and an admin API key as password',
-    };
-  }
-  if (!hasRole(principal, 'admin')) {
-    return {
-      ok: false,
-      status: 403,
-      detail: `The Node-RED editor needs the admin role; ${principal.subject} lacks it`,
-    };
+  try {
+    requireRole(principal, 'admin', 'The Node-RED editor');
+  } catch (error) {
+    if (error instanceof UnauthorizedError) {
+      return {
+        ok: false,
+        status: 401,
+        detail:
+          'The Node-RED editor needs an admin: log in with any user name and an admin API key as password',
+      };
+    }
+    if (error instanceof ForbiddenError)
+      return { ok: false, status: 403, detail: `${error.message}; ${principal.subject} lacks it` };
+    throw error;
   }
   return { ok: true };
 }

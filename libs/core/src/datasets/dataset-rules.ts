@@ -5,23 +5,14 @@ import {
   InvalidError,
   NotFoundError,
   PreconditionFailedError,
-  UnauthorizedError,
   type FieldProblem,
 } from '../errors';
-import type {
-  AuditChange,
-  AuditEntry,
-  BBox,
-  DatasetKind,
-  DatasetRecord,
-  Facets,
-  TimeCoverage,
-  VariableInfo,
-} from '../model';
+import type { AuditChange, AuditEntry, DatasetRecord, Facets, VariableInfo } from '../model';
 import {
   canRead,
   canWrite,
   readsEverything,
+  requireRole,
   requireWrite,
   type AccessControl,
   type Principal,
@@ -55,20 +46,22 @@ export interface WriteContext {
 }
 
 /** What ingestion learned about the dataset a file belongs to. */
-export interface IngestedDataset {
-  id: string;
-  datasetId: string;
-  version: string;
-  kind: DatasetKind;
-  project: string;
-  facets: Facets;
+export interface IngestedDataset extends Pick<
+  DatasetRecord,
+  | 'id'
+  | 'datasetId'
+  | 'version'
+  | 'kind'
+  | 'project'
+  | 'facets'
+  | 'variables'
+  | 'timeCoverage'
+  | 'bbox'
+  | 'gridType'
+> {
   warnings: string[];
   /** `drs` when the path (and attributes) follow CMIP5/CORDEX DRS. */
   basis: 'drs' | 'directory';
-  variables: VariableInfo[];
-  timeCoverage: TimeCoverage | null;
-  bbox: BBox | null;
-  gridType?: string;
 }
 
 /**
@@ -148,7 +141,7 @@ export class DatasetRules {
 
   async create(ctx: WriteContext, draft: DatasetDraft): Promise<DatasetRecord> {
     const { caller } = ctx;
-    if (caller.via === 'anonymous') throw new UnauthorizedError('Authentication required to create datasets');
+    requireRole(caller, 'reader', 'Creating datasets');
     if (draft.kind === 'standard' && !readsEverything(caller)) {
       throw new ForbiddenError('Only curators and admins create standard datasets');
     }
@@ -225,8 +218,7 @@ export class DatasetRules {
     ifMatch?: number,
     action: AuditEntry['action'] = 'update',
   ): Promise<DatasetRecord> {
-    if (ctx.caller.via === 'anonymous')
-      throw new UnauthorizedError('Authentication required to change datasets');
+    requireRole(ctx.caller, 'reader', 'Changing datasets');
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
       throw InvalidError.field('body', 'a JSON merge patch must be an object');
     }
@@ -259,8 +251,7 @@ export class DatasetRules {
   }
 
   async delete(ctx: WriteContext, id: string, ifMatch?: number): Promise<void> {
-    if (ctx.caller.via === 'anonymous')
-      throw new UnauthorizedError('Authentication required to delete datasets');
+    requireRole(ctx.caller, 'reader', 'Deleting datasets');
     const current = await this.get(ctx.caller, id);
     requireWrite(ctx.caller, current);
     if (ifMatch !== undefined && current.revision !== ifMatch) {
