@@ -15,6 +15,13 @@ def text(el, path):
 
 root = ET.fromstring(sys.stdin.buffer.read())
 assert root.tag == T("catalog"), root.tag
+if sys.argv[1:] == ["--sizes"]:
+    # Large catalogs: only each file's urlPath and size.
+    sizes = [
+        [d.get("urlPath"), int(d.find(T("dataSize")).text)] for d in root.iter(T("dataset")) if d.get("urlPath")
+    ]
+    json.dump(sizes, sys.stdout)
+    sys.exit(0)
 out = {
     "version": root.get("version"),
     "services": [
