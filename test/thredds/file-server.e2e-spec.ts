@@ -9,7 +9,10 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { STORE, type Store } from '@climcat/core';
+import { Client } from 'minio';
 import { bearer, startApp, tempDir, type RunningApp } from '../harness/app';
+import { testEnv } from '../harness/env';
 import { basic, catalogArchive, PATHS, writeArchive, type ThreddsArchive } from './archive';
 
 const exec = promisify(execFile);
@@ -18,6 +21,7 @@ let running: RunningApp;
 let root: string;
 let outsideDir: string;
 let archive: ThreddsArchive;
+const BUCKET = `thredds-fs-${Date.now()}`;
 
 const url = (path: string) => `${running.url}/thredds/fileServer/data/${path}`;
 
@@ -61,8 +65,33 @@ beforeAll(async () => {
   root = tempDir('climcat-thredds-fs-');
   outsideDir = tempDir('climcat-thredds-outside-');
   const outside = await writeArchive(root, outsideDir);
-  running = await startApp({ env: { DATA_ROOT: root } });
+  // An S3 root `obj` (bucket + key prefix) holding copies of two files.
+  const endpoint = new URL(testEnv('TEST_S3_ENDPOINT'));
+  const s3 = new Client({
+    endPoint: endpoint.hostname,
+    port: Number(endpoint.port),
+    useSSL: false,
+    accessKey: 'S3RVER',
+    secretKey: 'S3RVER',
+    pathStyle: true,
+  });
+  await s3.makeBucket(BUCKET);
+  for (const path of [PATHS.nc4, PATHS.bytes]) await s3.putObject(BUCKET, `p/${path}`, local(path));
+  running = await startApp({
+    env: {
+      DATA_ROOT: root,
+      ROOTS: `obj=s3://${BUCKET}/p`,
+      S3_ENDPOINT: endpoint.origin,
+      S3_ACCESS_KEY: 'S3RVER',
+      S3_SECRET_KEY: 'S3RVER',
+    },
+  });
   archive = { ...(await catalogArchive(running, root)), outside };
+  const store = running.app.get<Store>(STORE);
+  for (const path of [PATHS.nc4, PATHS.bytes]) {
+    const record = await store.files.findByLocation({ root: 'data', path });
+    await store.files.upsert({ ...record!, id: `${record!.id}/s3`, location: { root: 'obj', path } });
+  }
 });
 afterAll(async () => {
   await running?.close();
@@ -268,6 +297,50 @@ with fs.open(url, "rb", block_size=4096) as f, h5netcdf.File(f, "r") as remote, 
   });
 });
 
+describe('S3 roots (ranged GETs)', () => {
+  const s3url = (path: string) => `${running.url}/thredds/fileServer/obj/${path}`;
+
+  it('serves whole objects, ranges, several ranges and HEAD with the object ETag', async () => {
+    const whole = await get(s3url(PATHS.bytes));
+    expect(whole.status).toBe(200);
+    expect(whole.body.equals(local(PATHS.bytes))).toBe(true);
+    expect(whole.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
+    const range = await get(s3url(PATHS.bytes), { Range: 'bytes=1000-1099' });
+    expect(range.status).toBe(206);
+    expect(range.headers.get('content-range')).toBe('bytes 1000-1099/300000');
+    expect(range.body.equals(local(PATHS.bytes).subarray(1000, 1100))).toBe(true);
+    const suffix = await get(s3url(PATHS.bytes), { Range: 'bytes=-3' });
+    expect(suffix.body.equals(local(PATHS.bytes).subarray(-3))).toBe(true);
+    const multi = await get(s3url(PATHS.bytes), { Range: 'bytes=0-1,10-11' });
+    const boundary = /boundary=(\S+)$/.exec(multi.headers.get('content-type')!)![1]!;
+    expect(parseMultipart(multi.body, boundary).map((p) => p.body)).toEqual([
+      local(PATHS.bytes).subarray(0, 2),
+      local(PATHS.bytes).subarray(10, 12),
+    ]);
+    const head = await get(s3url(PATHS.bytes), {}, 'HEAD');
+    expect(head.headers.get('content-length')).toBe('300000');
+    expect((await get(s3url(PATHS.bytes), { 'If-None-Match': whole.headers.get('etag')! })).status).toBe(304);
+    expect((await get(s3url(PATHS.bytes), { Range: 'bytes=300000-' })).status).toBe(416);
+  });
+
+  it('lets fsspec + h5netcdf read a NetCDF-4 object equal to the local file', async () => {
+    const script = `
+import sys, fsspec, h5netcdf, numpy as np
+with fsspec.filesystem("http").open(sys.argv[1], "rb", block_size=2048) as f, h5netcdf.File(f, "r") as remote, h5netcdf.File(sys.argv[2], "r") as here:
+    assert np.array_equal(remote.variables["tas"][...], here.variables["tas"][...])
+    print("ok")
+`;
+    const { stdout } = await exec(
+      '/usr/bin/python3',
+      ['-c', script, s3url(PATHS.nc4), join(root, PATHS.nc4)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(stdout.trim()).toBe('ok');
+  });
+});
+
 describe('access', () => {
   it('asks anonymous callers for credentials on a restricted and on a nonexistent file, with no bytes', async () => {
     for (const path of [PATHS.secret, 'cmip5/no/such/file.nc']) {
@@ -379,7 +452,12 @@ describe('traversal and paths outside the catalog', () => {
       controller.abort();
       await reader.read().catch(() => undefined);
     }
-    for (let i = 0; i < 5; i++) await get(PATHS.bytes, { Range: 'bytes=0-1,5-6' });
+    for (let i = 0; i < 5; i++) {
+      await get(PATHS.bytes, { Range: 'bytes=0-1,5-6' });
+      await get(PATHS.nc3);
+      await get(PATHS.nc3, { Range: 'bytes=0-3' });
+      await get(PATHS.nc3, { Range: 'bytes=9999999-' });
+    }
     await new Promise((r) => setTimeout(r, 300));
     expect(openFds()).toBeLessThanOrEqual(before + 2);
   });
