@@ -17,7 +17,7 @@ import {
   SECRET_ID,
   writeArchive,
   type ThreddsArchive,
-} from './archive';
+} from './thredds-archive';
 
 let running: RunningApp;
 let root: string;

@@ -13,7 +13,7 @@ import { STORE, type Store } from '@climcat/core';
 import { Client } from 'minio';
 import { bearer, startApp, tempDir, type RunningApp } from '../harness/app';
 import { testEnv } from '../harness/env';
-import { basic, catalogArchive, PATHS, writeArchive, type ThreddsArchive } from './archive';
+import { basic, catalogArchive, PATHS, writeArchive, type ThreddsArchive } from './thredds-archive';
 
 const exec = promisify(execFile);
 
