@@ -213,7 +213,7 @@ function baseBody(schema: Schema): Record<string, unknown> {
   return {
     ...(typeof generated === 'object' && generated ? generated : {}),
     ...(typeof known === 'object' && known ? known : {}),
-  } as Record<string, unknown>;
+  };
 }
 
 /** Paths of the members of a body, two levels deep, array elements by index. */
@@ -247,9 +247,10 @@ function probesFor(path: string, method: string, op: Operation, auth: OutgoingHt
   for (const p of params.filter((x) => x.in === 'path')) {
     const s = resolve(p.schema);
     const value = s?.enum?.[0] ?? p.example ?? (path.startsWith('/api/v1/datasets') ? SEEDED_ID : 'x');
-    pathValues[p.name] = encodeURIComponent(String(value));
+    pathValues[p.name] = encodeURIComponent(typeof value === 'string' ? value : JSON.stringify(value));
   }
-  const url = (values: Record<string, string>) => path.replace(/\{(\w+)\}/g, (_, n: string) => values[n] ?? 'x');
+  const url = (values: Record<string, string>) =>
+    path.replace(/\{(\w+)\}/g, (_, n: string) => values[n] ?? 'x');
   const M = method.toUpperCase();
   const bodyEntry = Object.entries(op.requestBody?.content ?? {})[0];
   const contentType = bodyEntry?.[0] ?? 'application/json';
@@ -267,7 +268,8 @@ function probesFor(path: string, method: string, op: Operation, auth: OutgoingHt
   const probes: Probe[] = [base({}, 'as documented')];
 
   for (const p of params.filter((x) => x.in === 'path')) {
-    for (const v of PATH_VALUES) probes.push(base({ path: url({ ...pathValues, [p.name]: v }) }, `path ${p.name}=${v}`));
+    for (const v of PATH_VALUES)
+      probes.push(base({ path: url({ ...pathValues, [p.name]: v }) }, `path ${p.name}=${v}`));
   }
   for (const p of params.filter((x) => x.in === 'query')) {
     const n = encodeURIComponent(p.name);
@@ -289,7 +291,9 @@ function probesFor(path: string, method: string, op: Operation, auth: OutgoingHt
   if (body !== undefined) {
     for (const member of memberPaths(body)) {
       for (const v of MEMBER_VALUES) {
-        probes.push(base({ body: withMember(body, member, v) }, `body.${member.join('.')}=${v.slice(0, 40)}`));
+        probes.push(
+          base({ body: withMember(body, member, v) }, `body.${member.join('.')}=${v.slice(0, 40)}`),
+        );
       }
     }
     for (const whole of WHOLE_BODIES) probes.push(base({ body: whole }, `body ${whole.slice(0, 40)}`));
@@ -354,7 +358,8 @@ function verdict(answer: Answer): string | null {
   }
   try {
     const body = JSON.parse(answer.text) as { detail?: unknown; status?: unknown };
-    if (typeof body.detail !== 'string' || body.detail === '') return `${answer.status} problem without detail`;
+    if (typeof body.detail !== 'string' || body.detail === '')
+      return `${answer.status} problem without detail`;
     if (body.status !== answer.status) return `${answer.status} problem says status ${String(body.status)}`;
   } catch {
     return `${answer.status} problem that is not JSON: ${answer.text.slice(0, 120)}`;
@@ -391,7 +396,12 @@ describe('bad input on every documented route', () => {
       for (const method of ['OPTIONS', 'PROPFIND', 'FOO']) {
         probes.push({ method, path: concrete, headers: {}, label: `method ${method}` });
       }
-      probes.push({ method: 'GET', path: `${concrete}?q=${'x'.repeat(100_000)}`, headers: {}, label: '100 kB URL' });
+      probes.push({
+        method: 'GET',
+        path: `${concrete}?q=${'x'.repeat(100_000)}`,
+        headers: {},
+        label: '100 kB URL',
+      });
     }
     // The document lists the catalog and ingest families; a broken walk must not pass vacuously.
     expect(operations).toEqual(

@@ -192,7 +192,8 @@ export function answerClientError(
         ? [408, 'The request was not received in time']
         : [400, `The request could not be parsed as HTTP/1.1 (${error.code ?? 'malformed'})`];
   const requestId = randomUUID();
-  logger.debug({ err: error, requestId }, 'client error');
+  // The code only: the error carries the raw packet (up to 64 KiB of whatever was sent).
+  logger.debug({ code: error.code, status, requestId }, 'client error');
   const title = STATUS_CODES[status] ?? 'Bad Request';
   const body = JSON.stringify({ type: problemType(status), title, status, detail, requestId });
   if (socket.writable) {
