@@ -85,6 +85,7 @@ function logFailure(
   if (log && typeof log.error === 'function') log.error(context, 'request failed');
   else logger.error(context, 'request failed');
 }
+
 function toProblem(exception: unknown, req: FastifyRequest): Problem {
   const base = { instance: req.url, requestId: requestIdOf(req) };
   if (exception instanceof DomainError) {
