@@ -3,7 +3,7 @@
  * document and sends, for every path × method × parameter, a generated
  * battery of hostile and careless values, with and without an admin key.
  * No answer may be a 5xx; every 4xx must be application/problem+json with a
- * `detail`. Routes added later are covered because the document lists them.
+ * `detail` and a request id. Routes added later are covered because the document lists them.
  */
 import { Agent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { ADMIN, datasetBody, startApp, type RunningApp } from '../harness/app';
@@ -357,9 +357,10 @@ function verdict(answer: Answer): string | null {
     return `${answer.status} as ${answer.type || '(no type)'}: ${answer.text.slice(0, 120)}`;
   }
   try {
-    const body = JSON.parse(answer.text) as { detail?: unknown; status?: unknown };
+    const body = JSON.parse(answer.text) as { detail?: unknown; status?: unknown; requestId?: unknown };
     if (typeof body.detail !== 'string' || body.detail === '')
       return `${answer.status} problem without detail`;
+    if (typeof body.requestId !== 'string') return `${answer.status} problem without request id`;
     if (body.status !== answer.status) return `${answer.status} problem says status ${String(body.status)}`;
   } catch {
     return `${answer.status} problem that is not JSON: ${answer.text.slice(0, 120)}`;
