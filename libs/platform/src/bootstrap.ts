@@ -7,9 +7,10 @@ import { Logger } from 'nestjs-pino';
 import { InvalidError } from '@climcat/core';
 import type { Logger as PinoLogger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
-import { sendProblem } from './errors/problem.filter';
-import { requestHygiene } from './errors/request-hygiene';
+import { answerClientError, sendProblem } from './errors/problem.filter';
+import { pathHygiene, requestHygiene } from './errors/request-hygiene';
 import { conditionalGet } from './http/conditional-get';
+import { jsonLimitExceeded } from './http/json-limits';
 import { newRequestId, requestContext, ROOT_LOGGER } from './observability/logging';
 import { httpMetrics, MetricsService } from './observability/metrics';
 import { setupOpenApi } from './openapi/openapi';
@@ -48,6 +49,8 @@ function fastifyAdapter(): FastifyAdapter {
     // Malformed URLs and overlong ids are refused before routing, outside Nest: same problem answers.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
       sendProblem(request, reply, error),
+    // What Node's HTTP parser refuses (431 headers too large, unknown method): a problem as well.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket),
   });
 }
 
@@ -59,15 +62,20 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
   // security and CORS headers.
   requestContext(server, app.get<PinoLogger>(ROOT_LOGGER));
   httpMetrics(server, app.get(MetricsService));
+  server.addHook('onRequest', pathHygiene);
   await app.register(helmet, SECURITY_HEADERS);
   app.enableCors({
     origin: true,
     // @fastify/cors allows only GET, HEAD and POST unless told: notebooks in browsers curate too.
     methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
+    // An OPTIONS request that is not a CORS preflight is answered (204 with the allowed methods)
+    // instead of @fastify/cors's 400 text/plain.
+    strictPreflight: false,
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Range', 'Accept-Ranges', 'Content-Length', 'Location'],
   });
   // JSON Merge Patch and other JSON media types parse like application/json; an empty body is no body
-  // (clients send Content-Type on DELETE too). Prototype-poisoning keys make the body invalid.
+  // (clients send Content-Type on DELETE too). Prototype-poisoning keys make the body invalid, and
+  // so does nesting or a member count beyond the limits of json-limits.ts.
   const parseJson = server.getDefaultJsonParser('error', 'error');
   // Fastify's own parsers (application/json, text/plain) give way: bodies are JSON, read by the one below.
   server.removeAllContentTypeParsers();
@@ -75,6 +83,12 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
     const text = body.toString();
     if (text === '') {
       done(null, undefined);
+      return;
+    }
+    // Before parsing: thousands of levels would exhaust the stack of whatever walks the value next.
+    const exceeded = jsonLimitExceeded(text);
+    if (exceeded) {
+      done(InvalidError.field('body', exceeded), undefined);
       return;
     }
     void parseJson(request, text, (error, value) => done(error ? invalidJson(text) : null, value));

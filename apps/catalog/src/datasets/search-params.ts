@@ -24,6 +24,7 @@ import {
   type FieldProblem,
   normalizeBBox,
 } from '@climcat/core';
+import { MAX_PAGE_OFFSET } from '@climcat/platform';
 
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 50;
@@ -82,7 +83,7 @@ export function parseSearchParams(raw: RawQuery, access: AccessFilter): DatasetQ
 
   const limit = integer(raw, 'limit', 0, MAX_LIMIT, bad);
   if (limit !== undefined) query.limit = limit;
-  const offset = integer(raw, 'offset', 0, 10_000_000, bad);
+  const offset = integer(raw, 'offset', 0, MAX_PAGE_OFFSET, bad);
   const cursor = singleParam(raw, 'cursor', bad);
   if (offset !== undefined && cursor !== undefined) bad('offset', 'use either cursor or offset, not both');
   if (offset !== undefined) query.offset = offset;

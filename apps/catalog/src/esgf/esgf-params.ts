@@ -12,6 +12,7 @@ import {
   type DatasetQuery,
   type FieldProblem,
 } from '@climcat/core';
+import { MAX_PAGE_OFFSET } from '@climcat/platform';
 import {
   listOf,
   parseBBoxParam,
@@ -122,7 +123,7 @@ export function parseEsgfParams(raw: RawQuery, access: AccessFilter): EsgfSearch
   }
 
   query.limit = parseInteger(singleParam(raw, 'limit', bad), 'limit', 0, ESGF_MAX_LIMIT, bad) ?? query.limit;
-  query.offset = parseInteger(singleParam(raw, 'offset', bad), 'offset', 0, 10_000_000, bad) ?? 0;
+  query.offset = parseInteger(singleParam(raw, 'offset', bad), 'offset', 0, MAX_PAGE_OFFSET, bad) ?? 0;
   const facetParam = singleParam(raw, 'facets', bad);
   if (facetParam) {
     const names = facetParam === '*' ? [...FACET_NAMES] : parseFacetNames(listOf(facetParam), bad);

@@ -54,9 +54,13 @@ export class ExportService {
   }
 
   async *intakeCsv(caller: Principal, raw: RawQuery, format: AssetFormat): AsyncGenerator<string> {
+    // Parsed before the header row: the controller sends headers after the first row, so bad input must fail first.
+    const query = this.datasets.parseQuery(caller, raw);
     yield csvRow([...INTAKE_COLUMNS]);
-    for await (const row of this.intakeRows(caller, raw, format))
+    for await (const { dataset, file } of walkFiles(this.store, query)) {
+      const row = this.row(dataset, file, format);
       yield csvRow(INTAKE_COLUMNS.map((c) => row[c]));
+    }
   }
 
   /** The ESM collection JSON; rows inline (catalog_dict) when small, else a link to the CSV. */

@@ -1,13 +1,22 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { DomainError } from '@climcat/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger as PinoLogger } from 'pino';
 import { KIND_STATUS, PROBLEM_CONTENT_TYPE, problemType, type Problem } from './problem';
 
-/** Errors Fastify raises itself before routing (malformed URL, overlong path parameter), see sendProblem. */
+/**
+ * Errors Fastify raises itself before routing (malformed URL, overlong path
+ * parameter), see sendProblem, and http-errors' errors (@fastify/static's
+ * refusals), whose `expose` says the message is meant for the client.
+ */
 interface FastifyError {
   code?: string;
   statusCode?: number;
   message?: string;
+  expose?: boolean;
 }
 
 /**
@@ -38,9 +47,7 @@ export function sendProblem(
   logger: Pick<Logger, 'error'> = fallbackLogger,
 ): void {
   const problem = toProblem(exception, req);
-  if (problem.status >= 500) {
-    logger.error({ err: exception, requestId: problem.requestId }, 'request failed');
-  }
+  if (problem.status >= 500) logFailure(req, exception, problem, logger);
   if (reply.sent || reply.raw.headersSent) {
     reply.raw.destroy();
     return;
@@ -56,6 +63,28 @@ export function sendProblem(
 }
 
 const fallbackLogger = new Logger('ProblemFilter');
+
+/**
+ * The cause of a 5xx, for whoever is handed its request id: the error with
+ * its stack, the route and the request id, at error level, on the request's
+ * logger (see requestContext) when it has one. Never in the response.
+ */
+function logFailure(
+  req: FastifyRequest,
+  exception: unknown,
+  problem: Problem,
+  logger: Pick<Logger, 'error'>,
+): void {
+  const context = {
+    err: exception instanceof Error ? exception : new Error(String(exception)),
+    requestId: problem.requestId,
+    route: req.routeOptions?.url,
+    method: req.method,
+  };
+  const log = (req.raw as { log?: PinoLogger }).log;
+  if (log && typeof log.error === 'function') log.error(context, 'request failed');
+  else logger.error(context, 'request failed');
+}
 
 function toProblem(exception: unknown, req: FastifyRequest): Problem {
   const base = { instance: req.url, requestId: requestIdOf(req) };
@@ -94,6 +123,16 @@ function toProblem(exception: unknown, req: FastifyRequest): Problem {
       ...base,
     };
   }
+  if (
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500 &&
+    fastifyError.expose === true &&
+    typeof fastifyError.message === 'string'
+  ) {
+    const title = titleCase(HttpStatus[status]?.toString().replace(/_/g, ' ') ?? 'Bad Request');
+    return { type: problemType(status), title, status, detail: fastifyError.message, ...base };
+  }
   return {
     type: problemType(500),
     title: 'Internal Server Error',
@@ -105,7 +144,7 @@ function toProblem(exception: unknown, req: FastifyRequest): Problem {
 
 function httpDetail(exception: HttpException, req: FastifyRequest): string {
   const status = exception.getStatus();
-  if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(exception.message)) {
+  if (status === 404 && /^Cannot [A-Z-]+ /.test(exception.message)) {
     return `No route matches ${req.method} ${req.url.split('?')[0] ?? ''}`;
   }
   // Fastify's own refusal, which Nest passes on as an HttpException: say what was sent and what is read.
@@ -133,4 +172,36 @@ function titleCase(s: string): string {
 export function requestIdOf(req: { id?: unknown }): string | undefined {
   const id = req.id;
   return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before
+ * there is a request (headers or URL too large, an unknown method, a
+ * malformed request line) is answered as a problem too, with a request id,
+ * and the connection closed, as Node does.
+ */
+export function answerClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  logger: Pick<Logger, 'debug'> = fallbackLogger,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request line or headers exceed the size this server reads (16 KiB)']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request was not received in time']
+        : [400, `The request could not be parsed as HTTP/1.1 (${error.code ?? 'malformed'})`];
+  const requestId = randomUUID();
+  // The code only: the error carries the raw packet (up to 64 KiB of whatever was sent).
+  logger.debug({ code: error.code, status, requestId }, 'client error');
+  const title = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({ type: problemType(status), title, status, detail, requestId });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

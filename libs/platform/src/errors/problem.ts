@@ -6,7 +6,8 @@ export interface Problem {
   title: string;
   status: number;
   detail: string;
-  instance: string;
+  /** The request's URL; absent when the request could not be parsed. */
+  instance?: string;
   requestId?: string;
   errors?: FieldProblem[];
 }
@@ -32,6 +33,7 @@ const STATUS_SLUG: Record<number, string> = {
   403: 'forbidden',
   404: 'not-found',
   405: 'method-not-allowed',
+  408: 'request-timeout',
   406: 'not-acceptable',
   409: 'conflict',
   412: 'precondition-failed',
@@ -41,6 +43,7 @@ const STATUS_SLUG: Record<number, string> = {
   422: 'unprocessable',
   428: 'precondition-required',
   429: 'too-many-requests',
+  431: 'headers-too-large',
   500: 'internal',
   503: 'unavailable',
 };

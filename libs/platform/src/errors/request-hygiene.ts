@@ -1,12 +1,15 @@
 import { InvalidError } from '@climcat/core';
+import { findIllFormedQueryParam, findIllFormedString } from '../http/json-limits';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
 /**
  * Rejects MongoDB operator injection before it reaches any handler:
  * query keys with `$` (e.g. `name[$ne]=x`) anywhere, bracket keys on the
  * JSON APIs (THREDDS constraint expressions legitimately use brackets), and
- * `$`-prefixed member names anywhere in a JSON body. A Fastify preHandler
- * hook: the body is parsed by then.
+ * `$`-prefixed member names anywhere in a JSON body. Also refuses text that
+ * is not Unicode: query parameters that are not percent-encoded UTF-8 and
+ * body strings with lone surrogates (see json-limits.ts), so that no route
+ * stores or compares them. A Fastify preHandler hook: the body is parsed by then.
  */
 export function requestHygiene(
   request: FastifyRequest,
@@ -25,9 +28,22 @@ export function requestHygiene(
       return;
     }
   }
+  const illFormedParam = findIllFormedQueryParam(request.url);
+  if (illFormedParam !== null) {
+    done(InvalidError.field(`query.${illFormedParam}`, ILL_FORMED_QUERY));
+    return;
+  }
   const bad = findDollarKey(request.body, 'body', 0);
-  done(bad ? InvalidError.field(bad, 'member names starting with "$" are not accepted') : undefined);
+  if (bad) {
+    done(InvalidError.field(bad, 'member names starting with "$" are not accepted'));
+    return;
+  }
+  const illFormed = findIllFormedString(request.body, 'body');
+  done(illFormed ? InvalidError.field(illFormed, ILL_FORMED_STRING) : undefined);
 }
+
+const ILL_FORMED_QUERY = 'is not percent-encoded UTF-8';
+const ILL_FORMED_STRING = 'is not valid Unicode (a lone surrogate such as \\ud800)';
 
 function findDollarKey(value: unknown, path: string, depth: number): string | null {
   if (depth > 32 || value === null || typeof value !== 'object') return null;
@@ -43,5 +59,36 @@ function findDollarKey(value: unknown, path: string, depth: number): string | nu
     const hit = findDollarKey(child, `${path}.${key}`, depth + 1);
     if (hit) return hit;
   }
+  return null;
+}
+
+/** A `..` segment (either separator, as @fastify/static and file systems read both). */
+const DOT_DOT_SEGMENT = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
+
+/**
+ * Refuses, before routing, a path with a `..` segment or a NUL, raw or
+ * percent-encoded: no route names files that way, and the static and
+ * archive routes must not get to decide what such a path means. An onRequest hook.
+ */
+export function pathHygiene(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
+  const problem = pathProblem(request.url);
+  done(problem ? InvalidError.field('path', problem) : undefined);
+}
+
+/** What is wrong with the path of `url` (see pathHygiene), or null. */
+export function pathProblem(url: string): string | null {
+  const q = url.indexOf('?');
+  let path = q < 0 ? url : url.slice(0, q);
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // Not decodable: the router answers it as a bad URL; still look at it as sent.
+  }
+  if (path.includes('\0')) return 'NUL characters are not accepted in a path';
+  if (DOT_DOT_SEGMENT.test(path)) return '".." segments are not accepted in a path';
   return null;
 }
