@@ -83,10 +83,8 @@ export class IngestController {
   })
   @ApiBody({ type: RepairRequestDto, required: false })
   @ApiOkResponse({ type: RepairResultDto })
-  async repair(
-    @Caller() caller: Principal,
-    @Body() body: RepairRequestDto | undefined,
-  ): Promise<RepairResultDto> {
+  async repair(@Caller() caller: Principal, @Body() body: RepairRequestDto): Promise<RepairResultDto> {
+    // The type must stay a plain class (not a union) for the body to be validated; no body is {}.
     return this.repairs.repair(caller, body ?? {});
   }
 
