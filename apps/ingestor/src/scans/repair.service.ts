@@ -43,7 +43,11 @@ export class RepairService {
         ? await this.datasetsUnder(request.root ?? 'data', request.prefix ?? '')
         : await this.allDatasets();
     const fixed = await this.files.repairDatasets(ids, `repair:${caller.subject}`, dryRun);
-    if (fixed.length && !dryRun) this.logger.warn({ fixed }, 'repaired dataset totals');
+    if (fixed.length && !dryRun)
+      this.logger.warn(
+        { by: caller.subject, repaired: fixed.length, first: fixed.slice(0, 20) },
+        'repaired dataset totals',
+      );
     return { checked: ids.size, dryRun, fixed };
   }
 

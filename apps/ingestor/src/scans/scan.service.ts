@@ -307,7 +307,8 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
         for (const id of touched) seenDatasets.delete(id);
         const fixed = await this.files.repairDatasets(seenDatasets, actor);
         repaired = fixed.length;
-        if (fixed.length) this.logger.warn({ scanId, fixed }, 'repaired dataset totals');
+        if (fixed.length)
+          this.logger.warn({ scanId, repaired, first: fixed.slice(0, 20) }, 'repaired dataset totals');
       }
     } catch (error) {
       clearInterval(ticker);
