@@ -626,4 +626,53 @@ describe.each(adapters)('DatasetRules on the %s store', (_adapter, open) => {
       expect(await store.datasets.get('ghost')).toBeNull();
     });
   });
+
+  describe('repairTotals', () => {
+    // The state a crash leaves: file rows written, the dataset's recomputation never ran.
+    async function drifted(): Promise<void> {
+      await rules.create(ctx(alice), draft('ds'));
+      await rules.create(ctx(alice), draft('ok'));
+      await store.files.upsert(file('f-1', 'ds/a.nc', { datasetId: 'ds.v1', size: 10 }));
+      await store.files.upsert(file('f-2', 'ds/b.nc', { datasetId: 'ds.v1', size: 20 }));
+    }
+
+    it('reports datasets whose totals disagree with their files and fixes them once', async () => {
+      await drifted();
+      const fixed = await rules.repairTotals(['ds.v1', 'ok.v1', 'ghost', 'ds.v1'], 'repair:cura');
+      expect(fixed).toEqual([
+        { datasetId: 'ds.v1', from: { fileCount: 0, size: 0 }, to: { fileCount: 2, size: 30 } },
+      ]);
+      expect(await store.datasets.get('ds.v1')).toMatchObject({ fileCount: 2, size: 30, revision: 2 });
+      const [latest] = await auditOf('ds.v1');
+      expect(latest).toMatchObject({
+        action: 'ingest',
+        actor: 'repair:cura',
+        note: expect.stringContaining('repair'),
+        changes: [
+          { path: '/fileCount', from: 0, to: 2 },
+          { path: '/size', from: 0, to: 30 },
+        ],
+      });
+      expect(await rules.repairTotals(['ds.v1', 'ok.v1'], 'repair:cura')).toEqual([]);
+    });
+
+    it('repairs a size that drifted with the count right, and audits it', async () => {
+      await drifted();
+      await rules.refreshAggregates(['ds.v1'], 'ingestor');
+      await store.files.upsert(
+        file('f-2', 'ds/b.nc', { datasetId: 'ds.v1', size: 25, mtime: '2025-01-01T00:00:00Z' }),
+      );
+      expect(await rules.repairTotals(['ds.v1'], 'repair:cura')).toEqual([
+        { datasetId: 'ds.v1', from: { fileCount: 2, size: 30 }, to: { fileCount: 2, size: 35 } },
+      ]);
+      expect((await auditOf('ds.v1'))[0]).toMatchObject({ actor: 'repair:cura' });
+    });
+
+    it('changes nothing on a dry run', async () => {
+      await drifted();
+      const before = await store.datasets.get('ds.v1');
+      expect(await rules.repairTotals(['ds.v1'], 'repair:cura', true)).toHaveLength(1);
+      expect(await store.datasets.get('ds.v1')).toStrictEqual(before);
+    });
+  });
 });

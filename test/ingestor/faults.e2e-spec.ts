@@ -1,33 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { freePort, waitForPort, which } from '../harness/servers';
 import { ADMIN, startApp, tempDir, TEST_ADMIN_KEY } from '../harness/app';
 import { api } from '../catalog/seed';
 import { plainFile } from './archive';
+import { getJson, standalone } from './standalone';
 
 jest.setTimeout(120_000);
-
-const ROOT = join(__dirname, '../..');
-
-function standalone(env: Record<string, string>): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/standalone/src/main.ts'],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
-      stdio: 'ignore',
-    },
-  );
-}
-
-async function getJson(port: number, path: string): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
-  });
-  return res.json();
-}
 
 describe('a worker killed mid-scan', () => {
   it('resumes on restart and ends with every file once', async () => {

@@ -1055,6 +1055,13 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       expect(await store.scans.get('s-1')).toStrictEqual(expected);
     });
 
+    it('keeps the number of repaired dataset totals a completed scan reports', async () => {
+      await store.scans.create(scan('s-1'));
+      const updated = await store.scans.update('s-1', { state: 'completed', repaired: 4 });
+      expect(updated).toMatchObject({ state: 'completed', repaired: 4 });
+      expect(await store.scans.get('s-1')).toStrictEqual(updated);
+    });
+
     it('rejects updating an unknown scan with NotFoundError', async () => {
       await expect(store.scans.update('nope', { state: 'running' })).rejects.toBeInstanceOf(NotFoundError);
     });

@@ -13,11 +13,19 @@ import { Caller, OwnAuthentication, PageQueryDto } from '@climcat/platform';
 import { EventService } from './events/event.service';
 import { FileIngestService } from './files/file-ingest.service';
 import { InspectDto, InspectionDto } from './files/inspection.dto';
-import { ScanDto, ScanListDto, StartScanDto, WebhookResultDto } from './ingest.dto';
+import {
+  RepairRequestDto,
+  RepairResultDto,
+  ScanDto,
+  ScanListDto,
+  StartScanDto,
+  WebhookResultDto,
+} from './ingest.dto';
 import { IngestErrorListDto, JOB_QUEUES, JobDto, JobListDto, JobListQueryDto } from './jobs/job.dto';
 import { JobService } from './jobs/job.service';
 import { AcceptedJobDto, IngestRecordDto } from './records/record.dto';
 import { RecordService } from './records/record.service';
+import { RepairService } from './scans/repair.service';
 import { ScanService } from './scans/scan.service';
 
 @ApiTags('ingest')
@@ -30,6 +38,7 @@ export class IngestController {
     private readonly records: RecordService,
     private readonly jobs: JobService,
     private readonly files: FileIngestService,
+    private readonly repairs: RepairService,
   ) {}
 
   @Post('scans')
@@ -64,6 +73,19 @@ export class IngestController {
     @Param('id', new ParseUUIDPipe()) id: string,
   ): Promise<ScanDto> {
     return this.scans.cancel(caller, id);
+  }
+
+  @Post('repair')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Find datasets whose size or file count disagree with their file records and recompute them (curators)',
+  })
+  @ApiBody({ type: RepairRequestDto, required: false })
+  @ApiOkResponse({ type: RepairResultDto })
+  async repair(@Caller() caller: Principal, @Body() body: RepairRequestDto): Promise<RepairResultDto> {
+    // The type must stay a plain class (not a union) for the body to be validated; no body is {}.
+    return this.repairs.repair(caller, body ?? {});
   }
 
   @Post('webhooks/s3')

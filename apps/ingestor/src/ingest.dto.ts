@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
 import type { ScanProgress } from './scans/scan.service';
 
 export class StartScanDto {
@@ -15,6 +15,44 @@ export class StartScanDto {
   @IsString()
   @Length(0, 4096)
   prefix?: string;
+}
+
+export class RepairRequestDto {
+  /** Check the datasets with files under this root (and prefix); without root and prefix, every dataset. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  root?: string;
+
+  /** Sub-path below the root (root defaults to `data`). */
+  @IsOptional()
+  @IsString()
+  @Length(0, 4096)
+  prefix?: string;
+
+  /** Report the disagreements without fixing them. */
+  @IsOptional()
+  @IsBoolean()
+  dryRun?: boolean;
+}
+
+export class TotalsDto {
+  fileCount!: number;
+  size!: number;
+}
+
+export class TotalsFixDto {
+  datasetId!: string;
+  from!: TotalsDto;
+  to!: TotalsDto;
+}
+
+export class RepairResultDto {
+  /** Datasets compared with their file records. */
+  checked!: number;
+  dryRun!: boolean;
+  /** Datasets whose size or file count disagreed (and were recomputed unless dryRun). */
+  fixed!: TotalsFixDto[];
 }
 
 export class ScanCountsDto {
@@ -46,6 +84,8 @@ export class ScanDto {
   etaSeconds!: number | null;
   /** The first files that failed, with the reason (curators and the requester only). */
   errors!: ScanErrorDto[];
+  /** Datasets whose size or file count disagreed with their files and were recomputed (once completed). */
+  repaired?: number;
   requestedBy!: string;
   createdAt!: string;
   startedAt?: string;
@@ -78,6 +118,7 @@ export function mapScan(scan: ScanProgress, showErrors: boolean): ScanDto {
     rate: scan.rate,
     etaSeconds: scan.etaSeconds,
     errors: showErrors ? scan.errors.map((e) => ({ path: e.path, reason: e.reason })) : [],
+    ...(scan.repaired !== undefined ? { repaired: scan.repaired } : {}),
     requestedBy: scan.requestedBy,
     createdAt: scan.createdAt,
     ...(scan.startedAt !== undefined ? { startedAt: scan.startedAt } : {}),

@@ -188,6 +188,8 @@ export interface ScanRecord {
   bytes: number;
   /** The first errors (bounded); `counts.failed` has the total. */
   errors: { path: string; reason: string }[];
+  /** Datasets whose totals disagreed with their files and were recomputed (set on completion). */
+  repaired?: number;
   requestedBy: string;
   createdAt: string;
   startedAt?: string;

@@ -11,6 +11,7 @@ import {
   type Principal,
   type Store,
   type StorageLocation,
+  type TotalsFix,
   type VariableInfo,
 } from '@climcat/core';
 import { extractCf, openNetcdf, resolveDrs, DrsError, type CfSummary, type DrsResult } from '@climcat/netcdf';
@@ -162,6 +163,11 @@ export class FileIngestService {
   /** Recomputes size, file count, time coverage and availability of datasets from their files. */
   async refreshDatasets(ids: Iterable<string>, actor: string): Promise<void> {
     await this.rules.refreshAggregates(ids, actor);
+  }
+
+  /** Recomputes the datasets whose totals disagree with their files; returns what it fixed. */
+  async repairDatasets(ids: Iterable<string>, actor: string, dryRun = false): Promise<TotalsFix[]> {
+    return this.rules.repairTotals(ids, actor, dryRun);
   }
 
   /** Creates the dataset on its first file; later files add variables and warnings. */

@@ -96,7 +96,11 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
       const current = await this.storage.stat(job.root, job.path);
       if (!current) throw new InvalidError(`${job.root}/${job.path} does not exist`);
       const result = await this.files.ingest(job.root, current, `record:${job.actor}`);
-      await this.files.refreshDatasets([result.datasetId], `record:${job.actor}`);
+      // A file that moved leaves its old dataset's totals to recompute as well.
+      await this.files.refreshDatasets(
+        [result.datasetId, ...(result.previousDatasetId ? [result.previousDatasetId] : [])],
+        `record:${job.actor}`,
+      );
       return { datasetId: result.datasetId, files: 1 };
     }
     const { dataset, files = [] } = job.record;

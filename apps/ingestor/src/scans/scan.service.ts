@@ -37,7 +37,10 @@ import { mapScan, type ScanDto } from '../ingest.dto';
 export const SCAN_QUEUE = 'ingest-scans';
 /** Errors kept on a scan record; `counts.failed` has the total. */
 const MAX_SCAN_ERRORS = 1000;
+/** Live counts are published at least this often, even while one file or listing page stalls the loop... */
 const FLUSH_MS = 1000;
+/** ...and after this many files, whichever comes first. */
+const FLUSH_FILES = 500;
 const REFRESH_BATCH = 500;
 
 export interface ScanJob {
@@ -173,6 +176,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     const counts = { seen: 0, new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 };
     const errors: ScanRecord['errors'] = [];
     let bytes = 0;
+    let repaired = 0;
     const started = new Date().toISOString();
     await this.store.scans.update(scanId, {
       state: 'running',
@@ -183,22 +187,44 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     });
 
     const touched = new Set<string>();
-    let lastFlush = Date.now();
+    // Datasets of files skipped as unchanged: their totals are checked at the end, since a
+    // crash between a file write and its dataset's recomputation leaves nothing else to redo it.
+    const seenDatasets = new Set<string>();
     let cancelled = false;
-    const flush = async (force = false) => {
-      if (!force && Date.now() - lastFlush < FLUSH_MS) return;
-      lastFlush = Date.now();
-      const current = await this.store.scans.get(scanId);
-      if (current?.state === 'cancelled') cancelled = true;
-      else
-        await this.store.scans.update(scanId, {
-          counts: { ...counts },
-          bytes,
-          errors: errors.slice(0, MAX_SCAN_ERRORS),
-        });
+    let publishedSeen = 0;
+    let publishing: Promise<void> = Promise.resolve();
+    // Serialised, so a timer tick and the loop never interleave their writes.
+    const publish = (): Promise<void> => {
+      publishing = publishing
+        .then(async () => {
+          const current = await this.store.scans.get(scanId);
+          if (current?.state === 'cancelled') {
+            cancelled = true;
+            return;
+          }
+          publishedSeen = counts.seen;
+          await this.store.scans.update(scanId, {
+            counts: { ...counts },
+            bytes,
+            errors: errors.slice(0, MAX_SCAN_ERRORS),
+          });
+        })
+        .catch((error: unknown) =>
+          this.logger.warn({ scanId, err: error }, 'could not publish scan progress'),
+        );
+      return publishing;
+    };
+    // A timer rather than a check in the loop: a slow file, listing page or dataset refresh
+    // stalls the loop, and the counts must still move.
+    const ticker = setInterval(() => void publish(), FLUSH_MS);
+    ticker.unref();
+    const flush = async () => {
+      if (counts.seen - publishedSeen >= FLUSH_FILES) await publish();
       if (touched.size >= REFRESH_BATCH) {
-        await this.files.refreshDatasets(touched, actor);
+        // Take the batch first: tasks finishing during the refresh add to the next one.
+        const batch = [...touched];
         touched.clear();
+        await this.files.refreshDatasets(batch, actor);
       }
     };
     const fail = (path: string, error: unknown) => {
@@ -255,6 +281,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
         }
         if (previous && unchanged(previous, object)) {
           counts.unchanged++;
+          seenDatasets.add(previous.datasetId);
         } else {
           const task = this.files
             .ingest(initial.root, object, actor)
@@ -274,8 +301,18 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       }
       await Promise.all(pool);
       if (!cancelled) await removeUpTo(null);
+      await publish();
       await this.files.refreshDatasets(touched, actor);
+      if (!cancelled) {
+        for (const id of touched) seenDatasets.delete(id);
+        const fixed = await this.files.repairDatasets(seenDatasets, actor);
+        repaired = fixed.length;
+        if (fixed.length)
+          this.logger.warn({ scanId, repaired, first: fixed.slice(0, 20) }, 'repaired dataset totals');
+      }
     } catch (error) {
+      clearInterval(ticker);
+      await publishing;
       await Promise.allSettled(pool);
       // Failed unless the queue retries it (a retry sets it running again).
       await this.store.scans.update(scanId, {
@@ -288,6 +325,8 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       });
       throw error;
     }
+    clearInterval(ticker);
+    await publishing;
     const final = await this.store.scans.get(scanId);
     if (final?.state === 'cancelled' || cancelled) {
       return this.store.scans.update(scanId, { counts, bytes, errors: errors.slice(0, MAX_SCAN_ERRORS) });
@@ -296,6 +335,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       state: 'completed',
       counts,
       bytes,
+      repaired,
       errors: errors.slice(0, MAX_SCAN_ERRORS),
       finishedAt: new Date().toISOString(),
     });

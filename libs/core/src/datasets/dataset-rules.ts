@@ -45,6 +45,13 @@ export interface WriteContext {
   note?: string;
 }
 
+/** A dataset whose stored totals disagreed with its present files. */
+export interface TotalsFix {
+  datasetId: string;
+  from: { fileCount: number; size: number };
+  to: { fileCount: number; size: number };
+}
+
 /** What ingestion learned about the dataset a file belongs to. */
 export interface IngestedDataset extends Pick<
   DatasetRecord,
@@ -310,51 +317,83 @@ export class DatasetRules {
    * from their present files (compare-and-set, so concurrent writers agree).
    */
   async refreshAggregates(ids: Iterable<string>, actor: string): Promise<void> {
+    for (const id of new Set(ids)) await this.recompute(id, { actor }, false);
+  }
+
+  /**
+   * Consistency check: datasets whose stored size or file count disagree with
+   * their present files (e.g. after a crash between a file write and the
+   * recomputation) are recomputed, unless `dryRun`. Returns what was (or
+   * would be) fixed. Idempotent: a second run finds nothing.
+   */
+  async repairTotals(ids: Iterable<string>, actor: string, dryRun = false): Promise<TotalsFix[]> {
+    const fixed: TotalsFix[] = [];
     for (const id of new Set(ids)) {
-      for (let attempt = 1; ; attempt++) {
-        const current = await this.store.datasets.get(id);
-        if (!current) break;
-        const agg = await this.store.files.aggregate(id);
-        const next: DatasetRecord = {
-          ...current,
-          size: agg.size,
-          fileCount: agg.fileCount,
-          timeCoverage:
-            agg.timeStart && agg.timeEnd && current.timeCoverage
-              ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
-              : agg.timeStart && agg.timeEnd
-                ? { start: agg.timeStart, end: agg.timeEnd, calendar: CF_DEFAULT_CALENDAR }
-                : current.timeCoverage,
-          availability:
-            agg.fileCount === 0
-              ? 'offline'
-              : current.availability === 'offline'
-                ? 'online'
-                : current.availability,
-        };
-        if (
-          next.size === current.size &&
-          next.fileCount === current.fileCount &&
-          next.availability === current.availability &&
-          JSON.stringify(next.timeCoverage) === JSON.stringify(current.timeCoverage)
-        ) {
-          break;
-        }
-        try {
-          await this.store.datasets.replace(
-            { ...next, updatedAt: new Date().toISOString() },
-            current.revision,
-          );
-          if (next.fileCount !== current.fileCount) {
-            await this.audit({ actor }, id, 'ingest', [
-              { path: '/fileCount', from: current.fileCount, to: next.fileCount },
-              { path: '/size', from: current.size, to: next.size },
-            ]);
+      const fix = await this.recompute(
+        id,
+        { actor, note: 'repair: totals disagreed with file records' },
+        dryRun,
+      );
+      if (fix) fixed.push(fix);
+    }
+    return fixed;
+  }
+
+  /** One dataset's recomputation; the size/count change when there was one. */
+  private async recompute(
+    id: string,
+    who: { actor: string; note?: string },
+    dryRun: boolean,
+  ): Promise<TotalsFix | null> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.datasets.get(id);
+      if (!current) return null;
+      const agg = await this.store.files.aggregate(id);
+      const next: DatasetRecord = {
+        ...current,
+        size: agg.size,
+        fileCount: agg.fileCount,
+        timeCoverage:
+          agg.timeStart && agg.timeEnd && current.timeCoverage
+            ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
+            : agg.timeStart && agg.timeEnd
+              ? { start: agg.timeStart, end: agg.timeEnd, calendar: CF_DEFAULT_CALENDAR }
+              : current.timeCoverage,
+        availability:
+          agg.fileCount === 0
+            ? 'offline'
+            : current.availability === 'offline'
+              ? 'online'
+              : current.availability,
+      };
+      const totalsDiffer = next.size !== current.size || next.fileCount !== current.fileCount;
+      const fix: TotalsFix | null = totalsDiffer
+        ? {
+            datasetId: id,
+            from: { fileCount: current.fileCount, size: current.size },
+            to: { fileCount: next.fileCount, size: next.size },
           }
-          break;
-        } catch (error) {
-          if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
+        : null;
+      if (
+        dryRun ||
+        (!totalsDiffer &&
+          next.availability === current.availability &&
+          JSON.stringify(next.timeCoverage) === JSON.stringify(current.timeCoverage))
+      ) {
+        return fix;
+      }
+      try {
+        await this.store.datasets.replace({ ...next, updatedAt: new Date().toISOString() }, current.revision);
+        // Ingestion audits count changes; a repair audits any totals it corrects.
+        if (next.fileCount !== current.fileCount || (who.note && totalsDiffer)) {
+          await this.audit(who, id, 'ingest', [
+            { path: '/fileCount', from: current.fileCount, to: next.fileCount },
+            { path: '/size', from: current.size, to: next.size },
+          ]);
         }
+        return fix;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
       }
     }
   }

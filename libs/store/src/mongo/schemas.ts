@@ -187,6 +187,7 @@ export const scanSchema = new Schema<ScanRecord>(
     ),
     bytes: Number,
     errors: { type: [new Schema({ path: String, reason: String }, nested)], default: undefined },
+    repaired: Number,
     requestedBy: String,
     createdAt: String,
     startedAt: String,
