@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { ThreddsPathService } from './access/thredds-path.service';
+import { OpendapController } from './opendap/opendap.controller';
+import { OpendapService } from './opendap/opendap.service';
 
 /** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, NCSS, file server. */
 @Module({
-  providers: [ThreddsPathService],
+  controllers: [OpendapController],
+  providers: [ThreddsPathService, OpendapService],
 })
 export class ThreddsProxyModule {}
