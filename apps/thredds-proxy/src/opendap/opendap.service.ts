@@ -24,6 +24,8 @@ export interface OpenedDap {
   resolved: ResolvedFile;
   dataset: NetcdfDataset;
   dap: DapDataset;
+  /** Closes the dataset and its byte source (readers do not close sources they were given). */
+  close(): Promise<void>;
 }
 
 /** Bytes per read while streaming: bounds the memory of one response. */
@@ -61,7 +63,16 @@ export class OpendapService {
       throw error;
     }
     const name = resolved.location.path.split('/').pop() ?? resolved.location.path;
-    return { resolved, dataset, dap: dapDataset(dataset.metadata, name) };
+    let closed: Promise<void> | undefined;
+    const close = () =>
+      (closed ??= (async () => {
+        try {
+          await dataset.close();
+        } finally {
+          await source.close();
+        }
+      })());
+    return { resolved, dataset, dap: dapDataset(dataset.metadata, name), close };
   }
 
   private async withOpen<T>(caller: Principal, rawPath: string, fn: (o: OpenedDap) => T): Promise<T> {
@@ -69,7 +80,7 @@ export class OpendapService {
     try {
       return fn(opened);
     } finally {
-      await opened.dataset.close();
+      await opened.close();
     }
   }
 
@@ -123,7 +134,7 @@ export class OpendapService {
         checkResponseSize(projected, this.config.opendap.binLimit, 'THREDDS_BIN_LIMIT', dds.length + 7);
       else checkResponseSize(projected, this.config.opendap.ascLimit, 'THREDDS_ASC_LIMIT', dds.length);
     } catch (error) {
-      await opened.dataset.close();
+      await opened.close();
       throw error;
     }
     const options = { chunkBytes: STREAM_CHUNK_BYTES };
@@ -140,7 +151,7 @@ export class OpendapService {
           })();
     // Not object mode: backpressure counts bytes, so a slow client holds about one chunk.
     const stream = Readable.from(body, { objectMode: false, highWaterMark: STREAM_CHUNK_BYTES });
-    stream.once('close', () => void opened.dataset.close());
+    stream.once('close', () => void opened.close());
     return stream;
   }
 

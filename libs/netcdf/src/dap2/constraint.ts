@@ -4,7 +4,7 @@
  * with the stop inclusive, Grid members (`tas.tas[0][0:10][5]`, `tas.time`).
  * Selections (`&...`) and server functions are refused with a message.
  */
-import { InvalidError, NotFoundError } from '@climcat/core';
+import { InvalidError } from '@climcat/core';
 import {
   type DapArray,
   type DapDataset,
@@ -197,8 +197,8 @@ export function applyConstraint(ds: DapDataset, text: string): Projected[] {
     const [head, ...rest] = projection as [Segment, ...Segment[]];
     const found = byName.get(head.name) ?? byName.get(unescapeName(head.name));
     if (!found)
-      throw new NotFoundError(
-        `Constraint expression: no variable "${head.name}" in this dataset; it has ${namesList(ds.vars.map((v) => v.name))}` +
+      throw new ConstraintError(
+        `no variable "${head.name}" in this dataset; it has ${namesList(ds.vars.map((v) => v.name))}` +
           (ds.omitted.length
             ? ` (64-bit integer variables ${ds.omitted.map((v) => v.name).join(', ')} have no DAP2 type: use the fileServer or NCSS)`
             : ''),
@@ -229,8 +229,8 @@ export function applyConstraint(ds: DapDataset, text: string): Projected[] {
     const parts = [v.array, ...v.maps];
     const at = parts.findIndex((p) => p.name === member.name || unescapeName(p.name) === memberName);
     if (at < 0)
-      throw new NotFoundError(
-        `Constraint expression: Grid "${v.name}" has no member "${member.name}"; its members are ${parts.map((p) => p.name).join(', ')}`,
+      throw new ConstraintError(
+        `Grid "${v.name}" has no member "${member.name}"; its members are ${parts.map((p) => p.name).join(', ')}`,
       );
     const part = parts[at] as DapArray;
     sel.parts[at] = toSlices(part, member.slices, `${v.name}.${part.name}`);

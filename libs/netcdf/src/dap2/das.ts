@@ -75,10 +75,20 @@ function attributeLine(a: NcAttribute, owner: NcVariable | undefined, indent: st
   return `${indent}${type} ${name} ${formatAs(type, values)};\n`;
 }
 
+/**
+ * netCDF-C reads DAP2 attributes into the NetCDF-3 model, where Byte, UInt16
+ * and UInt32 land in signed types: values that would wrap go up one size.
+ */
 function attributeType(type: NcType, values: number[]): DapType {
   switch (type) {
     case 'byte':
       return values.some((v) => v < 0) ? 'Int16' : 'Byte';
+    case 'ubyte':
+      return values.some((v) => v > 127) ? 'Int16' : 'Byte';
+    case 'ushort':
+      return values.some((v) => v > 32767) ? 'Int32' : 'UInt16';
+    case 'uint':
+      return values.some((v) => v > 2147483647) ? 'Float64' : 'UInt32';
     case 'int64':
     case 'uint64':
       return 'Float64';

@@ -63,11 +63,11 @@ export interface DapDataset {
  * (including `/` of NetCDF-4 group paths, `.`, space, non-ASCII) becomes %XX
  * of its UTF-8 bytes, which DAP2 clients decode (netCDF-C then shows `/` as `%2f`).
  */
-export function dapName(name: string): string {
+export function dapName(name: string, keep = /[A-Za-z0-9_\-+~!*']/): string {
   let out = '';
   for (const byte of Buffer.from(name, 'utf8')) {
     const ch = String.fromCharCode(byte);
-    out += /[A-Za-z0-9_\-+~!*']/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out += keep.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
@@ -110,7 +110,8 @@ export function dapDataset(metadata: NcMetadata, name: string): DapDataset {
       vars.push({ kind: 'array', name: array.name, array });
     }
   }
-  return { name: dapName(name), metadata, vars, omitted };
+  // The dataset name is never part of a constraint, so `.` (file extensions) may stay.
+  return { name: dapName(name, /[A-Za-z0-9_\-+~!*'.]/), metadata, vars, omitted };
 }
 
 /** The selected indices of one DAP dimension. */
