@@ -65,7 +65,8 @@ function attributeLine(a: NcAttribute, owner: NcVariable | undefined, indent: st
     dapType(owner.type)
   ) {
     type = dapType(owner.type) as DapType;
-    // A signed byte variable's fill is written as its unsigned byte; _Unsigned "false" turns it back.
+    // DAP2 Byte is unsigned: a signed byte's fill goes as its byte value (255 for -1), which
+    // netCDF-C reads back as the signed byte.
     if (owner.type === 'byte') values = values.map((v) => (v < 0 ? v + 256 : v));
   } else type = attributeType(a.type, values);
   if (a.type === 'int64' || a.type === 'uint64') {
@@ -101,8 +102,11 @@ function variableTable(v: NcVariable, indent: string): string {
   const inner = `${indent}    `;
   let out = `${indent}${dapName(v.name)} {\n`;
   for (const a of v.attributes) out += attributeLine(a, v, inner);
-  if (v.type === 'byte' || v.type === 'ubyte')
-    out += `${inner}String _Unsigned ${quoteDas(v.type === 'ubyte' ? 'true' : 'false')};\n`;
+  // netCDF-C reads DAP2 Byte as signed byte; `_Unsigned "true"` marks ubyte for netCDF4-python
+  // and xarray. No `_Unsigned "false"` on signed bytes: netCDF4-python 1.6 takes any
+  // `_Unsigned` as true and would turn them unsigned (and mask them all).
+  if (v.type === 'ubyte' && !v.attributes.some((a) => a.name === '_Unsigned'))
+    out += `${inner}String _Unsigned "true";\n`;
   if (v.type === 'char') {
     // netCDF-C rebuilds the char array's last dimension from these; it reads them only as
     // attributes of the variable named "DODS.strlen" / "DODS.dimName" (a nested DODS table

@@ -68,6 +68,22 @@ function rangeText(start: number, stride: number, stop: number): string {
   return stride === 1 ? `[${start}:${stop}]` : `[${start}:${stride}:${stop}]`;
 }
 
+/** `projected` with `count` indices (from the same start and stride) along the first dimension of `target`. */
+function withFirstCount(projected: readonly Projected[], target: ProjectedArray, count: number): Projected[] {
+  const cut = (p: ProjectedArray): ProjectedArray => ({
+    array: p.array,
+    slices: p.slices.map((s, i) => (i === 0 ? { ...s, count } : s)),
+  });
+  return projected.map((x) => {
+    if (x.kind === 'array') return x.item === target ? { ...x, item: cut(x.item) } : x;
+    if (x.kind === 'grid')
+      return x.array === target
+        ? { ...x, array: cut(x.array), maps: x.maps.map((m, i) => (i === 0 ? cut(m) : m)) }
+        : x;
+    return { ...x, members: x.members.map((m) => (m === target ? cut(m) : m)) };
+  });
+}
+
 /**
  * A concrete split of an oversized request: index ranges along the first
  * dimension of its largest array, each piece (with the rest of the request)
@@ -75,59 +91,65 @@ function rangeText(start: number, stride: number, stop: number): string {
  */
 export function splitSuggestion(projected: readonly Projected[], limit: number): string {
   const exprs = expressions(projected);
-  const gridBytes = (x: Projected) =>
-    x.kind === 'grid' ? [x.array, ...x.maps].reduce((s, p) => s + arrayBytes(p), 0) : 0;
   let biggest: Expression | undefined;
   let biggestBytes = -1;
   for (const e of exprs) {
-    const owner = projected.find((x) => x.kind === 'grid' && x.array === e.p);
-    const b = owner ? gridBytes(owner) : arrayBytes(e.p);
+    const b = arrayBytes(e.p);
     if (b > biggestBytes) {
       biggest = e;
       biggestBytes = b;
     }
   }
   if (!biggest || biggest.p.array.dims.length === 0) return 'ask for fewer variables per request';
-  const total = estimateSize(projected);
-  const others = total - biggestBytes;
-  const first = biggest.p.slices[0] as { start: number; stride: number; count: number };
-  const dimName = biggest.p.array.dims[0]?.name ?? 'the first dimension';
-  const perIndex = arrayBytes(biggest.p) / Math.max(first.count, 1);
-  const budget = limit - others;
-  const fit = Math.floor((budget - 64) / perIndex);
-  const rest = biggest.p.slices.slice(1).map((s, i) => {
-    const size = biggest.p.array.dims[i + 1]?.size ?? 0;
+  const target = biggest;
+  const first = target.p.slices[0] as { start: number; stride: number; count: number };
+  const dimName = target.p.array.dims[0]?.name ?? 'the first dimension';
+  const sizeWith = (k: number) => estimateSize(withFirstCount(projected, target.p, k));
+  // The largest piece that fits: the size grows with the count, so bisect.
+  let lo = 0;
+  let hi = first.count;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (sizeWith(mid) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  const fit = lo;
+  const rest = target.p.slices.slice(1).map((s, i) => {
+    const size = target.p.array.dims[i + 1]?.size ?? 0;
     return s.start === 0 && s.stride === 1 && s.count === size
       ? undefined
       : rangeText(s.start, s.stride, s.start + (s.count - 1) * s.stride);
   });
   const tail = rest.some((r) => r !== undefined)
-    ? rest.map((r, i) => r ?? `[0:${(biggest.p.array.dims[i + 1]?.size ?? 1) - 1}]`).join('')
+    ? rest.map((r, i) => r ?? `[0:${(target.p.array.dims[i + 1]?.size ?? 1) - 1}]`).join('')
     : '';
-  if (fit < 1)
+  if (fit < 1) {
+    const one = sizeWith(1) - sizeWith(0);
     return (
-      `one ${dimName} index of ${biggest.path} is already ${humanBytes(perIndex)}; ` +
-      `constrain its other dimensions too (e.g. a stride on them)` +
-      (others > limit ? ' and ask for fewer variables per request' : '')
+      `one ${dimName} index of ${target.path} is already ${humanBytes(one)}; ` +
+      'constrain its other dimensions too (e.g. a stride on them)' +
+      (sizeWith(0) > limit ? ' and ask for fewer variables per request' : '')
     );
+  }
   const pieces: string[] = [];
   for (let k = 0; k < first.count; k += fit) {
     const a = first.start + k * first.stride;
     const b = first.start + (Math.min(k + fit, first.count) - 1) * first.stride;
-    pieces.push(`${biggest.path}${rangeText(a, first.stride, b)}${tail}`);
+    pieces.push(`${target.path}${rangeText(a, first.stride, b)}${tail}`);
   }
   const shown =
     pieces.length <= 6
       ? pieces.join(', ')
       : `${pieces.slice(0, 4).join(', ')}, ..., ${pieces[pieces.length - 1]}`;
   const step = Math.ceil(first.count / fit);
+  const last = first.start + (first.count - 1) * first.stride;
   const strided =
     first.count > 1 && step > 1
-      ? `; or thin it with a stride: ${biggest.path}${rangeText(first.start, first.stride * step, first.start + (first.count - 1) * first.stride)}${tail}`
+      ? `; or thin it with a stride: ${target.path}${rangeText(first.start, first.stride * step, last)}${tail}`
       : '';
   return (
     `split it along ${dimName} into ${pieces.length} requests of at most ${fit} indices ` +
-    `(each about ${humanBytes(others + fit * perIndex)}): ${shown}${strided}`
+    `(each at most ${humanBytes(sizeWith(fit))}): ${shown}${strided}`
   );
 }
 
