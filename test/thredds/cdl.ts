@@ -49,8 +49,8 @@ export function parseCdl(text: string): Cdl {
       if (dataName === undefined) {
         const m = /^\s*(\S+) =\s?(.*)$/.exec(line);
         if (!m) continue;
-        dataName = m[1];
-        dataText = m[2] as string;
+        dataName = m[1] ?? '';
+        dataText = m[2] ?? '';
       } else dataText += ` ${line.trim()}`;
       if (/;\s*$/.test(dataText)) {
         cdl.data.set(dataName, dataText.replace(/\s+/g, ' ').trim());

@@ -34,6 +34,7 @@ const FILES = {
   groups: 'fixtures/groups.nc',
   big: 'big/tas_big.nc',
   secret: 'restricted/tas_secret.nc',
+  victim: 'fixtures/victim.nc',
 };
 
 const BIG = { time: 1200, lat: 10, lon: 10 };
@@ -110,6 +111,7 @@ beforeAll(async () => {
   await ncgen('lone_byte_record.cdl', 'classic', FILES.lone);
   await ncgen('nc4_features.cdl', 'nc4', FILES.nc4);
   await ncgen('groups.cdl', 'nc4', FILES.groups);
+  await ncgen('lone_byte_record.cdl', 'classic', FILES.victim);
   // Not DRS (no CMIP5 attributes), so it has a dataset of its own: other.restricted.
   await ncgen('types.cdl', 'classic', FILES.secret);
   mkdirSync(join(root, 'big'), { recursive: true });
@@ -271,6 +273,16 @@ describe('DAP2 wire format', () => {
     // scalar_b = -5: a scalar has no count, an XDR char is 4 bytes
     expect(data.readInt32BE(72) & 0xff).toBe(251);
     expect(data.length).toBe(76);
+  });
+
+  it('deflates .dods only for clients that accept it', async () => {
+    const url = `${dapUrl(FILES.cmip5)}.dods?tas`;
+    const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    const deflated = await fetch(url, { headers: { 'Accept-Encoding': 'deflate' } });
+    expect(deflated.headers.get('content-encoding')).toBe('deflate');
+    // fetch inflates it: the same bytes arrive
+    expect(Buffer.from(await deflated.arrayBuffer())).toEqual(Buffer.from(await plain.arrayBuffer()));
   });
 
   it('decodes percent-encoded brackets once, never twice', async () => {
@@ -467,6 +479,17 @@ describe('bad input', () => {
     }
   });
 
+  it('answers a catalogued file that no longer parses with a 400 naming its /thredds path only', async () => {
+    writeFileSync(local(FILES.victim), '<!DOCTYPE html><html>not NetCDF</html>');
+    const res = await fetch(`${dapUrl(FILES.victim)}.dds`);
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).toMatch(
+      /^Error \{\n {4}code = 400;\n {4}message = "data\/fixtures\/victim\.nc cannot be read as NetCDF/,
+    );
+    expect(text).not.toContain(root);
+  });
+
   it('answers a bad constraint on .ascii as problem+json', async () => {
     const res = await fetch(`${dapUrl(FILES.cmip5)}.ascii?tas[0:9]`);
     expect(res.status).toBe(400);
@@ -498,7 +521,8 @@ describe('bad input', () => {
       const reader = res.body!.getReader();
       await reader.read();
       controller.abort();
-      await reader.read().catch(() => undefined);
+      // (cancel, not read: undici never settles a read of an aborted deflated body)
+      await reader.cancel().catch(() => undefined);
     }
     await new Promise((r) => setTimeout(r, 300));
     expect(openFds()).toBeLessThanOrEqual(before + 2);

@@ -3,9 +3,21 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger'
 import { NotFoundError, type Principal } from '@climcat/core';
 import { Caller } from '@climcat/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { pipeline } from 'node:stream';
+import { constants, createDeflate } from 'node:zlib';
 import { Dap2ErrorFilter } from './dap2-error.filter';
 import { OpendapService } from './opendap.service';
 import { formPage, infoPage, VERSION_TEXT } from './opendap.pages';
+
+/** True when Accept-Encoding lists deflate with a non-zero quality. */
+export function acceptsDeflate(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return value.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)?.[1]).find((x) => x !== undefined);
+    return coding?.trim() === 'deflate' && (q === undefined || Number(q) > 0);
+  });
+}
 
 const DAP_HEADERS = { 'XDODS-Server': 'opendap/3.7', 'XOPeNDAP-Server': 'climcat/1.0', XDAP: '2.0' };
 
@@ -56,12 +68,17 @@ export class OpendapController {
           .type('text/plain; charset=utf-8')
           .send(await this.opendap.das(caller, path));
         return;
-      case 'dods':
-        await reply
-          .header('Content-Description', 'dods-data')
-          .type('application/octet-stream')
-          .send(await this.opendap.dods(caller, path, query));
+      case 'dods': {
+        const body = await this.opendap.dods(caller, path, query);
+        void reply.header('Content-Description', 'dods-data').type('application/octet-stream');
+        if (acceptsDeflate(req.headers['accept-encoding'])) {
+          // Fast compression: the XDR of model output compresses well and the link is the bottleneck.
+          const deflate = createDeflate({ level: constants.Z_BEST_SPEED });
+          pipeline(body, deflate, () => undefined);
+          await reply.header('Content-Encoding', 'deflate').header('Vary', 'Accept-Encoding').send(deflate);
+        } else await reply.send(body);
         return;
+      }
       case 'ascii':
       case 'asc':
         await reply

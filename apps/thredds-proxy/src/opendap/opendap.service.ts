@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InvalidError, type Principal } from '@climcat/core';
+import { InvalidError, UnavailableError, type Principal } from '@climcat/core';
 import {
   applyConstraint,
+  ByteSourceError,
+  NetcdfFormatError,
   checkResponseSize,
   dapDataset,
   decodeQueryOnce,
@@ -26,6 +28,20 @@ export interface OpenedDap {
   dap: DapDataset;
   /** Closes the dataset and its byte source (readers do not close sources they were given). */
   close(): Promise<void>;
+}
+
+/**
+ * Reader errors name the file by its server path; callers know it by its
+ * /thredds path, and the server's directories are nobody's business.
+ */
+function publicError(error: unknown, rawPath: string): unknown {
+  if (error instanceof NetcdfFormatError)
+    return new InvalidError(
+      `${rawPath} cannot be read as NetCDF: ${error.message.split(error.path).join(rawPath)}`,
+    );
+  if (error instanceof ByteSourceError)
+    return new UnavailableError(`${rawPath} could not be read (${error.code}); try again later`);
+  return error;
 }
 
 /** Bytes per read while streaming: bounds the memory of one response. */
@@ -60,7 +76,7 @@ export class OpendapService {
       dataset = await openNetcdf(source, { cache: this.storage.cache });
     } catch (error) {
       await source.close();
-      throw error;
+      throw publicError(error, rawPath);
     }
     const name = resolved.location.path.split('/').pop() ?? resolved.location.path;
     let closed: Promise<void> | undefined;
