@@ -4,10 +4,12 @@ import { CatalogController } from './catalogs/catalog.controller';
 import { CatalogService } from './catalogs/catalog.service';
 import { FileServerController } from './fileserver/file-server.controller';
 import { FileServerService } from './fileserver/file-server.service';
+import { OpendapController } from './opendap/opendap.controller';
+import { OpendapService } from './opendap/opendap.service';
 
-/** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, NCSS, file server. */
+/** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, file server (NCSS arrives with issue 11). */
 @Module({
-  controllers: [CatalogController, FileServerController],
-  providers: [ThreddsPathService, CatalogService, FileServerService],
+  controllers: [CatalogController, FileServerController, OpendapController],
+  providers: [ThreddsPathService, CatalogService, FileServerService, OpendapService],
 })
 export class ThreddsProxyModule {}

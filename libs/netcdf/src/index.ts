@@ -92,3 +92,5 @@ export {
   type DrsDisagreement,
   type ResolveDrsOptions,
 } from './drs/drs';
+
+export * from './dap2';

@@ -110,6 +110,8 @@ const envSchema = z
     CAPACITY_STANDARD: bytes.optional(),
     CAPACITY_DERIVED: bytes.optional(),
     CAPACITY_SCRATCH: bytes.optional(),
+    THREDDS_BIN_LIMIT: bytes.optional(),
+    THREDDS_ASC_LIMIT: bytes.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -198,6 +200,8 @@ export interface AppConfig {
   remoteCache: { dir: string; maxBytes: number };
   /** Byte budgets: the whole archive (seeds: 100 TB shared) and optional per-tier shares. */
   capacity: { total: number; standard?: number; derived?: number; scratch?: number };
+  /** Largest OPeNDAP answers (estimated before reading): binary (.dods) and text (.ascii), like TDS. */
+  opendap: { binLimit: number; ascLimit: number };
 }
 
 export class ConfigError extends Error {
@@ -279,6 +283,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       ...(e.CAPACITY_DERIVED !== undefined ? { derived: e.CAPACITY_DERIVED } : {}),
       ...(e.CAPACITY_SCRATCH !== undefined ? { scratch: e.CAPACITY_SCRATCH } : {}),
     },
+    opendap: { binLimit: e.THREDDS_BIN_LIMIT ?? 500e6, ascLimit: e.THREDDS_ASC_LIMIT ?? 50e6 },
   };
 }
 

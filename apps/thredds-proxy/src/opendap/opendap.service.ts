@@ -1,0 +1,186 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InvalidError, UnavailableError, type Principal } from '@climcat/core';
+import {
+  applyConstraint,
+  ByteSourceError,
+  NetcdfFormatError,
+  checkResponseSize,
+  dapDataset,
+  decodeQueryOnce,
+  encodeAscii,
+  encodeDods,
+  openNetcdf,
+  renderDas,
+  renderDds,
+  ASCII_SEPARATOR,
+  type DapDataset,
+  type NetcdfDataset,
+  type Projected,
+} from '@climcat/netcdf';
+import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
+import { Readable } from 'node:stream';
+import { ThreddsPathService, type ResolvedFile } from '../access/thredds-path.service';
+
+/** An opened file and its DAP2 view; close it when the answer is done. */
+export interface OpenedDap {
+  resolved: ResolvedFile;
+  dataset: NetcdfDataset;
+  dap: DapDataset;
+  /** Closes the dataset and its byte source (readers do not close sources they were given). */
+  close(): Promise<void>;
+}
+
+/**
+ * Reader errors name the file by its server path; callers know it by its
+ * /thredds path, and the server's directories are nobody's business.
+ */
+function publicError(error: unknown, rawPath: string): unknown {
+  if (error instanceof NetcdfFormatError)
+    return new InvalidError(
+      `${rawPath} cannot be read as NetCDF: ${error.message.split(error.path).join(rawPath)}`,
+    );
+  if (error instanceof ByteSourceError)
+    return new UnavailableError(`${rawPath} could not be read (${error.code}); try again later`);
+  return error;
+}
+
+/** Bytes per read while streaming: bounds the memory of one response. */
+const STREAM_CHUNK_BYTES = 1 << 20;
+
+/**
+ * OPeNDAP DAP2 answers for catalogued files the caller may read: DDS, DAS,
+ * and streamed data (.dods, .ascii) whose size is checked against the
+ * configured limits before anything is read.
+ */
+@Injectable()
+export class OpendapService {
+  constructor(
+    private readonly paths: ThreddsPathService,
+    private readonly storage: StorageService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  get limits(): { binLimit: number; ascLimit: number } {
+    return this.config.opendap;
+  }
+
+  async open(caller: Principal, rawPath: string): Promise<OpenedDap> {
+    const resolved = await this.paths.resolve(caller, rawPath);
+    const source = await this.storage.open(
+      resolved.location.root,
+      resolved.location.path,
+      resolved.file.size,
+    );
+    let dataset: NetcdfDataset;
+    try {
+      dataset = await openNetcdf(source, { cache: this.storage.cache });
+    } catch (error) {
+      await source.close();
+      throw publicError(error, rawPath);
+    }
+    const name = resolved.location.path.split('/').pop() ?? resolved.location.path;
+    let closed: Promise<void> | undefined;
+    const close = () =>
+      (closed ??= (async () => {
+        try {
+          await dataset.close();
+        } finally {
+          await source.close();
+        }
+      })());
+    return { resolved, dataset, dap: dapDataset(dataset.metadata, name), close };
+  }
+
+  private async withOpen<T>(caller: Principal, rawPath: string, fn: (o: OpenedDap) => T): Promise<T> {
+    const opened = await this.open(caller, rawPath);
+    try {
+      return fn(opened);
+    } finally {
+      await opened.close();
+    }
+  }
+
+  async dds(caller: Principal, rawPath: string, query: string): Promise<string> {
+    return this.withOpen(caller, rawPath, ({ dap }) =>
+      renderDds(dap, applyConstraint(dap, decodeQueryOnce(query))),
+    );
+  }
+
+  async das(caller: Principal, rawPath: string): Promise<string> {
+    return this.withOpen(caller, rawPath, (o) => this.dasOf(o));
+  }
+
+  private dasOf({ dap, resolved }: OpenedDap): string {
+    const urls = this.storage.accessUrls(resolved.location);
+    return renderDas(dap, { omittedHint: `get them from ${urls.httpserver} or ${urls.ncss}` });
+  }
+
+  /** DDS + DAS of an opened file, for the HTML form and .info pages. */
+  async describe(caller: Principal, rawPath: string): Promise<{ dds: string; das: string; dap: DapDataset }> {
+    return this.withOpen(caller, rawPath, (o) => ({
+      dds: renderDds(o.dap, applyConstraint(o.dap, '')),
+      das: this.dasOf(o),
+      dap: o.dap,
+    }));
+  }
+
+  /** The `.dods` answer as a stream: constrained DDS, `Data:`, XDR. */
+  async dods(caller: Principal, rawPath: string, query: string): Promise<Readable> {
+    return this.stream(caller, rawPath, query, 'binary');
+  }
+
+  /** The `.ascii` answer as a stream. */
+  async ascii(caller: Principal, rawPath: string, query: string): Promise<Readable> {
+    return this.stream(caller, rawPath, query, 'ascii');
+  }
+
+  private async stream(
+    caller: Principal,
+    rawPath: string,
+    query: string,
+    kind: 'binary' | 'ascii',
+  ): Promise<Readable> {
+    const opened = await this.open(caller, rawPath);
+    let projected: Projected[];
+    let dds: string;
+    try {
+      projected = applyConstraint(opened.dap, decodeQueryOnce(query));
+      dds = renderDds(opened.dap, projected);
+      if (kind === 'binary')
+        checkResponseSize(projected, this.config.opendap.binLimit, 'THREDDS_BIN_LIMIT', dds.length + 7);
+      else checkResponseSize(projected, this.config.opendap.ascLimit, 'THREDDS_ASC_LIMIT', dds.length);
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+    const options = { chunkBytes: STREAM_CHUNK_BYTES };
+    const body =
+      kind === 'binary'
+        ? (async function* () {
+            yield Buffer.from(`${dds}Data:\n`, 'utf8');
+            yield* encodeDods(opened.dataset, projected, options);
+          })()
+        : (async function* () {
+            yield Buffer.from(`${dds}${ASCII_SEPARATOR}\n`, 'utf8');
+            for await (const text of encodeAscii(opened.dataset, projected, options))
+              yield Buffer.from(text, 'utf8');
+          })();
+    // Not object mode: backpressure counts bytes, so a slow client holds about one chunk.
+    const stream = Readable.from(body, { objectMode: false, highWaterMark: STREAM_CHUNK_BYTES });
+    stream.once('close', () => void opened.close());
+    return stream;
+  }
+
+  /** The path and suffix of a /thredds/dodsC request URL (raw, still percent-encoded). */
+  static splitUrl(url: string): { path: string; suffix: string; query: string } {
+    const q = url.indexOf('?');
+    const pathPart = q >= 0 ? url.slice(0, q) : url;
+    const query = q >= 0 ? url.slice(q + 1) : '';
+    const prefix = '/thredds/dodsC/';
+    if (!pathPart.startsWith(prefix)) throw InvalidError.field('path', 'must start with /thredds/dodsC/');
+    const rest = pathPart.slice(prefix.length);
+    const m = /\.(dds|das|dods|ascii|asc|html|htm|info|ver)$/.exec(rest);
+    if (m) return { path: rest.slice(0, -m[0].length), suffix: m[1] as string, query };
+    return { path: rest, suffix: '', query };
+  }
+}
