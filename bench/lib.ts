@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, load loops, output. */
+import { prng } from '../test/harness/random';
 import { performance } from 'node:perf_hooks';
 
 export function percentile(sorted: number[], p: number): number {
@@ -92,14 +93,4 @@ export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** Deterministic PRNG (mulberry32) so every run seeds the same catalog. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };

@@ -3,6 +3,7 @@
  * and every dataset's totals must equal its file records (issue 9, class 8).
  * Seeds are printed; CRASH_SEEDS=1,2,3 replays them.
  */
+import { prng as random } from '../harness/random';
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,18 +25,6 @@ const seeds = (process.env.CRASH_SEEDS ?? '')
   .map(Number)
   .concat(Array.from({ length: 3 }, () => Math.floor(Math.random() * 2 ** 31)))
   .slice(0, 3);
-
-/** mulberry32: a tiny seeded generator, so a failing seed replays the same kill point. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let source: string;
 

@@ -3,7 +3,7 @@ jest.setTimeout(30_000);
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { testEnv } from '../harness/env';
+import { s3TestClient, testEnv } from '../harness/env';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
 import { demoArchive } from './archive';
@@ -62,21 +62,13 @@ async function filesOf(id: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const endpoint = new URL(testEnv('TEST_S3_ENDPOINT'));
-  s3 = new Client({
-    endPoint: endpoint.hostname,
-    port: Number(endpoint.port),
-    useSSL: false,
-    accessKey: 'S3RVER',
-    secretKey: 'S3RVER',
-    pathStyle: true,
-  });
+  s3 = s3TestClient();
   await s3.makeBucket(BUCKET);
   demoDir = tempDir('climcat-demo-');
   demo = await demoArchive(demoDir);
   running = await startApp({
     env: {
-      S3_ENDPOINT: endpoint.origin,
+      S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
       S3_ACCESS_KEY: 'S3RVER',
       S3_SECRET_KEY: 'S3RVER',
       S3_BUCKET: BUCKET,

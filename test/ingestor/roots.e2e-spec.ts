@@ -7,7 +7,7 @@
 import { Client } from 'minio';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { testEnv } from '../harness/env';
+import { s3TestClient, testEnv } from '../harness/env';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
 import { demoArchive } from './archive';
@@ -103,15 +103,7 @@ async function settle(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const endpoint = new URL(testEnv('TEST_S3_ENDPOINT'));
-  s3 = new Client({
-    endPoint: endpoint.hostname,
-    port: Number(endpoint.port),
-    useSSL: false,
-    accessKey: 'S3RVER',
-    secretKey: 'S3RVER',
-    pathStyle: true,
-  });
+  s3 = s3TestClient();
   await s3.makeBucket(BUCKET);
   archive = tempDir('climcat-roots-');
   demo = await demoArchive(archive);
@@ -123,7 +115,7 @@ beforeAll(async () => {
   running = await startApp({
     env: {
       ROOTS: `arch=${archive},era=s3://${BUCKET}/p1,obs=s3://${BUCKET}/p10/`,
-      S3_ENDPOINT: endpoint.origin,
+      S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
       S3_ACCESS_KEY: 'S3RVER',
       S3_SECRET_KEY: 'S3RVER',
       INGEST_WEBHOOK_TOKEN: TOKEN,

@@ -4,6 +4,7 @@
  * by our writer or as CDL for ncgen, and read back by our reader and by
  * netcdfjs (the independent second reader) for a value-by-value comparison.
  */
+import { prng } from '../harness/random';
 import { NetCDFReader, type Attribute } from 'netcdfjs';
 import {
   MemoryByteSource,
@@ -43,18 +44,6 @@ export interface RandomFile {
   numRecords: number;
   variables: RandomVariable[];
   globalAttributes: RandomAttribute[];
-}
-
-/** mulberry32: small, fast and the same everywhere, so a seed names a case. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Printable ASCII without CDL's quote and escape: netcdfjs decodes chars as signed bytes, so only ASCII survives it.
@@ -365,3 +354,5 @@ export async function compareReaders(
   }
   return { lossy: theirs.lossy.length };
 }
+
+export { prng };

@@ -10,9 +10,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { STORE, type Store } from '@climcat/core';
-import { Client } from 'minio';
 import { bearer, startApp, tempDir, type RunningApp } from '../harness/app';
-import { testEnv } from '../harness/env';
+import { s3TestClient, testEnv } from '../harness/env';
 import { basic, catalogArchive, PATHS, writeArchive, type ThreddsArchive } from './thredds-archive';
 
 const exec = promisify(execFile);
@@ -66,22 +65,14 @@ beforeAll(async () => {
   outsideDir = tempDir('climcat-thredds-outside-');
   const outside = await writeArchive(root, outsideDir);
   // An S3 root `obj` (bucket + key prefix) holding copies of two files.
-  const endpoint = new URL(testEnv('TEST_S3_ENDPOINT'));
-  const s3 = new Client({
-    endPoint: endpoint.hostname,
-    port: Number(endpoint.port),
-    useSSL: false,
-    accessKey: 'S3RVER',
-    secretKey: 'S3RVER',
-    pathStyle: true,
-  });
+  const s3 = s3TestClient();
   await s3.makeBucket(BUCKET);
   for (const path of [PATHS.nc4, PATHS.bytes]) await s3.putObject(BUCKET, `p/${path}`, local(path));
   running = await startApp({
     env: {
       DATA_ROOT: root,
       ROOTS: `obj=s3://${BUCKET}/p`,
-      S3_ENDPOINT: endpoint.origin,
+      S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
       S3_ACCESS_KEY: 'S3RVER',
       S3_SECRET_KEY: 'S3RVER',
     },

@@ -6,8 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'minio';
-import { testEnv } from '../harness/env';
+import { s3TestClient, testEnv } from '../harness/env';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
 import { FIXTURES, requireTool } from '../netcdf/tools';
@@ -44,22 +43,14 @@ beforeAll(async () => {
     join(dir, 'nc4.nc'),
     join(FIXTURES, 'nc4_features.cdl'),
   ]);
-  const endpoint = new URL(testEnv('TEST_S3_ENDPOINT'));
-  const s3 = new Client({
-    endPoint: endpoint.hostname,
-    port: Number(endpoint.port),
-    useSSL: false,
-    accessKey: 'S3RVER',
-    secretKey: 'S3RVER',
-    pathStyle: true,
-  });
+  const s3 = s3TestClient();
   await s3.makeBucket(BUCKET);
   await s3.putObject(BUCKET, `dap/${FILES.nc3}`, readFileSync(join(dir, 'nc3.nc')));
   await s3.putObject(BUCKET, `dap/${FILES.nc4}`, readFileSync(join(dir, 'nc4.nc')));
   running = await startApp({
     env: {
       ROOTS: `obj=s3://${BUCKET}/dap`,
-      S3_ENDPOINT: endpoint.origin,
+      S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
       S3_ACCESS_KEY: 'S3RVER',
       S3_SECRET_KEY: 'S3RVER',
     },
