@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RequestLimitsService } from './access/request-limits.service';
 import { ThreddsPathService } from './access/thredds-path.service';
 import { CatalogController } from './catalogs/catalog.controller';
 import { CatalogService } from './catalogs/catalog.service';
@@ -10,6 +11,6 @@ import { OpendapService } from './opendap/opendap.service';
 /** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, file server (NCSS arrives with issue 11). */
 @Module({
   controllers: [CatalogController, FileServerController, OpendapController],
-  providers: [ThreddsPathService, CatalogService, FileServerService, OpendapService],
+  providers: [ThreddsPathService, RequestLimitsService, CatalogService, FileServerService, OpendapService],
 })
 export class ThreddsProxyModule {}

@@ -11,6 +11,7 @@ export type DomainErrorKind =
   | 'conflict'
   | 'precondition_failed'
   | 'too_large'
+  | 'too_many_requests'
   | 'unavailable';
 
 /** One field-level problem: `field` is a JSON-pointer-ish location such as `query.bbox` or `body.facets.model`. */
@@ -70,6 +71,11 @@ export class PreconditionFailedError extends DomainError {
 
 export class TooLargeError extends DomainError {
   readonly kind = 'too_large';
+}
+
+/** The caller has too many requests running; the response says which limit and when to retry. */
+export class TooManyRequestsError extends DomainError {
+  readonly kind = 'too_many_requests';
 }
 
 export class UnavailableError extends DomainError {

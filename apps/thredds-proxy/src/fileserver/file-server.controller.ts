@@ -5,6 +5,7 @@ import { Caller } from '@climcat/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { RequestLimitsService } from '../access/request-limits.service';
 import { FileServerService, type ServedFile } from './file-server.service';
 import {
   decideRange,
@@ -23,7 +24,10 @@ const PREFIX = '/thredds/fileServer/';
 @ApiExcludeController()
 @Controller('thredds/fileServer')
 export class FileServerController {
-  constructor(private readonly files: FileServerService) {}
+  constructor(
+    private readonly files: FileServerService,
+    private readonly limits: RequestLimitsService,
+  ) {}
 
   // HEAD first: Fastify then does not derive its own HEAD route from the GET one.
   @Head('*')
@@ -45,6 +49,8 @@ export class FileServerController {
     // The path as sent (still percent-encoded): parseThreddsPath decodes each segment exactly once.
     const url = req.url.split('?')[0] ?? '';
     const rawPath = url.startsWith(PREFIX) ? url.slice(PREFIX.length) : '';
+    // HEAD sends no data: it takes no slot.
+    if (!headOnly) this.limits.acquire(caller, req, reply);
     const file = await this.files.open(caller, rawPath);
     let handedOver = false;
     try {
@@ -97,6 +103,7 @@ export class FileServerController {
         await reply.send();
         return;
       }
+      this.limits.checkTime(req, reply);
       const stream = await body();
       // Closed once the answer is complete or the client went away; the stream never owns the file.
       reply.raw.once('close', () => {

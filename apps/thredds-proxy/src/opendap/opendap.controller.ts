@@ -3,9 +3,10 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger'
 import { NotFoundError, type Principal } from '@climcat/core';
 import { Caller } from '@climcat/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { constants, createDeflate } from 'node:zlib';
 import { Dap2ErrorFilter } from './dap2-error.filter';
+import { RequestLimitsService } from '../access/request-limits.service';
 import { OpendapService } from './opendap.service';
 import { formPage, infoPage, VERSION_TEXT } from './opendap.pages';
 
@@ -26,7 +27,10 @@ const DAP_HEADERS = { 'XDODS-Server': 'opendap/3.7', 'XOPeNDAP-Server': 'climcat
 @Controller('thredds/dodsC')
 @UseFilters(Dap2ErrorFilter)
 export class OpendapController {
-  constructor(private readonly opendap: OpendapService) {}
+  constructor(
+    private readonly opendap: OpendapService,
+    private readonly limits: RequestLimitsService,
+  ) {}
 
   @Get('*')
   @ApiOperation({
@@ -69,7 +73,9 @@ export class OpendapController {
           .send(await this.opendap.das(caller, path));
         return;
       case 'dods': {
+        this.limits.acquire(caller, req, reply);
         const body = await this.opendap.dods(caller, path, query);
+        this.checkTime(req, reply, body);
         void reply.header('Content-Description', 'dods-data').type('application/octet-stream');
         if (acceptsDeflate(req.headers['accept-encoding'])) {
           // Fast compression: the XDR of model output compresses well and the link is the bottleneck.
@@ -80,12 +86,13 @@ export class OpendapController {
         return;
       }
       case 'ascii':
-      case 'asc':
-        await reply
-          .header('Content-Description', 'dods-ascii')
-          .type('text/plain; charset=utf-8')
-          .send(await this.opendap.ascii(caller, path, query));
+      case 'asc': {
+        this.limits.acquire(caller, req, reply);
+        const body = await this.opendap.ascii(caller, path, query);
+        this.checkTime(req, reply, body);
+        await reply.header('Content-Description', 'dods-ascii').type('text/plain; charset=utf-8').send(body);
         return;
+      }
       case 'html':
       case 'htm':
       case '': {
@@ -100,6 +107,16 @@ export class OpendapController {
       }
       default:
         throw new NotFoundError(`Unknown OPeNDAP request suffix ".${suffix}"`);
+    }
+  }
+
+  /** Past the time limit before sending: close the prepared answer (and its file), then 503. */
+  private checkTime(req: FastifyRequest, reply: FastifyReply, body: Readable): void {
+    try {
+      this.limits.checkTime(req, reply);
+    } catch (error) {
+      body.destroy();
+      throw error;
     }
   }
 }

@@ -34,6 +34,13 @@ describe('loadConfig', () => {
     ],
     ['boolean', { DEMO_DATA: 'maybe' }, 'DEMO_DATA must be true or false'],
     ['size', { CAPACITY_TOTAL: 'lots' }, 'CAPACITY_TOTAL must be a size such as 100TB'],
+    ['duration', { THREDDS_REQUEST_TIMEOUT: 'soon' }, 'THREDDS_REQUEST_TIMEOUT must be a duration such as'],
+    ['zero duration', { THREDDS_REQUEST_TIMEOUT: '0s' }, 'THREDDS_REQUEST_TIMEOUT must be > 0'],
+    [
+      'concurrency',
+      { THREDDS_MAX_CONCURRENT_PER_CALLER: '0' },
+      'THREDDS_MAX_CONCURRENT_PER_CALLER must be > 0',
+    ],
     [
       'S3_BUCKET named like a POSIX root',
       { S3_BUCKET: 'data' },
@@ -51,6 +58,21 @@ describe('loadConfig', () => {
       total: 2e15,
       scratch: 40 * 2 ** 40,
     });
+  });
+
+  it('limits /thredds data requests: 4 per caller and 10 minutes each by default, durations with units', () => {
+    expect(loadConfig('thredds-proxy', {}).threddsLimits).toEqual({
+      maxConcurrentPerCaller: 4,
+      requestTimeoutMs: 600_000,
+    });
+    const set = (v: string) => loadConfig('thredds-proxy', { THREDDS_REQUEST_TIMEOUT: v }).threddsLimits;
+    expect(
+      [set('90'), set('90s'), set('10m'), set('1h'), set('1500ms')].map((l) => l.requestTimeoutMs),
+    ).toEqual([90e3, 90e3, 600e3, 3600e3, 1500]);
+    expect(
+      loadConfig('thredds-proxy', { THREDDS_MAX_CONCURRENT_PER_CALLER: '16' }).threddsLimits
+        .maxConcurrentPerCaller,
+    ).toBe(16);
   });
 
   it('reads ROOTS: POSIX directories and S3 bucket + prefix, named', () => {

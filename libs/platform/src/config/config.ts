@@ -57,6 +57,19 @@ const bytes = z
     return Math.round(Number(m?.[1]) * (UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
   });
 
+/** Durations as seconds or with a unit: `600`, `90s`, `10m`, `1h`; milliseconds out. */
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/i, { message: 'must be a duration such as 600, 90s, 10m or 1h' })
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(v);
+    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[
+      (m?.[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h'
+    ];
+    return Math.round(Number(m?.[1]) * unit);
+  })
+  .refine((ms) => ms > 0, { message: 'must be > 0' });
+
 const positiveInt = z.coerce
   .number({ message: 'must be a number' })
   .int()
@@ -112,6 +125,8 @@ const envSchema = z
     CAPACITY_SCRATCH: bytes.optional(),
     THREDDS_BIN_LIMIT: bytes.optional(),
     THREDDS_ASC_LIMIT: bytes.optional(),
+    THREDDS_MAX_CONCURRENT_PER_CALLER: positiveInt.default(4),
+    THREDDS_REQUEST_TIMEOUT: duration.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -202,6 +217,8 @@ export interface AppConfig {
   capacity: { total: number; standard?: number; derived?: number; scratch?: number };
   /** Largest OPeNDAP answers (estimated before reading): binary (.dods) and text (.ascii), like TDS. */
   opendap: { binLimit: number; ascLimit: number };
+  /** /thredds data requests (.dods, .ascii, fileServer GET): at once per caller, and how long each may run. */
+  threddsLimits: { maxConcurrentPerCaller: number; requestTimeoutMs: number };
 }
 
 export class ConfigError extends Error {
@@ -284,6 +301,10 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       ...(e.CAPACITY_SCRATCH !== undefined ? { scratch: e.CAPACITY_SCRATCH } : {}),
     },
     opendap: { binLimit: e.THREDDS_BIN_LIMIT ?? 500e6, ascLimit: e.THREDDS_ASC_LIMIT ?? 50e6 },
+    threddsLimits: {
+      maxConcurrentPerCaller: e.THREDDS_MAX_CONCURRENT_PER_CALLER,
+      requestTimeoutMs: e.THREDDS_REQUEST_TIMEOUT ?? 600_000,
+    },
   };
 }
 

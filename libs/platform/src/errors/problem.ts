@@ -24,6 +24,7 @@ export const KIND_STATUS: Record<DomainErrorKind, { status: number; title: strin
   conflict: { status: 409, title: 'Conflict' },
   precondition_failed: { status: 412, title: 'Precondition Failed' },
   too_large: { status: 413, title: 'Content Too Large' },
+  too_many_requests: { status: 429, title: 'Too Many Requests' },
   unavailable: { status: 503, title: 'Service Unavailable' },
 };
 

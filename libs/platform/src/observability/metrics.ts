@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** One Prometheus registry per application instance (tests create many). */
 @Injectable()
@@ -11,6 +11,20 @@ export class MetricsService implements OnModuleDestroy {
     help: 'HTTP request latency by method, route pattern and status',
     labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  /** /thredds requests by service (dodsC, fileServer, catalog), request suffix and status. */
+  readonly threddsRequests = new Counter({
+    name: 'climcat_thredds_requests_total',
+    help: '/thredds requests by service, suffix and status',
+    labelNames: ['service', 'suffix', 'status'] as const,
+    registers: [this.registry],
+  });
+  /** Bytes /thredds actually handed to clients (after compression; an aborted answer counts what was sent). */
+  readonly threddsBytes = new Counter({
+    name: 'climcat_thredds_bytes_total',
+    help: 'Bytes sent by /thredds, by service',
+    labelNames: ['service'] as const,
     registers: [this.registry],
   });
 

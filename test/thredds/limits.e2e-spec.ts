@@ -1,0 +1,329 @@
+/**
+ * /thredds request limits and accounting: a caller (API key, or client IP
+ * when anonymous) runs at most THREDDS_MAX_CONCURRENT_PER_CALLER data
+ * requests at once (429 with Retry-After, a DAP2 Error on .dods), slots come
+ * back after completion, errors and client aborts; THREDDS_REQUEST_TIMEOUT
+ * stops a stream; requests and bytes actually sent are counted, and an
+ * aborted .dods stops reading its file. Slots are held by pausing the client.
+ */
+import { STORE, type FileRecord, type Store } from '@climcat/core';
+import { MetricsService } from '@climcat/platform';
+import { writeNetcdf3 } from '@climcat/netcdf';
+import { rmSync, statSync } from 'node:fs';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { RequestLimitsService } from '../../apps/thredds-proxy/src/access/request-limits.service';
+import { startApp, tempDir, type RunningApp } from '../harness/app';
+import {
+  basic,
+  catalogArchive,
+  PATHS,
+  PUBLIC_ID,
+  writeArchive,
+  type ThreddsArchive,
+} from './thredds-archive';
+
+jest.setTimeout(120_000);
+
+const BIG = { time: 4000, lat: 50, lon: 50 };
+/** Beside the public NetCDF-3 file: about 40 MB of float data. */
+const BIG_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big.nc');
+const MAX = 2;
+
+let running: RunningApp;
+let slow: RunningApp;
+let root: string;
+let outsideDir: string;
+let archive: ThreddsArchive;
+let slowReaderKey: string;
+
+interface Held {
+  status: number;
+  headers: IncomingMessage['headers'];
+  res: IncomingMessage;
+  req: ClientRequest;
+  /** Bytes received until the stream was paused (more arrive only when resumed). */
+  received: number;
+}
+
+/** Starts a request and pauses its response after the first chunk, so the server keeps it open. */
+function hold(app: RunningApp, path: string, headers: Record<string, string> = {}): Promise<Held> {
+  const { hostname, port } = new URL(app.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, headers, agent: false }, (res) => {
+      const held: Held = { status: res.statusCode ?? 0, headers: res.headers, res, req, received: 0 };
+      res.once('data', (chunk: Buffer) => {
+        held.received += chunk.length;
+        res.pause();
+        resolve(held);
+      });
+      res.once('end', () => resolve(held));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Reads a whole response. */
+async function get(
+  app: RunningApp,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const res = await fetch(`${app.url}${path}`, { headers });
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+async function abort(held: Held[]): Promise<void> {
+  for (const h of held) h.req.destroy();
+}
+
+async function until(what: string, test: () => boolean | Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+    if (await test()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const limitsOf = (app: RunningApp) => app.app.get(RequestLimitsService);
+/** Slots held by API-key callers (the key's id is the principal's subject). */
+const keyedSlots = (app: RunningApp) =>
+  [...(limitsOf(app) as unknown as { running: Map<string, number> }).running]
+    .filter(([key]) => key.startsWith('api-key:'))
+    .reduce((n, [, held]) => n + held, 0);
+
+async function counter(
+  app: RunningApp,
+  which: 'threddsRequests' | 'threddsBytes',
+  labels: Record<string, string>,
+): Promise<number> {
+  const metric = await app.app.get(MetricsService)[which].get();
+  return metric.values
+    .filter((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k as never]) === x))
+    .reduce((n, v) => n + v.value, 0);
+}
+
+const dods = (path: string, ce = '') => `/thredds/dodsC/data/${path}.dods${ce ? `?${ce}` : ''}`;
+const BIG_DODS = dods(BIG_PATH, 'tas');
+const BIG_DATA_BYTES = BIG.time * BIG.lat * BIG.lon * 4;
+
+async function noSlotsLeft(app: RunningApp): Promise<void> {
+  const limits = limitsOf(app);
+  await until('all slots to be released', () =>
+    [...(limits as unknown as { running: Map<string, number> }).running.values()].every((n) => n === 0),
+  );
+}
+
+beforeAll(async () => {
+  root = tempDir('climcat-limits-archive-');
+  outsideDir = tempDir('climcat-limits-outside-');
+  await writeArchive(root, outsideDir);
+  const n = BIG.time * BIG.lat * BIG.lon;
+  await writeNetcdf3(
+    join(root, BIG_PATH),
+    {
+      dimensions: [
+        { name: 'time', length: BIG.time },
+        { name: 'lat', length: BIG.lat },
+        { name: 'lon', length: BIG.lon },
+      ],
+      variables: [{ name: 'tas', type: 'float', dimensions: ['time', 'lat', 'lon'], attributes: [] }],
+      globalAttributes: [],
+      numRecords: 0,
+    },
+    { tas: Float32Array.from({ length: n }, (_, i) => i % 1000) },
+  );
+  running = await startApp({
+    env: { DATA_ROOT: root, THREDDS_MAX_CONCURRENT_PER_CALLER: String(MAX), THREDDS_BIN_LIMIT: '1GB' },
+  });
+  slow = await startApp({
+    env: { DATA_ROOT: root, THREDDS_REQUEST_TIMEOUT: '1s', THREDDS_BIN_LIMIT: '1GB' },
+  });
+  archive = { ...(await catalogArchive(running, root)), outside: '' };
+  slowReaderKey = (await catalogArchive(slow, root)).readerKey;
+  for (const app of [running, slow]) {
+    const st = statSync(join(root, BIG_PATH));
+    const now = new Date().toISOString();
+    const file: FileRecord = {
+      id: `${PUBLIC_ID}/tas_big.nc`,
+      datasetId: PUBLIC_ID,
+      location: { root: 'data', path: BIG_PATH },
+      size: st.size,
+      mtime: st.mtime.toISOString(),
+      format: 'NETCDF3_CLASSIC',
+      timeCoverage: { start: '2005-12-16T00:00:00', end: '2006-03-16T00:00:00', calendar: '360_day' },
+      variables: ['tas'],
+      status: 'present',
+      createdAt: now,
+      updatedAt: now,
+    };
+    await app.app.get<Store>(STORE).files.upsert(file);
+  }
+});
+
+afterAll(async () => {
+  await running?.close();
+  await slow?.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(outsideDir, { recursive: true, force: true });
+});
+
+describe('THREDDS_MAX_CONCURRENT_PER_CALLER', () => {
+  afterEach(() => noSlotsLeft(running));
+
+  it('refuses a caller over the limit with 429 and Retry-After, in the format of each route', async () => {
+    const who = basic(archive.readerKey);
+    const held = [await hold(running, BIG_DODS, who), await hold(running, BIG_DODS, who)];
+    try {
+      expect(held.map((h) => h.status)).toEqual([200, 200]);
+      expect(keyedSlots(running)).toBe(MAX);
+
+      const dap = await get(running, BIG_DODS, who);
+      expect(dap.status).toBe(429);
+      expect(dap.headers.get('content-description')).toBe('dods-error');
+      expect(Number(dap.headers.get('retry-after'))).toBeGreaterThan(0);
+      const text = dap.body.toString('utf8');
+      expect(text).toMatch(
+        /^Error \{\n {4}code = 429;\n {4}message = ".*THREDDS_MAX_CONCURRENT_PER_CALLER is 2/,
+      );
+
+      const ascii = await get(running, `/thredds/dodsC/data/${PATHS.nc3}.ascii?tas`, who);
+      expect(ascii.status).toBe(429);
+      expect(ascii.headers.get('content-type')).toContain('application/problem+json');
+      expect(ascii.headers.get('retry-after')).toBeTruthy();
+      expect(JSON.parse(ascii.body.toString()).detail).toContain('THREDDS_MAX_CONCURRENT_PER_CALLER is 2');
+
+      const file = await get(running, `/thredds/fileServer/data/${PATHS.bytes}`, who);
+      expect(file.status).toBe(429);
+      expect(file.headers.get('content-type')).toContain('application/problem+json');
+
+      // Metadata requests and HEAD take no slot; another caller has slots of its own.
+      expect((await get(running, `/thredds/dodsC/data/${BIG_PATH}.dds`, who)).status).toBe(200);
+      const head = await fetch(`${running.url}/thredds/fileServer/data/${PATHS.bytes}`, {
+        method: 'HEAD',
+        headers: who,
+      });
+      expect(head.status).toBe(200);
+      expect((await get(running, dods(PATHS.nc3, 'tas'))).status).toBe(200);
+    } finally {
+      await abort(held);
+    }
+  });
+
+  it('gives the slots back after client aborts, completions and errors', async () => {
+    const who = basic(archive.readerKey);
+    for (let round = 0; round < 3; round++) {
+      const held = [await hold(running, BIG_DODS, who), await hold(running, BIG_DODS, who)];
+      expect(held.map((h) => h.status)).toEqual([200, 200]);
+      expect((await get(running, BIG_DODS, who)).status).toBe(429);
+      await abort(held);
+      await until('the aborted slots to be released', () => keyedSlots(running) === 0);
+    }
+    // Sequential requests that complete or fail never pile up.
+    for (let i = 0; i < MAX + 2; i++) {
+      expect((await get(running, dods(PATHS.nc3, 'tas'), who)).status).toBe(200);
+      expect((await get(running, dods(PATHS.nc3, 'nosuchvariable'), who)).status).toBe(400);
+      expect((await get(running, `/thredds/fileServer/data/${PATHS.bytes}`, who)).status).toBe(200);
+      expect(
+        (await get(running, `/thredds/fileServer/data/${PATHS.secret}`, basic(archive.otherKey))).status,
+      ).toBe(404);
+    }
+    expect(keyedSlots(running)).toBe(0);
+  });
+
+  it('counts anonymous callers by client IP', async () => {
+    const held = [await hold(running, BIG_DODS), await hold(running, BIG_DODS)];
+    try {
+      expect(held.map((h) => h.status)).toEqual([200, 200]);
+      expect(limitsOf(running).inUse('ip:127.0.0.1')).toBe(MAX);
+      expect((await get(running, BIG_DODS)).status).toBe(429);
+      expect((await get(running, dods(PATHS.nc3, 'tas'), basic(archive.readerKey))).status).toBe(200);
+    } finally {
+      await abort(held);
+    }
+  });
+});
+
+describe('THREDDS_REQUEST_TIMEOUT', () => {
+  it('stops a stream that runs too long, and the caller can go on', async () => {
+    const who = basic(slowReaderKey);
+    const held = await hold(slow, BIG_DODS, who);
+    expect(held.status).toBe(200);
+    // Paused past the limit: the server closes the response and releases the slot...
+    await until('the time limit to release the slot', () => keyedSlots(slow) === 0);
+    // ...so reading on ends early, short of the whole answer.
+    const ended = new Promise<{ complete: boolean; received: number }>((resolve) => {
+      held.res.on('data', (chunk: Buffer) => (held.received += chunk.length));
+      held.res.once('close', () => resolve({ complete: held.res.complete, received: held.received }));
+      held.res.on('error', () => undefined);
+    });
+    held.res.resume();
+    const result = await ended;
+    expect(result.complete).toBe(false);
+    expect(result.received).toBeLessThan(BIG_DATA_BYTES);
+    expect(await counter(slow, 'threddsRequests', { service: 'dodsC', suffix: 'dods', status: '200' })).toBe(
+      1,
+    );
+    expect((await get(slow, dods(PATHS.nc3, 'tas'), who)).status).toBe(200);
+  });
+});
+
+describe('requests and bytes in Prometheus', () => {
+  afterEach(() => noSlotsLeft(running));
+
+  it('counts requests by service, suffix and status, and the bytes of each answer', async () => {
+    const labels = { service: 'dodsC', suffix: 'dods', status: '200' };
+    const before = await counter(running, 'threddsRequests', labels);
+    const bytesBefore = await counter(running, 'threddsBytes', { service: 'dodsC' });
+    // identity: the counter counts bytes sent, which deflate would make fewer than the body read here.
+    const answer = await get(running, dods(PATHS.nc3, 'tas'), { 'Accept-Encoding': 'identity' });
+    expect(answer.status).toBe(200);
+    await until(
+      'the request to be counted',
+      async () => (await counter(running, 'threddsRequests', labels)) === before + 1,
+    );
+    expect((await counter(running, 'threddsBytes', { service: 'dodsC' })) - bytesBefore).toBe(
+      answer.body.length,
+    );
+
+    const catalogBefore = await counter(running, 'threddsRequests', {
+      service: 'catalog',
+      suffix: 'xml',
+      status: '200',
+    });
+    expect((await get(running, '/thredds/catalog.xml')).status).toBe(200);
+    await until(
+      'the catalog request to be counted',
+      async () =>
+        (await counter(running, 'threddsRequests', { service: 'catalog', suffix: 'xml', status: '200' })) ===
+        catalogBefore + 1,
+    );
+    const filesBefore = await counter(running, 'threddsBytes', { service: 'fileServer' });
+    const file = await get(running, `/thredds/fileServer/data/${PATHS.bytes}`, { Range: 'bytes=0-999' });
+    expect(file.status).toBe(206);
+    await until(
+      'the file bytes to be counted',
+      async () => (await counter(running, 'threddsBytes', { service: 'fileServer' })) === filesBefore + 1000,
+    );
+    expect(
+      await counter(running, 'threddsRequests', { service: 'fileServer', suffix: '', status: '206' }),
+    ).toBeGreaterThan(0);
+  });
+
+  it('a .dods aborted by the client stops reading: bytes sent stay far below the full answer', async () => {
+    const labels = { service: 'dodsC', suffix: 'dods', status: '200' };
+    const before = await counter(running, 'threddsRequests', labels);
+    const bytesBefore = await counter(running, 'threddsBytes', { service: 'dodsC' });
+    const held = await hold(running, BIG_DODS);
+    expect(held.status).toBe(200);
+    await abort([held]);
+    await until(
+      'the aborted request to be counted',
+      async () => (await counter(running, 'threddsRequests', labels)) === before + 1,
+    );
+    const sent = (await counter(running, 'threddsBytes', { service: 'dodsC' })) - bytesBefore;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(BIG_DATA_BYTES / 4);
+  });
+});
