@@ -11,9 +11,10 @@
  *   npx ts-node -r tsconfig-paths/register --transpile-only bench/thredds.bench.ts [megabytes]
  *
  * Knobs: BENCH_THREDDS_MB (file size, default 320), BENCH_THREDDS_REPS (default 3),
- * BENCH_THREDDS_STREAMS (default 16), BENCH_THREDDS_RSS_MB (bytes streamed for RSS, default 1000).
+ * BENCH_THREDDS_STREAMS (default 16), BENCH_THREDDS_RSS_MB (bytes streamed for RSS, default 1000),
+ * BENCH_THREDDS_CLIENT=curl (read the answers with curl processes instead of in-process).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -128,8 +129,39 @@ async function writeArchive(file: string): Promise<void> {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** GETs `url` and counts the body without keeping it; returns bytes, seconds and the status. */
+// BENCH_THREDDS_CLIENT=curl: .dods/.dds read by curl processes, so the client does not share the app's event loop.
+const CURL = process.env.BENCH_THREDDS_CLIENT === 'curl';
+
+function curl(url: string): Promise<{ bytes: number; seconds: number }> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(
+      'curl',
+      [
+        '-gsS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{size_download}',
+        '-H',
+        `Authorization: Bearer ${KEY}`,
+        url,
+      ],
+      (error, stdout) => {
+        const [code, size] = stdout.split(' ');
+        if (error || code !== '200') reject(error ?? new Error(`${url}: ${code}`));
+        else resolve({ bytes: Number(size), seconds: (performance.now() - t) / 1000 });
+      },
+    );
+  });
+}
+
+/** GETs `url` and counts the body without keeping it; returns bytes and seconds. */
 function stream(url: string): Promise<{ bytes: number; seconds: number }> {
+  return CURL ? curl(url) : inProcess(url);
+}
+
+function inProcess(url: string): Promise<{ bytes: number; seconds: number }> {
   const t = performance.now();
   return new Promise((resolve, reject) => {
     httpGet(url, { agent, headers: { Authorization: `Bearer ${KEY}` } }, (res) => {
@@ -257,12 +289,12 @@ async function main(): Promise<void> {
   const row = (figure: string, value: number, unit: string, goal: string, met: boolean) =>
     rows.push({ figure, value: `${fmt(value, 2)}${unit}`, goal, met });
 
-  // .dds cold (first request for each file since start) vs warm.
+  // .dds cold (first request for each file since start) vs warm, always in-process (curl's start-up would swamp it).
   const ddsTimes = async (url: string) => {
     const t0 = performance.now();
-    await stream(`${url}.dds`);
+    await inProcess(`${url}.dds`);
     const cold = performance.now() - t0;
-    const warm = await latencies(50, () => stream(`${url}.dds`), 5);
+    const warm = await latencies(50, () => inProcess(`${url}.dds`), 5);
     return { cold, warm: warm.p50 };
   };
   const dds3 = await ddsTimes(dap3);
@@ -398,7 +430,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       '',
-      `thredds bench: NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 (deflate 1) ${fmt(statSync(nc4).size / 1e6, 0)} MB, tas ${fmt(varBytes / 1e6, 0)} MB, loopback, ${REPS} reps (median), 2 cores`,
+      `thredds bench: NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 (deflate 1) ${fmt(statSync(nc4).size / 1e6, 0)} MB, tas ${fmt(varBytes / 1e6, 0)} MB, loopback (${CURL ? 'curl' : 'in-process'} client), ${REPS} reps (median), 2 cores`,
       ...rows.map(
         (r) =>
           `  ${r.figure.padEnd(w)}  ${r.value.padStart(10)}  goal ${r.goal.padEnd(8)}  ${r.met ? 'met' : 'NOT met'}`,
