@@ -333,7 +333,15 @@ async function main(): Promise<void> {
 
   // Catalog get-by-id latency idle, then while STREAMS concurrent .dods run.
   const idle = await latencies(200, byId);
-  const single = rate(await stream(full3));
+  // Process CPU per MB served, single vs concurrent: tells a costlier path apart from a busy machine.
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let c0 = cpuMs();
+  const singleRun = await stream(full3);
+  const singleCpu = (cpuMs() - c0) / (singleRun.bytes / 1e6);
+  const single = rate(singleRun);
   let streaming = true;
   const busyTimes: number[] = [];
   const prober = (async () => {
@@ -344,18 +352,20 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
+  c0 = cpuMs();
   t = performance.now();
   const many = await Promise.all(Array.from({ length: STREAMS }, () => stream(full3)));
   const manySeconds = (performance.now() - t) / 1000;
   streaming = false;
   await prober;
   const aggregate = many.reduce((a, r) => a + r.bytes, 0) / manySeconds / 1e6;
+  const manyCpu = (cpuMs() - c0) / (many.reduce((a, r) => a + r.bytes, 0) / 1e6);
   const busyP95 = percentile(
     busyTimes.sort((a, b) => a - b),
     95,
   );
   process.stdout.write(
-    `${STREAMS} streams: ${fmt(aggregate, 0)} MB/s aggregate vs ${fmt(single, 0)} MB/s single; get-by-id p95 ${fmt(busyP95, 2)} ms (${busyTimes.length} calls) vs idle ${fmt(idle.p95, 2)} ms\n`,
+    `${STREAMS} streams: ${fmt(aggregate, 0)} MB/s aggregate vs ${fmt(single, 0)} MB/s single; get-by-id p95 ${fmt(busyP95, 2)} ms (${busyTimes.length} calls) vs idle ${fmt(idle.p95, 2)} ms; process CPU ${fmt(manyCpu, 2)} ms/MB vs ${fmt(singleCpu, 2)} ms/MB single (${fmt((manyCpu * aggregate) / 10, 0)}% of a core)\n`,
   );
 
   // RSS while streaming RSS_MB of .dods, against idle RSS after a GC.
