@@ -1,0 +1,454 @@
+/**
+ * OPeNDAP benchmark on loopback against the standalone app in this process:
+ * a generated NetCDF-3 file (float tas(time, lat, lon), ≥ 300 MB by default)
+ * and a deflated NetCDF-4 copy (`nccopy -k nc4 -d 1`), both catalogued by a
+ * scan, then `.dods` throughput against a raw sequential read of the file and
+ * against `ncks` run locally, `.dds` cold vs warm, 16 concurrent streams
+ * (with catalog get-by-id latency meanwhile) and RSS while streaming 1 GB.
+ * Every figure is a ratio to a baseline measured in the same run; repeated
+ * figures alternate target and baseline and keep the median.
+ *
+ *   npx ts-node -r tsconfig-paths/register --transpile-only bench/thredds.bench.ts [megabytes]
+ *
+ * Knobs: BENCH_THREDDS_MB (file size, default 320), BENCH_THREDDS_REPS (default 3),
+ * BENCH_THREDDS_STREAMS (default 16), BENCH_THREDDS_RSS_MB (bytes streamed for RSS, default 1000),
+ * BENCH_THREDDS_CLIENT=curl (read the answers with curl processes instead of in-process).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { Agent, get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SYSTEM } from '@climcat/core';
+import { Netcdf3Writer } from '@climcat/netcdf';
+import { createApp, loadConfig } from '@climcat/platform';
+import { CatalogModule } from '../apps/catalog/src/catalog.module';
+import { IngestorModule } from '../apps/ingestor/src/ingestor.module';
+import { ScanService } from '../apps/ingestor/src/scans/scan.service';
+import { ScratchQuotaModule } from '../apps/scratch-quota/src/scratch-quota.module';
+import { ThreddsProxyModule } from '../apps/thredds-proxy/src/thredds-proxy.module';
+import { fmt, latencies, percentile } from './lib';
+
+// Bench knobs are read here, not through libs/platform config: they are not product settings.
+const MB = Number(process.argv[2] ?? process.env.BENCH_THREDDS_MB ?? 320);
+const REPS = Number(process.env.BENCH_THREDDS_REPS ?? 3);
+const STREAMS = Number(process.env.BENCH_THREDDS_STREAMS ?? 16);
+const RSS_MB = Number(process.env.BENCH_THREDDS_RSS_MB ?? 1000);
+const LAT = 192;
+const LON = 288;
+const RECORD_BYTES = LAT * LON * 4;
+const TIMES = Math.ceil((MB * 1e6) / RECORD_BYTES);
+const KEY = 'bench-admin-key-0123456789';
+const DRS = (ensemble: string) =>
+  `cmip5/output1/INST/MODEL/historical/day/atmos/day/${ensemble}/v20120101/tas/tas_day_MODEL_historical_${ensemble}_18500101-18531230.nc`;
+
+async function writeArchive(file: string): Promise<void> {
+  mkdirSync(dirname(file), { recursive: true });
+  const writer = await Netcdf3Writer.create(file, {
+    dimensions: [
+      { name: 'time', length: 0, unlimited: true },
+      { name: 'lat', length: LAT },
+      { name: 'lon', length: LON },
+    ],
+    variables: [
+      {
+        name: 'time',
+        type: 'double',
+        dimensions: ['time'],
+        attributes: [
+          { name: 'units', value: 'days since 1850-01-01' },
+          { name: 'calendar', value: '360_day' },
+          { name: 'standard_name', value: 'time' },
+        ],
+      },
+      {
+        name: 'lat',
+        type: 'double',
+        dimensions: ['lat'],
+        attributes: [
+          { name: 'units', value: 'degrees_north' },
+          { name: 'standard_name', value: 'latitude' },
+        ],
+      },
+      {
+        name: 'lon',
+        type: 'double',
+        dimensions: ['lon'],
+        attributes: [
+          { name: 'units', value: 'degrees_east' },
+          { name: 'standard_name', value: 'longitude' },
+        ],
+      },
+      {
+        name: 'tas',
+        type: 'float',
+        dimensions: ['time', 'lat', 'lon'],
+        attributes: [
+          { name: 'standard_name', value: 'air_temperature' },
+          { name: 'units', value: 'K' },
+        ],
+      },
+    ],
+    globalAttributes: [
+      { name: 'project_id', value: 'CMIP5' },
+      { name: 'model_id', value: 'MODEL' },
+      { name: 'experiment_id', value: 'historical' },
+      { name: 'frequency', value: 'day' },
+    ],
+    numRecords: TIMES,
+  });
+  await writer.write(
+    'lat',
+    Float64Array.from({ length: LAT }, (_, i) => -90 + (i + 0.5) * (180 / LAT)),
+  );
+  await writer.completeSlot();
+  await writer.write(
+    'lon',
+    Float64Array.from({ length: LON }, (_, i) => i * (360 / LON)),
+  );
+  await writer.completeSlot();
+  // A smooth field with a little noise, so that deflate sees something like real data.
+  const base = new Float32Array(LAT * LON);
+  let seed = 1;
+  for (let j = 0; j < LAT; j++)
+    for (let i = 0; i < LON; i++) {
+      seed = (seed * 16807) % 2147483647;
+      base[j * LON + i] =
+        273 + 30 * Math.cos((j / LAT - 0.5) * Math.PI) + 3 * Math.sin(i / 20) + seed / 2147483647;
+    }
+  const record = new Float32Array(LAT * LON);
+  for (let r = 0; r < TIMES; r++) {
+    const season = 10 * Math.sin((2 * Math.PI * r) / 360);
+    for (let k = 0; k < record.length; k++) record[k] = base[k]! + season;
+    await writer.write('time', Float64Array.of(r + 0.5), r);
+    await writer.write('tas', record, r);
+  }
+  await writer.close();
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+// BENCH_THREDDS_CLIENT=curl: .dods/.dds read by curl processes, so the client does not share the app's event loop.
+const CURL = process.env.BENCH_THREDDS_CLIENT === 'curl';
+
+function curl(url: string): Promise<{ bytes: number; seconds: number }> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(
+      'curl',
+      [
+        '-gsS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{size_download}',
+        '-H',
+        `Authorization: Bearer ${KEY}`,
+        url,
+      ],
+      (error, stdout) => {
+        const [code, size] = stdout.split(' ');
+        if (error || code !== '200') reject(error ?? new Error(`${url}: ${code}`));
+        else resolve({ bytes: Number(size), seconds: (performance.now() - t) / 1000 });
+      },
+    );
+  });
+}
+
+/** GETs `url` and counts the body without keeping it; returns bytes and seconds. */
+function stream(url: string): Promise<{ bytes: number; seconds: number }> {
+  return CURL ? curl(url) : inProcess(url);
+}
+
+function inProcess(url: string): Promise<{ bytes: number; seconds: number }> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent, headers: { Authorization: `Bearer ${KEY}` } }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => {
+        if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
+        else resolve({ bytes, seconds: (performance.now() - t) / 1000 });
+      });
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+async function rawRead(file: string): Promise<{ bytes: number; seconds: number }> {
+  const t = performance.now();
+  let bytes = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
+    bytes += (chunk as Buffer).length;
+  return { bytes, seconds: (performance.now() - t) / 1000 };
+}
+
+/** Wall seconds of `ncks args` in a fresh temporary working directory (output removed after). */
+function ncks(args: string[]): number {
+  const cwd = mkdtempSync(join(tmpdir(), 'climcat-bench-ncks-'));
+  try {
+    const t = performance.now();
+    execFileSync('ncks', ['-O', ...args, 'out.nc'], { cwd, stdio: 'ignore' });
+    return (performance.now() - t) / 1000;
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+
+/** Alternates `a` and `b` REPS times (after one unmeasured run of each); medians of their results. */
+async function alternate(
+  a: () => Promise<number> | number,
+  b: () => Promise<number> | number,
+): Promise<[number, number]> {
+  await a();
+  await b();
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    if (r % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+  }
+  return [median(as), median(bs)];
+}
+
+interface Row {
+  figure: string;
+  value: string;
+  goal: string;
+  met: boolean;
+}
+
+async function main(): Promise<void> {
+  const state = mkdtempSync(join(tmpdir(), 'climcat-bench-thredds-'));
+  const data = join(state, 'data');
+  const nc3Rel = DRS('r1i1p1');
+  const nc4Rel = DRS('r2i1p1');
+  const nc3 = join(data, nc3Rel);
+  const nc4 = join(data, nc4Rel);
+  let t = performance.now();
+  await writeArchive(nc3);
+  process.stdout.write(
+    `wrote ${nc3} (${fmt(statSync(nc3).size / 1e6, 0)} MB, tas(${TIMES}, ${LAT}, ${LON})) in ${fmt((performance.now() - t) / 1000)} s\n`,
+  );
+  mkdirSync(dirname(nc4), { recursive: true });
+  t = performance.now();
+  execFileSync('nccopy', ['-k', 'nc4', '-d', '1', nc3, nc4]);
+  process.stdout.write(
+    `nccopy -k nc4 -d 1: ${fmt(statSync(nc4).size / 1e6, 0)} MB in ${fmt((performance.now() - t) / 1000)} s\n`,
+  );
+
+  const config = loadConfig('standalone', {
+    STATE_DIR: state,
+    DATA_ROOT: data,
+    LOG_LEVEL: 'silent',
+    ADMIN_API_KEY: KEY,
+    SCAN_ON_BOOT: 'false',
+    DEMO_DATA: 'false',
+    THREDDS_BIN_LIMIT: String(Math.max(500e6, MB * 2e6)),
+  });
+  const app = await createApp(config, [
+    CatalogModule,
+    IngestorModule,
+    ThreddsProxyModule,
+    ScratchQuotaModule,
+  ]);
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const scans = app.get(ScanService);
+  const scan = await scans.start(SYSTEM, 'data', '');
+  await scans.drained();
+  const scanned = await scans.get(SYSTEM, scan.id);
+  process.stdout.write(`scan: ${JSON.stringify(scanned.counts)}\n`);
+  (globalThis as { gc?: () => void }).gc?.();
+  const startRss = process.memoryUsage().rss / 1e6;
+  const getJson = async (path: string) => {
+    const res = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${KEY}` } });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const list = (await getJson('/api/v1/datasets?limit=10')) as { items: { id: string }[] };
+  const datasetId = list.items[0]!.id;
+  const byId = () => getJson(`/api/v1/datasets/${encodeURIComponent(datasetId)}`);
+
+  const dap3 = `${base}/thredds/dodsC/data/${nc3Rel}`;
+  const dap4 = `${base}/thredds/dodsC/data/${nc4Rel}`;
+  const varBytes = TIMES * RECORD_BYTES;
+  const rows: Row[] = [];
+  const row = (figure: string, value: number, unit: string, goal: string, met: boolean) =>
+    rows.push({ figure, value: `${fmt(value, 2)}${unit}`, goal, met });
+
+  // .dds cold (first request for each file since start) vs warm, always in-process (curl's start-up would swamp it).
+  const ddsTimes = async (url: string) => {
+    const t0 = performance.now();
+    await inProcess(`${url}.dds`);
+    const cold = performance.now() - t0;
+    const warm = await latencies(50, () => inProcess(`${url}.dds`), 5);
+    return { cold, warm: warm.p50 };
+  };
+  const dds3 = await ddsTimes(dap3);
+  const dds4 = await ddsTimes(dap4);
+  process.stdout.write(
+    `.dds NetCDF-3 cold ${fmt(dds3.cold, 2)} ms, warm p50 ${fmt(dds3.warm, 2)} ms; NetCDF-4 cold ${fmt(dds4.cold, 2)} ms, warm p50 ${fmt(dds4.warm, 2)} ms\n`,
+  );
+
+  // Full variable vs raw sequential read of the file (MB/s of bytes delivered).
+  const full3 = `${dap3}.dods?tas`;
+  const rate = (r: { bytes: number; seconds: number }) => r.bytes / r.seconds / 1e6;
+  const [dodsRate, rawRate] = await alternate(
+    async () => rate(await stream(full3)),
+    async () => rate(await rawRead(nc3)),
+  );
+  process.stdout.write(`.dods tas ${fmt(dodsRate, 0)} MB/s, raw read ${fmt(rawRate, 0)} MB/s\n`);
+
+  // Full variable vs ncks -v tas locally (seconds for the same variable).
+  const [dodsSec, ncksSec] = await alternate(
+    async () => (await stream(full3)).seconds,
+    () => ncks(['-v', 'tas', nc3]),
+  );
+  // 10% of the time steps (stride 10).
+  const [strideSec, ncksStrideSec] = await alternate(
+    async () => (await stream(`${dap3}.dods?tas[0:10:${TIMES - 1}][0:1:${LAT - 1}][0:1:${LON - 1}]`)).seconds,
+    () => ncks(['-d', 'time,0,,10', '-v', 'tas', nc3]),
+  );
+  // NetCDF-4 (deflated) full variable vs ncks -v tas on the same file.
+  const [dods4Sec, ncks4Sec] = await alternate(
+    async () => (await stream(`${dap4}.dods?tas`)).seconds,
+    () => ncks(['-v', 'tas', nc4]),
+  );
+  process.stdout.write(
+    `NetCDF-3 full: .dods ${fmt(dodsSec, 2)} s, ncks ${fmt(ncksSec, 2)} s; stride 10: .dods ${fmt(strideSec, 2)} s, ncks ${fmt(ncksStrideSec, 2)} s; NetCDF-4 full: .dods ${fmt(dods4Sec, 2)} s, ncks ${fmt(ncks4Sec, 2)} s\n`,
+  );
+
+  // Catalog get-by-id latency idle, then while STREAMS concurrent .dods run.
+  const idle = await latencies(200, byId);
+  // Process CPU per MB served, single vs concurrent: tells a costlier path apart from a busy machine.
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let c0 = cpuMs();
+  const singleRun = await stream(full3);
+  const singleCpu = (cpuMs() - c0) / (singleRun.bytes / 1e6);
+  const single = rate(singleRun);
+  let streaming = true;
+  const busyTimes: number[] = [];
+  const prober = (async () => {
+    while (streaming) {
+      const t0 = performance.now();
+      await byId();
+      busyTimes.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  c0 = cpuMs();
+  t = performance.now();
+  const many = await Promise.all(Array.from({ length: STREAMS }, () => stream(full3)));
+  const manySeconds = (performance.now() - t) / 1000;
+  streaming = false;
+  await prober;
+  const aggregate = many.reduce((a, r) => a + r.bytes, 0) / manySeconds / 1e6;
+  const manyCpu = (cpuMs() - c0) / (many.reduce((a, r) => a + r.bytes, 0) / 1e6);
+  const busyP95 = percentile(
+    busyTimes.sort((a, b) => a - b),
+    95,
+  );
+  process.stdout.write(
+    `${STREAMS} streams: ${fmt(aggregate, 0)} MB/s aggregate vs ${fmt(single, 0)} MB/s single; get-by-id p95 ${fmt(busyP95, 2)} ms (${busyTimes.length} calls) vs idle ${fmt(idle.p95, 2)} ms; process CPU ${fmt(manyCpu, 2)} ms/MB vs ${fmt(singleCpu, 2)} ms/MB single (${fmt((manyCpu * aggregate) / 10, 0)}% of a core)\n`,
+  );
+
+  // RSS while streaming RSS_MB of .dods, against idle RSS after a GC.
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((r) => setTimeout(r, 200));
+  const idleRss = process.memoryUsage().rss / 1e6;
+  let maxRss = idleRss;
+  const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss / 1e6)), 50);
+  let streamed = 0;
+  while (streamed < RSS_MB * 1e6) streamed += (await stream(full3)).bytes;
+  clearInterval(sampler);
+  maxRss = Math.max(maxRss, process.memoryUsage().rss / 1e6);
+  process.stdout.write(
+    `RSS: ${fmt(startRss, 0)} MB after start and scan, ${fmt(idleRss, 0)} MB idle before the 1 GB phase, max ${fmt(maxRss, 0)} MB while streaming\n`,
+  );
+
+  row(
+    '.dods full float var / raw sequential read (MB/s)',
+    dodsRate / rawRate,
+    '×',
+    '≥ 0.8',
+    dodsRate / rawRate >= 0.8,
+  );
+  row(
+    '.dods full float var vs ncks -v tas (speed-up)',
+    ncksSec / dodsSec,
+    '×',
+    '≥ 2',
+    ncksSec / dodsSec >= 2,
+  );
+  row(
+    '.dods 10% strided hyperslab vs ncks -d (speed-up)',
+    ncksStrideSec / strideSec,
+    '×',
+    '≥ 1.5',
+    ncksStrideSec / strideSec >= 1.5,
+  );
+  row(
+    'NetCDF-4 .dods full var vs ncks -v tas (speed-up)',
+    ncks4Sec / dods4Sec,
+    '×',
+    '≥ 1.0',
+    ncks4Sec / dods4Sec >= 1,
+  );
+  row('.dds NetCDF-3 cold / warm p50', dds3.cold / dds3.warm, '×', '≥ 10', dds3.cold / dds3.warm >= 10);
+  row('.dds NetCDF-4 cold / warm p50', dds4.cold / dds4.warm, '×', '≥ 10', dds4.cold / dds4.warm >= 10);
+  row(
+    `${STREAMS} streams aggregate / single stream`,
+    aggregate / single,
+    '×',
+    '≥ 0.8',
+    aggregate / single >= 0.8,
+  );
+  row(
+    `get-by-id p95 during ${STREAMS} streams / idle p95`,
+    busyP95 / idle.p95,
+    '×',
+    '≤ 3',
+    busyP95 / idle.p95 <= 3,
+  );
+  row(
+    `RSS streaming ${fmt(streamed / 1e9, 2)} GB − idle (${fmt(idleRss, 0)} MB)`,
+    maxRss - idleRss,
+    ' MB',
+    '< 128 MB',
+    maxRss - idleRss < 128,
+  );
+
+  await app.close();
+  agent.destroy();
+  const w = Math.max(...rows.map((r) => r.figure.length));
+  process.stdout.write(
+    [
+      '',
+      `thredds bench: NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 (deflate 1) ${fmt(statSync(nc4).size / 1e6, 0)} MB, tas ${fmt(varBytes / 1e6, 0)} MB, loopback (${CURL ? 'curl' : 'in-process'} client), ${REPS} reps (median), 2 cores`,
+      ...rows.map(
+        (r) =>
+          `  ${r.figure.padEnd(w)}  ${r.value.padStart(10)}  goal ${r.goal.padEnd(8)}  ${r.met ? 'met' : 'NOT met'}`,
+      ),
+      '',
+    ].join('\n'),
+  );
+  rmSync(state, { recursive: true, force: true });
+}
+
+void main();
