@@ -17,7 +17,7 @@ import { createApp, loadConfig, StorageService } from '@climcat/platform';
 import { FileIngestService } from '../apps/ingestor/src/files/file-ingest.service';
 import { IngestorModule } from '../apps/ingestor/src/ingestor.module';
 import { ScanService } from '../apps/ingestor/src/scans/scan.service';
-import { fmt } from './lib';
+import { CMIP5_TAS_VARIABLES, cmip5Globals, fmt } from './lib';
 
 const FILES = Number(process.argv[2] ?? 10_000);
 const PER_DATASET = 100;
@@ -42,51 +42,8 @@ async function generate(root: string): Promise<string[]> {
           { name: 'lon', length: 8 },
           { name: 'bnds', length: 2 },
         ],
-        variables: [
-          {
-            name: 'time',
-            type: 'double',
-            dimensions: ['time'],
-            attributes: [
-              { name: 'units', value: 'days since 1850-01-01' },
-              { name: 'calendar', value: '360_day' },
-              { name: 'standard_name', value: 'time' },
-            ],
-          },
-          {
-            name: 'lat',
-            type: 'double',
-            dimensions: ['lat'],
-            attributes: [
-              { name: 'units', value: 'degrees_north' },
-              { name: 'standard_name', value: 'latitude' },
-            ],
-          },
-          {
-            name: 'lon',
-            type: 'double',
-            dimensions: ['lon'],
-            attributes: [
-              { name: 'units', value: 'degrees_east' },
-              { name: 'standard_name', value: 'longitude' },
-            ],
-          },
-          {
-            name: 'tas',
-            type: 'float',
-            dimensions: ['time', 'lat', 'lon'],
-            attributes: [
-              { name: 'standard_name', value: 'air_temperature' },
-              { name: 'units', value: 'K' },
-            ],
-          },
-        ],
-        globalAttributes: [
-          { name: 'project_id', value: 'CMIP5' },
-          { name: 'model_id', value: model },
-          { name: 'experiment_id', value: 'historical' },
-          { name: 'frequency', value: 'mon' },
-        ],
+        variables: CMIP5_TAS_VARIABLES,
+        globalAttributes: cmip5Globals(model, 'mon'),
         numRecords: 12,
       },
       {

@@ -28,7 +28,7 @@ import { IngestorModule } from '../apps/ingestor/src/ingestor.module';
 import { ScanService } from '../apps/ingestor/src/scans/scan.service';
 import { ScratchQuotaModule } from '../apps/scratch-quota/src/scratch-quota.module';
 import { ThreddsProxyModule } from '../apps/thredds-proxy/src/thredds-proxy.module';
-import { fmt, latencies, percentile } from './lib';
+import { CMIP5_TAS_VARIABLES, cmip5Globals, fmt, latencies, percentile } from './lib';
 
 // Bench knobs are read here, not through libs/platform config: they are not product settings.
 const MB = Number(process.argv[2] ?? process.env.BENCH_THREDDS_MB ?? 320);
@@ -51,51 +51,8 @@ async function writeArchive(file: string): Promise<void> {
       { name: 'lat', length: LAT },
       { name: 'lon', length: LON },
     ],
-    variables: [
-      {
-        name: 'time',
-        type: 'double',
-        dimensions: ['time'],
-        attributes: [
-          { name: 'units', value: 'days since 1850-01-01' },
-          { name: 'calendar', value: '360_day' },
-          { name: 'standard_name', value: 'time' },
-        ],
-      },
-      {
-        name: 'lat',
-        type: 'double',
-        dimensions: ['lat'],
-        attributes: [
-          { name: 'units', value: 'degrees_north' },
-          { name: 'standard_name', value: 'latitude' },
-        ],
-      },
-      {
-        name: 'lon',
-        type: 'double',
-        dimensions: ['lon'],
-        attributes: [
-          { name: 'units', value: 'degrees_east' },
-          { name: 'standard_name', value: 'longitude' },
-        ],
-      },
-      {
-        name: 'tas',
-        type: 'float',
-        dimensions: ['time', 'lat', 'lon'],
-        attributes: [
-          { name: 'standard_name', value: 'air_temperature' },
-          { name: 'units', value: 'K' },
-        ],
-      },
-    ],
-    globalAttributes: [
-      { name: 'project_id', value: 'CMIP5' },
-      { name: 'model_id', value: 'MODEL' },
-      { name: 'experiment_id', value: 'historical' },
-      { name: 'frequency', value: 'day' },
-    ],
+    variables: CMIP5_TAS_VARIABLES,
+    globalAttributes: cmip5Globals('MODEL', 'day'),
     numRecords: TIMES,
   });
   await writer.write(

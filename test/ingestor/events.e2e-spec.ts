@@ -7,6 +7,7 @@ import { s3TestClient, testEnv } from '../harness/env';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
 import { demoArchive } from './archive';
+import { settleEvents } from './events';
 
 const TOKEN = 'webhook-token-0123456789';
 const BUCKET = `events-${Date.now()}`;
@@ -38,23 +39,7 @@ async function deliver(body: unknown, token = TOKEN): Promise<{ status: number; 
   return api(running, 'POST', '/ingest/v1/webhooks/s3', { headers: { Authorization: token }, body });
 }
 
-async function settle(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const counts = await Promise.all(
-      ['waiting', 'active', 'delayed'].map(
-        async (state) =>
-          (await api(running, 'GET', `/ingest/v1/jobs/events?state=${state}`, { headers: ADMIN })).body.total,
-      ),
-    );
-    if (counts.every((n) => n === 0)) return;
-    if (Date.now() > deadline) {
-      const delayed = await api(running, 'GET', '/ingest/v1/jobs/events?state=delayed', { headers: ADMIN });
-      throw new Error(`event jobs did not settle: ${JSON.stringify(delayed.body)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const settle = (): Promise<void> => settleEvents(running);
 
 async function filesOf(id: string): Promise<string[]> {
   const res = await api(running, 'GET', `/api/v1/datasets/${id}/files`, { headers: ADMIN });

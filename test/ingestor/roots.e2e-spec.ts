@@ -11,6 +11,7 @@ import { s3TestClient, testEnv } from '../harness/env';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
 import { demoArchive } from './archive';
+import { settleEvents } from './events';
 
 jest.setTimeout(60_000);
 
@@ -87,20 +88,7 @@ async function deliver(body: unknown): Promise<any> {
   return res.body;
 }
 
-async function settle(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const counts = await Promise.all(
-      ['waiting', 'active', 'delayed'].map(
-        async (state) =>
-          (await api(running, 'GET', `/ingest/v1/jobs/events?state=${state}`, { headers: ADMIN })).body.total,
-      ),
-    );
-    if (counts.every((n) => n === 0)) return;
-    if (Date.now() > deadline) throw new Error('event jobs did not settle');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const settle = (): Promise<void> => settleEvents(running);
 
 beforeAll(async () => {
   s3 = s3TestClient();
