@@ -13,6 +13,8 @@ export interface ListRequest {
 export interface DirectoryListing {
   id: number;
   dir: ScanPath;
+  /** The directory does not exist (any more). */
+  missing?: boolean;
   /** Allocated bytes (st_blocks × 512, like du) of the directory and its non-directory entries. */
   bytes: number;
   /** Apparent size (st_size) of its non-directory entries. */

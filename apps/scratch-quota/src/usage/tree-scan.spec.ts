@@ -83,6 +83,9 @@ describe('TreeScanner', () => {
     expect(displayPath(odd!.path)).toBe('alice/caf\\xe9');
     expect(odd!.files).toBe(1);
     expect(pathKey(odd!.path)).not.toBe('alice/caf\u00e9');
+    expect(displayPath(Buffer.concat([Buffer.from('caf\u00e9/x\\y/'), Buffer.from([0x66, 0xff])]))).toBe(
+      'caf\u00e9/x\\\\y/f\\xff',
+    );
   });
 
   it('finds the largest directories from per-directory usage', async () => {
@@ -95,7 +98,7 @@ describe('TreeScanner', () => {
 
   it('reports a directory that vanished as empty, not as an error', async () => {
     const result = await scanner.scan(root, 'nobody-here');
-    expect(result.totals).toEqual({ bytes: 0, apparentBytes: 0, files: 0, directories: 1 });
+    expect(result.totals).toEqual({ bytes: 0, apparentBytes: 0, files: 0, directories: 0 });
     expect(result.problems).toEqual([]);
   });
 });

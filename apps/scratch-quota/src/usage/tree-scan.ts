@@ -6,6 +6,7 @@
  * number of directories, not files, and a watcher can re-list a single
  * directory to keep totals current.
  */
+import { isUtf8 } from 'node:buffer';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorkerEntry } from '@climcat/netcdf';
@@ -42,21 +43,36 @@ export interface TreeScanResult {
   problems: ScanProblem[];
 }
 
-/** A printable, unambiguous form of a relative path. */
+/**
+ * A printable, unambiguous form of a relative path: UTF-8 names as they are
+ * (backslashes doubled), names that are not UTF-8 with their non-ASCII bytes
+ * as \\xNN. Prefixes agree with the parent directories' forms.
+ */
 export function displayPath(path: ScanPath): string {
-  if (typeof path === 'string') return path;
-  let out = '';
-  for (const byte of path) {
-    if (byte === 0x5c) out += '\\\\';
-    else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
-    else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+  if (typeof path === 'string') return path.replaceAll('\\', '\\\\');
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i < path.length && path[i] !== 0x2f) continue;
+    const part = Buffer.from(path.subarray(start, i));
+    if (isUtf8(part)) parts.push(part.toString('utf8').replaceAll('\\', '\\\\'));
+    else {
+      let out = '';
+      for (const byte of part) {
+        if (byte === 0x5c) out += '\\\\';
+        else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
+        else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+      }
+      parts.push(out);
+    }
+    start = i + 1;
   }
-  return out;
+  return parts.join('/');
 }
 
-/** The map key of a path: itself when UTF-8, else its printable escape (which starts no UTF-8 name can collide with). */
+/** The map key of a path (its printable form, which is one-to-one). */
 export function pathKey(path: ScanPath): string {
-  return typeof path === 'string' ? path : `\u0000${displayPath(path)}`;
+  return displayPath(path);
 }
 
 export interface TreeScannerOptions {
@@ -155,6 +171,11 @@ export class TreeScanner {
               own.bytes += link.bytes;
               own.apparentBytes += link.apparentBytes;
               own.files++;
+            }
+            if (listing.missing) {
+              if (running === 0 && queue.length === 0) resolve();
+              else pump();
+              return;
             }
             directories.set(pathKey(listing.dir), own);
             totals.bytes += own.bytes;

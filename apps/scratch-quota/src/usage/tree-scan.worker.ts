@@ -43,7 +43,11 @@ export function listDirectory(request: ListRequest): DirectoryListing {
   try {
     out.bytes += lstatSync(here).blocks * 512;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+    )
+      return { ...out, missing: true };
     out.problems.push({ path: request.dir, reason: reasonOf(error) });
     return out;
   }
