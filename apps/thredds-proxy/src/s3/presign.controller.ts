@@ -30,7 +30,10 @@ export class PresignController {
     summary: 'Size and validators of a catalogued S3 object, without a redirect',
     description: 'Same access check as GET; answers 200 with no body and no Location.',
   })
-  @ApiParam({ name: '*', description: '<root>/<path of a catalogued file in an S3 root>' })
+  @ApiParam({
+    name: 'path',
+    description: '<root>/<path of a catalogued file in an S3 root>, each segment percent-encoded',
+  })
   @ApiResponse({
     status: 200,
     description: 'The object exists and the caller may read it',
@@ -42,7 +45,11 @@ export class PresignController {
   })
   @ApiResponse({ status: 401, description: REFUSALS[401] })
   @ApiResponse({ status: 404, description: REFUSALS[404] })
-  async head(@Caller() caller: Principal, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async head(
+    @Caller() caller: Principal,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     noStore(reply);
     const object = await this.presign.head(caller, rawPathOf(req));
     void reply
@@ -61,7 +68,10 @@ export class PresignController {
       'After the access check, a 307 to the object store, valid THREDDS_S3_PRESIGN_EXPIRY seconds ' +
       '(default 900). `curl -L`, python-requests and fsspec follow it; Range requests work on the target.',
   })
-  @ApiParam({ name: '*', description: '<root>/<path of a catalogued file in an S3 root>' })
+  @ApiParam({
+    name: 'path',
+    description: '<root>/<path of a catalogued file in an S3 root>, each segment percent-encoded',
+  })
   @ApiResponse({
     status: 307,
     description: 'Redirect to the presigned URL (Cache-Control: no-store)',
@@ -74,7 +84,11 @@ export class PresignController {
   })
   @ApiResponse({ status: 401, description: REFUSALS[401] })
   @ApiResponse({ status: 404, description: REFUSALS[404] })
-  async get(@Caller() caller: Principal, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async get(
+    @Caller() caller: Principal,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     noStore(reply);
     const url = await this.presign.presignedUrl(caller, rawPathOf(req));
     await reply.redirect(url, 307);

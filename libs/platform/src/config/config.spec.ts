@@ -47,7 +47,11 @@ describe('loadConfig', () => {
       'S3_BUCKET must be a bucket name other than',
     ],
     ['S3_BUCKET not a root name', { S3_BUCKET: 'a/b:c' }, 'S3_BUCKET must be a bucket name other than'],
-    ['presign expiry', { THREDDS_S3_PRESIGN_EXPIRY: 'later' }, 'THREDDS_S3_PRESIGN_EXPIRY must be a duration'],
+    [
+      'presign expiry',
+      { THREDDS_S3_PRESIGN_EXPIRY: 'later' },
+      'THREDDS_S3_PRESIGN_EXPIRY must be a duration',
+    ],
     ['zero presign expiry', { THREDDS_S3_PRESIGN_EXPIRY: '0' }, 'THREDDS_S3_PRESIGN_EXPIRY must be > 0'],
     [
       'presign expiry over 7 days',
