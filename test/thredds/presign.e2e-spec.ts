@@ -6,12 +6,12 @@
  * is checked before any URL is made; POSIX files point at the file server.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { STORE, type Store } from '@climcat/core';
-import { bearer, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, bearer, startApp, tempDir, type RunningApp } from '../harness/app';
 import { s3TestClient, testEnv } from '../harness/env';
 import { api } from '../catalog/seed';
 import {
@@ -30,6 +30,8 @@ const exec = promisify(execFile);
 const BUCKET = `presign-${Date.now()}`;
 /** Catalogued in the S3 root but never uploaded. */
 const MISSING = PATHS.nc3.replace(/\.nc$/, '-missing.nc');
+/** A key that needs percent-encoding (space, `+`, parentheses, non-ASCII): the bytes of PATHS.bytes. */
+const ODD = PATHS.bytes.replace(/[^/]+$/, 'odd name+1 (é).nc');
 
 let root: string;
 let outsideDir: string;
@@ -57,11 +59,12 @@ async function startWithS3(
     [PATHS.bytes, PATHS.bytes],
     [PATHS.secret, PATHS.secret],
     [PATHS.nc3, MISSING],
+    [PATHS.bytes, ODD],
   ] as const) {
     const record = await store.files.findByLocation({ root: 'data', path });
     await store.files.upsert({
       ...record!,
-      id: `${record!.id}/s3${as === MISSING ? '-missing' : ''}`,
+      id: `${record!.id}/s3${as === MISSING ? '-missing' : as === ODD ? '-odd' : ''}`,
       location: { root: 'obj', path: as },
     });
   }
@@ -83,7 +86,8 @@ async function pythonWithBoto3(): Promise<string> {
   );
 }
 
-const s3Url = (path: string, app = running) => `${app.url}/thredds/s3/obj/${path}`;
+const s3Url = (path: string, app = running) =>
+  `${app.url}/thredds/s3/obj/${path.split('/').map(encodeURIComponent).join('/')}`;
 const local = (path: string) => readFileSync(join(root, path));
 
 /** One request, redirects not followed, the path exactly as given (fetch and curl normalise `..`). */
@@ -118,6 +122,7 @@ beforeAll(async () => {
   await s3.makeBucket(BUCKET);
   for (const path of [PATHS.nc4, PATHS.bytes, PATHS.secret])
     await s3.putObject(BUCKET, `p/${path}`, local(path));
+  await s3.putObject(BUCKET, `p/${ODD}`, local(PATHS.bytes));
   ({ app: running, keys: archive } = await startWithS3());
 });
 afterAll(async () => {
@@ -179,6 +184,9 @@ describe('the redirect', () => {
       ]);
       expect(ranged.stdout).toBe('206');
       expect(readFileSync(out).equals(local(PATHS.bytes).subarray(100, 200))).toBe(true);
+      const odd = await exec('curl', ['-sS', '-L', '-o', out, '-w', '%{http_code}', s3Url(ODD)]);
+      expect(odd.stdout).toBe('200');
+      expect(readFileSync(out).equals(local(PATHS.bytes))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -188,42 +196,42 @@ describe('the redirect', () => {
     const script = `
 import sys, datetime, urllib.parse, requests, boto3, botocore.auth
 from botocore.config import Config
-url, path = sys.argv[1], sys.argv[2]
-r = requests.get(url, allow_redirects=False)
-assert r.status_code == 307 and r.headers["Cache-Control"] == "no-store", (r.status_code, r.headers)
-location = r.headers["Location"]
-followed = requests.get(url)
-assert [h.status_code for h in followed.history] == [307], followed.history
-assert followed.status_code == 200 and followed.content == open(path, "rb").read()
-# Recompute the signature with botocore at the URL's own X-Amz-Date.
-u = urllib.parse.urlsplit(location)
-q = dict(urllib.parse.parse_qsl(u.query))
-at = datetime.datetime.strptime(q["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
-if hasattr(botocore.auth, "get_current_datetime"):
-    botocore.auth.get_current_datetime = lambda *a, **k: at
-else:  # botocore < 1.31 (Debian 12's) reads datetime.datetime.utcnow()
-    class Frozen(datetime.datetime):
-        @classmethod
-        def utcnow(cls):
-            return at
-    botocore.auth.datetime = type("frozen", (), {"datetime": Frozen})
-s3 = boto3.client("s3", endpoint_url=f"{u.scheme}://{u.netloc}", aws_access_key_id="S3RVER",
-    aws_secret_access_key="S3RVER", region_name="us-east-1",
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-bucket, key = urllib.parse.unquote(u.path).lstrip("/").split("/", 1)
-mine = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(q["X-Amz-Expires"]))
-theirs = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(mine).query))
-assert theirs["X-Amz-Signature"] == q["X-Amz-Signature"], (mine, location)
-print("ok", len(followed.content))
+args = sys.argv[1:]
+for url, path in zip(args[::2], args[1::2]):
+    r = requests.get(url, allow_redirects=False)
+    assert r.status_code == 307 and r.headers["Cache-Control"] == "no-store", (r.status_code, r.headers)
+    location = r.headers["Location"]
+    followed = requests.get(url)
+    assert [h.status_code for h in followed.history] == [307], followed.history
+    assert followed.status_code == 200 and followed.content == open(path, "rb").read(), url
+    # Recompute the signature with botocore at the URL's own X-Amz-Date.
+    u = urllib.parse.urlsplit(location)
+    q = dict(urllib.parse.parse_qsl(u.query))
+    at = datetime.datetime.strptime(q["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    if hasattr(botocore.auth, "get_current_datetime"):
+        botocore.auth.get_current_datetime = lambda *a, **k: at
+    else:  # botocore < 1.31 (Debian 12's) reads datetime.datetime.utcnow()
+        class Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return at
+        botocore.auth.datetime = type("frozen", (), {"datetime": Frozen})
+    s3 = boto3.client("s3", endpoint_url=f"{u.scheme}://{u.netloc}", aws_access_key_id="S3RVER",
+        aws_secret_access_key="S3RVER", region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    bucket, key = urllib.parse.unquote(u.path).lstrip("/").split("/", 1)
+    mine = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+        ExpiresIn=int(q["X-Amz-Expires"]))
+    theirs = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(mine).query))
+    assert theirs["X-Amz-Signature"] == q["X-Amz-Signature"], (mine, location)
+    print("ok", key.rsplit("/", 1)[-1], len(followed.content))
 `;
     const { stdout } = await exec(
       await pythonWithBoto3(),
-      ['-c', script, s3Url(PATHS.bytes), join(root, PATHS.bytes)],
-      {
-        encoding: 'utf8',
-      },
+      ['-c', script, s3Url(PATHS.bytes), join(root, PATHS.bytes), s3Url(ODD), join(root, PATHS.bytes)],
+      { encoding: 'utf8' },
     );
-    expect(stdout.trim()).toBe('ok 300000');
+    expect(stdout.trim().split('\n')).toEqual(['ok random-bytes.nc 300000', 'ok odd name+1 (é).nc 300000']);
   });
 
   it('answers HEAD with the size and validators, without Location', async () => {
@@ -246,8 +254,6 @@ print("ok", len(followed.content))
     const get = await rawS3(MISSING);
     expect(get.status).toBe(307);
     expect((await fetch(String(get.headers.location))).status).toBe(404);
-    const detail = await fetch(s3Url(MISSING), { method: 'GET', redirect: 'manual' });
-    expect(detail.status).toBe(307);
   });
 });
 
@@ -281,6 +287,69 @@ describe('expiry and the public endpoint', () => {
     const fresh = await fetch(String(again.headers.location).replace('//localhost:', '//127.0.0.1:'));
     expect(fresh.status).toBe(200);
     expect(Buffer.from(await fresh.arrayBuffer()).equals(local(PATHS.bytes))).toBe(true);
+  });
+});
+
+describe('clients with ~/.netrc', () => {
+  let named: RunningApp;
+  let home: string;
+  const port = () => new URL(testEnv('TEST_S3_ENDPOINT')).port;
+  beforeAll(async () => {
+    // The store under another host name than climcat's (127.0.0.1), as in any real deployment.
+    ({ app: named } = await startWithS3({ S3_PUBLIC_ENDPOINT: `http://localhost:${port()}` }));
+    home = tempDir('climcat-presign-home-');
+    const key = (
+      await api(named, 'POST', '/api/v1/auth/keys', {
+        headers: ADMIN,
+        body: { name: 'netrc', roles: ['reader'], groups: ['eucp'] },
+      })
+    ).body.key as string;
+    writeFileSync(join(home, '.netrc'), `machine 127.0.0.1 login climcat password ${key}\n`, { mode: 0o600 });
+  });
+  afterAll(async () => {
+    await named?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+  const env = () => ({ ...process.env, HOME: home });
+  const curl = (url: string, out: string) =>
+    exec('curl', ['-sS', '-L', '--netrc', '-o', out, '-w', '%{http_code} %{num_redirects}', url], {
+      env: env(),
+    });
+
+  it('curl -L --netrc and python-requests get a restricted object', async () => {
+    const out = join(home, 'out.nc');
+    expect((await curl(s3Url(PATHS.secret, named), out)).stdout).toBe('200 1');
+    expect(readFileSync(out).equals(local(PATHS.secret))).toBe(true);
+    const script = `
+import sys, requests
+r = requests.get(sys.argv[1])
+print(r.status_code, [h.status_code for h in r.history], len(r.content))
+`;
+    const py = await exec('/usr/bin/python3', ['-c', script, s3Url(PATHS.secret, named)], {
+      env: env(),
+      encoding: 'utf8',
+    });
+    expect(py.stdout.trim()).toBe(`200 [307] ${local(PATHS.secret).length}`);
+  });
+
+  it("documents the pitfall: a store under climcat's own host name gets the netrc password too, and refuses", async () => {
+    // s3rver, like S3 and MinIO, allows one auth mechanism: Basic plus a presigned query is a 400.
+    const own = tempDir('climcat-presign-home-');
+    try {
+      writeFileSync(join(own, '.netrc'), `machine 127.0.0.1 login climcat password ${archive.readerKey}\n`, {
+        mode: 0o600,
+      });
+      const out = join(own, 'err.xml');
+      const res = await exec(
+        'curl',
+        ['-sS', '-L', '--netrc', '-o', out, '-w', '%{http_code} %{num_redirects}', s3Url(PATHS.secret)],
+        { env: { ...process.env, HOME: own } },
+      );
+      expect(res.stdout).toBe('400 1');
+      expect(readFileSync(out, 'utf8')).toMatch(/Only one auth mechanism allowed/);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });
 
