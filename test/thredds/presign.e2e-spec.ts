@@ -439,6 +439,11 @@ describe('bad input', () => {
       `obj/${PATHS.bytes}%`,
       `data/${PATHS.escape}/..`,
       `nosuchroot/${PATHS.bytes}`,
+      `obj/${PATHS.bytes}/`,
+      `obj//${PATHS.bytes}`,
+      `obj/%ZZ/x.nc`,
+      `obj/${PATHS.secret}%2F..%2F..%2Ftas%2Frandom-bytes.nc`,
+      `obj/${'a/'.repeat(5000)}x.nc`,
     ];
     for (const headers of [{}, bearer(archive.readerKey)]) {
       for (const path of cases) {
@@ -446,12 +451,35 @@ describe('bad input', () => {
         const theirs = await raw(`/thredds/fileServer/${path}`, headers);
         const who = Object.keys(headers).length ? 'reader' : 'anonymous';
         expect({ who, path, status: res.status }).toEqual({ who, path, status: theirs.status });
-        expect([400, 401, 404]).toContain(res.status);
+        expect([400, 401, 404, 414]).toContain(res.status);
         expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
         expect(res.headers.location).toBeUndefined();
         expect(res.body.toString()).not.toMatch(/X-Amz|root:|\/tmp\//);
         if (res.status === 401) expect(res.headers['www-authenticate']).toMatch(/Basic realm="climcat"/);
       }
+    }
+  });
+
+  it('lets no query parameter choose the expiry or the object, and routes no other method', async () => {
+    const res = await raw(
+      `${new URL(s3Url(PATHS.bytes)).pathname}?X-Amz-Expires=604800&key=${encodeURIComponent(PATHS.secret)}`,
+    );
+    expect(res.status).toBe(307);
+    const location = new URL(String(res.headers.location));
+    expect(location.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(decodeURIComponent(location.pathname)).toBe(`/${BUCKET}/p/${PATHS.bytes}`);
+    expect([...location.searchParams.keys()].sort()).toEqual([
+      'X-Amz-Algorithm',
+      'X-Amz-Credential',
+      'X-Amz-Date',
+      'X-Amz-Expires',
+      'X-Amz-Signature',
+      'X-Amz-SignedHeaders',
+    ]);
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const other = await rawS3(PATHS.bytes, bearer(archive.readerKey), method);
+      expect({ method, status: other.status }).toEqual({ method, status: 404 });
+      expect(other.headers.location).toBeUndefined();
     }
   });
 });
