@@ -8,6 +8,7 @@ describe('classify', () => {
     ],
     ['/thredds/dodsC/data/a/b.nc.ascii', { service: 'dodsC', suffix: 'ascii', constraint: '' }],
     ['/thredds/fileServer/data/a/b.nc?x=1', { service: 'fileServer', suffix: '', constraint: '' }],
+    ['/thredds/s3/obj/a/b.nc', { service: 's3', suffix: '', constraint: '' }],
     ['/thredds/catalog.xml', { service: 'catalog', suffix: 'xml', constraint: '' }],
     ['/thredds/catalog/data/cmip5/catalog.html', { service: 'catalog', suffix: 'html', constraint: '' }],
   ])('%s', (url, expected) => {

@@ -5,7 +5,7 @@ import { APP_CONFIG, MetricsService, type AppConfig } from '@climcat/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable, Transform, pipeline } from 'node:stream';
 
-type ThreddsService = 'dodsC' | 'fileServer' | 'catalog';
+type ThreddsService = 'dodsC' | 'fileServer' | 's3' | 'catalog';
 
 /** What one /thredds request did, for its metrics and its log line. */
 interface Traffic {
@@ -39,11 +39,11 @@ export function classify(
   const q = url.indexOf('?');
   const path = q >= 0 ? url.slice(0, q) : url;
   const constraint = q >= 0 ? url.slice(q + 1) : '';
-  const m = /^\/thredds\/(dodsC|fileServer|catalog)?(\/|\.xml|\.html|$)/.exec(path);
+  const m = /^\/thredds\/(dodsC|fileServer|s3|catalog)?(\/|\.xml|\.html|$)/.exec(path);
   if (!m) return undefined;
   const service = (m[1] ?? 'catalog') as ThreddsService;
   const ext = /\.([a-z0-9]+)$/i.exec(path.split('/').pop() ?? '')?.[1] ?? '';
-  const suffix = service === 'fileServer' ? '' : ext;
+  const suffix = service === 'fileServer' || service === 's3' ? '' : ext;
   return { service, suffix, constraint: service === 'dodsC' ? constraint : '' };
 }
 
