@@ -7,6 +7,23 @@ export interface ListRequest {
   id: number;
   root: string;
   dir: ScanPath;
+  /** Also report regular files last used before this time (purge planning). */
+  idle?: IdleCriterion;
+}
+
+export interface IdleCriterion {
+  /** Epoch milliseconds. */
+  beforeMs: number;
+  /** Judge by mtime alone (the mount does not update atime). */
+  noatime: boolean;
+}
+
+/** A regular file unused since before the criterion's time. */
+export interface IdleFile {
+  path: ScanPath;
+  size: number;
+  atimeMs: number;
+  mtimeMs: number;
 }
 
 /** What one directory holds itself (not its subdirectories). */
@@ -25,4 +42,6 @@ export interface DirectoryListing {
   /** Files with more than one link: counted once per scan by the caller, by dev:ino. */
   links: { key: string; bytes: number; apparentBytes: number }[];
   problems: { path: ScanPath; reason: string }[];
+  /** Present when the request asked for idle files. */
+  idle?: IdleFile[];
 }

@@ -10,9 +10,9 @@ import { isUtf8 } from 'node:buffer';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorkerEntry } from '@climcat/netcdf';
-import type { DirectoryListing, ListRequest, ScanPath } from './tree-scan.protocol';
+import type { DirectoryListing, IdleCriterion, IdleFile, ListRequest, ScanPath } from './tree-scan.protocol';
 
-export type { ScanPath } from './tree-scan.protocol';
+export type { IdleCriterion, IdleFile, ScanPath } from './tree-scan.protocol';
 
 /** One directory's own usage (entries directly in it, plus its own blocks). */
 export interface DirectoryUsage {
@@ -41,6 +41,8 @@ export interface TreeScanResult {
   /** Own usage per directory, keyed by `pathKey`. */
   directories: Map<string, DirectoryUsage>;
   problems: ScanProblem[];
+  /** Regular files unused since the requested time (only when asked for). */
+  idle: IdleFile[];
 }
 
 /**
@@ -131,13 +133,13 @@ export class TreeScanner {
   }
 
   /** Lists one directory (relative to `root`): its own usage and its subdirectories. */
-  list(root: string, dir: ScanPath): Promise<DirectoryListing> {
+  list(root: string, dir: ScanPath, idle?: IdleCriterion): Promise<DirectoryListing> {
     const worker = this.worker();
     const id = this.nextId++;
     return new Promise<DirectoryListing>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, root, dir } satisfies ListRequest);
+      worker.postMessage({ id, root, dir, ...(idle ? { idle } : {}) } satisfies ListRequest);
     });
   }
 
@@ -145,10 +147,15 @@ export class TreeScanner {
    * Scans the tree under `root/start` breadth-first with `inFlight`
    * directory listings running at once.
    */
-  async scan(root: string, start: ScanPath = ''): Promise<TreeScanResult> {
+  async scan(
+    root: string,
+    start: ScanPath = '',
+    options: { idle?: IdleCriterion } = {},
+  ): Promise<TreeScanResult> {
     const directories = new Map<string, DirectoryUsage>();
     const problems: ScanProblem[] = [];
     const seenLinks = new Set<string>();
+    const idle: IdleFile[] = [];
     const totals: TreeUsage = { bytes: 0, apparentBytes: 0, files: 0, directories: 0 };
     const queue: ScanPath[] = [start];
     let running = 0;
@@ -157,7 +164,7 @@ export class TreeScanner {
         while (running < this.inFlight && queue.length > 0) {
           const dir = queue.pop() as ScanPath;
           running++;
-          this.list(root, dir).then((listing) => {
+          this.list(root, dir, options.idle).then((listing) => {
             running--;
             const own: DirectoryUsage = {
               path: listing.dir,
@@ -184,6 +191,7 @@ export class TreeScanner {
             totals.directories++;
             for (const p of listing.problems) problems.push({ path: displayPath(p.path), reason: p.reason });
             for (const sub of listing.subdirectories) queue.push(sub);
+            if (listing.idle) idle.push(...listing.idle);
             if (running === 0 && queue.length === 0) resolve();
             else pump();
           }, reject);
@@ -191,7 +199,7 @@ export class TreeScanner {
       };
       pump();
     });
-    return { totals, directories, problems };
+    return { totals, directories, problems, idle };
   }
 
   async close(): Promise<void> {

@@ -38,7 +38,9 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     subdirectories: [],
     links: [],
     problems: [],
+    ...(request.idle ? { idle: [] } : {}),
   };
+  const idle = request.idle;
   const here = absolute(request.root, request.dir);
   try {
     out.bytes += lstatSync(here).blocks * 512;
@@ -68,6 +70,11 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     }
     try {
       const st = lstatSync(absolute(request.root, rel));
+      if (idle && st.isFile()) {
+        const lastUse = idle.noatime ? st.mtimeMs : Math.max(st.atimeMs, st.mtimeMs);
+        if (lastUse < idle.beforeMs)
+          out.idle?.push({ path: rel, size: st.size, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs });
+      }
       if (st.isDirectory()) {
         out.subdirectories.push(rel); // replaced by a directory since the listing
       } else if (st.nlink > 1) {
