@@ -514,7 +514,10 @@ async function readBlock(ds: NetcdfDataset, plan: SubsetPlan, v: PlanVariable, f
     for (let d = dimension + 1; d < outShape.length; d++) inner *= outShape[d] as number;
     const len = outShape[dimension] as number;
     const values = out as Float64Array;
-    for (let i = 0; i < values.length; i++) values[i] = (values[i] as number) + (shifts[Math.floor(i / inner) % len] as number);
+    // Along the first dimension this block starts at output index firstOffset.
+    const base = dimension === 0 ? firstOffset : 0;
+    for (let i = 0; i < values.length; i++)
+      values[i] = (values[i] as number) + (shifts[base + (Math.floor(i / inner) % len)] as number);
   }
   return outputValues(v, out);
 }
@@ -525,10 +528,16 @@ const PIECE_BYTES = 4 << 20;
 /** Writes the planned subset as NetCDF-3 to `target`, streaming variable by variable (records in order). */
 export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: Writable): Promise<void> {
   const writer = await Netcdf3Writer.create(target, plan.schema);
+  // A destroyed target never drains: stop before writing to it.
+  const alive = () => {
+    if (target.destroyed) throw new Error('the output stream was closed before the subset was written');
+  };
   for (const v of plan.variables) {
     if (v.record) continue;
     if (v.source.dimensions.length === 0) {
-      await writer.write(v.name, await readBlock(ds, plan, v, []));
+      const values = await readBlock(ds, plan, v, []);
+      alive();
+      await writer.write(v.name, values);
       await writer.completeSlot();
       continue;
     }
@@ -539,7 +548,9 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
       for (let k = 0; k < run.count; k += per) {
         const count = Math.min(per, run.count - k);
         const piece = { start: run.start + k * run.stride, count, stride: run.stride, outOffset: run.outOffset + k };
-        await writer.write(v.name, await readBlock(ds, plan, v, [piece]));
+        const values = await readBlock(ds, plan, v, [piece]);
+        alive();
+        await writer.write(v.name, values);
       }
     }
     await writer.completeSlot();
@@ -551,6 +562,7 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
       const one: OutRun[] = [{ start: recordDim.indices[r] as number, count: 1, stride: 1, outOffset: r }];
       for (const v of recordVars) {
         const values = await readBlock(ds, plan, v, one);
+        alive();
         if (values.length > 0) await writer.write(v.name, values, r);
         await writer.completeSlot();
       }
