@@ -60,8 +60,7 @@ export async function datasetXml(ds: NetcdfDataset, location: string): Promise<s
   const grids = await readGrids(ds);
   const meta = ds.metadata;
   const axisNames = new Set<string>();
-  for (const g of grids)
-    for (const a of [g.time, g.z, g.y, g.x]) if (a?.variable) axisNames.add(a.variable);
+  for (const g of grids) for (const a of [g.time, g.z, g.y, g.x]) if (a?.variable) axisNames.add(a.variable);
   const axisType = (g: GridInfo | undefined, name: string): string => {
     if (!g) return '';
     if (g.time?.variable === name) return 'Time';
@@ -163,7 +162,8 @@ async function pointSeries(ds: NetcdfDataset, plan: SubsetPlan): Promise<PointSe
     const v = findVariable(meta, name) as NcVariable;
     const data = unpackValues(v, await readPlanned(ds, plan, name));
     const hasZ = z !== undefined && v.dimensions.includes(z.dim);
-    if (hasZ && zDim && !levels) levels = { values: zDim.indices.map((i) => z.values[i] as number), units: z.units };
+    if (hasZ && zDim && !levels)
+      levels = { values: zDim.indices.map((i) => z.values[i] as number), units: z.units };
     columns.push({ name, units: attrString(v.attributes, 'units'), type: v.type, values: Array.from(data) });
   }
   const rows = nt * (levels?.values.length ?? 1);

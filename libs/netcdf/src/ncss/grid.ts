@@ -5,7 +5,14 @@
  */
 import { InvalidError } from '@climcat/core';
 import type { NetcdfDataset } from '../dataset';
-import { attrString, findVariable, toNumbers, type NcArray, type NcMetadata, type NcVariable } from '../model';
+import {
+  attrString,
+  findVariable,
+  toNumbers,
+  type NcArray,
+  type NcMetadata,
+  type NcVariable,
+} from '../model';
 import { toEpochMs } from '../cf/calendar';
 import { CfTime } from '../cf/time';
 import { bboxFromAxes, bboxFromPoints, type BBox } from '../cf/geo';
@@ -87,7 +94,10 @@ export function variableAxes(meta: NcMetadata, v: NcVariable): Partial<Record<Ax
 }
 
 /** The X and Y dimensions of a variable, when it is a grid. */
-function horizontalDims(meta: NcMetadata, v: NcVariable): { x: string; y: string; kind: GridInfo['kind'] } | undefined {
+function horizontalDims(
+  meta: NcMetadata,
+  v: NcVariable,
+): { x: string; y: string; kind: GridInfo['kind'] } | undefined {
   const a = variableAxes(meta, v);
   if (a.lon && a.lat) return { x: a.lon, y: a.lat, kind: 'latlon' };
   if (a.x && a.y) return { x: a.x, y: a.y, kind: 'projected' };
@@ -119,7 +129,12 @@ async function axis1d(ds: NetcdfDataset, dim: string): Promise<Axis1D> {
 }
 
 /** 2-D latitude and longitude named by the variable's `coordinates`, on dims (y, x). */
-function auxiliaryLatLon(meta: NcMetadata, v: NcVariable, x: string, y: string): { lat?: string; lon?: string } {
+function auxiliaryLatLon(
+  meta: NcMetadata,
+  v: NcVariable,
+  x: string,
+  y: string,
+): { lat?: string; lon?: string } {
   const names = (attrString(v.attributes, 'coordinates') ?? '').split(/\s+/).filter(Boolean);
   const candidates = [...names, 'lat', 'lon', 'latitude', 'longitude'];
   const out: { lat?: string; lon?: string } = {};
@@ -143,7 +158,10 @@ export async function readGrid(ds: NetcdfDataset, variable: string): Promise<Gri
   const v = findVariable(meta, variable);
   const grids = gridVariables(meta);
   if (!v)
-    throw InvalidError.field('query.var', `no variable "${variable}" in this file; its grids are ${grids.join(', ') || 'none'}`);
+    throw InvalidError.field(
+      'query.var',
+      `no variable "${variable}" in this file; its grids are ${grids.join(', ') || 'none'}`,
+    );
   const h = horizontalDims(meta, v);
   if (!h || v.role !== 'data')
     throw InvalidError.field(
@@ -173,13 +191,21 @@ export async function readGrid(ds: NetcdfDataset, variable: string): Promise<Gri
   if (axes.t) {
     const base = await axis1d(ds, axes.t);
     const tv = findVariable(meta, axes.t) as NcVariable;
-    const time = CfTime.parse(attrString(tv.attributes, 'units'), attrString(tv.attributes, 'calendar'), tv.name);
+    const time = CfTime.parse(
+      attrString(tv.attributes, 'units'),
+      attrString(tv.attributes, 'calendar'),
+      tv.name,
+    );
     info.time = { ...base, time, ms: base.values.map((t) => toEpochMs(time.calendar, time.decode(t))) };
   }
   if (axes.z) {
     const base = await axis1d(ds, axes.z);
     const zv = findVariable(meta, axes.z) as NcVariable;
-    info.z = { ...base, units: attrString(zv.attributes, 'units'), positive: attrString(zv.attributes, 'positive') };
+    info.z = {
+      ...base,
+      units: attrString(zv.attributes, 'units'),
+      positive: attrString(zv.attributes, 'positive'),
+    };
   }
   return info;
 }
@@ -192,12 +218,7 @@ export function gridBBox(grid: GridInfo): BBox | undefined {
     if (lon.length === 0 || lat.length === 0) return undefined;
     const lonLo = Math.min(...lon.map((e) => e[0]));
     const lonHi = Math.max(...lon.map((e) => e[1]));
-    return bboxFromAxes(
-      lonLo,
-      lonHi,
-      Math.min(...lat.map((e) => e[0])),
-      Math.max(...lat.map((e) => e[1])),
-    );
+    return bboxFromAxes(lonLo, lonHi, Math.min(...lat.map((e) => e[0])), Math.max(...lat.map((e) => e[1])));
   }
   if (grid.lat2d && grid.lon2d) return bboxFromPoints(grid.lon2d.values, grid.lat2d.values);
   return undefined;

@@ -108,7 +108,8 @@ export function parseQueryString(query: string): Map<string, string[]> {
   return out;
 }
 
-const DURATION_RE = /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
+const DURATION_RE =
+  /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
 
 /** `P1Y2M10DT2H30M`, `P3W`, `PT36H`; fractional years/months are refused (no fixed length). */
 export function parseIsoDuration(text: string): IsoDuration {
@@ -136,8 +137,7 @@ export function parseNcssQuery(query: string | Map<string, string[]>): NcssQuery
   const problems: FieldProblem[] = [];
   const bad = (name: string, message: string) => problems.push({ field: `query.${name}`, message });
   for (const key of params.keys())
-    if (!KNOWN.has(key))
-      bad(key, `is not an NCSS grid parameter (known: ${[...KNOWN].join(', ')})`);
+    if (!KNOWN.has(key)) bad(key, `is not an NCSS grid parameter (known: ${[...KNOWN].join(', ')})`);
   const one = (name: string): string | undefined => {
     const values = params.get(name);
     if (!values) return undefined;
@@ -171,8 +171,7 @@ export function parseNcssQuery(query: string | Map<string, string[]>): NcssQuery
     .map((v) => v.trim())
     .filter(Boolean);
   let vars: string[] | 'all' = varList;
-  if (varList.length === 0)
-    bad('var', 'is required: a comma-separated list of grid variables, or "all"');
+  if (varList.length === 0) bad('var', 'is required: a comma-separated list of grid variables, or "all"');
   else if (varList.some((v) => v.toLowerCase() === 'all')) vars = 'all';
 
   const north = num('north');
@@ -201,7 +200,8 @@ export function parseNcssQuery(query: string | Map<string, string[]>): NcssQuery
       bad(latitude === undefined ? 'latitude' : 'longitude', 'latitude and longitude must be given together');
     else if (Math.abs(latitude) > 90) bad('latitude', `${latitude} is outside -90..90`);
     else point = { latitude, longitude };
-    if (bbox) bad('latitude', 'give either a point (latitude/longitude) or a box (north/south/east/west), not both');
+    if (bbox)
+      bad('latitude', 'give either a point (latitude/longitude) or a box (north/south/east/west), not both');
   }
 
   const horizStride = stride('horizStride');
@@ -334,7 +334,11 @@ export function resolveTimeWindow(
   } else if (end !== undefined && q.duration) {
     endMs = end;
     startMs = addDuration(cal, end, q.duration, -1);
-  } else throw InvalidError.field('query.time_start', 'a time range needs two of time_start, time_end and time_duration');
+  } else
+    throw InvalidError.field(
+      'query.time_start',
+      'a time range needs two of time_start, time_end and time_duration',
+    );
   if (endMs < startMs)
     throw InvalidError.field(
       'query.time_end',

@@ -27,7 +27,10 @@ export function toRuns(indices: readonly number[]): Run[] {
     }
     const stride = next - start;
     let count = 2;
-    while (i + count < indices.length && (indices[i + count] as number) - (indices[i + count - 1] as number) === stride)
+    while (
+      i + count < indices.length &&
+      (indices[i + count] as number) - (indices[i + count - 1] as number) === stride
+    )
       count++;
     runs.push({ start, count, stride });
     i += count;
@@ -72,7 +75,9 @@ export function lonWidth(west: number, east: number): number {
 }
 
 const overlaps = (lo: number, hi: number, a: number, b: number): boolean =>
-  Math.min(hi, b) - Math.max(lo, a) > 0 || (a === b && lo <= a && a <= hi) || (lo === hi && a <= lo && lo <= b);
+  Math.min(hi, b) - Math.max(lo, a) > 0 ||
+  (a === b && lo <= a && a <= hi) ||
+  (lo === hi && a <= lo && lo <= b);
 
 /** Cells whose [lo, hi] intersects [south, north] (any axis direction): first..last source index, or undefined. */
 export function selectLatitudes(

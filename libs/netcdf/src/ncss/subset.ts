@@ -151,7 +151,11 @@ function convertAttribute(a: NcAttribute, variableType?: NcType): AttributeInput
     return { name: a.name, type, value: reinterpret(type, value) };
   }
   if (variableType && (variableType === 'int64' || variableType === 'uint64') && VALUE_ATTRIBUTES.has(a.name))
-    return { name: a.name, type: 'double', value: Float64Array.from(value as ArrayLike<number | bigint>, Number) };
+    return {
+      name: a.name,
+      type: 'double',
+      value: Float64Array.from(value as ArrayLike<number | bigint>, Number),
+    };
   switch (a.type) {
     case 'ubyte':
       return { name: a.name, type: 'short', value: Int16Array.from(value as Uint8Array) };
@@ -160,7 +164,11 @@ function convertAttribute(a: NcAttribute, variableType?: NcType): AttributeInput
     case 'uint':
     case 'int64':
     case 'uint64':
-      return { name: a.name, type: 'double', value: Float64Array.from(value as ArrayLike<number | bigint>, Number) };
+      return {
+        name: a.name,
+        type: 'double',
+        value: Float64Array.from(value as ArrayLike<number | bigint>, Number),
+      };
     case 'string':
       return undefined;
     default:
@@ -290,12 +298,14 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
     }
     times = applyStride(times, q.timeStride);
   } else if (q.time.kind !== 'all')
-    throw InvalidError.field(q.time.kind === 'nearest' ? 'query.time' : 'query.time_start', `${requested[0]} has no time axis`);
+    throw InvalidError.field(
+      q.time.kind === 'nearest' ? 'query.time' : 'query.time_start',
+      `${requested[0]} has no time axis`,
+    );
 
   let levels: number[] | undefined;
   if (q.vertCoord !== undefined) {
-    if (!grid.z)
-      throw InvalidError.field('query.vertCoord', `${requested[0]} has no vertical axis`);
+    if (!grid.z) throw InvalidError.field('query.vertCoord', `${requested[0]} has no vertical axis`);
     levels = [nearestIndex(grid.z.values, q.vertCoord)];
   }
 
@@ -318,7 +328,8 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
     if (!usedDims.has(d.name)) continue;
     const indices = selections.get(d.name) ?? Array.from({ length: d.length }, (_, i) => i);
     // Unlimited stays unlimited when every variable has it first (NetCDF-3 requires that).
-    const unlimited = d.unlimited && included.every((v) => !v.dimensions.includes(d.name) || v.dimensions[0] === d.name);
+    const unlimited =
+      d.unlimited && included.every((v) => !v.dimensions.includes(d.name) || v.dimensions[0] === d.name);
     dimensions.set(d.name, { name: d.name, indices, unlimited });
   }
   const shifted = shifts.some((s) => s !== 0);
@@ -331,7 +342,12 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
       record: v.dimensions.length > 0 && (dimensions.get(v.dimensions[0] as string)?.unlimited ?? false),
     };
     const lonDim = v.dimensions.indexOf(grid.x.dim);
-    if (shifted && grid.kind === 'latlon' && lonDim >= 0 && (v.name === grid.x.variable || v.name === grid.x.boundsVariable))
+    if (
+      shifted &&
+      grid.kind === 'latlon' &&
+      lonDim >= 0 &&
+      (v.name === grid.x.variable || v.name === grid.x.boundsVariable)
+    )
       pv.lonShift = { dimension: lonDim, shifts };
     return pv;
   });
@@ -342,7 +358,11 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
     .filter((a) => a.name !== 'history')
     .map((a) => convertAttribute(a))
     .filter((a): a is AttributeInput => a !== undefined);
-  globalAttributes.push({ name: 'history', type: 'char', value: oldHistory ? `${history}\n${oldHistory}` : history });
+  globalAttributes.push({
+    name: 'history',
+    type: 'char',
+    value: oldHistory ? `${history}\n${oldHistory}` : history,
+  });
 
   const recordDim = [...dimensions.values()].find((d) => d.unlimited);
   const schemaFor = (format: Netcdf3Format, recordCount?: number): Netcdf3Schema => ({
@@ -352,19 +372,17 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
       length: d.unlimited ? 0 : d.indices.length,
       unlimited: d.unlimited,
     })),
-    variables: variables.map(
-      (v): VariableInput => ({
-        name: v.name,
-        type: v.type,
-        dimensions: v.dimensions,
-        attributes: [
-          ...v.source.attributes
-            .map((a) => convertAttribute(a, v.source.type))
-            .filter((a): a is AttributeInput => a !== undefined),
-          ...(UNSIGNED.has(v.source.type) ? [{ name: '_Unsigned', type: 'char' as const, value: 'true' }] : []),
-        ],
-      }),
-    ),
+    variables: variables.map((v): VariableInput => ({
+      name: v.name,
+      type: v.type,
+      dimensions: v.dimensions,
+      attributes: [
+        ...v.source.attributes
+          .map((a) => convertAttribute(a, v.source.type))
+          .filter((a): a is AttributeInput => a !== undefined),
+        ...(UNSIGNED.has(v.source.type) ? [{ name: '_Unsigned', type: 'char' as const, value: 'true' }] : []),
+      ],
+    })),
     globalAttributes,
     numRecords: recordDim ? (recordCount ?? recordDim.indices.length) : undefined,
   });
@@ -394,7 +412,8 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
     times,
     point,
   };
-  if (options.limit && plan.fileBytes > options.limit.bytes) throw tooLarge(plan, options.limit, schemaFor, format);
+  if (options.limit && plan.fileBytes > options.limit.bytes)
+    throw tooLarge(plan, options.limit, schemaFor, format);
   return plan;
 }
 
@@ -409,7 +428,8 @@ function tooLarge(
   const t = plan.grid.time;
   const times = plan.times;
   const horizontal = `or thin it with horizStride=${Math.ceil(Math.sqrt(plan.fileBytes / limit.bytes)) + 1} or a smaller box`;
-  if (!t || !times || times.length < 2) return new TooLargeError(`${size}: ask for fewer variables, ${horizontal}.`);
+  if (!t || !times || times.length < 2)
+    return new TooLargeError(`${size}: ask for fewer variables, ${horizontal}.`);
   // The size is linear in the number of times: per-time bytes from two plans.
   const timeDim = plan.dimensions.get(t.dim) as PlanDimension;
   const sizeWith = (k: number): number => {
@@ -433,7 +453,10 @@ function tooLarge(
   const pieces: string[] = [];
   for (let k = 0; k < times.length; k += fit)
     pieces.push(`time_start=${iso(k)}&time_end=${iso(Math.min(k + fit, times.length) - 1)}`);
-  const shown = pieces.length <= 4 ? pieces.join(', ') : `${pieces.slice(0, 3).join(', ')}, ..., ${pieces[pieces.length - 1]}`;
+  const shown =
+    pieces.length <= 4
+      ? pieces.join(', ')
+      : `${pieces.slice(0, 3).join(', ')}, ..., ${pieces[pieces.length - 1]}`;
   return new TooLargeError(
     `${size}: split it along time into ${pieces.length} requests of at most ${fit} times ` +
       `(each at most ${humanBytes(base + per * fit)}): ${shown}; or thin it with timeStride=${Math.ceil(times.length / fit)}, ${horizontal}.`,
@@ -469,7 +492,8 @@ function copyBlock(src: NcArray, shape: number[], dst: NcArray, dstShape: number
   let s = 0;
   for (let row = 0; row < rows; row++) {
     let off = offsets[n - 1] as number;
-    for (let d = 0; d < n - 1; d++) off += ((offsets[d] as number) + (idx[d] as number)) * (strides[d] as number);
+    for (let d = 0; d < n - 1; d++)
+      off += ((offsets[d] as number) + (idx[d] as number)) * (strides[d] as number);
     (dst as Float64Array).set((src as Float64Array).subarray(s, s + last), off);
     s += last;
     for (let d = n - 2; d >= 0; d--) {
@@ -481,7 +505,12 @@ function copyBlock(src: NcArray, shape: number[], dst: NcArray, dstShape: number
 }
 
 /** Reads the output block of `v` whose first dimension covers `first` (output order). */
-async function readBlock(ds: NetcdfDataset, plan: SubsetPlan, v: PlanVariable, first: OutRun[]): Promise<NcArray> {
+async function readBlock(
+  ds: NetcdfDataset,
+  plan: SubsetPlan,
+  v: PlanVariable,
+  first: OutRun[],
+): Promise<NcArray> {
   const src = v.source;
   if (src.dimensions.length === 0) return outputValues(v, (await ds.read(src.name)) as NcArray);
   const dims = src.dimensions.map((d) => plan.dimensions.get(d) as PlanDimension);
@@ -547,7 +576,12 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
     for (const run of outRuns((dims[0] as PlanDimension).indices)) {
       for (let k = 0; k < run.count; k += per) {
         const count = Math.min(per, run.count - k);
-        const piece = { start: run.start + k * run.stride, count, stride: run.stride, outOffset: run.outOffset + k };
+        const piece = {
+          start: run.start + k * run.stride,
+          count,
+          stride: run.stride,
+          outOffset: run.outOffset + k,
+        };
         const values = await readBlock(ds, plan, v, [piece]);
         alive();
         await writer.write(v.name, values);
@@ -576,5 +610,10 @@ export async function readPlanned(ds: NetcdfDataset, plan: SubsetPlan, name: str
   const v = plan.variables.find((p) => p.name === name);
   if (!v) throw new Error(`${name} is not in the plan`);
   if (v.source.dimensions.length === 0) return readBlock(ds, plan, v, []);
-  return readBlock(ds, plan, v, outRuns((plan.dimensions.get(v.source.dimensions[0] as string) as PlanDimension).indices));
+  return readBlock(
+    ds,
+    plan,
+    v,
+    outRuns((plan.dimensions.get(v.source.dimensions[0] as string) as PlanDimension).indices),
+  );
 }
