@@ -39,14 +39,18 @@ export class NcssController {
 
   @Get('*')
   @ApiOperation({
-    summary: 'NetCDF Subset Service (grid): a subset as NetCDF-3, a point as CSV/XML, dataset.xml, datasetBoundaries',
+    summary:
+      'NetCDF Subset Service (grid): a subset as NetCDF-3, a point as CSV/XML, dataset.xml, datasetBoundaries',
     description:
       'Parameters as TDS: var (list or all), north/south/east/west, horizStride, time_start/time_end/time_duration, ' +
       'time (nearest, or all), timeStride, vertCoord, latitude/longitude (grid as point), accept=netcdf|csv|xml. ' +
       'Answers over THREDDS_BIN_LIMIT get a 413 that says how to split them. ' +
       '`<path>/dataset.xml`, `<path>/dataset.html`, `<path>/datasetBoundaries.json|.wkt`.',
   })
-  @ApiParam({ name: '*', description: '<root>/<path of a catalogued file>[/dataset.xml|/dataset.html|/datasetBoundaries.json]' })
+  @ApiParam({
+    name: '*',
+    description: '<root>/<path of a catalogued file>[/dataset.xml|/dataset.html|/datasetBoundaries.json]',
+  })
   @ApiOkResponse({
     description: 'NetCDF-3 file, CSV/XML point series, gridDataset XML, GeoJSON/WKT, or the HTML form',
     content: {

@@ -42,7 +42,11 @@ export class NcssService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  private async withOpen<T>(caller: Principal, rawPath: string, fn: (o: OpenedDap) => Promise<T>): Promise<T> {
+  private async withOpen<T>(
+    caller: Principal,
+    rawPath: string,
+    fn: (o: OpenedDap) => Promise<T>,
+  ): Promise<T> {
     const opened = await this.opendap.open(caller, rawPath);
     try {
       return await fn(opened);
@@ -56,7 +60,12 @@ export class NcssService {
     return parseNcssQuery(query);
   }
 
-  private plan(o: OpenedDap, q: NcssQuery, request: string, limit: { bytes: number; name: string }): Promise<SubsetPlan> {
+  private plan(
+    o: OpenedDap,
+    q: NcssQuery,
+    request: string,
+    limit: { bytes: number; name: string },
+  ): Promise<SubsetPlan> {
     if (q.accept === 'netcdf4')
       throw InvalidError.field(
         'query.accept',
@@ -71,21 +80,17 @@ export class NcssService {
     const opened = await this.opendap.open(caller, rawPath);
     let plan: SubsetPlan;
     try {
-      plan = await this.plan(opened, q, request, { bytes: this.config.opendap.binLimit, name: 'THREDDS_BIN_LIMIT' });
+      plan = await this.plan(opened, q, request, {
+        bytes: this.config.opendap.binLimit,
+        name: 'THREDDS_BIN_LIMIT',
+      });
     } catch (error) {
       await opened.close();
       throw error;
     }
     const body = new PassThrough({ highWaterMark: 1 << 20 });
-    let finished = false;
-    // A client gone mid-answer destroys the stream; fail the writer's pending write so the file is closed.
-    body.once('close', () => {
-      if (!finished && body.listenerCount('error') > 0) body.emit('error', new Error('response closed'));
-    });
+    // A client gone mid-answer destroys the stream, which fails writeSubset; the file is closed either way.
     writeSubset(opened.dataset, plan, body)
-      .then(() => {
-        finished = true;
-      })
       .catch((error: unknown) => {
         if (!body.destroyed) body.destroy(error as Error);
       })
@@ -98,8 +103,12 @@ export class NcssService {
   async point(caller: Principal, rawPath: string, query: string, request: string): Promise<NcssText> {
     const q = this.parse(query);
     return this.withOpen(caller, rawPath, async (o) => {
-      const plan = await this.plan(o, q, request, { bytes: this.config.opendap.ascLimit, name: 'THREDDS_ASC_LIMIT' });
-      if (q.accept === 'csv') return { body: await pointCsv(o.dataset, plan), contentType: 'text/csv; charset=utf-8' };
+      const plan = await this.plan(o, q, request, {
+        bytes: this.config.opendap.ascLimit,
+        name: 'THREDDS_ASC_LIMIT',
+      });
+      if (q.accept === 'csv')
+        return { body: await pointCsv(o.dataset, plan), contentType: 'text/csv; charset=utf-8' };
       return { body: await pointXml(o.dataset, plan, rawPath), contentType: 'text/xml; charset=utf-8' };
     });
   }
@@ -116,7 +125,8 @@ export class NcssService {
   async boundaries(caller: Principal, rawPath: string, kind: 'json' | 'wkt'): Promise<NcssText> {
     return this.withOpen(caller, rawPath, async (o) => {
       const bbox = datasetBBox(await readGrids(o.dataset));
-      if (!bbox) throw InvalidError.field('path', `${rawPath} has no grid with latitude/longitude coordinates`);
+      if (!bbox)
+        throw InvalidError.field('path', `${rawPath} has no grid with latitude/longitude coordinates`);
       return kind === 'wkt'
         ? { body: boundariesWkt(bbox), contentType: 'text/plain; charset=utf-8' }
         : { body: JSON.stringify(boundariesGeoJson(bbox)), contentType: 'application/geo+json' };

@@ -556,11 +556,32 @@ const PIECE_BYTES = 4 << 20;
 
 /** Writes the planned subset as NetCDF-3 to `target`, streaming variable by variable (records in order). */
 export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: Writable): Promise<void> {
-  const writer = await Netcdf3Writer.create(target, plan.schema);
-  // A destroyed target never drains: stop before writing to it.
-  const alive = () => {
-    if (target.destroyed) throw new Error('the output stream was closed before the subset was written');
+  // A target destroyed early (client gone) never drains: a write waiting for
+  // 'drain' is failed through 'error', later ones stop before writing.
+  let done = false;
+  const closed = () => new Error('the output stream was closed before the subset was written');
+  const onClose = () => {
+    if (!done && target.listenerCount('error') > 0) target.emit('error', closed());
   };
+  target.once('close', onClose);
+  const alive = () => {
+    if (target.destroyed) throw closed();
+  };
+  try {
+    await writeAll(ds, plan, target, alive);
+  } finally {
+    done = true;
+    target.off('close', onClose);
+  }
+}
+
+async function writeAll(
+  ds: NetcdfDataset,
+  plan: SubsetPlan,
+  target: Writable,
+  alive: () => void,
+): Promise<void> {
+  const writer = await Netcdf3Writer.create(target, plan.schema);
   for (const v of plan.variables) {
     if (v.record) continue;
     if (v.source.dimensions.length === 0) {
