@@ -12,7 +12,14 @@ import { promisify } from 'node:util';
 import { writeNetcdf3, type Netcdf3Schema } from '@climcat/netcdf';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api, bearer } from '../catalog/seed';
-import { FIXTURES, oracle, requirePythonNetcdf, requireTool, type Oracle, type OracleVariable } from '../netcdf/tools';
+import {
+  FIXTURES,
+  oracle,
+  requirePythonNetcdf,
+  requireTool,
+  type Oracle,
+  type OracleVariable,
+} from '../netcdf/tools';
 
 jest.setTimeout(180_000);
 
@@ -28,6 +35,8 @@ const FILES = {
   noleap: 'fixtures/tas_noleap_0to360.nc',
   gregorian: 'fixtures/pr_proleptic_180.nc',
   cordex: 'fixtures/pr_EUR-44_rotated.nc',
+  /** The same without its 2-D lat/lon (ncks -C -x). */
+  cordexBare: 'fixtures/pr_EUR-44_rotated_no_latlon.nc',
   big: 'big/tas_big.nc',
   // Not DRS (no CMIP5 attributes), so it has a dataset of its own: other.restricted.
   secret: 'restricted/tas_secret.nc',
@@ -36,7 +45,8 @@ const BIN_LIMIT = 200_000;
 const BIG = { time: 600, lat: 10, lon: 10 };
 
 const local = (rel: string) => join(root, rel);
-const ncssUrl = (rel: string, query = '') => `${running.url}/thredds/ncss/grid/data/${rel}${query ? `?${query}` : ''}`;
+const ncssUrl = (rel: string, query = '') =>
+  `${running.url}/thredds/ncss/grid/data/${rel}${query ? `?${query}` : ''}`;
 
 let downloads = 0;
 /** Fetches an NCSS answer into the work directory; checks Content-Length against the body. */
@@ -76,7 +86,8 @@ function pick(v: OracleVariable, indices: (number[] | undefined)[]): unknown[] {
   return out;
 }
 
-const range = (a: number, b: number, step = 1) => Array.from({ length: Math.floor((b - a) / step) + 1 }, (_, i) => a + i * step);
+const range = (a: number, b: number, step = 1) =>
+  Array.from({ length: Math.floor((b - a) / step) + 1 }, (_, i) => a + i * step);
 
 async function problem(rel: string, query: string, headers: Record<string, string> = {}) {
   const res = await fetch(ncssUrl(rel, query), { headers });
@@ -152,7 +163,12 @@ async function writeGrid(
               name: 'plev',
               type: 'double' as const,
               dimensions: ['plev'],
-              attributes: [text('units', 'Pa'), text('axis', 'Z'), text('positive', 'down'), text('standard_name', 'air_pressure')],
+              attributes: [
+                text('units', 'Pa'),
+                text('axis', 'Z'),
+                text('positive', 'down'),
+                text('standard_name', 'air_pressure'),
+              ],
             },
           ]
         : []),
@@ -160,14 +176,22 @@ async function writeGrid(
         name: 'lat',
         type: 'double',
         dimensions: ['lat'],
-        attributes: [text('units', 'degrees_north'), text('standard_name', 'latitude'), text('bounds', 'lat_bnds')],
+        attributes: [
+          text('units', 'degrees_north'),
+          text('standard_name', 'latitude'),
+          text('bounds', 'lat_bnds'),
+        ],
       },
       { name: 'lat_bnds', type: 'double', dimensions: ['lat', 'bnds'] },
       {
         name: 'lon',
         type: 'double',
         dimensions: ['lon'],
-        attributes: [text('units', 'degrees_east'), text('standard_name', 'longitude'), text('bounds', 'lon_bnds')],
+        attributes: [
+          text('units', 'degrees_east'),
+          text('standard_name', 'longitude'),
+          text('bounds', 'lon_bnds'),
+        ],
       },
       { name: 'lon_bnds', type: 'double', dimensions: ['lon', 'bnds'] },
       {
@@ -181,7 +205,11 @@ async function writeGrid(
         ],
       },
     ],
-    globalAttributes: [text('Conventions', 'CF-1.6'), text('history', 'created by the ncss suite'), text('title', rel)],
+    globalAttributes: [
+      text('Conventions', 'CF-1.6'),
+      text('history', 'created by the ncss suite'),
+      text('title', rel),
+    ],
     numRecords: o.unlimited ? nt : undefined,
   };
   await writeNetcdf3(local(rel), schema, {
@@ -203,8 +231,29 @@ beforeAll(async () => {
   work = tempDir('climcat-ncss-work-');
   mkdirSync(join(root, 'fixtures'), { recursive: true });
   mkdirSync(join(root, 'restricted'), { recursive: true });
-  await exec(requireTool('ncgen'), ['-k', 'classic', '-o', local(FILES.day360), join(FIXTURES, 'cmip5_tas_amon.cdl')]);
-  await exec(requireTool('ncgen'), ['-k', 'classic', '-o', local(FILES.cordex), join(FIXTURES, 'cordex_rotated.cdl')]);
+  await exec(requireTool('ncgen'), [
+    '-k',
+    'classic',
+    '-o',
+    local(FILES.day360),
+    join(FIXTURES, 'cmip5_tas_amon.cdl'),
+  ]);
+  await exec(requireTool('ncgen'), [
+    '-k',
+    'classic',
+    '-o',
+    local(FILES.cordex),
+    join(FIXTURES, 'cordex_rotated.cdl'),
+  ]);
+  await exec(requireTool('ncks'), [
+    '-O',
+    '-C',
+    '-x',
+    '-v',
+    'lat,lon',
+    local(FILES.cordex),
+    local(FILES.cordexBare),
+  ]);
   await exec(requireTool('ncgen'), ['-k', 'classic', '-o', local(FILES.secret), join(FIXTURES, 'types.cdl')]);
   // noleap, 0..360, monthly means (mid-month days since 2000-01-01), time unlimited.
   const cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
@@ -260,7 +309,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe('grid subsets equal the local file\'s slices (ncdump + netCDF4-python)', () => {
+describe("grid subsets equal the local file's slices (ncdump + netCDF4-python)", () => {
   it('360_day: box across 0 on a 0..360 grid, time range with a 30 February, bounds shifted with their cells', async () => {
     const out = await fetchNc(
       FILES.day360,
@@ -334,7 +383,10 @@ describe('grid subsets equal the local file\'s slices (ncdump + netCDF4-python)'
   });
 
   it('proleptic_gregorian: time= picks the nearest time', async () => {
-    const out = await fetchNc(FILES.gregorian, 'var=ta&time=1990-01-10T13:00:00&north=10&south=-10&west=0&east=10');
+    const out = await fetchNc(
+      FILES.gregorian,
+      'var=ta&time=1990-01-10T13:00:00&north=10&south=-10&west=0&east=10',
+    );
     const mine = await oracle(out);
     expect(variable(mine, 'time').values).toEqual([9 * 24 + 12]);
     expect(variable(mine, 'lat').values).toEqual([-5, 5]);
@@ -343,7 +395,10 @@ describe('grid subsets equal the local file\'s slices (ncdump + netCDF4-python)'
 
   it('rotated pole: the rlat/rlon index box whose cells meet the box, with rotated_pole and 2-D lat/lon (valid CF)', async () => {
     const box = { north: 40, south: 30, west: 0, east: 15 };
-    const out = await fetchNc(FILES.cordex, `var=pr&north=${box.north}&south=${box.south}&west=${box.west}&east=${box.east}`);
+    const out = await fetchNc(
+      FILES.cordex,
+      `var=pr&north=${box.north}&south=${box.south}&west=${box.west}&east=${box.east}`,
+    );
     const [mine, theirs] = await Promise.all([oracle(out), oracle(local(FILES.cordex))]);
     const rlat = variable(mine, 'rlat').values as number[];
     const rlon = variable(mine, 'rlon').values as number[];
@@ -373,7 +428,8 @@ describe('grid subsets equal the local file\'s slices (ncdump + netCDF4-python)'
     const lo2 = variable(mine, 'lon').values as number[];
     // Cells reach about half the spacing of the centres (here up to ~6°) beyond them.
     const nx = x.length;
-    const half = Math.max(...lo2.map((v, k) => (k % nx === 0 ? 0 : Math.abs(v - (lo2[k - 1] as number))))) / 2;
+    const half =
+      Math.max(...lo2.map((v, k) => (k % nx === 0 ? 0 : Math.abs(v - (lo2[k - 1] as number))))) / 2;
     expect(Math.min(...la2)).toBeLessThanOrEqual(box.south + half);
     expect(Math.max(...la2)).toBeGreaterThanOrEqual(box.north - half);
     expect(Math.min(...lo2) - half).toBeLessThanOrEqual(box.west);
@@ -387,13 +443,35 @@ describe('grid subsets equal the local file\'s slices (ncdump + netCDF4-python)'
     expect(py.stdout.trim()).toBe("['lat', 'lon', 'rlat', 'rlon', 'time'] rotated_pole");
   });
 
+  it('rotated pole without 2-D lat/lon: the box works on lat/lon computed from the pole; addLatLon writes them', async () => {
+    const query = 'var=pr&north=40&south=30&west=0&east=15';
+    const [withLatLon, bare] = await Promise.all([
+      fetchNc(FILES.cordex, query).then(oracle),
+      fetchNc(FILES.cordexBare, `${query}&addLatLon=true`).then(oracle),
+    ]);
+    for (const name of ['rlat', 'rlon', 'pr', 'time_bnds'])
+      expect([name, variable(bare, name).values]).toEqual([name, variable(withLatLon, name).values]);
+    for (const name of ['lat', 'lon']) {
+      const computed = variable(bare, name).values as number[];
+      const stored = variable(withLatLon, name).values as number[];
+      expect(computed).toHaveLength(stored.length);
+      computed.forEach((v, k) => expect(Math.abs(v - (stored[k] as number))).toBeLessThan(1e-4));
+      expect(variable(bare, name).dimensions).toEqual(['rlat', 'rlon']);
+    }
+    expect(variable(bare, 'pr').attributes.coordinates).toBe('lon lat');
+    expect(variable(bare, 'lat').attributes.units).toBe('degrees_north');
+    const plain = await oracle(await fetchNc(FILES.cordexBare, query));
+    expect(plain.variables.map((v) => v.name)).not.toContain('lat');
+  });
+
   it('a large answer is streamed with its exact Content-Length; the 413 names the size and how to split', async () => {
     const res = await problem(FILES.big, 'var=tas');
     expect(res.status).toBe(413);
     expect(res.body.detail).toMatch(/would be .* \(\d+ bytes\), over this server's THREDDS_BIN_LIMIT/);
-    const piece = /split it along time into (\d+) requests of at most (\d+) times .*?: (time_start=[^,&]+&time_end=[^,;]+)/.exec(
-      res.body.detail,
-    );
+    const piece =
+      /split it along time into (\d+) requests of at most (\d+) times .*?: (time_start=[^,&]+&time_end=[^,;]+)/.exec(
+        res.body.detail,
+      );
     expect(piece).not.toBeNull();
     const out = await fetchNc(FILES.big, `var=tas&${piece?.[3] ?? ''}`);
     const mine = await oracle(out);
@@ -414,7 +492,9 @@ describe('grid as point', () => {
   });
 
   it('XML, and NetCDF as a 1x1 grid time series; longitude modulo 360', async () => {
-    const xml = await (await fetch(ncssUrl(FILES.day360, 'var=tas&latitude=-50&longitude=-85&accept=xml&time=2006-01-16'))).text();
+    const xml = await (
+      await fetch(ncssUrl(FILES.day360, 'var=tas&latitude=-50&longitude=-85&accept=xml&time=2006-01-16'))
+    ).text();
     expect(xml).toContain('<data name="date">2006-01-16T00:00:00Z</data>');
     expect(xml).toContain('<data name="lon" units="degrees_east">270</data>');
     expect(xml).toContain('<data name="tas" units="K">253.1</data>');
@@ -430,10 +510,16 @@ describe('dataset.xml and datasetBoundaries', () => {
     expect(res.status).toBe(200);
     const xml = await res.text();
     expect(xml).toContain('<gridSet name="time lat lon">');
-    expect(xml).toMatch(/<grid name="tas" desc="Near-Surface Air Temperature" shape="time lat lon" type="float">/);
+    expect(xml).toMatch(
+      /<grid name="tas" desc="Near-Surface Air Temperature" shape="time lat lon" type="float">/,
+    );
     expect(xml).toContain('<axis name="time" shape="4" type="double" axisType="Time">');
-    expect(xml).toContain('<LatLonBox>\n    <west>-180</west>\n    <east>180</east>\n    <south>-90</south>\n    <north>90</north>');
-    expect(xml).toContain('<TimeSpan>\n    <begin>2005-12-16T00:00:00Z</begin>\n    <end>2006-03-16T00:00:00Z</end>');
+    expect(xml).toContain(
+      '<LatLonBox>\n    <west>-180</west>\n    <east>180</east>\n    <south>-90</south>\n    <north>90</north>',
+    );
+    expect(xml).toContain(
+      '<TimeSpan>\n    <begin>2005-12-16T00:00:00Z</begin>\n    <end>2006-03-16T00:00:00Z</end>',
+    );
     writeFileSync(join(work, 'dataset.xml'), xml);
     const ok = await exec('/usr/bin/python3', [
       '-c',
@@ -463,11 +549,21 @@ describe('dataset.xml and datasetBoundaries', () => {
 describe('bad input is a 4xx problem naming the parameter and the valid range', () => {
   it.each([
     ['north < south', 'var=tas&north=-10&south=10&west=0&east=10', 'query.north', /less than south/],
-    ['box outside a rotated grid', 'var=pr&north=-10&south=-20&west=0&east=10', 'query.north', /does not intersect the grid \(west/],
+    [
+      'box outside a rotated grid',
+      'var=pr&north=-10&south=-20&west=0&east=10',
+      'query.north',
+      /does not intersect the grid \(west/,
+    ],
     ['unknown var', 'var=nope', 'query.var', /no variable "nope".*grids are pr/],
     ['not a grid', 'var=time_bnds', 'query.var', /not a grid/],
     ['unknown accept', 'var=pr&accept=grib', 'query.accept', /not one of netcdf/],
-    ['netcdf4 refused, saying so', 'var=pr&accept=netcdf4', 'query.accept', /netcdf4 output is not supported/],
+    [
+      'netcdf4 refused, saying so',
+      'var=pr&accept=netcdf4',
+      'query.accept',
+      /netcdf4 output is not supported/,
+    ],
     ['horizStride 0', 'var=pr&horizStride=0', 'query.horizStride', />= 1/],
     ['timeStride negative', 'var=pr&timeStride=-2', 'query.timeStride', />= 1/],
     ['only one time parameter', 'var=pr&time_start=2006-01-01', 'query.time_start', /two of/],
@@ -477,7 +573,12 @@ describe('bad input is a 4xx problem naming the parameter and the valid range', 
       'query.time_duration',
       /not time_end/,
     ],
-    ['reversed range', 'var=pr&time_start=2006-01-03&time_end=2006-01-01', 'query.time_end', /before time_start/],
+    [
+      'reversed range',
+      'var=pr&time_start=2006-01-03&time_end=2006-01-01',
+      'query.time_end',
+      /before time_start/,
+    ],
     [
       'range outside the data',
       'var=pr&time_start=2010-01-01&time_end=2010-02-01',

@@ -6,6 +6,7 @@
 import { InvalidError } from '@climcat/core';
 import type { NetcdfDataset } from '../dataset';
 import {
+  attrNumber,
   attrString,
   findVariable,
   toNumbers,
@@ -15,7 +16,7 @@ import {
 } from '../model';
 import { toEpochMs } from '../cf/calendar';
 import { CfTime } from '../cf/time';
-import { bboxFromAxes, bboxFromPoints, type BBox } from '../cf/geo';
+import { bboxFromAxes, bboxFromPoints, rotatedToGeographic, type BBox } from '../cf/geo';
 import { cellEdges } from './select';
 
 export interface Axis1D {
@@ -43,6 +44,8 @@ export interface GridInfo {
   /** 2-D latitude/longitude (dims y, x) of curvilinear grids. */
   lat2d?: { variable: string; values: number[] };
   lon2d?: { variable: string; values: number[] };
+  /** True when lat2d/lon2d were computed from a rotated pole (the file has no 2-D lat/lon). */
+  computedLatLon?: boolean;
   time?: TimeAxis;
   z?: Axis1D & { units?: string; positive?: string };
   gridMapping?: string;
@@ -149,6 +152,19 @@ function auxiliaryLatLon(
   return out;
 }
 
+/** The pole of a `rotated_latitude_longitude` grid mapping (north_pole_grid_longitude 0 assumed). */
+function rotatedPole(
+  meta: NcMetadata,
+  mapping: string | undefined,
+): { latitude: number; longitude: number } | undefined {
+  const gm = mapping ? findVariable(meta, mapping) : undefined;
+  if (!gm || attrString(gm.attributes, 'grid_mapping_name') !== 'rotated_latitude_longitude')
+    return undefined;
+  const latitude = attrNumber(gm.attributes, 'grid_north_pole_latitude');
+  const longitude = attrNumber(gm.attributes, 'grid_north_pole_longitude');
+  return latitude === undefined || longitude === undefined ? undefined : { latitude, longitude };
+}
+
 /**
  * Reads the grid `variable` lies on. Errors are 400s naming `query.var` and
  * the grids the file has.
@@ -186,6 +202,24 @@ export async function readGrid(ds: NetcdfDataset, variable: string): Promise<Gri
       info.kind = 'curvilinear';
       info.lat2d = { variable: aux.lat, values: await numbers(ds, aux.lat) };
       info.lon2d = { variable: aux.lon, values: await numbers(ds, aux.lon) };
+    } else {
+      const pole = rotatedPole(meta, info.gridMapping);
+      if (pole) {
+        // No 2-D lat/lon in the file: compute them from the pole, so boxes and points still work.
+        const lat: number[] = [];
+        const lon: number[] = [];
+        for (const rlat of info.y.values)
+          for (const rlon of info.x.values) {
+            const [x, y] = rotatedToGeographic(rlon, rlat, pole.longitude, pole.latitude);
+            lat.push(y);
+            lon.push(x);
+          }
+        const free = (name: string) => (findVariable(meta, name) ? `${name}_computed` : name);
+        info.kind = 'curvilinear';
+        info.computedLatLon = true;
+        info.lat2d = { variable: free('lat'), values: lat };
+        info.lon2d = { variable: free('lon'), values: lon };
+      }
     }
   }
   if (axes.t) {

@@ -60,6 +60,8 @@ export interface PlanVariable {
   type: Cdf3Type;
   dimensions: string[];
   record: boolean;
+  /** Values computed here (addLatLon on a rotated grid): the whole source y×x grid, row-major. */
+  computed?: number[];
   /** Degrees added along the longitude dimension (wrapped boxes), by output index. */
   lonShift?: { dimension: number; shifts: number[] };
 }
@@ -351,6 +353,49 @@ export async function planSubset(ds: NetcdfDataset, q: NcssQuery, options: PlanO
       pv.lonShift = { dimension: lonDim, shifts };
     return pv;
   });
+  if (q.addLatLon && grid.computedLatLon && grid.lat2d && grid.lon2d) {
+    const dims = [grid.y.dim, grid.x.dim];
+    const coordinates = `${grid.lon2d.variable} ${grid.lat2d.variable}`;
+    for (const [axis, values, units] of [
+      ['latitude', grid.lat2d, 'degrees_north'],
+      ['longitude', grid.lon2d, 'degrees_east'],
+    ] as const) {
+      const source: NcVariable = {
+        name: values.variable,
+        type: 'double',
+        dimensions: dims,
+        shape: [ny, nx],
+        record: false,
+        role: 'auxiliary',
+        attributes: [
+          { name: 'standard_name', type: 'char', value: axis },
+          { name: 'long_name', type: 'char', value: `${axis} (computed from the rotated pole)` },
+          { name: 'units', type: 'char', value: units },
+        ],
+      };
+      variables.push({
+        name: source.name,
+        source,
+        type: 'double',
+        dimensions: dims,
+        record: false,
+        computed: values.values,
+      });
+    }
+    // The requested grids name them as their auxiliary coordinates.
+    for (const pv of variables)
+      if (requested.includes(pv.name)) {
+        const own = attrString(pv.source.attributes, 'coordinates') ?? '';
+        const names = new Set([...own.split(/\s+/).filter(Boolean), ...coordinates.split(' ')]);
+        pv.source = {
+          ...pv.source,
+          attributes: [
+            ...pv.source.attributes.filter((a) => a.name !== 'coordinates'),
+            { name: 'coordinates', type: 'char', value: [...names].join(' ') },
+          ],
+        };
+      }
+  }
 
   const history = `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} climcat NetCDF Subset Service: ${options.request}`;
   const oldHistory = attrString(meta.globalAttributes, 'history');
@@ -512,6 +557,13 @@ async function readBlock(
   first: OutRun[],
 ): Promise<NcArray> {
   const src = v.source;
+  if (v.computed) {
+    const computed = v.computed;
+    const nx = src.shape[1] as number;
+    const xs = (plan.dimensions.get(src.dimensions[1] as string) as PlanDimension).indices;
+    const ys = first.flatMap((r) => Array.from({ length: r.count }, (_, k) => r.start + k * r.stride));
+    return Float64Array.from(ys.flatMap((y) => xs.map((x) => computed[y * nx + x] as number)));
+  }
   if (src.dimensions.length === 0) return outputValues(v, (await ds.read(src.name)) as NcArray);
   const dims = src.dimensions.map((d) => plan.dimensions.get(d) as PlanDimension);
   const runs: OutRun[][] = [first, ...dims.slice(1).map((d) => outRuns(d.indices))];
