@@ -37,6 +37,7 @@ const FILES = {
   cordex: 'fixtures/pr_EUR-44_rotated.nc',
   /** The same without its 2-D lat/lon (ncks -C -x). */
   cordexBare: 'fixtures/pr_EUR-44_rotated_no_latlon.nc',
+  nc4: 'fixtures/tas_nc4_features.nc',
   big: 'big/tas_big.nc',
   // Not DRS (no CMIP5 attributes), so it has a dataset of its own: other.restricted.
   secret: 'restricted/tas_secret.nc',
@@ -245,6 +246,7 @@ beforeAll(async () => {
     local(FILES.cordex),
     join(FIXTURES, 'cordex_rotated.cdl'),
   ]);
+  await exec(requireTool('ncgen'), ['-k', 'nc4', '-o', local(FILES.nc4), join(FIXTURES, 'nc4_features.cdl')]);
   await exec(requireTool('ncks'), [
     '-O',
     '-C',
@@ -462,6 +464,27 @@ describe("grid subsets equal the local file's slices (ncdump + netCDF4-python)",
     expect(variable(bare, 'lat').attributes.units).toBe('degrees_north');
     const plain = await oracle(await fetchNc(FILES.cordexBare, query));
     expect(plain.variables.map((v) => v.name)).not.toContain('lat');
+  });
+
+  it('NetCDF-4 (deflated, noleap) source: var=all gives every grid as NetCDF-3', async () => {
+    const out = await fetchNc(
+      FILES.nc4,
+      'var=all&north=15&south=5&west=105&east=125&time_start=2006-01-02&time_end=2006-01-04',
+    );
+    const [mine, theirs] = await Promise.all([oracle(out), oracle(local(FILES.nc4))]);
+    expect(mine.data_model).toBe('NETCDF3_CLASSIC');
+    expect(variable(mine, 'tas').values).toEqual(pick(variable(theirs, 'tas'), [[1, 2], [0], [1, 2]]));
+    expect(variable(mine, 'big_endian').values).toEqual(pick(variable(theirs, 'big_endian'), [[0], [1, 2]]));
+    expect(variable(mine, 'time_bnds').values).toEqual(pick(variable(theirs, 'time_bnds'), [[1, 2]]));
+    expect(mine.variables.map((v) => v.name).sort()).toEqual([
+      'big_endian',
+      'lat',
+      'lon',
+      'tas',
+      'time',
+      'time_bnds',
+    ]);
+    expect(variable(mine, 'tas').attributes).toEqual(variable(theirs, 'tas').attributes);
   });
 
   it('a large answer is streamed with its exact Content-Length; the 413 names the size and how to split', async () => {
