@@ -665,10 +665,24 @@ async function writeAll(
   const recordDim = [...plan.dimensions.values()].find((d) => d.unlimited);
   if (recordDim) {
     const recordVars = plan.variables.filter((v) => v.record);
-    for (let r = 0; r < recordDim.indices.length; r++) {
-      const one: OutRun[] = [{ start: recordDim.indices[r] as number, count: 1, stride: 1, outOffset: r }];
+    const records = recordDim.indices;
+    // Records are interleaved in the file; each variable reads a batch of them (up to PIECE_BYTES) at once.
+    const batches = new Map<string, { from: number; to: number; data: NcArray; per: number }>();
+    for (let r = 0; r < records.length; r++) {
       for (const v of recordVars) {
-        const values = await readBlock(ds, plan, v, one);
+        let batch = batches.get(v.name);
+        if (!batch || r >= batch.to) {
+          const dims = v.source.dimensions.slice(1).map((d) => plan.dimensions.get(d) as PlanDimension);
+          const slabBytes = dims.reduce((a, d) => a * d.indices.length, 1) * TYPE_SIZE[v.source.type];
+          const m = Math.min(
+            records.length - r,
+            Math.max(1, Math.floor(PIECE_BYTES / Math.max(1, slabBytes))),
+          );
+          const data = await readBlock(ds, plan, v, outRuns(records.slice(r, r + m)));
+          batch = { from: r, to: r + m, data, per: data.length / m };
+          batches.set(v.name, batch);
+        }
+        const values = batch.data.subarray((r - batch.from) * batch.per, (r - batch.from + 1) * batch.per);
         alive();
         if (values.length > 0) await writer.write(v.name, values, r);
         await writer.completeSlot();
