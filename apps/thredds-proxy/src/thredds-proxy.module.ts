@@ -13,6 +13,13 @@ import { NcssService } from './ncss/ncss.service';
 /** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, NetCDF Subset Service, file server. */
 @Module({
   controllers: [CatalogController, FileServerController, OpendapController, NcssController],
-  providers: [ThreddsPathService, RequestLimitsService, CatalogService, FileServerService, OpendapService, NcssService],
+  providers: [
+    ThreddsPathService,
+    RequestLimitsService,
+    CatalogService,
+    FileServerService,
+    OpendapService,
+    NcssService,
+  ],
 })
 export class ThreddsProxyModule {}
