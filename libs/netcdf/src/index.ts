@@ -95,3 +95,4 @@ export {
 } from './drs/drs';
 
 export * from './dap2';
+export * from './ncss';

@@ -5,7 +5,7 @@ import { APP_CONFIG, MetricsService, type AppConfig } from '@climcat/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable, Transform, pipeline } from 'node:stream';
 
-type ThreddsService = 'dodsC' | 'fileServer' | 's3' | 'catalog';
+type ThreddsService = 'dodsC' | 'fileServer' | 'ncss' | 's3' | 'catalog';
 
 /** What one /thredds request did, for its metrics and its log line. */
 interface Traffic {
@@ -39,17 +39,17 @@ export function classify(
   const q = url.indexOf('?');
   const path = q >= 0 ? url.slice(0, q) : url;
   const constraint = q >= 0 ? url.slice(q + 1) : '';
-  const m = /^\/thredds\/(dodsC|fileServer|s3|catalog)?(\/|\.xml|\.html|$)/.exec(path);
+  const m = /^\/thredds\/(dodsC|fileServer|ncss|s3|catalog)?(\/|\.xml|\.html|$)/.exec(path);
   if (!m) return undefined;
   const service = (m[1] ?? 'catalog') as ThreddsService;
   const ext = /\.([a-z0-9]+)$/i.exec(path.split('/').pop() ?? '')?.[1] ?? '';
   const suffix = service === 'fileServer' || service === 's3' ? '' : ext;
-  return { service, suffix, constraint: service === 'dodsC' ? constraint : '' };
+  return { service, suffix, constraint: service === 'dodsC' || service === 'ncss' ? constraint : '' };
 }
 
 /**
  * Limits and accounting of /thredds: at most THREDDS_MAX_CONCURRENT_PER_CALLER
- * data requests (.dods, .ascii, fileServer GET) per caller at once, each
+ * data requests (.dods, .ascii, fileServer GET, NCSS subsets) per caller at once, each
  * stopped after THREDDS_REQUEST_TIMEOUT; and for every /thredds request the
  * Prometheus counters and one log line with the constraint and bytes sent.
  * Slots are released when the response closes: finished, failed or aborted.
