@@ -94,3 +94,16 @@ export {
 } from './drs/drs';
 
 export * from './dap2';
+
+export {
+  DatasetCache,
+  MemoKey,
+  cacheableDataset,
+  metadataBytes,
+  type DatasetKey,
+  type DatasetLease,
+  type CacheableDataset,
+  type DatasetCacheOptions,
+  type DatasetCacheStats,
+  type AcquireOptions,
+} from './cache/dataset-cache';
