@@ -70,6 +70,11 @@ const duration = z
   })
   .refine((ms) => ms > 0, { message: 'must be > 0' });
 
+const nonNegativeInt = z.coerce
+  .number({ message: 'must be a number' })
+  .int({ message: 'must be an integer' })
+  .min(0, { message: 'must be >= 0' });
+
 const positiveInt = z.coerce
   .number({ message: 'must be a number' })
   .int()
@@ -127,6 +132,8 @@ const envSchema = z
     THREDDS_ASC_LIMIT: bytes.optional(),
     THREDDS_MAX_CONCURRENT_PER_CALLER: positiveInt.default(4),
     THREDDS_REQUEST_TIMEOUT: duration.optional(),
+    THREDDS_CACHE_FILES: nonNegativeInt.default(256),
+    THREDDS_CACHE_MEMORY: bytes.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -219,6 +226,8 @@ export interface AppConfig {
   opendap: { binLimit: number; ascLimit: number };
   /** /thredds data requests (.dods, .ascii, fileServer GET): at once per caller, and how long each may run. */
   threddsLimits: { maxConcurrentPerCaller: number; requestTimeoutMs: number };
+  /** Opened files kept between requests (0 = none), and the estimated memory their headers and DDS/DAS may hold. */
+  datasetCache: { maxEntries: number; maxBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -305,6 +314,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       maxConcurrentPerCaller: e.THREDDS_MAX_CONCURRENT_PER_CALLER,
       requestTimeoutMs: e.THREDDS_REQUEST_TIMEOUT ?? 600_000,
     },
+    datasetCache: { maxEntries: e.THREDDS_CACHE_FILES, maxBytes: e.THREDDS_CACHE_MEMORY ?? 256 * 2 ** 20 },
   };
 }
 
