@@ -278,6 +278,9 @@ async function main(): Promise<void> {
   };
   const miss3 = await missTimes(dap3, nc3);
   const miss4 = await missTimes(dap4, nc4);
+  // Hits again, now that the process is as warm as for the misses.
+  const hit3 = await latencies(50, () => inProcess(`${dap3}.dds`), 20);
+  const hit4 = await latencies(50, () => inProcess(`${dap4}.dds`), 20);
   // What a hit still does: the access check (catalog reads) and the freshness stat.
   const caller = await app.get(AuthService).authenticate(`Bearer ${KEY}`);
   const paths = app.get(ThreddsPathService);
@@ -285,7 +288,8 @@ async function main(): Promise<void> {
   const access = await latencies(200, () => paths.resolve(caller, `data/${nc3Rel}`), 20);
   const fresh = await latencies(200, () => datasets.keyOf({ root: 'data', path: nc3Rel }), 20);
   process.stdout.write(
-    `.dds new version (miss, warm process) p50: NetCDF-3 ${fmt(miss3.p50, 2)} ms, NetCDF-4 ${fmt(miss4.p50, 2)} ms; ` +
+    `.dds in a warm process p50: NetCDF-3 miss ${fmt(miss3.p50, 2)} ms, hit ${fmt(hit3.p50, 2)} ms; ` +
+      `NetCDF-4 miss ${fmt(miss4.p50, 2)} ms, hit ${fmt(hit4.p50, 2)} ms; ` +
       `in a hit: access check p50 ${fmt(access.p50, 3)} ms, freshness stat p50 ${fmt(fresh.p50, 3)} ms; ` +
       `cache ${JSON.stringify(datasets.cache.stats())}\n`,
   );
@@ -298,8 +302,8 @@ async function main(): Promise<void> {
         `thredds bench (.dds only): NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 ${fmt(statSync(nc4).size / 1e6, 0)} MB`,
         `  .dds NetCDF-3 cold / warm p50  ${fmt(dds3.cold / dds3.warm, 2)}×  goal ≥ 10  ${dds3.cold / dds3.warm >= 10 ? 'met' : 'NOT met'}`,
         `  .dds NetCDF-4 cold / warm p50  ${fmt(dds4.cold / dds4.warm, 2)}×  goal ≥ 10  ${dds4.cold / dds4.warm >= 10 ? 'met' : 'NOT met'}`,
-        `  .dds NetCDF-3 miss (warm process) / hit p50  ${fmt(miss3.p50 / dds3.warm, 2)}×`,
-        `  .dds NetCDF-4 miss (warm process) / hit p50  ${fmt(miss4.p50 / dds4.warm, 2)}×`,
+        `  .dds NetCDF-3 miss / hit p50 (warm process)  ${fmt(miss3.p50 / hit3.p50, 2)}×`,
+        `  .dds NetCDF-4 miss / hit p50 (warm process)  ${fmt(miss4.p50 / hit4.p50, 2)}×`,
         '',
       ].join('\n'),
     );
