@@ -96,3 +96,16 @@ export {
 
 export * from './dap2';
 export * from './ncss';
+
+export {
+  DatasetCache,
+  MemoKey,
+  cacheableDataset,
+  metadataBytes,
+  type DatasetKey,
+  type DatasetLease,
+  type CacheableDataset,
+  type DatasetCacheOptions,
+  type DatasetCacheStats,
+  type AcquireOptions,
+} from './cache/dataset-cache';

@@ -15,6 +15,7 @@ export * from './openapi/page.dto';
 export * from './queue';
 export * from './storage/storage.service';
 export * from './storage/hdf5-worker.provider';
+export * from './storage/dataset-cache.service';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './datasets/dataset-input.dto';

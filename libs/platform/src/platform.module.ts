@@ -24,11 +24,13 @@ import { createLogger, loggerParams, ROOT_LOGGER } from './observability/logging
 import { MetricsService } from './observability/metrics';
 import { OperationsController } from './observability/operations.controller';
 import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
+import { DatasetCacheService } from './storage/dataset-cache.service';
 import { HDF5_WORKER, hdf5WorkerProvider } from './storage/hdf5-worker.provider';
 import { StorageService } from './storage/storage.service';
 
 /**
  * Closes queues first so in-flight jobs can still read files and write, then
+ * the opened-file cache (NetCDF-4 entries close through the HDF5 worker), then
  * the HDF5 worker threads, then the store.
  */
 @Injectable()
@@ -37,10 +39,12 @@ class ShutdownSequence implements OnApplicationShutdown {
     @Inject(QUEUE_FACTORY) private readonly queues: QueueFactory,
     @Inject(HDF5_WORKER) private readonly hdf5: Hdf5Worker,
     @Inject(STORE) private readonly store: Store,
+    private readonly datasets: DatasetCacheService,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.queues.close();
+    await this.datasets.close();
     await this.hdf5.shutdown();
     await this.store.close();
   }
@@ -85,6 +89,7 @@ export class PlatformModule {
         },
         AuthService,
         StorageService,
+        DatasetCacheService,
         MetricsService,
         HealthService,
         ShutdownSequence,
@@ -101,6 +106,7 @@ export class PlatformModule {
         AuthService,
         MetricsService,
         StorageService,
+        DatasetCacheService,
       ],
     };
   }

@@ -14,10 +14,19 @@ import {
   type TotalsFix,
   type VariableInfo,
 } from '@climcat/core';
-import { extractCf, openNetcdf, resolveDrs, DrsError, type CfSummary, type DrsResult } from '@climcat/netcdf';
-import { APP_CONFIG, StorageService, type AppConfig, type StoredObject } from '@climcat/platform';
+import { extractCf, MemoKey, resolveDrs, DrsError, type CfSummary, type DrsResult } from '@climcat/netcdf';
+import {
+  APP_CONFIG,
+  DatasetCacheService,
+  StorageService,
+  type AppConfig,
+  type StoredObject,
+} from '@climcat/platform';
 import { createHash } from 'node:crypto';
 import { mapInspection, type InspectionDto } from './inspection.dto';
+
+/** The lenient CF summary of a file version, kept with its entry in the opened-file cache. */
+const CF_SUMMARY = new MemoKey<Promise<CfSummary>>('cf:summary:lenient');
 
 /** How a file maps to a dataset, and why. */
 export interface Grouping {
@@ -72,22 +81,20 @@ export class FileIngestService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: StorageService,
     private readonly rules: DatasetRules,
+    private readonly datasets: DatasetCacheService,
   ) {}
 
   /** Reads and classifies a file without writing anything. Throws typed errors for bad files. */
   async inspect(rootName: string, object: StoredObject): Promise<Inspection> {
     const location = this.storage.locate(rootName, object.path);
-    const source = await this.storage.open(rootName, object.path, object.size);
+    // Through the opened-file cache without admitting: a file OPeNDAP has open (and its
+    // summary) is reused, but a scan reading every file once does not flush what clients read.
+    const lease = await this.datasets.acquire(location, object, { admit: false });
     let summary: CfSummary;
     try {
-      const dataset = await openNetcdf(source, { cache: this.storage.cache });
-      try {
-        summary = await extractCf(dataset, { strict: false });
-      } finally {
-        await dataset.close();
-      }
+      summary = await lease.memo(CF_SUMMARY, () => extractCf(lease.value, { strict: false }));
     } finally {
-      await source.close();
+      await lease.release();
     }
     let drs: DrsResult | null = null;
     let drsFailure: string | undefined;

@@ -9,7 +9,7 @@ import {
   decodeQueryOnce,
   encodeAscii,
   encodeDods,
-  openNetcdf,
+  MemoKey,
   renderDas,
   renderDds,
   ASCII_SEPARATOR,
@@ -17,7 +17,7 @@ import {
   type NetcdfDataset,
   type Projected,
 } from '@climcat/netcdf';
-import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
+import { APP_CONFIG, DatasetCacheService, StorageService, type AppConfig } from '@climcat/platform';
 import { Readable } from 'node:stream';
 import { ThreddsPathService, type ResolvedFile } from '../access/thredds-path.service';
 
@@ -26,9 +26,18 @@ export interface OpenedDap {
   resolved: ResolvedFile;
   dataset: NetcdfDataset;
   dap: DapDataset;
-  /** Closes the dataset and its byte source (readers do not close sources they were given). */
+  /** The unconstrained DDS and the DAS, computed once per file version. */
+  dds(): string;
+  das(): string;
+  /** Gives the file back to the cache (which closes it when no longer cached). */
   close(): Promise<void>;
 }
+
+// Per file version in the opened-file cache: the DAP2 view and its texts depend only on
+// the file, its location and the configured public URL, all fixed for a cache entry.
+const DAP_VIEW = new MemoKey<DapDataset>('dap2:dataset');
+const DDS_TEXT = new MemoKey<string>('dap2:dds');
+const DAS_TEXT = new MemoKey<string>('dap2:das');
 
 /**
  * Reader errors name the file by its server path; callers know it by its
@@ -57,6 +66,7 @@ export class OpendapService {
   constructor(
     private readonly paths: ThreddsPathService,
     private readonly storage: StorageService,
+    private readonly datasets: DatasetCacheService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -64,31 +74,33 @@ export class OpendapService {
     return this.config.opendap;
   }
 
+  /**
+   * Checks access (every request: access decisions are never cached), then
+   * leases the file from the opened-file cache, keyed by its current version.
+   */
   async open(caller: Principal, rawPath: string): Promise<OpenedDap> {
     const resolved = await this.paths.resolve(caller, rawPath);
-    const source = await this.storage.open(
-      resolved.location.root,
-      resolved.location.path,
-      resolved.file.size,
-    );
-    let dataset: NetcdfDataset;
+    let lease;
     try {
-      dataset = await openNetcdf(source, { cache: this.storage.cache });
+      lease = await this.datasets.acquire(resolved.location, resolved.file);
     } catch (error) {
-      await source.close();
       throw publicError(error, rawPath);
     }
     const name = resolved.location.path.split('/').pop() ?? resolved.location.path;
-    let closed: Promise<void> | undefined;
-    const close = () =>
-      (closed ??= (async () => {
-        try {
-          await dataset.close();
-        } finally {
-          await source.close();
-        }
-      })());
-    return { resolved, dataset, dap: dapDataset(dataset.metadata, name), close };
+    const dataset = lease.value;
+    const dap = lease.memo(DAP_VIEW, () => dapDataset(dataset.metadata, name));
+    return {
+      resolved,
+      dataset,
+      dap,
+      dds: () => lease.memo(DDS_TEXT, () => renderDds(dap, applyConstraint(dap, ''))),
+      das: () =>
+        lease.memo(DAS_TEXT, () => {
+          const urls = this.storage.accessUrls(resolved.location);
+          return renderDas(dap, { omittedHint: `get them from ${urls.httpserver} or ${urls.ncss}` });
+        }),
+      close: () => lease.release(),
+    };
   }
 
   private async withOpen<T>(caller: Principal, rawPath: string, fn: (o: OpenedDap) => T): Promise<T> {
@@ -101,27 +113,20 @@ export class OpendapService {
   }
 
   async dds(caller: Principal, rawPath: string, query: string): Promise<string> {
-    return this.withOpen(caller, rawPath, ({ dap }) =>
-      renderDds(dap, applyConstraint(dap, decodeQueryOnce(query))),
-    );
+    return this.withOpen(caller, rawPath, (o) => {
+      const constraint = decodeQueryOnce(query);
+      // Only the unconstrained DDS is kept: constraints are as many as clients invent.
+      return constraint === '' ? o.dds() : renderDds(o.dap, applyConstraint(o.dap, constraint));
+    });
   }
 
   async das(caller: Principal, rawPath: string): Promise<string> {
-    return this.withOpen(caller, rawPath, (o) => this.dasOf(o));
-  }
-
-  private dasOf({ dap, resolved }: OpenedDap): string {
-    const urls = this.storage.accessUrls(resolved.location);
-    return renderDas(dap, { omittedHint: `get them from ${urls.httpserver} or ${urls.ncss}` });
+    return this.withOpen(caller, rawPath, (o) => o.das());
   }
 
   /** DDS + DAS of an opened file, for the HTML form and .info pages. */
   async describe(caller: Principal, rawPath: string): Promise<{ dds: string; das: string; dap: DapDataset }> {
-    return this.withOpen(caller, rawPath, (o) => ({
-      dds: renderDds(o.dap, applyConstraint(o.dap, '')),
-      das: this.dasOf(o),
-      dap: o.dap,
-    }));
+    return this.withOpen(caller, rawPath, (o) => ({ dds: o.dds(), das: o.das(), dap: o.dap }));
   }
 
   /** The `.dods` answer as a stream: constrained DDS, `Data:`, XDR. */

@@ -96,6 +96,11 @@ export class Netcdf4File implements NetcdfDataset {
     );
   }
 
+  /** False once closed or once its worker was replaced (its handle is gone): open the file again. */
+  get usable(): boolean {
+    return !this.closed && this.worker.generation === this.generation;
+  }
+
   private variable(name: string): NcVariable {
     if (this.closed) throw new SelectionError(name, 'file is closed');
     const v = this.metadata.variables.find((x) => x.name === name);

@@ -112,6 +112,17 @@ describe('loadConfig', () => {
     ).toBe(16);
   });
 
+  it('sizes the opened-file cache: 256 files and 256 MiB by default, 0 files turns it off', () => {
+    expect(loadConfig('thredds-proxy', {}).datasetCache).toEqual({
+      maxEntries: 256,
+      maxBytes: 256 * 2 ** 20,
+    });
+    expect(
+      loadConfig('thredds-proxy', { THREDDS_CACHE_FILES: '0', THREDDS_CACHE_MEMORY: '1GB' }).datasetCache,
+    ).toEqual({ maxEntries: 0, maxBytes: 1e9 });
+    expect(() => loadConfig('thredds-proxy', { THREDDS_CACHE_FILES: '-1' })).toThrow(/THREDDS_CACHE_FILES/);
+  });
+
   it('reads ROOTS: POSIX directories and S3 bucket + prefix, named', () => {
     const { roots } = loadConfig('catalog', {
       STATE_DIR: '/tmp/cc',

@@ -70,6 +70,11 @@ const duration = z
   })
   .refine((ms) => ms > 0, { message: 'must be > 0' });
 
+const nonNegativeInt = z.coerce
+  .number({ message: 'must be a number' })
+  .int({ message: 'must be an integer' })
+  .min(0, { message: 'must be >= 0' });
+
 const positiveInt = z.coerce
   .number({ message: 'must be a number' })
   .int()
@@ -139,6 +144,8 @@ const envSchema = z
         message: 'must be between 1s and 7 days (604800 s), the limits of S3 presigned URLs',
       })
       .optional(),
+    THREDDS_CACHE_FILES: nonNegativeInt.default(256),
+    THREDDS_CACHE_MEMORY: bytes.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -242,6 +249,8 @@ export interface AppConfig {
   threddsLimits: { maxConcurrentPerCaller: number; requestTimeoutMs: number };
   /** `/thredds/s3`: how long the presigned GET URLs it redirects to stay valid. */
   s3Presign: { expirySeconds: number };
+  /** Opened files kept between requests (0 = none), and the estimated memory their headers and DDS/DAS may hold. */
+  datasetCache: { maxEntries: number; maxBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -329,6 +338,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       requestTimeoutMs: e.THREDDS_REQUEST_TIMEOUT ?? 600_000,
     },
     s3Presign: { expirySeconds: (e.THREDDS_S3_PRESIGN_EXPIRY ?? 900_000) / 1000 },
+    datasetCache: { maxEntries: e.THREDDS_CACHE_FILES, maxBytes: e.THREDDS_CACHE_MEMORY ?? 256 * 2 ** 20 },
   };
 }
 
