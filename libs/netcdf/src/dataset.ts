@@ -17,6 +17,20 @@ export interface NetcdfDataset {
     stride?: readonly number[],
     options?: ReadOptions,
   ): AsyncIterableIterator<HyperslabChunk<NcData>>;
+  /**
+   * Formats that store values big-endian (NetCDF-3) can stream a hyperslab's
+   * bytes as stored, without swapping them to host order: each chunk is the
+   * selected elements back to back, `offset` counting elements. Without
+   * `options.reuseBuffers` every chunk is memory of its own. Absent where the
+   * stored bytes are not plain big-endian values (NetCDF-4).
+   */
+  readRawChunks?(
+    variable: string,
+    start?: readonly number[],
+    count?: readonly number[],
+    stride?: readonly number[],
+    options?: ReadOptions,
+  ): AsyncIterableIterator<HyperslabChunk<Uint8Array>>;
   /** Collects a hyperslab into one typed array (refused past `options.maxBytes`). */
   read(
     variable: string,

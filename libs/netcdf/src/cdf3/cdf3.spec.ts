@@ -648,3 +648,141 @@ describe('writer with a lone record variable', () => {
     expect(arr(await ds.read('v'))).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 });
+
+describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
+  // Interleaved record variables of every element size, one of them bytes (records padded to 4),
+  // and a fixed one: selections cross records, gaps and block boundaries.
+  const [T, Y, X] = [10, 50, 61];
+  const n = T * Y * X;
+  const rand = rng(23);
+  const values: Record<string, NcArray> = {
+    b: Int8Array.from({ length: n }, () => Math.floor(rand() * 256) - 128),
+    s: Int16Array.from({ length: n }, () => Math.floor(rand() * 65536) - 32768),
+    i: Int32Array.from({ length: n }, () => Math.floor(rand() * 4294967296) - 2147483648),
+    f: Float32Array.from({ length: n }, () => (rand() - 0.5) * 1e6),
+    d: Float64Array.from({ length: n }, () => (rand() - 0.5) * 1e300),
+    fixed: Float32Array.from({ length: Y * X }, (_, k) => k - 0.5),
+  };
+  const recordDims = ['t', 'y', 'x'];
+  const schema: Netcdf3Schema = {
+    format: '64bit-offset',
+    numRecords: T,
+    dimensions: [
+      { name: 't', length: 0, unlimited: true },
+      { name: 'y', length: Y },
+      { name: 'x', length: X },
+    ],
+    variables: [
+      { name: 'fixed', type: 'float', dimensions: ['y', 'x'] },
+      { name: 'b', type: 'byte', dimensions: recordDims },
+      { name: 's', type: 'short', dimensions: recordDims },
+      { name: 'i', type: 'int', dimensions: recordDims },
+      { name: 'f', type: 'float', dimensions: recordDims },
+      { name: 'd', type: 'double', dimensions: recordDims },
+    ],
+  };
+  /** The swapped path's values, encoded big-endian again: what the raw path must give. */
+  const bigEndian = (values: NcArray): Buffer => {
+    const out = Buffer.from(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    if (values.BYTES_PER_ELEMENT === 2) out.swap16();
+    else if (values.BYTES_PER_ELEMENT === 4) out.swap32();
+    else if (values.BYTES_PER_ELEMENT === 8) out.swap64();
+    return out;
+  };
+  let dir: string;
+  let path: string;
+  let bytes: Uint8Array;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'climcat-cdf3-raw-'));
+    path = join(dir, 'raw.nc');
+    await writeNetcdf3(path, schema, values);
+    bytes = await toBytes(schema, values);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Raw chunks of a selection concatenated, after checking their offsets; owned chunks are kept until the end. */
+  async function rawBytes(
+    ds: Netcdf3File,
+    name: string,
+    sel: { start?: number[]; count?: number[]; stride?: number[] },
+    options: { chunkBytes?: number; maxGapBytes?: number; reuseBuffers?: boolean },
+  ): Promise<{ bytes: Buffer; chunks: number; buffers: Set<ArrayBufferLike> }> {
+    const size = (values[name] as NcArray).BYTES_PER_ELEMENT;
+    const parts: Uint8Array[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    let next = 0;
+    const offsets: number[] = [];
+    for await (const chunk of ds.readRawChunks(name, sel.start, sel.count, sel.stride, options)) {
+      // Checked once at the end: an expect per chunk would dominate the test's time.
+      if (chunk.offset !== next || chunk.data.length % size !== 0) offsets.push(chunk.offset);
+      next += chunk.data.length / size;
+      buffers.add(chunk.data.buffer);
+      // Lent buffers are only valid until the next chunk: copy them at once.
+      parts.push(options.reuseBuffers ? Uint8Array.from(chunk.data) : chunk.data);
+    }
+    expect(offsets).toEqual([]);
+    return { bytes: Buffer.concat(parts), chunks: parts.length, buffers };
+  }
+
+  it.each(['file', 'memory'])(
+    'equals the swapped values re-encoded on random contiguous, strided and record selections (%s source)',
+    async (kind) => {
+      const source: ByteSource =
+        kind === 'file' ? await FileByteSource.open(path) : new MemoryByteSource(bytes);
+      const ds = await Netcdf3File.open(source, { ownsSource: true });
+      const pick = rng(kind === 'file' ? 3 : 4);
+      const names = ['b', 's', 'i', 'f', 'd', 'fixed'];
+      for (let trial = 0; trial < 60; trial++) {
+        const name = names[trial % names.length] as string;
+        const shape = name === 'fixed' ? [Y, X] : [T, Y, X];
+        const start = shape.map((len) => Math.floor(pick() * len * 0.3));
+        const stride = shape.map(() => (pick() < 0.4 ? 1 + Math.floor(pick() * 3) : 1));
+        const count = shape.map(
+          (len, d) => Math.floor((len - 1 - (start[d] as number)) / (stride[d] as number)) + 1,
+        );
+        const options = {
+          chunkBytes: [256, 1000, 4096, 1 << 20][trial % 4],
+          maxGapBytes: [0, 64, 1 << 20][trial % 3],
+          reuseBuffers: trial % 2 === 0,
+        };
+        const want = bigEndian(await ds.read(name, start, count, stride));
+        const got = await rawBytes(ds, name, { start, count, stride }, options);
+        expect({ name, start, count, stride, options, equal: got.bytes.equals(want) }).toEqual({
+          name,
+          start,
+          count,
+          stride,
+          options,
+          equal: true,
+        });
+      }
+      await ds.close();
+    },
+  );
+
+  it('streams a whole variable in many blocks, each chunk memory of its own unless buffers are lent', async () => {
+    const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    for (const name of ['b', 'f', 'd', 'fixed']) {
+      const want = bigEndian(values[name] as NcArray);
+      const owned = await rawBytes(ds, name, {}, { chunkBytes: 4096 });
+      expect(owned.bytes.equals(want)).toBe(true);
+      expect(owned.chunks).toBeGreaterThan(2);
+      // Kept until the end and still right: no later read reused their memory.
+      expect(owned.buffers.size).toBe(owned.chunks);
+      const lent = await rawBytes(ds, name, {}, { chunkBytes: 4096, reuseBuffers: true });
+      expect(lent.bytes.equals(want)).toBe(true);
+      expect(lent.buffers.size).toBeLessThanOrEqual(3);
+    }
+    await ds.close();
+  });
+
+  it('gives nothing for an empty selection and refuses bad ones like readChunks', async () => {
+    const ds = await Netcdf3File.open(new MemoryByteSource(bytes));
+    const empty = await rawBytes(ds, 'f', { start: [0, 0, 0], count: [0, Y, X] }, {});
+    expect(empty.chunks).toBe(0);
+    expect(() => ds.readRawChunks('nope')).toThrow(SelectionError);
+    expect(() => ds.readRawChunks('f', [0, 0, 0], [T + 1, 1, 1])).toThrow(SelectionError);
+  });
+});

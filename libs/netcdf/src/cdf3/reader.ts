@@ -20,7 +20,7 @@ import {
   type HyperslabChunk,
   type ReadOptions,
 } from '../selection';
-import { gatherToNative, SwapArena, swapToNative } from './byte-swap';
+import { gather, gatherToNative, SwapArena, swapToNative } from './byte-swap';
 import { NeedMoreBytes, parseCdf3Header, type Cdf3Header, type Cdf3VariableLayout } from './header';
 
 export { swapToNative };
@@ -312,6 +312,58 @@ export class Netcdf3File implements NetcdfDataset {
     options: ReadOptions,
   ): AsyncGenerator<HyperslabChunk<NcArray>> {
     const p = this.plan(v, slab);
+    // Bytes (element size 1) need no swapping, so no WebAssembly.
+    for await (const { block, bytes } of this.readBlocks(p, options, {
+      wasm: p.elementSize > 1,
+      owned: false,
+    })) {
+      const data = this.decodeInPlace(v.type, p, block, bytes);
+      // Arena bytes are overwritten by later reads: a caller that keeps chunks gets its own copy.
+      yield { offset: block.outOffset, data: options.reuseBuffers ? data : data.slice() };
+    }
+  }
+
+  /**
+   * Streams a hyperslab as the file stores it: each chunk is the selected
+   * elements' bytes back to back, big-endian (XDR order), not swapped. A
+   * contiguous block is handed out as read; strided runs are gathered in
+   * place. Without `reuseBuffers` each chunk is memory of its own, read into
+   * directly (no copy), so it can be handed to a socket and left there.
+   * `offset` counts elements, as in readChunks.
+   */
+  readRawChunks(
+    variable: string,
+    start?: readonly number[],
+    count?: readonly number[],
+    stride?: readonly number[],
+    options: ReadOptions = {},
+  ): AsyncIterableIterator<HyperslabChunk<Uint8Array>> {
+    const v = this.layout(variable);
+    const slab = normalizeSelection(variable, this.shapeOf(v), start, count, stride);
+    return this.rawChunksOf(v, slab, options);
+  }
+
+  private async *rawChunksOf(
+    v: Cdf3VariableLayout,
+    slab: Hyperslab,
+    options: ReadOptions,
+  ): AsyncGenerator<HyperslabChunk<Uint8Array>> {
+    const p = this.plan(v, slab);
+    const owned = !options.reuseBuffers;
+    for await (const { block, bytes } of this.readBlocks(p, options, { wasm: false, owned }))
+      yield { offset: block.outOffset, data: this.gatherInPlace(p, block, bytes) };
+  }
+
+  /**
+   * The planned blocks of a selection, read READS_AHEAD ahead. With `owned`
+   * each block is read into memory of its own; otherwise into an arena whose
+   * buffers are reused: a block's bytes stay valid until the next is asked for.
+   */
+  private async *readBlocks(
+    p: Plan,
+    options: ReadOptions,
+    memory: { wasm: boolean; owned: boolean },
+  ): AsyncGenerator<{ block: Block; bytes: Uint8Array }> {
     if (p.totalElements === 0) return;
     const hints = this.source.readHints;
     const blockBytes = Math.max(
@@ -319,19 +371,21 @@ export class Netcdf3File implements NetcdfDataset {
       Math.min(options.chunkBytes ?? hints?.blockBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
     );
     const blocks = this.blocks(p, blockBytes, options.maxGapBytes ?? hints?.maxGapBytes ?? 64 * 1024);
-    // Buffers for the reads in flight plus the block being decoded (with
-    // reuseBuffers, the one the caller is looking at); no block is longer than
-    // either bound. Bytes (element size 1) need no swapping, so no WebAssembly.
-    const arena = new SwapArena(READS_AHEAD + 1, Math.min(blockBytes, this.spanBytes(p)), {
-      wasm: p.elementSize > 1,
-    });
+    // Buffers for the reads in flight plus the block the caller is looking at;
+    // no block is longer than either bound.
+    const arena = memory.owned
+      ? undefined
+      : new SwapArena(READS_AHEAD + 1, Math.min(blockBytes, this.spanBytes(p)), { wasm: memory.wasm });
     const inFlight: { block: Block; bytes: Promise<Uint8Array> }[] = [];
     let turn = 0;
     const readNext = (): void => {
       const next = blocks.next();
       if (next.done) return;
-      const target = arena.buffers[turn++ % arena.buffers.length] as Uint8Array;
-      const bytes = this.readBlock(next.value, target.subarray(0, next.value.length));
+      const target = arena
+        ? (arena.buffers[turn++ % arena.buffers.length] as Uint8Array).subarray(0, next.value.length)
+        : // Its own ArrayBuffer (not Buffer's shared pool), uninitialised: the read fills it.
+          new Uint8Array(Buffer.allocUnsafeSlow(next.value.length).buffer, 0, next.value.length);
+      const bytes = this.readBlock(next.value, target);
       bytes.catch(() => undefined); // awaited later; no unhandled rejection if the caller stops first
       inFlight.push({ block: next.value, bytes });
     };
@@ -340,13 +394,11 @@ export class Netcdf3File implements NetcdfDataset {
       for (let current = inFlight.shift(); current; current = inFlight.shift()) {
         const bytes = await current.bytes;
         readNext();
-        const data = this.decodeInPlace(v.type, p, current.block, bytes);
-        // Arena bytes are overwritten by later reads: a caller that keeps chunks gets its own copy.
-        yield { offset: current.block.outOffset, data: options.reuseBuffers ? data : data.slice() };
+        yield { block: current.block, bytes };
       }
     } finally {
       // A caller that stops early leaves reads in flight into the arena: reuse it once they are done.
-      void Promise.allSettled(inFlight.map((r) => r.bytes)).then(() => arena.release());
+      if (arena) void Promise.allSettled(inFlight.map((r) => r.bytes)).then(() => arena.release());
     }
   }
 
@@ -371,6 +423,24 @@ export class Netcdf3File implements NetcdfDataset {
         );
       throw err;
     }
+  }
+
+  /** The block's selected bytes back to back from its start, in file byte order (a forward move in place). */
+  private gatherInPlace(p: Plan, b: Block, bytes: Uint8Array): Uint8Array {
+    const length = b.outElements * p.elementSize;
+    if (b.runs > 1 || b.length !== length) {
+      let row = Math.floor(b.firstRun / p.innerCount);
+      let k = b.firstRun - row * p.innerCount;
+      let dst = 0;
+      for (let left = b.runs; left > 0; row++, k = 0) {
+        const runs = Math.min(p.innerCount - k, left);
+        const src = this.rowBase(p, row) - b.offset + k * p.innerStep;
+        gather(bytes, dst, src, p.runBytes, p.innerStep, runs);
+        dst += runs * p.runBytes;
+        left -= runs;
+      }
+    }
+    return bytes.subarray(0, length);
   }
 
   /**

@@ -280,6 +280,99 @@ describe('XDR', () => {
   });
 });
 
+describe('XDR from stored bytes (NetCDF-3 raw chunks)', () => {
+  /** The dataset with its reads counted; `raw: false` leaves out readRawChunks (the swapped path). */
+  function counted(raw: boolean): { ds: NetcdfDataset; calls: { raw: number; swapped: number } } {
+    const calls = { raw: 0, swapped: 0 };
+    const ds: NetcdfDataset = {
+      metadata: dataset.metadata,
+      description: dataset.description,
+      read: (...args) => dataset.read(...args),
+      readChunks: (...args) => {
+        calls.swapped++;
+        return dataset.readChunks(...args);
+      },
+      close: () => Promise.resolve(),
+    };
+    if (raw && dataset.readRawChunks) {
+      const readRaw = dataset.readRawChunks.bind(dataset);
+      ds.readRawChunks = (...args) => {
+        calls.raw++;
+        return readRaw(...args);
+      };
+    }
+    return { ds, calls };
+  }
+  async function collect(ds: NetcdfDataset, constraint: string, chunkBytes: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const b of encodeDods(ds, applyConstraint(dap, constraint), { chunkBytes })) parts.push(b);
+    return Buffer.concat(parts);
+  }
+
+  it.each([
+    ['tas', 'float record variable, whole'],
+    ['tas[1:2:5][2][0:3:3]', 'strided Grid with its double and float maps'],
+    ['tas.tas[0:1:5][1:2][1:2]', 'record runs of two values'],
+    ['flag', 'Byte array padded to 4'],
+    ['flag[0:2:2]', 'strided Byte array'],
+    ['scalar,lat,lon,time', 'Int32 scalar and 1-D maps'],
+  ])('sends %s (%s) as the swapped path re-encodes it', async (constraint) => {
+    for (const chunkBytes of [4, 8, 1 << 20]) {
+      const raw = counted(true);
+      const swapped = counted(false);
+      const got = await collect(raw.ds, constraint, chunkBytes);
+      const want = await collect(swapped.ds, constraint, chunkBytes);
+      expect({ chunkBytes, equal: got.equals(want) }).toEqual({ chunkBytes, equal: true });
+      expect(got.length).toBe(estimateSize(applyConstraint(dap, constraint)));
+      expect(raw.calls.raw).toBeGreaterThan(0);
+      expect(swapped.calls.raw).toBe(0);
+    }
+  });
+
+  it('widens Int16 from the swapped path, and hands each chunk over as memory of its own', async () => {
+    const raw = counted(true);
+    const parts: Buffer[] = [];
+    for await (const b of encodeDods(raw.ds, applyConstraint(dap, 'level,tas.tas'), { chunkBytes: 48 }))
+      parts.push(b);
+    expect(raw.calls).toEqual({ raw: 1, swapped: 1 });
+    // Kept until the end (as a socket may keep them) and still the right values.
+    const b = Buffer.concat(parts);
+    // Dataset order: tas (counts, 72 floats), then level (counts, 4 widened shorts).
+    expect(Array.from({ length: 72 }, (_, i) => b.readFloatBE(8 + 4 * i))).toEqual(
+      Array.from({ length: 72 }, (_, i) => i + 0.5),
+    );
+    expect([0, 1, 2, 3].map((i) => b.readInt32BE(304 + 4 * i))).toEqual([-2, -1, 1, 2]);
+    expect(b.length).toBe(320);
+    const buffers = parts.filter((p) => p.length >= 48).map((p) => p.buffer);
+    expect(new Set(buffers).size).toBe(buffers.length);
+  });
+
+  it('stops reading when the consumer stops', async () => {
+    const reads: number[] = [];
+    const source = counted(true).ds;
+    const readRaw = source.readRawChunks as NonNullable<NetcdfDataset['readRawChunks']>;
+    source.readRawChunks = (...args) => {
+      const chunks = readRaw(...args);
+      return {
+        next: () => {
+          reads.push(1);
+          return chunks.next();
+        },
+        return: (value?: unknown) =>
+          chunks.return ? chunks.return(value) : Promise.resolve({ done: true, value }),
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      } as ReturnType<typeof readRaw>;
+    };
+    const it = encodeDods(source, applyConstraint(dap, 'tas'), { chunkBytes: 48 });
+    // count, count, then the first data chunk
+    for (let i = 0; i < 3; i++) await it.next();
+    await it.return(undefined);
+    expect(reads).toHaveLength(1);
+  });
+});
+
 describe('size limits', () => {
   it('estimates exactly what is sent (char strings: at most, as NULs are trimmed)', async () => {
     for (const c of ['time,tas', 'flag,level', 'tas.tas[0][0:1][0:3:3],tas.time', 'scalar']) {
