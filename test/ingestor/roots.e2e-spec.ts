@@ -44,7 +44,7 @@ interface FileItem {
   root: string;
   path: string;
   storage?: string;
-  urls: { opendap: string; httpserver: string; ncss: string; s3?: string };
+  urls: { opendap: string; httpserver: string; ncss: string; s3?: string; s3presigned?: string };
 }
 
 async function filesOf(id: string): Promise<FileItem[]> {
@@ -152,6 +152,7 @@ describe('roots from ROOTS', () => {
           httpserver: `${base}/thredds/fileServer/era/${path}`,
           ncss: `${base}/thredds/ncss/grid/era/${path}`,
           s3: `s3://${BUCKET}/p1/${tas()}`,
+          s3presigned: `${base}/thredds/s3/era/${path}`,
         },
       },
       {
@@ -163,6 +164,7 @@ describe('roots from ROOTS', () => {
           httpserver: `${base}/thredds/fileServer/obs/${path}`,
           ncss: `${base}/thredds/ncss/grid/obs/${path}`,
           s3: `s3://${BUCKET}/p10/${tas()}`,
+          s3presigned: `${base}/thredds/s3/obs/${path}`,
         },
       },
     ]);

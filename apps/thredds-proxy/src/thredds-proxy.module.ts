@@ -7,10 +7,31 @@ import { FileServerController } from './fileserver/file-server.controller';
 import { FileServerService } from './fileserver/file-server.service';
 import { OpendapController } from './opendap/opendap.controller';
 import { OpendapService } from './opendap/opendap.service';
+import { NcssController } from './ncss/ncss.controller';
+import { NcssService } from './ncss/ncss.service';
+import { PresignController } from './s3/presign.controller';
+import { PresignService } from './s3/presign.service';
 
-/** THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, file server (NCSS arrives with issue 11). */
+/**
+ * THREDDS-compatible facade (`/thredds`): catalogs, OPeNDAP, NetCDF Subset
+ * Service, file server, presigned S3 redirects.
+ */
 @Module({
-  controllers: [CatalogController, FileServerController, OpendapController],
-  providers: [ThreddsPathService, RequestLimitsService, CatalogService, FileServerService, OpendapService],
+  controllers: [
+    CatalogController,
+    FileServerController,
+    OpendapController,
+    NcssController,
+    PresignController,
+  ],
+  providers: [
+    ThreddsPathService,
+    RequestLimitsService,
+    CatalogService,
+    FileServerService,
+    OpendapService,
+    PresignService,
+    NcssService,
+  ],
 })
 export class ThreddsProxyModule {}

@@ -70,4 +70,14 @@ describe('accessUrls', () => {
       accessUrls('http://h', { root: 'era5', path: 'x.nc' }, { s3Url: 's3://bucket/era5/x.nc' }),
     ).toMatchObject({ opendap: 'http://h/thredds/dodsC/era5/x.nc', s3: 's3://bucket/era5/x.nc' });
   });
+
+  it('adds the stable /thredds/s3 URL for S3-stored files only, encoded like the others', () => {
+    expect(
+      accessUrls('https://cat.example.org/', { root: 'era5', path: 'a b/x#1.nc' }, { s3Url: 's3://b/k' })
+        .s3presigned,
+    ).toBe('https://cat.example.org/thredds/s3/era5/a%20b/x%231.nc');
+    expect(accessUrls('https://cat.example.org', { root: 'data', path: 'x.nc' })).not.toHaveProperty(
+      's3presigned',
+    );
+  });
 });

@@ -51,12 +51,19 @@ export interface AccessUrls {
   httpserver: string;
   ncss: string;
   s3?: string;
+  /**
+   * `/thredds/s3/<root>/<path>`: a stable URL (safe to store, list, export)
+   * that checks access on each request and only then redirects to a
+   * short-lived presigned GET URL of the object. S3-stored files only.
+   */
+  s3presigned?: string;
 }
 
 /**
  * The ESGF-style service URLs of one file, against the public base URL.
  * `s3Url` (`s3://<bucket>/<prefix>/<path>`) comes from the root's config,
- * which StorageService resolves; core knows only root names.
+ * which StorageService resolves; core knows only root names. Given it, the
+ * file is S3-stored and also gets its `s3presigned` URL.
  */
 export function accessUrls(
   publicUrl: string,
@@ -69,6 +76,6 @@ export function accessUrls(
     opendap: `${base}/thredds/dodsC/${path}`,
     httpserver: `${base}/thredds/fileServer/${path}`,
     ncss: `${base}/thredds/ncss/grid/${path}`,
-    ...(options.s3Url ? { s3: options.s3Url } : {}),
+    ...(options.s3Url ? { s3: options.s3Url, s3presigned: `${base}/thredds/s3/${path}` } : {}),
   };
 }

@@ -8,3 +8,4 @@ export * from './cursor';
 export * from './access-urls';
 export * from './bbox';
 export * from './datasets';
+export * from './quota';

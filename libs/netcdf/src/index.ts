@@ -33,6 +33,7 @@ export { FileByteSource } from './io/file-byte-source';
 export { S3ByteSource, type S3RangeClient } from './io/s3-byte-source';
 export { HttpByteSource, type HttpByteSourceOptions } from './io/http-byte-source';
 export { LocalFileCache, type LocalFileCacheOptions } from './io/local-cache';
+export { startWorkerEntry } from './io/worker-entry';
 
 export { Netcdf3File, readCdf3Header, type Cdf3OpenOptions } from './cdf3/reader';
 export type { Cdf3Header, Cdf3VariableLayout, Cdf3Version } from './cdf3/header';
@@ -94,3 +95,4 @@ export {
 } from './drs/drs';
 
 export * from './dap2';
+export * from './ncss';

@@ -11,6 +11,11 @@ export class AccessUrlsDto {
   ncss!: string;
   /** s3://bucket/key when the file lives in an object store. */
   s3?: string;
+  /**
+   * S3-stored files only: `/thredds/s3/<root>/<path>`, a stable URL that checks access on each
+   * request and then redirects (307) to a short-lived presigned GET URL of the object.
+   */
+  s3presigned?: string;
 }
 
 export class FileDto {

@@ -8,6 +8,12 @@ describe('classify', () => {
     ],
     ['/thredds/dodsC/data/a/b.nc.ascii', { service: 'dodsC', suffix: 'ascii', constraint: '' }],
     ['/thredds/fileServer/data/a/b.nc?x=1', { service: 'fileServer', suffix: '', constraint: '' }],
+    ['/thredds/s3/obj/a/b.nc', { service: 's3', suffix: '', constraint: '' }],
+    [
+      '/thredds/ncss/grid/data/a/b.nc?var=tas&north=10',
+      { service: 'ncss', suffix: 'nc', constraint: 'var=tas&north=10' },
+    ],
+    ['/thredds/ncss/grid/data/a/b.nc/dataset.xml', { service: 'ncss', suffix: 'xml', constraint: '' }],
     ['/thredds/catalog.xml', { service: 'catalog', suffix: 'xml', constraint: '' }],
     ['/thredds/catalog/data/cmip5/catalog.html', { service: 'catalog', suffix: 'html', constraint: '' }],
   ])('%s', (url, expected) => {

@@ -14,7 +14,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendDap2Error, sendOpendapError, wantsDapError } from '../opendap/dap2-error.filter';
 
-type ThreddsService = 'dodsC' | 'fileServer' | 'catalog';
+type ThreddsService = 'dodsC' | 'fileServer' | 'ncss' | 's3' | 'catalog';
 
 /** What one /thredds request holds and did, for its limits and its metrics. */
 interface Traffic {
@@ -44,17 +44,17 @@ export function classify(
   const q = url.indexOf('?');
   const path = q >= 0 ? url.slice(0, q) : url;
   const constraint = q >= 0 ? url.slice(q + 1) : '';
-  const m = /^\/thredds\/(dodsC|fileServer|catalog)?(\/|\.xml|\.html|$)/.exec(path);
+  const m = /^\/thredds\/(dodsC|fileServer|ncss|s3|catalog)?(\/|\.xml|\.html|$)/.exec(path);
   if (!m) return undefined;
   const service = (m[1] ?? 'catalog') as ThreddsService;
   const ext = /\.([a-z0-9]+)$/i.exec(path.split('/').pop() ?? '')?.[1] ?? '';
-  const suffix = service === 'fileServer' ? '' : ext;
-  return { service, suffix, constraint: service === 'dodsC' ? constraint : '' };
+  const suffix = service === 'fileServer' || service === 's3' ? '' : ext;
+  return { service, suffix, constraint: service === 'dodsC' || service === 'ncss' ? constraint : '' };
 }
 
 /**
  * Limits and accounting of /thredds: at most THREDDS_MAX_CONCURRENT_PER_CALLER
- * data requests (.dods, .ascii, fileServer GET) per caller at once, each
+ * data requests (.dods, .ascii, fileServer GET, NCSS subsets) per caller at once, each
  * stopped after THREDDS_REQUEST_TIMEOUT; and for every /thredds request the
  * Prometheus counters and the service, suffix and constraint in its log line.
  * Slots are released when the response closes: finished, failed or aborted.

@@ -4,9 +4,8 @@
  * the pending requests fail with a typed error and the worker is replaced;
  * the service's event loop never blocks on HDF5.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
+import { startWorkerEntry } from '../io/worker-entry';
 import { findH5wasm } from './h5-handler';
 import type { RequestBody, WorkerFailure, WorkerInit, WorkerResponse } from './h5-protocol';
 
@@ -30,22 +29,9 @@ type Pending = {
   timer: NodeJS.Timeout;
 };
 
-/**
- * Starts the worker thread from its entry file beside this one: h5-worker.js
- * when compiled, else h5-worker.ts (ts-node, jest), which a new thread cannot
- * run by itself (neither ts-node's hooks nor jest's transformer reach it), so
- * a two-line bootstrap registers ts-node (transpile only) there first.
- */
+/** Starts the HDF5 worker thread (h5-worker.js when compiled, h5-worker.ts under ts-node/jest). */
 export function startWorkerThread(options: WorkerOptions & { workerData: WorkerInit }): Worker {
-  const compiled = join(__dirname, 'h5-worker.js');
-  if (existsSync(compiled)) return new Worker(compiled, options);
-  const source = join(__dirname, 'h5-worker.ts');
-  if (!existsSync(source)) throw new Error(`HDF5 worker entry missing: neither ${compiled} nor ${source}`);
-  const bootstrap = [
-    `require('ts-node').register({ transpileOnly: true, projectSearchDir: ${JSON.stringify(__dirname)} });`,
-    `require(${JSON.stringify(source)});`,
-  ].join('\n');
-  return new Worker(bootstrap, { ...options, eval: true });
+  return startWorkerEntry(__dirname, 'h5-worker', options);
 }
 
 export class Hdf5Worker {

@@ -47,6 +47,43 @@ describe('loadConfig', () => {
       'S3_BUCKET must be a bucket name other than',
     ],
     ['S3_BUCKET not a root name', { S3_BUCKET: 'a/b:c' }, 'S3_BUCKET must be a bucket name other than'],
+    [
+      'presign expiry',
+      { THREDDS_S3_PRESIGN_EXPIRY: 'later' },
+      'THREDDS_S3_PRESIGN_EXPIRY must be a duration',
+    ],
+    ['zero presign expiry', { THREDDS_S3_PRESIGN_EXPIRY: '0' }, 'THREDDS_S3_PRESIGN_EXPIRY must be > 0'],
+    [
+      'presign expiry over 7 days',
+      { THREDDS_S3_PRESIGN_EXPIRY: '169h' },
+      'THREDDS_S3_PRESIGN_EXPIRY must be between 1s and 7 days',
+    ],
+    [
+      'presign expiry under 1 s',
+      { THREDDS_S3_PRESIGN_EXPIRY: '500ms' },
+      'THREDDS_S3_PRESIGN_EXPIRY must be whole seconds',
+    ],
+    [
+      'presign expiry in fractions',
+      { THREDDS_S3_PRESIGN_EXPIRY: '1.5' },
+      'THREDDS_S3_PRESIGN_EXPIRY must be whole seconds',
+    ],
+    ['S3_PUBLIC_ENDPOINT scheme', { S3_PUBLIC_ENDPOINT: 'ftp://s3' }, 'S3_PUBLIC_ENDPOINT must start with'],
+    [
+      'S3_PUBLIC_ENDPOINT with a path',
+      {
+        S3_ENDPOINT: 'http://minio:9000',
+        S3_ACCESS_KEY: 'a',
+        S3_SECRET_KEY: 'b',
+        S3_PUBLIC_ENDPOINT: 'https://s3.example.org/minio',
+      },
+      'S3_PUBLIC_ENDPOINT must be scheme://host[:port] only',
+    ],
+    [
+      'S3_PUBLIC_ENDPOINT without S3_ENDPOINT',
+      { S3_PUBLIC_ENDPOINT: 'https://s3.example.org' },
+      'S3_PUBLIC_ENDPOINT needs S3_ENDPOINT',
+    ],
   ])('rejects bad %s naming the variable', (_name, env, message) => {
     expect(() => loadConfig('catalog', env)).toThrow(ConfigError);
     expect(() => loadConfig('catalog', env)).toThrow(message);
@@ -92,6 +129,26 @@ describe('loadConfig', () => {
       { name: 'era', kind: 's3', bucket: 'shared', prefix: 'p1' },
       { name: 'obs', kind: 's3', bucket: 'shared', prefix: 'p10/sub' },
     ]);
+  });
+
+  it('presigns for 15 minutes by default, durations with units up to 7 days', () => {
+    expect(loadConfig('thredds-proxy', {}).s3Presign).toEqual({ expirySeconds: 900 });
+    const set = (v: string) =>
+      loadConfig('thredds-proxy', { THREDDS_S3_PRESIGN_EXPIRY: v }).s3Presign.expirySeconds;
+    expect([set('1'), set('60s'), set('10m'), set('168h'), set('2000ms')]).toEqual([1, 60, 600, 604_800, 2]);
+  });
+
+  it('names a public S3 endpoint for presigned URLs only when set', () => {
+    const s3 = { S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' };
+    expect(loadConfig('thredds-proxy', s3).s3).not.toHaveProperty('public');
+    expect(
+      loadConfig('thredds-proxy', { ...s3, S3_PUBLIC_ENDPOINT: 'https://s3.example.org/' }).s3,
+    ).toMatchObject({
+      endPoint: 'minio',
+      port: 9000,
+      useSSL: false,
+      public: { endPoint: 's3.example.org', port: 443, useSSL: true },
+    });
   });
 
   it('parses S3 endpoint into client options', () => {

@@ -95,6 +95,11 @@ const envSchema = z
     S3_ACCESS_KEY: z.string().min(1).optional(),
     S3_SECRET_KEY: z.string().min(1).optional(),
     S3_BUCKET: z.string().min(3).optional(),
+    S3_PUBLIC_ENDPOINT: url(['http', 'https'])
+      .refine((v) => new URL(v).pathname === '/' && !new URL(v).search, {
+        message: 'must be scheme://host[:port] only (presigned URLs cannot carry a path prefix)',
+      })
+      .optional(),
     OIDC_JWKS_URL: url(['http', 'https']).optional(),
     OIDC_ISSUER: z.string().min(1).optional(),
     OIDC_AUDIENCE: z.string().min(1).optional(),
@@ -127,6 +132,13 @@ const envSchema = z
     THREDDS_ASC_LIMIT: bytes.optional(),
     THREDDS_MAX_CONCURRENT_PER_CALLER: positiveInt.default(4),
     THREDDS_REQUEST_TIMEOUT: duration.optional(),
+    // SigV4 presigned URLs live 1 s to 7 days, in whole seconds.
+    THREDDS_S3_PRESIGN_EXPIRY: duration
+      .refine((ms) => ms % 1000 === 0, { message: 'must be whole seconds' })
+      .refine((ms) => ms >= 1000 && ms <= 604_800_000, {
+        message: 'must be between 1s and 7 days (604800 s), the limits of S3 presigned URLs',
+      })
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -152,6 +164,13 @@ const envSchema = z
         message: 'is required when S3_ENDPOINT is set',
       });
     }
+    if (env.S3_PUBLIC_ENDPOINT && !env.S3_ENDPOINT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_PUBLIC_ENDPOINT'],
+        message: 'needs S3_ENDPOINT (it only renames the object store for clients)',
+      });
+    }
   });
 
 export interface S3Config {
@@ -162,6 +181,8 @@ export interface S3Config {
   accessKey: string;
   secretKey: string;
   bucket?: string;
+  /** Where clients reach the store (S3_PUBLIC_ENDPOINT), when not at the internal endpoint: presigned URLs name it. */
+  public?: { endPoint: string; port: number; useSSL: boolean };
 }
 
 /** A named place files live: a POSIX directory or an S3 bucket (+ optional key prefix). */
@@ -219,6 +240,8 @@ export interface AppConfig {
   opendap: { binLimit: number; ascLimit: number };
   /** /thredds data requests (.dods, .ascii, fileServer GET): at once per caller, and how long each may run. */
   threddsLimits: { maxConcurrentPerCaller: number; requestTimeoutMs: number };
+  /** `/thredds/s3`: how long the presigned GET URLs it redirects to stay valid. */
+  s3Presign: { expirySeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -305,6 +328,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       maxConcurrentPerCaller: e.THREDDS_MAX_CONCURRENT_PER_CALLER,
       requestTimeoutMs: e.THREDDS_REQUEST_TIMEOUT ?? 600_000,
     },
+    s3Presign: { expirySeconds: (e.THREDDS_S3_PRESIGN_EXPIRY ?? 900_000) / 1000 },
   };
 }
 
@@ -329,16 +353,23 @@ function rootsFrom(e: z.infer<typeof envSchema>, abs: (p: string) => string, sta
 }
 
 function s3Config(endpoint: string, e: z.infer<typeof envSchema>): S3Config {
+  return {
+    ...hostOf(endpoint),
+    region: e.S3_REGION,
+    accessKey: e.S3_ACCESS_KEY ?? '',
+    secretKey: e.S3_SECRET_KEY ?? '',
+    bucket: e.S3_BUCKET,
+    ...(e.S3_PUBLIC_ENDPOINT ? { public: hostOf(e.S3_PUBLIC_ENDPOINT) } : {}),
+  };
+}
+
+function hostOf(endpoint: string): { endPoint: string; port: number; useSSL: boolean } {
   const u = new URL(endpoint);
   const useSSL = u.protocol === 'https:';
   return {
     endPoint: u.hostname,
     port: u.port ? Number(u.port) : useSSL ? 443 : 80,
     useSSL,
-    region: e.S3_REGION,
-    accessKey: e.S3_ACCESS_KEY ?? '',
-    secretKey: e.S3_SECRET_KEY ?? '',
-    bucket: e.S3_BUCKET,
   };
 }
 

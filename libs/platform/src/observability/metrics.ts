@@ -13,7 +13,7 @@ export class MetricsService implements OnModuleDestroy {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  /** /thredds requests by service (dodsC, fileServer, catalog), request suffix and status. */
+  /** /thredds requests by service (dodsC, fileServer, s3, catalog), request suffix and status. */
   readonly threddsRequests = new Counter({
     name: 'climcat_thredds_requests_total',
     help: '/thredds requests by service, suffix and status',

@@ -51,6 +51,7 @@ export type ResolvedLocation =
 @Injectable()
 export class StorageService {
   private client?: Client;
+  private presigner?: Client;
   /** NetCDF-4 objects from S3 are copied here (bounded, LRU) because HDF5 reads need a file. */
   readonly cache: LocalFileCache;
 
@@ -195,6 +196,33 @@ export class StorageService {
       pathStyle: true,
     });
     return this.client;
+  }
+
+  /**
+   * A presigned GET URL of an S3 location, valid `expirySeconds`. Signed for
+   * the endpoint clients reach (S3_PUBLIC_ENDPOINT, else S3_ENDPOINT): SigV4
+   * signs the Host header, so a URL cannot be re-pointed after signing. Signing
+   * is local (the region is configured), with no request to the store.
+   */
+  async presignedGet(location: StorageLocation, expirySeconds: number): Promise<string> {
+    const at = this.resolve(location);
+    if (at.kind !== 's3') throw InvalidError.field('root', `"${location.root}" is not an S3 root`);
+    const s3 = this.config.s3;
+    if (!s3) throw new UnavailableError('No object store is configured (set S3_ENDPOINT)');
+    this.presigner ??= s3.public
+      ? new Client({
+          ...s3.public,
+          accessKey: s3.accessKey,
+          secretKey: s3.secretKey,
+          region: s3.region,
+          pathStyle: true,
+        })
+      : this.s3();
+    try {
+      return await this.presigner.presignedGetObject(at.bucket, at.key, expirySeconds);
+    } catch (error) {
+      throw new UnavailableError(`object store: cannot presign ${at.url}: ${(error as Error).message}`);
+    }
   }
 }
 

@@ -1,0 +1,97 @@
+/**
+ * Lists directories for the usage scanner with synchronous lstat calls: in a
+ * worker thread they are several times faster than the promise API and
+ * never block a service's event loop. Symlinks are never followed; names
+ * that are not UTF-8 are kept as bytes so they can still be stat'ed.
+ */
+import { isUtf8 } from 'node:buffer';
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import type { DirectoryListing, ListRequest, ScanPath } from './tree-scan.protocol';
+
+const SLASH = Buffer.from('/');
+
+function join(base: ScanPath, name: string | Buffer): ScanPath {
+  if (typeof base === 'string' && typeof name === 'string') return base ? `${base}/${name}` : name;
+  const parts = [Buffer.from(base), Buffer.from(name)];
+  return base.length ? Buffer.concat([parts[0]!, SLASH, parts[1]!]) : parts[1]!;
+}
+
+function absolute(root: string, rel: ScanPath): string | Buffer {
+  if (typeof rel === 'string') return rel ? `${root}/${rel}` : root;
+  return Buffer.concat([Buffer.from(root), SLASH, Buffer.from(rel)]);
+}
+
+function reasonOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return code ?? (error instanceof Error ? error.message : String(error));
+}
+
+export function listDirectory(request: ListRequest): DirectoryListing {
+  const out: DirectoryListing = {
+    id: request.id,
+    dir: request.dir,
+    bytes: 0,
+    apparentBytes: 0,
+    files: 0,
+    subdirectories: [],
+    links: [],
+    problems: [],
+    ...(request.idle ? { idle: [] } : {}),
+  };
+  const idle = request.idle;
+  const here = absolute(request.root, request.dir);
+  try {
+    out.bytes += lstatSync(here).blocks * 512;
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+    )
+      return { ...out, missing: true };
+    out.problems.push({ path: request.dir, reason: reasonOf(error) });
+    return out;
+  }
+  let entries: Dirent<Buffer>[];
+  try {
+    entries = readdirSync(here, { withFileTypes: true, encoding: 'buffer' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      out.problems.push({ path: request.dir, reason: reasonOf(error) });
+    return out;
+  }
+  for (const entry of entries) {
+    const name = isUtf8(entry.name) ? entry.name.toString('utf8') : entry.name;
+    const rel = join(request.dir, name);
+    if (entry.isDirectory()) {
+      out.subdirectories.push(rel);
+      continue;
+    }
+    try {
+      const st = lstatSync(absolute(request.root, rel));
+      if (idle && st.isFile()) {
+        const lastUse = idle.noatime ? st.mtimeMs : Math.max(st.atimeMs, st.mtimeMs);
+        if (lastUse < idle.beforeMs)
+          out.idle?.push({ path: rel, size: st.size, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs });
+      }
+      if (st.isDirectory()) {
+        out.subdirectories.push(rel); // replaced by a directory since the listing
+      } else if (st.nlink > 1) {
+        out.links.push({ key: `${st.dev}:${st.ino}`, bytes: st.blocks * 512, apparentBytes: st.size });
+      } else {
+        out.bytes += st.blocks * 512;
+        out.apparentBytes += st.size;
+        out.files++;
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        out.problems.push({ path: rel, reason: reasonOf(error) });
+    }
+  }
+  return out;
+}
+
+parentPort?.on('message', (request: ListRequest) => {
+  parentPort?.postMessage(listDirectory(request));
+});

@@ -1,0 +1,109 @@
+import { PassThrough } from 'node:stream';
+import { MemoryByteSource } from '../io/byte-source';
+import { openNetcdf } from '../open';
+import { writeNetcdf3, type Netcdf3Data, type Netcdf3Schema } from '../cdf3/writer';
+import type { NetcdfDataset } from '../dataset';
+import { toNumbers, type NcArray } from '../model';
+import { parseNcssQuery } from './params';
+import { planSubset, readPlanned, writeSubset } from './subset';
+
+const text = (name: string, value: string) => ({ name, type: 'char' as const, value });
+
+async function toBytes(schema: Netcdf3Schema, data: Netcdf3Data): Promise<Uint8Array> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  await writeNetcdf3(sink, schema, data);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** 0..360 grid of 8 longitudes × 4 latitudes, `nt` days in noleap, time unlimited. */
+async function grid(nt: number): Promise<NetcdfDataset> {
+  const lon = Float64Array.from({ length: 8 }, (_, i) => i * 45);
+  const lat = Float64Array.from([-67.5, -22.5, 22.5, 67.5]);
+  const bytes = await toBytes(
+    {
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        { name: 'lat', length: 4 },
+        { name: 'lon', length: 8 },
+      ],
+      variables: [
+        {
+          name: 'time',
+          type: 'double',
+          dimensions: ['time'],
+          attributes: [text('units', 'days since 2001-01-01'), text('calendar', 'noleap')],
+        },
+        { name: 'lat', type: 'double', dimensions: ['lat'], attributes: [text('units', 'degrees_north')] },
+        { name: 'lon', type: 'double', dimensions: ['lon'], attributes: [text('units', 'degrees_east')] },
+        { name: 'tas', type: 'float', dimensions: ['time', 'lat', 'lon'], attributes: [text('units', 'K')] },
+      ],
+      globalAttributes: [text('history', 'made by a spec')],
+      numRecords: nt,
+    },
+    {
+      time: Float64Array.from({ length: nt }, (_, i) => i + 0.5),
+      lat,
+      lon,
+      tas: Float32Array.from({ length: nt * 32 }, (_, i) => i),
+    },
+  );
+  return openNetcdf(new MemoryByteSource(bytes));
+}
+
+describe('planSubset + writeSubset', () => {
+  it('knows the exact size before writing, and writes the planned cells', async () => {
+    const ds = await grid(10);
+    const q = parseNcssQuery(
+      'var=tas&north=30&south=0&west=-50&east=50&time_start=2001-01-03&time_end=2001-01-06&timeStride=2',
+    );
+    const plan = await planSubset(ds, q, { request: '/thredds/ncss/grid/x?var=tas' });
+    // lon cells (-22.5..22.5 around 0, 22.5..67.5 around 45, 292.5..337.5 around 315 as -45): 7, 0, 1; lat 22.5: 2.
+    expect(plan.dimensions.get('lon')?.indices).toEqual([7, 0, 1]);
+    expect(plan.dimensions.get('lat')?.indices).toEqual([2]);
+    expect(plan.times).toEqual([2, 4]);
+    expect(toNumbers(await readPlanned(ds, plan, 'lon'))).toEqual([-45, 0, 45]);
+    expect(toNumbers(await readPlanned(ds, plan, 'tas'))).toEqual([
+      2 * 32 + 2 * 8 + 7,
+      2 * 32 + 16,
+      2 * 32 + 17,
+      4 * 32 + 2 * 8 + 7,
+      4 * 32 + 16,
+      4 * 32 + 17,
+    ]);
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    await writeSubset(ds, plan, sink);
+    const out = new Uint8Array(Buffer.concat(chunks));
+    expect(out.length).toBe(plan.fileBytes);
+    expect(plan.format).toBe('classic');
+    const back = await openNetcdf(new MemoryByteSource(out));
+    expect(back.metadata.recordCount).toBe(2);
+    expect(toNumbers((await back.read('lon')) as NcArray)).toEqual([-45, 0, 45]);
+    const history = back.metadata.globalAttributes.find((a) => a.name === 'history')?.value as string;
+    expect(history).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ climcat NetCDF Subset Service: \/thredds\/ncss\/grid\/x\?var=tas\nmade by a spec$/,
+    );
+  });
+
+  it('refuses an answer over the limit with a split along time that fits', async () => {
+    const ds = await grid(100);
+    const q = parseNcssQuery('var=tas');
+    await expect(
+      planSubset(ds, q, { request: 'r', limit: { bytes: 4000, name: 'THREDDS_BIN_LIMIT' } }),
+    ).rejects.toThrow(
+      /over this server's THREDDS_BIN_LIMIT .*split it along time into 4 requests of at most 25 times \(each at most 3.97 kB\): time_start=2001-01-01T12:00:00&time_end=2001-01-25T12:00:00, time_start=2001-01-26T12:00:00/,
+    );
+  });
+
+  it('fails (does not hang) when the target is destroyed mid-answer', async () => {
+    const ds = await grid(3000);
+    const plan = await planSubset(ds, parseNcssQuery('var=tas'), { request: 'r' });
+    const sink = new PassThrough({ highWaterMark: 1024 });
+    sink.once('data', () => sink.destroy());
+    sink.resume();
+    await expect(writeSubset(ds, plan, sink)).rejects.toThrow(/closed before the subset was written/);
+  });
+});
