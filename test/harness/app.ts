@@ -27,8 +27,13 @@ export interface RunningApp {
   config: AppConfig;
   url: string;
   stateDir: string;
+  /** The JSON log lines written so far, when started with `logs: true` (at LOG_LEVEL info). */
+  logs: LogLine[];
   close(options?: { keepState?: boolean }): Promise<void>;
 }
+
+/** One pino line as written by the app. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 export function tempDir(prefix = 'climcat-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -40,13 +45,15 @@ export async function startApp(
     env?: Record<string, string>;
     features?: (Type | DynamicModule)[];
     stateDir?: string;
+    /** Keep the app's log lines in `logs` (LOG_LEVEL info unless env says otherwise). */
+    logs?: boolean;
   } = {},
 ): Promise<RunningApp> {
   const stateDir = options.stateDir ?? tempDir();
   const config = loadConfig(options.service ?? 'standalone', {
     STATE_DIR: stateDir,
     ADMIN_API_KEY: TEST_ADMIN_KEY,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: options.logs ? 'info' : 'silent',
     DEMO_DATA: 'false',
     // Node-RED allows one runtime per process; only its own suite turns it on.
     NODE_RED_ENABLED: 'false',
@@ -55,7 +62,14 @@ export async function startApp(
     PORT: '1',
     ...options.env,
   });
-  const app = await createApp(config, options.features ?? ALL_FEATURES);
+  const logs: LogLine[] = [];
+  const app = await createApp(
+    config,
+    options.features ?? ALL_FEATURES,
+    options.logs
+      ? { logDestination: { write: (line: string) => logs.push(JSON.parse(line) as LogLine) } }
+      : {},
+  );
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {
@@ -63,6 +77,7 @@ export async function startApp(
     config,
     url: `http://127.0.0.1:${address.port}`,
     stateDir,
+    logs,
     close: async ({ keepState = false } = {}) => {
       await app.close();
       if (!keepState) rmSync(stateDir, { recursive: true, force: true });

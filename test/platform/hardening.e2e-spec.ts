@@ -248,6 +248,16 @@ describe('class 6: answers given before routing are problems too', () => {
     expect(expectProblem(res, 431).detail).toMatch(/exceed/);
   });
 
+  it('headers over 16 KiB in all are a 431 problem', async () => {
+    const res = await raw('GET', '/api/v1/datasets', { 'X-Padding': 'x'.repeat(17_000) });
+    expect(expectProblem(res, 431).detail).toMatch(/are \d+ bytes and exceed the 16384 bytes/);
+  });
+
+  it('a 3 MB URL, beyond what the parser reads, is a 431 problem too', async () => {
+    const res = await raw('GET', `/api/v1/datasets?q=${'x'.repeat(3_000_000)}`);
+    expect(expectProblem(res, 431).detail).toMatch(/exceed the size this server reads \(2 MiB\)/);
+  });
+
   it('a method Node does not know is a 400 problem', async () => {
     expectProblem(await raw('FOO', '/api/v1/datasets'), 400);
   });

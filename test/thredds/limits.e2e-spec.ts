@@ -3,17 +3,29 @@
  * when anonymous) runs at most THREDDS_MAX_CONCURRENT_PER_CALLER data
  * requests at once (429 with Retry-After, a DAP2 Error on .dods), slots come
  * back after completion, errors and client aborts; THREDDS_REQUEST_TIMEOUT
- * stops a stream; requests and bytes actually sent are counted, and an
- * aborted .dods stops reading its file. Slots are held by pausing the client.
+ * stops a stream, and answers 503 at once when nothing was sent yet;
+ * requests and bytes actually sent are counted, each request has one log
+ * line with its constraint, status, bytes and outcome, and an aborted .dods
+ * closes its file. Slots are held by pausing the client.
  */
 import { STORE, type FileRecord, type Store } from '@climcat/core';
 import { MetricsService } from '@climcat/platform';
 import { writeNetcdf3 } from '@climcat/netcdf';
-import { rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { RequestLimitsService } from '../../apps/thredds-proxy/src/access/request-limits.service';
-import { startApp, tempDir, type RunningApp } from '../harness/app';
+import { startApp, tempDir, type LogLine, type RunningApp } from '../harness/app';
 import {
   basic,
   catalogArchive,
@@ -29,6 +41,8 @@ const BIG = { time: 4000, lat: 50, lon: 50 };
 /** Beside the public NetCDF-3 file: about 40 MB of float data. */
 const BIG_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big.nc');
 const MAX = 2;
+/** A named pipe catalogued as a file: opening it for reading blocks until someone writes (a stalled storage). */
+const FIFO_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_stalled.nc');
 
 let running: RunningApp;
 let slow: RunningApp;
@@ -115,6 +129,48 @@ async function noSlotsLeft(app: RunningApp): Promise<void> {
   );
 }
 
+/** A file record beside the public NetCDF-3 file, in its (public) dataset. */
+async function catalogFile(app: RunningApp, rel: string, size: number): Promise<void> {
+  const now = new Date().toISOString();
+  const file: FileRecord = {
+    id: `${PUBLIC_ID}/${rel.split('/').pop() ?? rel}`,
+    datasetId: PUBLIC_ID,
+    location: { root: 'data', path: rel },
+    size,
+    mtime: now,
+    format: 'NETCDF3_CLASSIC',
+    timeCoverage: { start: '2005-12-16T00:00:00', end: '2006-03-16T00:00:00', calendar: '360_day' },
+    variables: ['tas'],
+    status: 'present',
+    createdAt: now,
+    updatedAt: now,
+  };
+  await app.app.get<Store>(STORE).files.upsert(file);
+}
+
+/** Lets every open of the named pipe that is blocked waiting for a writer go on (it then fails: not a file). */
+function releaseFifo(): void {
+  if (!root) return;
+  try {
+    closeSync(openSync(join(root, FIFO_PATH), constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // ENXIO: nobody is waiting to read it.
+  }
+}
+
+/** Descriptors of this process (the apps run in it) open on `file`. */
+function openHandles(file: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
 beforeAll(async () => {
   root = tempDir('climcat-limits-archive-');
   outsideDir = tempDir('climcat-limits-outside-');
@@ -136,33 +192,22 @@ beforeAll(async () => {
   );
   running = await startApp({
     env: { DATA_ROOT: root, THREDDS_MAX_CONCURRENT_PER_CALLER: String(MAX), THREDDS_BIN_LIMIT: '1GB' },
+    logs: true,
   });
   slow = await startApp({
     env: { DATA_ROOT: root, THREDDS_REQUEST_TIMEOUT: '1s', THREDDS_BIN_LIMIT: '1GB' },
   });
   archive = { ...(await catalogArchive(running, root)), outside: '' };
   slowReaderKey = (await catalogArchive(slow, root)).readerKey;
+  execFileSync('mkfifo', [join(root, FIFO_PATH)]);
   for (const app of [running, slow]) {
-    const st = statSync(join(root, BIG_PATH));
-    const now = new Date().toISOString();
-    const file: FileRecord = {
-      id: `${PUBLIC_ID}/tas_big.nc`,
-      datasetId: PUBLIC_ID,
-      location: { root: 'data', path: BIG_PATH },
-      size: st.size,
-      mtime: st.mtime.toISOString(),
-      format: 'NETCDF3_CLASSIC',
-      timeCoverage: { start: '2005-12-16T00:00:00', end: '2006-03-16T00:00:00', calendar: '360_day' },
-      variables: ['tas'],
-      status: 'present',
-      createdAt: now,
-      updatedAt: now,
-    };
-    await app.app.get<Store>(STORE).files.upsert(file);
+    await catalogFile(app, BIG_PATH, statSync(join(root, BIG_PATH)).size);
+    await catalogFile(app, FIFO_PATH, 1000);
   }
 });
 
 afterAll(async () => {
+  releaseFifo();
   await running?.close();
   await slow?.close();
   rmSync(root, { recursive: true, force: true });
@@ -269,6 +314,35 @@ describe('THREDDS_REQUEST_TIMEOUT', () => {
   });
 });
 
+describe('THREDDS_REQUEST_TIMEOUT before anything was sent', () => {
+  afterEach(() => releaseFifo());
+
+  it.each([
+    ['.dods, as a DAP2 Error', dods(FIFO_PATH, 'tas'), 'dods'],
+    ['fileServer, as a problem', `/thredds/fileServer/data/${FIFO_PATH}`, ''],
+  ])('answers 503 with Retry-After while the file is still opening: %s', async (_label, path, suffix) => {
+    const who = basic(slowReaderKey);
+    const before = await counter(slow, 'threddsRequests', { suffix, status: '503' });
+    // The open blocks until the pipe has a writer: only the time limit can answer.
+    const res = await get(slow, path, who);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    const text = res.body.toString('utf8');
+    if (suffix === 'dods') {
+      expect(res.headers.get('content-description')).toBe('dods-error');
+      expect(text).toMatch(/^Error \{\n {4}code = 503;\n {4}message = ".*THREDDS_REQUEST_TIMEOUT \(1s\)/);
+    } else {
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(JSON.parse(text).detail).toContain('THREDDS_REQUEST_TIMEOUT (1s) before any data was sent');
+    }
+    expect(keyedSlots(slow)).toBe(0);
+    // The stalled open now fails (a pipe is no file); the 503 stands and the caller goes on.
+    releaseFifo();
+    expect((await get(slow, dods(PATHS.nc3, 'tas'), who)).status).toBe(200);
+    expect(await counter(slow, 'threddsRequests', { suffix, status: '503' })).toBe(before + 1);
+  });
+});
+
 describe('requests and bytes in Prometheus', () => {
   afterEach(() => noSlotsLeft(running));
 
@@ -325,5 +399,73 @@ describe('requests and bytes in Prometheus', () => {
     const sent = (await counter(running, 'threddsBytes', { service: 'dodsC' })) - bytesBefore;
     expect(sent).toBeGreaterThan(0);
     expect(sent).toBeLessThan(BIG_DATA_BYTES / 4);
+  });
+});
+
+describe('the log line of each /thredds request', () => {
+  afterEach(() => noSlotsLeft(running));
+
+  /** The completion line of the request with this constraint, once written. */
+  async function lineOf(constraint: string): Promise<LogLine> {
+    let line: LogLine | undefined;
+    await until(`the log line of ?${constraint}`, () => {
+      line = running.logs.find(
+        (l) => (l.thredds as { constraint?: string } | undefined)?.constraint === constraint,
+      );
+      return line !== undefined;
+    });
+    return line as LogLine;
+  }
+
+  it('says what a completed .dods asked for, its status and the bytes sent', async () => {
+    const ce = 'tas[0:1][0:2][0:3]';
+    const answer = await get(running, dods(PATHS.nc3, ce), { 'Accept-Encoding': 'identity' });
+    expect(answer.status).toBe(200);
+    const line = await lineOf(ce);
+    expect(line).toEqual(
+      expect.objectContaining({
+        msg: 'request completed',
+        bytes: answer.body.length,
+        res: expect.objectContaining({ statusCode: 200 }) as unknown,
+        thredds: { service: 'dodsC', suffix: 'dods', constraint: ce },
+      }),
+    );
+    // One line per request: the platform's, with the thredds fields.
+    expect(running.logs.filter((l) => l.thredds === line.thredds)).toHaveLength(1);
+  });
+
+  it('says that a .dods was aborted, and how much of it was sent', async () => {
+    const ce = 'tas[0:3999][0:49][0:49]';
+    const held = await hold(running, dods(BIG_PATH, ce));
+    expect(held.status).toBe(200);
+    await abort([held]);
+    const line = await lineOf(ce);
+    expect(line.msg).toBe('request aborted');
+    expect(line.res).toEqual(expect.objectContaining({ statusCode: 200 }));
+    expect(line.bytes).toBeGreaterThan(0);
+    expect(line.bytes).toBeLessThan(BIG_DATA_BYTES / 4);
+  });
+
+  it('names an error answer and its status', async () => {
+    expect((await get(running, dods(PATHS.nc3, 'nosuchvariable'))).status).toBe(400);
+    const line = await lineOf('nosuchvariable');
+    expect(line.msg).toBe('request completed');
+    expect(line.res).toEqual(expect.objectContaining({ statusCode: 400 }));
+    expect(line.bytes).toBeGreaterThan(0);
+  });
+});
+
+describe('a .dods aborted by the client', () => {
+  afterEach(() => noSlotsLeft(running));
+
+  it('closes its file at once', async () => {
+    const file = realpathSync(join(root, BIG_PATH));
+    // Whatever a complete answer leaves open (a cache of opened files, if any) is the baseline.
+    expect((await get(running, dods(BIG_PATH, 'tas[0][0][0]'))).status).toBe(200);
+    const baseline = openHandles(file);
+    const held = await hold(running, BIG_DODS);
+    expect(held.status).toBe(200);
+    await abort([held]);
+    await until('the aborted answer to close its file', () => openHandles(file) === baseline);
   });
 });

@@ -8,13 +8,18 @@ import { InvalidError } from '@climcat/core';
 import type { Logger as PinoLogger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig, type ServiceName } from './config/config';
 import { answerClientError, sendProblem } from './errors/problem.filter';
-import { pathHygiene, requestHygiene } from './errors/request-hygiene';
+import {
+  PARSER_MAX_HEAD_BYTES,
+  pathHygiene,
+  requestHeadLimit,
+  requestHygiene,
+} from './errors/request-hygiene';
 import { conditionalGet } from './http/conditional-get';
 import { jsonLimitExceeded } from './http/json-limits';
-import { newRequestId, requestContext, ROOT_LOGGER } from './observability/logging';
+import { countBytesSent, newRequestId, requestContext, ROOT_LOGGER } from './observability/logging';
 import { httpMetrics, MetricsService } from './observability/metrics';
 import { setupOpenApi } from './openapi/openapi';
-import { PlatformModule } from './platform.module';
+import { PlatformModule, type PlatformOptions } from './platform.module';
 
 /** The application type of every climcat process: Nest on Fastify. */
 export type ClimcatApp = NestFastifyApplication;
@@ -23,8 +28,12 @@ export type ClimcatApp = NestFastifyApplication;
 class RootModule {}
 
 /** The root module of one process: the platform plus the given feature modules. */
-export function rootModule(config: AppConfig, features: (Type | DynamicModule)[]): DynamicModule {
-  return { module: RootModule, imports: [PlatformModule.forRoot(config), ...features] };
+export function rootModule(
+  config: AppConfig,
+  features: (Type | DynamicModule)[],
+  options: PlatformOptions = {},
+): DynamicModule {
+  return { module: RootModule, imports: [PlatformModule.forRoot(config, options), ...features] };
 }
 
 /** application/json, application/merge-patch+json and other `+json` types. */
@@ -40,6 +49,7 @@ export const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
 function fastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    http: { maxHeaderSize: PARSER_MAX_HEAD_BYTES },
     trustProxy: 'loopback, linklocal, uniquelocal',
     // The caller's X-Request-Id when well-formed, else a new UUID (see requestContext).
     genReqId: newRequestId,
@@ -93,8 +103,11 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
     }
     void parseJson(request, text, (error, value) => done(error ? invalidJson(text) : null, value));
   });
+  // preParsing: after every onRequest hook, so a feature may first refuse its own URLs in its own format.
+  server.addHook('preParsing', requestHeadLimit);
   server.addHook('preHandler', requestHygiene);
   conditionalGet(server);
+  countBytesSent(server);
   app.enableShutdownHooks();
   setupOpenApi(app, config);
 }
@@ -131,8 +144,12 @@ const SECURITY_HEADERS: FastifyHelmetOptions = {
 };
 
 /** Creates a configured, not yet listening application (tests use this too). */
-export async function createApp(config: AppConfig, features: (Type | DynamicModule)[]): Promise<ClimcatApp> {
-  const app = await NestFactory.create<ClimcatApp>(rootModule(config, features), fastifyAdapter(), {
+export async function createApp(
+  config: AppConfig,
+  features: (Type | DynamicModule)[],
+  options: PlatformOptions = {},
+): Promise<ClimcatApp> {
+  const app = await NestFactory.create<ClimcatApp>(rootModule(config, features, options), fastifyAdapter(), {
     bufferLogs: true,
     // The body parsers are ours (configureHttp): JSON types only, empty bodies allowed.
     bodyParser: false,

@@ -1,6 +1,7 @@
 export * from './config/config';
 export * from './errors/problem';
 export * from './errors/problem.filter';
+export { MAX_REQUEST_HEAD_BYTES, requestHeadBytes } from './errors/request-hygiene';
 export * from './errors/validation';
 export * from './auth/api-key';
 export * from './auth/auth.service';
@@ -9,6 +10,7 @@ export * from './auth/auth.decorators';
 export * from './auth/auth.controller';
 export * from './auth/api-key.dto';
 export * from './observability/metrics';
+export { annotateRequest, bytesSent, logUrl } from './observability/logging';
 export * from './observability/health';
 export * from './openapi/openapi';
 export * from './openapi/page.dto';

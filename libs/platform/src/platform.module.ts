@@ -12,6 +12,7 @@ import { DatasetRules, STORE, type Store } from '@climcat/core';
 import type { Hdf5Worker } from '@climcat/netcdf';
 import { createStore } from '@climcat/store';
 import { mkdirSync } from 'node:fs';
+import type { DestinationStream } from 'pino';
 import { dirname } from 'node:path';
 import { AuthGuard } from './auth/auth.guard';
 import { checkDatasetDraft } from './datasets/dataset-draft-check';
@@ -50,6 +51,12 @@ class ShutdownSequence implements OnApplicationShutdown {
   }
 }
 
+/** What a process may set besides its config (tests read the log lines). */
+export interface PlatformOptions {
+  /** Where the JSON log lines go instead of stdout. */
+  logDestination?: DestinationStream;
+}
+
 /**
  * Everything every service shares: config, store, dataset rules, queues,
  * auth, problem errors, validation, logs, metrics and health. Imported once by each
@@ -58,8 +65,8 @@ class ShutdownSequence implements OnApplicationShutdown {
 @Global()
 @Module({})
 export class PlatformModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    const logger = createLogger(config);
+  static forRoot(config: AppConfig, options: PlatformOptions = {}): DynamicModule {
+    const logger = createLogger(config, options.logDestination);
     return {
       module: PlatformModule,
       imports: [LoggerModule.forRoot(loggerParams(logger))],

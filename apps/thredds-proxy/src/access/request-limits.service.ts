@@ -1,24 +1,29 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { TooManyRequestsError, UnavailableError, type Principal } from '@climcat/core';
-import { APP_CONFIG, MetricsService, type AppConfig } from '@climcat/platform';
+import {
+  annotateRequest,
+  APP_CONFIG,
+  bytesSent,
+  logUrl,
+  MAX_REQUEST_HEAD_BYTES,
+  MetricsService,
+  requestHeadBytes,
+  type AppConfig,
+} from '@climcat/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Readable, Transform, pipeline } from 'node:stream';
+import { sendDap2Error, sendOpendapError, wantsDapError } from '../opendap/dap2-error.filter';
 
 type ThreddsService = 'dodsC' | 'fileServer' | 'ncss' | 's3' | 'catalog';
 
-/** What one /thredds request did, for its metrics and its log line. */
+/** What one /thredds request holds and did, for its limits and its metrics. */
 interface Traffic {
   service: ThreddsService;
   suffix: string;
-  constraint: string;
-  bytes: number;
   /** The caller key holding a data slot, once acquired. */
   slotKey?: string;
   timer?: NodeJS.Timeout;
   timedOut: boolean;
-  /** The counting stream in front of the socket, destroyed when the time limit is reached. */
-  body?: Readable;
 }
 
 /** Seconds a caller over the concurrency limit is told to wait: about one running request. */
@@ -51,7 +56,7 @@ export function classify(
  * Limits and accounting of /thredds: at most THREDDS_MAX_CONCURRENT_PER_CALLER
  * data requests (.dods, .ascii, fileServer GET, NCSS subsets) per caller at once, each
  * stopped after THREDDS_REQUEST_TIMEOUT; and for every /thredds request the
- * Prometheus counters and one log line with the constraint and bytes sent.
+ * Prometheus counters and the service, suffix and constraint in its log line.
  * Slots are released when the response closes: finished, failed or aborted.
  */
 @Injectable()
@@ -70,39 +75,33 @@ export class RequestLimitsService implements OnModuleInit {
     return this.running.get(key) ?? 0;
   }
 
+  /**
+   * One onRequest hook: the request's service and suffix for the metrics and
+   * its log line (bytes and status are the platform's, see requestContext),
+   * the accounting when the response closes, and an overlong OPeNDAP URL
+   * refused as a DAP2 Error, which netCDF-C prints (the platform would
+   * answer a problem, see requestHeadLimit).
+   */
   onModuleInit(): void {
     const adapter = this.adapterHost.httpAdapter as typeof this.adapterHost.httpAdapter | undefined;
     if (!adapter) return;
     const server = adapter.getInstance<FastifyInstance>();
     server.addHook('onRequest', (request, reply, done) => {
       const kind = classify(request.url);
-      if (kind) {
-        const traffic: Traffic = { ...kind, bytes: 0, timedOut: false };
-        (request.raw as unknown as { [TRAFFIC]?: Traffic })[TRAFFIC] = traffic;
-        // 'close' comes for every response: completed, failed before sending, or aborted by the client.
-        reply.raw.once('close', () => this.finish(request, reply, traffic));
+      if (!kind) return done();
+      const traffic: Traffic = { service: kind.service, suffix: kind.suffix, timedOut: false };
+      (request.raw as unknown as { [TRAFFIC]?: Traffic })[TRAFFIC] = traffic;
+      annotateRequest(request, {
+        thredds: { service: kind.service, suffix: kind.suffix, constraint: logUrl(kind.constraint) },
+      });
+      // 'close' comes for every response: completed, failed before sending, or aborted by the client.
+      reply.raw.once('close', () => this.finish(request, reply, traffic));
+      const headBytes = requestHeadBytes(request.raw);
+      if (kind.service === 'dodsC' && headBytes > MAX_REQUEST_HEAD_BYTES && wantsDapError(request.url)) {
+        sendDap2Error(request, reply, 414, tooLongMessage(kind.constraint.length, headBytes));
+        return;
       }
       done();
-    });
-    // Counts what is handed to the socket: a stream through a counter, text and buffers by length.
-    server.addHook('onSend', (request, _reply, payload, done) => {
-      const traffic = trafficOf(request);
-      if (!traffic) return done(null, payload);
-      if (payload instanceof Readable) {
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            traffic.bytes += chunk.length;
-            cb(null, chunk);
-          },
-        });
-        // Destroying the counter (client gone, time limit) destroys the source, which closes its file.
-        pipeline(payload, counter, () => undefined);
-        traffic.body = counter;
-        return done(null, counter);
-      }
-      if (typeof payload === 'string' || Buffer.isBuffer(payload))
-        traffic.bytes += Buffer.byteLength(payload);
-      done(null, payload);
     });
   }
 
@@ -131,31 +130,39 @@ export class RequestLimitsService implements OnModuleInit {
     this.running.set(key, held + 1);
     traffic.slotKey = key;
     traffic.timer = setTimeout(
-      () => this.timeOut(reply, traffic),
+      () => this.timeOut(req, reply, traffic),
       this.config.threddsLimits.requestTimeoutMs,
     );
     traffic.timer.unref();
   }
 
   /**
-   * Throws a 503 when the time limit passed while the answer was being
-   * prepared (nothing sent yet); call before sending a stream.
+   * True once the time limit has passed and its 503 was sent: the handler
+   * drops what it prepared (closing its file) and sends nothing.
    */
-  checkTime(req: FastifyRequest, reply: FastifyReply): void {
-    if (!trafficOf(req)?.timedOut) return;
+  timedOut(req: FastifyRequest): boolean {
+    return trafficOf(req)?.timedOut ?? false;
+  }
+
+  /**
+   * The time limit: nothing sent yet (still opening or reading a header,
+   * e.g. from a stalled object store) is answered with a 503 at once, in the
+   * format of the route; a stream under way is cut off.
+   */
+  private timeOut(req: FastifyRequest, reply: FastifyReply, traffic: Traffic): void {
+    traffic.timedOut = true;
+    annotateRequest(req, { timedOut: true });
+    if (reply.raw.headersSent || reply.sent) {
+      // Fastify destroys the stream it was sending, which closes its file.
+      reply.raw.destroy();
+      return;
+    }
     void reply.header('Retry-After', String(RETRY_TIMEOUT_SECONDS));
-    throw new UnavailableError(
+    const error = new UnavailableError(
       `The request took longer than THREDDS_REQUEST_TIMEOUT (${this.config.threddsLimits.requestTimeoutMs / 1000}s) ` +
         'before any data was sent; retry later or request less (a smaller hyperslab or a byte range)',
     );
-  }
-
-  private timeOut(reply: FastifyReply, traffic: Traffic): void {
-    traffic.timedOut = true;
-    // Nothing sent yet: checkTime answers 503 once the handler is ready to send.
-    if (!reply.raw.headersSent) return;
-    traffic.body?.destroy();
-    reply.raw.destroy();
+    sendOpendapError(req, reply, error, this.logger);
   }
 
   private finish(req: FastifyRequest, reply: FastifyReply, traffic: Traffic): void {
@@ -168,19 +175,15 @@ export class RequestLimitsService implements OnModuleInit {
     }
     const status = String(reply.statusCode);
     this.metrics.threddsRequests.inc({ service: traffic.service, suffix: traffic.suffix, status });
-    this.metrics.threddsBytes.inc({ service: traffic.service }, traffic.bytes);
-    const outcome = traffic.timedOut ? 'timed out' : reply.raw.writableFinished ? 'completed' : 'aborted';
-    const fields = {
-      requestId: req.id,
-      service: traffic.service,
-      suffix: traffic.suffix,
-      constraint: traffic.constraint,
-      bytes: traffic.bytes,
-      status: reply.statusCode,
-      outcome,
-    };
-    const log = (req.raw as { log?: { info(obj: object, msg: string): void } }).log;
-    if (log && typeof log.info === 'function') log.info({ thredds: fields }, `thredds request ${outcome}`);
-    else this.logger.log(fields, `thredds request ${outcome}`);
+    this.metrics.threddsBytes.inc({ service: traffic.service }, bytesSent(req));
   }
+}
+
+/** What a DAP client is told when its URL is longer than the server reads. */
+function tooLongMessage(queryBytes: number, headBytes: number): string {
+  return (
+    `The query is ${queryBytes} bytes long (request line and headers ${headBytes} bytes) and this server reads ` +
+    `at most ${MAX_REQUEST_HEAD_BYTES} bytes (${MAX_REQUEST_HEAD_BYTES / 1024} KiB); ask for fewer variables ` +
+    'per request, or for ranges such as tas[0:11] instead of many single indices'
+  );
 }

@@ -54,6 +54,8 @@ export class FileServerController {
     const file = await this.files.open(caller, rawPath);
     let handedOver = false;
     try {
+      // Past the time limit while opening, its 503 was sent; the finally block closes the file.
+      if (this.limits.timedOut(req)) return;
       const validators: Validators = { etag: file.etag, lastModified: file.mtime };
       void reply
         .header('Accept-Ranges', 'bytes')
@@ -103,7 +105,6 @@ export class FileServerController {
         await reply.send();
         return;
       }
-      this.limits.checkTime(req, reply);
       const stream = await body();
       // Closed once the answer is complete or the client went away; the stream never owns the file.
       reply.raw.once('close', () => {

@@ -88,16 +88,15 @@ export class NcssController {
     this.limits.acquire(caller, req, reply);
     if (NcssService.isText(parsed)) {
       const text = await this.ncss.point(caller, path, query, req.url);
-      this.limits.checkTime(req, reply);
+      // Past the time limit its 503 was sent.
+      if (this.limits.timedOut(req)) return;
       await reply.type(text.contentType).send(text.body);
       return;
     }
     const file = await this.ncss.subset(caller, path, query, req.url);
-    try {
-      this.limits.checkTime(req, reply);
-    } catch (error) {
+    if (this.limits.timedOut(req)) {
       file.body.destroy();
-      throw error;
+      return;
     }
     await reply
       .type('application/x-netcdf')

@@ -75,7 +75,7 @@ export class OpendapController {
       case 'dods': {
         this.limits.acquire(caller, req, reply);
         const body = await this.opendap.dods(caller, path, query);
-        this.checkTime(req, reply, body);
+        if (this.timedOut(req, body)) return;
         void reply.header('Content-Description', 'dods-data').type('application/octet-stream');
         if (acceptsDeflate(req.headers['accept-encoding'])) {
           // Fast compression: the XDR of model output compresses well and the link is the bottleneck.
@@ -89,7 +89,7 @@ export class OpendapController {
       case 'asc': {
         this.limits.acquire(caller, req, reply);
         const body = await this.opendap.ascii(caller, path, query);
-        this.checkTime(req, reply, body);
+        if (this.timedOut(req, body)) return;
         await reply.header('Content-Description', 'dods-ascii').type('text/plain; charset=utf-8').send(body);
         return;
       }
@@ -110,13 +110,10 @@ export class OpendapController {
     }
   }
 
-  /** Past the time limit before sending: close the prepared answer (and its file), then 503. */
-  private checkTime(req: FastifyRequest, reply: FastifyReply, body: Readable): void {
-    try {
-      this.limits.checkTime(req, reply);
-    } catch (error) {
-      body.destroy();
-      throw error;
-    }
+  /** Past the time limit (its 503 already sent): close the prepared answer and its file. */
+  private timedOut(req: FastifyRequest, body: Readable): boolean {
+    if (!this.limits.timedOut(req)) return false;
+    body.destroy();
+    return true;
   }
 }

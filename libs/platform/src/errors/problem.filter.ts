@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger as PinoLogger } from 'pino';
+import { PARSER_MAX_HEAD_BYTES } from './request-hygiene';
 import { KIND_STATUS, PROBLEM_CONTENT_TYPE, problemType, type Problem } from './problem';
 
 /**
@@ -49,7 +50,8 @@ export function sendProblem(
   const problem = toProblem(exception, req);
   if (problem.status >= 500) logFailure(req, exception, problem, logger);
   if (reply.sent || reply.raw.headersSent) {
-    reply.raw.destroy();
+    // Cut an answer short, but leave a complete one alone (e.g. a time limit's 503 already sent).
+    if (!reply.raw.writableEnded) reply.raw.destroy();
     return;
   }
   if (problem.status === 401) {
@@ -188,7 +190,10 @@ export function answerClientError(
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, detail] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'The request line or headers exceed the size this server reads (16 KiB)']
+      ? [
+          431,
+          `The request line or headers exceed the size this server reads (${PARSER_MAX_HEAD_BYTES / 1024 / 1024} MiB)`,
+        ]
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'The request was not received in time']
         : [400, `The request could not be parsed as HTTP/1.1 (${error.code ?? 'malformed'})`];

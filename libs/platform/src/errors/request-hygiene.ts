@@ -1,4 +1,6 @@
+import { HttpException } from '@nestjs/common';
 import { InvalidError } from '@climcat/core';
+import type { IncomingMessage } from 'node:http';
 import { findIllFormedQueryParam, findIllFormedString } from '../http/json-limits';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
@@ -91,4 +93,55 @@ export function pathProblem(url: string): string | null {
   if (path.includes('\0')) return 'NUL characters are not accepted in a path';
   if (DOT_DOT_SEGMENT.test(path)) return '".." segments are not accepted in a path';
   return null;
+}
+
+/**
+ * What Node's HTTP parser reads of a request line and headers before it
+ * refuses the request outright (431, see answerClientError). Far above what
+ * is accepted (MAX_REQUEST_HEAD_BYTES, checked by requestHeadLimit) so that an
+ * overlong request still reaches the routes and is refused in the format its
+ * clients read (a DAP2 Error for OPeNDAP). It bounds the memory of a request
+ * head the way BODY_LIMIT_BYTES bounds a body.
+ */
+export const PARSER_MAX_HEAD_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Longest request line plus headers accepted: Node's own default, which was
+ * the limit when the parser enforced it (see PARSER_MAX_HEAD_BYTES).
+ */
+export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
+/** The bytes of the URL and header names and values, as Node's parser counts them. */
+export function requestHeadBytes(raw: IncomingMessage): number {
+  let bytes = raw.url?.length ?? 0;
+  for (const part of raw.rawHeaders) bytes += part.length;
+  return bytes;
+}
+
+/**
+ * Refuses a request line and headers over MAX_REQUEST_HEAD_BYTES with a 431
+ * problem. A preParsing hook: features refuse their own URLs first (OPeNDAP
+ * answers a DAP2 Error in its onRequest hook).
+ */
+export function requestHeadLimit(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  _payload: unknown,
+  done: (err?: Error | null) => void,
+): void {
+  const bytes = requestHeadBytes(request.raw);
+  if (bytes <= MAX_REQUEST_HEAD_BYTES) {
+    done();
+    return;
+  }
+  done(
+    new HttpException(
+      {
+        message:
+          `The request line and headers are ${bytes} bytes and exceed the ${MAX_REQUEST_HEAD_BYTES} bytes ` +
+          `(${MAX_REQUEST_HEAD_BYTES / 1024} KiB) this server reads`,
+      },
+      431,
+    ),
+  );
 }

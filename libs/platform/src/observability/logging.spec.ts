@@ -1,7 +1,16 @@
 import Fastify from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { loadConfig } from '../config/config';
-import { createLogger, newRequestId, requestContext, type RequestContext } from './logging';
+import { Readable } from 'node:stream';
+import {
+  annotateRequest,
+  countBytesSent,
+  createLogger,
+  logUrl,
+  newRequestId,
+  requestContext,
+  type RequestContext,
+} from './logging';
 
 type Line = Record<string, unknown> & { msg?: string; req?: Record<string, unknown> };
 
@@ -13,7 +22,12 @@ async function serve(level: string): Promise<{ url: string; lines: Line[]; close
   });
   const server = Fastify({ genReqId: newRequestId, forceCloseConnections: true });
   requestContext(server, logger);
+  countBytesSent(server);
   server.get('/ok', async () => ({ ok: true }));
+  server.get('/stream', async (request, reply) => {
+    annotateRequest(request, { thredds: { constraint: 'tas[0:1]' } });
+    return reply.send(Readable.from([Buffer.alloc(1000), Buffer.alloc(234)], { objectMode: false }));
+  });
   server.get('/fails', async (_request, reply) => reply.status(503).send({}));
   server.get('/metrics', async () => '');
   server.get('/slow', async () => {
@@ -65,6 +79,34 @@ describe('requestContext', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('logs the bytes sent, streamed or not, and the fields a feature added', async () => {
+    const app = await serve('info');
+    try {
+      const ok = await (await fetch(`${app.url}/ok`)).text();
+      expect((await (await fetch(`${app.url}/stream`)).arrayBuffer()).byteLength).toBe(1234);
+      await settle();
+      expect(app.lines).toEqual([
+        expect.objectContaining({ msg: 'request completed', bytes: ok.length }),
+        expect.objectContaining({
+          msg: 'request completed',
+          bytes: 1234,
+          thredds: { constraint: 'tas[0:1]' },
+          res: expect.objectContaining({ statusCode: 200 }) as unknown,
+        }),
+      ]);
+      expect(app.lines[0]).not.toHaveProperty('thredds');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('cuts a very long URL short in the log, saying how long it was', () => {
+    const url = `/x?${'a'.repeat(100_000)}`;
+    expect(logUrl(url)).toMatch(/^\/x\?a+…\(100003 characters\)$/);
+    expect(logUrl(url).length).toBeLessThan(4200);
+    expect(logUrl('/x?token=s3cret')).toBe('/x?token=[redacted]');
   });
 
   it('logs a 5xx answer as an errored request', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable, Transform, pipeline } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Params } from 'nestjs-pino';
 import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
@@ -17,6 +18,12 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 export interface RequestContext {
   id: string;
   log: Logger;
+  /** Bytes of the answer handed to the socket so far (after compression; an aborted answer counts what was sent). */
+  bytesSent: number;
+  /** Fields features add to the request's completion line (see annotateRequest). */
+  logFields: Record<string, unknown>;
+  /** The response, for the status of an aborted request's line. */
+  response: ServerResponse;
 }
 
 /** The caller's `X-Request-Id` when well-formed, else a new UUID (Fastify's `genReqId`). */
@@ -59,9 +66,9 @@ export function loggerParams(logger: Logger): Params {
 
 /**
  * First hooks of every request: the request id (see {@link newRequestId})
- * echoed in the response, a request-bound logger, and one "request
- * completed" line at info level. No request-bound child logger when nothing
- * is logged at all, no completion hook when info is off.
+ * echoed in the response, a request-bound logger, and one "request completed" line at info level
+ * with the status, the bytes and what features added. No request-bound
+ * child logger when nothing is logged at all, no completion hook when info is off.
  */
 export function requestContext(server: FastifyInstance, logger: Logger): void {
   const bindRequest = logger.level !== 'silent';
@@ -70,16 +77,20 @@ export function requestContext(server: FastifyInstance, logger: Logger): void {
     const raw = request.raw as IncomingMessage & RequestContext;
     raw.id = request.id;
     raw.log = bindRequest ? logger.child({ req: raw }) : logger;
+    raw.bytesSent = 0;
+    raw.logFields = {};
+    raw.response = reply.raw;
     done();
   });
   if (!logger.isLevelEnabled('info')) return;
   server.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
-    if (!UNLOGGED_PATHS.has(request.url)) logCompleted(contextOf(request).log, reply);
+    if (!UNLOGGED_PATHS.has(request.url)) logCompleted(request, reply);
     done();
   });
   // The client went away before the answer was complete: onResponse never runs for it.
   server.addHook('onRequestAbort', (request, done) => {
-    contextOf(request).log.info('request aborted');
+    const { log, bytesSent, logFields, response } = contextOf(request);
+    log.info({ ...logFields, res: response, bytes: bytesSent }, 'request aborted');
     done();
   });
 }
@@ -88,17 +99,58 @@ function contextOf(request: FastifyRequest): RequestContext {
   return request.raw as IncomingMessage & RequestContext;
 }
 
+/**
+ * Counts the bytes of every answer into its request context (see
+ * {@link bytesSent}). The last onSend hook, so it counts what is really
+ * sent (after a 304 replaced the body, after compression).
+ */
+export function countBytesSent(server: FastifyInstance): void {
+  // A stream through a counter, text and buffers by length; HEAD sends no body.
+  server.addHook('onSend', (request, _reply, payload, done) => {
+    const context = contextOf(request);
+    if (request.method === 'HEAD') return done(null, payload);
+    if (payload instanceof Readable) {
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          context.bytesSent += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      // Fastify destroys the counter when the response closes early (client gone, time limit);
+      // pipeline passes that on to the source, which closes its file.
+      pipeline(payload, counter, () => undefined);
+      done(null, counter);
+      return;
+    }
+    if (typeof payload === 'string' || Buffer.isBuffer(payload))
+      context.bytesSent += Buffer.byteLength(payload);
+    done(null, payload);
+  });
+}
+
+/** Adds fields to the request's completion line (e.g. what an OPeNDAP request asked for). */
+export function annotateRequest(request: FastifyRequest, fields: Record<string, unknown>): void {
+  const context = contextOf(request);
+  context.logFields = { ...context.logFields, ...fields };
+}
+
+/** Bytes of the answer handed to the socket so far (0 before the request-context hook ran). */
+export function bytesSent(request: FastifyRequest): number {
+  return contextOf(request).bytesSent ?? 0;
+}
+
 /** The reply itself is logged as `res`: Fastify writes its headers in one go, so the raw response has none to show. */
-function logCompleted(log: Logger, reply: FastifyReply): void {
+function logCompleted(request: FastifyRequest, reply: FastifyReply): void {
+  const { log, bytesSent: bytes, logFields } = contextOf(request);
   const responseTime = reply.elapsedTime;
   const finished = reply.raw.writableFinished;
   if (reply.statusCode >= 500 || !finished) {
     const err = new Error(
       finished ? `failed with status code ${reply.statusCode}` : 'response was not completed',
     );
-    log.info({ res: reply, err, responseTime }, 'request errored');
+    log.info({ ...logFields, res: reply, bytes, err, responseTime }, 'request errored');
   } else {
-    log.info({ res: reply, responseTime }, 'request completed');
+    log.info({ ...logFields, res: reply, bytes, responseTime }, 'request completed');
   }
 }
 
@@ -108,7 +160,18 @@ function serializeResponse(res: { statusCode: number; getHeaders(): Record<strin
 }
 
 function serializeRequest(req: IncomingMessage & { id?: unknown; originalUrl?: string }) {
-  return { id: req.id, method: req.method, url: redactUrl(req.originalUrl ?? req.url ?? '') };
+  return { id: req.id, method: req.method, url: logUrl(req.originalUrl ?? req.url ?? '') };
+}
+
+/** Longest URL written to a log line; the parser accepts far longer ones (PARSER_MAX_HEAD_BYTES). */
+const MAX_LOGGED_URL = 4096;
+
+/** The URL as logged: redacted, and cut short with its length when it is very long. */
+export function logUrl(url: string): string {
+  const redacted = redactUrl(url);
+  return redacted.length <= MAX_LOGGED_URL
+    ? redacted
+    : `${redacted.slice(0, MAX_LOGGED_URL)}…(${redacted.length} characters)`;
 }
 
 /** Drops presigned-URL signatures and tokens from logged URLs. */
