@@ -41,7 +41,6 @@ const MAX_SCAN_ERRORS = 1000;
 const FLUSH_MS = 1000;
 /** ...and after this many files, whichever comes first. */
 const FLUSH_FILES = 500;
-const REFRESH_BATCH = 500;
 
 export interface ScanJob {
   scanId: string;
@@ -186,9 +185,12 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       errors: [],
     });
 
+    // Totals are refreshed with each file write (FileRepository.register/retire). What a crash
+    // interrupted is finished first: dataset refreshes left pending (mongo)...
+    repaired += (await this.files.settlePending(actor)).length;
+    // ...and the datasets of files skipped as unchanged are checked at the end, for stores
+    // written before totals were kept with the file rows.
     const touched = new Set<string>();
-    // Datasets of files skipped as unchanged: their totals are checked at the end, since a
-    // crash between a file write and its dataset's recomputation leaves nothing else to redo it.
     const seenDatasets = new Set<string>();
     let cancelled = false;
     let publishedSeen = 0;
@@ -220,12 +222,6 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     ticker.unref();
     const flush = async () => {
       if (counts.seen - publishedSeen >= FLUSH_FILES) await publish();
-      if (touched.size >= REFRESH_BATCH) {
-        // Take the batch first: tasks finishing during the refresh add to the next one.
-        const batch = [...touched];
-        touched.clear();
-        await this.files.refreshDatasets(batch, actor);
-      }
     };
     const fail = (path: string, error: unknown) => {
       counts.failed++;
@@ -257,9 +253,9 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
         knownAt++;
       }
       if (gone.length) {
-        counts.removed += await this.store.files.markRemoved(
+        counts.removed += await this.files.retire(
           gone.map((g) => g.id),
-          new Date().toISOString(),
+          actor,
         );
         gone.forEach((g) => touched.add(g.datasetId));
       }
@@ -302,11 +298,10 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       await Promise.all(pool);
       if (!cancelled) await removeUpTo(null);
       await publish();
-      await this.files.refreshDatasets(touched, actor);
       if (!cancelled) {
         for (const id of touched) seenDatasets.delete(id);
         const fixed = await this.files.repairDatasets(seenDatasets, actor);
-        repaired = fixed.length;
+        repaired += fixed.length;
         if (fixed.length)
           this.logger.warn({ scanId, repaired, first: fixed.slice(0, 20) }, 'repaired dataset totals');
       }
