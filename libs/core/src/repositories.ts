@@ -76,6 +76,16 @@ export interface TotalsUpdate {
   replacesAudit?: string;
 }
 
+export interface RegisterOptions {
+  /**
+   * Bulk writers (scans): a store that cannot refresh within the write's own
+   * transaction (mongo) leaves the refresh to the caller's next
+   * `settlePending`; the file's pending mark keeps that crash-safe. The
+   * sqlite adapter refreshes in the transaction regardless.
+   */
+  deferRefresh?: boolean;
+}
+
 export interface FileRegistration {
   outcome: FileUpsertOutcome;
   /** The stored id (an existing row at the location keeps its id). */
@@ -115,7 +125,7 @@ export interface FileRepository {
    * transactions) writes the file with a pending mark, recomputes, and clears
    * the mark, so `settlePending` redoes whatever a crash interrupted.
    */
-  register(record: FileRecord, refresh: TotalsRefresh): Promise<FileRegistration>;
+  register(record: FileRecord, refresh: TotalsRefresh, options?: RegisterOptions): Promise<FileRegistration>;
   /** `markRemoved` and the refresh of those files' datasets, with the same guarantee as `register`. */
   retire(ids: string[], at: string, refresh: TotalsRefresh): Promise<FileRetirement>;
   /**

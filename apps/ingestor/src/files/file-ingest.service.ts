@@ -9,6 +9,7 @@ import {
   type FileRecord,
   type FileUpsertOutcome,
   type Principal,
+  type RegisterOptions,
   type Store,
   type StorageLocation,
   type TotalsFix,
@@ -116,12 +117,23 @@ export class FileIngestService {
   }
 
   /** Inspects and upserts one file (and its dataset). */
-  async ingest(rootName: string, object: StoredObject, actor: string): Promise<IngestOutcome> {
+  /** `deferRefresh`: for scans, which settle their datasets' totals in batches (see RegisterOptions). */
+  async ingest(
+    rootName: string,
+    object: StoredObject,
+    actor: string,
+    options: RegisterOptions = {},
+  ): Promise<IngestOutcome> {
     const inspection = await this.inspect(rootName, object);
-    return this.upsert(inspection, object.etag, actor);
+    return this.upsert(inspection, object.etag, actor, options);
   }
 
-  async upsert(inspection: Inspection, etag: string | undefined, actor: string): Promise<IngestOutcome> {
+  async upsert(
+    inspection: Inspection,
+    etag: string | undefined,
+    actor: string,
+    options: RegisterOptions = {},
+  ): Promise<IngestOutcome> {
     const { summary, grouping, location } = inspection;
     const now = new Date().toISOString();
     const dataset = await this.ensureDataset(grouping, summary, actor);
@@ -142,7 +154,7 @@ export class FileIngestService {
       createdAt: now,
       updatedAt: now,
     };
-    const registered = await this.rules.registerFile(file, actor);
+    const registered = await this.rules.registerFile(file, actor, options);
     return {
       outcome: registered.outcome,
       fileId: registered.fileId,

@@ -220,8 +220,13 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     // stalls the loop, and the counts must still move.
     const ticker = setInterval(() => void publish(), FLUSH_MS);
     ticker.unref();
+    let unsettled = 0;
     const flush = async () => {
       if (counts.seen - publishedSeen >= FLUSH_FILES) await publish();
+      if (unsettled >= FLUSH_FILES) {
+        unsettled = 0;
+        await this.files.settlePending(actor);
+      }
     };
     const fail = (path: string, error: unknown) => {
       counts.failed++;
@@ -280,8 +285,10 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
           seenDatasets.add(previous.datasetId);
         } else {
           const task = this.files
-            .ingest(initial.root, object, actor)
+            // Totals of the datasets written are settled every FLUSH_FILES files and at the end.
+            .ingest(initial.root, object, actor, { deferRefresh: true })
             .then((result) => {
+              unsettled++;
               counts[
                 previous?.status === 'present' && result.outcome !== 'unchanged' ? 'changed' : result.outcome
               ]++;
@@ -297,6 +304,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       }
       await Promise.all(pool);
       if (!cancelled) await removeUpTo(null);
+      await this.files.settlePending(actor);
       await publish();
       if (!cancelled) {
         for (const id of touched) seenDatasets.delete(id);

@@ -17,7 +17,14 @@ import {
   type AccessControl,
   type Principal,
 } from '../principal';
-import type { FileAggregate, FileRegistration, FileRetirement, Store, TotalsRefresh } from '../repositories';
+import type {
+  FileAggregate,
+  FileRegistration,
+  FileRetirement,
+  RegisterOptions,
+  Store,
+  TotalsRefresh,
+} from '../repositories';
 import {
   checkDraftRules,
   editableView,
@@ -325,8 +332,12 @@ export class DatasetRules {
    * derived members in line with the file rows, atomically where the store
    * can (see FileRepository.register).
    */
-  async registerFile(record: FileRecord, actor: string): Promise<FileRegistration> {
-    return this.store.files.register(record, this.totalsRefresh(actor));
+  async registerFile(
+    record: FileRecord,
+    actor: string,
+    options: RegisterOptions = {},
+  ): Promise<FileRegistration> {
+    return this.store.files.register(record, this.totalsRefresh(actor), options);
   }
 
   /** Marks files removed and refreshes their datasets, like registerFile. */

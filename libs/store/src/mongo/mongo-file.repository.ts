@@ -9,6 +9,7 @@ import {
   type FileUpsertOutcome,
   type Page,
   type Paged,
+  type RegisterOptions,
   type StorageLocation,
   type TotalsRefresh,
 } from '@climcat/core';
@@ -77,11 +78,15 @@ export class MongoFileRepository implements FileRepository {
     return (await this.write(record)).plan.outcome;
   }
 
-  async register(record: FileRecord, refresh: TotalsRefresh): Promise<FileRegistration> {
+  async register(
+    record: FileRecord,
+    refresh: TotalsRefresh,
+    options: RegisterOptions = {},
+  ): Promise<FileRegistration> {
     const token = randomUUID();
     const { plan, existing } = await this.write(record, (moved) => ({ token, datasets: moved }));
     const moved = existing && existing.datasetId !== plan.record.datasetId ? existing.datasetId : undefined;
-    if (plan.write !== 'none') {
+    if (plan.write !== 'none' && !options.deferRefresh) {
       await this.refreshDatasets([plan.record.datasetId, ...(moved ? [moved] : [])], refresh);
       await this.clearPending([plan.record.id], token);
     }
@@ -117,8 +122,13 @@ export class MongoFileRepository implements FileRepository {
       after = last.id;
       const ids = docs.flatMap((d) => [d.datasetId, ...(d.pending?.datasets ?? [])]);
       for (const id of await this.refreshDatasets(ids, refresh)) changed.add(id);
-      // Each mark by its token: a mark written again since we read it stays for its own writer.
-      for (const doc of docs) if (doc.pending) await this.clearPending([doc.id], doc.pending.token);
+      // Only the marks read: a file written again since carries a new token and keeps its mark.
+      await this.model
+        .updateMany(
+          { id: { $in: docs.map((d) => d.id) }, 'pending.token': { $in: docs.map((d) => d.pending?.token) } },
+          { $unset: { pending: 1 } },
+        )
+        .exec();
       if (docs.length < PENDING_BATCH) break;
     }
     return [...changed];
@@ -250,6 +260,8 @@ export class MongoFileRepository implements FileRepository {
     const changed: string[] = [];
     for (const id of new Set(ids)) {
       for (let attempt = 1; ; attempt++) {
+        // The files are read after the dataset: a refresh computed from files older than the
+        // revision it replaces could otherwise overwrite a newer writer's correct totals.
         const current = await this.datasets.get(id);
         if (!current) break;
         const [files, latest] = await Promise.all([this.aggregate(id), this.audit.latest('dataset', id)]);

@@ -123,6 +123,7 @@ export class SqliteFileRepository implements FileRepository {
     return this.db.transaction(() => this.upsertNow(record).outcome)();
   }
 
+  /** `deferRefresh` is not needed here: the refresh is part of the write's transaction. */
   async register(record: FileRecord, refresh: TotalsRefresh): Promise<FileRegistration> {
     // IMMEDIATE: the write lock is taken before the reads the refresh is computed from.
     return this.db
