@@ -1,6 +1,6 @@
 /** The standalone server as a child process, for suites that kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import * as ts from 'typescript';
 import { tempDir, TEST_ADMIN_KEY } from '../harness/app';
@@ -36,6 +36,8 @@ function compiled(): string {
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, outputText);
   }
+  // Node-RED loads the climcat node package (JavaScript, no build step) from the tree beside the code.
+  symlinkSync(join(ROOT, 'apps/ingestor/node-red'), join(out, 'apps/ingestor/node-red'));
   process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   build = out;
   return out;
