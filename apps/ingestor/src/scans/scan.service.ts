@@ -185,8 +185,9 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       errors: [],
     });
 
-    // Totals are refreshed with each file write (FileRepository.register/retire). What a crash
-    // interrupted is finished first: dataset refreshes left pending (mongo)...
+    // Totals follow each file write (FileRepository.register/retire; on mongo this scan's
+    // registrations are settled in batches). What a crash interrupted is finished first:
+    // dataset refreshes left pending (mongo)...
     repaired += (await this.files.settlePending(actor)).length;
     // ...and the datasets of files skipped as unchanged are checked at the end, for stores
     // written before totals were kept with the file rows.
