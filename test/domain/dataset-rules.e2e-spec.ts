@@ -627,6 +627,53 @@ describe.each(adapters)('DatasetRules on the %s store', (_adapter, open) => {
     });
   });
 
+  describe('registerFile and retireFiles', () => {
+    it('keep totals, coverage and availability in line with every write', async () => {
+      await rules.create(ctx(alice), draft('ds'));
+      await rules.registerFile(file('f-1', 'ds/a.nc', { datasetId: 'ds.v1', size: 10 }), 'scan:1');
+      expect(await store.datasets.get('ds.v1')).toMatchObject({ fileCount: 1, size: 10 });
+      await rules.registerFile(file('f-2', 'ds/b.nc', { datasetId: 'ds.v1', size: 20 }), 'scan:1');
+      expect(await store.datasets.get('ds.v1')).toMatchObject({ fileCount: 2, size: 30 });
+      expect(await rules.retireFiles(['f-1', 'f-2'], 'scan:1')).toEqual({
+        removed: 2,
+        datasetIds: ['ds.v1'],
+      });
+      expect(await store.datasets.get('ds.v1')).toMatchObject({
+        fileCount: 0,
+        size: 0,
+        availability: 'offline',
+      });
+      // Nothing for a repair to find.
+      expect(await rules.repairTotals(['ds.v1'], 'repair:cura')).toEqual([]);
+    });
+
+    it('audit one entry per actor run: later writes by the same actor extend it', async () => {
+      await rules.create(ctx(alice), draft('ds'));
+      for (const [i, path] of ['a', 'b', 'c'].entries())
+        await rules.registerFile(file(`f-${i}`, `ds/${path}.nc`, { datasetId: 'ds.v1', size: 10 }), 'scan:1');
+      await rules.retireFiles(['f-0'], 'scan:2');
+      const [latest, previous, created, ...rest] = await auditOf('ds.v1');
+      expect(rest).toEqual([]);
+      expect(created).toMatchObject({ action: 'create' });
+      expect(previous).toMatchObject({
+        action: 'ingest',
+        actor: 'scan:1',
+        changes: [
+          { path: '/fileCount', from: 0, to: 3 },
+          { path: '/size', from: 0, to: 30 },
+        ],
+      });
+      expect(latest).toMatchObject({
+        action: 'ingest',
+        actor: 'scan:2',
+        changes: [
+          { path: '/fileCount', from: 3, to: 2 },
+          { path: '/size', from: 30, to: 20 },
+        ],
+      });
+    });
+  });
+
   describe('repairTotals', () => {
     // The state a crash leaves: file rows written, the dataset's recomputation never ran.
     async function drifted(): Promise<void> {

@@ -13,9 +13,11 @@ import {
   NotFoundError,
   PreconditionFailedError,
   type DatasetRecord,
+  type AuditEntry,
   type DatasetSearchResult,
   type FileRecord,
   type Store,
+  type TotalsRefresh,
 } from '@climcat/core';
 import { createStore } from '@climcat/store';
 import { testEnv } from '../harness/env';
@@ -938,6 +940,137 @@ describe.each(adapters)('%s store', (_adapter, open) => {
         timeStart: null,
         timeEnd: null,
       });
+    });
+  });
+
+  describe("files with their datasets' totals", () => {
+    const calls: string[] = [];
+    /** A store-neutral refresh rule: totals from the files, one audit entry per actor run extended in place. */
+    const refresh: TotalsRefresh = (current, files, latest) => {
+      calls.push(current.id);
+      if (current.fileCount === files.fileCount && current.size === files.size) return null;
+      const record = { ...current, fileCount: files.fileCount, size: files.size };
+      const extend = latest?.actor === 'test' ? latest : null;
+      const audit: AuditEntry = {
+        id: extend?.id ?? `a-${current.id}-${calls.length}`,
+        entityType: 'dataset',
+        entityId: current.id,
+        action: 'ingest',
+        actor: 'test',
+        at: `2024-01-01T00:00:${String(calls.length).padStart(2, '0')}Z`,
+        changes: [
+          { path: '/fileCount', from: extend?.changes[0]?.from ?? current.fileCount, to: files.fileCount },
+        ],
+      };
+      return { record, audit, ...(extend ? { replacesAudit: extend.id } : {}) };
+    };
+    const failing: TotalsRefresh = () => {
+      throw new Error('refresh failed');
+    };
+    const totals = async (id: string) => {
+      const d = await store.datasets.get(id);
+      return { fileCount: d?.fileCount, size: d?.size };
+    };
+
+    beforeEach(async () => {
+      calls.length = 0;
+      await seed(dataset('ds-1'), dataset('ds-2'));
+    });
+
+    it('register writes the file and refreshes its dataset; an unchanged file refreshes nothing', async () => {
+      expect(await store.files.register(file('f-1', 'a.nc', { size: 10 }), refresh)).toEqual({
+        outcome: 'new',
+        fileId: 'f-1',
+      });
+      await store.files.register(file('f-2', 'b.nc', { size: 5 }), refresh);
+      expect(await totals('ds-1')).toEqual({ fileCount: 2, size: 15 });
+      expect((await store.datasets.get('ds-1'))?.revision).toBe(3);
+      calls.length = 0;
+      expect(await store.files.register(file('f-1', 'a.nc', { size: 10 }), refresh)).toMatchObject({
+        outcome: 'unchanged',
+      });
+      expect(calls).toEqual([]);
+    });
+
+    it('register keeps the stored id at a location and refreshes the dataset a file moved from', async () => {
+      await store.files.register(file('f-1', 'a.nc', { size: 10 }), refresh);
+      const moved = await store.files.register(
+        file('other-id', 'a.nc', { size: 10, datasetId: 'ds-2' }),
+        refresh,
+      );
+      expect(moved).toEqual({ outcome: 'changed', fileId: 'f-1', previousDatasetId: 'ds-1' });
+      expect(await totals('ds-1')).toEqual({ fileCount: 0, size: 0 });
+      expect(await totals('ds-2')).toEqual({ fileCount: 1, size: 10 });
+    });
+
+    it('retire marks files removed and refreshes their datasets', async () => {
+      await store.files.register(file('f-1', 'a.nc', { size: 10 }), refresh);
+      await store.files.register(file('f-2', 'b.nc', { size: 5 }), refresh);
+      await store.files.register(file('f-3', 'c.nc', { size: 7, datasetId: 'ds-2' }), refresh);
+      const retired = await store.files.retire(['f-1', 'f-3', 'ghost'], '2024-02-01T00:00:00Z', refresh);
+      expect({ ...retired, datasetIds: [...retired.datasetIds].sort() }).toEqual({
+        removed: 2,
+        datasetIds: ['ds-1', 'ds-2'],
+      });
+      expect(await totals('ds-1')).toEqual({ fileCount: 1, size: 5 });
+      expect(await totals('ds-2')).toEqual({ fileCount: 0, size: 0 });
+      expect(await store.files.get('f-1')).toMatchObject({
+        status: 'removed',
+        updatedAt: '2024-02-01T00:00:00Z',
+      });
+      expect(await store.files.retire(['f-1'], '2024-02-02T00:00:00Z', refresh)).toEqual({
+        removed: 0,
+        datasetIds: [],
+      });
+    });
+
+    it('gives the refresh the newest audit entry and lets it write over that entry', async () => {
+      await store.files.register(file('f-1', 'a.nc'), refresh);
+      await store.files.register(file('f-2', 'b.nc'), refresh);
+      await store.files.register(file('f-3', 'c.nc'), refresh);
+      const audit = await store.audit.list('dataset', 'ds-1', { limit: 10, offset: 0 });
+      expect(audit.total).toBe(1);
+      expect(audit.items[0]).toMatchObject({
+        changes: [{ path: '/fileCount', from: dataset('ds-1').fileCount, to: 3 }],
+      });
+    });
+
+    it('deferRefresh leaves the refresh to settlePending where the store cannot make it atomic', async () => {
+      await store.files.register(file('f-1', 'a.nc', { size: 10 }), refresh, { deferRefresh: true });
+      await store.files.register(file('f-2', 'b.nc', { size: 5 }), refresh, { deferRefresh: true });
+      const settled = await store.files.settlePending(refresh);
+      if (store.adapter === 'sqlite') expect(settled).toEqual([]);
+      else expect(settled).toEqual(['ds-1']);
+      expect(await totals('ds-1')).toEqual({ fileCount: 2, size: 15 });
+    });
+
+    it('a refresh that fails leaves totals a later settlePending brings in line (sqlite: nothing written)', async () => {
+      await store.files.register(file('f-1', 'a.nc', { size: 10 }), refresh);
+      await expect(store.files.register(file('f-2', 'b.nc', { size: 5 }), failing)).rejects.toThrow(
+        'refresh failed',
+      );
+      await expect(store.files.retire(['f-1'], '2024-02-01T00:00:00Z', failing)).rejects.toThrow(
+        'refresh failed',
+      );
+      if (store.adapter === 'sqlite') {
+        // One transaction: neither the file row nor the removal happened.
+        expect(await store.files.get('f-2')).toBeNull();
+        expect(await store.files.get('f-1')).toMatchObject({ status: 'present' });
+        expect(await store.files.settlePending(refresh)).toEqual([]);
+      } else {
+        // Written with a pending mark, which settlePending finds.
+        expect(await store.files.get('f-2')).toMatchObject({ status: 'present' });
+        expect(await store.files.settlePending(refresh)).toEqual(['ds-1']);
+      }
+      const agg = await store.files.aggregate('ds-1');
+      expect(await totals('ds-1')).toEqual({ fileCount: agg.fileCount, size: agg.size });
+      // Settled: nothing left, and file records never show the mark.
+      calls.length = 0;
+      expect(await store.files.settlePending(refresh)).toEqual([]);
+      expect(calls).toEqual([]);
+      expect(Object.keys((await store.files.get('f-1'))!).sort()).toEqual(
+        Object.keys(file('f-1', 'a.nc')).sort(),
+      );
     });
   });
 

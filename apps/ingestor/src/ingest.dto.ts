@@ -2,9 +2,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
 import type { ScanProgress } from './scans/scan.service';
 
-export class StartScanDto {
+/** A storage root and a sub-tree of it, as scans and repairs select files. */
+export class RootPrefixDto {
   /** Configured storage root name. */
-  @ApiPropertyOptional({ default: 'data' })
   @IsOptional()
   @IsString()
   @Length(1, 64)
@@ -17,19 +17,16 @@ export class StartScanDto {
   prefix?: string;
 }
 
-export class RepairRequestDto {
-  /** Check the datasets with files under this root (and prefix); without root and prefix, every dataset. */
-  @IsOptional()
-  @IsString()
-  @Length(1, 64)
-  root?: string;
+export class StartScanDto extends RootPrefixDto {
+  @ApiPropertyOptional({ default: 'data', description: 'Configured storage root name.' })
+  declare root?: string;
+}
 
-  /** Sub-path below the root (root defaults to `data`). */
-  @IsOptional()
-  @IsString()
-  @Length(0, 4096)
-  prefix?: string;
-
+/**
+ * Checks the datasets with files under `root` (and `prefix`; root defaults to
+ * `data`); without root and prefix, every dataset.
+ */
+export class RepairRequestDto extends RootPrefixDto {
   /** Report the disagreements without fixing them. */
   @IsOptional()
   @IsBoolean()

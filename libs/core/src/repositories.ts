@@ -55,6 +55,52 @@ export interface FileAggregate {
   timeEnd: string | null;
 }
 
+/**
+ * What a dataset's derived members (size, file count, time coverage,
+ * availability) become given its present files; `null` when nothing changes.
+ * The domain decides (DatasetRules.totalsRefresh); stores only apply it.
+ * `latestAudit` is the dataset's newest audit entry, so a run of ingestion
+ * writes can extend one entry instead of adding one per file.
+ */
+export type TotalsRefresh = (
+  current: DatasetRecord,
+  files: FileAggregate,
+  latestAudit: AuditEntry | null,
+) => TotalsUpdate | null;
+
+export interface TotalsUpdate {
+  /** The dataset to store (its revision is the one it was computed from). */
+  record: DatasetRecord;
+  audit?: AuditEntry;
+  /** The id of `latestAudit` when `audit` takes its place. */
+  replacesAudit?: string;
+}
+
+export interface RegisterOptions {
+  /**
+   * Bulk writers (scans): a store that cannot refresh within the write's own
+   * transaction (mongo) leaves the refresh to the caller's next
+   * `settlePending`; the file's pending mark keeps that crash-safe. The
+   * sqlite adapter refreshes in the transaction regardless.
+   */
+  deferRefresh?: boolean;
+}
+
+export interface FileRegistration {
+  outcome: FileUpsertOutcome;
+  /** The stored id (an existing row at the location keeps its id). */
+  fileId: string;
+  /** The dataset the file belonged to before, when it moved. */
+  previousDatasetId?: string;
+}
+
+export interface FileRetirement {
+  /** Files that changed from present to removed. */
+  removed: number;
+  /** Their datasets, refreshed. */
+  datasetIds: string[];
+}
+
 export interface FileRepository {
   get(id: string): Promise<FileRecord | null>;
   findByLocation(location: StorageLocation): Promise<FileRecord | null>;
@@ -71,6 +117,23 @@ export interface FileRepository {
   markRemoved(ids: string[], at: string): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;
   aggregate(datasetId: string): Promise<FileAggregate>;
+  /**
+   * `upsert`, then `refresh` applied to the dataset the file belongs to (and
+   * the one it moved from) against its present files. Totals never disagree
+   * with the file rows a reader or a restart sees: the sqlite adapter does
+   * both in one transaction; the mongo adapter (its test server has no
+   * transactions) writes the file with a pending mark, recomputes, and clears
+   * the mark, so `settlePending` redoes whatever a crash interrupted.
+   */
+  register(record: FileRecord, refresh: TotalsRefresh, options?: RegisterOptions): Promise<FileRegistration>;
+  /** `markRemoved` and the refresh of those files' datasets, with the same guarantee as `register`. */
+  retire(ids: string[], at: string, refresh: TotalsRefresh): Promise<FileRetirement>;
+  /**
+   * Refreshes the datasets of writes whose recomputation a crash interrupted
+   * (mongo; sqlite has none by construction). Idempotent; returns the ids of
+   * datasets whose stored members changed.
+   */
+  settlePending(refresh: TotalsRefresh): Promise<string[]>;
 }
 
 export interface AuditRepository {

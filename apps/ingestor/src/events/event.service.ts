@@ -117,15 +117,11 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
     const current = await this.storage.stat(job.root, job.path);
     const actor = `event:${job.bucket}`;
     if (!current) {
-      const datasetId = await this.files.remove(location);
-      if (datasetId) await this.files.refreshDatasets([datasetId], actor);
+      // The dataset's totals are refreshed with the file write (and so below).
+      const datasetId = await this.files.remove(location, actor);
       return { action: 'removed', datasetId };
     }
     const result = await this.files.ingest(job.root, current, actor);
-    await this.files.refreshDatasets(
-      [result.datasetId, ...(result.previousDatasetId ? [result.previousDatasetId] : [])],
-      actor,
-    );
     return { action: result.outcome, datasetId: result.datasetId };
   }
 

@@ -9,6 +9,7 @@ import {
   type FileRecord,
   type FileUpsertOutcome,
   type Principal,
+  type RegisterOptions,
   type Store,
   type StorageLocation,
   type TotalsFix,
@@ -123,19 +124,29 @@ export class FileIngestService {
   }
 
   /** Inspects and upserts one file (and its dataset). */
-  async ingest(rootName: string, object: StoredObject, actor: string): Promise<IngestOutcome> {
+  /** `deferRefresh`: for scans, which settle their datasets' totals in batches (see RegisterOptions). */
+  async ingest(
+    rootName: string,
+    object: StoredObject,
+    actor: string,
+    options: RegisterOptions = {},
+  ): Promise<IngestOutcome> {
     const inspection = await this.inspect(rootName, object);
-    return this.upsert(inspection, object.etag, actor);
+    return this.upsert(inspection, object.etag, actor, options);
   }
 
-  async upsert(inspection: Inspection, etag: string | undefined, actor: string): Promise<IngestOutcome> {
+  async upsert(
+    inspection: Inspection,
+    etag: string | undefined,
+    actor: string,
+    options: RegisterOptions = {},
+  ): Promise<IngestOutcome> {
     const { summary, grouping, location } = inspection;
     const now = new Date().toISOString();
     const dataset = await this.ensureDataset(grouping, summary, actor);
-    const fileId = fileIdOf(location);
-    const previous = await this.store.files.findByLocation(location);
+    // A file already registered at this location keeps its stored id and createdAt (the store's upsert rule).
     const file: FileRecord = {
-      id: previous?.id ?? fileId,
+      id: fileIdOf(location),
       datasetId: dataset.id,
       location,
       size: inspection.size,
@@ -147,29 +158,34 @@ export class FileIngestService {
         : null,
       variables: summary.dataVariables,
       status: 'present',
-      createdAt: previous?.createdAt ?? now,
+      createdAt: now,
       updatedAt: now,
     };
-    const outcome = await this.store.files.upsert(file);
+    const registered = await this.rules.registerFile(file, actor, options);
     return {
-      outcome,
-      fileId: file.id,
+      outcome: registered.outcome,
+      fileId: registered.fileId,
       datasetId: dataset.id,
-      ...(previous && previous.datasetId !== dataset.id ? { previousDatasetId: previous.datasetId } : {}),
+      ...(registered.previousDatasetId ? { previousDatasetId: registered.previousDatasetId } : {}),
     };
   }
 
-  /** Marks a file removed (if known and present) and returns its dataset id. */
-  async remove(location: StorageLocation): Promise<string | null> {
+  /** Marks a file removed (if known and present) and returns its dataset id; its totals follow. */
+  async remove(location: StorageLocation, actor: string): Promise<string | null> {
     const existing = await this.store.files.findByLocation(location);
     if (!existing || existing.status === 'removed') return null;
-    await this.store.files.markRemoved([existing.id], new Date().toISOString());
+    await this.rules.retireFiles([existing.id], actor);
     return existing.datasetId;
   }
 
-  /** Recomputes size, file count, time coverage and availability of datasets from their files. */
-  async refreshDatasets(ids: Iterable<string>, actor: string): Promise<void> {
-    await this.rules.refreshAggregates(ids, actor);
+  /** Marks files removed; their datasets' totals follow in the same write (see FileRepository.retire). */
+  async retire(ids: string[], actor: string): Promise<number> {
+    return (await this.rules.retireFiles(ids, actor)).removed;
+  }
+
+  /** Finishes dataset refreshes a crash interrupted; the ids of datasets that changed. */
+  async settlePending(actor: string): Promise<string[]> {
+    return this.rules.settlePending(actor);
   }
 
   /** Recomputes the datasets whose totals disagree with their files; returns what it fixed. */

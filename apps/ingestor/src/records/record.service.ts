@@ -3,11 +3,9 @@ import {
   DatasetRules,
   InvalidError,
   requireRole,
-  STORE,
   type FieldProblem,
   type FileRecord,
   type Principal,
-  type Store,
 } from '@climcat/core';
 import {
   APP_CONFIG,
@@ -33,7 +31,6 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
   readonly queue: JobQueue<RecordJob>;
 
   constructor(
-    @Inject(STORE) private readonly store: Store,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(QUEUE_FACTORY) queues: QueueFactory,
     private readonly storage: StorageService,
@@ -95,12 +92,8 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     if (job.kind === 'file') {
       const current = await this.storage.stat(job.root, job.path);
       if (!current) throw new InvalidError(`${job.root}/${job.path} does not exist`);
+      // The file's dataset (and one it moved from) are refreshed with the file write.
       const result = await this.files.ingest(job.root, current, `record:${job.actor}`);
-      // A file that moved leaves its old dataset's totals to recompute as well.
-      await this.files.refreshDatasets(
-        [result.datasetId, ...(result.previousDatasetId ? [result.previousDatasetId] : [])],
-        `record:${job.actor}`,
-      );
       return { datasetId: result.datasetId, files: 1 };
     }
     const { dataset, files = [] } = job.record;
@@ -110,9 +103,9 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     const now = new Date().toISOString();
     for (const f of files) {
       const location = this.storage.locate(f.root, f.path);
-      const existing = await this.store.files.findByLocation(location);
+      // A file already registered at this location keeps its stored id and createdAt.
       const file: FileRecord = {
-        id: existing?.id ?? fileIdOf(location),
+        id: fileIdOf(location),
         datasetId: id,
         location,
         size: f.size,
@@ -122,12 +115,12 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
         timeCoverage: f.timeCoverage ? { ...f.timeCoverage } : null,
         variables: f.variables ?? [],
         status: 'present',
-        createdAt: existing?.createdAt ?? now,
+        createdAt: now,
         updatedAt: now,
       };
-      await this.store.files.upsert(file);
+      // Each file and its dataset's totals (and those of a dataset it moved from) in one write.
+      await this.rules.registerFile(file, `record:${job.actor}`);
     }
-    await this.files.refreshDatasets([id], `record:${job.actor}`);
     return { datasetId: id, files: files.length };
   }
 }

@@ -41,7 +41,6 @@ const MAX_SCAN_ERRORS = 1000;
 const FLUSH_MS = 1000;
 /** ...and after this many files, whichever comes first. */
 const FLUSH_FILES = 500;
-const REFRESH_BATCH = 500;
 
 export interface ScanJob {
   scanId: string;
@@ -186,9 +185,13 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       errors: [],
     });
 
+    // Totals follow each file write (FileRepository.register/retire; on mongo this scan's
+    // registrations are settled in batches). What a crash interrupted is finished first:
+    // dataset refreshes left pending (mongo)...
+    repaired += (await this.files.settlePending(actor)).length;
+    // ...and the datasets of files skipped as unchanged are checked at the end, for stores
+    // written before totals were kept with the file rows.
     const touched = new Set<string>();
-    // Datasets of files skipped as unchanged: their totals are checked at the end, since a
-    // crash between a file write and its dataset's recomputation leaves nothing else to redo it.
     const seenDatasets = new Set<string>();
     let cancelled = false;
     let publishedSeen = 0;
@@ -218,13 +221,12 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     // stalls the loop, and the counts must still move.
     const ticker = setInterval(() => void publish(), FLUSH_MS);
     ticker.unref();
+    let unsettled = 0;
     const flush = async () => {
       if (counts.seen - publishedSeen >= FLUSH_FILES) await publish();
-      if (touched.size >= REFRESH_BATCH) {
-        // Take the batch first: tasks finishing during the refresh add to the next one.
-        const batch = [...touched];
-        touched.clear();
-        await this.files.refreshDatasets(batch, actor);
+      if (unsettled >= FLUSH_FILES) {
+        unsettled = 0;
+        await this.files.settlePending(actor);
       }
     };
     const fail = (path: string, error: unknown) => {
@@ -257,9 +259,9 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
         knownAt++;
       }
       if (gone.length) {
-        counts.removed += await this.store.files.markRemoved(
+        counts.removed += await this.files.retire(
           gone.map((g) => g.id),
-          new Date().toISOString(),
+          actor,
         );
         gone.forEach((g) => touched.add(g.datasetId));
       }
@@ -284,8 +286,10 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
           seenDatasets.add(previous.datasetId);
         } else {
           const task = this.files
-            .ingest(initial.root, object, actor)
+            // Totals of the datasets written are settled every FLUSH_FILES files and at the end.
+            .ingest(initial.root, object, actor, { deferRefresh: true })
             .then((result) => {
+              unsettled++;
               counts[
                 previous?.status === 'present' && result.outcome !== 'unchanged' ? 'changed' : result.outcome
               ]++;
@@ -301,12 +305,12 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       }
       await Promise.all(pool);
       if (!cancelled) await removeUpTo(null);
+      await this.files.settlePending(actor);
       await publish();
-      await this.files.refreshDatasets(touched, actor);
       if (!cancelled) {
         for (const id of touched) seenDatasets.delete(id);
         const fixed = await this.files.repairDatasets(seenDatasets, actor);
-        repaired = fixed.length;
+        repaired += fixed.length;
         if (fixed.length)
           this.logger.warn({ scanId, repaired, first: fixed.slice(0, 20) }, 'repaired dataset totals');
       }

@@ -7,7 +7,7 @@ import {
   PreconditionFailedError,
   type FieldProblem,
 } from '../errors';
-import type { AuditChange, AuditEntry, DatasetRecord, Facets, VariableInfo } from '../model';
+import type { AuditChange, AuditEntry, DatasetRecord, Facets, FileRecord, VariableInfo } from '../model';
 import {
   canRead,
   canWrite,
@@ -17,7 +17,14 @@ import {
   type AccessControl,
   type Principal,
 } from '../principal';
-import type { Store } from '../repositories';
+import type {
+  FileAggregate,
+  FileRegistration,
+  FileRetirement,
+  RegisterOptions,
+  Store,
+  TotalsRefresh,
+} from '../repositories';
 import {
   checkDraftRules,
   editableView,
@@ -321,6 +328,71 @@ export class DatasetRules {
   }
 
   /**
+   * Registers a file and brings its dataset's (and a previous dataset's)
+   * derived members in line with the file rows, atomically where the store
+   * can (see FileRepository.register).
+   */
+  async registerFile(
+    record: FileRecord,
+    actor: string,
+    options: RegisterOptions = {},
+  ): Promise<FileRegistration> {
+    return this.store.files.register(record, this.totalsRefresh(actor), options);
+  }
+
+  /** Marks files removed and refreshes their datasets, like registerFile. */
+  async retireFiles(ids: string[], actor: string, at = new Date().toISOString()): Promise<FileRetirement> {
+    if (!ids.length) return { removed: 0, datasetIds: [] };
+    return this.store.files.retire(ids, at, this.totalsRefresh(actor));
+  }
+
+  /** Finishes the dataset refreshes a crash interrupted; the ids of datasets that changed. */
+  async settlePending(actor: string): Promise<string[]> {
+    return this.store.files.settlePending(this.totalsRefresh(actor));
+  }
+
+  /**
+   * The refresh rule stores apply with file writes. File count changes are
+   * audited as `ingest` by `actor`; consecutive changes by the same actor
+   * extend its latest entry (from stays, to moves), so a scan leaves one entry
+   * per dataset rather than one per file.
+   */
+  totalsRefresh(actor: string): TotalsRefresh {
+    return (current, files, latestAudit) => {
+      const next = fromFiles(current, files);
+      if (!derivedMembersDiffer(current, next)) return null;
+      const record = { ...next, updatedAt: new Date().toISOString() };
+      if (next.fileCount === current.fileCount) return { record };
+      const extend =
+        latestAudit?.action === 'ingest' &&
+        latestAudit.actor === actor &&
+        latestAudit.note === undefined &&
+        latestAudit.changes.length === 2 &&
+        latestAudit.changes[0]?.path === '/fileCount' &&
+        latestAudit.changes[1]?.path === '/size'
+          ? latestAudit
+          : null;
+      const audit: AuditEntry = {
+        id: extend?.id ?? randomUUID(),
+        entityType: 'dataset',
+        entityId: current.id,
+        action: 'ingest',
+        actor,
+        at: record.updatedAt,
+        changes: [
+          {
+            path: '/fileCount',
+            from: extend ? extend.changes[0]!.from : current.fileCount,
+            to: next.fileCount,
+          },
+          { path: '/size', from: extend ? extend.changes[1]!.from : current.size, to: next.size },
+        ],
+      };
+      return { record, audit, ...(extend ? { replacesAudit: extend.id } : {}) };
+    };
+  }
+
+  /**
    * Consistency check: datasets whose stored size or file count disagree with
    * their present files (e.g. after a crash between a file write and the
    * recomputation) are recomputed, unless `dryRun`. Returns what was (or
@@ -348,24 +420,7 @@ export class DatasetRules {
     for (let attempt = 1; ; attempt++) {
       const current = await this.store.datasets.get(id);
       if (!current) return null;
-      const agg = await this.store.files.aggregate(id);
-      const next: DatasetRecord = {
-        ...current,
-        size: agg.size,
-        fileCount: agg.fileCount,
-        timeCoverage:
-          agg.timeStart && agg.timeEnd && current.timeCoverage
-            ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
-            : agg.timeStart && agg.timeEnd
-              ? { start: agg.timeStart, end: agg.timeEnd, calendar: CF_DEFAULT_CALENDAR }
-              : current.timeCoverage,
-        availability:
-          agg.fileCount === 0
-            ? 'offline'
-            : current.availability === 'offline'
-              ? 'online'
-              : current.availability,
-      };
+      const next = fromFiles(current, await this.store.files.aggregate(id));
       const totalsDiffer = next.size !== current.size || next.fileCount !== current.fileCount;
       const fix: TotalsFix | null = totalsDiffer
         ? {
@@ -374,14 +429,7 @@ export class DatasetRules {
             to: { fileCount: next.fileCount, size: next.size },
           }
         : null;
-      if (
-        dryRun ||
-        (!totalsDiffer &&
-          next.availability === current.availability &&
-          JSON.stringify(next.timeCoverage) === JSON.stringify(current.timeCoverage))
-      ) {
-        return fix;
-      }
+      if (dryRun || !derivedMembersDiffer(current, next)) return fix;
       try {
         await this.store.datasets.replace({ ...next, updatedAt: new Date().toISOString() }, current.revision);
         // Ingestion audits count changes; a repair audits any totals it corrects.
@@ -492,6 +540,32 @@ export class DatasetRules {
       },
     ]);
   }
+}
+
+/** The dataset with size, file count, time coverage and availability taken from its present files. */
+function fromFiles(current: DatasetRecord, agg: FileAggregate): DatasetRecord {
+  return {
+    ...current,
+    size: agg.size,
+    fileCount: agg.fileCount,
+    timeCoverage:
+      agg.timeStart && agg.timeEnd && current.timeCoverage
+        ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
+        : agg.timeStart && agg.timeEnd
+          ? { start: agg.timeStart, end: agg.timeEnd, calendar: CF_DEFAULT_CALENDAR }
+          : current.timeCoverage,
+    availability:
+      agg.fileCount === 0 ? 'offline' : current.availability === 'offline' ? 'online' : current.availability,
+  };
+}
+
+function derivedMembersDiffer(a: DatasetRecord, b: DatasetRecord): boolean {
+  return (
+    a.size !== b.size ||
+    a.fileCount !== b.fileCount ||
+    a.availability !== b.availability ||
+    JSON.stringify(a.timeCoverage) !== JSON.stringify(b.timeCoverage)
+  );
 }
 
 /** The placeholder for a reference the caller may not follow. */

@@ -1,6 +1,7 @@
 import type { AuditEntry, AuditRepository, Page, Paged } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
 import { conflictOnDuplicate, findPage } from './mongo-support';
+import { toRecord } from './schemas';
 
 export const AUDIT_INDEXES: mongo.IndexDescription[] = [
   { key: { id: 1 }, name: 'id', unique: true },
@@ -16,6 +17,21 @@ export class MongoAuditRepository implements AuditRepository {
       () => this.model.insertMany(entries, { ordered: true }),
       'audit entry already exists',
     );
+  }
+
+  /** The newest entry of an entity. */
+  async latest(entityType: AuditEntry['entityType'], entityId: string): Promise<AuditEntry | null> {
+    const doc = await this.model
+      .findOne({ entityType, entityId })
+      .sort({ at: -1, id: -1 })
+      .lean<AuditEntry>()
+      .exec();
+    return doc ? toRecord<AuditEntry>(doc) : null;
+  }
+
+  /** Writes `entry` over the stored entry with its id. */
+  async replace(entry: AuditEntry): Promise<void> {
+    await this.model.replaceOne({ id: entry.id }, entry).exec();
   }
 
   async list(entityType: AuditEntry['entityType'], entityId: string, page: Page): Promise<Paged<AuditEntry>> {

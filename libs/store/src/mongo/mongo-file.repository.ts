@@ -1,22 +1,36 @@
 import {
   ConflictError,
+  PreconditionFailedError,
   type FileAggregate,
   type FileRecord,
+  type FileRegistration,
   type FileRepository,
+  type FileRetirement,
   type FileUpsertOutcome,
   type Page,
   type Paged,
+  type RegisterOptions,
   type StorageLocation,
+  type TotalsRefresh,
 } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { FilterQuery, Model, mongo } from 'mongoose';
+import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_FILE_BATCH,
   fileUpsertPlan,
   pathOrderedBatches,
   pathPrefixRange,
+  type FileUpsertPlan,
 } from '../shared/file-rules';
-import { findPage, findRecord, isDuplicateKey } from './mongo-support';
-import { toRecord } from './schemas';
+import type { MongoAuditRepository } from './mongo-audit.repository';
+import type { MongoDatasetRepository } from './mongo-dataset.repository';
+import { isDuplicateKey } from './mongo-support';
+import { toRecord, type FileDocument, type PendingTotals } from './schemas';
+
+/** Compare-and-set attempts of one dataset refresh against concurrent writers. */
+const REFRESH_ATTEMPTS = 8;
+/** Pending files read per batch by settlePending. */
+const PENDING_BATCH = 500;
 
 export const FILE_INDEXES: mongo.IndexDescription[] = [
   { key: { id: 1 }, name: 'id', unique: true },
@@ -25,44 +39,114 @@ export const FILE_INDEXES: mongo.IndexDescription[] = [
   { key: { datasetId: 1, status: 1, 'location.path': 1 }, name: 'dataset_path' },
   { key: { datasetId: 1, status: 1, 'timeCoverage.start': 1 }, name: 'dataset_time_start' },
   { key: { datasetId: 1, status: 1, 'timeCoverage.end': 1 }, name: 'dataset_time_end' },
+  // Sparse: only files whose totals refresh has not finished carry `pending`.
+  { key: { 'pending.token': 1 }, name: 'pending', sparse: true },
 ];
+
+function toFile(doc: object): FileRecord {
+  return toRecord<FileRecord>(doc, 'pending');
+}
 
 function locationFilter(location: StorageLocation) {
   return { 'location.root': location.root, 'location.path': location.path };
 }
 
+/**
+ * Files; `register`, `retire` and `settlePending` also refresh the owning
+ * datasets. Without transactions (the MongoDB-wire test server has none) the
+ * guarantee comes from a pending mark written with the file in one document
+ * write and cleared only after the datasets are recomputed: a crash in between
+ * leaves the mark, and the next `settlePending` (every scan runs one) redoes
+ * the recomputation, which is idempotent.
+ */
 export class MongoFileRepository implements FileRepository {
-  constructor(private readonly model: Model<FileRecord>) {}
+  constructor(
+    private readonly model: Model<FileDocument>,
+    private readonly datasets: MongoDatasetRepository,
+    private readonly audit: MongoAuditRepository,
+  ) {}
 
   async get(id: string): Promise<FileRecord | null> {
-    return findRecord(this.model, { id });
+    return this.findOne({ id });
   }
 
   async findByLocation(location: StorageLocation): Promise<FileRecord | null> {
-    return findRecord(this.model, locationFilter(location));
+    return this.findOne(locationFilter(location));
   }
 
   async upsert(record: FileRecord): Promise<FileUpsertOutcome> {
-    // Two passes at most: a concurrent first registration of the same location makes our insert
-    // collide on the location index; the second pass then compares against the winner.
-    for (let attempt = 0; ; attempt++) {
-      const existing = await this.findByLocation(record.location);
-      const plan = fileUpsertPlan(existing, record);
-      if (plan.write === 'none') return plan.outcome;
-      try {
-        if (plan.write === 'insert') await this.model.create(plan.record);
-        else await this.model.replaceOne(locationFilter(record.location), plan.record).exec();
-        return plan.outcome;
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        const locationTaken = attempt === 0 && (await this.findByLocation(record.location)) !== null;
-        if (!locationTaken) throw new ConflictError(`file ${record.id} already exists at another location`);
-      }
+    return (await this.write(record)).plan.outcome;
+  }
+
+  async register(
+    record: FileRecord,
+    refresh: TotalsRefresh,
+    options: RegisterOptions = {},
+  ): Promise<FileRegistration> {
+    const token = randomUUID();
+    const { plan, existing } = await this.write(record, (moved) => ({ token, datasets: moved }));
+    const moved = existing && existing.datasetId !== plan.record.datasetId ? existing.datasetId : undefined;
+    if (plan.write !== 'none' && !options.deferRefresh) {
+      await this.refreshDatasets([plan.record.datasetId, ...(moved ? [moved] : [])], refresh);
+      await this.clearPending([plan.record.id], token);
     }
+    return { outcome: plan.outcome, fileId: plan.record.id, ...(moved ? { previousDatasetId: moved } : {}) };
+  }
+
+  async retire(ids: string[], at: string, refresh: TotalsRefresh): Promise<FileRetirement> {
+    const present = { id: { $in: ids }, status: 'present' };
+    const owners = await this.model.find(present, { datasetId: 1 }).lean<{ datasetId: string }[]>().exec();
+    const token = randomUUID();
+    const pending: PendingTotals = { token, datasets: [] };
+    const result = await this.model
+      .updateMany(present, { $set: { status: 'removed', updatedAt: at, pending } })
+      .exec();
+    const datasetIds = [...new Set(owners.map((o) => o.datasetId))];
+    await this.refreshDatasets(datasetIds, refresh);
+    await this.clearPending(ids, token);
+    return { removed: result.modifiedCount, datasetIds };
+  }
+
+  async settlePending(refresh: TotalsRefresh): Promise<string[]> {
+    const changed = new Set<string>();
+    // Keyset on id: marks that cannot be cleared (a refresh that throws) are not read twice.
+    for (let after = ''; ;) {
+      const docs = await this.model
+        .find({ 'pending.token': { $exists: true }, id: { $gt: after } }, { id: 1, datasetId: 1, pending: 1 })
+        .sort({ id: 1 })
+        .limit(PENDING_BATCH)
+        .lean<Pick<FileDocument, 'id' | 'datasetId' | 'pending'>[]>()
+        .exec();
+      const last = docs[docs.length - 1];
+      if (!last) break;
+      after = last.id;
+      const ids = docs.flatMap((d) => [d.datasetId, ...(d.pending?.datasets ?? [])]);
+      for (const id of await this.refreshDatasets(ids, refresh)) changed.add(id);
+      // Only the marks read: a file written again since carries a new token and keeps its mark.
+      await this.model
+        .updateMany(
+          { id: { $in: docs.map((d) => d.id) }, 'pending.token': { $in: docs.map((d) => d.pending?.token) } },
+          { $unset: { pending: 1 } },
+        )
+        .exec();
+      if (docs.length < PENDING_BATCH) break;
+    }
+    return [...changed];
   }
 
   async listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>> {
-    return findPage(this.model, { datasetId, status: 'present' }, { 'location.path': 1, id: 1 }, page);
+    const filter = { datasetId, status: 'present' };
+    const [total, docs] = await Promise.all([
+      this.model.countDocuments(filter).exec(),
+      this.model
+        .find(filter)
+        .sort({ 'location.path': 1, id: 1 })
+        .skip(page.offset)
+        .limit(page.limit)
+        .lean<FileDocument[]>()
+        .exec(),
+    ]);
+    return { total, items: docs.map(toFile) };
   }
 
   async *iterateByRoot(
@@ -84,9 +168,9 @@ export class MongoFileRepository implements FileRepository {
         })
         .sort({ 'location.path': 1 })
         .limit(batchSize)
-        .lean<FileRecord[]>()
+        .lean<FileDocument[]>()
         .exec();
-      return docs.map((doc) => toRecord<FileRecord>(doc));
+      return docs.map(toFile);
     });
   }
 
@@ -130,5 +214,71 @@ export class MongoFileRepository implements FileRepository {
       timeStart: first?.timeCoverage?.start ?? null,
       timeEnd: last?.timeCoverage?.end ?? null,
     };
+  }
+
+  private async findOne(filter: FilterQuery<FileDocument>): Promise<FileRecord | null> {
+    const doc = await this.model.findOne(filter).lean<FileDocument>().exec();
+    return doc ? toFile(doc) : null;
+  }
+
+  /**
+   * The upsert write; with `pending`, the document carries the mark it returns
+   * (given the dataset the file moved from, if any).
+   */
+  private async write(
+    record: FileRecord,
+    pending?: (moved: string[]) => PendingTotals,
+  ): Promise<{ plan: FileUpsertPlan; existing: FileRecord | null }> {
+    // Two passes at most: a concurrent first registration of the same location makes our insert
+    // collide on the location index; the second pass then compares against the winner.
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.findByLocation(record.location);
+      const plan = fileUpsertPlan(existing, record);
+      if (plan.write === 'none') return { plan, existing };
+      const moved = existing && existing.datasetId !== plan.record.datasetId ? [existing.datasetId] : [];
+      const doc: FileDocument = pending ? { ...plan.record, pending: pending(moved) } : plan.record;
+      try {
+        if (plan.write === 'insert') await this.model.create(doc);
+        else await this.model.replaceOne(locationFilter(record.location), doc).exec();
+        return { plan, existing };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const locationTaken = attempt === 0 && (await this.findByLocation(record.location)) !== null;
+        if (!locationTaken) throw new ConflictError(`file ${record.id} already exists at another location`);
+      }
+    }
+  }
+
+  private async clearPending(ids: string[], token: string): Promise<void> {
+    await this.model
+      .updateMany({ id: { $in: ids }, 'pending.token': token }, { $unset: { pending: 1 } })
+      .exec();
+  }
+
+  /** Applies `refresh` to each dataset (compare-and-set); the ids of those that changed. */
+  private async refreshDatasets(ids: Iterable<string>, refresh: TotalsRefresh): Promise<string[]> {
+    const changed: string[] = [];
+    for (const id of new Set(ids)) {
+      for (let attempt = 1; ; attempt++) {
+        // The files are read after the dataset: a refresh computed from files older than the
+        // revision it replaces could otherwise overwrite a newer writer's correct totals.
+        const current = await this.datasets.get(id);
+        if (!current) break;
+        const [files, latest] = await Promise.all([this.aggregate(id), this.audit.latest('dataset', id)]);
+        const update = refresh(current, files, latest);
+        if (!update) break;
+        try {
+          await this.datasets.replace(update.record, current.revision);
+        } catch (error) {
+          if (error instanceof PreconditionFailedError && attempt < REFRESH_ATTEMPTS) continue;
+          throw error;
+        }
+        if (update.audit && update.replacesAudit) await this.audit.replace(update.audit);
+        else if (update.audit) await this.audit.append([update.audit]);
+        changed.push(id);
+        break;
+      }
+    }
+    return changed;
   }
 }

@@ -26,8 +26,8 @@ export class MongoStore implements Store {
     const apiKeys = connection.model('ApiKey', apiKeySchema);
     const scans = connection.model('Scan', scanSchema);
     this.datasets = new MongoDatasetRepository(datasets);
-    this.files = new MongoFileRepository(files);
     this.audit = new MongoAuditRepository(audit);
+    this.files = new MongoFileRepository(files, this.datasets, this.audit);
     this.apiKeys = new MongoApiKeyRepository(apiKeys);
     this.scans = new MongoScanRepository(scans);
   }

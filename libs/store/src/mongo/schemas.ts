@@ -122,7 +122,19 @@ export const datasetSchema = new Schema<DatasetDocument>(
   topLevel(COLLECTIONS.datasets),
 );
 
-export const fileSchema = new Schema<FileRecord>(
+/**
+ * Set on a file in the same write that registers or removes it, cleared once
+ * its datasets' totals are recomputed: what a crash in between leaves for
+ * `settlePending`. `datasets` are refreshed besides the file's own (the one it moved from).
+ */
+export interface PendingTotals {
+  token: string;
+  datasets: string[];
+}
+
+export type FileDocument = FileRecord & { pending?: PendingTotals };
+
+export const fileSchema = new Schema<FileDocument>(
   {
     id: { type: String, required: true },
     datasetId: String,
@@ -137,6 +149,7 @@ export const fileSchema = new Schema<FileRecord>(
     status: { type: String, enum: ['present', 'removed'] },
     createdAt: String,
     updatedAt: String,
+    pending: new Schema({ token: String, datasets: strings }, nested),
   },
   topLevel(COLLECTIONS.files),
 );

@@ -6,6 +6,7 @@ export class SqliteAuditRepository implements AuditRepository {
   private readonly insert: Statement<[string, string, string, string, string]>;
   private readonly count: Statement<[string, string], number>;
   private readonly page: Statement<[string, string, number, number], string>;
+  private readonly update: Statement<[string, string, string]>;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
@@ -19,9 +20,25 @@ export class SqliteAuditRepository implements AuditRepository {
         'SELECT doc FROM audit WHERE entity_type = ? AND entity_id = ? ORDER BY at DESC, id DESC LIMIT ? OFFSET ?',
       )
       .pluck() as Statement<[string, string, number, number], string>;
+    this.update = db.prepare('UPDATE audit SET at = ?, doc = ? WHERE id = ?');
   }
 
   async append(entries: AuditEntry[]): Promise<void> {
+    this.appendNow(entries);
+  }
+
+  /** The newest entry of an entity (synchronous, for use inside a transaction). */
+  latestNow(entityType: AuditEntry['entityType'], entityId: string): AuditEntry | null {
+    const doc = this.page.get(entityType, entityId, 1, 0);
+    return doc === undefined ? null : (JSON.parse(doc) as AuditEntry);
+  }
+
+  /** Writes `entry` over the stored entry with its id (synchronous). */
+  replaceNow(entry: AuditEntry): void {
+    this.update.run(entry.at, JSON.stringify(entry), entry.id);
+  }
+
+  appendNow(entries: AuditEntry[]): void {
     this.db.transaction(() => {
       for (const entry of entries) {
         conflictOnDuplicate(

@@ -88,6 +88,11 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   async get(id: string): Promise<DatasetRecord | null> {
+    return this.getNow(id);
+  }
+
+  /** Synchronous, for use inside another repository's transaction. */
+  getNow(id: string): DatasetRecord | null {
     const row = this.byId.get(id);
     return row ? toRecord(row) : null;
   }
@@ -118,6 +123,11 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   async replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord> {
+    return this.replaceNow(record, expectedRevision);
+  }
+
+  /** Synchronous, for use inside another repository's transaction (it nests as a savepoint). */
+  replaceNow(record: DatasetRecord, expectedRevision: number): DatasetRecord {
     const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
     const row = this.rowFor(stored);
     this.write(() => {

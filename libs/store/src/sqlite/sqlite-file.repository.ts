@@ -1,11 +1,14 @@
 import type {
   FileAggregate,
   FileRecord,
+  FileRegistration,
   FileRepository,
+  FileRetirement,
   FileUpsertOutcome,
   Page,
   Paged,
   StorageLocation,
+  TotalsRefresh,
 } from '@climcat/core';
 import type { Statement } from 'better-sqlite3';
 import {
@@ -15,7 +18,9 @@ import {
   pathPrefixRange,
   type PathPrefix,
 } from '../shared/file-rules';
+import type { SqliteAuditRepository } from './sqlite-audit.repository';
 import { conflictOnDuplicate, type Db } from './sqlite-database';
+import type { SqliteDatasetRepository } from './sqlite-dataset.repository';
 
 interface FileRow {
   pk: number;
@@ -57,8 +62,14 @@ export class SqliteFileRepository implements FileRepository {
   private readonly removeMany: Statement<[string, string]>;
   private readonly deleteByDatasetId: Statement<[string]>;
   private readonly aggregateDataset: Statement<[string], FileAggregate>;
+  private readonly datasetsOf: Statement<[string], string>;
 
-  constructor(private readonly db: Db) {
+  /** `datasets` and `audit` share `db`: file rows and dataset totals are written in one transaction. */
+  constructor(
+    private readonly db: Db,
+    private readonly datasets: SqliteDatasetRepository,
+    private readonly audit: SqliteAuditRepository,
+  ) {
     this.byId = db.prepare('SELECT pk, doc FROM files WHERE id = ?');
     this.byLocation = db.prepare('SELECT pk, doc FROM files WHERE root = ? AND path = ?');
     this.insertRow = db.prepare(
@@ -91,6 +102,11 @@ export class SqliteFileRepository implements FileRepository {
       'SELECT count(*) AS fileCount, coalesce(sum(size), 0) AS size, min(time_start) AS timeStart,' +
         ` max(time_end) AS timeEnd FROM files WHERE dataset_id = ? AND ${PRESENT}`,
     );
+    this.datasetsOf = db
+      .prepare(
+        `SELECT DISTINCT dataset_id FROM files WHERE id IN (SELECT value FROM json_each(?)) AND ${PRESENT}`,
+      )
+      .pluck() as Statement<[string], string>;
   }
 
   async get(id: string): Promise<FileRecord | null> {
@@ -104,20 +120,69 @@ export class SqliteFileRepository implements FileRepository {
   }
 
   async upsert(record: FileRecord): Promise<FileUpsertOutcome> {
-    return this.db.transaction((): FileUpsertOutcome => {
-      const { root, path } = record.location;
-      const row = this.byLocation.get(root, path);
-      const plan = fileUpsertPlan(row ? parse(row) : null, record);
-      if (plan.write === 'insert') {
-        conflictOnDuplicate(
-          () => this.insertRow.run(columns(plan.record)),
-          `file ${record.id} already exists at another location`,
-        );
-      } else if (plan.write === 'update' && row) {
-        this.updateRow.run({ ...columns(plan.record), pk: row.pk });
-      }
-      return plan.outcome;
-    })();
+    return this.db.transaction(() => this.upsertNow(record).outcome)();
+  }
+
+  /** `deferRefresh` is not needed here: the refresh is part of the write's transaction. */
+  async register(record: FileRecord, refresh: TotalsRefresh): Promise<FileRegistration> {
+    // IMMEDIATE: the write lock is taken before the reads the refresh is computed from.
+    return this.db
+      .transaction((): FileRegistration => {
+        const { outcome, stored, previous } = this.upsertNow(record);
+        const moved = previous && previous.datasetId !== stored.datasetId ? previous.datasetId : undefined;
+        if (outcome !== 'unchanged') this.refreshNow([stored.datasetId, ...(moved ? [moved] : [])], refresh);
+        return { outcome, fileId: stored.id, ...(moved ? { previousDatasetId: moved } : {}) };
+      })
+      .immediate();
+  }
+
+  async retire(ids: string[], at: string, refresh: TotalsRefresh): Promise<FileRetirement> {
+    return this.db
+      .transaction((): FileRetirement => {
+        const datasetIds = this.datasetsOf.all(JSON.stringify(ids));
+        const removed = this.removeMany.run(at, JSON.stringify(ids)).changes;
+        this.refreshNow(datasetIds, refresh);
+        return { removed, datasetIds };
+      })
+      .immediate();
+  }
+
+  /** Nothing is ever pending: file rows and totals commit together. */
+  async settlePending(): Promise<string[]> {
+    return [];
+  }
+
+  private upsertNow(record: FileRecord): {
+    outcome: FileUpsertOutcome;
+    stored: FileRecord;
+    previous: FileRecord | null;
+  } {
+    const { root, path } = record.location;
+    const row = this.byLocation.get(root, path);
+    const previous = row ? parse(row) : null;
+    const plan = fileUpsertPlan(previous, record);
+    if (plan.write === 'insert') {
+      conflictOnDuplicate(
+        () => this.insertRow.run(columns(plan.record)),
+        `file ${record.id} already exists at another location`,
+      );
+    } else if (plan.write === 'update' && row) {
+      this.updateRow.run({ ...columns(plan.record), pk: row.pk });
+    }
+    return { outcome: plan.outcome, stored: plan.record, previous };
+  }
+
+  /** Applies `refresh` to each dataset against its present files; inside the caller's transaction. */
+  private refreshNow(datasetIds: Iterable<string>, refresh: TotalsRefresh): void {
+    for (const id of new Set(datasetIds)) {
+      const current = this.datasets.getNow(id);
+      if (!current) continue;
+      const update = refresh(current, this.aggregateDataset.get(id)!, this.audit.latestNow('dataset', id));
+      if (!update) continue;
+      this.datasets.replaceNow(update.record, current.revision);
+      if (update.audit && update.replacesAudit) this.audit.replaceNow(update.audit);
+      else if (update.audit) this.audit.appendNow([update.audit]);
+    }
   }
 
   async listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>> {

@@ -18,8 +18,8 @@ export class SqliteStore implements Store {
 
   private constructor(private readonly db: Db) {
     this.datasets = new SqliteDatasetRepository(db);
-    this.files = new SqliteFileRepository(db);
     this.audit = new SqliteAuditRepository(db);
+    this.files = new SqliteFileRepository(db, this.datasets, this.audit);
     this.apiKeys = new SqliteApiKeyRepository(db);
     this.scans = new SqliteScanRepository(db);
   }
