@@ -12,6 +12,9 @@ const common = {
 };
 
 module.exports = {
+  // Real servers, real tools and worker threads: a loaded 2-core machine needs more than jest's 5 s.
+  // (A global option: jest ignores testTimeout inside a project.)
+  testTimeout: 30_000,
   projects: [
     {
       ...common,
@@ -24,8 +27,6 @@ module.exports = {
       displayName: 'e2e',
       rootDir: __dirname,
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      // Real servers, real tools and worker threads: a loaded 2-core machine needs more than jest's 5 s.
-      testTimeout: 30_000,
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },
