@@ -134,6 +134,10 @@ describe('opened-file cache', () => {
     const { hits } = cache().stats();
     expect((await text(dap(REWRITTEN, 'dds'))).body).toBe(first.body);
     expect(cache().stats().hits).toBe(hits + 1);
+    // The same counts reach Prometheus.
+    const metrics = (await text(`${running.url}/metrics`)).body;
+    expect(metrics).toContain(`climcat_dataset_cache_lookups_total{outcome="hit"} ${hits + 1}`);
+    expect(metrics).toMatch(/climcat_dataset_cache_entries\{state="all"\} 1\b/);
     expect(asciiValues((await text(`${dap(REWRITTEN, 'ascii')}?v`)).body)).toEqual([1, 2, 3]);
 
     // In place: same inode, new size and mtime.

@@ -9,7 +9,9 @@ import {
   type NetcdfDataset,
 } from '@climcat/netcdf';
 import { stat } from 'node:fs/promises';
+import { Counter, Gauge } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { MetricsService } from '../observability/metrics';
 import { StorageService } from './storage.service';
 
 /** What the catalog (or a listing) says about a file's current bytes. */
@@ -33,10 +35,50 @@ export class DatasetCacheService {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly storage: StorageService,
+    metrics: MetricsService,
   ) {
     this.cache = new DatasetCache<NetcdfDataset>({
       ...config.datasetCache,
       onCloseError: (error, key) => this.logger.warn(`closing ${key.id}: ${(error as Error).message}`),
+    });
+    this.register(metrics);
+  }
+
+  /** Cache size and traffic, read from the cache when /metrics is scraped. */
+  private register(metrics: MetricsService): void {
+    const cache = this.cache;
+    const registers = [metrics.registry];
+    new Gauge({
+      name: 'climcat_dataset_cache_entries',
+      help: 'Opened NetCDF files in the cache, by state',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const s = cache.stats();
+        this.set({ state: 'leased' }, s.leased);
+        this.set({ state: 'all' }, s.entries);
+      },
+    });
+    new Gauge({
+      name: 'climcat_dataset_cache_bytes',
+      help: 'Estimated memory of cached headers and DDS/DAS text',
+      registers,
+      collect() {
+        this.set(cache.stats().bytes);
+      },
+    });
+    new Counter({
+      name: 'climcat_dataset_cache_lookups_total',
+      help: 'Opened-file cache lookups by outcome (hit, miss) and evictions',
+      labelNames: ['outcome'] as const,
+      registers,
+      collect() {
+        const s = cache.stats();
+        this.reset();
+        this.inc({ outcome: 'hit' }, s.hits);
+        this.inc({ outcome: 'miss' }, s.misses);
+        this.inc({ outcome: 'eviction' }, s.evictions);
+      },
     });
   }
 
