@@ -57,14 +57,14 @@ const bytes = z
     return Math.round(Number(m?.[1]) * (UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
   });
 
-/** Durations as seconds or with a unit: `600`, `90s`, `10m`, `1h`; milliseconds out. */
+/** Durations as seconds or with a unit: `600`, `90s`, `10m`, `1h`, `7d`; milliseconds out. */
 const duration = z
   .string()
-  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/i, { message: 'must be a duration such as 600, 90s, 10m or 1h' })
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)?$/i, { message: 'must be a duration such as 600, 90s, 10m, 1h or 7d' })
   .transform((v) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(v);
-    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[
-      (m?.[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h'
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(v);
+    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[
+      (m?.[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h' | 'd'
     ];
     return Math.round(Number(m?.[1]) * unit);
   })
@@ -127,6 +127,12 @@ const envSchema = z
     THREDDS_ASC_LIMIT: bytes.optional(),
     THREDDS_MAX_CONCURRENT_PER_CALLER: positiveInt.default(4),
     THREDDS_REQUEST_TIMEOUT: duration.optional(),
+    SCRATCH_SOFT_BYTES: bytes.optional(),
+    SCRATCH_HARD_BYTES: bytes.optional(),
+    SCRATCH_SOFT_FILES: positiveInt.optional(),
+    SCRATCH_HARD_FILES: positiveInt.optional(),
+    SCRATCH_GRACE: duration.optional(),
+    SCRATCH_RESERVATION_TTL: duration.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -144,6 +150,15 @@ const envSchema = z
         message:
           'must be a bucket name other than data or scratch (or name its root with ROOTS=name=s3://bucket)',
       });
+    }
+    for (const [soft, hard] of [
+      ['SCRATCH_SOFT_BYTES', 'SCRATCH_HARD_BYTES'],
+      ['SCRATCH_SOFT_FILES', 'SCRATCH_HARD_FILES'],
+    ] as const) {
+      const s = env[soft];
+      const h = env[hard];
+      if (s !== undefined && h !== undefined && s > h)
+        ctx.addIssue({ code: 'custom', path: [soft], message: `must not exceed ${hard}` });
     }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
       ctx.addIssue({
@@ -219,6 +234,15 @@ export interface AppConfig {
   opendap: { binLimit: number; ascLimit: number };
   /** /thredds data requests (.dods, .ascii, fileServer GET): at once per caller, and how long each may run. */
   threddsLimits: { maxConcurrentPerCaller: number; requestTimeoutMs: number };
+  /** Default per-user scratch quota (admins override per user or group) and upload grant lifetime. */
+  scratch: {
+    softBytes: number;
+    hardBytes: number;
+    softFiles: number;
+    hardFiles: number;
+    graceSeconds: number;
+    reservationTtlSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -304,6 +328,15 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     threddsLimits: {
       maxConcurrentPerCaller: e.THREDDS_MAX_CONCURRENT_PER_CALLER,
       requestTimeoutMs: e.THREDDS_REQUEST_TIMEOUT ?? 600_000,
+    },
+    scratch: {
+      // A soft limit left at its default never exceeds a hard limit set lower.
+      softBytes: e.SCRATCH_SOFT_BYTES ?? Math.min(1e12, e.SCRATCH_HARD_BYTES ?? 2e12),
+      hardBytes: e.SCRATCH_HARD_BYTES ?? 2e12,
+      softFiles: e.SCRATCH_SOFT_FILES ?? Math.min(1_000_000, e.SCRATCH_HARD_FILES ?? 2_000_000),
+      hardFiles: e.SCRATCH_HARD_FILES ?? 2_000_000,
+      graceSeconds: Math.round((e.SCRATCH_GRACE ?? 7 * 86400e3) / 1000),
+      reservationTtlSeconds: Math.round((e.SCRATCH_RESERVATION_TTL ?? 3600e3) / 1000),
     },
   };
 }
