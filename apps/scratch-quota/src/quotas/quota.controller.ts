@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, ParseEnumPipe, Post, Put, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Principal } from '@climcat/core';
 import { Caller, requestIdOf } from '@climcat/platform';
 import type { FastifyRequest } from 'fastify';
@@ -31,7 +38,9 @@ export class QuotaController {
   ) {}
 
   @Get('me')
-  @ApiOperation({ summary: 'Your scratch directory: usage, limits, quota state, grace deadline, largest directories' })
+  @ApiOperation({
+    summary: 'Your scratch directory: usage, limits, quota state, grace deadline, largest directories',
+  })
   @ApiOkResponse({ type: ScratchStatusDto })
   me(@Caller() caller: Principal): Promise<ScratchStatusDto> {
     return this.status.me(caller);
@@ -85,7 +94,9 @@ export class QuotaController {
   }
 
   @Post('exemptions')
-  @ApiOperation({ summary: 'Grant a time-limited exemption to a user or group (admins); an expiry is required' })
+  @ApiOperation({
+    summary: 'Grant a time-limited exemption to a user or group (admins); an expiry is required',
+  })
   @ApiCreatedResponse({ type: ExemptionDto })
   async createExemption(
     @Caller() caller: Principal,

@@ -107,7 +107,11 @@ export class QuotaService {
   }
 
   /** Replaces usage after a scan (scannedAt = now) and updates the soft-excess start. */
-  async recordScan(user: string, limits: QuotaLimits, usage: { bytes: number; files: number }): Promise<void> {
+  async recordScan(
+    user: string,
+    limits: QuotaLimits,
+    usage: { bytes: number; files: number },
+  ): Promise<void> {
     const now = this.now();
     await this.store.quotas.update('user', user, (current) => {
       const evaluation = evaluateQuota(limits, usage, softSinceOf(current), now);
@@ -282,7 +286,11 @@ export class QuotaService {
   }
 
   /** A time-limited exemption; an expiry is required (and must be in the future). */
-  async createExemption(actor: Principal, input: ExemptionInput, requestId?: string): Promise<QuotaExemption> {
+  async createExemption(
+    actor: Principal,
+    input: ExemptionInput,
+    requestId?: string,
+  ): Promise<QuotaExemption> {
     requireRole(actor, 'admin', 'Granting exemptions');
     subjectName(input.kind, input.name, 'body.name');
     const now = this.now();
@@ -310,7 +318,9 @@ export class QuotaService {
         action: 'create',
         actor: actor.subject,
         at: record.createdAt,
-        changes: [{ path: `/exemptions/${record.id}`, to: { scope: record.scope, expiresAt: record.expiresAt } }],
+        changes: [
+          { path: `/exemptions/${record.id}`, to: { scope: record.scope, expiresAt: record.expiresAt } },
+        ],
         note: record.reason,
         ...(requestId ? { requestId } : {}),
       },

@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { ForbiddenError, requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
+import {
+  ForbiddenError,
+  requireRole,
+  userNameProblem,
+  InvalidError,
+  type Principal,
+  type QuotaState,
+} from '@climcat/core';
 import { scratchUser } from '../scratch-paths';
 import { UsageService } from '../usage/usage.service';
 import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
@@ -9,7 +16,13 @@ export interface ScratchStatus {
   directory: string;
   usage: { bytes: number; files: number };
   reserved: { bytes: number; files: number };
-  limits: { softBytes?: number; hardBytes?: number; softFiles?: number; hardFiles?: number; graceSeconds: number };
+  limits: {
+    softBytes?: number;
+    hardBytes?: number;
+    softFiles?: number;
+    hardFiles?: number;
+    graceSeconds: number;
+  };
   limitsFrom: string;
   state: QuotaState;
   graceUntil?: string;
@@ -45,7 +58,8 @@ export class StatusService {
       if (problem) throw InvalidError.field('body.user', problem);
       user = target;
     }
-    if (user !== self && !caller.roles.includes('admin')) throw new ForbiddenError('Only admins rescan others');
+    if (user !== self && !caller.roles.includes('admin'))
+      throw new ForbiddenError('Only admins rescan others');
     const effective = await this.quotas.limitsFor(user, user === self ? caller.groups : []);
     await this.measure(user, effective);
     return this.status(user, effective);

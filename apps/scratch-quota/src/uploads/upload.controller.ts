@@ -36,15 +36,20 @@ export class UploadController {
 
   @Post('uploads/:id/complete')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Finish an S3 upload: its real size is checked against the grant (over-grant objects are deleted)' })
+  @ApiOperation({
+    summary:
+      'Finish an S3 upload: its real size is checked against the grant (over-grant objects are deleted)',
+  })
   @ApiOkResponse({ type: WrittenDto })
   complete(@Caller() caller: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<WrittenDto> {
     return this.uploads.complete(caller, id);
   }
 
   @Put('files/*')
+  @HttpCode(201)
   @ApiOperation({
-    summary: 'Write a file into your scratch directory, streamed; stops at your quota and keeps no partial file',
+    summary:
+      'Write a file into your scratch directory, streamed; stops at your quota and keeps no partial file',
   })
   @ApiParam({ name: 'path', description: 'relative to your scratch directory', example: 'runs/out.nc' })
   @ApiQuery({ name: 'grant', required: false, description: 'an upload grant for this path' })
@@ -76,7 +81,8 @@ export class UploadController {
       throw InvalidError.field('query.grant', 'must be an upload grant id (UUID)');
     const length = req.headers['content-length'];
     const declared = length === undefined ? undefined : /^\d{1,16}$/.test(length) ? Number(length) : NaN;
-    if (Number.isNaN(declared)) throw InvalidError.field('header.content-length', 'must be a number of bytes');
+    if (Number.isNaN(declared))
+      throw InvalidError.field('header.content-length', 'must be a number of bytes');
     const body = req.body instanceof Readable ? req.body : Readable.from(bodyBytes(req.body));
     return this.uploads.write(caller, path, body, declared, grant);
   }

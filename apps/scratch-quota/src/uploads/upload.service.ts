@@ -96,7 +96,9 @@ export class UploadService {
     const reservation = await this.quotas.reservation(user, id);
     const { limits } = await this.quotas.limitsFor(user, caller.groups);
     if (reservation.target === 'posix')
-      throw new ConflictError(`Grant ${id} is for an upload through PUT /scratch/v1/files/${reservation.path}`);
+      throw new ConflictError(
+        `Grant ${id} is for an upload through PUT /scratch/v1/files/${reservation.path}`,
+      );
     const bucket = this.config.s3?.bucket as string;
     const key = `${s3ScratchPrefix(user)}${reservation.path}`;
     const s3 = this.storage.s3();
@@ -134,7 +136,10 @@ export class UploadService {
     const path = scratchPath(rawPath, 'path.path');
     const { limits } = await this.quotas.limitsFor(user, caller.groups);
     if (declared === undefined)
-      throw InvalidError.field('header.content-length', 'is required: the size is checked against your quota first');
+      throw InvalidError.field(
+        'header.content-length',
+        'is required: the size is checked against your quota first',
+      );
     declaredSize(declared, 'header.content-length');
     let reservation: QuotaReservation;
     if (grantId) {
@@ -142,9 +147,10 @@ export class UploadService {
       if (reservation.path !== path)
         throw InvalidError.field('query.grant', `is for ${reservation.path}, not ${path}`);
       if (declared > reservation.bytes)
-        throw new QuotaExceededError(`${declared} bytes exceed grant ${grantId} of ${reservation.bytes} bytes`, [
-          { field: 'header.content-length', message: `exceeds the grant of ${reservation.bytes} bytes` },
-        ]);
+        throw new QuotaExceededError(
+          `${declared} bytes exceed grant ${grantId} of ${reservation.bytes} bytes`,
+          [{ field: 'header.content-length', message: `exceeds the grant of ${reservation.bytes} bytes` }],
+        );
     } else {
       reservation = await this.quotas.reserve(user, limits, { path, bytes: declared, target: 'posix' });
     }
@@ -157,7 +163,9 @@ export class UploadService {
       const final = join(parent, name);
       const existing = await lstatOrNull(final);
       if (existing && !existing.isFile())
-        throw new ConflictError(`${path} exists and is not a regular file (symlinks are not written through)`);
+        throw new ConflictError(
+          `${path} exists and is not a regular file (symlinks are not written through)`,
+        );
       temp = join(parent, `.upload-${randomUUID()}.part`);
       const handle = await open(
         temp,
@@ -187,7 +195,10 @@ export class UploadService {
         await handle.close().catch(() => undefined);
       }
       if (written !== declared)
-        throw InvalidError.field('header.content-length', `declared ${declared} bytes but ${written} arrived`);
+        throw InvalidError.field(
+          'header.content-length',
+          `declared ${declared} bytes but ${written} arrived`,
+        );
       // Re-check right before the rename: a symlink put there meanwhile is not written through.
       const now = await lstatOrNull(final);
       if (now && !now.isFile()) throw new ConflictError(`${path} is not a regular file`);
@@ -218,12 +229,15 @@ async function ensureDirectories(home: string, parts: string[]): Promise<string>
   for (const part of parts) {
     dir = join(dir, part);
     const stat = await lstatOrNull(dir);
-    if (!stat) await mkdir(dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
+    if (!stat)
+      await mkdir(dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
     const again = await lstat(dir);
     if (!again.isDirectory())
-      throw new ConflictError(`${part} is not a directory inside your scratch space (symlinks are not followed)`);
+      throw new ConflictError(
+        `${part} is not a directory inside your scratch space (symlinks are not followed)`,
+      );
   }
   const real = await realpath(dir);
   if (real !== home && !real.startsWith(home + sep))

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { InvalidError } from '@climcat/core';
 import { findIllFormedQueryParam, findIllFormedString } from '../http/json-limits';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
@@ -31,6 +32,11 @@ export function requestHygiene(
   const illFormedParam = findIllFormedQueryParam(request.url);
   if (illFormedParam !== null) {
     done(InvalidError.field(`query.${illFormedParam}`, ILL_FORMED_QUERY));
+    return;
+  }
+  // A streamed body (octet-stream routes) is bytes for its handler, not a JSON value to walk.
+  if (request.body instanceof Readable) {
+    done();
     return;
   }
   const bad = findDollarKey(request.body, 'body', 0);

@@ -96,10 +96,7 @@ export class MongoQuotaRepository implements QuotaRepository {
   }
 
   async createExemption(record: QuotaExemption): Promise<QuotaExemption> {
-    await conflictOnDuplicate(
-      () => this.exemptions.create(record),
-      `exemption ${record.id} already exists`,
-    );
+    await conflictOnDuplicate(() => this.exemptions.create(record), `exemption ${record.id} already exists`);
     return record;
   }
 

@@ -80,7 +80,8 @@ export class SqliteQuotaRepository implements QuotaRepository {
     return this.db
       .transaction(() => {
         const doc = this.stateDoc.get(kind, name);
-        const current = doc === undefined ? emptyQuotaState(kind, name) : (JSON.parse(doc) as QuotaUsageState);
+        const current =
+          doc === undefined ? emptyQuotaState(kind, name) : (JSON.parse(doc) as QuotaUsageState);
         const { state, result } = change(current);
         if (state) this.upsertState.run(kind, name, JSON.stringify({ ...state, kind, name }));
         return result;
