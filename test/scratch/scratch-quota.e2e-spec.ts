@@ -29,7 +29,7 @@ const HOUR = 3600_000;
 interface Answer {
   status: number;
   type: string;
-  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: Record<string, any>;
 }
 
 async function call(
