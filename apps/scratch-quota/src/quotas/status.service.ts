@@ -1,11 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import {
-  requireRole,
-  userNameProblem,
-  InvalidError,
-  type Principal,
-  type QuotaState,
-} from '@climcat/core';
+import { requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
 import { scratchUser } from '../scratch-paths';
 import { UsageService } from '../usage/usage.service';
 import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
