@@ -135,6 +135,8 @@ describe('scratch quotas on sqlite', () => {
     expectProblem(await call(app, 'PUT', '/scratch/v1/quotas/users/carol', alice, body), 403);
     expectProblem(await call(app, 'GET', '/scratch/v1/quotas/users/carol', ADMIN), 404);
     expect((await call(app, 'PUT', '/scratch/v1/quotas/users/carol', ADMIN, body)).status).toBe(200);
+    // History is newest first: the change happens a minute later.
+    clock.t = START + 60_000;
     const changed = await call(app, 'PUT', '/scratch/v1/quotas/users/carol', ADMIN, {
       ...body,
       hardBytes: 12000,
@@ -156,7 +158,7 @@ describe('scratch quotas on sqlite', () => {
       note: 'more room',
       changes: [{ path: '/hardBytes', from: 9000, to: 12000 }],
     });
-    expect(history.body.items[0].at).toBe(new Date(START).toISOString());
+    expect(history.body.items[0].at).toBe(new Date(START + 60_000).toISOString());
     // A group quota applies to members without their own.
     await call(app, 'PUT', '/scratch/v1/quotas/groups/eucp', ADMIN, {
       softBytes: 7000,
@@ -363,6 +365,8 @@ describe('scratch quotas on sqlite', () => {
   });
 
   it('records exemptions, which need an expiry in the future', async () => {
+    // Later than the quota changes other tests make at START: the history's newest entry is this one.
+    clock.t = START + 120_000;
     const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
       kind: 'user',
       name: 'alice',
