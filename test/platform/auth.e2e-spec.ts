@@ -105,6 +105,27 @@ describe('API keys', () => {
     expect(dump).not.toContain(key.slice(3));
   });
 
+  it('gives a key its user name, defaulting to its name', async () => {
+    const named = await createKey({ name: 'alice-notebook', roles: ['reader'], groups: [], user: 'alice' });
+    expect((await json(await whoami(bearer(named)))).user).toBe('alice');
+    const unnamed = await createKey({ name: 'bob', roles: ['reader'], groups: [] });
+    expect((await json(await whoami(bearer(unnamed)))).user).toBe('bob');
+  });
+
+  it.each(['../etc', 'a/b', '.hidden', 'x..y', '', 'a b'])(
+    'refuses the user name %j with a problem naming body.user',
+    async (user) => {
+      const res = await fetch(`${running.url}/api/v1/auth/keys`, {
+        method: 'POST',
+        headers: { ...ADMIN, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'k', roles: ['reader'], groups: [], user }),
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+      expect(JSON.stringify(await json(res))).toContain('user');
+    },
+  );
+
   it('accepts the key as the password of HTTP Basic (netCDF-C, .netrc)', async () => {
     const key = await createKey({ name: 'ncdump', roles: ['reader'], groups: [] });
     const basic = Buffer.from(`anyone:${key}`).toString('base64');
@@ -175,9 +196,18 @@ describe('OIDC JWT', () => {
     expect(await json(await whoami(bearer(token)))).toEqual({
       via: 'jwt',
       subject: 'alice',
+      user: 'alice',
       roles: ['curator'],
       groups: ['eucp', 'smhi'],
     });
+  });
+
+  it.each([
+    ['preferred_username', { preferred_username: 'jdoe', name: 'Jane Doe' }, 'jdoe'],
+    ['name when there is no preferred_username', { name: 'jane' }, 'jane'],
+    ['sub when neither is set', {}, 'alice'],
+  ])('takes the user name from %s', async (_label, claims, user) => {
+    expect((await json(await whoami(bearer(await jwt(claims))))).user).toBe(user);
   });
 
   it.each([

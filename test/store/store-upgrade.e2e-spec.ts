@@ -159,7 +159,7 @@ describe('sqlite store written by schema version 1', () => {
     }
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       const columns = (db.pragma('table_info(files)') as { name: string }[]).map((c) => c.name);
       expect(columns).not.toContain('kind');
       const unique = (db.pragma('index_list(files)') as { name: string; unique: number }[])

@@ -1,5 +1,23 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CLOCK, SYSTEM_CLOCK, type Clock } from './clock';
+import { QuotaController } from './quotas/quota.controller';
+import { QuotaService } from './quotas/quota.service';
+import { StatusService } from './quotas/status.service';
+import { UploadController } from './uploads/upload.controller';
+import { UploadService } from './uploads/upload.service';
+import { UsageService } from './usage/usage.service';
 
-/** Scratch quotas and fair-use policy (`/scratch/v1`). Routes arrive with their issues. */
-@Module({})
-export class ScratchQuotaModule {}
+const providers = [QuotaService, StatusService, UsageService, UploadService];
+
+/** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads. */
+@Module({
+  controllers: [QuotaController, UploadController],
+  providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
+})
+export class ScratchQuotaModule {
+  /** The same module on a clock the caller moves (tests of grace and grant expiry). */
+  static withClock(clock: Clock): DynamicModule {
+    // Added after the static providers, so this CLOCK replaces the system one.
+    return { module: ScratchQuotaModule, providers: [{ provide: CLOCK, useValue: clock }] };
+  }
+}

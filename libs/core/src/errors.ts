@@ -12,6 +12,7 @@ export type DomainErrorKind =
   | 'precondition_failed'
   | 'too_large'
   | 'too_many_requests'
+  | 'insufficient_storage'
   | 'unavailable';
 
 /** One field-level problem: `field` is a JSON-pointer-ish location such as `query.bbox` or `body.facets.model`. */
@@ -76,6 +77,11 @@ export class TooLargeError extends DomainError {
 /** The caller has too many requests running; the response says which limit and when to retry. */
 export class TooManyRequestsError extends DomainError {
   readonly kind = 'too_many_requests';
+}
+
+/** A write that does not fit the caller's storage quota (HTTP 507); the message says what to do. */
+export class QuotaExceededError extends DomainError {
+  readonly kind = 'insufficient_storage';
 }
 
 export class UnavailableError extends DomainError {

@@ -143,7 +143,7 @@ export interface AuditChange {
 
 export interface AuditEntry {
   id: string;
-  entityType: 'dataset' | 'file' | 'api-key' | 'scan';
+  entityType: 'dataset' | 'file' | 'api-key' | 'scan' | 'quota';
   entityId: string;
   action: 'create' | 'update' | 'delete' | 'bulk-update' | 'ingest';
   actor: string;
@@ -162,6 +162,8 @@ export interface ApiKeyRecord {
   prefix: string;
   roles: string[];
   groups: string[];
+  /** The holder's user name (scratch directory); keys created without one use their name. */
+  user?: string;
   createdAt: string;
   createdBy: string;
   expiresAt?: string;
@@ -195,4 +197,57 @@ export interface ScanRecord {
   startedAt?: string;
   finishedAt?: string;
   message?: string;
+}
+
+/** Whose scratch quota: one user, or a group (its limits apply to members without their own). */
+export type QuotaSubjectKind = 'user' | 'group';
+
+/** A quota set by an admin for one user or group (a limit left out is unlimited). */
+export interface QuotaRecord {
+  kind: QuotaSubjectKind;
+  name: string;
+  softBytes?: number;
+  hardBytes?: number;
+  softFiles?: number;
+  hardFiles?: number;
+  graceSeconds?: number;
+  reason: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** Bytes (and files) an upload grant holds back until it completes or expires. */
+export interface QuotaReservation {
+  id: string;
+  /** Path relative to the user's scratch directory (or S3 prefix). */
+  path: string;
+  bytes: number;
+  files: number;
+  target: 'posix' | 's3';
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** What the service knows of one user's scratch use; changed only through `QuotaRepository.update`. */
+export interface QuotaUsageState {
+  kind: QuotaSubjectKind;
+  name: string;
+  usage: { bytes: number; files: number };
+  /** When usage was last measured by a scan (absent: never scanned). */
+  scannedAt?: string;
+  /** When usage went over each soft limit (ISO); kept until it falls back under. */
+  softSince: { bytes?: string; files?: string };
+  reservations: QuotaReservation[];
+}
+
+/** A time-limited exemption from scratch rules (e.g. the purge) for a user or group. */
+export interface QuotaExemption {
+  id: string;
+  kind: QuotaSubjectKind;
+  name: string;
+  scope: 'purge' | 'quota';
+  reason: string;
+  expiresAt: string;
+  createdAt: string;
+  createdBy: string;
 }

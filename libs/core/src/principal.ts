@@ -10,6 +10,12 @@ export interface Principal {
   readonly via: 'anonymous' | 'api-key' | 'jwt';
   /** Stable subject: API key id, JWT `sub`, or `anonymous`. */
   readonly subject: string;
+  /**
+   * The caller's user name, which names their scratch directory: an API key's
+   * `user` (else its name), a JWT's `preferred_username` (else `name`, else `sub`).
+   * Absent for anonymous callers.
+   */
+  readonly user?: string;
   readonly roles: readonly Role[];
   /** Group memberships. Empty means no group access, never "all groups". */
   readonly groups: readonly string[];
@@ -27,6 +33,7 @@ const SYSTEM_ROLES: readonly Role[] = Object.freeze(['admin'] as Role[]);
 export const SYSTEM: Principal = Object.freeze({
   via: 'api-key',
   subject: 'system',
+  user: 'system',
   roles: SYSTEM_ROLES,
   groups: Object.freeze([]),
 });
@@ -103,4 +110,13 @@ export interface AccessFilter {
 
 export function accessFilterFor(principal: Principal): AccessFilter {
   return { everything: readsEverything(principal), groups: [...principal.groups] };
+}
+
+/** A user name that can name a directory: no `/`, no `..`, no leading dot, no control characters. */
+export function userNameProblem(name: string): string | undefined {
+  if (name.length < 1 || name.length > 64) return 'must be 1-64 characters';
+  if (!/^[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*$/.test(name))
+    return 'must be letters, digits, . _ @ + or - and must not start with a dot (no /, no ..)';
+  if (name.includes('..')) return 'must not contain ..';
+  return undefined;
 }

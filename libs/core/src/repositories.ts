@@ -15,6 +15,10 @@ import type {
   DatasetKind,
   DatasetRecord,
   FileRecord,
+  QuotaExemption,
+  QuotaRecord,
+  QuotaUsageState,
+  QuotaSubjectKind,
   ScanRecord,
   StorageLocation,
   TimeCoverage,
@@ -159,6 +163,40 @@ export interface ScanRepository {
   list(page: Page): Promise<Paged<ScanRecord>>;
 }
 
+/**
+ * Scratch quotas, per-user usage state (with upload reservations) and exemptions.
+ * `update` is the one way to change a state: it is atomic per subject across
+ * processes sharing the store (sqlite: an IMMEDIATE transaction; mongo: a
+ * compare-and-set on a revision, retried), so concurrent grants never add up
+ * past a limit.
+ */
+export interface QuotaRepository {
+  getQuota(kind: QuotaSubjectKind, name: string): Promise<QuotaRecord | null>;
+  /** Quotas of several subjects of one kind (e.g. a caller's groups). */
+  getQuotas(kind: QuotaSubjectKind, names: readonly string[]): Promise<QuotaRecord[]>;
+  /** Creates or replaces; returns the record it replaced (null when new). */
+  putQuota(record: QuotaRecord): Promise<QuotaRecord | null>;
+  getState(kind: QuotaSubjectKind, name: string): Promise<QuotaUsageState | null>;
+  /**
+   * Reads the state (an empty one when absent), applies the synchronous, pure
+   * `change` and stores what it returns as `state`, atomically. `change` may run
+   * more than once (retries); it must not have side effects. `state: null` stores nothing.
+   */
+  update<T>(
+    kind: QuotaSubjectKind,
+    name: string,
+    change: (current: QuotaUsageState) => { state: QuotaUsageState | null; result: T },
+  ): Promise<T>;
+  createExemption(record: QuotaExemption): Promise<QuotaExemption>;
+  /** Exemptions of a subject that have not expired at `now`, newest first. */
+  listExemptions(kind: QuotaSubjectKind, name: string, now: Date): Promise<QuotaExemption[]>;
+}
+
+/** An empty usage state of a subject (what `update` starts from when none is stored). */
+export function emptyQuotaState(kind: QuotaSubjectKind, name: string): QuotaUsageState {
+  return { kind, name, usage: { bytes: 0, files: 0 }, softSince: {}, reservations: [] };
+}
+
 /** Everything a store adapter provides, plus lifecycle. */
 export interface Store {
   readonly adapter: 'sqlite' | 'mongo';
@@ -167,6 +205,7 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly scans: ScanRepository;
+  readonly quotas: QuotaRepository;
   /** Throws if the backing database cannot answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

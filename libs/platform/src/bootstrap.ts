@@ -105,11 +105,28 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
   });
   // preParsing: after every onRequest hook, so a feature may first refuse its own URLs in its own format.
   server.addHook('preParsing', requestHeadLimit);
+  // Raw bytes are streamed to the handler, untouched and uncounted by bodyLimit, only where a
+  // route writes them itself (scratch files, which count them against the quota).
+  server.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+    if (STREAMED_BODY_ROUTES.some((prefix) => request.url.startsWith(prefix))) done(null, payload);
+    else done(unsupportedMediaType(), undefined);
+  });
   server.addHook('preHandler', requestHygiene);
   conditionalGet(server);
   countBytesSent(server);
   app.enableShutdownHooks();
   setupOpenApi(app, config);
+}
+
+/** URL prefixes whose handlers read an application/octet-stream body as a stream. */
+const STREAMED_BODY_ROUTES = ['/scratch/v1/files/'];
+
+function unsupportedMediaType(): Error {
+  // Shaped like Fastify's own error so the problem filter keeps its 415.
+  return Object.assign(new Error('Unsupported Media Type: application/octet-stream'), {
+    statusCode: 415,
+    code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+  });
 }
 
 /** Says why a body the JSON parser refused is invalid (the parser itself only says that it is). */

@@ -33,6 +33,17 @@ export class CreateApiKeyDto {
   })
   groups!: string[];
 
+  /**
+   * The holder's user name, which names their scratch directory (default: `name`):
+   * letters, digits, . _ @ + -, no leading dot, no `/` or `..`.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(/^(?!.*\.\.)[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,63}$/, {
+    message: 'user must be 1-64 letters, digits, . _ @ + or -, not starting with a dot, without ..',
+  })
+  user?: string;
+
   /** Optional expiry (ISO-8601). */
   @IsOptional()
   @IsISO8601({ strict: true })
@@ -46,6 +57,8 @@ export class ApiKeyDto {
   prefix!: string;
   roles!: string[];
   groups!: string[];
+  /** The holder's user name (scratch directory). */
+  user!: string;
   createdAt!: string;
   createdBy!: string;
   expiresAt?: string;
@@ -66,6 +79,8 @@ export class WhoAmIDto {
   @ApiProperty({ enum: ['anonymous', 'api-key', 'jwt'] })
   via!: string;
   subject!: string;
+  /** Your user name (scratch directory); absent when anonymous. */
+  user?: string;
   roles!: string[];
   groups!: string[];
 }
@@ -77,6 +92,7 @@ export function mapApiKey(record: ApiKeyRecord): ApiKeyDto {
     prefix: record.prefix,
     roles: record.roles,
     groups: record.groups,
+    user: record.user ?? record.name,
     createdAt: record.createdAt,
     createdBy: record.createdBy,
     ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
@@ -85,5 +101,11 @@ export function mapApiKey(record: ApiKeyRecord): ApiKeyDto {
 }
 
 export function mapPrincipal(p: Principal): WhoAmIDto {
-  return { via: p.via, subject: p.subject, roles: [...p.roles], groups: [...p.groups] };
+  return {
+    via: p.via,
+    subject: p.subject,
+    ...(p.user !== undefined ? { user: p.user } : {}),
+    roles: [...p.roles],
+    groups: [...p.groups],
+  };
 }

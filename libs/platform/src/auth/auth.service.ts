@@ -7,6 +7,7 @@ import {
   ROLES,
   STORE,
   UnauthorizedError,
+  userNameProblem,
   type ApiKeyRecord,
   type Page,
   type Paged,
@@ -23,6 +24,8 @@ export interface NewApiKey {
   name: string;
   roles: Role[];
   groups: string[];
+  /** The holder's user name (their scratch directory); defaults to `name`. */
+  user?: string;
   expiresAt?: string;
 }
 
@@ -55,7 +58,7 @@ export class AuthService {
   private async verifyApiKey(key: string): Promise<Principal> {
     const hash = hashApiKey(key);
     if (this.adminKeyHash && hash === this.adminKeyHash) {
-      return { via: 'api-key', subject: 'admin-bootstrap', roles: ['admin'], groups: [] };
+      return { via: 'api-key', subject: 'admin-bootstrap', user: 'admin', roles: ['admin'], groups: [] };
     }
     const cached = this.keyCache.get(hash);
     const now = Date.now();
@@ -95,13 +98,18 @@ export class AuthService {
       (ROLES as readonly string[]).includes(r),
     );
     const roles: Role[] = claimed.length ? claimed : oidc.defaultRole === 'none' ? [] : [oidc.defaultRole];
-    return { via: 'jwt', subject: typeof payload.sub === 'string' ? payload.sub : 'unknown', roles, groups };
+    const subject = typeof payload.sub === 'string' ? payload.sub : 'unknown';
+    return { via: 'jwt', subject, user: jwtUser(payload) ?? subject, roles, groups };
   }
 
   async createKey(actor: Principal, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
     requireRole(actor, 'admin', 'Managing API keys');
     if (input.expiresAt && Number.isNaN(Date.parse(input.expiresAt))) {
       throw InvalidError.field('body.expiresAt', 'must be an ISO-8601 date-time');
+    }
+    if (input.user !== undefined) {
+      const problem = userNameProblem(input.user);
+      if (problem) throw InvalidError.field('body.user', problem);
     }
     const key = generateApiKey();
     const record = await this.store.apiKeys.create({
@@ -111,6 +119,7 @@ export class AuthService {
       prefix: displayPrefix(key),
       roles: [...new Set(input.roles)],
       groups: [...new Set(input.groups)],
+      ...(input.user !== undefined ? { user: input.user } : {}),
       createdAt: new Date().toISOString(),
       createdBy: actor.subject,
       ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt).toISOString() } : {}),
@@ -168,9 +177,19 @@ function principalOfKey(record: ApiKeyRecord): Principal {
   return {
     via: 'api-key',
     subject: `key:${record.id}`,
+    user: record.user ?? record.name,
     roles: record.roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)),
     groups: record.groups,
   };
+}
+
+/** JupyterHub / OIDC user name: `preferred_username`, else `name`. */
+function jwtUser(payload: JWTPayload): string | undefined {
+  for (const claim of ['preferred_username', 'name']) {
+    const value = payload[claim];
+    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  }
+  return undefined;
 }
 
 /** Reads a claim by dotted path (`realm_access.roles`). */

@@ -57,14 +57,14 @@ const bytes = z
     return Math.round(Number(m?.[1]) * (UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
   });
 
-/** Durations as seconds or with a unit: `600`, `90s`, `10m`, `1h`; milliseconds out. */
+/** Durations as seconds or with a unit: `600`, `90s`, `10m`, `1h`, `7d`; milliseconds out. */
 const duration = z
   .string()
-  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/i, { message: 'must be a duration such as 600, 90s, 10m or 1h' })
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)?$/i, { message: 'must be a duration such as 600, 90s, 10m, 1h or 7d' })
   .transform((v) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(v);
-    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[
-      (m?.[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h'
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(v);
+    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[
+      (m?.[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h' | 'd'
     ];
     return Math.round(Number(m?.[1]) * unit);
   })
@@ -146,6 +146,12 @@ const envSchema = z
       .optional(),
     THREDDS_CACHE_FILES: nonNegativeInt.default(256),
     THREDDS_CACHE_MEMORY: bytes.optional(),
+    SCRATCH_SOFT_BYTES: bytes.optional(),
+    SCRATCH_HARD_BYTES: bytes.optional(),
+    SCRATCH_SOFT_FILES: positiveInt.optional(),
+    SCRATCH_HARD_FILES: positiveInt.optional(),
+    SCRATCH_GRACE: duration.optional(),
+    SCRATCH_RESERVATION_TTL: duration.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -163,6 +169,15 @@ const envSchema = z
         message:
           'must be a bucket name other than data or scratch (or name its root with ROOTS=name=s3://bucket)',
       });
+    }
+    for (const [soft, hard] of [
+      ['SCRATCH_SOFT_BYTES', 'SCRATCH_HARD_BYTES'],
+      ['SCRATCH_SOFT_FILES', 'SCRATCH_HARD_FILES'],
+    ] as const) {
+      const s = env[soft];
+      const h = env[hard];
+      if (s !== undefined && h !== undefined && s > h)
+        ctx.addIssue({ code: 'custom', path: [soft], message: `must not exceed ${hard}` });
     }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
       ctx.addIssue({
@@ -251,6 +266,15 @@ export interface AppConfig {
   s3Presign: { expirySeconds: number };
   /** Opened files kept between requests (0 = none), and the estimated memory their headers and DDS/DAS may hold. */
   datasetCache: { maxEntries: number; maxBytes: number };
+  /** Default per-user scratch quota (admins override per user or group) and upload grant lifetime. */
+  scratch: {
+    softBytes: number;
+    hardBytes: number;
+    softFiles: number;
+    hardFiles: number;
+    graceSeconds: number;
+    reservationTtlSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -339,6 +363,15 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     },
     s3Presign: { expirySeconds: (e.THREDDS_S3_PRESIGN_EXPIRY ?? 900_000) / 1000 },
     datasetCache: { maxEntries: e.THREDDS_CACHE_FILES, maxBytes: e.THREDDS_CACHE_MEMORY ?? 256 * 2 ** 20 },
+    scratch: {
+      // A soft limit left at its default never exceeds a hard limit set lower.
+      softBytes: e.SCRATCH_SOFT_BYTES ?? Math.min(1e12, e.SCRATCH_HARD_BYTES ?? 2e12),
+      hardBytes: e.SCRATCH_HARD_BYTES ?? 2e12,
+      softFiles: e.SCRATCH_SOFT_FILES ?? Math.min(1_000_000, e.SCRATCH_HARD_FILES ?? 2_000_000),
+      hardFiles: e.SCRATCH_HARD_FILES ?? 2_000_000,
+      graceSeconds: Math.round((e.SCRATCH_GRACE ?? 7 * 86400e3) / 1000),
+      reservationTtlSeconds: Math.round((e.SCRATCH_RESERVATION_TTL ?? 3600e3) / 1000),
+    },
   };
 }
 

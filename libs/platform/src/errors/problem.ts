@@ -25,6 +25,7 @@ export const KIND_STATUS: Record<DomainErrorKind, { status: number; title: strin
   precondition_failed: { status: 412, title: 'Precondition Failed' },
   too_large: { status: 413, title: 'Content Too Large' },
   too_many_requests: { status: 429, title: 'Too Many Requests' },
+  insufficient_storage: { status: 507, title: 'Insufficient Storage' },
   unavailable: { status: 503, title: 'Service Unavailable' },
 };
 
@@ -47,6 +48,7 @@ const STATUS_SLUG: Record<number, string> = {
   431: 'headers-too-large',
   500: 'internal',
   503: 'unavailable',
+  507: 'insufficient-storage',
 };
 
 export function problemType(status: number): string {

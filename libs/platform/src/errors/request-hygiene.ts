@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { InvalidError } from '@climcat/core';
 import type { IncomingMessage } from 'node:http';
 import { findIllFormedQueryParam, findIllFormedString } from '../http/json-limits';
@@ -33,6 +34,11 @@ export function requestHygiene(
   const illFormedParam = findIllFormedQueryParam(request.url);
   if (illFormedParam !== null) {
     done(InvalidError.field(`query.${illFormedParam}`, ILL_FORMED_QUERY));
+    return;
+  }
+  // A streamed body (octet-stream routes) is bytes for its handler, not a JSON value to walk.
+  if (request.body instanceof Readable) {
+    done();
     return;
   }
   const bad = findDollarKey(request.body, 'body', 0);

@@ -4,11 +4,27 @@ import { API_KEY_INDEXES, MongoApiKeyRepository } from './mongo-api-key.reposito
 import { AUDIT_INDEXES, MongoAuditRepository } from './mongo-audit.repository';
 import { DATASET_INDEXES, MongoDatasetRepository } from './mongo-dataset.repository';
 import { FILE_INDEXES, MongoFileRepository } from './mongo-file.repository';
+import {
+  MongoQuotaRepository,
+  QUOTA_EXEMPTION_INDEXES,
+  QUOTA_INDEXES,
+  QUOTA_STATE_INDEXES,
+} from './mongo-quota.repository';
 import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
 import { ensureIndexes } from './mongo-support';
 import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
-import { apiKeySchema, auditSchema, COLLECTIONS, datasetSchema, fileSchema, scanSchema } from './schemas';
+import {
+  apiKeySchema,
+  auditSchema,
+  COLLECTIONS,
+  datasetSchema,
+  fileSchema,
+  quotaExemptionSchema,
+  quotaSchema,
+  quotaStateSchema,
+  scanSchema,
+} from './schemas';
 
 /** The production store: one mongoose connection, indexes created explicitly at start. */
 export class MongoStore implements Store {
@@ -18,6 +34,7 @@ export class MongoStore implements Store {
   readonly audit: MongoAuditRepository;
   readonly apiKeys: MongoApiKeyRepository;
   readonly scans: MongoScanRepository;
+  readonly quotas: MongoQuotaRepository;
 
   private constructor(private readonly connection: Connection) {
     const datasets = connection.model('Dataset', datasetSchema);
@@ -30,6 +47,11 @@ export class MongoStore implements Store {
     this.files = new MongoFileRepository(files, this.datasets, this.audit);
     this.apiKeys = new MongoApiKeyRepository(apiKeys);
     this.scans = new MongoScanRepository(scans);
+    this.quotas = new MongoQuotaRepository(
+      connection.model('Quota', quotaSchema),
+      connection.model('QuotaState', quotaStateSchema),
+      connection.model('QuotaExemption', quotaExemptionSchema),
+    );
   }
 
   /** `roots` upgrade file documents written before locations were (root name, path). */
@@ -68,6 +90,9 @@ export class MongoStore implements Store {
       ensureIndexes(c(COLLECTIONS.audit), AUDIT_INDEXES),
       ensureIndexes(c(COLLECTIONS.apiKeys), API_KEY_INDEXES),
       ensureIndexes(c(COLLECTIONS.scans), SCAN_INDEXES),
+      ensureIndexes(c(COLLECTIONS.quotas), QUOTA_INDEXES),
+      ensureIndexes(c(COLLECTIONS.quotaState), QUOTA_STATE_INDEXES),
+      ensureIndexes(c(COLLECTIONS.quotaExemptions), QUOTA_EXEMPTION_INDEXES),
     ]);
   }
 }

@@ -16,6 +16,9 @@ import {
   type AuditEntry,
   type DatasetRecord,
   type FileRecord,
+  type QuotaExemption,
+  type QuotaRecord,
+  type QuotaUsageState,
   type ScanRecord,
 } from '@climcat/core';
 
@@ -25,6 +28,9 @@ export const COLLECTIONS = {
   audit: 'audit',
   apiKeys: 'api_keys',
   scans: 'scans',
+  quotas: 'quotas',
+  quotaState: 'quota_state',
+  quotaExemptions: 'quota_exemptions',
 } as const;
 
 const nested = { _id: false, minimize: false, strict: 'throw' } as const;
@@ -180,6 +186,8 @@ export const apiKeySchema = new Schema<ApiKeyRecord>(
     prefix: String,
     roles: strings,
     groups: strings,
+    // Absent on keys created before users had names: they go by their name (see the auth service).
+    user: String,
     createdAt: String,
     createdBy: String,
     expiresAt: String,
@@ -208,6 +216,71 @@ export const scanSchema = new Schema<ScanRecord>(
     message: String,
   },
   { ...topLevel(COLLECTIONS.scans), suppressReservedKeysWarning: true },
+);
+
+const subjectKind = { type: String, enum: ['user', 'group'], required: true };
+
+export const quotaSchema = new Schema<QuotaRecord>(
+  {
+    kind: subjectKind,
+    name: { type: String, required: true },
+    softBytes: Number,
+    hardBytes: Number,
+    softFiles: Number,
+    hardFiles: Number,
+    graceSeconds: Number,
+    reason: String,
+    updatedAt: String,
+    updatedBy: String,
+  },
+  topLevel(COLLECTIONS.quotas),
+);
+
+/** A usage state plus the revision its compare-and-set updates go by (never leaves the repository). */
+export type QuotaUsageStateDocument = QuotaUsageState & { revision: number };
+
+export const quotaStateSchema = new Schema<QuotaUsageStateDocument>(
+  {
+    kind: subjectKind,
+    name: { type: String, required: true },
+    usage: new Schema({ bytes: Number, files: Number }, nested),
+    scannedAt: String,
+    softSince: new Schema({ bytes: String, files: String }, nested),
+    // Replaced whole by each compare-and-set ($push/$pull are not needed, and the test server lacks them).
+    reservations: {
+      type: [
+        new Schema(
+          {
+            id: String,
+            path: String,
+            bytes: Number,
+            files: Number,
+            target: { type: String, enum: ['posix', 's3'] },
+            createdAt: String,
+            expiresAt: String,
+          },
+          nested,
+        ),
+      ],
+      default: undefined,
+    },
+    revision: { type: Number, required: true },
+  },
+  topLevel(COLLECTIONS.quotaState),
+);
+
+export const quotaExemptionSchema = new Schema<QuotaExemption>(
+  {
+    id: { type: String, required: true },
+    kind: subjectKind,
+    name: { type: String, required: true },
+    scope: { type: String, enum: ['purge', 'quota'] },
+    reason: String,
+    expiresAt: String,
+    createdAt: String,
+    createdBy: String,
+  },
+  topLevel(COLLECTIONS.quotaExemptions),
 );
 
 /** Plain record from a lean document: no `_id`, `__v` or derived keys. */

@@ -178,4 +178,31 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX files_dataset ON files (dataset_id, path);
     `);
   },
+  // ---- scratch quotas (issue 12): quotas, per-subject usage state, exemptions ----
+  // API keys need no column for their new `user`: it lives in the JSON doc (absent on old keys = their name).
+  `
+  CREATE TABLE quotas (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE quota_state (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE quota_exemptions (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX quota_exemptions_subject ON quota_exemptions (kind, name, expires_at);
+  `,
+  // ---- end of scratch quotas ----
 ];

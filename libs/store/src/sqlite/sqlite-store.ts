@@ -5,6 +5,7 @@ import { SqliteApiKeyRepository } from './sqlite-api-key.repository';
 import { SqliteAuditRepository } from './sqlite-audit.repository';
 import { SqliteDatasetRepository } from './sqlite-dataset.repository';
 import { SqliteFileRepository } from './sqlite-file.repository';
+import { SqliteQuotaRepository } from './sqlite-quota.repository';
 import { SqliteScanRepository } from './sqlite-scan.repository';
 
 /** The embedded store of standalone mode: one better-sqlite3 connection, WAL journal. */
@@ -15,6 +16,7 @@ export class SqliteStore implements Store {
   readonly audit: SqliteAuditRepository;
   readonly apiKeys: SqliteApiKeyRepository;
   readonly scans: SqliteScanRepository;
+  readonly quotas: SqliteQuotaRepository;
 
   private constructor(private readonly db: Db) {
     this.datasets = new SqliteDatasetRepository(db);
@@ -22,6 +24,7 @@ export class SqliteStore implements Store {
     this.files = new SqliteFileRepository(db, this.datasets, this.audit);
     this.apiKeys = new SqliteApiKeyRepository(db);
     this.scans = new SqliteScanRepository(db);
+    this.quotas = new SqliteQuotaRepository(db);
   }
 
   /** `roots` upgrade rows written before locations were (root name, path). */

@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
+import { scratchUser } from '../scratch-paths';
+import { UsageService } from '../usage/usage.service';
+import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
+
+export interface ScratchStatus {
+  user: string;
+  directory: string;
+  usage: { bytes: number; files: number };
+  reserved: { bytes: number; files: number };
+  limits: {
+    softBytes?: number;
+    hardBytes?: number;
+    softFiles?: number;
+    hardFiles?: number;
+    graceSeconds: number;
+  };
+  limitsFrom: string;
+  state: QuotaState;
+  graceUntil?: string;
+  scannedAt?: string;
+  purge: { files: number; bytes: number; next: string | null };
+  largest: { path: string; bytes: number }[];
+  advice?: string;
+}
+
+/** `/me` and rescans: usage, limits and state of one user's scratch space. */
+@Injectable()
+export class StatusService {
+  constructor(
+    private readonly quotas: QuotaService,
+    private readonly usage: UsageService,
+  ) {}
+
+  async me(caller: Principal): Promise<ScratchStatus> {
+    const user = scratchUser(caller);
+    const effective = await this.quotas.limitsFor(user, caller.groups);
+    // First look in this process: measure, so the answer is about the directory as it is.
+    if (!this.usage.lastLargest(user)) await this.measure(user, effective);
+    return this.status(user, effective);
+  }
+
+  /** Recomputes usage now (admins for anyone, users for themselves) and answers when done. */
+  async rescan(caller: Principal, target?: unknown): Promise<ScratchStatus> {
+    const self = scratchUser(caller);
+    let user = self;
+    if (target !== undefined && target !== null && target !== self) {
+      requireRole(caller, 'admin', 'Rescanning another user');
+      const problem = typeof target === 'string' ? userNameProblem(target) : 'must be a user name';
+      if (problem || typeof target !== 'string') throw InvalidError.field('body.user', problem ?? '');
+      user = target;
+    }
+    const effective = await this.quotas.limitsFor(user, user === self ? caller.groups : []);
+    await this.measure(user, effective);
+    return this.status(user, effective);
+  }
+
+  private async measure(user: string, effective: EffectiveLimits): Promise<void> {
+    const measured = await this.usage.scan(user);
+    await this.quotas.recordScan(user, effective.limits, { bytes: measured.bytes, files: measured.files });
+  }
+
+  private async status(user: string, effective: EffectiveLimits): Promise<ScratchStatus> {
+    const { state, evaluation } = await this.quotas.evaluate(user, effective.limits);
+    const { limits } = effective;
+    const largest = this.usage.lastLargest(user) ?? [];
+    const status: ScratchStatus = {
+      user,
+      directory: await this.usage.userDirectory(user),
+      usage: state.usage,
+      reserved: reservedOf(state.reservations),
+      limits: {
+        ...(limits.softBytes !== undefined ? { softBytes: limits.softBytes } : {}),
+        ...(limits.hardBytes !== undefined ? { hardBytes: limits.hardBytes } : {}),
+        ...(limits.softFiles !== undefined ? { softFiles: limits.softFiles } : {}),
+        ...(limits.hardFiles !== undefined ? { hardFiles: limits.hardFiles } : {}),
+        graceSeconds: limits.graceSeconds,
+      },
+      limitsFrom: effective.source,
+      state: evaluation.state,
+      ...(evaluation.graceUntil ? { graceUntil: evaluation.graceUntil.toISOString() } : {}),
+      ...(state.scannedAt ? { scannedAt: state.scannedAt } : {}),
+      // The purge plan arrives with its own issue: nothing is planned yet.
+      purge: { files: 0, bytes: 0, next: null },
+      largest,
+    };
+    const advice = adviceFor(status);
+    return advice ? { ...status, advice } : status;
+  }
+}
+
+/** What an over-quota user should do, in one sentence. */
+function adviceFor(s: ScratchStatus): string | undefined {
+  if (s.state === 'ok') return undefined;
+  const biggest = s.largest
+    .slice(0, 3)
+    .map((d) => `${d.path} (${d.bytes} bytes)`)
+    .join(', ');
+  const where = biggest ? ` Largest directories: ${biggest}.` : '';
+  const usage = `You use ${s.usage.bytes} bytes in ${s.usage.files} files`;
+  switch (s.state) {
+    case 'soft-exceeded':
+      return `${usage}, over the soft limit (${s.limits.softBytes} bytes / ${s.limits.softFiles} files). Writes are allowed until ${s.graceUntil}; after that they stop until you are back under it.${where}`;
+    case 'grace-expired':
+      return `${usage}; the grace period ended at ${s.graceUntil}. No writes until you delete data to get under the soft limit (${s.limits.softBytes} bytes / ${s.limits.softFiles} files).${where}`;
+    case 'hard-exceeded':
+      return `${usage}, over the hard limit (${s.limits.hardBytes} bytes / ${s.limits.hardFiles} files). No writes until you delete data.${where}`;
+  }
+}

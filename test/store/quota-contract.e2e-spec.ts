@@ -1,0 +1,191 @@
+/**
+ * The QuotaRepository contract on both adapters (sqlite temp file, MongoDB-wire
+ * server): quota records, atomic per-subject state updates under concurrency,
+ * exemptions with expiry, and the API key `user` field.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConflictError, type QuotaRecord, type QuotaReservation, type Store } from '@climcat/core';
+import { createStore } from '@climcat/store';
+import { testEnv } from '../harness/env';
+import { apiKey } from './store-fixtures';
+
+jest.setTimeout(60_000);
+
+const tempDir = mkdtempSync(join(tmpdir(), 'climcat-quota-store-'));
+afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
+
+let opened = 0;
+const runId = `${process.pid}_${Date.now().toString(36)}`;
+
+const adapters: [string, () => Promise<Store>, () => Promise<Store>][] = [];
+{
+  const path = (n: number) => join(tempDir, `quota-${n}.db`);
+  const mongo = (n: number) =>
+    createStore({ adapter: 'mongo', uri: testEnv('TEST_MONGODB_URI'), dbName: `quota_${runId}_${n}` });
+  adapters.push(
+    // The second opener gives another connection to the same database (as a second process would).
+    [
+      'sqlite',
+      () => createStore({ adapter: 'sqlite', path: path(++opened) }),
+      () => createStore({ adapter: 'sqlite', path: path(opened) }),
+    ],
+    ['mongo', () => mongo(++opened), () => mongo(opened)],
+  );
+}
+
+function quota(overrides: Partial<QuotaRecord> = {}): QuotaRecord {
+  return {
+    kind: 'user',
+    name: 'alice',
+    softBytes: 100,
+    hardBytes: 200,
+    reason: 'test',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    updatedBy: 'admin',
+    ...overrides,
+  };
+}
+
+function reservation(id: string, bytes: number): QuotaReservation {
+  return {
+    id,
+    path: `f-${id}`,
+    bytes,
+    files: 1,
+    target: 'posix',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: '2026-01-01T01:00:00.000Z',
+  };
+}
+
+describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
+  let store: Store;
+
+  beforeEach(async () => {
+    store = await open();
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('creates, reads and replaces quotas, returning what was replaced', async () => {
+    expect(await store.quotas.getQuota('user', 'alice')).toBeNull();
+    expect(await store.quotas.putQuota(quota())).toBeNull();
+    const previous = await store.quotas.putQuota(quota({ hardBytes: 300, reason: 'more' }));
+    expect(previous).toEqual(quota());
+    expect(await store.quotas.getQuota('user', 'alice')).toEqual(quota({ hardBytes: 300, reason: 'more' }));
+    // A limit left out of the replacement is gone, not kept from before.
+    await store.quotas.putQuota(quota({ softFiles: 5 }));
+    await store.quotas.putQuota(quota());
+    expect((await store.quotas.getQuota('user', 'alice'))?.softFiles).toBeUndefined();
+  });
+
+  it('keeps users and groups of the same name apart and reads several groups at once', async () => {
+    await store.quotas.putQuota(quota({ kind: 'group', name: 'eucp', hardBytes: 999 }));
+    await store.quotas.putQuota(quota({ kind: 'group', name: 'smhi', hardBytes: 5 }));
+    await store.quotas.putQuota(quota({ kind: 'user', name: 'eucp' }));
+    const groups = await store.quotas.getQuotas('group', ['eucp', 'smhi', 'none']);
+    expect(groups.map((g) => [g.name, g.hardBytes]).sort()).toEqual([
+      ['eucp', 999],
+      ['smhi', 5],
+    ]);
+    expect((await store.quotas.getQuota('user', 'eucp'))?.hardBytes).toBe(200);
+    expect(await store.quotas.getQuotas('group', [])).toEqual([]);
+  });
+
+  it('starts from an empty state and stores what update returns; null stores nothing', async () => {
+    expect(await store.quotas.getState('user', 'bob')).toBeNull();
+    const seen = await store.quotas.update('user', 'bob', (current) => ({ state: null, result: current }));
+    expect(seen).toEqual({
+      kind: 'user',
+      name: 'bob',
+      usage: { bytes: 0, files: 0 },
+      softSince: {},
+      reservations: [],
+    });
+    expect(await store.quotas.getState('user', 'bob')).toBeNull();
+    await store.quotas.update('user', 'bob', (current) => ({
+      state: { ...current, usage: { bytes: 7, files: 1 }, softSince: { bytes: '2026-01-01T00:00:00.000Z' } },
+      result: undefined,
+    }));
+    expect(await store.quotas.getState('user', 'bob')).toMatchObject({
+      usage: { bytes: 7, files: 1 },
+      softSince: { bytes: '2026-01-01T00:00:00.000Z' },
+      reservations: [],
+    });
+  });
+
+  it('never lets 50 concurrent reservations, on two connections, add up past a limit', async () => {
+    const other = await openAgain();
+    try {
+      const limit = 1000;
+      const attempts = Array.from({ length: 50 }, (_, i) => {
+        const repo = (i % 2 === 0 ? store : other).quotas;
+        return repo.update('user', 'carol', (current) => {
+          const held = current.reservations.reduce((sum, r) => sum + r.bytes, 0);
+          if (held + 60 > limit) return { state: null, result: false };
+          return {
+            state: { ...current, reservations: [...current.reservations, reservation(`r${i}`, 60)] },
+            result: true,
+          };
+        });
+      });
+      const granted = (await Promise.all(attempts)).filter(Boolean).length;
+      const state = await store.quotas.getState('user', 'carol');
+      const held = state!.reservations.reduce((sum, r) => sum + r.bytes, 0);
+      expect(granted).toBe(16); // floor(1000 / 60)
+      expect(state!.reservations).toHaveLength(granted);
+      expect(held).toBeLessThanOrEqual(limit);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('lists only unexpired exemptions, newest first, and refuses a duplicate id', async () => {
+    const base = {
+      kind: 'user' as const,
+      name: 'dave',
+      scope: 'purge' as const,
+      reason: 'r',
+      createdBy: 'admin',
+    };
+    await store.quotas.createExemption({
+      ...base,
+      id: 'e1',
+      expiresAt: '2026-02-01T00:00:00.000Z',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    await store.quotas.createExemption({
+      ...base,
+      id: 'e2',
+      expiresAt: '2026-03-01T00:00:00.000Z',
+      createdAt: '2026-01-02T00:00:00.000Z',
+    });
+    const at = (iso: string) => new Date(iso);
+    expect(
+      (await store.quotas.listExemptions('user', 'dave', at('2026-01-15T00:00:00Z'))).map((e) => e.id),
+    ).toEqual(['e2', 'e1']);
+    expect(
+      (await store.quotas.listExemptions('user', 'dave', at('2026-02-15T00:00:00Z'))).map((e) => e.id),
+    ).toEqual(['e2']);
+    expect(await store.quotas.listExemptions('group', 'dave', at('2026-01-15T00:00:00Z'))).toEqual([]);
+    await expect(
+      store.quotas.createExemption({
+        ...base,
+        id: 'e1',
+        expiresAt: '2026-02-01T00:00:00.000Z',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      }),
+    ).rejects.toThrow(ConflictError);
+  });
+
+  it('stores an API key user, and keeps it absent on keys created without one', async () => {
+    await store.apiKeys.create(apiKey('k1', { user: 'alice' }));
+    await store.apiKeys.create(apiKey('k2'));
+    expect((await store.apiKeys.get('k1'))?.user).toBe('alice');
+    expect((await store.apiKeys.get('k2'))?.user).toBeUndefined();
+  });
+});
