@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -128,6 +129,43 @@ describe('scratch quotas on sqlite', () => {
     });
     expect(me.body.graceUntil).toBeUndefined();
     expectProblem(await call(app, 'GET', '/scratch/v1/me', {}), 401);
+  });
+
+  it('shows the fair-use purge plan: idle files with their due dates, in /me and in full', async () => {
+    const dora = await keyFor(app, 'dora');
+    const dir = join(app.config.scratchRoot, 'dora');
+    mkdirSync(join(dir, 'run 1'), { recursive: true });
+    const day = 24 * HOUR;
+    const files: [string, number, number][] = [
+      ['run 1/old.nc', 3000, 100],
+      ['run 1/older.nc', 5000, 200],
+      ['recent.nc', 7000, 1],
+    ];
+    for (const [rel, size, idleDays] of files) {
+      writeFileSync(join(dir, rel), Buffer.alloc(size));
+      const at = new Date(START - idleDays * day);
+      utimesSync(join(dir, rel), at, at);
+    }
+    const plan = await call(app, 'GET', '/scratch/v1/me/purge-plan', dora);
+    expect(plan.status).toBe(200);
+    const due = new Date(START + 7 * day).toISOString();
+    expect(plan.body).toMatchObject({
+      user: 'dora',
+      policy: { maxIdleDays: 56, noticeDays: 7, noatime: false },
+      total: 2,
+      bytes: 8000,
+      next: due,
+    });
+    expect(plan.body.files.map((f: { path: string }) => f.path)).toEqual(['run 1/old.nc', 'run 1/older.nc']);
+    expect(plan.body.files[1]).toMatchObject({
+      bytes: 5000,
+      due,
+      mtime: new Date(START - 200 * day).toISOString(),
+    });
+    const me = await call(app, 'POST', '/scratch/v1/rescan', dora, {});
+    expect(me.body.purge).toEqual({ files: 2, bytes: 8000, next: due });
+    expect(existsSync(join(dir, 'run 1/older.nc'))).toBe(true);
+    expectProblem(await call(app, 'GET', '/scratch/v1/me/purge-plan', {}), 401);
   });
 
   it('lets admins set user and group quotas, records who/when/from/to/why, and refuses others', async () => {

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CLOCK, SYSTEM_CLOCK, type Clock } from './clock';
+import { PurgeController } from './purge/purge.controller';
 import { QuotaController } from './quotas/quota.controller';
 import { QuotaService } from './quotas/quota.service';
 import { StatusService } from './quotas/status.service';
@@ -11,7 +12,7 @@ const providers = [QuotaService, StatusService, UsageService, UploadService];
 
 /** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads. */
 @Module({
-  controllers: [QuotaController, UploadController],
+  controllers: [QuotaController, UploadController, PurgeController],
   providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
 })
 export class ScratchQuotaModule {

@@ -9,7 +9,13 @@
 import { lstat, realpath, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { purgeDecision, unchangedSincePlan, type PurgePolicy } from '@climcat/core';
-import { displayPath, type IdleFile, type ScanPath, type TreeScanner } from '../usage/tree-scan';
+import {
+  displayPath,
+  type IdleCriterion,
+  type IdleFile,
+  type ScanPath,
+  type TreeScanner,
+} from '../usage/tree-scan';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -45,10 +51,27 @@ export async function planPurge(
   now: Date,
 ): Promise<PurgePlan> {
   // Files on the plan from now on: idle long enough to enter the notice window.
-  const beforeMs = now.getTime() - (policy.maxIdleDays - policy.noticeDays) * DAY_MS;
-  const scan = await scanner.scan(directory, '', { idle: { beforeMs, noatime: policy.noatime } });
+  const scan = await scanner.scan(directory, '', { idle: idleCriterion(policy, now) });
+  return planFromIdle(scan.idle, policy, plannedAt, now);
+}
+
+/** The idle-file criterion a scan needs for `planFromIdle` at `now`. */
+export function idleCriterion(policy: PurgePolicy, now: Date): IdleCriterion {
+  return {
+    beforeMs: now.getTime() - (policy.maxIdleDays - policy.noticeDays) * DAY_MS,
+    noatime: policy.noatime,
+  };
+}
+
+/** The plan from the idle files a scan found (so one walk serves usage and the plan). */
+export function planFromIdle(
+  idle: readonly IdleFile[],
+  policy: PurgePolicy,
+  plannedAt: (path: string) => Date | undefined,
+  now: Date,
+): PurgePlan {
   const files: PlannedFile[] = [];
-  for (const f of scan.idle) {
+  for (const f of idle) {
     const planned = toPlanned(f, policy, plannedAt(displayPath(f.path)), now);
     if (planned) files.push(planned);
   }

@@ -81,8 +81,7 @@ export class StatusService {
       state: evaluation.state,
       ...(evaluation.graceUntil ? { graceUntil: evaluation.graceUntil.toISOString() } : {}),
       ...(state.scannedAt ? { scannedAt: state.scannedAt } : {}),
-      // The purge plan arrives with its own issue: nothing is planned yet.
-      purge: { files: 0, bytes: 0, next: null },
+      purge: this.usage.lastPurgeSummary(user) ?? { files: 0, bytes: 0, next: null },
       largest,
     };
     const advice = adviceFor(status);

@@ -2,12 +2,22 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CLOCK, type Clock } from '../clock';
+import { idleCriterion, planFromIdle, planPurge, type PurgePlan } from '../purge/purge-planner';
 import { largestDirectories, TreeScanner } from './tree-scan';
+
+export interface PurgeSummary {
+  files: number;
+  bytes: number;
+  next: string | null;
+}
 
 export interface UserUsage {
   bytes: number;
   files: number;
   largest: { path: string; bytes: number }[];
+  /** What the fair-use purge plan holds for the directory (POSIX only), from the same walk. */
+  purge: PurgeSummary;
 }
 
 /** S3 key prefix of a user's scratch objects in the configured bucket. */
@@ -21,12 +31,14 @@ export class UsageService implements OnModuleDestroy {
   private scanner?: TreeScanner;
   /** Largest directories of each user's last scan in this process (the scan keeps only per-directory totals). */
   private readonly largest = new Map<string, { path: string; bytes: number }[]>();
+  private readonly purgeSummaries = new Map<string, PurgeSummary>();
   /** One scan per user at a time: a second caller waits for the running one. */
   private readonly running = new Map<string, Promise<UserUsage>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: StorageService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** SCRATCH_ROOT/<user>, created (mode 0700) on first use. */
@@ -40,6 +52,24 @@ export class UsageService implements OnModuleDestroy {
     return this.largest.get(user);
   }
 
+  lastPurgeSummary(user: string): PurgeSummary | undefined {
+    return this.purgeSummaries.get(user);
+  }
+
+  /**
+   * The user's purge plan now, from a fresh walk. Plans are not stored yet,
+   * so every file's notice counts from now: nothing becomes due without a
+   * full notice period on the plan.
+   */
+  async purgePlan(user: string): Promise<PurgePlan> {
+    const dir = await this.userDirectory(user);
+    return planPurge(this.treeScanner(), dir, this.config.scratch.purge, () => undefined, this.clock.now());
+  }
+
+  private treeScanner(): TreeScanner {
+    return (this.scanner ??= new TreeScanner({ workers: 2 }));
+  }
+
   scan(user: string): Promise<UserUsage> {
     const running = this.running.get(user);
     if (running) return running;
@@ -50,8 +80,12 @@ export class UsageService implements OnModuleDestroy {
 
   private async measure(user: string): Promise<UserUsage> {
     const dir = await this.userDirectory(user);
-    this.scanner ??= new TreeScanner({ workers: 2 });
-    const result = await this.scanner.scan(dir);
+    const now = this.clock.now();
+    const policy = this.config.scratch.purge;
+    const result = await this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) });
+    const plan = planFromIdle(result.idle, policy, () => undefined, now);
+    const purge = { files: plan.files.length, bytes: plan.bytes, next: plan.next?.toISOString() ?? null };
+    this.purgeSummaries.set(user, purge);
     let { bytes, files } = result.totals;
     const largest = largestDirectories(result.directories.values(), { limit: 10 }).map((d) => ({
       path: d.path,
@@ -71,7 +105,7 @@ export class UsageService implements OnModuleDestroy {
       largest.sort((a, b) => b.bytes - a.bytes);
     }
     this.largest.set(user, largest.slice(0, 10));
-    return { bytes, files, largest: largest.slice(0, 10) };
+    return { bytes, files, largest: largest.slice(0, 10), purge };
   }
 
   async onModuleDestroy(): Promise<void> {

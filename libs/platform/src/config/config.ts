@@ -151,6 +151,9 @@ const envSchema = z
     SCRATCH_SOFT_FILES: positiveInt.optional(),
     SCRATCH_HARD_FILES: positiveInt.optional(),
     SCRATCH_GRACE: duration.optional(),
+    SCRATCH_PURGE_AFTER: duration.optional(),
+    SCRATCH_PURGE_NOTICE: duration.optional(),
+    SCRATCH_NOATIME: bool.optional(),
     SCRATCH_RESERVATION_TTL: duration.optional(),
   })
   .superRefine((env, ctx) => {
@@ -274,6 +277,8 @@ export interface AppConfig {
     hardFiles: number;
     graceSeconds: number;
     reservationTtlSeconds: number;
+    /** Fair-use purge: files unused this many days are purged, after being on the plan `noticeDays`. */
+    purge: { maxIdleDays: number; noticeDays: number; noatime: boolean };
   };
 }
 
@@ -371,6 +376,11 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
       hardFiles: e.SCRATCH_HARD_FILES ?? 2_000_000,
       graceSeconds: Math.round((e.SCRATCH_GRACE ?? 7 * 86400e3) / 1000),
       reservationTtlSeconds: Math.round((e.SCRATCH_RESERVATION_TTL ?? 3600e3) / 1000),
+      purge: {
+        maxIdleDays: (e.SCRATCH_PURGE_AFTER ?? 56 * 86400e3) / 86400e3,
+        noticeDays: (e.SCRATCH_PURGE_NOTICE ?? 7 * 86400e3) / 86400e3,
+        noatime: e.SCRATCH_NOATIME ?? false,
+      },
     },
   };
 }
