@@ -96,3 +96,4 @@ export {
 
 export * from './dap2';
 export * from './ncss';
+export * from './aggregation';
