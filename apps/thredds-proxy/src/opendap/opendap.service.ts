@@ -20,6 +20,7 @@ import {
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import { Readable } from 'node:stream';
 import { ThreddsPathService, type ResolvedFile } from '../access/thredds-path.service';
+import { AggregationService } from './aggregation.service';
 
 /** An opened file and its DAP2 view; close it when the answer is done. */
 export interface OpenedDap {
@@ -58,6 +59,7 @@ export class OpendapService {
     private readonly paths: ThreddsPathService,
     private readonly storage: StorageService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly aggregations: AggregationService,
   ) {}
 
   get limits(): { binLimit: number; ascLimit: number } {
@@ -65,6 +67,8 @@ export class OpendapService {
   }
 
   async open(caller: Principal, rawPath: string): Promise<OpenedDap> {
+    // `datasets/<dataset id>`: the dataset's files joined along time.
+    if (AggregationService.isAggregationPath(rawPath)) return this.aggregations.open(caller, rawPath);
     const resolved = await this.paths.resolve(caller, rawPath);
     const source = await this.storage.open(
       resolved.location.root,
