@@ -6,7 +6,7 @@
 import { STORE, type FileRecord, type Store } from '@climcat/core';
 import { writeNetcdf3 } from '@climcat/netcdf';
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
@@ -376,6 +376,37 @@ describe('ncdump of an aggregation', () => {
     expect(out.stderr).toBe('');
     // Record 2 is file 1's last, record 3 file 2's first (offset 100).
     expect(out.stdout.replace(/\s+/g, ' ')).toContain('tas = 256, 256.25, 350, 350.25 ;');
+  });
+});
+
+describe('NCSS on an aggregation', () => {
+  it('a time range across a file boundary equals the local files, sliced', async () => {
+    const url = `${running.url}/thredds/ncss/grid/datasets/${D360.id}?var=tas&time_start=2006-02-01&time_end=2006-04-30&accept=netcdf`;
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    const out = join(work, 'ncss-agg.nc');
+    writeFileSync(out, Buffer.from(await res.arrayBuffer()));
+    const script = [
+      'import json, sys, numpy as np, xarray as xr',
+      'sub = xr.open_dataset(sys.argv[1], use_cftime=True)',
+      'parts = [xr.open_dataset(p, use_cftime=True) for p in sys.argv[2:]]',
+      'mf = xr.combine_nested(parts, concat_dim="time", data_vars="minimal", coords="minimal", compat="override", combine_attrs="override")',
+      'want = mf.tas.sel(time=slice(sub.time.values[0], sub.time.values[-1]))',
+      'print(json.dumps({"times": [str(t) for t in sub.time.values], "equal": bool(np.array_equal(sub.tas.values, want.values, equal_nan=True))}))',
+    ].join('\n');
+    const { stdout } = await exec(PYTHON, ['-c', script, out, ...ordered(D360)], { cwd: work });
+    expect(JSON.parse(stdout)).toEqual({
+      times: ['2006-02-16 00:00:00', '2006-03-16 00:00:00', '2006-04-16 00:00:00'],
+      equal: true,
+    });
+  });
+
+  it('dataset.xml describes the joined time axis', async () => {
+    const res = await fetch(`${running.url}/thredds/ncss/grid/datasets/${D360.id}/dataset.xml`);
+    expect(res.status).toBe(200);
+    const xml = await res.text();
+    expect(xml).toContain('2005-12-16T00:00:00');
+    expect(xml).toContain('2006-08-16T00:00:00');
   });
 });
 
