@@ -410,6 +410,34 @@ describe('NCSS on an aggregation', () => {
   });
 });
 
+describe('where the aggregation is advertised', () => {
+  it('dataset JSON carries urls.opendap / urls.ncss, and urls.opendap opens the whole series', async () => {
+    const res = await api(running, 'GET', `/api/v1/datasets/${D360.id}`, { headers: ADMIN });
+    expect(res.status).toBe(200);
+    const urls = res.body.urls as { opendap: string; ncss: string };
+    expect(urls.opendap).toMatch(new RegExp(`/thredds/dodsC/datasets/${D360.id.replace(/\./g, '\\.')}$`));
+    expect(urls.ncss).toMatch(new RegExp(`/thredds/ncss/grid/datasets/${D360.id.replace(/\./g, '\\.')}$`));
+    const path = new URL(urls.opendap).pathname;
+    const head = await ncdump(['-h', `${running.url}${path}`]);
+    expect(head.stdout).toMatch(/time = UNLIMITED ; \/\/ \(9 currently\)/);
+  });
+
+  it('the ESGF Dataset search result lists the OPeNDAP aggregation in url', async () => {
+    const res = await api(
+      running,
+      'GET',
+      `/esg-search/search?type=Dataset&model=HadGEM2-ES&format=application%2Fsolr%2Bjson`,
+    );
+    expect(res.status).toBe(200);
+    const doc = (res.body.response.docs as { url: string[] }[])[0]!;
+    expect(doc.url.find((u) => u.endsWith('|OPENDAP'))).toMatch(
+      new RegExp(
+        `/thredds/dodsC/datasets/${D360.id.replace(/\./g, '\\.')}\\.html\\|application/opendap-html\\|OPENDAP$`,
+      ),
+    );
+  });
+});
+
 describe('problems', () => {
   it('a dataset with a disagreeing file is refused, naming the file and the difference', async () => {
     const bad = `data/${BAD.dir}/${BAD.files[1]!.name}`;
