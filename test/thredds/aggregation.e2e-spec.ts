@@ -438,6 +438,36 @@ describe('where the aggregation is advertised', () => {
   });
 });
 
+describe('intake-esm export with aggregation=dataset', () => {
+  it('one row per dataset, its path the aggregation; no join_existing', async () => {
+    const res = await api(running, 'GET', '/api/v1/exports/intake-esm?model=HadGEM2-ES&aggregation=dataset', {
+      headers: ADMIN,
+    });
+    expect(res.status).toBe(200);
+    const rows = res.body.catalog_dict as Record<string, string>[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.path).toMatch(new RegExp(`/thredds/dodsC/datasets/${D360.id.replace(/\./g, '\\.')}$`));
+    expect(rows[0]!.time_range).toBe('20060116-20060916');
+    expect(JSON.stringify(res.body.aggregation_control)).not.toContain('join_existing');
+    const dds = await fetch(`${running.url}${new URL(String(rows[0]!.path)).pathname}.dds`);
+    expect(await dds.text()).toContain('Float32 tas[time = 9][lat = 3][lon = 4];');
+    const csv = await api(
+      running,
+      'GET',
+      '/api/v1/exports/intake-esm.csv?model=HadGEM2-ES&aggregation=dataset',
+      {
+        headers: ADMIN,
+      },
+    );
+    expect(String(csv.body).trim().split('\n')).toHaveLength(2);
+    const bad = await api(running, 'GET', '/api/v1/exports/intake-esm?aggregation=dataset&format=netcdf', {
+      headers: ADMIN,
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('query.format');
+  });
+});
+
 describe('problems', () => {
   it('a dataset with a disagreeing file is refused, naming the file and the difference', async () => {
     const bad = `data/${BAD.dir}/${BAD.files[1]!.name}`;
