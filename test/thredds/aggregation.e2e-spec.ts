@@ -438,6 +438,32 @@ describe('where the aggregation is advertised', () => {
   });
 });
 
+describe('THREDDS dataset catalog', () => {
+  it('lists the aggregation (OPeNDAP, NCSS) beside the files; restricted like the rest', async () => {
+    const res = await fetch(`${running.url}/thredds/catalog/datasets/${D360.id}/catalog.xml`);
+    expect(res.status).toBe(200);
+    const xml = await res.text();
+    expect(xml).toContain(`<access serviceName="odap" urlPath="datasets/${D360.id}" />`);
+    expect(xml).toContain(`<access serviceName="ncss" urlPath="datasets/${D360.id}" />`);
+    for (const f of D360.files) expect(xml).toContain(`urlPath="data/${D360.dir}/${f.name}"`);
+    // Well-formed, with one dataset for the aggregation and one per file inside the catalog's dataset.
+    const saved = join(work, 'dataset-catalog.xml');
+    writeFileSync(saved, xml);
+    const { stdout } = await exec(PYTHON, [
+      '-c',
+      'import sys, xml.dom.minidom as m; print(len(m.parse(sys.argv[1]).getElementsByTagName("dataset")))',
+      saved,
+    ]);
+    expect(stdout.trim()).toBe(String(1 + 1 + D360.files.length));
+    const anon = await fetch(`${running.url}/thredds/catalog/datasets/${SECRET.id}/catalog.xml`);
+    expect(anon.status).toBe(401);
+    const other = await fetch(`${running.url}/thredds/catalog/datasets/${SECRET.id}/catalog.xml`, {
+      headers: basic(otherKey),
+    });
+    expect(other.status).toBe(404);
+  });
+});
+
 describe('intake-esm export with aggregation=dataset', () => {
   it('one row per dataset, its path the aggregation; no join_existing', async () => {
     const res = await api(running, 'GET', '/api/v1/exports/intake-esm?model=HadGEM2-ES&aggregation=dataset', {
