@@ -7,6 +7,7 @@ import { FileServerController } from './fileserver/file-server.controller';
 import { FileServerService } from './fileserver/file-server.service';
 import { OpendapController } from './opendap/opendap.controller';
 import { OpendapService } from './opendap/opendap.service';
+import { AggregationService } from './opendap/aggregation.service';
 import { NcssController } from './ncss/ncss.controller';
 import { NcssService } from './ncss/ncss.service';
 import { PresignController } from './s3/presign.controller';
@@ -30,6 +31,7 @@ import { PresignService } from './s3/presign.service';
     CatalogService,
     FileServerService,
     OpendapService,
+    AggregationService,
     PresignService,
     NcssService,
   ],

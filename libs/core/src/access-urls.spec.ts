@@ -1,4 +1,4 @@
-import { accessUrls, parseThreddsPath, threddsPath } from './access-urls';
+import { accessUrls, datasetAccessUrls, parseThreddsPath, threddsPath } from './access-urls';
 import { InvalidError, NotFoundError } from './errors';
 import type { StorageLocation } from './model';
 
@@ -78,6 +78,24 @@ describe('accessUrls', () => {
     ).toBe('https://cat.example.org/thredds/s3/era5/a%20b/x%231.nc');
     expect(accessUrls('https://cat.example.org', { root: 'data', path: 'x.nc' })).not.toHaveProperty(
       's3presigned',
+    );
+  });
+});
+
+describe('datasetAccessUrls', () => {
+  it('names the aggregation by dataset id (dots kept, reserved characters encoded)', () => {
+    expect(
+      datasetAccessUrls(
+        'https://x.org/',
+        'cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128',
+      ),
+    ).toEqual({
+      opendap:
+        'https://x.org/thredds/dodsC/datasets/cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128',
+      ncss: 'https://x.org/thredds/ncss/grid/datasets/cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128',
+    });
+    expect(datasetAccessUrls('https://x.org', 'a/b c').opendap).toBe(
+      'https://x.org/thredds/dodsC/datasets/a%2Fb%20c',
     );
   });
 });

@@ -79,3 +79,19 @@ export function accessUrls(
     ...(options.s3Url ? { s3: options.s3Url, s3presigned: `${base}/thredds/s3/${path}` } : {}),
   };
 }
+
+/** Service URLs of a dataset's aggregation (its files joined along time). */
+export interface DatasetAccessUrls {
+  opendap: string;
+  ncss: string;
+}
+
+/** `/thredds/dodsC/datasets/<dataset id>` and its NCSS twin, against the public base URL. */
+export function datasetAccessUrls(publicUrl: string, datasetId: string): DatasetAccessUrls {
+  const base = publicUrl.replace(/\/+$/, '');
+  const id = encodeURIComponent(datasetId);
+  return {
+    opendap: `${base}/thredds/dodsC/datasets/${id}`,
+    ncss: `${base}/thredds/ncss/grid/datasets/${id}`,
+  };
+}

@@ -109,3 +109,4 @@ export {
   type DatasetCacheStats,
   type AcquireOptions,
 } from './cache/dataset-cache';
+export * from './aggregation';

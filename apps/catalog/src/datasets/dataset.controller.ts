@@ -129,7 +129,7 @@ export class DatasetController {
     const result = await this.datasets.search(caller, rest);
     return {
       total: result.total,
-      items: result.items.map((r) => select(mapDataset(r))),
+      items: result.items.map((r) => select(mapDataset(r, this.storage.datasetAccessUrls(r.id)))),
       facets: result.facets,
       next: result.next,
     };
@@ -145,7 +145,7 @@ export class DatasetController {
   ): Promise<DatasetDto> {
     const record = await this.datasets.get(caller, id);
     void res.header('ETag', `"${record.revision}"`);
-    return mapDataset(record);
+    return mapDataset(record, this.storage.datasetAccessUrls(record.id));
   }
 
   @Post()
@@ -162,7 +162,7 @@ export class DatasetController {
     const record = await this.datasets.create({ caller, requestId: requestIdOf(req) }, body);
     void res.header('ETag', `"${record.revision}"`);
     void res.header('Location', `/api/v1/datasets/${encodeURIComponent(record.id)}`);
-    return mapDataset(record);
+    return mapDataset(record, this.storage.datasetAccessUrls(record.id));
   }
 
   @Patch(':id')
@@ -189,7 +189,7 @@ export class DatasetController {
       parseIfMatch(ifMatch),
     );
     void res.header('ETag', `"${record.revision}"`);
-    return mapDataset(record);
+    return mapDataset(record, this.storage.datasetAccessUrls(record.id));
   }
 
   @Delete(':id')

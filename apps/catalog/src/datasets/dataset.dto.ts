@@ -4,9 +4,16 @@ import {
   AVAILABILITIES,
   DATASET_KINDS,
   DATASET_STATUSES,
+  type DatasetAccessUrls,
   type DatasetRecord,
 } from '@climcat/core';
 import { AccessDto, ContactDto, ProvenanceDto, TimeCoverageDto, VariableDto } from '@climcat/platform';
+
+/** The dataset's aggregation: all its files joined along time, as one OPeNDAP / NCSS dataset. */
+export class DatasetUrlsDto {
+  opendap!: string;
+  ncss!: string;
+}
 
 export class DatasetDto {
   id!: string;
@@ -39,6 +46,7 @@ export class DatasetDto {
   contacts?: ContactDto[];
   provenance?: ProvenanceDto;
   warnings?: string[];
+  urls!: DatasetUrlsDto;
   createdAt!: string;
   updatedAt!: string;
   /** Increments on every change; also sent as the ETag. */
@@ -62,7 +70,8 @@ export class DatasetSearchResultDto {
   next!: string | null;
 }
 
-export function mapDataset(r: DatasetRecord): DatasetDto {
+/** `urls` from StorageService.datasetAccessUrls (they need the public base URL). */
+export function mapDataset(r: DatasetRecord, urls: DatasetAccessUrls): DatasetDto {
   return {
     id: r.id,
     datasetId: r.datasetId,
@@ -88,6 +97,7 @@ export function mapDataset(r: DatasetRecord): DatasetDto {
     ...(r.contacts?.length ? { contacts: r.contacts } : {}),
     ...(r.provenance ? { provenance: r.provenance } : {}),
     ...(r.warnings?.length ? { warnings: r.warnings } : {}),
+    urls,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     revision: r.revision,

@@ -4,6 +4,7 @@
  * esgf-pyclient parses: change none of them.
  */
 import {
+  datasetAccessUrls,
   FACET_NAMES,
   type AccessUrls,
   type DatasetRecord,
@@ -57,6 +58,8 @@ export function datasetDoc(node: SolrNode, d: DatasetRecord): EsgfDoc {
     access: ['HTTPServer', 'OPENDAP', 'NetcdfSubset'],
     url: [
       `${node.publicUrl}/thredds/catalog/datasets/${encodeURIComponent(instanceId)}/catalog.xml#${instanceId}|application/xml+thredds|THREDDS`,
+      // The aggregation: every file of the dataset joined along time.
+      `${datasetAccessUrls(node.publicUrl, instanceId).opendap}.html|application/opendap-html|OPENDAP`,
     ],
     variable: d.variables.map((v) => v.name),
     variable_long_name: d.variables.map((v) => v.longName ?? ''),

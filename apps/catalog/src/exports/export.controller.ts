@@ -14,7 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
 import { ApiSearchQuery } from '../datasets/dataset.controller';
 import type { RawQuery } from '../datasets/search-params';
-import { ExportService, type AssetFormat } from './export.service';
+import { ExportService, type AssetAggregation, type AssetFormat } from './export.service';
 
 class IntakeEsmCollectionDto {
   esmcat_version!: string;
@@ -37,17 +37,30 @@ class IntakeEsmCollectionDto {
 }
 
 /** Strips the export's own parameters, leaving the search. */
-function splitParams(query: RawQuery): { search: RawQuery; format: AssetFormat; inline?: boolean } {
-  const { format, inline, ...search } = query;
+function splitParams(query: RawQuery): {
+  search: RawQuery;
+  format: AssetFormat;
+  aggregation: AssetAggregation;
+  inline?: boolean;
+} {
+  const { format, inline, aggregation, ...search } = query;
   if (format !== undefined && format !== 'opendap' && format !== 'netcdf') {
     throw InvalidError.field('query.format', 'must be opendap or netcdf');
   }
+  if (aggregation !== undefined && aggregation !== 'file' && aggregation !== 'dataset')
+    throw InvalidError.field('query.aggregation', 'must be file or dataset');
+  if (aggregation === 'dataset' && format === 'netcdf')
+    throw InvalidError.field(
+      'query.format',
+      'aggregation=dataset rows are OPeNDAP aggregations; use format=opendap (or omit it)',
+    );
   if (inline !== undefined && inline !== 'true' && inline !== 'false') {
     throw InvalidError.field('query.inline', 'must be true or false');
   }
   return {
     search,
     format: format ?? 'opendap',
+    aggregation: aggregation ?? 'file',
     ...(inline !== undefined ? { inline: inline === 'true' } : {}),
   };
 }
@@ -69,22 +82,30 @@ export class ExportController {
   })
   @ApiSearchQuery()
   @ApiQuery({ name: 'format', required: false, enum: ['opendap', 'netcdf'] })
+  @ApiQuery({
+    name: 'aggregation',
+    required: false,
+    enum: ['file', 'dataset'],
+    description: 'dataset: one row per dataset, its path the OPeNDAP aggregation of all its files',
+  })
   @ApiQuery({ name: 'inline', required: false, type: Boolean })
   @ApiOkResponse({ type: IntakeEsmCollectionDto })
   async intakeEsm(@Caller() caller: Principal, @Query() query: RawQuery): Promise<Record<string, unknown>> {
-    const { search, format, inline } = splitParams(query);
+    const { search, format, inline, aggregation } = splitParams(query);
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(search))
       for (const item of Array.isArray(v) ? v : [v]) params.append(k, String(item));
     params.set('format', format);
+    if (aggregation === 'dataset') params.set('aggregation', aggregation);
     const csvUrl = `${this.config.publicUrl}/api/v1/exports/intake-esm.csv?${params.toString()}`;
-    return this.exports.intakeCollection(caller, search, format, csvUrl, inline);
+    return this.exports.intakeCollection(caller, search, format, csvUrl, inline, aggregation);
   }
 
   @Get('intake-esm.csv')
   @ApiOperation({ summary: 'The intake-esm catalog CSV of a search (one row per file), streamed' })
   @ApiSearchQuery()
   @ApiQuery({ name: 'format', required: false, enum: ['opendap', 'netcdf'] })
+  @ApiQuery({ name: 'aggregation', required: false, enum: ['file', 'dataset'] })
   @ApiProduces('text/csv')
   @ApiOkResponse({ type: String, description: 'CSV' })
   async intakeCsv(
@@ -92,8 +113,12 @@ export class ExportController {
     @Query() query: RawQuery,
     @Res() res: FastifyReply,
   ): Promise<void> {
-    const { search, format } = splitParams(query);
-    await this.streamCsv(res, this.exports.intakeCsv(caller, search, format), 'climcat-intake-esm.csv');
+    const { search, format, aggregation } = splitParams(query);
+    await this.streamCsv(
+      res,
+      this.exports.intakeCsv(caller, search, format, aggregation),
+      'climcat-intake-esm.csv',
+    );
   }
 
   @Get('files.csv')

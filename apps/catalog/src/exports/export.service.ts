@@ -4,9 +4,11 @@ import { StorageService } from '@climcat/platform';
 import { createHash } from 'node:crypto';
 import { DatasetService } from '../datasets/dataset.service';
 import type { RawQuery } from '../datasets/search-params';
-import { csvRow, walkFiles } from './file-walk';
+import { csvRow, walkDatasets, walkFiles } from './file-walk';
 
 export type AssetFormat = 'netcdf' | 'opendap';
+/** `file`: one row per file; `dataset`: one row per dataset, its path the dataset's OPeNDAP aggregation. */
+export type AssetAggregation = 'file' | 'dataset';
 
 /** Columns of the intake-esm catalog (ESGF facet names plus time and path). */
 export const INTAKE_COLUMNS = [
@@ -43,24 +45,34 @@ export class ExportService {
     private readonly storage: StorageService,
   ) {}
 
-  /** Rows of the intake-esm catalog for a search, one per file. */
+  /** Rows of the intake-esm catalog for a search, one per file (or per dataset). */
   async *intakeRows(
     caller: Principal,
     raw: RawQuery,
     format: AssetFormat,
+    aggregation: AssetAggregation = 'file',
   ): AsyncGenerator<Record<string, string>> {
     const query = this.datasets.parseQuery(caller, raw);
-    for await (const { dataset, file } of walkFiles(this.store, query)) yield this.row(dataset, file, format);
+    if (aggregation === 'dataset')
+      for await (const dataset of walkDatasets(this.store, query)) yield this.datasetRow(dataset);
+    else
+      for await (const { dataset, file } of walkFiles(this.store, query))
+        yield this.row(dataset, file, format);
   }
 
-  async *intakeCsv(caller: Principal, raw: RawQuery, format: AssetFormat): AsyncGenerator<string> {
+  async *intakeCsv(
+    caller: Principal,
+    raw: RawQuery,
+    format: AssetFormat,
+    aggregation: AssetAggregation = 'file',
+  ): AsyncGenerator<string> {
     // Parsed before the header row: the controller sends headers after the first row, so bad input must fail first.
-    const query = this.datasets.parseQuery(caller, raw);
+    const rows = this.intakeRows(caller, raw, format, aggregation);
+    const first = await rows.next();
     yield csvRow([...INTAKE_COLUMNS]);
-    for await (const { dataset, file } of walkFiles(this.store, query)) {
-      const row = this.row(dataset, file, format);
-      yield csvRow(INTAKE_COLUMNS.map((c) => row[c]));
-    }
+    if (first.done) return;
+    yield csvRow(INTAKE_COLUMNS.map((c) => first.value[c]));
+    for await (const row of rows) yield csvRow(INTAKE_COLUMNS.map((c) => row[c]));
   }
 
   /** The ESM collection JSON; rows inline (catalog_dict) when small, else a link to the CSV. */
@@ -70,11 +82,12 @@ export class ExportService {
     format: AssetFormat,
     csvUrl: string,
     inline: boolean | undefined,
+    aggregation: AssetAggregation = 'file',
   ): Promise<Record<string, unknown>> {
     const rows: Record<string, string>[] = [];
     let tooMany = false;
     if (inline !== false) {
-      for await (const row of this.intakeRows(caller, raw, format)) {
+      for await (const row of this.intakeRows(caller, raw, format, aggregation)) {
         if (rows.length >= INLINE_ROW_LIMIT && inline === undefined) {
           tooMany = true;
           break;
@@ -98,11 +111,16 @@ export class ExportService {
         groupby_attrs: ['dataset_id', 'version'],
         aggregations: [
           { type: 'union', attribute_name: 'variable' },
-          {
-            type: 'join_existing',
-            attribute_name: 'time_range',
-            options: { dim: 'time', coords: 'minimal', compat: 'override' },
-          },
+          // A dataset row is already the whole series: nothing to join.
+          ...(aggregation === 'dataset'
+            ? []
+            : [
+                {
+                  type: 'join_existing',
+                  attribute_name: 'time_range',
+                  options: { dim: 'time', coords: 'minimal', compat: 'override' },
+                },
+              ]),
         ],
       },
       ...(useCsv ? { catalog_file: csvUrl } : { catalog_dict: rows }),
@@ -145,15 +163,24 @@ export class ExportService {
     }
   }
 
-  private row(dataset: DatasetRecord, file: FileRecord, format: AssetFormat): Record<string, string> {
-    const urls = this.storage.accessUrls(file.location);
+  /** One row for a whole dataset: its aggregation's OPeNDAP URL and time coverage. */
+  private datasetRow(dataset: DatasetRecord): Record<string, string> {
+    const start = dataset.timeCoverage?.start ?? '';
+    const end = dataset.timeCoverage?.end ?? '';
+    return {
+      ...this.facetColumns(dataset),
+      start_time: start,
+      end_time: end,
+      time_range: start && end ? `${compactDate(start)}-${compactDate(end)}` : '',
+      path: this.storage.datasetAccessUrls(dataset.id).opendap,
+    };
+  }
+
+  private facetColumns(dataset: DatasetRecord): Record<string, string> {
     const facet = (name: keyof DatasetRecord['facets']): string => {
       const v = dataset.facets[name];
       return Array.isArray(v) ? v.join(' ') : (v ?? '');
     };
-    const start = file.timeCoverage?.start ?? '';
-    const end = file.timeCoverage?.end ?? '';
-    const compact = (s: string) => s.replace(/[-:T]/g, '').slice(0, 8);
     return {
       dataset_id: dataset.datasetId,
       version: dataset.version,
@@ -170,11 +197,26 @@ export class ExportService {
       driving_model: facet('driving_model'),
       rcm_name: facet('rcm_name'),
       rcm_version: facet('rcm_version'),
-      variable: file.variables.length === 1 ? file.variables[0]! : facet('variable'),
+      variable: facet('variable'),
+    };
+  }
+
+  private row(dataset: DatasetRecord, file: FileRecord, format: AssetFormat): Record<string, string> {
+    const urls = this.storage.accessUrls(file.location);
+    const start = file.timeCoverage?.start ?? '';
+    const end = file.timeCoverage?.end ?? '';
+    const columns = this.facetColumns(dataset);
+    return {
+      ...columns,
+      variable: file.variables.length === 1 ? file.variables[0]! : (columns.variable ?? ''),
       start_time: start,
       end_time: end,
-      time_range: start && end ? `${compact(start)}-${compact(end)}` : '',
+      time_range: start && end ? `${compactDate(start)}-${compactDate(end)}` : '',
       path: format === 'opendap' ? urls.opendap : urls.httpserver,
     };
   }
+}
+
+function compactDate(s: string): string {
+  return s.replace(/[-:T]/g, '').slice(0, 8);
 }

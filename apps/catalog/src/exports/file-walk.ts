@@ -3,24 +3,29 @@ import type { DatasetQuery, DatasetRecord, FileRecord, Store } from '@climcat/co
 const DATASET_PAGE = 200;
 const FILE_PAGE = 500;
 
+/** Every dataset a query matches, in bounded pages. */
+export async function* walkDatasets(store: Store, query: DatasetQuery): AsyncGenerator<DatasetRecord> {
+  let cursor: string | undefined;
+  const base: DatasetQuery = { ...query, facetCounts: undefined, offset: undefined, limit: DATASET_PAGE };
+  do {
+    const page = await store.datasets.search({ ...base, cursor });
+    yield* page.items;
+    cursor = page.next ?? undefined;
+  } while (cursor);
+}
+
 /** Every file of every dataset a query matches, dataset by dataset, in bounded pages. */
 export async function* walkFiles(
   store: Store,
   query: DatasetQuery,
 ): AsyncGenerator<{ dataset: DatasetRecord; file: FileRecord }> {
-  let cursor: string | undefined;
-  const base: DatasetQuery = { ...query, facetCounts: undefined, offset: undefined, limit: DATASET_PAGE };
-  do {
-    const page = await store.datasets.search({ ...base, cursor });
-    for (const dataset of page.items) {
-      for (let offset = 0; offset < dataset.fileCount || offset === 0; offset += FILE_PAGE) {
-        const files = await store.files.listByDataset(dataset.id, { limit: FILE_PAGE, offset });
-        for (const file of files.items) yield { dataset, file };
-        if (files.items.length < FILE_PAGE) break;
-      }
+  for await (const dataset of walkDatasets(store, query)) {
+    for (let offset = 0; offset < dataset.fileCount || offset === 0; offset += FILE_PAGE) {
+      const files = await store.files.listByDataset(dataset.id, { limit: FILE_PAGE, offset });
+      for (const file of files.items) yield { dataset, file };
+      if (files.items.length < FILE_PAGE) break;
     }
-    cursor = page.next ?? undefined;
-  } while (cursor);
+  }
 }
 
 /** RFC 4180 field quoting. */

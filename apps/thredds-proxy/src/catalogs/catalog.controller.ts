@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { CatalogService, type CatalogEntry } from './catalog.service';
 import {
+  aggregationXml,
   catalogHead,
   catalogRefXml,
   catalogTail,
@@ -61,6 +62,20 @@ export class CatalogController {
     const m = /^(.+)\/catalog\.(xml|html)$/.exec(rest);
     if (!m) throw new NotFoundError(`No catalog at ${url}: catalogs are <directory>/catalog.xml or .html`);
     const html = m[2] === 'html';
+    if (!html && m[1]!.startsWith('datasets/')) {
+      // A dataset's catalog: its aggregation beside its files (what ESGF Dataset records link to).
+      const rawId = m[1]!.slice('datasets/'.length);
+      const { dataset, files } = await this.catalogs.datasetEntries(caller, rawId);
+      await reply
+        .type(XML_TYPE)
+        .send(
+          catalogHead(dataset.id, dataset.id) +
+            aggregationXml(dataset) +
+            joined(files, entryXml) +
+            catalogTail(),
+        );
+      return;
+    }
     const place = this.catalogs.place(caller, m[1]!);
     const segments = place.path ? place.path.split('/') : [];
     const title = segments.at(-1) ?? place.root;

@@ -99,6 +99,36 @@ export class CatalogService {
     if (!any) throw this.hidden(caller, [place.root, place.path].filter(Boolean).join('/'));
   }
 
+  /**
+   * A dataset's catalog (`catalog/datasets/<dataset id>`): its aggregation and
+   * its present files in path order. 404 (401 anonymous) unless readable.
+   */
+  async datasetEntries(
+    caller: Principal,
+    rawId: string,
+  ): Promise<{ dataset: DatasetRecord; files: CatalogEntry[] }> {
+    let id: string;
+    try {
+      id = decodeURIComponent(rawId);
+    } catch {
+      throw this.hidden(caller, `datasets/${rawId}`);
+    }
+    const dataset = id && !id.includes('/') ? await this.store.datasets.get(id) : null;
+    if (!dataset || !canRead(caller, dataset)) throw this.hidden(caller, `datasets/${rawId}`);
+    const files: CatalogEntry[] = [];
+    for (let offset = 0; ; offset += BATCH) {
+      const page = await this.store.files.listByDataset(dataset.id, { limit: BATCH, offset });
+      for (const file of page.items)
+        if (file.status === 'present')
+          files.push({ kind: 'file', name: file.location.path.split('/').pop() ?? '', file, dataset });
+      if (page.items.length < BATCH) break;
+    }
+    files.sort((a, b) =>
+      a.kind === 'file' && b.kind === 'file' ? a.file.location.path.localeCompare(b.file.location.path) : 0,
+    );
+    return { dataset, files };
+  }
+
   private hidden(caller: Principal, what: string): Error {
     return caller.via === 'anonymous'
       ? new UnauthorizedError(`Authentication required for catalog ${what} (or it does not exist)`)

@@ -57,6 +57,32 @@ export function catalogRefXml(title: string, href: string, id: string): string {
   return `    <catalogRef xlink:href="${esc(href)}" xlink:title="${esc(title)}" ID="${esc(id)}" name="" />\n`;
 }
 
+/**
+ * A dataset's aggregation (all its files joined along time), offered through
+ * OPeNDAP and NCSS only: it has no single file to download.
+ */
+export function aggregationXml(dataset: DatasetRecord): string {
+  const urlPath = `datasets/${encodeURIComponent(dataset.id)}`;
+  const lines = [
+    `    <dataset name="${esc(`${dataset.id} (aggregation)`)}" ID="${esc(urlPath)}">`,
+    `      <access serviceName="odap" urlPath="${esc(urlPath)}" />`,
+    `      <access serviceName="ncss" urlPath="${esc(urlPath)}" />`,
+    ...(dataset.timeCoverage
+      ? [
+          `      <timeCoverage>`,
+          `        <start>${esc(dataset.timeCoverage.start)}</start>`,
+          `        <end>${esc(dataset.timeCoverage.end)}</end>`,
+          `      </timeCoverage>`,
+        ]
+      : []),
+    ...geospatialXml(dataset),
+    `      <property name="aggregation" value="joinExisting time" />`,
+    `      <property name="instance_id" value="${esc(dataset.id)}" />`,
+    `    </dataset>`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 export function entryXml(entry: CatalogEntry): string {
   if (entry.kind === 'directory') {
     return catalogRefXml(

@@ -20,6 +20,7 @@ import {
 import { APP_CONFIG, DatasetCacheService, StorageService, type AppConfig } from '@climcat/platform';
 import { Readable } from 'node:stream';
 import { ThreddsPathService, type ResolvedFile } from '../access/thredds-path.service';
+import { AggregationService } from './aggregation.service';
 
 /** An opened file and its DAP2 view; close it when the answer is done. */
 export interface OpenedDap {
@@ -68,6 +69,7 @@ export class OpendapService {
     private readonly storage: StorageService,
     private readonly datasets: DatasetCacheService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly aggregations: AggregationService,
   ) {}
 
   get limits(): { binLimit: number; ascLimit: number } {
@@ -79,6 +81,8 @@ export class OpendapService {
    * leases the file from the opened-file cache, keyed by its current version.
    */
   async open(caller: Principal, rawPath: string): Promise<OpenedDap> {
+    // `datasets/<dataset id>`: the dataset's files joined along time.
+    if (AggregationService.isAggregationPath(rawPath)) return this.aggregations.open(caller, rawPath);
     const resolved = await this.paths.resolve(caller, rawPath);
     let lease;
     try {

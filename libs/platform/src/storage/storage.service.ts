@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   accessUrls,
+  datasetAccessUrls,
   InvalidError,
   NotFoundError,
   UnavailableError,
   type AccessUrls,
+  type DatasetAccessUrls,
   type StorageLocation,
 } from '@climcat/core';
 import { FileByteSource, LocalFileCache, S3ByteSource, type ByteSource } from '@climcat/netcdf';
@@ -100,6 +102,11 @@ export class StorageService {
     const s3Url =
       root?.kind === 's3' ? `s3://${root.bucket}/${joinKey(root.prefix, location.path)}` : undefined;
     return accessUrls(this.config.publicUrl, location, s3Url ? { s3Url } : {});
+  }
+
+  /** OPeNDAP and NCSS URLs of a dataset's aggregation. */
+  datasetAccessUrls(datasetId: string): DatasetAccessUrls {
+    return datasetAccessUrls(this.config.publicUrl, datasetId);
   }
 
   /** Lists files under a root and prefix in path order, without reading contents. */

@@ -1,0 +1,10 @@
+export {
+  AggregatedDataset,
+  AggregationError,
+  planAggregation,
+  WARNINGS_ATTRIBUTE,
+  type AggregationMember,
+  type AggregationPlan,
+  type OpenedMember,
+  type PlannedMember,
+} from './aggregated-dataset';
