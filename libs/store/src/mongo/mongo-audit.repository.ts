@@ -19,11 +19,11 @@ export class MongoAuditRepository implements AuditRepository {
     );
   }
 
-  /** The newest entry of an entity. */
+  /** The newest entry of an entity (ties within one millisecond go to the later insert). */
   async latest(entityType: AuditEntry['entityType'], entityId: string): Promise<AuditEntry | null> {
     const doc = await this.model
       .findOne({ entityType, entityId })
-      .sort({ at: -1, id: -1 })
+      .sort({ at: -1, _id: -1 })
       .lean<AuditEntry>()
       .exec();
     return doc ? toRecord<AuditEntry>(doc) : null;

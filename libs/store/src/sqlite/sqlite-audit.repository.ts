@@ -7,6 +7,7 @@ export class SqliteAuditRepository implements AuditRepository {
   private readonly count: Statement<[string, string], number>;
   private readonly page: Statement<[string, string, number, number], string>;
   private readonly update: Statement<[string, string, string]>;
+  private readonly newest: Statement<[string, string], string>;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
@@ -21,15 +22,21 @@ export class SqliteAuditRepository implements AuditRepository {
       )
       .pluck() as Statement<[string, string, number, number], string>;
     this.update = db.prepare('UPDATE audit SET at = ?, doc = ? WHERE id = ?');
+    // Entries of one millisecond go by insertion order here (listings break ties by id, which is random).
+    this.newest = db
+      .prepare(
+        'SELECT doc FROM audit WHERE entity_type = ? AND entity_id = ? ORDER BY at DESC, pk DESC LIMIT 1',
+      )
+      .pluck() as Statement<[string, string], string>;
   }
 
   async append(entries: AuditEntry[]): Promise<void> {
     this.appendNow(entries);
   }
 
-  /** The newest entry of an entity (synchronous, for use inside a transaction). */
+  /** The newest entry of an entity, the later insert within one millisecond (synchronous, for transactions). */
   latestNow(entityType: AuditEntry['entityType'], entityId: string): AuditEntry | null {
-    const doc = this.page.get(entityType, entityId, 1, 0);
+    const doc = this.newest.get(entityType, entityId);
     return doc === undefined ? null : (JSON.parse(doc) as AuditEntry);
   }
 
