@@ -20,6 +20,7 @@ import {
   type Oracle,
   type OracleVariable,
 } from '../netcdf/tools';
+import { scanData } from './thredds-archive';
 
 jest.setTimeout(180_000);
 
@@ -94,20 +95,6 @@ async function problem(rel: string, query: string, headers: Record<string, strin
   const res = await fetch(ncssUrl(rel, query), { headers });
   expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
   return { status: res.status, body: (await res.json()) as { detail: string; errors?: { field: string }[] } };
-}
-
-async function scan(): Promise<void> {
-  const started = await api(running, 'POST', '/ingest/v1/scans', { headers: ADMIN, body: { root: 'data' } });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-    const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
-    if (res.body.state === 'completed') {
-      expect(res.body.counts.failed).toBe(0);
-      return;
-    }
-    if (['failed', 'cancelled'].includes(res.body.state)) throw new Error(JSON.stringify(res.body));
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('scan did not finish');
 }
 
 const text = (name: string, value: string) => ({ name, type: 'char' as const, value });
@@ -292,7 +279,7 @@ beforeAll(async () => {
     name: 'tas',
   });
   running = await startApp({ env: { DATA_ROOT: root, THREDDS_BIN_LIMIT: String(BIN_LIMIT) } });
-  await scan();
+  await scanData(running);
   const patched = await api(running, 'PATCH', '/api/v1/datasets/other.restricted', {
     headers: ADMIN,
     body: { access: { public: false, ownerGroup: 'secret-team', accessGroups: [] } },

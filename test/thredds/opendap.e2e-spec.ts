@@ -12,6 +12,7 @@ import { writeNetcdf3 } from '@climcat/netcdf';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api, bearer } from '../catalog/seed';
 import { FIXTURES, PYTHON, requirePythonNetcdf, requireTool } from '../netcdf/tools';
+import { scanData } from './thredds-archive';
 import { comparable, expectedOverDap, parseCdl } from './cdl';
 
 jest.setTimeout(120_000);
@@ -68,20 +69,6 @@ const ncdump = async (target: string, args: string[] = [], env: Record<string, s
 async function ncgen(cdl: string, kind: string, rel: string): Promise<void> {
   mkdirSync(join(root, rel, '..'), { recursive: true });
   await exec(requireTool('ncgen'), ['-k', kind, '-o', local(rel), join(FIXTURES, cdl)]);
-}
-
-async function scan(): Promise<void> {
-  const started = await api(running, 'POST', '/ingest/v1/scans', { headers: ADMIN, body: { root: 'data' } });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-    const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
-    if (res.body.state === 'completed') {
-      expect(res.body.counts.failed).toBe(0);
-      return;
-    }
-    if (['failed', 'cancelled'].includes(res.body.state)) throw new Error(JSON.stringify(res.body));
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('scan did not finish');
 }
 
 async function apiKey(groups: string[]): Promise<string> {
@@ -151,7 +138,7 @@ beforeAll(async () => {
   running = await startApp({
     env: { DATA_ROOT: root, THREDDS_BIN_LIMIT: String(BIN_LIMIT), THREDDS_ASC_LIMIT: '100000' },
   });
-  await scan();
+  await scanData(running);
   const patched = await api(running, 'PATCH', '/api/v1/datasets/other.restricted', {
     headers: ADMIN,
     body: { access: { public: false, ownerGroup: 'secret-team', accessGroups: [] } },

@@ -136,3 +136,18 @@ export async function catalogArchive(
 export function basic(key: string, user = 'climcat'): Record<string, string> {
   return { Authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` };
 }
+
+/** Scans the `data` root and waits until the scan completed with no failed file. */
+export async function scanData(running: RunningApp): Promise<void> {
+  const started = await api(running, 'POST', '/ingest/v1/scans', { headers: ADMIN, body: { root: 'data' } });
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
+    if (res.body.state === 'completed') {
+      expect(res.body.counts.failed).toBe(0);
+      return;
+    }
+    if (['failed', 'cancelled'].includes(res.body.state)) throw new Error(JSON.stringify(res.body));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('scan did not finish');
+}
