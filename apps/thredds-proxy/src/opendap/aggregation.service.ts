@@ -18,16 +18,16 @@ import {
   ByteSourceError,
   dapDataset,
   NetcdfFormatError,
-  openNetcdf,
   planAggregation,
   renderDas,
   renderDds,
   type AggregationMember,
   type AggregationPlan,
+  type DatasetLease,
   type NetcdfDataset,
   type OpenedMember,
 } from '@climcat/netcdf';
-import { StorageService } from '@climcat/platform';
+import { DatasetCacheService, StorageService } from '@climcat/platform';
 import type { OpenedDap } from './opendap.service';
 
 /** `/thredds/dodsC/datasets/<dataset id>`: the prefix of aggregation paths. */
@@ -56,6 +56,7 @@ export class AggregationService {
   constructor(
     @Inject(STORE) private readonly store: Store,
     private readonly storage: StorageService,
+    private readonly datasets: DatasetCacheService,
   ) {}
 
   static isAggregationPath(rawPath: string): boolean {
@@ -144,13 +145,13 @@ export class AggregationService {
     const name = threddsPath(file.location);
     return {
       name,
+      // Members come from the opened-file cache like single files: the plan's reads and a
+      // .dods touching the same member once per variable reuse one open handle.
       open: async (): Promise<OpenedMember> => {
-        const source = await this.storage.open(file.location.root, file.location.path, file.size);
-        let dataset: NetcdfDataset;
+        let lease: DatasetLease<NetcdfDataset>;
         try {
-          dataset = await openNetcdf(source, { cache: this.storage.cache });
+          lease = await this.datasets.acquire(file.location, file);
         } catch (error) {
-          await source.close();
           if (error instanceof NetcdfFormatError)
             throw new AggregationError(
               name,
@@ -160,16 +161,7 @@ export class AggregationService {
             throw new UnavailableError(`${name} could not be read (${error.code}); try again later`);
           throw error;
         }
-        return {
-          dataset,
-          close: async () => {
-            try {
-              await dataset.close();
-            } finally {
-              await source.close();
-            }
-          },
-        };
+        return { dataset: lease.value, close: () => lease.release() };
       },
     };
   }
