@@ -8,21 +8,13 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.module';
-import { ADMIN, bearer, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, bearer, datasetBody, startApp, type RunningApp } from '../harness/app';
 import { requireTool } from '../netcdf/tools';
 
 jest.setTimeout(120_000);
@@ -233,7 +225,12 @@ describe('promotion to a derived dataset', () => {
       fileCount: 2,
       size: sizes[0]! + sizes[1]!,
       variables: [
-        { name: 'tas', standardName: 'air_temperature', longName: 'Near-Surface Air Temperature', units: 'K' },
+        {
+          name: 'tas',
+          standardName: 'air_temperature',
+          longName: 'Near-Surface Air Temperature',
+          units: 'K',
+        },
       ],
       timeCoverage: {
         start: '2006-01-01T00:00:00',
@@ -299,7 +296,12 @@ describe('promotion to a derived dataset', () => {
     const target = join(app.config.derivedRoot, 'CMIP5/eucp/alice/half_done/v1');
     mkdirSync(target, { recursive: true });
     writeFileSync(join(target, 'b'), 'in the way');
-    const body = { ...PROVENANCE, paths: ['half/a/first.nc', 'half/b/second.nc'], title: 'half done', version: '1' };
+    const body = {
+      ...PROVENANCE,
+      paths: ['half/a/first.nc', 'half/b/second.nc'],
+      title: 'half done',
+      version: '1',
+    };
     const res = await call(app, 'POST', '/scratch/v1/me/promote', alice, body);
     expect([201, 202]).toContain(res.status);
     const job = await settled(app, alice, res.body.href as string);

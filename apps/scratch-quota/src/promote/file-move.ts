@@ -124,7 +124,7 @@ async function copyVerified(
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       hash.update(chunk);
-      for (let at = 0; at < bytesRead; ) {
+      for (let at = 0; at < bytesRead;) {
         at += (await output.write(chunk, at, bytesRead - at, size + at)).bytesWritten;
       }
       size += bytesRead;
@@ -137,7 +137,9 @@ async function copyVerified(
     output = undefined;
     const sha256 = hash.digest('hex');
     if (size !== checked.size)
-      throw new ConflictError(`${source} changed size while it was being promoted (${checked.size} → ${size})`);
+      throw new ConflictError(
+        `${source} changed size while it was being promoted (${checked.size} → ${size})`,
+      );
     // Read back what the target filesystem holds, not what was handed to it.
     const written = await hashFile(temp, () => undefined);
     if (written.size !== size || written.sha256 !== sha256)

@@ -47,10 +47,7 @@ export class PromotionController {
   @Get('promotions/:jobId')
   @ApiOperation({ summary: 'Progress of a promotion: state, files and bytes done, error' })
   @ApiOkResponse({ type: PromotionJobDto })
-  job(
-    @Caller() caller: Principal,
-    @Param('jobId', new ParseUUIDPipe()) jobId: string,
-  ): PromotionJobDto {
+  job(@Caller() caller: Principal, @Param('jobId', new ParseUUIDPipe()) jobId: string): PromotionJobDto {
     return mapPromotionJob(this.promotions.job(caller, jobId));
   }
 }

@@ -28,7 +28,10 @@ export class SoftwareDto {
 
 /** Element checks (paths inside your directory, readable sources) name `body.paths[i]` / `body.sources[i]`. */
 export class PromoteDto {
-  @ApiProperty({ example: ['runs/tas_ym_1.nc', 'runs/tas_ym_2.nc'], description: 'relative to your scratch directory' })
+  @ApiProperty({
+    example: ['runs/tas_ym_1.nc', 'runs/tas_ym_2.nc'],
+    description: 'relative to your scratch directory',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)

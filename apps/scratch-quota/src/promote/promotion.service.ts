@@ -26,7 +26,14 @@ import { CLOCK, type Clock } from '../clock';
 import { StatusService } from '../quotas/status.service';
 import { scratchPath, scratchUser } from '../scratch-paths';
 import { UsageService } from '../usage/usage.service';
-import { commitMove, moveFile, pruneEmptyDirs, undoMove, type CheckedFile, type MovedFile } from './file-move';
+import {
+  commitMove,
+  moveFile,
+  pruneEmptyDirs,
+  undoMove,
+  type CheckedFile,
+  type MovedFile,
+} from './file-move';
 import { combineSummaries, sharedFacets, slug } from './promotion-metadata';
 
 /** The storage root promoted files move to (DERIVED_ROOT). */
@@ -165,7 +172,12 @@ export class PromotionService {
   }
 
   /** Every check that needs no move: input, sources, the files and their CF metadata, names at the target. */
-  private async plan(caller: Principal, user: string, input: PromoteInput, requestId?: string): Promise<Plan> {
+  private async plan(
+    caller: Principal,
+    user: string,
+    input: PromoteInput,
+    requestId?: string,
+  ): Promise<Plan> {
     const problems: FieldProblem[] = [];
     const paths = checkPaths(input.paths, problems);
     const title = text(input.title, 'body.title', 256, problems);
@@ -195,10 +207,9 @@ export class PromotionService {
     const datasetId = `derived.${slug(user)}.${slug(title)}`;
     const id = `${datasetId}.v${version}`;
     if (await this.store.datasets.get(id))
-      throw new ConflictError(
-        `Dataset ${id} exists already: promote under another title or body.version`,
-        [{ field: 'body.version', message: `${id} exists` }],
-      );
+      throw new ConflictError(`Dataset ${id} exists already: promote under another title or body.version`, [
+        { field: 'body.version', message: `${id} exists` },
+      ]);
     const derivedRoot = this.storage.root(DERIVED_ROOT_NAME);
     if (derivedRoot.kind !== 'posix')
       throw new UnavailableError('Promotion needs a POSIX derived root (DERIVED_ROOT)');
@@ -442,7 +453,10 @@ function fileIdOf(location: StorageLocation): string {
 
 function checkPaths(value: unknown, problems: FieldProblem[]): string[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_PATHS) {
-    problems.push({ field: 'body.paths', message: `must list 1 to ${MAX_PATHS} files in your scratch directory` });
+    problems.push({
+      field: 'body.paths',
+      message: `must list 1 to ${MAX_PATHS} files in your scratch directory`,
+    });
     return [];
   }
   const out: string[] = [];

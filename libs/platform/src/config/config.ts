@@ -166,7 +166,10 @@ const envSchema = z
       });
     }
     // S3_BUCKET is also the name of its root, the first segment of its /thredds paths.
-    if (env.S3_BUCKET && (!ROOT_NAME.test(env.S3_BUCKET) || ['data', 'scratch', 'derived'].includes(env.S3_BUCKET))) {
+    if (
+      env.S3_BUCKET &&
+      (!ROOT_NAME.test(env.S3_BUCKET) || ['data', 'scratch', 'derived'].includes(env.S3_BUCKET))
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['S3_BUCKET'],
