@@ -14,8 +14,10 @@ import { promisify } from 'node:util';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.module';
-import { ADMIN, bearer, datasetBody, startApp, type RunningApp } from '../harness/app';
+import { createStore } from '@climcat/store';
+import { ADMIN, bearer, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
 import { requireTool } from '../netcdf/tools';
+import { dataset as storedDataset } from '../store/store-fixtures';
 
 jest.setTimeout(120_000);
 
@@ -126,8 +128,12 @@ function expectProblem(res: Answer, status: number, field?: string): void {
   if (field) expect(res.body.errors?.map((e: { field: string }) => e.field) ?? []).toContain(field);
 }
 
-function start(env: Record<string, string> = {}): Promise<RunningApp> {
-  return startApp({ features: [CatalogModule, ThreddsProxyModule, ScratchQuotaModule], env });
+function start(env: Record<string, string> = {}, stateDir?: string): Promise<RunningApp> {
+  return startApp({
+    features: [CatalogModule, ThreddsProxyModule, ScratchQuotaModule],
+    env,
+    ...(stateDir ? { stateDir } : {}),
+  });
 }
 
 async function seedSources(app: RunningApp): Promise<void> {
@@ -409,5 +415,101 @@ describe('promotion across filesystems', () => {
     expect(existsSync(join(home, 'x/two.nc'))).toBe(false);
     const dataset = await call(app, 'GET', '/api/v1/datasets/derived.carol.copied.v2', carol);
     expect(dataset.body).toMatchObject({ fileCount: 2, kind: 'derived' });
+  });
+});
+
+describe('promotion after a crash', () => {
+  it('a restart rolls back a job its process left halfway, and finishes one past the point of no return', async () => {
+    requireTool('ncgen');
+    const stateDir = tempDir();
+    let app = await start({}, stateDir);
+    await seedSources(app);
+    const dave = await keyFor(app, 'dave', ['eucp']);
+    const home = join(app.config.scratchRoot, 'dave');
+    const derived = app.config.derivedRoot;
+    await writePair(home, 'crash/one.nc', 'crash/two.nc');
+    await ncgen(join(home, 'late/three.nc'), cdl(0, [0, 10], 'three'), 'classic');
+    const before = [sha(join(home, 'crash/one.nc')), sha(join(home, 'crash/two.nc'))];
+    await app.close({ keepState: true });
+
+    // What a process killed in the middle leaves: one file renamed, the record made, the second file
+    // not moved yet; and another job that had recorded everything and was deleting copied sources.
+    const dir = join(derived, 'CMIP5/eucp/dave/crashed/v1');
+    mkdirSync(dir, { recursive: true });
+    const moved = { source: join(home, 'crash/one.nc'), target: join(dir, 'one.nc') };
+    await exec('mv', [moved.source, moved.target]);
+    const late = {
+      source: join(home, 'late/three.nc'),
+      target: join(derived, 'CMIP5/eucp/dave/late/v1/three.nc'),
+    };
+    mkdirSync(dirname(late.target), { recursive: true });
+    await exec('cp', ['-p', late.source, late.target]);
+    const store = await createStore({ adapter: 'sqlite', path: join(stateDir, 'catalog.sqlite') });
+    const stale = '2026-01-01T00:00:00.000Z';
+    const job = {
+      user: 'dave',
+      state: 'running' as const,
+      bytes: { done: 0, total: 0 },
+      createdAt: stale,
+      startedAt: stale,
+      updatedAt: stale,
+    };
+    await store.datasets.create(
+      storedDataset('derived.dave.crashed.v1', {
+        kind: 'derived',
+        access: { public: false, ownerGroup: 'eucp', accessGroups: [] },
+        provenance: { derivedFrom: [SOURCE], author: 'dave' },
+      }),
+    );
+    await store.promotions.create({
+      ...job,
+      id: '00000000-0000-4000-8000-000000000001',
+      datasetId: 'derived.dave.crashed.v1',
+      phase: 'recording',
+      files: { done: 1, total: 2 },
+      directory: 'derived/CMIP5/eucp/dave/crashed/v1',
+      moved: { renamed: 1, copied: 0 },
+      moves: [{ ...moved, mode: 'rename', size: statSync(moved.target).size, sha256: before[0]! }],
+      current: { source: join(home, 'crash/two.nc'), target: join(dir, 'two.nc') },
+      datasetCreated: true,
+    });
+    await store.promotions.create({
+      ...job,
+      id: '00000000-0000-4000-8000-000000000002',
+      datasetId: 'derived.dave.late.v1',
+      phase: 'committing',
+      files: { done: 1, total: 1 },
+      directory: 'derived/CMIP5/eucp/dave/late/v1',
+      moved: { renamed: 0, copied: 1 },
+      moves: [{ ...late, mode: 'copy', size: statSync(late.target).size, sha256: sha(late.target) }],
+      datasetCreated: true,
+    });
+    await store.close();
+
+    app = await start({}, stateDir);
+    try {
+      const first = await settled(
+        app,
+        dave,
+        '/scratch/v1/me/promotions/00000000-0000-4000-8000-000000000001',
+      );
+      expect(first.body.state).toBe('failed');
+      expect(first.body.error).toMatch(/interrupted.*rolled back/);
+      expect(first.body.error).not.toMatch(/ALSO/);
+      expect([sha(join(home, 'crash/one.nc')), sha(join(home, 'crash/two.nc'))]).toEqual(before);
+      expect(existsSync(dir)).toBe(false);
+      expectProblem(await call(app, 'GET', '/api/v1/datasets/derived.dave.crashed.v1', ADMIN), 404);
+
+      const second = await settled(
+        app,
+        dave,
+        '/scratch/v1/me/promotions/00000000-0000-4000-8000-000000000002',
+      );
+      expect(second.body.state).toBe('done');
+      expect(existsSync(late.source)).toBe(false);
+      expect(existsSync(late.target)).toBe(true);
+    } finally {
+      await app.close();
+    }
   });
 });

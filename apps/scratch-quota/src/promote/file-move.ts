@@ -67,6 +67,12 @@ export async function moveFile(
 /** Puts a moved file back (rename back; a copy's target is removed, its source never left). */
 export async function undoMove(moved: MovedFile): Promise<void> {
   if (moved.mode === 'copy') {
+    // Only while the source is still there: after a commit the target is the only copy.
+    const sourceKept = await lstat(moved.source).then(
+      (st) => st.isFile() && st.size === moved.size,
+      () => false,
+    );
+    if (!sourceKept) throw new Error(`${moved.source} is gone; ${moved.target} is kept as the only copy`);
     await unlink(moved.target).catch(ignoreMissing);
     return;
   }

@@ -38,16 +38,19 @@ export class PromotionController {
   }
 
   @Get('promotions')
-  @ApiOperation({ summary: 'Your promotion jobs (kept a day), newest first' })
+  @ApiOperation({ summary: 'Your promotion jobs (the latest 100), newest first' })
   @ApiOkResponse({ type: PromotionListDto })
-  list(@Caller() caller: Principal): PromotionListDto {
-    return { items: this.promotions.list(caller).map(mapPromotionJob) };
+  async list(@Caller() caller: Principal): Promise<PromotionListDto> {
+    return { items: (await this.promotions.list(caller)).map(mapPromotionJob) };
   }
 
   @Get('promotions/:jobId')
   @ApiOperation({ summary: 'Progress of a promotion: state, files and bytes done, error' })
   @ApiOkResponse({ type: PromotionJobDto })
-  job(@Caller() caller: Principal, @Param('jobId', new ParseUUIDPipe()) jobId: string): PromotionJobDto {
-    return mapPromotionJob(this.promotions.job(caller, jobId));
+  async job(
+    @Caller() caller: Principal,
+    @Param('jobId', new ParseUUIDPipe()) jobId: string,
+  ): Promise<PromotionJobDto> {
+    return mapPromotionJob(await this.promotions.job(caller, jobId));
   }
 }

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import {
   ConflictError,
   DatasetRules,
@@ -7,12 +13,14 @@ import {
   readsEverything,
   requireRole,
   STORE,
+  SYSTEM,
   UnavailableError,
   type DatasetDraft,
   type DatasetRecord,
   type FieldProblem,
   type FileRecord,
   type Principal,
+  type PromotionRecord,
   type StorageLocation,
   type Store,
   type WriteContext,
@@ -20,7 +28,7 @@ import {
 import { readCfSummary, type CfSummary } from '@climcat/netcdf';
 import { checkDatasetDraft, StorageService } from '@climcat/platform';
 import { createHash, randomUUID } from 'node:crypto';
-import { lstat, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
 import { StatusService } from '../quotas/status.service';
@@ -42,27 +50,13 @@ export const DERIVED_ROOT_NAME = 'derived';
 const ANSWER_WITHIN_MS = 2000;
 const MAX_PATHS = 1000;
 const MAX_SOURCES = 100;
-/** Finished jobs are kept this long for polling (in this process). */
-const KEEP_FINISHED_MS = 24 * 3600_000;
+/** A running job saves its progress at least this often; one silent for STALE_MS was abandoned. */
+const HEARTBEAT_MS = 2000;
+const STALE_MS = 60_000;
+/** How often this process looks for abandoned jobs (and at start). */
+const SWEEP_MS = 30_000;
 
-export type PromotionState = 'queued' | 'running' | 'done' | 'failed';
-
-export interface PromotionJob {
-  id: string;
-  user: string;
-  datasetId: string;
-  state: PromotionState;
-  files: { done: number; total: number };
-  bytes: { done: number; total: number };
-  /** Where the files go: `derived/<project>/<group>/<user>/<title>/v<version>/`. */
-  directory: string;
-  /** How files moved: renamed (one filesystem) or copied and verified. */
-  moved: { renamed: number; copied: number };
-  error?: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
+export type PromotionJob = PromotionRecord;
 
 export interface PromoteInput {
   paths?: unknown;
@@ -104,11 +98,14 @@ interface Plan {
  * Any failure puts the files back and deletes the record: nothing half done.
  */
 @Injectable()
-export class PromotionService {
+export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Promotion');
-  private readonly jobs = new Map<string, PromotionJob>();
+  /** Jobs this process runs (never recovered by its own sweep). */
+  private readonly running = new Set<string>();
   /** `<user>/<path>` of files a running promotion holds: a second one must not take them. */
   private readonly busy = new Set<string>();
+  private sweeper?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
 
   constructor(
     @Inject(STORE) private readonly store: Store,
@@ -127,19 +124,33 @@ export class PromotionService {
     const taken = plan.files.find((_, i) => this.busy.has(keys[i]!));
     if (taken) throw new ConflictError(`${taken.field}: ${taken.path} is being promoted already`);
     keys.forEach((k) => this.busy.add(k));
+    const now = this.clock.now().toISOString();
     const job: PromotionJob = {
       id: randomUUID(),
       user,
       datasetId: plan.draft.id as string,
       state: 'queued',
+      phase: 'moving',
       files: { done: 0, total: plan.files.length },
       bytes: { done: 0, total: plan.files.reduce((sum, f) => sum + f.checked.size, 0) },
       directory: `${DERIVED_ROOT_NAME}/${plan.derivedDir}`,
       moved: { renamed: 0, copied: 0 },
-      createdAt: this.clock.now().toISOString(),
+      moves: [],
+      datasetCreated: false,
+      createdAt: now,
+      updatedAt: now,
     };
-    this.remember(job);
-    const run = this.run(job, plan).finally(() => keys.forEach((k) => this.busy.delete(k)));
+    try {
+      await this.store.promotions.create(job);
+    } catch (error) {
+      keys.forEach((k) => this.busy.delete(k));
+      throw error;
+    }
+    this.running.add(job.id);
+    const run = this.run(job, plan).finally(() => {
+      keys.forEach((k) => this.busy.delete(k));
+      this.running.delete(job.id);
+    });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([run, new Promise((resolve) => (timer = setTimeout(resolve, ANSWER_WITHIN_MS)))]);
     clearTimeout(timer);
@@ -147,28 +158,109 @@ export class PromotionService {
   }
 
   /** A promotion job of the caller (admins: anyone's); NotFound otherwise. */
-  job(caller: Principal, id: string): PromotionJob {
+  async job(caller: Principal, id: string): Promise<PromotionJob> {
     const user = scratchUser(caller);
-    const job = this.jobs.get(id);
+    const job = await this.store.promotions.get(id);
     if (!job || (job.user !== user && !readsEverything(caller)))
       throw new NotFoundError(`Promotion job ${id} does not exist`);
-    return { ...job };
+    return job;
   }
 
-  /** The caller's promotion jobs in this process, newest first. */
-  list(caller: Principal): PromotionJob[] {
+  /** The caller's promotion jobs, newest first. */
+  async list(caller: Principal, limit = 100): Promise<PromotionJob[]> {
     const user = scratchUser(caller);
-    return [...this.jobs.values()]
-      .filter((j) => j.user === user)
-      .reverse()
-      .map((j) => ({ ...j }));
+    return (await this.store.promotions.listByUser(user, { limit, offset: 0 })).items;
   }
 
-  private remember(job: PromotionJob): void {
-    const cutoff = this.clock.now().getTime() - KEEP_FINISHED_MS;
-    for (const [id, j] of this.jobs)
-      if (j.finishedAt && Date.parse(j.finishedAt) < cutoff) this.jobs.delete(id);
-    this.jobs.set(job.id, job);
+  onApplicationBootstrap(): void {
+    this.sweep();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.sweeping;
+  }
+
+  /** Starts a look for abandoned jobs unless one is under way; failures are logged, never thrown. */
+  private sweep(): void {
+    this.sweeping ??= this.recoverAbandoned()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'promotion recovery failed'))
+      .finally(() => (this.sweeping = undefined));
+  }
+
+  /**
+   * Jobs whose process stopped while they ran (no progress saved for
+   * STALE_MS): past the point of no return they are finished, otherwise
+   * rolled back as a failure in the same process would have been.
+   */
+  async recoverAbandoned(): Promise<void> {
+    const now = this.clock.now().getTime();
+    for (const job of await this.store.promotions.listUnfinished()) {
+      if (this.running.has(job.id) || now - Date.parse(job.updatedAt) < STALE_MS) continue;
+      await this.recover(job);
+    }
+  }
+
+  private async recover(job: PromotionJob): Promise<void> {
+    const finishedAt = this.clock.now().toISOString();
+    if (job.phase === 'committing') {
+      for (const m of job.moves) await commitMove(m);
+      await this.store.promotions.update(job.id, {
+        state: 'done',
+        phase: 'finished',
+        finishedAt,
+        updatedAt: finishedAt,
+      });
+      this.logger.warn({ job: job.id }, 'finished a promotion its process left after the point of no return');
+      return;
+    }
+    const trouble: string[] = [];
+    const ctx: WriteContext = { caller: SYSTEM, note: `promotion ${job.id} interrupted: rolled back` };
+    const dataset = await this.store.datasets.get(job.datasetId);
+    // Without the flag, only a record this job can have made (same author, made after the job began).
+    const ours =
+      dataset &&
+      (job.datasetCreated ||
+        (job.phase === 'recording' &&
+          dataset.provenance?.author === job.user &&
+          dataset.createdAt >= job.createdAt));
+    if (ours) {
+      try {
+        await this.rules.delete(ctx, job.datasetId);
+      } catch (e) {
+        trouble.push(`the dataset record could not be deleted (${(e as Error).message})`);
+      }
+    }
+    const current = job.current;
+    if (current && !job.moves.some((m) => m.target === current.target))
+      trouble.push(...(await undoUnrecorded(current)));
+    for (const m of [...job.moves].reverse()) {
+      try {
+        await undoMove(m);
+      } catch (e) {
+        trouble.push(`${m.target} could not be put back to ${m.source} (${(e as Error).message})`);
+      }
+    }
+    const base = this.storage.root(DERIVED_ROOT_NAME);
+    if (base.kind === 'posix') {
+      const dirs = new Set([...job.moves, ...(current ? [current] : [])].map((m) => dirname(m.target)));
+      for (const dir of dirs) await pruneEmptyDirs(dir, base.dir);
+    }
+    const message =
+      'promotion interrupted (the service stopped while it ran); rolled back, nothing was changed';
+    await this.store.promotions.update(job.id, {
+      state: 'failed',
+      phase: 'finished',
+      error: trouble.length ? `${message}; ALSO: ${trouble.join('; ')}` : message,
+      finishedAt,
+      updatedAt: finishedAt,
+    });
+    this.logger.warn({ job: job.id, trouble }, 'rolled back an interrupted promotion');
+    await this.status
+      .rescan({ ...SYSTEM, subject: `promotion:${job.id}` }, job.user)
+      .catch((error: unknown) => this.logger.error({ err: error }, 'usage rescan after recovery failed'));
   }
 
   /** Every check that needs no move: input, sources, the files and their CF metadata, names at the target. */
@@ -360,20 +452,30 @@ export class PromotionService {
   }
 
   private async run(job: PromotionJob, plan: Plan): Promise<void> {
+    const saver = new ProgressSaver(this.store, job, this.clock, this.logger);
     job.state = 'running';
     job.startedAt = this.clock.now().toISOString();
-    const moved: MovedFile[] = [];
-    let created = false;
+    await saver.save();
+    const moved: MovedFile[] = job.moves;
     try {
       for (const file of plan.files) {
-        const m = await moveFile(file.source, file.target, file.checked, (n) => (job.bytes.done += n));
+        job.current = { source: file.source, target: file.target };
+        await saver.save();
+        const m = await moveFile(file.source, file.target, file.checked, (n) => {
+          job.bytes.done += n;
+          saver.soon();
+        });
         moved.push(m);
         if (m.mode === 'rename') job.moved.renamed++;
         else job.moved.copied++;
         job.files.done++;
+        await saver.save();
       }
+      job.phase = 'recording';
+      await saver.save();
       await this.rules.create(plan.ctx, plan.draft);
-      created = true;
+      job.datasetCreated = true;
+      await saver.save();
       const now = new Date().toISOString();
       for (const [i, file] of plan.files.entries()) {
         const m = moved[i]!;
@@ -399,14 +501,24 @@ export class PromotionService {
           updatedAt: now,
         };
         await this.rules.registerFile(record, plan.ctx.caller.subject);
+        await saver.save();
       }
+      // The point of no return: from here a restart finishes the job instead of undoing it.
+      job.phase = 'committing';
+      await saver.save();
       for (const m of moved) await commitMove(m);
       job.state = 'done';
     } catch (error) {
-      job.error = await this.rollBack(plan, moved, created, error);
+      job.error = await this.rollBack(plan, moved, job.datasetCreated, error);
       job.state = 'failed';
     } finally {
+      job.phase = 'finished';
       job.finishedAt = this.clock.now().toISOString();
+      await saver
+        .save()
+        .catch((error: unknown) =>
+          this.logger.error({ err: error, job: job.id }, 'could not save the end of a promotion'),
+        );
       await this.releaseUsage(plan);
     }
   }
@@ -444,6 +556,68 @@ export class PromotionService {
       this.logger.error({ err: error, user: plan.user }, 'usage rescan after promotion failed');
     }
   }
+}
+
+/**
+ * Saves a job's progress, one write at a time: `save` now, `soon` at most
+ * every HEARTBEAT_MS (byte progress of long copies, which is also the
+ * heartbeat that tells a live job from an abandoned one).
+ */
+class ProgressSaver {
+  private chain: Promise<void> = Promise.resolve();
+  private last = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly job: PromotionJob,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  save(): Promise<void> {
+    const { id, ...changes } = this.job;
+    // A snapshot: the job goes on changing while the write waits its turn.
+    const snapshot = JSON.parse(JSON.stringify(changes)) as Omit<PromotionJob, 'id'>;
+    this.last = Date.now();
+    const write = this.chain.then(async () => {
+      await this.store.promotions.update(id, { ...snapshot, updatedAt: this.clock.now().toISOString() });
+    });
+    this.chain = write.catch(() => undefined);
+    return write;
+  }
+
+  soon(): void {
+    if (Date.now() - this.last < HEARTBEAT_MS) return;
+    this.save().catch((error: unknown) =>
+      this.logger.error({ err: error, job: this.job.id }, 'could not save promotion progress'),
+    );
+  }
+}
+
+/**
+ * The move a crash interrupted before it was recorded: a rename that
+ * happened is undone, a finished copy (source still there) or a temp file of
+ * an unfinished one is removed. Returns what could not be done.
+ */
+async function undoUnrecorded(current: { source: string; target: string }): Promise<string[]> {
+  const exists = (p: string) =>
+    lstat(p).then(
+      () => true,
+      () => false,
+    );
+  const trouble: string[] = [];
+  try {
+    const [atSource, atTarget] = [await exists(current.source), await exists(current.target)];
+    if (atTarget && !atSource) await rename(current.target, current.source);
+    else if (atTarget && atSource) await unlink(current.target);
+    const dir = dirname(current.target);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith('.promote-') && n.endsWith('.part')))
+      await unlink(join(dir, name)).catch(() => undefined);
+  } catch (error) {
+    trouble.push(`${current.target} could not be undone (${(error as Error).message})`);
+  }
+  return trouble;
 }
 
 /** The id scheme the ingestor gives files (sha256 of root and path), so a later scan keeps it. */
