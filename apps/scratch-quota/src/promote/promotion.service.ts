@@ -122,7 +122,10 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     const plan = await this.plan(caller, user, input, requestId);
     const keys = plan.files.map((f) => `${user}/${f.path}`);
     const taken = plan.files.find((_, i) => this.busy.has(keys[i]!));
-    if (taken) throw new ConflictError(`${taken.field}: ${taken.path} is being promoted already`);
+    if (taken)
+      throw new ConflictError(`${taken.field}: ${taken.path} is being promoted already`, [
+        { field: taken.field, message: 'is being promoted already' },
+      ]);
     keys.forEach((k) => this.busy.add(k));
     const now = this.clock.now().toISOString();
     const job: PromotionJob = {
