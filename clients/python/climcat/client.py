@@ -360,14 +360,31 @@ def _padded(text: str, edge: str) -> str:
     return text + full[len(text):] if len(text) < len(full) else text
 
 
-def _end_of(text: str) -> str:
-    """The last instant of a partial date, for NCSS's inclusive ``time_end``."""
-    parts = text.split("-")
-    if len(parts) == 1:
-        return f"{text}-12-31T23:59:59"
-    if len(parts) == 2:
-        return f"{text}-31T23:59:59" if parts[1] != "02" else f"{text}-30T23:59:59"
-    return text if "T" in text else f"{text}T23:59:59"
+def _month_days(year: int, month: int, calendar: str) -> int:
+    """Days in a month of a CF calendar."""
+    if calendar == "360_day":
+        return 30
+    if month != 2:
+        return (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    if calendar in ("noleap", "365_day"):
+        return 28
+    if calendar in ("all_leap", "366_day"):
+        return 29
+    if calendar == "julian" or (calendar in ("standard", "gregorian") and year < 1583):
+        return 29 if year % 4 == 0 else 28
+    return 29 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 28
+
+
+def _ncss_time(text: str, edge: str, calendar: str) -> str:
+    """A partial date as NCSS wants it (``YYYY-MM-DD[THH:MM:SS]``): its first or last instant."""
+    date, _, clock = text.replace(" ", "T").rstrip("Z").partition("T")
+    parts = date.split("-")
+    year = int(parts[0])
+    month = int(parts[1]) if len(parts) > 1 else (1 if edge == "start" else 12)
+    day = int(parts[2]) if len(parts) > 2 else (1 if edge == "start" else _month_days(year, month, calendar))
+    full_clock = "00:00:00" if edge == "start" else "23:59:59"
+    clock = clock + full_clock[len(clock):] if clock else full_clock
+    return f"{year:04d}-{month:02d}-{day:02d}T{clock}"
 
 
 class Client:
@@ -595,19 +612,17 @@ class Client:
 
     # -- data ---------------------------------------------------------------------------------
 
-    def _target(self, value: Any, service: str) -> Tuple[str, str]:
-        """(URL of ``service`` on a dataset or file, its id) for an id, record or one-result search."""
+    def _target(self, value: Any, service: str) -> Tuple[str, Mapping[str, Any]]:
+        """(URL of ``service`` on a dataset or file, its record) for an id, record or one-result search."""
         if isinstance(value, SearchResult):
             n = value.total
             if n != 1:
                 raise ValueError(f"the search matched {n} datasets; pick one (e.g. result[0]) or narrow it")
             value = value[0]
-        if isinstance(value, File):
-            return self._rebase(str(value["urls"][service])), str(value.get("id"))
         if isinstance(value, Mapping) and isinstance(value.get("urls"), Mapping) and service in value["urls"]:
-            return self._rebase(str(value["urls"][service])), str(value.get("id"))
+            return self._rebase(str(value["urls"][service])), value
         d = self.dataset(value)
-        return self._rebase(str(d["urls"][service])), d.id
+        return self._rebase(str(d["urls"][service])), d
 
     def _fetch_bytes(self, url: str) -> bytes:
         return self._http.request("GET", url, headers={"Accept": "*/*"}).read()
@@ -639,7 +654,8 @@ class Client:
             bbox: ``(west, south, east, north)``: the cells within it (1-D lat/lon grids), or the
                 smallest index box holding them (rotated-pole / 2-D lat/lon grids).
         """
-        url, ident = self._target(dataset, "opendap")
+        url, record = self._target(dataset, "opendap")
+        ident = str(record.get("id"))
         from ._dap import DapReader, open_xarray
 
         wanted = None if variables is None else _check_values("variables", variables)
@@ -687,16 +703,18 @@ class Client:
         ``.part`` file, with a progress bar (tqdm when installed). A subset over the server's limit
         raises :class:`~climcat.errors.TooLarge` whose ``detail`` says how to split it.
         """
-        url, ident = self._target(dataset, "ncss")
+        url, record = self._target(dataset, "ncss")
+        ident = str(record.get("id"))
         params: List[Tuple[str, Any]] = [
             ("var", ",".join(_check_values("variables", variables)) if variables is not None else "all")
         ]
         if time is not None:
             a, b = _check_time(time)
+            calendar = str((record.get("timeCoverage") or {}).get("calendar") or "standard")
             if a is not None:
-                params.append(("time_start", a))
+                params.append(("time_start", _ncss_time(a, "start", calendar)))
             if b is not None:
-                params.append(("time_end", _end_of(b)))
+                params.append(("time_end", _ncss_time(b, "end", calendar)))
         if bbox is not None:
             w, s, e, n = _check_bbox(bbox)
             params += [("north", n), ("south", s), ("east", e), ("west", w)]

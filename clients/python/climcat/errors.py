@@ -74,7 +74,9 @@ class ClimcatError(Exception):
         head = f"{self.status} {self.title}".strip() if self.status else self.title
         text = f"{head}: {self.detail}" if head else self.detail
         for e in self.errors:
-            text += f"\n  - {e.get('field', '?')}: {e.get('message', '')}"
+            line = f"{e.get('field', '?')}: {e.get('message', '')}"
+            if line not in self.detail:
+                text += f"\n  - {line}"
         if self.url:
             text += f"\n  (request: {self.url}"
             text += f", request id {self.request_id})" if self.request_id else ")"
