@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 DEFAULT_URL = "http://localhost:8080"
 
 #: Where the catalog's storage roots are mounted in a notebook (``root=/dir`` pairs in ``CLIMCAT_ROOTS``).
-DEFAULT_ROOTS: Dict[str, str] = {"data": "/data", "scratch": "/scratch"}
+DEFAULT_ROOTS: Dict[str, str] = {"data": "/data", "derived": "/data/derived", "scratch": "/scratch"}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from typing import (
     Tuple,
     Union,
 )
+from time import monotonic as _monotonic
+from time import sleep as _sleep
 from urllib.parse import quote, urlsplit
 
 from ._config import Config, load_config
@@ -828,35 +830,95 @@ class Client:
         title: str,
         *,
         sources: Union[str, Sequence[str], None] = None,
-        software: Optional[str] = None,
+        software: Union[str, Tuple[str, str], Mapping[str, str], None] = None,
         description: Optional[str] = None,
-        **extra: Any,
+        owner_group: Optional[str] = None,
+        public: Optional[bool] = None,
+        version: Optional[str] = None,
+        script: Optional[str] = None,
+        wait: bool = True,
+        timeout: float = 3600.0,
+        poll: float = 1.0,
     ) -> Record:
         """Promotes scratch files to a shared derived dataset with provenance.
+
+        The files move from your scratch directory to the derived area (and stop counting in
+        your quota); the dataset records ``sources`` as what it was derived from, so it shows in
+        their :meth:`lineage`. Provenance is required and checked before anything is sent.
 
         Args:
             paths: files in your scratch directory (relative paths).
             title: the new dataset's title.
-            sources: ids of the datasets it was derived from (its lineage).
-            software: what made it, e.g. ``"xarray 2023.1"``.
-            description: free text.
-            **extra: further members of the request, passed as given.
+            sources: ids of the datasets it was derived from (at least one; you must be able to read them).
+            software: what made it: ``"xarray 2023.1"``, ``("cdo", "2.1.1")`` or ``{"name", "version"}``.
+            description: how the files were made.
+            owner_group: one of your groups (default: your first); public: readable by everyone.
+            version: the dataset version (default: today); script: the notebook or script (URL, path, commit).
+            wait: poll the promotion job until it is done (else return the job at once).
         Returns:
-            The new dataset record.
+            The new :class:`Dataset` (its ``promotion`` attribute holds the finished job), or the
+            job when ``wait=False``.
+        Raises:
+            ClimcatError: the promotion failed (its ``detail`` says why; the scratch files are back in place).
         """
-        files = _check_values("paths", paths)
-        body: Dict[str, Any] = {"paths": files, "title": _check_str("title", title)}
-        if not title.strip():
+        body: Dict[str, Any] = {"paths": _check_values("paths", paths), "title": _check_str("title", title).strip()}
+        if not body["title"]:
             raise ValueError("title must not be empty")
-        if sources is not None:
-            body["sources"] = _check_values("sources", sources)
-        if software is not None:
-            body["software"] = _check_str("software", software)
-        if description is not None:
-            body["description"] = _check_str("description", description)
-        body.update(extra)
-        answer = self._http.send_json("POST", "/scratch/v1/me/promote", body)
-        return Dataset(_record(answer)) if isinstance(answer, dict) and "urls" in answer else _record(answer)
+        if sources is None:
+            raise ValueError("sources are required: the ids of the datasets these files were derived from")
+        body["sources"] = _check_values("sources", sources)
+        body["software"] = _software(software)
+        if description is None or not _check_str("description", description).strip():
+            raise ValueError("description is required: say how the files were made")
+        body["description"] = description
+        for key, value in (("ownerGroup", owner_group), ("version", version), ("script", script)):
+            if value is not None:
+                body[key] = _check_str(key, value)
+        if public is not None:
+            if not isinstance(public, bool):
+                raise TypeError(f"public must be True or False, not {type(public).__name__}")
+            body["public"] = public
+        job = _record(self._http.send_json("POST", "/scratch/v1/me/promote", body))
+        if not wait:
+            return job
+        deadline = _monotonic() + timeout
+        while job.get("state") not in ("done", "failed"):
+            if _monotonic() > deadline:
+                raise ClimcatError(f"promotion {job.get('jobId')} still {job.get('state')} after {timeout:.0f} s: poll {job.get('href')}")
+            log.info("climcat: promotion %s: %s, %s of %s files", job.get("jobId"), job.get("state"),
+                     (job.get("files") or {}).get("done"), (job.get("files") or {}).get("total"))
+            _sleep(poll)
+            job = self._get(str(job["href"]))
+        if job["state"] == "failed":
+            raise ClimcatError(f"promotion failed: {job.get('error') or 'no reason given'}", url=self._http.url(str(job.get("href"))))
+        made = self.dataset(str(job["datasetId"]))
+        made.promotion = job
+        return made
+
+    def create_dataset(self, record: Mapping[str, Any]) -> Dataset:
+        """Registers a dataset record (``POST /api/v1/datasets``): curators any, group members
+        derived/scratch datasets owned by their group. See the API docs for the members."""
+        if not isinstance(record, Mapping):
+            raise TypeError(f"record must be a dict, not {type(record).__name__}")
+        return Dataset(_record(self._http.send_json("POST", "/api/v1/datasets", dict(record))))
+
+
+def _software(value: Any) -> Dict[str, str]:
+    """``{"name", "version"}`` from ``"xarray 2023.1"``, ``("xarray", "2023.1")`` or a dict."""
+    if value is None:
+        raise ValueError("software is required: name and version of what made the files, e.g. 'xarray 2023.1'")
+    if isinstance(value, str):
+        name, _, version = value.strip().rpartition(" ")
+        pair = (name, version) if name else (version, "")
+    elif isinstance(value, Mapping):
+        pair = (value.get("name"), value.get("version"))
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = (value[0], value[1])
+    else:
+        raise TypeError("software must be 'name version', (name, version) or {'name': ..., 'version': ...}")
+    if not all(isinstance(p, str) and p.strip() for p in pair):
+        raise ValueError(f"software needs a name and a version, e.g. 'xarray 2023.1'; got {value!r}")
+    return {"name": str(pair[0]).strip(), "version": str(pair[1]).strip()}
 
 
 def _counting(handle: Any, bar: Progress, size: int = 1 << 20) -> Iterator[bytes]:

@@ -40,6 +40,17 @@ class ScriptedHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self.seen.append({"path": self.path, "method": "POST", "body": json.loads(self.rfile.read(length) or b"null")})
+        status, headers, body = self.script.pop(0) if self.script else (200, {}, b"{}")
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -88,7 +99,7 @@ class ConfigTest(unittest.TestCase):
     def test_defaults_and_roots(self) -> None:
         c = load_config(env={"CLIMCAT_ROOTS": "era5=/mnt/era5"})
         self.assertEqual(c.url, "http://localhost:8080")
-        self.assertEqual(dict(c.roots), {"data": "/data", "scratch": "/scratch", "era5": "/mnt/era5"})
+        self.assertEqual(dict(c.roots), {"data": "/data", "derived": "/data/derived", "scratch": "/scratch", "era5": "/mnt/era5"})
 
     def test_bad_url(self) -> None:
         with self.assertRaisesRegex(ValueError, "http"):
@@ -248,6 +259,62 @@ class RetryTest(unittest.TestCase):
             self.assertEqual(ScriptedHandler.seen[0]["headers"]["Authorization"], "token hub-abc")
 
 
+class PromoteTest(unittest.TestCase):
+    """The promotion job flow of POST /scratch/v1/me/promote (201 done, or 202 and poll ``href``)."""
+
+    def job(self, state: str, **extra: Any) -> bytes:
+        return json.dumps(
+            {"jobId": "j1", "datasetId": "derived.alice.anomaly.v20260601", "state": state,
+             "files": {"done": 0, "total": 1}, "href": "/scratch/v1/me/promotions/j1", **extra}
+        ).encode()
+
+    def test_polls_the_job_then_returns_the_dataset(self) -> None:
+        with LocalServer() as srv:
+            ScriptedHandler.script = [
+                (202, {}, self.job("running")),
+                (200, {}, self.job("running")),
+                (200, {}, self.job("done")),
+                (200, {}, b'{"id": "derived.alice.anomaly.v20260601", "kind": "derived", "urls": {"opendap": "x", "ncss": "y"}}'),
+            ]
+            c = climcat.Client(srv.url, "k")
+            made = c.promote(
+                "runs/anomaly.nc", "Anomaly", sources=["cordex.a.v1"], software="xarray 2023.1",
+                description="DJF mean minus 2006", poll=0.01,
+            )
+            self.assertIsInstance(made, climcat.Dataset)
+            self.assertEqual(made.kind, "derived")
+            self.assertEqual(made.promotion["state"], "done")
+            seen = ScriptedHandler.seen
+            self.assertEqual(
+                seen[0]["body"],
+                {"paths": ["runs/anomaly.nc"], "title": "Anomaly", "sources": ["cordex.a.v1"],
+                 "software": {"name": "xarray", "version": "2023.1"}, "description": "DJF mean minus 2006"},
+            )
+            self.assertEqual([x["path"] for x in seen[1:]], ["/scratch/v1/me/promotions/j1"] * 2 + ["/api/v1/datasets/derived.alice.anomaly.v20260601"])
+
+    def test_a_failed_job_raises_with_its_reason(self) -> None:
+        with LocalServer() as srv:
+            ScriptedHandler.script = [(201, {}, self.job("failed", error="body.sources[0]: not readable"))]
+            c = climcat.Client(srv.url, "k")
+            with self.assertRaisesRegex(climcat.ClimcatError, "not readable"):
+                c.promote(["a.nc"], "T", sources="x.v1", software=("cdo", "2.1"), description="d")
+
+    def test_provenance_is_checked_before_sending(self) -> None:
+        with LocalServer() as srv:
+            c = climcat.Client(srv.url, "k")
+            with self.assertRaisesRegex(ValueError, "sources are required"):
+                c.promote(["a.nc"], "T", software="cdo 2", description="d")
+            with self.assertRaisesRegex(ValueError, "software is required"):
+                c.promote(["a.nc"], "T", sources="x", description="d")
+            with self.assertRaisesRegex(ValueError, "needs a name and a version"):
+                c.promote(["a.nc"], "T", sources="x", software="cdo", description="d")
+            with self.assertRaisesRegex(ValueError, "description is required"):
+                c.promote(["a.nc"], "T", sources="x", software="cdo 2")
+            with self.assertRaisesRegex(TypeError, "public must be"):
+                c.promote(["a.nc"], "T", sources="x", software="cdo 2", description="d", public="yes")
+            self.assertEqual(ScriptedHandler.seen, [])
+
+
 class ConnectionTest(unittest.TestCase):
     def test_wrong_url_says_what_was_tried(self) -> None:
         s = socket.socket()
@@ -278,6 +345,37 @@ class ImportTest(unittest.TestCase):
             check=True,
         )
         self.assertEqual(out.stdout.strip(), "[]")
+
+
+class InstallTest(unittest.TestCase):
+    def test_pip_installs_the_package(self) -> None:
+        """``pip install ./clients/python`` (offline: the system's setuptools, no build isolation)."""
+        import shutil
+
+        source = Path(__file__).resolve().parents[1]
+        with tempfile.TemporaryDirectory() as d:
+            copy = Path(d) / "src"
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
+            target = Path(d) / "site"
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps", "--no-index",
+                 "--disable-pip-version-check", "--target", str(target), str(copy)],
+                capture_output=True,
+                text=True,
+            )
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertTrue((target / "climcat" / "py.typed").is_file())
+            out = subprocess.run(
+                [sys.executable, "-c", "import climcat, sys; print(climcat.__version__, climcat.__file__)"],
+                cwd=d,
+                env={**os.environ, "PYTHONPATH": str(target)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            version, path = out.stdout.split()
+            self.assertEqual(version, climcat.__version__)
+            self.assertTrue(path.startswith(str(target)), path)
 
 
 class DapParsingTest(unittest.TestCase):

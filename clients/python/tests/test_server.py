@@ -230,16 +230,34 @@ class ScratchTest(unittest.TestCase):
             self.assertIn("/scratch/v1/uploads", caught.exception.url or "")
 
     def test_promote(self) -> None:
+        import netCDF4
+        import numpy as np
+
         c = client()
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d) / "promote-me.nc"
+            with netCDF4.Dataset(src, "w") as nc:
+                nc.createDimension("x", 3)
+                v = nc.createVariable("tas", "f4", ("x",))
+                v.units = "K"
+                v[:] = np.array([1.0, 2.0, 3.0])
+            c.upload(src, "runs/promote-me.nc", progress=False)
         try:
-            made = c.promote(["runs/anomaly.nc"], "Seasonal anomaly", sources=[CORDEX], software="xarray")
+            made = c.promote(
+                ["runs/promote-me.nc"],
+                "Promoted by the Python client test",
+                sources=[CORDEX],
+                software="xarray 2023.1",
+                description="a tiny file written with netCDF4",
+            )
         except climcat.NotFound as e:
-            # Not on this branch yet: a clean 404 problem.
+            # The route is not on this server yet: a clean 404 problem, nothing else.
             self.assertEqual(e.status, 404)
             self.assertEqual(e.title, "Not Found")
             self.assertIn("/scratch/v1/me/promote", e.url or "")
-        else:
-            self.assertEqual(made.kind, "derived")
+            return
+        self.assertEqual(made.kind, "derived")
+        self.assertIn(made.id, [x.id for x in c.lineage(CORDEX).descendants])
 
 
 class ErrorsTest(unittest.TestCase):
