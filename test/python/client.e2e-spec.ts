@@ -6,7 +6,7 @@
  * that it passed and that enough tests ran (it cannot pass with none).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeDemoArchive } from '../../apps/standalone/src/demo-archive';
@@ -98,22 +98,27 @@ afterAll(async () => {
   for (const dir of [root, home]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The environment the Python processes get: the server, the reader key, nothing of the machine's. */
+function pythonEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    // A clean HOME: no ~/.netrc or pip config of the machine leaks in.
+    HOME: home,
+    LANG: 'C.UTF-8',
+    PYTHONDONTWRITEBYTECODE: '1',
+    CLIMCAT_URL: running.url,
+    CLIMCAT_TOKEN: readerKey,
+    CLIMCAT_ROOTS: `data=${root}`,
+    CLIMCAT_TEST_BIN_LIMIT: String(BIN_LIMIT),
+    CLIMCAT_TEST_DERIVED_ID: DERIVED,
+    CLIMCAT_TEST_PRIVATE_ID: PRIVATE,
+    CLIMCAT_TEST_REQUIRE: '1',
+  };
+}
+
 describe('Python client (clients/python) against the standalone server', () => {
   it('passes its unittest suite with /usr/bin/python3, nothing skipped', async () => {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      // A clean HOME: no ~/.netrc or pip config of the machine leaks in.
-      HOME: home,
-      LANG: 'C.UTF-8',
-      PYTHONDONTWRITEBYTECODE: '1',
-      CLIMCAT_URL: running.url,
-      CLIMCAT_TOKEN: readerKey,
-      CLIMCAT_ROOTS: `data=${root}`,
-      CLIMCAT_TEST_BIN_LIMIT: String(BIN_LIMIT),
-      CLIMCAT_TEST_DERIVED_ID: DERIVED,
-      CLIMCAT_TEST_PRIVATE_ID: PRIVATE,
-      CLIMCAT_TEST_REQUIRE: '1',
-    };
+    const env = pythonEnv();
     let output: string;
     try {
       const { stdout, stderr } = await exec(
@@ -131,5 +136,41 @@ describe('Python client (clients/python) against the standalone server', () => {
     expect(Number(ran?.[1])).toBeGreaterThanOrEqual(MIN_TESTS);
     expect(output).toMatch(/^OK$/m);
     expect(output).not.toMatch(/skipped/);
+  });
+
+  it('runs examples/climcat-quickstart.ipynb (outputs stripped in the repository) with nbclient', async () => {
+    const notebook = join(CLIENT, '../../examples/climcat-quickstart.ipynb');
+    const stored = JSON.parse(readFileSync(notebook, 'utf8')) as {
+      cells: { cell_type: string; outputs?: unknown[]; execution_count?: number | null }[];
+    };
+    const code = stored.cells.filter((c) => c.cell_type === 'code');
+    expect(code.length).toBeGreaterThanOrEqual(6);
+    for (const cell of code) {
+      expect(cell.outputs).toEqual([]);
+      expect(cell.execution_count).toBeNull();
+    }
+    const run = [
+      'import sys, nbformat, nbclient',
+      'nb = nbformat.read(sys.argv[1], as_version=4)',
+      "nbclient.NotebookClient(nb, timeout=240, kernel_name='python3', resources={'metadata': {'path': sys.argv[2]}}).execute()",
+      "print('\\n'.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.outputs if o.get('output_type') == 'stream'))",
+    ].join('\n');
+    let output: string;
+    try {
+      const { stdout } = await exec(PYTHON, ['-c', run, notebook, home], {
+        cwd: home,
+        env: { ...pythonEnv(), PYTHONPATH: CLIENT },
+        maxBuffer: 16 << 20,
+      });
+      output = stdout;
+    } catch (error) {
+      const e = error as { stdout?: string; stderr?: string; code?: number };
+      throw new Error(`the notebook failed (exit ${e.code}):\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    }
+    expect(output).toContain('signed in as alice');
+    expect(output).toContain(`time 2006-01..2006-12: 12 of 12 steps`);
+    expect(output).toMatch(/wrote quickstart\/tas_anomaly_eur44\.nc \d+ bytes; scratch state ok/);
+    expect(output).toMatch(/shared as derived\./);
+    expect(output).toContain('quickstart done');
   });
 });
