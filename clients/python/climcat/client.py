@@ -147,6 +147,8 @@ class SearchResult:
         self._count_facets = list(count_facets)
         self._first: Optional[Dict[str, Any]] = None
         self._facets: Optional[Dict[str, List[Record]]] = None
+        self._items: Optional[List[Dataset]] = None
+        self._cursor: Optional[str] = None
         #: Pages fetched so far (for inspection and tests).
         self.pages_fetched = 0
 
@@ -196,14 +198,22 @@ class SearchResult:
         return {str(f["value"]): int(f["count"]) for f in self.facets.get(name, [])}
 
     def __iter__(self) -> Iterator[Dataset]:
-        page = self._first_page()
+        # Pages already fetched are kept, so iterating again or indexing sends nothing new.
+        first = self._first_page()
+        if self._items is None:
+            self._items = [Dataset(_record(item)) for item in first.get("items") or []]
+            self._cursor = first.get("next") if first.get("items") else None
+        i = 0
         while True:
-            for item in page.get("items") or []:
-                yield Dataset(_record(item))
-            cursor = page.get("next")
-            if not cursor or not page.get("items"):
+            while i < len(self._items):
+                yield self._items[i]
+                i += 1
+            if not self._cursor:
                 return
-            page = self._page(str(cursor), self._page_size, False)
+            page = self._page(str(self._cursor), self._page_size, False)
+            items = page.get("items") or []
+            self._items.extend(Dataset(_record(item)) for item in items)
+            self._cursor = page.get("next") if items else None
 
     def __getitem__(self, index: int) -> Dataset:
         if not isinstance(index, int) or isinstance(index, bool):
