@@ -617,7 +617,11 @@ class Client:
         endpoint = self.config.url + "/esg-search"
         if not search:
             return endpoint
-        params = self.search(**search).params
+        other = sorted(set(search) - set(FACET_NAMES) - {"q", "start", "end", "bbox"})
+        if other:
+            raise ValueError(f"esgf() takes facets, q, start, end and bbox; not {', '.join(other)}")
+        # ESGF's own name for free text is `query`.
+        params = [("query" if k == "q" else k, v) for k, v in self.search(**search).params]
         return self._http.url(
             endpoint + "/search", [("type", "Dataset")] + params + [("format", "application/solr+json")]
         )

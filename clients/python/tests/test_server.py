@@ -64,16 +64,17 @@ class SearchTest(unittest.TestCase):
 
     def test_facets_and_filters(self) -> None:
         c = client()
-        cordex = c.search(project="CORDEX")
+        cordex = c.search(project="CORDEX", kind="standard")
         self.assertEqual(cordex.facet_counts("domain"), {"EUR-11": 1, "EUR-44": 1})
-        hits = c.search(project="CORDEX", domain="EUR-44", variable="tas")
+        hits = c.search(project="CORDEX", domain="EUR-44", variable="tas", kind="standard")
         self.assertEqual(hits.ids(), [CORDEX])
-        self.assertEqual(len(c.search(project="CORDEX", start="2006-03", end="2006-04", bbox=(0, 40, 20, 55))), 2)
+        self.assertEqual(len(c.search(project="CORDEX", kind="standard", start="2006-03", end="2006-04", bbox=(0, 40, 20, 55))), 2)
         self.assertEqual(len(c.search(project="CORDEX", start="1990", end="1991")), 0)
-        self.assertEqual([d.id for d in c.search(q="RCA4", project="CORDEX")], [CORDEX])
+        self.assertEqual([d.id for d in c.search(q="RCA4", project="CORDEX", kind="standard")], [CORDEX])
 
     def test_df(self) -> None:
-        df = client().search(project="CORDEX").df()
+        # Standard only: promoted datasets (test_promote) inherit their source's facets.
+        df = client().search(project="CORDEX", kind="standard").df()
         self.assertEqual(len(df), 2)
         self.assertEqual(sorted(df["domain"]), ["EUR-11", "EUR-44"])
         row = df[df["id"] == CORDEX].iloc[0]
@@ -310,17 +311,20 @@ class ErrorsTest(unittest.TestCase):
 class ExportTest(unittest.TestCase):
     def test_intake_esm_and_esgf(self) -> None:
         c = client()
-        coll = c.to_intake_esm(project="CORDEX")
+        coll = c.to_intake_esm(project="CORDEX", kind="standard")
         self.assertEqual(coll.assets.format, "opendap")
         self.assertEqual(len(coll.catalog_dict), 2)
-        per_dataset = c.to_intake_esm(project="CORDEX", domain="EUR-44", aggregation="dataset")
+        per_dataset = c.to_intake_esm(project="CORDEX", domain="EUR-44", kind="standard", aggregation="dataset")
         self.assertTrue(per_dataset.catalog_dict[0]["path"].endswith(f"/datasets/{CORDEX}"))
         with tempfile.TemporaryDirectory() as d:
             path = c.to_intake_esm(Path(d) / "cordex.json", project="CORDEX")
             self.assertEqual(json.loads(Path(path).read_text())["esmcat_version"], coll.esmcat_version)
         self.assertTrue(c.esgf().endswith("/esg-search"))
-        answer = c._http.get_json(c.esgf(project="CORDEX", domain="EUR-44"))
-        self.assertEqual(answer["response"]["numFound"], 1)
+        answer = c._http.get_json(c.esgf(project="CORDEX", domain="EUR-44", q="RCA4"))
+        self.assertEqual(answer["response"]["numFound"], len(c.search(project="CORDEX", domain="EUR-44", q="RCA4")))
+        self.assertIn(CORDEX, [doc["id"].split("|")[0] for doc in answer["response"]["docs"]])
+        with self.assertRaisesRegex(ValueError, "not kind"):
+            c.esgf(project="CORDEX", kind="standard")
 
 
 if __name__ == "__main__":
