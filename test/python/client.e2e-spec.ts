@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { writeDemoArchive } from '../../apps/standalone/src/demo-archive';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
+import { which } from '../harness/servers';
 import { PYTHON } from '../netcdf/tools';
 
 jest.setTimeout(300_000);
@@ -136,6 +137,21 @@ describe('Python client (clients/python) against the standalone server', () => {
     expect(Number(ran?.[1])).toBeGreaterThanOrEqual(MIN_TESTS);
     expect(output).toMatch(/^OK$/m);
     expect(output).not.toMatch(/skipped/);
+  });
+
+  it('is typed: mypy --strict finds nothing in the package (Python 3.9 rules)', async () => {
+    const mypy = which('mypy');
+    if (!mypy) throw new Error('mypy not found on PATH: apt-get install mypy');
+    try {
+      // Settings in clients/python/pyproject.toml ([tool.mypy]: strict, Python 3.9).
+      await exec(mypy, ['--no-incremental', 'climcat'], {
+        cwd: CLIENT,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+      });
+    } catch (error) {
+      const e = error as { stdout?: string; stderr?: string };
+      throw new Error(`mypy found problems:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    }
   });
 
   it('runs examples/climcat-quickstart.ipynb (outputs stripped in the repository) with nbclient', async () => {

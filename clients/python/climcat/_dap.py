@@ -14,12 +14,9 @@ import re
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import TooLarge, parse_limit
-
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
 
 log = logging.getLogger("climcat")
 
@@ -62,7 +59,7 @@ _DDS_TOKEN = re.compile(r"[{}\[\];=:]|[^\s{}\[\];=:]+")
 
 def parse_dds(text: str) -> Dds:
     """Variables of a DDS (arrays, scalars and Grids; Structures and Sequences are skipped)."""
-    tokens = _DDS_TOKEN.findall(text)
+    tokens: List[str] = _DDS_TOKEN.findall(text)
     pos = 0
 
     def peek() -> str:
@@ -149,7 +146,7 @@ def parse_das(text: str) -> Dict[str, Dict[str, Any]]:
     """
     import numpy as np
 
-    tokens = _DAS_TOKEN.findall(text)
+    tokens: List[str] = _DAS_TOKEN.findall(text)
     pos = 0
 
     def take() -> str:
@@ -241,7 +238,7 @@ class DapReader:
             return None
         return max(64, self.limit - min(16384, self.limit // 4))
 
-    def read(self, var: DdsVar, parts: List[Tuple[int, int, int]]) -> "np.ndarray":
+    def read(self, var: DdsVar, parts: List[Tuple[int, int, int]]) -> Any:  # a numpy array
         import numpy as np
 
         dtype, wire, width = WIRE[var.type]
@@ -303,7 +300,7 @@ class DapReader:
         log.info(message)
         warnings.warn(message, SplitWarning, stacklevel=4)
 
-    def _get(self, var: DdsVar, parts: List[Tuple[int, int, int]], wire: str, width: int) -> "np.ndarray":
+    def _get(self, var: DdsVar, parts: List[Tuple[int, int, int]], wire: str, width: int) -> Any:  # a numpy array
         import numpy as np
 
         url = f"{self.url}.dods?{constraint(var.path, parts) if parts else var.path}"
@@ -319,7 +316,7 @@ class DapReader:
         # Arrays: the count twice (XDR), then the values; bytes are padded to 4.
         return np.frombuffer(payload[8:], dtype=wire, count=count).astype(WIRE[var.type][0])
 
-    def read_strings(self, var: DdsVar) -> "np.ndarray":
+    def read_strings(self, var: DdsVar) -> Any:  # a numpy array
         """A String variable, whole (they are small: grid mappings, labels)."""
         import numpy as np
 
@@ -386,7 +383,7 @@ def open_xarray(
                 data = reader.read(var, [])
         else:
             continue
-        encoding = {"source": url}
+        encoding: Dict[str, Any] = {"source": url}
         if unlimited and unlimited in var.dims:
             encoding["unlimited_dims"] = {unlimited}
         variables[name] = xr.Variable(var.dims, data, attrs, encoding=encoding)

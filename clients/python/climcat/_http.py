@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from typing import IO, Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from . import __version__
 from ._config import Config
@@ -69,7 +69,8 @@ class Response:
 
     def read(self) -> bytes:
         try:
-            return self.raw.read()
+            data: bytes = self.raw.read()
+            return data
         finally:
             self.close()
 
@@ -164,7 +165,7 @@ class Transport:
                 answer_headers = {k.lower(): v for k, v in (e.headers or {}).items()}
                 if status in (301, 302, 303, 307, 308) and "location" in answer_headers and redirects < 5:
                     redirects += 1
-                    url = urllib.request.urljoin(url, answer_headers["location"])
+                    url = urljoin(url, answer_headers["location"])
                     if _origin(url) != self._origin:
                         send_headers.pop("Authorization", None)
                     e.close()
@@ -207,7 +208,7 @@ class Transport:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 

@@ -97,6 +97,9 @@ class Dataset(Record):
     its NetCDF Subset Service.
     """
 
+    #: The finished promotion job, on a dataset returned by :meth:`Client.promote`.
+    promotion: Optional[Record] = None
+
     @property
     def opendap(self) -> str:
         return str(self["urls"]["opendap"])
@@ -436,6 +439,12 @@ class Client:
     def _get(self, path: str, params: Any = None) -> Any:
         return _record(self._http.get_json(path, params))
 
+    def _get_record(self, path: str, params: Any = None) -> Record:
+        value = self._get(path, params)
+        if not isinstance(value, Record):
+            raise ClimcatError(f"expected a JSON object from {path}, got {type(value).__name__}")
+        return value
+
     def _rebase(self, url: str) -> str:
         """A URL the server gave, moved onto this client's base URL when it names climcat's own routes."""
         parts = urlsplit(url)
@@ -473,7 +482,7 @@ class Client:
 
     def whoami(self) -> Record:
         """What the server sees: user, roles, groups (``GET /api/v1/auth/whoami``)."""
-        return self._get("/api/v1/auth/whoami")
+        return self._get_record("/api/v1/auth/whoami")
 
     # -- catalog ------------------------------------------------------------------------------
 
@@ -528,13 +537,13 @@ class Client:
             params.append(("end", b))
         if bbox is not None:
             params.append(("bbox", ",".join(repr(v) for v in _check_bbox(bbox))))
-        for name, value, allowed in (
+        for name, chosen, allowed in (
             ("kind", kind, KINDS),
             ("status", status, STATUSES),
             ("availability", availability, AVAILABILITIES),
         ):
-            if value is not None:
-                params.append((name, ",".join(_check_enum(name, value, allowed))))
+            if chosen is not None:
+                params.append((name, ",".join(_check_enum(name, chosen, allowed))))
         if sort is not None:
             if _check_str("sort", sort).lstrip("+-") not in SORT_FIELDS:
                 raise ValueError(f"sort must be one of {', '.join(SORT_FIELDS)}, optionally prefixed with -")
@@ -548,7 +557,7 @@ class Client:
 
     def dataset(self, id: Any) -> Dataset:
         """One dataset by id (``NotFound`` when it does not exist or you may not read it)."""
-        return Dataset(self._get(f"/api/v1/datasets/{quote(self._id(id), safe='')}"))
+        return Dataset(self._get_record(f"/api/v1/datasets/{quote(self._id(id), safe='')}"))
 
     def files(self, id: Any) -> List[File]:
         """Every file of a dataset, with ``urls`` and ``local_path`` (the notebook's mount)."""
@@ -566,7 +575,7 @@ class Client:
 
     def lineage(self, id: Any) -> Record:
         """Ancestors and descendants (``{id, ancestors: [...], descendants: [...]}``) you may read."""
-        return self._get(f"/api/v1/datasets/{quote(self._id(id), safe='')}/lineage")
+        return self._get_record(f"/api/v1/datasets/{quote(self._id(id), safe='')}/lineage")
 
     # -- exports ------------------------------------------------------------------------------
 
@@ -602,7 +611,8 @@ class Client:
         if path is None:
             import json
 
-            return _record(json.loads(data))
+            parsed: Record = _record(json.loads(data))
+            return parsed
         target = Path(path)
         target.write_bytes(data)
         return target
@@ -697,7 +707,8 @@ class Client:
         ds.encoding["climcat"] = done
         ds.encoding["climcat_reader"] = reader
         log.info("climcat: opened %s: %s", url, {k: v for k, v in done.items() if k != "url"})
-        return ds
+        result: "xarray.Dataset" = ds
+        return result
 
     def download(
         self,
@@ -762,11 +773,11 @@ class Client:
 
     def my_quota(self) -> Record:
         """Your scratch usage, limits, state (``ok``, ``soft-exceeded`` ...), grace and purge summary."""
-        return self._get("/scratch/v1/me")
+        return self._get_record("/scratch/v1/me")
 
     def purge_plan(self) -> Record:
         """Your scratch files due for the fair-use purge, earliest first, with when each goes."""
-        return self._get("/scratch/v1/me/purge-plan")
+        return self._get_record("/scratch/v1/me/purge-plan")
 
     def upload(
         self,
@@ -801,14 +812,14 @@ class Client:
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
             if grant.get("upload"):
                 answer = self._http.request("PUT", self._rebase(grant["upload"]["url"]), body=body, headers=headers)
-                return _record(answer.json())
+                return Record(_record(answer.json()))
             if grant.get("put") and size <= 16 << 20:
                 self._http.request("PUT", grant["put"]["url"], body=body, headers=headers)
             elif grant.get("post"):
                 self._post_form(grant["post"], body, size, remote)
             else:
                 raise ClimcatError(f"the upload grant for {remote} names no target: {grant}")
-        return _record(self._http.send_json("POST", self._rebase(grant["complete"]), {}))
+        return Record(_record(self._http.send_json("POST", self._rebase(grant["complete"]), {})))
 
     def _post_form(self, post: Mapping[str, Any], body: Iterable[bytes], size: int, name: str) -> None:
         """S3 browser-style POST: the policy fields, then the file, as multipart/form-data."""
@@ -894,7 +905,7 @@ class Client:
             body["public"] = public
         job = _record(self._http.send_json("POST", "/scratch/v1/me/promote", body))
         if not wait:
-            return job
+            return Record(job)
         deadline = _monotonic() + timeout
         while job.get("state") not in ("done", "failed"):
             if _monotonic() > deadline:
@@ -921,6 +932,7 @@ def _software(value: Any) -> Dict[str, str]:
     """``{"name", "version"}`` from ``"xarray 2023.1"``, ``("xarray", "2023.1")`` or a dict."""
     if value is None:
         raise ValueError("software is required: name and version of what made the files, e.g. 'xarray 2023.1'")
+    pair: Tuple[Any, Any]
     if isinstance(value, str):
         name, _, version = value.strip().rpartition(" ")
         pair = (name, version) if name else (version, "")
@@ -1013,7 +1025,7 @@ def _select_bbox(ds: Any, box: BBox) -> Tuple[Any, Any]:
             )
         # Across the seam of a 0..360 grid the columns come west to east.
         cols = cols[np.argsort((lon[cols] - w) % 360, kind="stable")]
-        isel = {lat_dim: rows if np.any(np.diff(rows) != 1) else slice(rows[0], rows[-1] + 1)}
+        isel: Dict[Any, Any] = {lat_dim: rows if np.any(np.diff(rows) != 1) else slice(rows[0], rows[-1] + 1)}
         isel[lon_dim] = cols if np.any(np.diff(cols) != 1) else slice(cols[0], cols[-1] + 1)
         out = ds.isel(isel)
         info = {"kind": "cells", lat_dim: int(len(rows)), lon_dim: int(len(cols))}
@@ -1023,8 +1035,8 @@ def _select_bbox(ds: Any, box: BBox) -> Tuple[Any, Any]:
             raise ValueError(f"bbox {box} misses the grid (lat {lat.min():.2f}..{lat.max():.2f})")
         dims = ds[lat_name].dims
         idx = np.nonzero(inside)
-        isel = {d: slice(int(i.min()), int(i.max()) + 1) for d, i in zip(dims, idx)}
-        out = ds.isel(isel)
-        info = {"kind": "index box", **{d: [sl.start, sl.stop - 1] for d, sl in isel.items()}}
+        box_isel = {d: slice(int(i.min()), int(i.max()) + 1) for d, i in zip(dims, idx)}
+        out = ds.isel(box_isel)
+        info = {"kind": "index box", **{d: [sl.start, sl.stop - 1] for d, sl in box_isel.items()}}
     log.info("climcat: bbox %s: %s", box, info)
     return out, info
