@@ -76,7 +76,16 @@ class Response:
 
     def json(self) -> Any:
         data = self.read()
-        return json.loads(data) if data else None
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            snippet = " ".join(data[:300].decode("utf-8", "replace").split())
+            raise ClimcatError(
+                f"the answer from {self.url} is not JSON (is CLIMCAT_URL a climcat server?): {snippet}",
+                url=self.url,
+            ) from None
 
     def iter_chunks(self, size: int = 1 << 20) -> Iterable[bytes]:
         try:

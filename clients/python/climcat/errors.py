@@ -211,6 +211,13 @@ def error_for(
         m = _DAP_ERROR.search(text)
         if m:
             detail = m.group(2).replace('\\"', '"').replace("\\\\", "\\")
+        else:
+            # Not climcat's answer (a proxy, another web server): say so.
+            snippet = " ".join(text.split())[:300]
+            detail = (
+                f"HTTP {status} that is not a climcat problem answer (is CLIMCAT_URL right?)"
+                + (f": {snippet}" if snippet else "")
+            )
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ClimcatError)
     return cls(
         detail,

@@ -316,6 +316,17 @@ class PromoteTest(unittest.TestCase):
 
 
 class ConnectionTest(unittest.TestCase):
+    def test_a_server_that_is_not_climcat(self) -> None:
+        with LocalServer() as srv:
+            html = b"<html><body><h1>Welcome to nginx</h1></body></html>"
+            ScriptedHandler.script = [(404, {"Content-Type": "text/html"}, html), (200, {"Content-Type": "text/html"}, html)]
+            c = climcat.Client(srv.url, "k")
+            with self.assertRaises(climcat.NotFound) as caught:
+                c.dataset("x")
+            self.assertIn("not a climcat problem answer (is CLIMCAT_URL right?): <html>", str(caught.exception))
+            with self.assertRaisesRegex(climcat.ClimcatError, "is not JSON .*Welcome to nginx"):
+                c.whoami()
+
     def test_wrong_url_says_what_was_tried(self) -> None:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
