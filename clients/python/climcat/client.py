@@ -8,6 +8,7 @@ import math
 import numbers
 import os
 import re
+import zlib
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -651,7 +652,12 @@ class Client:
         return self._rebase(str(d["urls"][service])), d
 
     def _fetch_bytes(self, url: str) -> bytes:
-        return self._http.request("GET", url, headers={"Accept": "*/*"}).read()
+        # The server deflates .dods on request: model output compresses well and the link is the bottleneck.
+        answer = self._http.request("GET", url, headers={"Accept": "*/*", "Accept-Encoding": "deflate"})
+        data = answer.read()
+        if answer.headers.get("content-encoding", "").lower() == "deflate":
+            data = zlib.decompress(data)
+        return data
 
     def open_dataset(
         self,
