@@ -144,7 +144,7 @@ describe('Python client (clients/python) against the standalone server', () => {
     if (!mypy) throw new Error('mypy not found on PATH: apt-get install mypy');
     try {
       // Settings in clients/python/pyproject.toml ([tool.mypy]: strict, Python 3.9).
-      await exec(mypy, ['--no-incremental', 'climcat'], {
+      await exec(mypy, ['--no-incremental', '--cache-dir', join(home, 'mypy-cache'), 'climcat'], {
         cwd: CLIENT,
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
       });
