@@ -1,5 +1,5 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
-import { ApiFoundResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ForbiddenError, InvalidError, NotFoundError } from '@climcat/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JupyterHubConfig } from '../config/config';
@@ -18,6 +18,19 @@ import {
 
 const STATE_TTL_MS = 10 * 60_000;
 
+export class LoggedOutDto {
+  @ApiProperty({ example: true })
+  loggedOut!: boolean;
+}
+
+/** A documented 302 (the OpenAPI check wants every redirect to name its Location). */
+const found = (description: string, location: string) =>
+  ApiResponse({
+    status: 302,
+    description,
+    headers: { Location: { description: location, schema: { type: 'string' } } },
+  });
+
 /**
  * Browser login through the hub, as JupyterHub's HubOAuth does it: login
  * redirects to the hub's authorize endpoint, the callback trades the code for
@@ -35,7 +48,8 @@ export class HubOAuthController {
     summary: 'Log in through JupyterHub (browsers): redirects to the hub’s OAuth authorize page',
   })
   @ApiQuery({ name: 'next', required: false, description: 'Local path to return to after login' })
-  @ApiFoundResponse({ description: 'Redirect to /hub/api/oauth2/authorize' })
+  @found('Redirect to the hub', 'The hub’s /hub/api/oauth2/authorize with client_id, redirect_uri and state')
+  @ApiResponse({ status: 404, description: 'JupyterHub is not configured here' })
   async login(
     @Query('next') next: unknown,
     @Req() req: FastifyRequest,
@@ -69,7 +83,9 @@ export class HubOAuthController {
   @Get('oauth_callback')
   @OwnAuthentication()
   @ApiOperation({ summary: 'Where the hub returns after login: sets the session cookie and redirects on' })
-  @ApiFoundResponse({ description: 'Redirect to the page login started from' })
+  @found('Session cookie set (climcat-session, climcat-csrf)', 'The `next` path login started with')
+  @ApiResponse({ status: 403, description: 'State mismatch, or the hub refused the code or the access' })
+  @ApiResponse({ status: 503, description: 'The hub did not answer (Retry-After)' })
   async callback(
     @Query() query: Record<string, unknown>,
     @Req() req: FastifyRequest,
@@ -111,7 +127,7 @@ export class HubOAuthController {
   @Get('oauth_logout')
   @OwnAuthentication()
   @ApiOperation({ summary: 'End the browser session (the hub login stays; log out there too to end it)' })
-  @ApiOkResponse({ description: '{ "loggedOut": true }' })
+  @ApiOkResponse({ type: LoggedOutDto })
   async logout(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const { hub } = this.enabled();
     const base = basePath(req, hub);
@@ -122,7 +138,7 @@ export class HubOAuthController {
         serializeCookie(CSRF_COOKIE, '', { path: base, maxAge: 0, secure, httpOnly: false }),
       ])
       .header('cache-control', 'no-store')
-      .send({ loggedOut: true });
+      .send({ loggedOut: true } satisfies LoggedOutDto);
   }
 
   private enabled(): { hub: JupyterHubConfig; sessions: SessionCodec } {
