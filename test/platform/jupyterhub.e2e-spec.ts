@@ -144,11 +144,67 @@ c.JupyterHub.services = [
     },
 ]
 c.JupyterHub.load_roles = [
-    {'name': 'e2e-admin', 'scopes': ['admin:users', 'admin:groups', 'tokens'], 'services': ['e2e-admin']},
+    {
+        'name': 'e2e-admin',
+        'scopes': ['admin:users', 'admin:groups', 'admin:servers', 'tokens'],
+        'services': ['e2e-admin'],
+    },
     {'name': 'climcat-users', 'scopes': ['access:services!service=climcat'], 'groups': ['climcat-users']},
+    # As the README says: a notebook server's own token gets climcat's scope through the server role.
+    {
+        'name': 'server',
+        'scopes': ['users:activity!user', 'access:servers!user', 'access:services!service=climcat'],
+    },
 ]
+# A stand-in for jupyterhub-singleuser (Debian has no jupyter_server here), started the way the hub
+# starts notebook servers, with the hub's environment for them plus CLIMCAT_URL.
+c.JupyterHub.spawner_class = 'simple'
+c.SimpleLocalProcessSpawner.home_dir_template = ${py(join(dir, 'home', '{username}'))}
+c.Spawner.cmd = ['python3', ${py(join(dir, 'notebook.py'))}]
+c.Spawner.environment = {'CLIMCAT_URL': ${py(running.url)}}
+c.Spawner.start_timeout = 30
+c.Spawner.http_timeout = 30
 `;
 }
+
+/**
+ * What a notebook does first, with the environment the hub gives it: ask climcat who it is
+ * with its own $JUPYTERHUB_API_TOKEN. Then it answers HTTP so the hub sees it as started.
+ */
+const NOTEBOOK = `
+import json, os, urllib.error, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import urlparse
+
+with open('pid', 'w') as f:
+    f.write(str(os.getpid()))
+request = urllib.request.Request(
+    os.environ['CLIMCAT_URL'] + '/api/v1/auth/whoami',
+    headers={'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']},
+)
+try:
+    with urllib.request.urlopen(request, timeout=20) as r:
+        result = {'status': r.status, 'body': json.load(r)}
+except urllib.error.HTTPError as e:
+    result = {'status': e.code, 'body': json.load(e)}
+with open('whoami.json.tmp', 'w') as f:
+    json.dump(result, f)
+os.rename('whoami.json.tmp', 'whoami.json')
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'ok')
+
+    def log_message(self, *args):
+        pass
+
+
+bind = urlparse(os.environ['JUPYTERHUB_SERVICE_URL'])
+HTTPServer((bind.hostname, bind.port), Handler).serve_forever()
+`;
 
 function hubLog(): string {
   const file = join(dir, 'hub.log');
@@ -188,8 +244,12 @@ async function stopHub(): Promise<void> {
     await hubExited;
     clearTimeout(timer);
   }
-  // The hub stops its proxy when it exits cleanly; after a SIGKILL the proxy is still ours to end.
+  // The hub stops its proxy and notebook servers when it exits cleanly; after a SIGKILL they are still ours to end.
   if (Number.isInteger(proxyPid) && proxyPid > 0 && alive(proxyPid)) process.kill(proxyPid, 'SIGTERM');
+  const notebookPidFile = join(dir, 'home', 'alice', 'pid');
+  const notebookPid = existsSync(notebookPidFile) ? Number(readFileSync(notebookPidFile, 'utf8')) : NaN;
+  if (Number.isInteger(notebookPid) && notebookPid > 0 && alive(notebookPid))
+    process.kill(notebookPid, 'SIGTERM');
 }
 
 beforeAll(async () => {
@@ -212,6 +272,7 @@ beforeAll(async () => {
     },
   });
   writeFileSync(join(dir, 'jupyterhub_config.py'), hubConfig(ports));
+  writeFileSync(join(dir, 'notebook.py'), NOTEBOOK);
   const log = openSync(join(dir, 'hub.log'), 'a');
   hub = spawn(binary, ['-f', join(dir, 'jupyterhub_config.py')], {
     cwd: dir,
@@ -337,6 +398,29 @@ describe('hub tokens', () => {
     const me = await call('/services/climcat/api/v1/auth/whoami', token(t), { base: proxy });
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ via: 'jupyterhub', user: 'alice' });
+  });
+});
+
+describe('a notebook server of the hub', () => {
+  it('reaches climcat with its own $JUPYTERHUB_API_TOKEN and no other setup', async () => {
+    await hubAdmin('POST', '/users/alice/server');
+    const result = join(dir, 'home', 'alice', 'whoami.json');
+    await waitFor("alice's notebook server", 40_000, async () => existsSync(result));
+    const { status, body } = JSON.parse(readFileSync(result, 'utf8')) as {
+      status: number;
+      body: { via: string; user: string; groups: string[] };
+    };
+    expect(status).toBe(200);
+    expect({ ...body, groups: [...body.groups].sort() }).toMatchObject({
+      via: 'jupyterhub',
+      user: 'alice',
+      groups: ['climate-ops', 'cordex'],
+    });
+    await waitFor('server ready', 30_000, async () => {
+      const user = await hubAdmin('GET', '/users/alice');
+      return user.servers?.['']?.ready === true;
+    });
+    await hubAdmin('DELETE', '/users/alice/server');
   });
 });
 
