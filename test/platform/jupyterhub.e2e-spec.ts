@@ -398,6 +398,13 @@ describe('hub tokens', () => {
     const me = await call('/services/climcat/api/v1/auth/whoami', token(t), { base: proxy });
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ via: 'jupyterhub', user: 'alice' });
+    // The API docs page names its assets relative to itself, so it works under the prefix too.
+    const page = await call('/services/climcat/api/docs', {}, { base: proxy });
+    expect(page.status).toBe(200);
+    const css = /href="([^"]*swagger-ui\.css)"/.exec(String(page.body))?.[1];
+    expect(css).toBeDefined();
+    const asset = await fetch(new URL(css ?? '', `${proxy}/services/climcat/api/docs`));
+    expect(asset.status).toBe(200);
   });
 });
 
