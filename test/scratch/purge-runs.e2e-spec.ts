@@ -462,3 +462,71 @@ describe.each(stores)('purge runs on %s', (_name, storeEnv) => {
     expectProblem(await call(app, 'GET', '/scratch/v1/me/purged?limit=0', ivy), 400, 'limit');
   });
 });
+
+/** Polls `check` (real time, the scheduler's timer) until it holds or `ms` pass. */
+async function eventually(check: () => boolean, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe('the scheduled purge job', () => {
+  const hook = new Webhook();
+  beforeAll(() => hook.start());
+  afterAll(() => hook.close());
+  beforeEach(() => {
+    clock.t = START;
+  });
+
+  it('runs on its own over every user directory, once at a time across two processes on one store', async () => {
+    const stateDir = tempDir();
+    const env = { SCRATCH_PURGE_INTERVAL: '100ms', SCRATCH_NOTIFY_WEBHOOK: hook.url };
+    const features = [CatalogModule, ScratchQuotaModule.withClock(clock)];
+    const a = await startApp({ features, env, stateDir });
+    const b = await startApp({ features, env, stateDir });
+    try {
+      for (const user of ['sam', 'tia']) {
+        mkdirSync(join(a.config.scratchRoot, user), { recursive: true });
+        oldFile(join(a.config.scratchRoot, user, 'old.nc'));
+      }
+      // A name that cannot be a user is reported, not walked.
+      mkdirSync(join(a.config.scratchRoot, 'not a user'), { recursive: true });
+      await eventually(() => hook.of('sam').length > 0 && hook.of('tia').length > 0);
+      // Let both processes run several more times: the stored plan says the notice went out.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(hook.of('sam', 'purge.planned')).toHaveLength(1);
+      expect(hook.of('tia', 'purge.planned')).toHaveLength(1);
+      expect(hook.notices.filter((n) => n.user === 'not a user')).toEqual([]);
+      // Nothing is deleted before the notice period, however often the job runs.
+      expect(existsSync(join(a.config.scratchRoot, 'sam', 'old.nc'))).toBe(true);
+    } finally {
+      await b.close({ keepState: true });
+      await a.close();
+    }
+  });
+
+  it('deletes nothing with SCRATCH_PURGE_DRY_RUN=true, and admins get the dry-run summary', async () => {
+    const app = await startApp({
+      features: [CatalogModule, ScratchQuotaModule.withClock(clock)],
+      env: { SCRATCH_PURGE_INTERVAL: 'off', SCRATCH_PURGE_DRY_RUN: 'true', SCRATCH_NOTIFY_WEBHOOK: hook.url },
+    });
+    try {
+      const dir = join(app.config.scratchRoot, 'una');
+      mkdirSync(dir, { recursive: true });
+      oldFile(join(dir, 'old.nc'));
+      const res = await call(app, 'POST', '/scratch/v1/purge/runs', ADMIN, {});
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        dryRun: true,
+        users: 1,
+        entered: 1,
+        notices: { sent: 0, wouldSend: 1 },
+      });
+      expect(hook.of('una')).toEqual([]);
+      // An explicit dryRun: false overrides the configured default.
+      const real = await call(app, 'POST', '/scratch/v1/purge/runs', ADMIN, { dryRun: false });
+      expect(real.body).toMatchObject({ dryRun: false, notices: { sent: 1 } });
+    } finally {
+      await app.close();
+    }
+  });
+});
