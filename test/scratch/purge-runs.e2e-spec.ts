@@ -367,6 +367,15 @@ describe.each(stores)('purge runs on %s', (_name, storeEnv) => {
       const first = await run('wes', START);
       const problem = first.problems.find((p: { path: string }) => p.path.startsWith(unreadable));
       expect(problem).toMatchObject({ user: 'wes', reason: asRoot ? 'ENAMETOOLONG' : 'permission denied' });
+      // A "user directory" that is a symlink out of the root is refused, not walked.
+      symlinkSync(outside, join(app.config.scratchRoot, 'mal'));
+      for (const at of [START, START + 7 * DAY, START + 9 * DAY]) {
+        const linked = await run('mal', at);
+        expect(linked).toMatchObject({ entered: 0, purged: { files: 0 } });
+        expect(linked.problems).toEqual([
+          { user: 'mal', path: '', reason: 'not a directory (symlinks are not followed)' },
+        ]);
+      }
       await run('wes', START + 7 * DAY);
       const done = await run('wes', START + 9 * DAY);
       expect(done.purged.items.map((p: { path: string }) => p.path).sort()).toEqual([

@@ -29,7 +29,7 @@ import {
 } from '@climcat/core';
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
@@ -310,6 +310,16 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
   private async runUser(user: string, summary: PurgeRunSummary, dryRun: boolean): Promise<void> {
     const dir = this.directoryOf(user);
     const now = this.clock.now();
+    // The directory itself must be one: a symlink named like a user would lead the purge elsewhere.
+    const st = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (!st) return;
+    if (!st.isDirectory()) {
+      summary.problems.push({ user, path: '', reason: 'not a directory (symlinks are not followed)' });
+      return;
+    }
     const policy = this.policy();
     const [scan, stored, isExempt] = await Promise.all([
       this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) }),
