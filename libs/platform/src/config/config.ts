@@ -199,6 +199,15 @@ const envSchema = z
     SCRATCH_PURGE_AFTER: duration.optional(),
     SCRATCH_PURGE_NOTICE: duration.optional(),
     SCRATCH_NOATIME: bool.optional(),
+    // `off` or 0 turns the scheduled purge job off (admins can still start runs).
+    SCRATCH_PURGE_INTERVAL: z
+      .union([z.enum(['off', '0']).transform(() => 0), duration], {
+        errorMap: () => ({ message: 'must be a duration such as 1d or 12h, or off' }),
+      })
+      .optional(),
+    SCRATCH_PURGE_DRY_RUN: bool.optional(),
+    SCRATCH_PURGED_RETENTION: duration.optional(),
+    SCRATCH_NOTIFY_WEBHOOK: url(['http', 'https']).optional(),
     SCRATCH_RESERVATION_TTL: duration.optional(),
   })
   .superRefine((env, ctx) => {
@@ -336,8 +345,20 @@ export interface AppConfig {
     hardFiles: number;
     graceSeconds: number;
     reservationTtlSeconds: number;
-    /** Fair-use purge: files unused this many days are purged, after being on the plan `noticeDays`. */
-    purge: { maxIdleDays: number; noticeDays: number; noatime: boolean };
+    /**
+     * Fair-use purge: files unused this many days are purged, after being on the plan `noticeDays`;
+     * the job runs every `intervalMs` (0 = never on its own), deletes nothing when `dryRun`,
+     * keeps records of purged files `retentionMs`, and posts notices to `webhook` if set.
+     */
+    purge: {
+      maxIdleDays: number;
+      noticeDays: number;
+      noatime: boolean;
+      intervalMs: number;
+      dryRun: boolean;
+      retentionMs: number;
+      webhook?: string;
+    };
   };
 }
 
@@ -475,6 +496,10 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
         maxIdleDays: (e.SCRATCH_PURGE_AFTER ?? 56 * 86400e3) / 86400e3,
         noticeDays: (e.SCRATCH_PURGE_NOTICE ?? 7 * 86400e3) / 86400e3,
         noatime: e.SCRATCH_NOATIME ?? false,
+        intervalMs: e.SCRATCH_PURGE_INTERVAL ?? 86400e3,
+        dryRun: e.SCRATCH_PURGE_DRY_RUN ?? false,
+        retentionMs: e.SCRATCH_PURGED_RETENTION ?? 365 * 86400e3,
+        ...(e.SCRATCH_NOTIFY_WEBHOOK ? { webhook: e.SCRATCH_NOTIFY_WEBHOOK } : {}),
       },
     },
   };
