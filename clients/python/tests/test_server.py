@@ -264,22 +264,32 @@ class ScratchTest(unittest.TestCase):
                 v.units = "K"
                 v[:] = np.array([1.0, 2.0, 3.0])
             c.upload(src, "runs/promote-me.nc", progress=False)
-        try:
-            made = c.promote(
-                ["runs/promote-me.nc"],
-                "Promoted by the Python client test",
-                sources=[CORDEX],
-                software="xarray 2023.1",
-                description="a tiny file written with netCDF4",
-            )
-        except climcat.NotFound as e:
-            # The route is not on this server yet: a clean 404 problem, nothing else.
-            self.assertEqual(e.status, 404)
-            self.assertEqual(e.title, "Not Found")
-            self.assertIn("/scratch/v1/me/promote", e.url or "")
-            return
+        made = c.promote(
+            ["runs/promote-me.nc"],
+            "Promoted by the Python client test",
+            sources=[CORDEX],
+            software="xarray 2023.1",
+            description="a tiny file written with netCDF4",
+        )
         self.assertEqual(made.kind, "derived")
         self.assertIn(made.id, [x.id for x in c.lineage(CORDEX).descendants])
+
+    def test_promote_citing_an_unreadable_source_is_refused_naming_it(self) -> None:
+        import netCDF4
+
+        c = client()
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d) / "orphan.nc"
+            with netCDF4.Dataset(src, "w") as nc:
+                nc.createDimension("x", 1)
+                nc.createVariable("tas", "f4", ("x",))[:] = [1.0]
+            c.upload(src, "runs/orphan.nc", progress=False)
+        for source in (os.environ["CLIMCAT_TEST_PRIVATE_ID"], "cmip5.no.such.dataset.v1"):
+            with self.assertRaises(climcat.BadRequest) as caught:
+                c.promote(["runs/orphan.nc"], "Orphan", sources=[source], software="xarray 2023.1", description="d")
+            self.assertIn("body.sources[0]", [e.get("field") for e in caught.exception.errors])
+        # Nothing was half done: no dataset was made from the refused promotions.
+        self.assertEqual([d.id for d in c.search(q="Orphan", kind="derived")], [])
 
 
 class ErrorsTest(unittest.TestCase):
