@@ -187,6 +187,10 @@ export interface QuotaRepository {
     name: string,
     change: (current: QuotaUsageState) => { state: QuotaUsageState | null; result: T },
   ): Promise<T>;
+  /** Every quota of one kind set by an admin, in name order (the table filesystem quotas are generated from). */
+  listQuotas(kind: QuotaSubjectKind): Promise<QuotaRecord[]>;
+  /** Every stored usage state of one kind, in name order (reports and tier totals; small: one per user). */
+  listStates(kind: QuotaSubjectKind): Promise<QuotaUsageState[]>;
   createExemption(record: QuotaExemption): Promise<QuotaExemption>;
   /** Exemptions of a subject that have not expired at `now`, newest first. */
   listExemptions(kind: QuotaSubjectKind, name: string, now: Date): Promise<QuotaExemption[]>;

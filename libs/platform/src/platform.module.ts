@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
 import { dirname } from 'node:path';
 import { AuthGuard } from './auth/auth.guard';
+import { CapacityService } from './capacity/capacity.service';
 import { checkDatasetDraft } from './datasets/dataset-draft-check';
 import { AuthService } from './auth/auth.service';
 import { APP_CONFIG, type AppConfig } from './config/config';
@@ -97,6 +98,7 @@ export class PlatformModule {
         AuthService,
         StorageService,
         DatasetCacheService,
+        CapacityService,
         MetricsService,
         HealthService,
         ShutdownSequence,
@@ -114,6 +116,7 @@ export class PlatformModule {
         MetricsService,
         StorageService,
         DatasetCacheService,
+        CapacityService,
       ],
     };
   }
