@@ -1,6 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CLOCK, SYSTEM_CLOCK, type Clock } from './clock';
 import { PurgeController } from './purge/purge.controller';
+import { ReportController } from './report/report.controller';
+import { ReportService } from './report/report.service';
+import { ScratchMetrics } from './report/scratch-metrics';
+import { StatusFileService } from './report/status-file';
 import { QuotaController } from './quotas/quota.controller';
 import { QuotaService } from './quotas/quota.service';
 import { StatusService } from './quotas/status.service';
@@ -8,11 +12,19 @@ import { UploadController } from './uploads/upload.controller';
 import { UploadService } from './uploads/upload.service';
 import { UsageService } from './usage/usage.service';
 
-const providers = [QuotaService, StatusService, UsageService, UploadService];
+const providers = [
+  QuotaService,
+  StatusService,
+  UsageService,
+  UploadService,
+  StatusFileService,
+  ReportService,
+  ScratchMetrics,
+];
 
 /** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads. */
 @Module({
-  controllers: [QuotaController, UploadController, PurgeController],
+  controllers: [ReportController, QuotaController, UploadController, PurgeController],
   providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
 })
 export class ScratchQuotaModule {
