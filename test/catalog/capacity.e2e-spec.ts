@@ -54,6 +54,11 @@ function suite(label: string, env: () => Record<string, string>): void {
     const curator = () => bearer(keys.curatorKey);
     const availability = async (id: string) =>
       (await api(running, 'GET', `/api/v1/datasets/${id}`, { headers: ADMIN })).body.availability as string;
+    /** Availability of a dataset's files, in path order. */
+    const fileAvailability = async (id: string) =>
+      (await api(running, 'GET', `/api/v1/datasets/${id}/files`, { headers: ADMIN })).body.items.map(
+        (f: { availability: string }) => f.availability,
+      ) as string[];
 
     it('reports tiers against budgets with the standard room and the measured scratch tier', async () => {
       const res = await api(running, 'GET', '/api/v1/capacity', { headers: curator() });
@@ -133,13 +138,14 @@ function suite(label: string, env: () => Record<string, string>): void {
       expect(res.body).toMatchObject({
         dryRun: true,
         datasets: { online: 1, partial: 1, offline: 4 },
-        files: { in: 4, out: 13 },
+        files: { in: 4, out: 13, changed: 13 },
         changed: 5,
         unchanged: 1,
         failed: [],
       });
       expect(await availability(H85)).toBe('online');
       expect(await availability(HIST)).toBe('online');
+      expect(await fileAvailability(HIST)).toEqual(['online', 'online', 'online']);
       const history = await api(running, 'GET', `/api/v1/datasets/${HIST}/history`, { headers: ADMIN });
       expect(history.body.items.some((e: { note?: string }) => e.note === res.body.operationId)).toBe(false);
     });
@@ -206,6 +212,7 @@ function suite(label: string, env: () => Record<string, string>): void {
       expect(res.body).toMatchObject({
         dryRun: false,
         datasets: { online: 1, partial: 1, offline: 4 },
+        files: { in: 4, out: 13, changed: 13 },
         changed: 5,
         unchanged: 1,
         failed: [],
@@ -222,18 +229,34 @@ function suite(label: string, env: () => Record<string, string>): void {
       expect(await availability(CORDEX)).toBe('offline');
       // Derived data is not the standard archive's to plan.
       expect(await availability(DERIVED)).toBe('online');
+      // Files: the near-term rcp85 file (2006-2030, first in path order) stays online, the rest of its dataset goes.
+      expect(await fileAvailability(H45)).toEqual(['online', 'online', 'online']);
+      expect(await fileAvailability(H85)).toEqual(['online', 'offline', 'offline']);
+      expect(await fileAvailability(HIST)).toEqual(['offline', 'offline', 'offline']);
+      expect(await fileAvailability(DERIVED)).toEqual(['online', 'online', 'online']);
       const history = await api(running, 'GET', `/api/v1/datasets/${HIST}/history`, { headers: ADMIN });
-      expect(history.body.items[0]).toMatchObject({
-        action: 'bulk-update',
-        note: res.body.operationId,
-        changes: [{ path: '/availability', from: 'online', to: 'offline' }],
-      });
+      const mine = history.body.items.filter((e: { note?: string }) => e.note === res.body.operationId);
+      expect(mine).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            action: 'bulk-update',
+            changes: [{ path: '/availability', from: 'online', to: 'offline' }],
+          }),
+          expect.objectContaining({
+            action: 'bulk-update',
+            changes: [
+              { path: '/files/availability', from: { online: 3, offline: 0 }, to: { online: 0, offline: 3 } },
+            ],
+          }),
+        ]),
+      );
+      expect(mine).toHaveLength(2);
       // Applying the same plan again changes nothing.
       const again = await api(running, 'POST', '/api/v1/capacity/plan/apply', {
         headers: curator(),
         body: { selections: SELECTIONS, dryRun: false },
       });
-      expect(again.body).toMatchObject({ changed: 0, unchanged: 6 });
+      expect(again.body).toMatchObject({ changed: 0, unchanged: 6, files: { changed: 0 } });
     });
   });
 }

@@ -14,6 +14,7 @@ import type {
   AuditEntry,
   DatasetKind,
   DatasetRecord,
+  FileAvailability,
   FileRecord,
   QuotaExemption,
   QuotaRecord,
@@ -119,6 +120,8 @@ export interface FileRepository {
   iterateByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileRecord[]>;
   /** Marks files removed; returns how many changed state. */
   markRemoved(ids: string[], at: string): Promise<number>;
+  /** Sets the availability of files (absent counts as online); returns how many changed. */
+  setAvailability(ids: string[], availability: FileAvailability): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;
   aggregate(datasetId: string): Promise<FileAggregate>;
   /**

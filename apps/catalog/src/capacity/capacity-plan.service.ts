@@ -70,8 +70,8 @@ export interface ApplyResult {
   plan: PlanResult;
   /** Datasets whose availability is (or would be) set, by the value set. */
   datasets: Record<Availability, number>;
-  /** Present files of those datasets in and out of the plan. */
-  files: { in: number; out: number };
+  /** Present files of those datasets in and out of the plan, and how many change availability. */
+  files: { in: number; out: number; changed: number };
   changed: number;
   unchanged: number;
   /** The first changes; the audit history has every one (note = operationId). */
@@ -90,8 +90,8 @@ interface DatasetTally {
   record: DatasetRecord;
   /** Present files of the dataset. */
   present: number;
-  /** Those counted by a selection that fits. */
-  included: number;
+  /** Ids of those counted by a selection that fits. */
+  included: Set<string>;
 }
 
 /**
@@ -130,7 +130,8 @@ export class CapacityPlanService {
       access: { everything: true, groups: [] },
       kind: ['standard'],
     }))
-      if (!tallies.has(record.id)) tallies.set(record.id, { record, present: record.fileCount, included: 0 });
+      if (!tallies.has(record.id))
+        tallies.set(record.id, { record, present: record.fileCount, included: new Set() });
 
     const operationId = randomUUID();
     const result: ApplyResult = {
@@ -138,7 +139,7 @@ export class CapacityPlanService {
       operationId,
       plan,
       datasets: { online: 0, partial: 0, offline: 0 },
-      files: { in: 0, out: 0 },
+      files: { in: 0, out: 0, changed: 0 },
       changed: 0,
       unchanged: 0,
       changes: [],
@@ -147,33 +148,84 @@ export class CapacityPlanService {
     for (const tally of [...tallies.values()].sort((a, b) => a.record.id.localeCompare(b.record.id))) {
       const to = availabilityOf(tally);
       if (!to) continue;
+      const { id } = tally.record;
       result.datasets[to]++;
-      result.files.in += tally.included;
-      result.files.out += tally.present - tally.included;
-      if (tally.record.availability === to) {
-        result.unchanged++;
-        continue;
-      }
-      if (!dryRun) {
+      result.files.in += tally.included.size;
+      result.files.out += tally.present - tally.included.size;
+      const datasetChanges = tally.record.availability !== to;
+      if (datasetChanges && !dryRun) {
         try {
           await this.rules.patch(
             { ...ctx, note: operationId },
-            tally.record.id,
+            id,
             { availability: to },
             undefined,
             'bulk-update',
           );
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
-          result.failed.push({ id: tally.record.id, reason: error.message });
+          result.failed.push({ id, reason: error.message });
           continue;
         }
       }
+      result.files.changed += await this.applyToFiles(ctx, operationId, tally, dryRun);
+      if (!datasetChanges) {
+        result.unchanged++;
+        continue;
+      }
       result.changed++;
       if (result.changes.length < CHANGE_SAMPLE)
-        result.changes.push({ id: tally.record.id, from: tally.record.availability, to });
+        result.changes.push({ id, from: tally.record.availability, to });
     }
     return result;
+  }
+
+  /**
+   * Files of the plan's selections that fit become online, the dataset's
+   * other present files offline; answers how many change (would change, in a
+   * dry run). One audit entry per dataset records the before and after counts.
+   */
+  private async applyToFiles(
+    ctx: WriteContext,
+    operationId: string,
+    tally: DatasetTally,
+    dryRun: boolean,
+  ): Promise<number> {
+    const online: string[] = [];
+    const offline: string[] = [];
+    const before = { online: 0, offline: 0 };
+    let changing = 0;
+    for await (const file of this.filesOf(tally.record.id)) {
+      const current = file.availability ?? 'online';
+      before[current]++;
+      const target = tally.included.has(file.id) ? 'online' : 'offline';
+      (target === 'online' ? online : offline).push(file.id);
+      if (current !== target) changing++;
+    }
+    if (dryRun || changing === 0) return changing;
+    const changed =
+      (await this.store.files.setAvailability(online, 'online')) +
+      (await this.store.files.setAvailability(offline, 'offline'));
+    await this.store.audit.append([
+      {
+        id: randomUUID(),
+        entityType: 'dataset',
+        entityId: tally.record.id,
+        action: 'bulk-update',
+        actor: ctx.caller.subject,
+        at: new Date().toISOString(),
+        changes: [
+          {
+            path: '/files/availability',
+            from: before,
+            to: { online: online.length, offline: offline.length },
+          },
+        ],
+        note: operationId,
+        ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+      },
+    ]);
+    return changed;
   }
 
   private async compute(
@@ -190,7 +242,7 @@ export class CapacityPlanService {
       let files = 0;
       let bytes = 0;
       let sharedFiles = 0;
-      const added: string[] = [];
+      const added: [datasetId: string, fileId: string][] = [];
       for await (const record of this.datasetsOf(selection.query)) {
         datasets++;
         for await (const file of this.filesOf(record.id)) {
@@ -208,15 +260,15 @@ export class CapacityPlanService {
           counted.add(file.id);
           files++;
           bytes += file.size;
-          added.push(record.id);
+          added.push([record.id, file.id]);
         }
         if (!tallies.has(record.id))
-          tallies.set(record.id, { record, present: record.fileCount, included: 0 });
+          tallies.set(record.id, { record, present: record.fileCount, included: new Set() });
       }
       cumulativeBytes += bytes;
       cumulativeFiles += files;
       const fits = cumulativeBytes <= budget.room;
-      if (fits) for (const id of added) tallies.get(id)!.included++;
+      if (fits) for (const [datasetId, fileId] of added) tallies.get(datasetId)!.included.add(fileId);
       results.push({
         name: selection.name,
         datasets,
@@ -362,6 +414,6 @@ export class CapacityPlanService {
 
 /** online: every present file in the plan; partial: some; offline: none (standard datasets only). */
 function availabilityOf(t: DatasetTally): Availability | null {
-  if (t.included > 0) return t.included >= t.present ? 'online' : 'partial';
+  if (t.included.size > 0) return t.included.size >= t.present ? 'online' : 'partial';
   return t.record.kind === 'standard' ? 'offline' : null;
 }

@@ -66,6 +66,8 @@ export class AvailabilityCountsDto {
 export class PlanFilesDto {
   in!: number;
   out!: number;
+  /** Files whose availability changes (would change, in a dry run). */
+  changed!: number;
 }
 
 export class AvailabilityChangeDto {
