@@ -103,6 +103,35 @@ describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
     expect(await store.quotas.getQuotas('group', [])).toEqual([]);
   });
 
+  it('lists the quotas and usage states of one kind in name order', async () => {
+    await store.quotas.putQuota(quota({ name: 'zoe' }));
+    await store.quotas.putQuota(quota({ name: 'al.i+ce' }));
+    await store.quotas.putQuota(quota({ kind: 'group', name: 'eucp' }));
+    expect((await store.quotas.listQuotas('user')).map((q) => q.name)).toEqual(['al.i+ce', 'zoe']);
+    expect(await store.quotas.listQuotas('group')).toEqual([quota({ kind: 'group', name: 'eucp' })]);
+    for (const [name, bytes] of [
+      ['zoe', 5],
+      ['bob', 7],
+    ] as const)
+      await store.quotas.update('user', name, (current) => ({
+        state: { ...current, usage: { bytes, files: 1 } },
+        result: undefined,
+      }));
+    const states = await store.quotas.listStates('user');
+    expect(states.map((s) => [s.name, s.usage.bytes])).toEqual([
+      ['bob', 7],
+      ['zoe', 5],
+    ]);
+    expect(states[0]).toEqual({
+      kind: 'user',
+      name: 'bob',
+      usage: { bytes: 7, files: 1 },
+      softSince: {},
+      reservations: [],
+    });
+    expect(await store.quotas.listStates('group')).toEqual([]);
+  });
+
   it('starts from an empty state and stores what update returns; null stores nothing', async () => {
     expect(await store.quotas.getState('user', 'bob')).toBeNull();
     const seen = await store.quotas.update('user', 'bob', (current) => ({ state: null, result: current }));

@@ -779,6 +779,22 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       expect(await store.files.findByLocation(record.location)).toStrictEqual(record);
     });
 
+    it('sets availability, counting only files that change, absent meaning online', async () => {
+      for (const n of [1, 2, 3]) await store.files.upsert(file(`f-${n}`, `${'abc'[n - 1]}.nc`));
+      expect(await store.files.setAvailability(['f-1', 'f-2'], 'online')).toBe(0);
+      expect(await store.files.setAvailability(['f-1', 'f-2', 'nope'], 'offline')).toBe(2);
+      expect(await store.files.setAvailability(['f-1', 'f-2'], 'offline')).toBe(0);
+      expect(await store.files.setAvailability([], 'offline')).toBe(0);
+      expect((await store.files.get('f-1'))?.availability).toBe('offline');
+      expect((await store.files.get('f-3'))?.availability).toBeUndefined();
+      expect(await store.files.setAvailability(['f-2', 'f-3'], 'online')).toBe(1);
+      expect((await store.files.get('f-2'))?.availability).toBe('online');
+      // An unchanged re-registration keeps it; listings carry it.
+      expect(await store.files.upsert(file('f-1', 'a.nc'))).toBe('unchanged');
+      const listed = await store.files.listByDataset('ds-1', { limit: 10, offset: 0 });
+      expect(listed.items.map((f) => f.availability)).toEqual(['offline', 'online', undefined]);
+    });
+
     it('returns null for an unknown id or location', async () => {
       expect(await store.files.get('nope')).toBeNull();
       expect(await store.files.findByLocation({ root: 'data', path: 'x.nc' })).toBeNull();

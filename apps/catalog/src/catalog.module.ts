@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthController } from '@climcat/platform';
+import { CapacityController } from './capacity/capacity.controller';
+import { CapacityPlanService } from './capacity/capacity-plan.service';
 import { DatasetController } from './datasets/dataset.controller';
 import { DatasetService } from './datasets/dataset.service';
 import { CurationController } from './curation/curation.controller';
@@ -11,7 +13,14 @@ import { ExportService } from './exports/export.service';
 
 /** Catalog feature module: datasets, files, search, curation (`/api/v1`). */
 @Module({
-  controllers: [CurationController, DatasetController, EsgfController, ExportController, AuthController],
-  providers: [CurationService, DatasetService, EsgfService, ExportService],
+  controllers: [
+    CapacityController,
+    CurationController,
+    DatasetController,
+    EsgfController,
+    ExportController,
+    AuthController,
+  ],
+  providers: [CapacityPlanService, CurationService, DatasetService, EsgfService, ExportService],
 })
 export class CatalogModule {}

@@ -8,6 +8,10 @@ import { ExemptionService } from './purge/exemption.service';
 import { PurgeController } from './purge/purge.controller';
 import { notifierFor, PURGE_NOTIFIER } from './purge/purge-notifier';
 import { PurgeService } from './purge/purge.service';
+import { ReportController } from './report/report.controller';
+import { ReportService } from './report/report.service';
+import { ScratchMetrics } from './report/scratch-metrics';
+import { StatusFileService } from './report/status-file';
 import { QuotaController } from './quotas/quota.controller';
 import { QuotaService } from './quotas/quota.service';
 import { StatusService } from './quotas/status.service';
@@ -28,11 +32,21 @@ const providers = [
     useFactory: (config: AppConfig) => notifierFor(config.scratch.purge.webhook),
     inject: [APP_CONFIG],
   },
+  StatusFileService,
+  ReportService,
+  ScratchMetrics,
 ];
 
 /** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads, promotion. */
 @Module({
-  controllers: [QuotaController, UploadController, PurgeController, ExemptionController, PromotionController],
+  controllers: [
+    ReportController,
+    QuotaController,
+    UploadController,
+    PurgeController,
+    ExemptionController,
+    PromotionController,
+  ],
   providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
 })
 export class ScratchQuotaModule {

@@ -9,3 +9,4 @@ export * from './access-urls';
 export * from './bbox';
 export * from './datasets';
 export * from './quota';
+export * from './capacity';

@@ -130,9 +130,17 @@ export interface FileRecord {
   timeCoverage: TimeCoverage | null;
   variables: string[];
   status: 'present' | 'removed';
+  /**
+   * Whether the availability plan keeps the file online (absent: online). Set
+   * only by `FileRepository.setAvailability`; a changed file re-ingested is
+   * online again until the plan is applied anew.
+   */
+  availability?: FileAvailability;
   createdAt: string;
   updatedAt: string;
 }
+
+export type FileAvailability = 'online' | 'offline';
 
 export interface AuditChange {
   /** JSON pointer of the changed member, e.g. `/title` or `/access/accessGroups`. */

@@ -14,6 +14,7 @@ import type {
   AuditEntry,
   DatasetKind,
   DatasetRecord,
+  FileAvailability,
   FileRecord,
   PromotionRecord,
   PurgedFileRecord,
@@ -122,6 +123,8 @@ export interface FileRepository {
   iterateByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileRecord[]>;
   /** Marks files removed; returns how many changed state. */
   markRemoved(ids: string[], at: string): Promise<number>;
+  /** Sets the availability of files (absent counts as online); returns how many changed. */
+  setAvailability(ids: string[], availability: FileAvailability): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;
   aggregate(datasetId: string): Promise<FileAggregate>;
   /**
@@ -190,6 +193,10 @@ export interface QuotaRepository {
     name: string,
     change: (current: QuotaUsageState) => { state: QuotaUsageState | null; result: T },
   ): Promise<T>;
+  /** Every quota of one kind set by an admin, in name order (the table filesystem quotas are generated from). */
+  listQuotas(kind: QuotaSubjectKind): Promise<QuotaRecord[]>;
+  /** Every stored usage state of one kind, in name order (reports and tier totals; small: one per user). */
+  listStates(kind: QuotaSubjectKind): Promise<QuotaUsageState[]>;
   createExemption(record: QuotaExemption): Promise<QuotaExemption>;
   /** Exemptions of a subject that have not expired at `now`, newest first (requested ones too). */
   listExemptions(kind: QuotaSubjectKind, name: string, now: Date): Promise<QuotaExemption[]>;

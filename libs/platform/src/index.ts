@@ -21,6 +21,7 @@ export * from './queue';
 export * from './storage/storage.service';
 export * from './storage/hdf5-worker.provider';
 export * from './storage/dataset-cache.service';
+export * from './capacity/capacity.service';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './datasets/dataset-input.dto';

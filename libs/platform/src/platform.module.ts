@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
 import { dirname } from 'node:path';
 import { AuthGuard } from './auth/auth.guard';
+import { CapacityService } from './capacity/capacity.service';
 import { checkDatasetDraft } from './datasets/dataset-draft-check';
 import { AuthService } from './auth/auth.service';
 import { HubOAuthController } from './auth/hub-oauth.controller';
@@ -100,6 +101,7 @@ export class PlatformModule {
         AuthService,
         StorageService,
         DatasetCacheService,
+        CapacityService,
         MetricsService,
         HealthService,
         ShutdownSequence,
@@ -118,6 +120,7 @@ export class PlatformModule {
         MetricsService,
         StorageService,
         DatasetCacheService,
+        CapacityService,
       ],
     };
   }

@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsObject, IsOptional } from 'class-validator';
+import {
+  CapacityTrendDto,
+  CataloguedScratchDto,
+  ScratchTotalsDto,
+  StandardRoomDto,
+} from '../capacity/capacity.dto';
 import { FacetCountDto } from '../datasets/dataset.dto';
 
 export class BulkPatchDto {
@@ -74,6 +80,13 @@ export class CapacityTierDto {
   budget!: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'bytes / budget' })
   used!: number | null;
+  /** catalog: catalogued file sizes; scratch-usage: what the scratch service measured (SCRATCH_ROOT/<user>, S3 prefixes). */
+  @ApiProperty({ enum: ['catalog', 'scratch-usage'] })
+  source!: string;
+  /** Scratch only: what catalogued scratch datasets hold (inside the measured bytes). */
+  catalogued?: CataloguedScratchDto;
+  /** Growth from the daily usage history (absent until one is registered). */
+  trend?: CapacityTrendDto;
 }
 
 export class CapacityDto {
@@ -82,4 +95,8 @@ export class CapacityDto {
   totalBytes!: number;
   tiers!: CapacityTierDto[];
   byProject!: CapacityRowDto[];
+  /** Room of the standard tier after derived and scratch needs. */
+  standard!: StandardRoomDto;
+  /** The scratch service's measured totals. */
+  scratch!: ScratchTotalsDto;
 }

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  DATASET_KINDS,
   DomainError,
   FACET_NAMES,
   InvalidError,
@@ -12,7 +11,7 @@ import {
   type Store,
   type WriteContext,
 } from '@climcat/core';
-import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { CapacityService } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
 import { DatasetService } from '../datasets/dataset.service';
 import type { BulkResultDto, CapacityDto } from './curation.dto';
@@ -25,7 +24,7 @@ const BULK_MAX = 100_000;
 export class CurationService {
   constructor(
     @Inject(STORE) private readonly store: Store,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly capacityReports: CapacityService,
     private readonly datasets: DatasetService,
   ) {}
 
@@ -120,29 +119,9 @@ export class CurationService {
     return result;
   }
 
-  /** Bytes and counts per tier and project against the configured budgets. */
+  /** Bytes and counts per tier and project against the configured budgets (the shared computation). */
   async capacity(caller: Principal): Promise<CapacityDto> {
     requireRole(caller, 'curator', 'The capacity report');
-    const rows = await this.store.datasets.capacity();
-    const budgets = this.config.capacity;
-    const tiers = DATASET_KINDS.map((kind) => {
-      const mine = rows.filter((r) => r.kind === kind);
-      const bytes = mine.reduce((n, r) => n + r.bytes, 0);
-      const budget = budgets[kind] ?? null;
-      return {
-        kind,
-        bytes,
-        files: mine.reduce((n, r) => n + r.files, 0),
-        datasets: mine.reduce((n, r) => n + r.datasets, 0),
-        budget,
-        used: budget ? bytes / budget : null,
-      };
-    });
-    return {
-      totalBudget: budgets.total,
-      totalBytes: tiers.reduce((n, t) => n + t.bytes, 0),
-      tiers,
-      byProject: rows.map((r) => ({ ...r })),
-    };
+    return this.capacityReports.report();
   }
 }

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { AccessUrls, FileRecord } from '@climcat/core';
 import { TimeCoverageDto } from '@climcat/platform';
 
@@ -34,6 +34,9 @@ export class FileDto {
   @ApiPropertyOptional({ type: TimeCoverageDto, nullable: true })
   timeCoverage!: TimeCoverageDto | null;
   variables!: string[];
+  /** Whether the availability plan keeps the file online (POST /api/v1/capacity/plan/apply). */
+  @ApiProperty({ enum: ['online', 'offline'] })
+  availability!: string;
   sha256?: string;
   etag?: string;
   urls!: AccessUrlsDto;
@@ -57,6 +60,7 @@ export function mapFile(f: FileRecord, urls: AccessUrls, storage: string | undef
     format: f.format,
     timeCoverage: f.timeCoverage,
     variables: f.variables,
+    availability: f.availability ?? 'online',
     ...(f.sha256 ? { sha256: f.sha256 } : {}),
     ...(f.etag ? { etag: f.etag } : {}),
     urls,

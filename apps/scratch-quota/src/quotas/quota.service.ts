@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   assertQuota,
   decideGrant,
@@ -68,20 +68,33 @@ export class QuotaService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  private readonly logger = new Logger(QuotaService.name);
+  private readonly usageListeners: ((user: string) => Promise<unknown>)[] = [];
+
   now(): Date {
     return this.clock.now();
   }
 
-  /** A user's own quota, else the most generous quota of their groups, else the configured default. */
-  async limitsFor(user: string, groups: readonly string[]): Promise<EffectiveLimits> {
+  /** Runs `listener` after a settle changed a user's usage (the status file is rewritten from it). */
+  onUsageChange(listener: (user: string) => Promise<unknown>): void {
+    this.usageListeners.push(listener);
+  }
+
+  /** The configured default quota (SCRATCH_SOFT_BYTES …). */
+  defaultLimits(): QuotaLimits {
     const d = this.config.scratch;
-    const defaults: QuotaLimits = {
+    return {
       softBytes: d.softBytes,
       hardBytes: d.hardBytes,
       softFiles: d.softFiles,
       hardFiles: d.hardFiles,
       graceSeconds: d.graceSeconds,
     };
+  }
+
+  /** A user's own quota, else the most generous quota of their groups, else the configured default. */
+  async limitsFor(user: string, groups: readonly string[]): Promise<EffectiveLimits> {
+    const defaults = this.defaultLimits();
     const own = await this.store.quotas.getQuota('user', user);
     if (own) return { limits: withDefaults(own, defaults), source: `user ${user}` };
     const grouped = await this.store.quotas.getQuotas('group', groups);
@@ -197,7 +210,7 @@ export class QuotaService {
     limits: QuotaLimits,
   ): Promise<boolean> {
     const now = this.now();
-    return this.store.quotas.update('user', user, (current) => {
+    const settled = await this.store.quotas.update('user', user, (current) => {
       const present = current.reservations.some((r) => r.id === id);
       if (!present && !written) return { state: null, result: false };
       const usage = written
@@ -217,6 +230,13 @@ export class QuotaService {
         result: present,
       };
     });
+    // A listener's failure (a status file) must not fail the upload that settled.
+    if (written)
+      for (const listener of this.usageListeners)
+        await listener(user).catch((error: unknown) =>
+          this.logger.warn(`after usage change of ${user}: ${(error as Error).message}`),
+        );
+    return settled;
   }
 
   async getQuota(actor: Principal, kind: QuotaSubjectKind, name: string): Promise<QuotaRecord> {
@@ -398,4 +418,4 @@ function formatRoom(bytes: number): string {
   return Number.isFinite(bytes) ? String(Math.max(0, bytes)) : 'unlimited';
 }
 
-export { reserved as reservedOf };
+export { reserved as reservedOf, softSinceOf };

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
+import { StatusFileService } from '../report/status-file';
 import { scratchUser } from '../scratch-paths';
 import { UsageService } from '../usage/usage.service';
 import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
@@ -28,13 +29,30 @@ export interface ScratchStatus {
 /** `/me` and rescans: usage, limits and state of one user's scratch space. */
 @Injectable()
 export class StatusService {
+  /** The groups each user last called with, so a refresh without a caller finds group quotas too. */
+  private readonly groupsSeen = new Map<string, readonly string[]>();
+
   constructor(
     private readonly quotas: QuotaService,
     private readonly usage: UsageService,
-  ) {}
+    private readonly statusFiles: StatusFileService,
+  ) {
+    quotas.onUsageChange((user) => this.refresh(user));
+  }
+
+  /** The limits that apply to a user, with the groups they last called with. */
+  limitsOf(user: string): Promise<EffectiveLimits> {
+    return this.quotas.limitsFor(user, this.groupsSeen.get(user) ?? []);
+  }
+
+  /** Re-evaluates a user's state (and so rewrites their status file) after a change made without /me. */
+  async refresh(user: string): Promise<ScratchStatus> {
+    return this.status(user, await this.limitsOf(user));
+  }
 
   async me(caller: Principal): Promise<ScratchStatus> {
     const user = scratchUser(caller);
+    this.groupsSeen.set(user, [...caller.groups]);
     const effective = await this.quotas.limitsFor(user, caller.groups);
     // First look in this process: measure, so the answer is about the directory as it is.
     if (!this.usage.lastLargest(user)) await this.measure(user, effective);
@@ -85,7 +103,20 @@ export class StatusService {
       largest,
     };
     const advice = adviceFor(status);
-    return advice ? { ...status, advice } : status;
+    const answer = advice ? { ...status, advice } : status;
+    await this.statusFiles.write(status.directory, {
+      user,
+      usage: answer.usage,
+      limits: answer.limits,
+      state: answer.state,
+      ...(answer.graceUntil ? { graceUntil: answer.graceUntil } : {}),
+      purge: answer.purge,
+      ...(answer.scannedAt ? { scannedAt: answer.scannedAt } : {}),
+      ...(answer.advice ? { advice: answer.advice } : {}),
+      updatedAt: this.quotas.now().toISOString(),
+      details: 'GET /scratch/v1/me',
+    });
+    return answer;
   }
 }
 

@@ -11,6 +11,14 @@ import type { DirectoryListing, ListRequest, ScanPath } from './tree-scan.protoc
 
 const SLASH = Buffer.from('/');
 
+/**
+ * The service's own status file (and its temporary copies) at the top of a
+ * user directory: not the user's usage, never on their purge plan. Only
+ * small regular files qualify, so the name cannot hide data from the quota.
+ */
+const SERVICE_FILE = /^\.climcat-quota\.json(\.[0-9a-f]{16}\.tmp)?$/;
+const SERVICE_FILE_MAX_BYTES = 64 * 1024;
+
 function join(base: ScanPath, name: string | Buffer): ScanPath {
   if (typeof base === 'string' && typeof name === 'string') return base ? `${base}/${name}` : name;
   const parts = [Buffer.from(base), Buffer.from(name)];
@@ -70,6 +78,14 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     }
     try {
       const st = lstatSync(absolute(request.root, rel));
+      if (
+        request.dir === '' &&
+        typeof name === 'string' &&
+        SERVICE_FILE.test(name) &&
+        st.isFile() &&
+        st.size <= SERVICE_FILE_MAX_BYTES
+      )
+        continue;
       if (idle && st.isFile()) {
         const lastUse = idle.noatime ? st.mtimeMs : Math.max(st.atimeMs, st.mtimeMs);
         if (lastUse < idle.beforeMs)

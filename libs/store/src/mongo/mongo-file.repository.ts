@@ -2,6 +2,7 @@ import {
   ConflictError,
   PreconditionFailedError,
   type FileAggregate,
+  type FileAvailability,
   type FileRecord,
   type FileRegistration,
   type FileRepository,
@@ -177,6 +178,16 @@ export class MongoFileRepository implements FileRepository {
   async markRemoved(ids: string[], at: string): Promise<number> {
     const result = await this.model
       .updateMany({ id: { $in: ids }, status: 'present' }, { $set: { status: 'removed', updatedAt: at } })
+      .exec();
+    return result.modifiedCount;
+  }
+
+  async setAvailability(ids: string[], availability: FileAvailability): Promise<number> {
+    if (!ids.length) return 0;
+    // Absent counts as online: going online matches only files marked offline.
+    const differs = availability === 'online' ? 'offline' : { $ne: 'offline' };
+    const result = await this.model
+      .updateMany({ id: { $in: ids }, availability: differs }, { $set: { availability } })
       .exec();
     return result.modifiedCount;
   }

@@ -116,6 +116,16 @@ export class MongoQuotaRepository implements QuotaRepository {
     throw new UnavailableError(`quota state of ${kind} ${name} is too contended; try again`);
   }
 
+  async listQuotas(kind: QuotaSubjectKind): Promise<QuotaRecord[]> {
+    const docs = await this.quotas.find({ kind }).sort({ name: 1 }).lean<QuotaRecord[]>().exec();
+    return docs.map((doc) => toRecord<QuotaRecord>(doc));
+  }
+
+  async listStates(kind: QuotaSubjectKind): Promise<QuotaUsageState[]> {
+    const docs = await this.states.find({ kind }).sort({ name: 1 }).lean<QuotaUsageStateDocument[]>().exec();
+    return docs.map((doc) => stripRevision(toRecord<QuotaUsageStateDocument>(doc)));
+  }
+
   async createExemption(record: QuotaExemption): Promise<QuotaExemption> {
     await conflictOnDuplicate(() => this.exemptions.create(record), `exemption ${record.id} already exists`);
     return record;

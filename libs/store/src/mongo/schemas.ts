@@ -160,6 +160,7 @@ export const fileSchema = new Schema<FileDocument>(
     timeCoverage: timeCoverageSchema,
     variables: strings,
     status: { type: String, enum: ['present', 'removed'] },
+    availability: { type: String, enum: ['online', 'offline'] },
     createdAt: String,
     updatedAt: String,
     pending: new Schema({ token: String, datasets: strings }, nested),

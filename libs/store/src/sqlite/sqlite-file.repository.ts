@@ -1,5 +1,6 @@
 import type {
   FileAggregate,
+  FileAvailability,
   FileRecord,
   FileRegistration,
   FileRepository,
@@ -208,6 +209,16 @@ export class SqliteFileRepository implements FileRepository {
 
   async markRemoved(ids: string[], at: string): Promise<number> {
     return this.removeMany.run(at, JSON.stringify(ids)).changes;
+  }
+
+  async setAvailability(ids: string[], availability: FileAvailability): Promise<number> {
+    if (!ids.length) return 0;
+    return this.db
+      .prepare(
+        "UPDATE files SET doc = json_set(doc, '$.availability', ?) WHERE id IN (SELECT value FROM json_each(?))" +
+          " AND coalesce(json_extract(doc, '$.availability'), 'online') <> ?",
+      )
+      .run(availability, JSON.stringify(ids), availability).changes;
   }
 
   async deleteByDataset(datasetId: string): Promise<number> {

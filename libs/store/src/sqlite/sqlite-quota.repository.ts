@@ -134,6 +134,21 @@ export class SqliteQuotaRepository implements QuotaRepository {
       .immediate();
   }
 
+  async listQuotas(kind: QuotaSubjectKind): Promise<QuotaRecord[]> {
+    return (
+      this.db.prepare('SELECT doc FROM quotas WHERE kind = ? ORDER BY name').pluck().all(kind) as string[]
+    ).map((doc) => JSON.parse(doc) as QuotaRecord);
+  }
+
+  async listStates(kind: QuotaSubjectKind): Promise<QuotaUsageState[]> {
+    return (
+      this.db
+        .prepare('SELECT doc FROM quota_state WHERE kind = ? ORDER BY name')
+        .pluck()
+        .all(kind) as string[]
+    ).map((doc) => JSON.parse(doc) as QuotaUsageState);
+  }
+
   async createExemption(record: QuotaExemption): Promise<QuotaExemption> {
     conflictOnDuplicate(
       () =>
