@@ -10,7 +10,7 @@ export * from './auth/auth.decorators';
 export * from './auth/auth.controller';
 export * from './auth/api-key.dto';
 export * from './observability/metrics';
-export { annotateRequest, bytesSent, logUrl } from './observability/logging';
+export { annotateRequest, bytesSent, countRawBytesSent, logUrl } from './observability/logging';
 export * from './observability/health';
 export * from './openapi/openapi';
 export * from './openapi/page.dto';
