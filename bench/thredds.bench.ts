@@ -12,8 +12,10 @@
  *
  * Knobs: BENCH_THREDDS_MB (file size, default 320), BENCH_THREDDS_REPS (default 3),
  * BENCH_THREDDS_STREAMS (default 16), BENCH_THREDDS_RSS_MB (bytes streamed for RSS, default 1000),
- * BENCH_THREDDS_CLIENT=curl (read the answers with curl processes instead of in-process),
- * BENCH_THREDDS_ONLY=dds (stop after the .dds figures), BENCH_THREDDS_CACHE_FILES (THREDDS_CACHE_FILES; 0 = no cache).
+ * BENCH_THREDDS_CLIENT=in-process (read the .dods and fileServer answers in this process instead of
+ * with curl processes: the client then shares the server's event loop and CPU, which a real client does not),
+ * BENCH_THREDDS_ONLY=dds (stop after the .dds figures), BENCH_THREDDS_ONLY=dods (NetCDF-3 .dods figures
+ * only: no NetCDF-4 copy, no .dds), BENCH_THREDDS_CACHE_FILES (THREDDS_CACHE_FILES; 0 = no cache).
  *
  * Baselines: "raw read" is the same file read sequentially in this process through
  * fs.createReadStream (1 MiB highWaterMark), counted and dropped, as a local client
@@ -25,7 +27,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SYSTEM } from '@climcat/core';
@@ -45,6 +47,7 @@ const REPS = Number(process.env.BENCH_THREDDS_REPS ?? 3);
 const STREAMS = Number(process.env.BENCH_THREDDS_STREAMS ?? 16);
 const RSS_MB = Number(process.env.BENCH_THREDDS_RSS_MB ?? 1000);
 const ONLY_DDS = process.env.BENCH_THREDDS_ONLY === 'dds';
+const ONLY_DODS = process.env.BENCH_THREDDS_ONLY === 'dods';
 const CACHE_FILES = process.env.BENCH_THREDDS_CACHE_FILES;
 const LAT = 192;
 const LON = 288;
@@ -97,8 +100,9 @@ async function writeArchive(file: string): Promise<void> {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-// BENCH_THREDDS_CLIENT=curl: .dods/.dds read by curl processes, so the client does not share the app's event loop.
-const CURL = process.env.BENCH_THREDDS_CLIENT === 'curl';
+// .dods and fileServer answers read by curl processes, so the client does not share the app's event loop
+// (BENCH_THREDDS_CLIENT=in-process for the in-process client).
+const CURL = process.env.BENCH_THREDDS_CLIENT !== 'in-process';
 
 function curl(url: string): Promise<{ bytes: number; seconds: number }> {
   const t = performance.now();
@@ -200,6 +204,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0] ?? NaN;
   const state = mkdtempSync(join(tmpdir(), 'climcat-bench-thredds-'));
   const data = join(state, 'data');
   const nc3Rel = DRS('r1i1p1');
@@ -211,12 +216,14 @@ async function main(): Promise<void> {
   process.stdout.write(
     `wrote ${nc3} (${fmt(statSync(nc3).size / 1e6, 0)} MB, tas(${TIMES}, ${LAT}, ${LON})) in ${fmt((performance.now() - t) / 1000)} s\n`,
   );
-  mkdirSync(dirname(nc4), { recursive: true });
-  t = performance.now();
-  execFileSync('nccopy', ['-k', 'nc4', '-d', '1', nc3, nc4]);
-  process.stdout.write(
-    `nccopy -k nc4 -d 1: ${fmt(statSync(nc4).size / 1e6, 0)} MB in ${fmt((performance.now() - t) / 1000)} s\n`,
-  );
+  if (!ONLY_DODS) {
+    mkdirSync(dirname(nc4), { recursive: true });
+    t = performance.now();
+    execFileSync('nccopy', ['-k', 'nc4', '-d', '1', nc3, nc4]);
+    process.stdout.write(
+      `nccopy -k nc4 -d 1: ${fmt(statSync(nc4).size / 1e6, 0)} MB in ${fmt((performance.now() - t) / 1000)} s\n`,
+    );
+  }
 
   const config = loadConfig('standalone', {
     STATE_DIR: state,
@@ -262,67 +269,71 @@ async function main(): Promise<void> {
   const row = (figure: string, value: number, unit: string, goal: string, met?: boolean) =>
     rows.push({ figure, value: `${fmt(value, 2)}${unit}`, goal, met });
 
-  // .dds cold (first request for each file since start) vs warm, always in-process (curl's start-up would swamp it).
-  const ddsTimes = async (url: string) => {
-    const t0 = performance.now();
-    await inProcess(`${url}.dds`);
-    const cold = performance.now() - t0;
-    const warm = await latencies(50, () => inProcess(`${url}.dds`), 5);
-    return { cold, warm: warm.p50 };
-  };
-  const dds3 = await ddsTimes(dap3);
-  const dds4 = await ddsTimes(dap4);
-  process.stdout.write(
-    `.dds NetCDF-3 cold ${fmt(dds3.cold, 2)} ms, warm p50 ${fmt(dds3.warm, 2)} ms; NetCDF-4 cold ${fmt(dds4.cold, 2)} ms, warm p50 ${fmt(dds4.warm, 2)} ms\n`,
-  );
-  // In a warm process, misses and hits alternated: a miss follows a touch (new mtime = new file
-  // version, opened again), without the first request's one-time costs (JIT, worker start).
-  const missAndHit = async (url: string, file: string) => {
-    let touch = Date.now() / 1000;
-    const misses: number[] = [];
-    const hits: number[] = [];
-    for (let i = 0; i < 5 + REPS * 10; i++) {
-      touch += 1;
-      utimesSync(file, touch, touch);
-      let t = performance.now();
+  let dds3 = { cold: NaN, warm: NaN };
+  let dds4 = { cold: NaN, warm: NaN };
+  if (!ONLY_DODS) {
+    // .dds cold (first request for each file since start) vs warm, always in-process (curl's start-up would swamp it).
+    const ddsTimes = async (url: string) => {
+      const t0 = performance.now();
       await inProcess(`${url}.dds`);
-      if (i >= 5) misses.push(performance.now() - t);
-      t = performance.now();
-      await inProcess(`${url}.dds`);
-      if (i >= 5) hits.push(performance.now() - t);
-    }
-    return { miss: median(misses), hit: median(hits) };
-  };
-  const mh3 = await missAndHit(dap3, nc3);
-  const mh4 = await missAndHit(dap4, nc4);
-  // What a hit still does: the access check (catalog reads) and the freshness stat.
-  const caller = await app.get(AuthService).authenticate(`Bearer ${KEY}`);
-  const paths = app.get(ThreddsPathService);
-  const datasets = app.get(DatasetCacheService);
-  const access = await latencies(200, () => paths.resolve(caller, `data/${nc3Rel}`), 20);
-  const fresh = await latencies(200, () => datasets.keyOf({ root: 'data', path: nc3Rel }), 20);
-  process.stdout.write(
-    `.dds in a warm process p50: NetCDF-3 miss ${fmt(mh3.miss, 2)} ms, hit ${fmt(mh3.hit, 2)} ms; ` +
-      `NetCDF-4 miss ${fmt(mh4.miss, 2)} ms, hit ${fmt(mh4.hit, 2)} ms; ` +
-      `in a hit: access check p50 ${fmt(access.p50, 3)} ms, freshness stat p50 ${fmt(fresh.p50, 3)} ms; ` +
-      `cache ${JSON.stringify(datasets.cache.stats())}\n`,
-  );
-  if (ONLY_DDS) {
-    await app.close();
-    agent.destroy();
+      const cold = performance.now() - t0;
+      const warm = await latencies(50, () => inProcess(`${url}.dds`), 5);
+      return { cold, warm: warm.p50 };
+    };
+    dds3 = await ddsTimes(dap3);
+    dds4 = await ddsTimes(dap4);
     process.stdout.write(
-      [
-        '',
-        `thredds bench (.dds only): NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 ${fmt(statSync(nc4).size / 1e6, 0)} MB`,
-        `  .dds NetCDF-3 cold / warm p50  ${fmt(dds3.cold / dds3.warm, 2)}×  goal ≥ 10  ${dds3.cold / dds3.warm >= 10 ? 'met' : 'NOT met'}`,
-        `  .dds NetCDF-4 cold / warm p50  ${fmt(dds4.cold / dds4.warm, 2)}×  goal ≥ 10  ${dds4.cold / dds4.warm >= 10 ? 'met' : 'NOT met'}`,
-        `  .dds NetCDF-3 miss / hit p50 (warm process)  ${fmt(mh3.miss / mh3.hit, 2)}×`,
-        `  .dds NetCDF-4 miss / hit p50 (warm process)  ${fmt(mh4.miss / mh4.hit, 2)}×`,
-        '',
-      ].join('\n'),
+      `.dds NetCDF-3 cold ${fmt(dds3.cold, 2)} ms, warm p50 ${fmt(dds3.warm, 2)} ms; NetCDF-4 cold ${fmt(dds4.cold, 2)} ms, warm p50 ${fmt(dds4.warm, 2)} ms\n`,
     );
-    rmSync(state, { recursive: true, force: true });
-    return;
+    // In a warm process, misses and hits alternated: a miss follows a touch (new mtime = new file
+    // version, opened again), without the first request's one-time costs (JIT, worker start).
+    const missAndHit = async (url: string, file: string) => {
+      let touch = Date.now() / 1000;
+      const misses: number[] = [];
+      const hits: number[] = [];
+      for (let i = 0; i < 5 + REPS * 10; i++) {
+        touch += 1;
+        utimesSync(file, touch, touch);
+        let t = performance.now();
+        await inProcess(`${url}.dds`);
+        if (i >= 5) misses.push(performance.now() - t);
+        t = performance.now();
+        await inProcess(`${url}.dds`);
+        if (i >= 5) hits.push(performance.now() - t);
+      }
+      return { miss: median(misses), hit: median(hits) };
+    };
+    const mh3 = await missAndHit(dap3, nc3);
+    const mh4 = await missAndHit(dap4, nc4);
+    // What a hit still does: the access check (catalog reads) and the freshness stat.
+    const caller = await app.get(AuthService).authenticate(`Bearer ${KEY}`);
+    const paths = app.get(ThreddsPathService);
+    const datasets = app.get(DatasetCacheService);
+    const access = await latencies(200, () => paths.resolve(caller, `data/${nc3Rel}`), 20);
+    const fresh = await latencies(200, () => datasets.keyOf({ root: 'data', path: nc3Rel }), 20);
+    process.stdout.write(
+      `.dds in a warm process p50: NetCDF-3 miss ${fmt(mh3.miss, 2)} ms, hit ${fmt(mh3.hit, 2)} ms; ` +
+        `NetCDF-4 miss ${fmt(mh4.miss, 2)} ms, hit ${fmt(mh4.hit, 2)} ms; ` +
+        `in a hit: access check p50 ${fmt(access.p50, 3)} ms, freshness stat p50 ${fmt(fresh.p50, 3)} ms; ` +
+        `cache ${JSON.stringify(datasets.cache.stats())}\n`,
+    );
+    if (ONLY_DDS) {
+      await app.close();
+      agent.destroy();
+      process.stdout.write(
+        [
+          '',
+          `thredds bench (.dds only): NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 ${fmt(statSync(nc4).size / 1e6, 0)} MB`,
+          `  .dds NetCDF-3 cold / warm p50  ${fmt(dds3.cold / dds3.warm, 2)}×  goal ≥ 10  ${dds3.cold / dds3.warm >= 10 ? 'met' : 'NOT met'}`,
+          `  .dds NetCDF-4 cold / warm p50  ${fmt(dds4.cold / dds4.warm, 2)}×  goal ≥ 10  ${dds4.cold / dds4.warm >= 10 ? 'met' : 'NOT met'}`,
+          `  .dds NetCDF-3 miss / hit p50 (warm process)  ${fmt(mh3.miss / mh3.hit, 2)}×`,
+          `  .dds NetCDF-4 miss / hit p50 (warm process)  ${fmt(mh4.miss / mh4.hit, 2)}×`,
+          '',
+        ].join('\n'),
+      );
+      rmSync(state, { recursive: true, force: true });
+      return;
+    }
   }
 
   // Full variable vs raw sequential read of the file (MB/s of bytes delivered).
@@ -352,10 +363,12 @@ async function main(): Promise<void> {
     () => ncks(['-d', 'time,0,,10', '-v', 'tas', nc3]),
   );
   // NetCDF-4 (deflated) full variable vs ncks -v tas on the same file.
-  const [dods4Sec, ncks4Sec] = await alternate(
-    async () => (await stream(`${dap4}.dods?tas`)).seconds,
-    () => ncks(['-v', 'tas', nc4]),
-  );
+  const [dods4Sec, ncks4Sec] = ONLY_DODS
+    ? [NaN, NaN]
+    : await alternate(
+        async () => (await stream(`${dap4}.dods?tas`)).seconds,
+        () => ncks(['-v', 'tas', nc4]),
+      );
   process.stdout.write(
     `NetCDF-3 full: .dods ${fmt(dodsSec, 2)} s, ncks ${fmt(ncksSec, 2)} s; stride 10: .dods ${fmt(strideSec, 2)} s, ncks ${fmt(ncksStrideSec, 2)} s; NetCDF-4 full: .dods ${fmt(dods4Sec, 2)} s, ncks ${fmt(ncks4Sec, 2)} s\n`,
   );
@@ -433,15 +446,17 @@ async function main(): Promise<void> {
     '≥ 1.5',
     ncksStrideSec / strideSec >= 1.5,
   );
-  row(
-    'NetCDF-4 .dods full var vs ncks -v tas (speed-up)',
-    ncks4Sec / dods4Sec,
-    '×',
-    '≥ 1.0',
-    ncks4Sec / dods4Sec >= 1,
-  );
-  row('.dds NetCDF-3 cold / warm p50', dds3.cold / dds3.warm, '×', '≥ 10', dds3.cold / dds3.warm >= 10);
-  row('.dds NetCDF-4 cold / warm p50', dds4.cold / dds4.warm, '×', '≥ 10', dds4.cold / dds4.warm >= 10);
+  if (!ONLY_DODS) {
+    row(
+      'NetCDF-4 .dods full var vs ncks -v tas (speed-up)',
+      ncks4Sec / dods4Sec,
+      '×',
+      '≥ 1.0',
+      ncks4Sec / dods4Sec >= 1,
+    );
+    row('.dds NetCDF-3 cold / warm p50', dds3.cold / dds3.warm, '×', '≥ 10', dds3.cold / dds3.warm >= 10);
+    row('.dds NetCDF-4 cold / warm p50', dds4.cold / dds4.warm, '×', '≥ 10', dds4.cold / dds4.warm >= 10);
+  }
   row(
     `${STREAMS} streams aggregate / single stream`,
     aggregate / single,
@@ -470,7 +485,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       '',
-      `thredds bench: NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 (deflate 1) ${fmt(statSync(nc4).size / 1e6, 0)} MB, tas ${fmt(varBytes / 1e6, 0)} MB, loopback (${CURL ? 'curl' : 'in-process'} client), ${REPS} reps (median), 2 cores`,
+      `thredds bench${ONLY_DODS ? ' (NetCDF-3 .dods only)' : ''}: NetCDF-3 ${fmt(statSync(nc3).size / 1e6, 0)} MB, NetCDF-4 (deflate 1) ${ONLY_DODS ? '—' : fmt(statSync(nc4).size / 1e6, 0)} MB, tas ${fmt(varBytes / 1e6, 0)} MB, loopback (${CURL ? 'curl' : 'in-process'} client), ${REPS} reps (median), ${availableParallelism()} cores, load average (1 min) ${fmt(loadAtStart, 2)} at start, ${fmt(loadavg()[0] ?? NaN, 2)} at end`,
       ...rows.map(
         (r) =>
           `  ${r.figure.padEnd(w)}  ${r.value.padStart(10)}  goal ${r.goal.padEnd(8)}  ${r.met === undefined ? '' : r.met ? 'met' : 'NOT met'}`,
