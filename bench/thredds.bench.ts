@@ -4,7 +4,8 @@
  * and a deflated NetCDF-4 copy (`nccopy -k nc4 -d 1`), both catalogued by a
  * scan, then `.dods` throughput against a raw sequential read of the file and
  * against `ncks` run locally, `.dds` cold vs warm, 16 concurrent streams
- * (with catalog get-by-id latency meanwhile) and RSS while streaming 1 GB.
+ * (alone for their aggregate, then again with catalog get-by-id calls for
+ * the API's latency meanwhile) and RSS while streaming 1 GB.
  * Every figure is a ratio to a baseline measured in the same run; repeated
  * figures alternate target and baseline and keep the median.
  *
@@ -20,13 +21,17 @@
  * Baselines: "raw read" is the same file read sequentially in this process through
  * fs.createReadStream (1 MiB highWaterMark), counted and dropped, as a local client
  * would read it; "fileServer" (printed, no goal) is a GET of the whole file from
- * /thredds/fileServer over the same loopback client, the HTTP transport's own ceiling.
+ * /thredds/fileServer over the same loopback client; "bare Node HTTP server" (printed, no
+ * goal) sends the same file from a server with nothing but positioned reads into reused buffers
+ * and socket writes, read by the same client: the ceiling of any answer over HTTP in Node here,
+ * as a ratio to a raw read measured beside it.
  * The app runs with THREDDS_MAX_CONCURRENT_PER_CALLER = max(4, streams): every request
  * is the same admin caller, and the default 4 would answer 12 of the 16 streams 429.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { Agent, get as httpGet } from 'node:http';
+import { open } from 'node:fs/promises';
+import { Agent, createServer, get as httpGet } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -146,6 +151,41 @@ function inProcess(url: string): Promise<{ bytes: number; seconds: number }> {
       res.on('error', reject);
     }).on('error', reject);
   });
+}
+
+/**
+ * The transport's ceiling on this machine: a bare Node HTTP server that sends
+ * the file with 2 MiB positioned reads into two reused buffers, each
+ * written to the socket before it is read into again (no framework, no
+ * format), read by the same client as the .dods answers.
+ */
+async function bareFileServer(file: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const size = statSync(file).size;
+  const server = createServer((req, res) => {
+    void (async () => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size });
+      const handle = await open(file, 'r');
+      try {
+        const buffers = [Buffer.allocUnsafeSlow(2 << 20), Buffer.allocUnsafeSlow(2 << 20)];
+        const written: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
+        for (let offset = 0, i = 0; offset < size; i ^= 1) {
+          await written[i];
+          const { bytesRead } = await handle.read(buffers[i]!, 0, Math.min(2 << 20, size - offset), offset);
+          offset += bytesRead;
+          written[i] = new Promise((r) => res.write(buffers[i]!.subarray(0, bytesRead), r));
+        }
+        await Promise.all(written);
+        res.end();
+      } finally {
+        await handle.close();
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 async function rawRead(file: string): Promise<{ bytes: number; seconds: number }> {
@@ -348,8 +388,16 @@ async function main(): Promise<void> {
     async () => rate(await stream(full3)),
     async () => rate(await stream(`${base}/thredds/fileServer/data/${nc3Rel}`)),
   );
+  // The ceiling of any HTTP answer here: the file from a bare Node server, against the raw read again.
+  const bare = await bareFileServer(nc3);
+  const [bareRate, rawRate2] = await alternate(
+    async () => rate(await stream(bare.url)),
+    async () => rate(await rawRead(nc3)),
+  );
+  await bare.close();
   process.stdout.write(
-    `.dods tas ${fmt(dodsRate, 0)} MB/s, raw read ${fmt(rawRate, 0)} MB/s; .dods again ${fmt(dodsRate2, 0)} MB/s, fileServer GET of the file ${fmt(fileServerRate, 0)} MB/s\n`,
+    `.dods tas ${fmt(dodsRate, 0)} MB/s, raw read ${fmt(rawRate, 0)} MB/s; .dods again ${fmt(dodsRate2, 0)} MB/s, fileServer GET of the file ${fmt(fileServerRate, 0)} MB/s; ` +
+      `bare Node HTTP server ${fmt(bareRate, 0)} MB/s, raw read again ${fmt(rawRate2, 0)} MB/s\n`,
   );
 
   // Full variable vs ncks -v tas locally (seconds for the same variable).
@@ -384,6 +432,17 @@ async function main(): Promise<void> {
   const singleRun = await stream(full3);
   const singleCpu = (cpuMs() - c0) / (singleRun.bytes / 1e6);
   const single = rate(singleRun);
+  const concurrent = async () => {
+    const c = cpuMs();
+    const t0 = performance.now();
+    const runs = await Promise.all(Array.from({ length: STREAMS }, () => stream(full3)));
+    const bytes = runs.reduce((a, r) => a + r.bytes, 0);
+    return { rate: bytes / ((performance.now() - t0) / 1000) / 1e6, cpu: (cpuMs() - c) / (bytes / 1e6) };
+  };
+  // The streams alone: their aggregate against the single stream's.
+  const many = await concurrent();
+  // The streams again while the catalog API is called back to back (5 ms apart): its latency meanwhile.
+  // Each call also takes the process's CPU from the streams, so their aggregate here is context only.
   let streaming = true;
   const busyTimes: number[] = [];
   const prober = (async () => {
@@ -394,20 +453,22 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
-  c0 = cpuMs();
-  t = performance.now();
-  const many = await Promise.all(Array.from({ length: STREAMS }, () => stream(full3)));
-  const manySeconds = (performance.now() - t) / 1000;
+  const probed = await concurrent();
   streaming = false;
   await prober;
-  const aggregate = many.reduce((a, r) => a + r.bytes, 0) / manySeconds / 1e6;
-  const manyCpu = (cpuMs() - c0) / (many.reduce((a, r) => a + r.bytes, 0) / 1e6);
+  const aggregate = many.rate;
   const busyP95 = percentile(
     busyTimes.sort((a, b) => a - b),
     95,
   );
+  // What one get-by-id costs this process (client and server), idle.
+  c0 = cpuMs();
+  await latencies(100, byId);
+  const byIdCpu = (cpuMs() - c0) / 100;
   process.stdout.write(
-    `${STREAMS} streams: ${fmt(aggregate, 0)} MB/s aggregate vs ${fmt(single, 0)} MB/s single; get-by-id p95 ${fmt(busyP95, 2)} ms (${busyTimes.length} calls) vs idle ${fmt(idle.p95, 2)} ms; process CPU ${fmt(manyCpu, 2)} ms/MB vs ${fmt(singleCpu, 2)} ms/MB single (${fmt((manyCpu * aggregate) / 10, 0)}% of a core)\n`,
+    `${STREAMS} streams: ${fmt(aggregate, 0)} MB/s aggregate vs ${fmt(single, 0)} MB/s single; process CPU ${fmt(many.cpu, 2)} ms/MB vs ${fmt(singleCpu, 2)} ms/MB single; ` +
+      `with get-by-id calls: ${fmt(probed.rate, 0)} MB/s aggregate, ${fmt(probed.cpu, 2)} ms/MB, get-by-id p95 ${fmt(busyP95, 2)} ms (${busyTimes.length} calls) vs idle ${fmt(idle.p95, 2)} ms, ` +
+      `one get-by-id ${fmt(byIdCpu, 2)} ms of process CPU\n`,
   );
 
   // RSS while streaming RSS_MB of .dods, against idle RSS after a GC.
@@ -432,6 +493,7 @@ async function main(): Promise<void> {
     dodsRate / rawRate >= 0.8,
   );
   row('.dods full float var / fileServer GET (MB/s, context)', dodsRate2 / fileServerRate, '×', '—');
+  row('bare Node HTTP server sending the file / raw read (ceiling, context)', bareRate / rawRate2, '×', '—');
   row(
     '.dods full float var vs ncks -v tas (speed-up)',
     ncksSec / dodsSec,
@@ -463,6 +525,12 @@ async function main(): Promise<void> {
     '×',
     '≥ 0.8',
     aggregate / single >= 0.8,
+  );
+  row(
+    `${STREAMS} streams aggregate with get-by-id calls / single stream (context)`,
+    probed.rate / single,
+    '×',
+    '—',
   );
   row(
     `get-by-id p95 during ${STREAMS} streams / idle p95`,
