@@ -94,6 +94,12 @@ export class OpendapController {
         // which only the socket's write callback tells (a stream handed to Fastify hides it).
         reply.hijack();
         reply.raw.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+        if (req.method === 'HEAD') {
+          // Headers only: nothing to read.
+          reply.raw.end();
+          await answer.close();
+          return;
+        }
         void pumpAnswer(answer, reply.raw, (bytes) => countRawBytesSent(req, bytes)).then(({ error }) =>
           this.streamFailed(req, error),
         );
