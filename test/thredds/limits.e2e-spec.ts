@@ -455,6 +455,47 @@ describe('the log line of each /thredds request', () => {
   });
 });
 
+describe('a .dods larger than its read buffers', () => {
+  afterEach(() => noSlotsLeft(running));
+
+  it('is the file’s values, byte for byte, for a client that reads slowly', async () => {
+    // The reader reuses a few buffers, each only once the socket has written it: a client that pauses
+    // keeps writes pending, and any buffer read into too early would show as wrong values here.
+    const { hostname, port } = new URL(running.url);
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const req = request({ hostname, port, path: BIG_DODS, agent: false }, (res) => {
+        const parts: Buffer[] = [];
+        let pauses = 0;
+        res.on('data', (chunk: Buffer) => {
+          parts.push(chunk);
+          if (pauses++ % 50 === 0) {
+            res.pause();
+            setTimeout(() => res.resume(), 20);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(parts)));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const data = body.subarray(body.indexOf('\nData:\n') + 7);
+    expect(data.length).toBe(8 + BIG_DATA_BYTES);
+    expect([data.readUInt32BE(0), data.readUInt32BE(4)]).toEqual([BIG_DATA_BYTES / 4, BIG_DATA_BYTES / 4]);
+    const want = Buffer.from(
+      Float32Array.from({ length: BIG_DATA_BYTES / 4 }, (_, i) => i % 1000).buffer,
+    ).swap32();
+    expect(data.subarray(8).equals(want)).toBe(true);
+  });
+
+  it('answers HEAD with the headers of the answer and no body, reading nothing', async () => {
+    const res = await fetch(`${running.url}${BIG_DODS}`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-description')).toBe('dods-data');
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+  });
+});
+
 describe('a .dods aborted by the client', () => {
   afterEach(() => noSlotsLeft(running));
 

@@ -1,3 +1,4 @@
+import type { BufferLender } from './io/buffer-pool';
 import { SelectionError, SelectionTooLargeError } from './errors';
 
 /** A normalised hyperslab: one start/count/stride per dimension. */
@@ -26,6 +27,14 @@ export interface ReadOptions {
    * valid until the next chunk is requested (copy it to keep it).
    */
   reuseBuffers?: boolean;
+  /**
+   * readRawChunks only: read into buffers borrowed from this lender (blocks
+   * of its `bufferBytes`, in place of `chunkBytes`). A chunk stays valid until the consumer
+   * gives its buffer back with `release` (for a socket: in the write's
+   * callback), and the reader waits for a buffer when all are out, so the
+   * bytes read ahead of the consumer are bounded and no chunk is allocated.
+   */
+  buffers?: BufferLender;
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;

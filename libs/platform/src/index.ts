@@ -13,7 +13,7 @@ export * from './auth/jupyterhub';
 export * from './auth/session';
 export * from './auth/hub-oauth.controller';
 export * from './observability/metrics';
-export { annotateRequest, bytesSent, logUrl } from './observability/logging';
+export { annotateRequest, bytesSent, countRawBytesSent, logUrl } from './observability/logging';
 export * from './observability/health';
 export * from './openapi/openapi';
 export * from './openapi/page.dto';

@@ -1,11 +1,13 @@
 import { Controller, Get, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { NotFoundError, type Principal } from '@climcat/core';
-import { Caller } from '@climcat/platform';
+import { Caller, countRawBytesSent } from '@climcat/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { pipeline, type Readable } from 'node:stream';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { constants, createDeflate } from 'node:zlib';
 import { Dap2ErrorFilter } from './dap2-error.filter';
+import { pumpAnswer } from './dods-writer';
 import { RequestLimitsService } from '../access/request-limits.service';
 import { OpendapService } from './opendap.service';
 import { formPage, infoPage, VERSION_TEXT } from './opendap.pages';
@@ -74,15 +76,33 @@ export class OpendapController {
         return;
       case 'dods': {
         this.limits.acquire(caller, req, reply);
-        const body = await this.opendap.dods(caller, path, query);
-        if (this.timedOut(req, body)) return;
+        const answer = await this.opendap.dods(caller, path, query);
+        if (this.limits.timedOut(req)) {
+          // Past the time limit (its 503 already sent): give the file back, send nothing.
+          await answer.close();
+          return;
+        }
         void reply.header('Content-Description', 'dods-data').type('application/octet-stream');
         if (acceptsDeflate(req.headers['accept-encoding'])) {
           // Fast compression: the XDR of model output compresses well and the link is the bottleneck.
           const deflate = createDeflate({ level: constants.Z_BEST_SPEED });
-          pipeline(body, deflate, () => undefined);
+          void pumpAnswer(answer, deflate).then(({ error }) => this.streamFailed(req, error));
           await reply.header('Content-Encoding', 'deflate').header('Vary', 'Accept-Encoding').send(deflate);
-        } else await reply.send(body);
+          return;
+        }
+        // Written to the socket directly: each chunk's buffer is reused once its write is done,
+        // which only the socket's write callback tells (a stream handed to Fastify hides it).
+        reply.hijack();
+        reply.raw.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+        if (req.method === 'HEAD') {
+          // Headers only: nothing to read.
+          reply.raw.end();
+          await answer.close();
+          return;
+        }
+        void pumpAnswer(answer, reply.raw, (bytes) => countRawBytesSent(req, bytes)).then(({ error }) =>
+          this.streamFailed(req, error),
+        );
         return;
       }
       case 'ascii':
@@ -108,6 +128,11 @@ export class OpendapController {
       default:
         throw new NotFoundError(`Unknown OPeNDAP request suffix ".${suffix}"`);
     }
+  }
+
+  /** A read failed after the answer started (the client sees it cut short). */
+  private streamFailed(req: FastifyRequest, error: unknown): void {
+    if (error !== undefined) req.log.error({ err: error }, 'OPeNDAP answer failed while streaming');
   }
 
   /** Past the time limit (its 503 already sent): close the prepared answer and its file. */

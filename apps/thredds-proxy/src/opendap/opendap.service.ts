@@ -13,6 +13,7 @@ import {
   renderDas,
   renderDds,
   ASCII_SEPARATOR,
+  BufferPool,
   type DapDataset,
   type NetcdfDataset,
   type Projected,
@@ -21,6 +22,7 @@ import { APP_CONFIG, DatasetCacheService, StorageService, type AppConfig } from 
 import { Readable } from 'node:stream';
 import { ThreddsPathService, type ResolvedFile } from '../access/thredds-path.service';
 import { AggregationService } from './aggregation.service';
+import type { StreamedAnswer } from './dods-writer';
 
 /** An opened file and its DAP2 view; close it when the answer is done. */
 export interface OpenedDap {
@@ -56,6 +58,14 @@ function publicError(error: unknown, rawPath: string): unknown {
 
 /** Bytes per read while streaming: bounds the memory of one response. */
 const STREAM_CHUNK_BYTES = 1 << 20;
+/**
+ * Reads of values sent as stored: several MiB (fewer reads and writes per
+ * MB) into reused buffers; three per stream, two being read while one is written.
+ */
+const DODS_BUFFER_BYTES = 2 << 20;
+const DODS_BUFFERS_PER_STREAM = 3;
+/** Buffers kept for the next streams once the running ones are done (16 MiB). */
+const DODS_IDLE_BUFFERS = 8;
 
 /**
  * OPeNDAP DAP2 answers for catalogued files the caller may read: DDS, DAS,
@@ -64,6 +74,9 @@ const STREAM_CHUNK_BYTES = 1 << 20;
  */
 @Injectable()
 export class OpendapService {
+  /** Read buffers shared by the process's .dods streams, each lending a few. */
+  private readonly buffers = new BufferPool(DODS_BUFFER_BYTES, DODS_IDLE_BUFFERS);
+
   constructor(
     private readonly paths: ThreddsPathService,
     private readonly storage: StorageService,
@@ -133,51 +146,65 @@ export class OpendapService {
     return this.withOpen(caller, rawPath, (o) => ({ dds: o.dds(), das: o.das(), dap: o.dap }));
   }
 
-  /** The `.dods` answer as a stream: constrained DDS, `Data:`, XDR. */
-  async dods(caller: Principal, rawPath: string, query: string): Promise<Readable> {
-    return this.stream(caller, rawPath, query, 'binary');
+  /**
+   * The `.dods` answer: constrained DDS, `Data:`, XDR, as chunks to write
+   * with {@link pumpAnswer}. NetCDF-3 values that are already XDR are read
+   * into buffers borrowed from the process's pool and sent as read.
+   */
+  async dods(caller: Principal, rawPath: string, query: string): Promise<StreamedAnswer> {
+    const { opened, projected, dds } = await this.prepare(caller, rawPath, query, 'binary');
+    const lender = this.buffers.lender(DODS_BUFFERS_PER_STREAM);
+    const chunks = (async function* () {
+      yield Buffer.from(`${dds}Data:\n`, 'utf8');
+      yield* encodeDods(opened.dataset, projected, { chunkBytes: STREAM_CHUNK_BYTES, buffers: lender });
+    })();
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        lender.close();
+        try {
+          await chunks.return(undefined);
+        } finally {
+          await opened.close();
+        }
+      })());
+    return { chunks, lender, close };
   }
 
   /** The `.ascii` answer as a stream. */
   async ascii(caller: Principal, rawPath: string, query: string): Promise<Readable> {
-    return this.stream(caller, rawPath, query, 'ascii');
-  }
-
-  private async stream(
-    caller: Principal,
-    rawPath: string,
-    query: string,
-    kind: 'binary' | 'ascii',
-  ): Promise<Readable> {
-    const opened = await this.open(caller, rawPath);
-    let projected: Projected[];
-    let dds: string;
-    try {
-      projected = applyConstraint(opened.dap, decodeQueryOnce(query));
-      dds = renderDds(opened.dap, projected);
-      if (kind === 'binary')
-        checkResponseSize(projected, this.config.opendap.binLimit, 'THREDDS_BIN_LIMIT', dds.length + 7);
-      else checkResponseSize(projected, this.config.opendap.ascLimit, 'THREDDS_ASC_LIMIT', dds.length);
-    } catch (error) {
-      await opened.close();
-      throw error;
-    }
+    const { opened, projected, dds } = await this.prepare(caller, rawPath, query, 'ascii');
     const options = { chunkBytes: STREAM_CHUNK_BYTES };
-    const body =
-      kind === 'binary'
-        ? (async function* () {
-            yield Buffer.from(`${dds}Data:\n`, 'utf8');
-            yield* encodeDods(opened.dataset, projected, options);
-          })()
-        : (async function* () {
-            yield Buffer.from(`${dds}${ASCII_SEPARATOR}\n`, 'utf8');
-            for await (const text of encodeAscii(opened.dataset, projected, options))
-              yield Buffer.from(text, 'utf8');
-          })();
+    const body = (async function* () {
+      yield Buffer.from(`${dds}${ASCII_SEPARATOR}\n`, 'utf8');
+      for await (const text of encodeAscii(opened.dataset, projected, options))
+        yield Buffer.from(text, 'utf8');
+    })();
     // Not object mode: backpressure counts bytes, so a slow client holds about one chunk.
     const stream = Readable.from(body, { objectMode: false, highWaterMark: STREAM_CHUNK_BYTES });
     stream.once('close', () => void opened.close());
     return stream;
+  }
+
+  /** Opens the file and checks the constrained answer against its size limit before anything is read. */
+  private async prepare(
+    caller: Principal,
+    rawPath: string,
+    query: string,
+    kind: 'binary' | 'ascii',
+  ): Promise<{ opened: OpenedDap; projected: Projected[]; dds: string }> {
+    const opened = await this.open(caller, rawPath);
+    try {
+      const projected = applyConstraint(opened.dap, decodeQueryOnce(query));
+      const dds = renderDds(opened.dap, projected);
+      if (kind === 'binary')
+        checkResponseSize(projected, this.config.opendap.binLimit, 'THREDDS_BIN_LIMIT', dds.length + 7);
+      else checkResponseSize(projected, this.config.opendap.ascLimit, 'THREDDS_ASC_LIMIT', dds.length);
+      return { opened, projected, dds };
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
   }
 
   /** The path and suffix of a /thredds/dodsC request URL (raw, still percent-encoded). */

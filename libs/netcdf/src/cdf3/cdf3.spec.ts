@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { NetcdfFormatError, NetcdfWriteError, SelectionError, SelectionTooLargeError } from '../errors';
 import { MemoryByteSource, type ByteSource } from '../io/byte-source';
+import { BufferLenderClosedError, BufferPool } from '../io/buffer-pool';
 import { FileByteSource } from '../io/file-byte-source';
 import { attrNumbers, attrString, type NcArray } from '../model';
 import type { HyperslabChunk } from '../selection';
@@ -775,6 +776,51 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
       expect(lent.bytes.equals(want)).toBe(true);
       expect(lent.buffers.size).toBeLessThanOrEqual(3);
     }
+    await ds.close();
+  });
+
+  it('reads into buffers borrowed from a lender, each given back once used, and stops when it closes', async () => {
+    const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    const pool = new BufferPool(512, 4);
+    for (const [name, sel] of [
+      ['f', {}],
+      ['d', { start: [1, 0, 1], count: [T - 1, Y, X - 1], stride: [1, 1, 1] }],
+      ['fixed', {}],
+    ] as const) {
+      const lender = pool.lender(3);
+      const parts: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      for await (const chunk of ds.readRawChunks(name, sel.start, sel.count, sel.stride, {
+        buffers: lender,
+      })) {
+        expect(chunk.data.buffer.byteLength).toBe(512);
+        buffers.add(chunk.data.buffer);
+        parts.push(Buffer.from(chunk.data));
+        expect(lender.release(chunk.data)).toBe(true);
+      }
+      lender.close();
+      const want = bigEndian(await ds.read(name, sel.start, sel.count, sel.stride));
+      expect(Buffer.concat(parts).equals(want)).toBe(true);
+      expect(parts.length).toBeGreaterThan(3);
+      // Never more than the lender holds: the same few buffers over and over.
+      expect(buffers.size).toBeLessThanOrEqual(3);
+    }
+    // Every buffer went back to the pool for the next stream.
+    expect(pool.idleCount).toBe(3);
+
+    // A consumer that keeps its chunks holds the reader back; closing the lender stops it.
+    const lender = pool.lender(2);
+    const chunks = ds.readRawChunks('f', undefined, undefined, undefined, { buffers: lender });
+    expect((await chunks.next()).done).toBe(false);
+    expect((await chunks.next()).done).toBe(false);
+    const third = chunks.next();
+    const settled = await Promise.race([
+      third.then(() => 'read'),
+      new Promise((r) => setTimeout(r, 50, 'waiting')),
+    ]);
+    expect(settled).toBe('waiting');
+    lender.close();
+    await expect(third).rejects.toBeInstanceOf(BufferLenderClosedError);
     await ds.close();
   });
 

@@ -1,4 +1,5 @@
 import { ByteSourceError, NetcdfFormatError, SelectionError } from '../errors';
+import type { BufferLender } from '../io/buffer-pool';
 import { DEFAULT_MAX_READ_BYTES, type ByteSource } from '../io/byte-source';
 import type { NetcdfDataset } from '../dataset';
 import {
@@ -328,7 +329,9 @@ export class Netcdf3File implements NetcdfDataset {
    * elements' bytes back to back, big-endian (XDR order), not swapped. A
    * contiguous block is handed out as read; strided runs are gathered in
    * place. Without `reuseBuffers` each chunk is memory of its own, read into
-   * directly (no copy), so it can be handed to a socket and left there.
+   * directly (no copy), so it can be handed to a socket and left there; with
+   * `buffers` it is a lent buffer, read into directly, that the consumer
+   * gives back once written.
    * `offset` counts elements, as in readChunks.
    */
   readRawChunks(
@@ -350,44 +353,63 @@ export class Netcdf3File implements NetcdfDataset {
   ): AsyncGenerator<HyperslabChunk<Uint8Array>> {
     const p = this.plan(v, slab);
     const owned = !options.reuseBuffers;
-    for await (const { block, bytes } of this.readBlocks(p, options, { wasm: false, owned }))
+    for await (const { block, bytes } of this.readBlocks(p, options, {
+      wasm: false,
+      owned,
+      lender: options.buffers,
+    }))
       yield { offset: block.outOffset, data: this.gatherInPlace(p, block, bytes) };
   }
 
   /**
-   * The planned blocks of a selection, read READS_AHEAD ahead. With `owned`
-   * each block is read into memory of its own; otherwise into an arena whose
-   * buffers are reused: a block's bytes stay valid until the next is asked for.
+   * The planned blocks of a selection, read READS_AHEAD ahead. With a
+   * `lender` each block is read into a buffer borrowed from it (the caller
+   * gives it back); with `owned` into memory of its own; otherwise into an
+   * arena whose buffers are reused: a block's bytes stay valid until the
+   * next is asked for.
    */
   private async *readBlocks(
     p: Plan,
     options: ReadOptions,
-    memory: { wasm: boolean; owned: boolean },
+    memory: { wasm: boolean; owned: boolean; lender?: BufferLender },
   ): AsyncGenerator<{ block: Block; bytes: Uint8Array }> {
     if (p.totalElements === 0) return;
     const hints = this.source.readHints;
-    const blockBytes = Math.max(
-      p.elementSize,
-      Math.min(options.chunkBytes ?? hints?.blockBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
-    );
+    const lender = memory.lender;
+    const wanted = lender
+      ? lender.bufferBytes
+      : (options.chunkBytes ?? hints?.blockBytes ?? DEFAULT_CHUNK_BYTES);
+    const blockBytes = Math.max(p.elementSize, Math.min(wanted, this.source.maxReadBytes));
     const blocks = this.blocks(p, blockBytes, options.maxGapBytes ?? hints?.maxGapBytes ?? 64 * 1024);
     // Buffers for the reads in flight plus the block the caller is looking at;
     // no block is longer than either bound.
-    const arena = memory.owned
-      ? undefined
-      : new SwapArena(READS_AHEAD + 1, Math.min(blockBytes, this.spanBytes(p)), { wasm: memory.wasm });
+    const arena =
+      memory.owned || lender
+        ? undefined
+        : new SwapArena(READS_AHEAD + 1, Math.min(blockBytes, this.spanBytes(p)), { wasm: memory.wasm });
     const inFlight: { block: Block; bytes: Promise<Uint8Array> }[] = [];
     let turn = 0;
     const readNext = (): void => {
       const next = blocks.next();
       if (next.done) return;
-      const target = arena
-        ? (arena.buffers[turn++ % arena.buffers.length] as Uint8Array).subarray(0, next.value.length)
-        : // Its own ArrayBuffer (not Buffer's shared pool), uninitialised: the read fills it.
-          new Uint8Array(Buffer.allocUnsafeSlow(next.value.length).buffer, 0, next.value.length);
-      const bytes = this.readBlock(next.value, target);
+      const block = next.value;
+      let bytes: Promise<Uint8Array>;
+      if (lender)
+        bytes = lender
+          .acquire()
+          .then((buffer) =>
+            this.readBlock(block, new Uint8Array(buffer.buffer, buffer.byteOffset, block.length)),
+          );
+      else
+        bytes = this.readBlock(
+          block,
+          arena
+            ? (arena.buffers[turn++ % arena.buffers.length] as Uint8Array).subarray(0, block.length)
+            : // Its own ArrayBuffer (not Buffer's shared pool), uninitialised: the read fills it.
+              new Uint8Array(Buffer.allocUnsafeSlow(block.length).buffer, 0, block.length),
+        );
       bytes.catch(() => undefined); // awaited later; no unhandled rejection if the caller stops first
-      inFlight.push({ block: next.value, bytes });
+      inFlight.push({ block, bytes });
     };
     try {
       for (let i = 0; i < READS_AHEAD; i++) readNext();
@@ -399,6 +421,13 @@ export class Netcdf3File implements NetcdfDataset {
     } finally {
       // A caller that stops early leaves reads in flight into the arena: reuse it once they are done.
       if (arena) void Promise.allSettled(inFlight.map((r) => r.bytes)).then(() => arena.release());
+      // Borrowed buffers of reads nobody will look at go back to the lender.
+      if (lender)
+        for (const r of inFlight)
+          r.bytes.then(
+            (bytes) => lender.release(bytes),
+            () => undefined,
+          );
     }
   }
 

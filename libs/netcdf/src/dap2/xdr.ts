@@ -163,8 +163,9 @@ async function* encodeArray(
   }
   let bytes = 0;
   if (dataset.readRawChunks && STORED_IS_XDR.has(v.type)) {
-    // The file's bytes are the XDR: each chunk is memory of its own (no reuseBuffers), so it goes
-    // to the socket as it is, without a copy, and nothing overwrites it while it waits there.
+    // The file's bytes are the XDR: each chunk is memory of its own (no reuseBuffers) or a buffer
+    // lent by options.buffers until the consumer releases it, so it goes to the socket as it is,
+    // without a copy, and nothing overwrites it while it waits there.
     for await (const chunk of dataset.readRawChunks(v.name, start, count, stride, {
       ...options,
       reuseBuffers: false,
@@ -172,7 +173,8 @@ async function* encodeArray(
       const d = chunk.data;
       bytes += d.length;
       yield Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-      await nextTurn();
+      // A consumer lending buffers paces its own writes (and waits for them): no extra turn.
+      if (!options.buffers) await nextTurn();
     }
   } else {
     for await (const chunk of dataset.readChunks(v.name, start, count, stride, {

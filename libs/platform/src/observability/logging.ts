@@ -134,6 +134,15 @@ export function annotateRequest(request: FastifyRequest, fields: Record<string, 
   context.logFields = { ...context.logFields, ...fields };
 }
 
+/**
+ * Counts bytes an answer wrote to the raw response itself: a hijacked reply
+ * (see Fastify's `reply.hijack()`) passes no onSend hook.
+ */
+export function countRawBytesSent(request: FastifyRequest, bytes: number): void {
+  const context = contextOf(request);
+  context.bytesSent = (context.bytesSent ?? 0) + bytes;
+}
+
 /** Bytes of the answer handed to the socket so far (0 before the request-context hook ran). */
 export function bytesSent(request: FastifyRequest): number {
   return contextOf(request).bytesSent ?? 0;
