@@ -106,4 +106,20 @@ describe('planSubset + writeSubset', () => {
     sink.resume();
     await expect(writeSubset(ds, plan, sink)).rejects.toThrow(/closed before the subset was written/);
   });
+
+  it('does not fail a target that closes after the whole answer was written (a consumer still buffering it)', async () => {
+    const ds = await grid(40);
+    const plan = await planSubset(ds, parseNcssQuery('var=tas'), { request: 'r' });
+    // As in the server: the stream is piped on (an error listener attached) and read as fast as written,
+    // so its 'close' (a nextTick after 'finish') comes before the writer's promise settles.
+    const sink = new PassThrough();
+    const errors: Error[] = [];
+    sink.on('error', (e: Error) => errors.push(e));
+    let bytes = 0;
+    sink.on('data', (c: Buffer) => (bytes += c.length));
+    await writeSubset(ds, plan, sink);
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toEqual([]);
+    expect(bytes).toBe(plan.fileBytes);
+  });
 });

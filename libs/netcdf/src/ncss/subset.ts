@@ -613,7 +613,10 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
   let done = false;
   const closed = () => new Error('the output stream was closed before the subset was written');
   const onClose = () => {
-    if (!done && target.listenerCount('error') > 0) target.emit('error', closed());
+    // A target closing after the writer ended it is done, not gone: its 'close' (a nextTick
+    // after 'finish') can come before writeAll's promise settles, and an error then would make
+    // a pipe destroy the answer while the last bytes are still on their way to the client.
+    if (!done && !target.writableEnded && target.listenerCount('error') > 0) target.emit('error', closed());
   };
   target.once('close', onClose);
   const alive = () => {
