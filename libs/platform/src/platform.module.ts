@@ -25,6 +25,7 @@ import { createLogger, loggerParams, ROOT_LOGGER } from './observability/logging
 import { MetricsService } from './observability/metrics';
 import { OperationsController } from './observability/operations.controller';
 import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
+import { DatasetAggregationService } from './storage/dataset-aggregation.service';
 import { DatasetCacheService } from './storage/dataset-cache.service';
 import { HDF5_WORKER, hdf5WorkerProvider } from './storage/hdf5-worker.provider';
 import { StorageService } from './storage/storage.service';
@@ -97,6 +98,7 @@ export class PlatformModule {
         AuthService,
         StorageService,
         DatasetCacheService,
+        DatasetAggregationService,
         MetricsService,
         HealthService,
         ShutdownSequence,
@@ -114,6 +116,7 @@ export class PlatformModule {
         MetricsService,
         StorageService,
         DatasetCacheService,
+        DatasetAggregationService,
       ],
     };
   }
