@@ -218,6 +218,7 @@ async function main(): Promise<void> {
   });
   const modules = [CatalogModule, IngestorModule, ThreddsProxyModule, ScratchQuotaModule];
   const scanning = await createApp(config, modules);
+  await scanning.init();
   const scans = scanning.get(ScanService);
   const scan = await scans.start(SYSTEM, 'data', '');
   await scans.drained();
