@@ -2,7 +2,8 @@
  * `npm run bench`: every benchmark, each reporting ratios against a baseline
  * measured in the same run. Sizes can be lowered for a quick look:
  * BENCH_DATASETS, BENCH_FILES_PER_DATASET, BENCH_INGEST_FILES, BENCH_THREDDS_MB
- * (and BENCH_THREDDS_REPS, BENCH_THREDDS_STREAMS, BENCH_THREDDS_RSS_MB), BENCH_SCRATCH_FILES.
+ * (and BENCH_THREDDS_REPS, BENCH_THREDDS_STREAMS, BENCH_THREDDS_RSS_MB), BENCH_NCSS_MB
+ * (and BENCH_NCSS_REPS, BENCH_NCSS_AGG_FILES, BENCH_NCSS_AGG_RECORDS), BENCH_SCRATCH_FILES.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ const runs: [string, string[]][] = [
   ['ingest.bench.ts', [process.env.BENCH_INGEST_FILES ?? '10000']],
   ['catalog.bench.ts', [process.env.BENCH_DATASETS ?? '100000', process.env.BENCH_FILES_PER_DATASET ?? '10']],
   ['thredds.bench.ts', [process.env.BENCH_THREDDS_MB ?? '320']],
+  ['ncss.bench.ts', [process.env.BENCH_NCSS_MB ?? '320']],
   ['scratch.bench.ts', [process.env.BENCH_SCRATCH_FILES ?? '200000']],
 ];
 

@@ -19,10 +19,12 @@ export const ORACLE = join(__dirname, 'oracle.py');
 
 export type NcgenKind = 'classic' | '64-bit-offset' | 'cdf5' | 'nc4' | 'nc7';
 
-export function requireTool(binary: 'ncgen' | 'ncdump' | 'ncks' | 'cdo'): string {
+export function requireTool(binary: 'ncgen' | 'ncdump' | 'nccopy' | 'ncks' | 'cdo'): string {
   const path = which(binary);
   if (!path) {
-    const pkg = { ncks: 'nco', cdo: 'cdo', ncgen: 'netcdf-bin', ncdump: 'netcdf-bin' }[binary];
+    const pkg = { ncks: 'nco', cdo: 'cdo', ncgen: 'netcdf-bin', ncdump: 'netcdf-bin', nccopy: 'netcdf-bin' }[
+      binary
+    ];
     throw new Error(`${binary} not found on PATH: install it with "apt-get install ${pkg}"`);
   }
   return path;

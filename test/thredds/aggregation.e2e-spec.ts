@@ -38,6 +38,8 @@ interface DatasetSpec {
   dir: string;
   files: FileSpec[];
   access?: { public: boolean; ownerGroup: string; accessGroups: string[] };
+  /** Members stored as deflated NetCDF-4 (`nccopy -k nc4 -d 1` of the NetCDF-3 file). */
+  netcdf4?: boolean;
 }
 
 const DIR = (model: string, inst: string, version: string) =>
@@ -140,6 +142,15 @@ const SECRET: DatasetSpec = {
   access: { public: false, ownerGroup: 'ichec', accessGroups: ['eucp'] },
 };
 
+/** The 360_day series again, every member a deflated NetCDF-4 file. */
+const NC4: DatasetSpec = {
+  ...D360,
+  id: 'cmip5.output1.MPI-M.MPI-ESM-LR.rcp45.mon.atmos.Amon.r1i1p1.v20120315',
+  dir: DIR('MPI-ESM-LR', 'MPI-M', 'v20120315'),
+  files: D360.files.map((f) => ({ ...f, name: f.name.replace('HadGEM2-ES', 'MPI-ESM-LR') })),
+  netcdf4: true,
+};
+
 let running: RunningApp;
 let root: string;
 let work: string;
@@ -153,7 +164,8 @@ const ordered = (d: DatasetSpec) =>
   [...d.files].sort((a, b) => a.name.localeCompare(b.name)).map((f) => local(d, f));
 
 async function writeFile(d: DatasetSpec, f: FileSpec): Promise<void> {
-  const path = local(d, f);
+  const final = local(d, f);
+  const path = d.netcdf4 ? `${final}.nc3` : final;
   mkdirSync(dirname(path), { recursive: true });
   const n = f.times.length;
   await writeNetcdf3(
@@ -230,6 +242,10 @@ async function writeFile(d: DatasetSpec, f: FileSpec): Promise<void> {
       tas: Float32Array.from({ length: n * NLAT * NLON }, (_, i) => (i === 5 ? 1e20 : 250 + f.first + i / 4)),
     },
   );
+  if (d.netcdf4) {
+    await exec(requireTool('nccopy'), ['-k', 'nc4', '-d', '1', path, final]);
+    rmSync(path);
+  }
 }
 
 async function catalog(d: DatasetSpec): Promise<void> {
@@ -269,7 +285,7 @@ async function upsert(store: Store, d: DatasetSpec, f: FileSpec): Promise<void> 
     location: { root: 'data', path: `${d.dir}/${f.name}` },
     size: st.size,
     mtime: st.mtime.toISOString(),
-    format: 'NETCDF3_CLASSIC',
+    format: d.netcdf4 ? 'NETCDF4' : 'NETCDF3_CLASSIC',
     timeCoverage: null,
     variables: ['tas'],
     status: 'present',
@@ -309,9 +325,9 @@ beforeAll(async () => {
   await requirePythonNetcdf();
   root = tempDir('climcat-agg-archive-');
   work = tempDir('climcat-agg-work-');
-  for (const d of [D360, NOLEAP, BAD, SECRET]) for (const f of d.files) await writeFile(d, f);
+  for (const d of [D360, NOLEAP, BAD, SECRET, NC4]) for (const f of d.files) await writeFile(d, f);
   running = await startApp({ env: { DATA_ROOT: root } });
-  for (const d of [D360, NOLEAP, BAD, SECRET]) await catalog(d);
+  for (const d of [D360, NOLEAP, BAD, SECRET, NC4]) await catalog(d);
   readerKey = await key(['eucp']);
   otherKey = await key(['nobody']);
 });
@@ -326,6 +342,7 @@ describe('xarray.open_dataset(aggregation) equals xarray.open_mfdataset(local fi
   it.each([
     ['360_day, one file with other time units', D360, '2:5'],
     ['noleap, catalogued out of order, one file counting hours', NOLEAP, '1:8'],
+    ['360_day, members deflated NetCDF-4 files', NC4, '2:5'],
   ])('%s: values, decoded times, attributes; a slice across files', async (_label, d, slice) => {
     const r = await compare(d, slice);
     expect(r.difference).toBeUndefined();
@@ -380,8 +397,11 @@ describe('ncdump of an aggregation', () => {
 });
 
 describe('NCSS on an aggregation', () => {
-  it('a time range across a file boundary equals the local files, sliced', async () => {
-    const url = `${running.url}/thredds/ncss/grid/datasets/${D360.id}?var=tas&time_start=2006-02-01&time_end=2006-04-30&accept=netcdf`;
+  it.each([
+    ['NetCDF-3', D360],
+    ['NetCDF-4', NC4],
+  ])('a time range across a file boundary equals the local files, sliced (%s members)', async (_kind, d) => {
+    const url = `${running.url}/thredds/ncss/grid/datasets/${d.id}?var=tas&time_start=2006-02-01&time_end=2006-04-30&accept=netcdf`;
     const res = await fetch(url);
     expect(res.status).toBe(200);
     const out = join(work, 'ncss-agg.nc');
@@ -394,7 +414,7 @@ describe('NCSS on an aggregation', () => {
       'want = mf.tas.sel(time=slice(sub.time.values[0], sub.time.values[-1]))',
       'print(json.dumps({"times": [str(t) for t in sub.time.values], "equal": bool(np.array_equal(sub.tas.values, want.values, equal_nan=True))}))',
     ].join('\n');
-    const { stdout } = await exec(PYTHON, ['-c', script, out, ...ordered(D360)], { cwd: work });
+    const { stdout } = await exec(PYTHON, ['-c', script, out, ...ordered(d)], { cwd: work });
     expect(JSON.parse(stdout)).toEqual({
       times: ['2006-02-16 00:00:00', '2006-03-16 00:00:00', '2006-04-16 00:00:00'],
       equal: true,

@@ -74,6 +74,15 @@ export interface Contact {
   role?: string;
 }
 
+/** A problem with a dataset's files as a whole, shown in the catalog. */
+export interface DatasetWarning {
+  /** `aggregation-refused`: the files disagree (no aggregation); `time-gap`, `time-overlap` between two files. */
+  code: 'aggregation-refused' | 'time-gap' | 'time-overlap';
+  message: string;
+  /** The file concerned, as its /thredds path (`<root>/<path>`). */
+  file?: string;
+}
+
 export interface DatasetRecord {
   /** Instance id: ESGF dataset id + `.v<version>` for DRS data, a generated slug otherwise. */
   id: string;
@@ -100,6 +109,12 @@ export interface DatasetRecord {
   contacts?: Contact[];
   provenance?: Provenance;
   warnings?: string[];
+  /**
+   * What joining the dataset's files along time found (a refused join, gaps,
+   * overlaps); recomputed when the aggregation is planned (after scans, on
+   * first use), absent when the files join cleanly.
+   */
+  aggregationWarnings?: DatasetWarning[];
   createdAt: string;
   updatedAt: string;
   /** Incremented on every write; the ETag of optimistic concurrency. */

@@ -22,6 +22,7 @@ export * from './storage/storage.service';
 export * from './storage/hdf5-worker.provider';
 export * from './storage/dataset-cache.service';
 export * from './capacity/capacity.service';
+export * from './storage/dataset-aggregation.service';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './datasets/dataset-input.dto';

@@ -28,6 +28,7 @@ import { createLogger, loggerParams, ROOT_LOGGER } from './observability/logging
 import { MetricsService } from './observability/metrics';
 import { OperationsController } from './observability/operations.controller';
 import { createQueueFactory, QUEUE_FACTORY, type QueueFactory } from './queue';
+import { DatasetAggregationService } from './storage/dataset-aggregation.service';
 import { DatasetCacheService } from './storage/dataset-cache.service';
 import { HDF5_WORKER, hdf5WorkerProvider } from './storage/hdf5-worker.provider';
 import { StorageService } from './storage/storage.service';
@@ -102,6 +103,7 @@ export class PlatformModule {
         StorageService,
         DatasetCacheService,
         CapacityService,
+        DatasetAggregationService,
         MetricsService,
         HealthService,
         ShutdownSequence,
@@ -121,6 +123,7 @@ export class PlatformModule {
         StorageService,
         DatasetCacheService,
         CapacityService,
+        DatasetAggregationService,
       ],
     };
   }

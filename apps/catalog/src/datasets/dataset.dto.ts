@@ -15,6 +15,15 @@ export class DatasetUrlsDto {
   ncss!: string;
 }
 
+/** A problem with the dataset's files as a whole. */
+export class DatasetWarningDto {
+  @ApiProperty({ enum: ['aggregation-refused', 'time-gap', 'time-overlap'] })
+  code!: 'aggregation-refused' | 'time-gap' | 'time-overlap';
+  message!: string;
+  /** The file concerned, as its /thredds path (`<root>/<path>`). */
+  file?: string;
+}
+
 export class DatasetDto {
   id!: string;
   datasetId!: string;
@@ -46,6 +55,8 @@ export class DatasetDto {
   contacts?: ContactDto[];
   provenance?: ProvenanceDto;
   warnings?: string[];
+  /** Problems joining the files along time (refused, gaps, overlaps); absent when they join cleanly. */
+  aggregationWarnings?: DatasetWarningDto[];
   urls!: DatasetUrlsDto;
   createdAt!: string;
   updatedAt!: string;
@@ -97,6 +108,9 @@ export function mapDataset(r: DatasetRecord, urls: DatasetAccessUrls): DatasetDt
     ...(r.contacts?.length ? { contacts: r.contacts } : {}),
     ...(r.provenance ? { provenance: r.provenance } : {}),
     ...(r.warnings?.length ? { warnings: r.warnings } : {}),
+    ...(r.aggregationWarnings?.length
+      ? { aggregationWarnings: r.aggregationWarnings.map((w) => ({ ...w })) }
+      : {}),
     urls,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -196,6 +210,7 @@ export const DATASET_FIELDS = [
   'contacts',
   'provenance',
   'warnings',
+  'aggregationWarnings',
   'createdAt',
   'updatedAt',
   'revision',

@@ -22,6 +22,7 @@ import {
 } from '@climcat/core';
 import {
   APP_CONFIG,
+  DatasetAggregationService,
   QUEUE_FACTORY,
   StorageService,
   safePath,
@@ -71,6 +72,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(QUEUE_FACTORY) queues: QueueFactory,
     private readonly storage: StorageService,
     private readonly files: FileIngestService,
+    private readonly aggregations: DatasetAggregationService,
   ) {
     this.queue = queues.create<ScanJob>(SCAN_QUEUE);
   }
@@ -308,6 +310,8 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       await this.files.settlePending(actor);
       await publish();
       if (!cancelled) {
+        // Datasets whose files changed: their aggregation warnings (refusal, gaps, overlaps) in the catalog now.
+        await this.aggregations.check(touched);
         for (const id of touched) seenDatasets.delete(id);
         const fixed = await this.files.repairDatasets(seenDatasets, actor);
         repaired += fixed.length;

@@ -78,6 +78,18 @@ export function aggregationXml(dataset: DatasetRecord): string {
     ...geospatialXml(dataset),
     `      <property name="aggregation" value="joinExisting time" />`,
     `      <property name="instance_id" value="${esc(dataset.id)}" />`,
+    // What planning the join found (a refusal, gaps, overlaps): a property per warning for
+    // programs, and one documentation element for people reading the catalog.
+    ...(dataset.aggregationWarnings ?? []).map(
+      (w) => `      <property name="aggregation_warning" value="${esc(`${w.code}: ${w.message}`)}" />`,
+    ),
+    ...(dataset.aggregationWarnings?.length
+      ? [
+          `      <documentation type="aggregation_warnings">${esc(
+            dataset.aggregationWarnings.map((w) => w.message).join('\n'),
+          )}</documentation>`,
+        ]
+      : []),
     `    </dataset>`,
   ];
   return `${lines.join('\n')}\n`;

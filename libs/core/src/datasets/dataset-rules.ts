@@ -7,7 +7,15 @@ import {
   PreconditionFailedError,
   type FieldProblem,
 } from '../errors';
-import type { AuditChange, AuditEntry, DatasetRecord, Facets, FileRecord, VariableInfo } from '../model';
+import type {
+  AuditChange,
+  AuditEntry,
+  DatasetRecord,
+  DatasetWarning,
+  Facets,
+  FileRecord,
+  VariableInfo,
+} from '../model';
 import {
   canRead,
   canWrite,
@@ -313,6 +321,33 @@ export class DatasetRules {
           },
           current.revision,
         );
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Records what planning the dataset's aggregation found (derived from its
+   * files like the totals, so no audit entry); a no-op when unchanged or when
+   * the dataset is gone. An empty list removes the member.
+   */
+  async setAggregationWarnings(id: string, warnings: DatasetWarning[]): Promise<void> {
+    const wanted = JSON.stringify(warnings);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.datasets.get(id);
+      if (!current || JSON.stringify(current.aggregationWarnings ?? []) === wanted) return;
+      const { aggregationWarnings: _old, ...rest } = current;
+      try {
+        await this.store.datasets.replace(
+          {
+            ...rest,
+            ...(warnings.length ? { aggregationWarnings: warnings } : {}),
+            updatedAt: new Date().toISOString(),
+          },
+          current.revision,
+        );
+        return;
       } catch (error) {
         if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
       }

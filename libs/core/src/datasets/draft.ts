@@ -63,6 +63,7 @@ export const READ_ONLY_MEMBERS = [
   'updatedAt',
   'revision',
   'warnings',
+  'aggregationWarnings',
 ] as const;
 
 export function instanceIdOf(draft: Pick<DatasetDraft, 'id' | 'datasetId' | 'version'>): string {

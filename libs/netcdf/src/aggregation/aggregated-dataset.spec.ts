@@ -164,6 +164,11 @@ describe('AggregatedDataset', () => {
       'gap: b2.nc ends at 2006-04-01T00:00:00, c.nc starts at 2006-07-16T00:00:00',
     ]);
     expect(attrString(plan.metadata.globalAttributes, WARNINGS_ATTRIBUTE)).toContain('gap: b2.nc');
+    // Structured for the catalog: the later file of each pair.
+    expect(plan.issues.map((w) => [w.code, w.file])).toEqual([
+      ['time-overlap', 'b2.nc'],
+      ['time-gap', 'c.nc'],
+    ]);
   });
 
   it('refuses a file whose coordinates, dimensions or variables disagree, naming it', async () => {

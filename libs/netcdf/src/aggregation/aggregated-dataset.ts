@@ -68,6 +68,15 @@ export interface AggregationPlan {
   members: PlannedMember[];
   /** Gaps and overlaps between consecutive files. */
   warnings: string[];
+  /** The same, structured: `file` is the later file of the pair. */
+  issues: AggregationIssue[];
+}
+
+/** A gap or overlap between two consecutive files. */
+export interface AggregationIssue {
+  code: 'time-gap' | 'time-overlap';
+  message: string;
+  file: string;
 }
 
 /** Files of one aggregation disagree (dimensions, variables, types, coordinates, calendar). */
@@ -270,17 +279,26 @@ export async function planAggregation(members: readonly AggregationMember[]): Pr
     offset += m.times.length;
   }
 
-  const warnings: string[] = [];
+  const issues: AggregationIssue[] = [];
   const step = median(steps);
   const iso = (t: number) => formatIso(ref.cf.decode(t));
   for (let i = 1; i < spans.length; i++) {
     const a = spans[i - 1] as (typeof spans)[number];
     const b = spans[i] as (typeof spans)[number];
     if (b.first <= a.last)
-      warnings.push(`overlap: ${b.name} starts at ${iso(b.first)}, before ${a.name} ends at ${iso(a.last)}`);
+      issues.push({
+        code: 'time-overlap',
+        message: `overlap: ${b.name} starts at ${iso(b.first)}, before ${a.name} ends at ${iso(a.last)}`,
+        file: b.name,
+      });
     else if (step !== undefined && step > 0 && b.first - a.last > 1.5 * step)
-      warnings.push(`gap: ${a.name} ends at ${iso(a.last)}, ${b.name} starts at ${iso(b.first)}`);
+      issues.push({
+        code: 'time-gap',
+        message: `gap: ${a.name} ends at ${iso(a.last)}, ${b.name} starts at ${iso(b.first)}`,
+        file: b.name,
+      });
   }
+  const warnings = issues.map((w) => w.message);
 
   const total = offset;
   const metadata: NcMetadata = {
@@ -308,6 +326,7 @@ export async function planAggregation(members: readonly AggregationMember[]): Pr
     timeVariables: [...timeVars],
     members: planned,
     warnings,
+    issues,
   };
 }
 

@@ -3,6 +3,7 @@ export {
   AggregationError,
   planAggregation,
   WARNINGS_ATTRIBUTE,
+  type AggregationIssue,
   type AggregationMember,
   type AggregationPlan,
   type OpenedMember,

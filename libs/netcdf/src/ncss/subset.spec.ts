@@ -1,7 +1,18 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { FileByteSource } from '../io/file-byte-source';
 import { MemoryByteSource } from '../io/byte-source';
 import { openNetcdf } from '../open';
-import { writeNetcdf3, type Netcdf3Data, type Netcdf3Schema } from '../cdf3/writer';
+import {
+  encodeValues,
+  planNetcdf3,
+  writeNetcdf3,
+  type Netcdf3Data,
+  type Netcdf3Schema,
+} from '../cdf3/writer';
 import type { NetcdfDataset } from '../dataset';
 import { toNumbers, type NcArray } from '../model';
 import { parseNcssQuery } from './params';
@@ -105,5 +116,98 @@ describe('planSubset + writeSubset', () => {
     sink.once('data', () => sink.destroy());
     sink.resume();
     await expect(writeSubset(ds, plan, sink)).rejects.toThrow(/closed before the subset was written/);
+  });
+
+  it('does not fail a target that closes after the whole answer was written (a consumer still buffering it)', async () => {
+    const ds = await grid(40);
+    const plan = await planSubset(ds, parseNcssQuery('var=tas'), { request: 'r' });
+    // As in the server: the stream is piped on (an error listener attached) and read as fast as written,
+    // so its 'close' (a nextTick after 'finish') comes before the writer's promise settles.
+    const sink = new PassThrough();
+    const errors: Error[] = [];
+    sink.on('error', (e: Error) => errors.push(e));
+    let bytes = 0;
+    sink.on('data', (c: Buffer) => (bytes += c.length));
+    await writeSubset(ds, plan, sink);
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toEqual([]);
+    expect(bytes).toBe(plan.fileBytes);
+  });
+
+  it('plans 64-bit offset once the answer passes 2 GiB (a sparse 2.2 GB source), classic below', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'climcat-ncss-2gib-'));
+    const path = join(dir, 'big.nc');
+    try {
+      // time is a fixed dimension so the coordinates sit before the data; tas and pr are holes.
+      // Two variables of 1.1 GB each: the reader refuses a single variable's vsize over 2^31 - 1.
+      const nt = 5_000;
+      const schema: Netcdf3Schema = {
+        format: '64bit-offset',
+        dimensions: [
+          { name: 'time', length: nt },
+          { name: 'lat', length: 192 },
+          { name: 'lon', length: 288 },
+        ],
+        variables: [
+          {
+            name: 'time',
+            type: 'double',
+            dimensions: ['time'],
+            attributes: [text('units', 'days since 2001-01-01'), text('calendar', '360_day')],
+          },
+          { name: 'lat', type: 'double', dimensions: ['lat'], attributes: [text('units', 'degrees_north')] },
+          { name: 'lon', type: 'double', dimensions: ['lon'], attributes: [text('units', 'degrees_east')] },
+          {
+            name: 'tas',
+            type: 'float',
+            dimensions: ['time', 'lat', 'lon'],
+            attributes: [text('units', 'K')],
+          },
+          { name: 'pr', type: 'float', dimensions: ['time', 'lat', 'lon'], attributes: [] },
+        ],
+        globalAttributes: [],
+      };
+      const { header, layout } = planNetcdf3(schema);
+      const values: Record<string, Float64Array> = {
+        time: Float64Array.from({ length: nt }, (_, i) => i + 0.5),
+        lat: Float64Array.from({ length: 192 }, (_, j) => -90 + (j + 0.5) * 0.9375),
+        lon: Float64Array.from({ length: 288 }, (_, i) => i * 1.25),
+      };
+      const fd = openSync(path, 'w');
+      writeSync(fd, header, 0, header.length, 0);
+      for (const [name, v] of Object.entries(values)) {
+        const bytes = encodeValues('double', v);
+        writeSync(fd, bytes, 0, bytes.length, layout.variables.find((x) => x.name === name)!.begin);
+      }
+      ftruncateSync(fd, layout.fileBytes);
+      closeSync(fd);
+      const ds = await openNetcdf(await FileByteSource.open(path));
+      const big = await planSubset(ds, parseNcssQuery('var=tas,pr'), { request: 'r' });
+      expect(big.fileBytes).toBeGreaterThan(2 ** 31);
+      expect(big.format).toBe('64bit-offset');
+      // 4500 of the 5000 times: ~1.99 GB, still classic.
+      const small = await planSubset(
+        ds,
+        parseNcssQuery('var=tas,pr&time_start=2001-01-01&time_end=2013-06-30'),
+        {
+          request: 'r',
+        },
+      );
+      expect(small.fileBytes).toBeLessThan(2 ** 31);
+      expect(small.format).toBe('classic');
+      // The planned answer's header as written: ncdump -k reads its format from it.
+      const sink = new PassThrough();
+      const first = new Promise<Buffer>((resolve) => sink.once('data', resolve));
+      const writing = writeSubset(ds, big, sink).catch(() => undefined);
+      const head = await first;
+      sink.destroy();
+      await writing;
+      expect(head.subarray(0, 4)).toEqual(Buffer.from('CDF\x02', 'latin1'));
+      const headFile = join(dir, 'head.nc');
+      writeFileSync(headFile, head);
+      expect(execFileSync('ncdump', ['-k', headFile], { encoding: 'utf8' }).trim()).toBe('64-bit offset');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -613,7 +613,10 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
   let done = false;
   const closed = () => new Error('the output stream was closed before the subset was written');
   const onClose = () => {
-    if (!done && target.listenerCount('error') > 0) target.emit('error', closed());
+    // A target closing after the writer ended it is done, not gone: its 'close' (a nextTick
+    // after 'finish') can come before writeAll's promise settles, and an error then would make
+    // a pipe destroy the answer while the last bytes are still on their way to the client.
+    if (!done && !target.writableEnded && target.listenerCount('error') > 0) target.emit('error', closed());
   };
   target.once('close', onClose);
   const alive = () => {
@@ -666,22 +669,40 @@ async function writeAll(
   if (recordDim) {
     const recordVars = plan.variables.filter((v) => v.record);
     const records = recordDim.indices;
-    // Records are interleaved in the file; each variable reads a batch of them (up to PIECE_BYTES) at once.
-    const batches = new Map<string, { from: number; to: number; data: NcArray; per: number }>();
+    // Records are interleaved in the file; each variable reads a batch of them (up to PIECE_BYTES) at once,
+    // and the next batch is read while this one is written (reads overlap encoding and the client's pace).
+    type Batch = { from: number; to: number; data: NcArray; per: number };
+    const readBatch = (v: PlanVariable, from: number): Promise<Batch> => {
+      const dims = v.source.dimensions.slice(1).map((d) => plan.dimensions.get(d) as PlanDimension);
+      const slabBytes = dims.reduce((a, d) => a * d.indices.length, 1) * TYPE_SIZE[v.source.type];
+      const m = Math.min(
+        records.length - from,
+        Math.max(1, Math.floor(PIECE_BYTES / Math.max(1, slabBytes))),
+      );
+      return readBlock(ds, plan, v, outRuns(records.slice(from, from + m))).then((data) => ({
+        from,
+        to: from + m,
+        data,
+        per: data.length / m,
+      }));
+    };
+    const batches = new Map<string, { batch: Batch; next?: Promise<Batch> }>();
+    const prefetch = (v: PlanVariable, batch: Batch) => {
+      if (batch.to >= records.length) return undefined;
+      const next = readBatch(v, batch.to);
+      // Awaited when its records come; a write failing first must not leave it unhandled.
+      next.catch(() => undefined);
+      return next;
+    };
     for (let r = 0; r < records.length; r++) {
       for (const v of recordVars) {
-        let batch = batches.get(v.name);
-        if (!batch || r >= batch.to) {
-          const dims = v.source.dimensions.slice(1).map((d) => plan.dimensions.get(d) as PlanDimension);
-          const slabBytes = dims.reduce((a, d) => a * d.indices.length, 1) * TYPE_SIZE[v.source.type];
-          const m = Math.min(
-            records.length - r,
-            Math.max(1, Math.floor(PIECE_BYTES / Math.max(1, slabBytes))),
-          );
-          const data = await readBlock(ds, plan, v, outRuns(records.slice(r, r + m)));
-          batch = { from: r, to: r + m, data, per: data.length / m };
-          batches.set(v.name, batch);
+        let held = batches.get(v.name);
+        if (!held || r >= held.batch.to) {
+          const batch = held?.next && held.batch.to === r ? await held.next : await readBatch(v, r);
+          held = { batch, next: prefetch(v, batch) };
+          batches.set(v.name, held);
         }
+        const batch = held.batch;
         const values = batch.data.subarray((r - batch.from) * batch.per, (r - batch.from + 1) * batch.per);
         alive();
         if (values.length > 0) await writer.write(v.name, values, r);

@@ -116,6 +116,10 @@ export const datasetSchema = new Schema<DatasetDocument>(
       nested,
     ),
     warnings: strings,
+    aggregationWarnings: {
+      type: [new Schema({ code: String, message: String, file: String }, nested)],
+      default: undefined,
+    },
     createdAt: String,
     updatedAt: String,
     revision: Number,
