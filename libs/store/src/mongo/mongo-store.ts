@@ -11,6 +11,11 @@ import {
   QUOTA_STATE_INDEXES,
 } from './mongo-quota.repository';
 import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
+import {
+  MongoUsageHistoryRepository,
+  USAGE_DRIFT_INDEXES,
+  USAGE_HISTORY_INDEXES,
+} from './mongo-usage-history.repository';
 import { ensureIndexes } from './mongo-support';
 import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
@@ -24,6 +29,8 @@ import {
   quotaSchema,
   quotaStateSchema,
   scanSchema,
+  usageDriftSchema,
+  usagePointSchema,
 } from './schemas';
 
 /** The production store: one mongoose connection, indexes created explicitly at start. */
@@ -35,6 +42,7 @@ export class MongoStore implements Store {
   readonly apiKeys: MongoApiKeyRepository;
   readonly scans: MongoScanRepository;
   readonly quotas: MongoQuotaRepository;
+  readonly usageHistory: MongoUsageHistoryRepository;
 
   private constructor(private readonly connection: Connection) {
     const datasets = connection.model('Dataset', datasetSchema);
@@ -51,6 +59,10 @@ export class MongoStore implements Store {
       connection.model('Quota', quotaSchema),
       connection.model('QuotaState', quotaStateSchema),
       connection.model('QuotaExemption', quotaExemptionSchema),
+    );
+    this.usageHistory = new MongoUsageHistoryRepository(
+      connection.model('UsagePoint', usagePointSchema),
+      connection.model('UsageDrift', usageDriftSchema),
     );
   }
 
@@ -93,6 +105,8 @@ export class MongoStore implements Store {
       ensureIndexes(c(COLLECTIONS.quotas), QUOTA_INDEXES),
       ensureIndexes(c(COLLECTIONS.quotaState), QUOTA_STATE_INDEXES),
       ensureIndexes(c(COLLECTIONS.quotaExemptions), QUOTA_EXEMPTION_INDEXES),
+      ensureIndexes(c(COLLECTIONS.usageHistory), USAGE_HISTORY_INDEXES),
+      ensureIndexes(c(COLLECTIONS.usageDrift), USAGE_DRIFT_INDEXES),
     ]);
   }
 }

@@ -20,6 +20,8 @@ import {
   type QuotaRecord,
   type QuotaUsageState,
   type ScanRecord,
+  type UsageDrift,
+  type UsagePoint,
 } from '@climcat/core';
 
 export const COLLECTIONS = {
@@ -31,6 +33,8 @@ export const COLLECTIONS = {
   quotas: 'quotas',
   quotaState: 'quota_state',
   quotaExemptions: 'quota_exemptions',
+  usageHistory: 'usage_history',
+  usageDrift: 'usage_drift',
 } as const;
 
 const nested = { _id: false, minimize: false, strict: 'throw' } as const;
@@ -281,6 +285,32 @@ export const quotaExemptionSchema = new Schema<QuotaExemption>(
     createdBy: String,
   },
   topLevel(COLLECTIONS.quotaExemptions),
+);
+
+export const usagePointSchema = new Schema<UsagePoint>(
+  {
+    kind: subjectKind,
+    name: { type: String, required: true },
+    day: { type: String, required: true },
+    bytes: Number,
+    files: Number,
+    at: String,
+    groups: strings,
+  },
+  topLevel(COLLECTIONS.usageHistory),
+);
+
+const usageSchema = new Schema({ bytes: Number, files: Number }, nested);
+
+export const usageDriftSchema = new Schema<UsageDrift>(
+  {
+    id: { type: String, required: true },
+    user: { type: String, required: true },
+    at: String,
+    before: usageSchema,
+    after: usageSchema,
+  },
+  topLevel(COLLECTIONS.usageDrift),
 );
 
 /** Plain record from a lean document: no `_id`, `__v` or derived keys. */

@@ -205,4 +205,27 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX quota_exemptions_subject ON quota_exemptions (kind, name, expires_at);
   `,
   // ---- end of scratch quotas ----
+  // 4: reserved for another part of issue 12 (merged from its branch).
+  '',
+  // 5: scratch usage history (one point per subject and UTC day) and reconciliation drift.
+  `
+  CREATE TABLE usage_history (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, name, day)
+  ) WITHOUT ROWID;
+  CREATE INDEX usage_history_day ON usage_history (day);
+  CREATE TABLE usage_drift (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX usage_drift_user ON usage_drift (user, at);
+  CREATE INDEX usage_drift_at ON usage_drift (at);
+  `,
 ];

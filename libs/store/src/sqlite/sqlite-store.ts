@@ -7,6 +7,7 @@ import { SqliteDatasetRepository } from './sqlite-dataset.repository';
 import { SqliteFileRepository } from './sqlite-file.repository';
 import { SqliteQuotaRepository } from './sqlite-quota.repository';
 import { SqliteScanRepository } from './sqlite-scan.repository';
+import { SqliteUsageHistoryRepository } from './sqlite-usage-history.repository';
 
 /** The embedded store of standalone mode: one better-sqlite3 connection, WAL journal. */
 export class SqliteStore implements Store {
@@ -17,6 +18,7 @@ export class SqliteStore implements Store {
   readonly apiKeys: SqliteApiKeyRepository;
   readonly scans: SqliteScanRepository;
   readonly quotas: SqliteQuotaRepository;
+  readonly usageHistory: SqliteUsageHistoryRepository;
 
   private constructor(private readonly db: Db) {
     this.datasets = new SqliteDatasetRepository(db);
@@ -25,6 +27,7 @@ export class SqliteStore implements Store {
     this.apiKeys = new SqliteApiKeyRepository(db);
     this.scans = new SqliteScanRepository(db);
     this.quotas = new SqliteQuotaRepository(db);
+    this.usageHistory = new SqliteUsageHistoryRepository(db);
   }
 
   /** `roots` upgrade rows written before locations were (root name, path). */
