@@ -6,13 +6,14 @@ import { QuotaService } from './quotas/quota.service';
 import { StatusService } from './quotas/status.service';
 import { UploadController } from './uploads/upload.controller';
 import { UploadService } from './uploads/upload.service';
+import { UsageController } from './usage/usage.controller';
 import { UsageService } from './usage/usage.service';
 
 const providers = [QuotaService, StatusService, UsageService, UploadService];
 
 /** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads. */
 @Module({
-  controllers: [QuotaController, UploadController, PurgeController],
+  controllers: [QuotaController, UploadController, PurgeController, UsageController],
   providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
 })
 export class ScratchQuotaModule {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
 import { scratchUser } from '../scratch-paths';
-import { UsageService } from '../usage/usage.service';
+import { UsageService, type UserUsage } from '../usage/usage.service';
 import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
 
 export interface ScratchStatus {
@@ -22,6 +22,8 @@ export interface ScratchStatus {
   scannedAt?: string;
   purge: { files: number; bytes: number; next: string | null };
   largest: { path: string; bytes: number }[];
+  /** What could not be read (e.g. permission denied): not counted in usage. */
+  unreadable: { path: string; reason: string }[];
   advice?: string;
 }
 
@@ -36,9 +38,10 @@ export class StatusService {
   async me(caller: Principal): Promise<ScratchStatus> {
     const user = scratchUser(caller);
     const effective = await this.quotas.limitsFor(user, caller.groups);
-    // First look in this process: measure, so the answer is about the directory as it is.
-    if (!this.usage.lastLargest(user)) await this.measure(user, effective);
-    return this.status(user, effective);
+    // The live view: changes seen up to now are applied, no rescan.
+    const measured = await this.usage.current(user, caller.groups);
+    await this.record(user, effective, measured);
+    return this.status(user, effective, measured);
   }
 
   /** Recomputes usage now (admins for anyone, users for themselves) and answers when done. */
@@ -52,19 +55,23 @@ export class StatusService {
       user = target;
     }
     const effective = await this.quotas.limitsFor(user, user === self ? caller.groups : []);
-    await this.measure(user, effective);
-    return this.status(user, effective);
+    const measured = await this.usage.scan(user);
+    await this.record(user, effective, measured);
+    return this.status(user, effective, measured);
   }
 
-  private async measure(user: string, effective: EffectiveLimits): Promise<void> {
-    const measured = await this.usage.scan(user);
+  private async record(user: string, effective: EffectiveLimits, measured: UserUsage): Promise<void> {
     await this.quotas.recordScan(user, effective.limits, { bytes: measured.bytes, files: measured.files });
   }
 
-  private async status(user: string, effective: EffectiveLimits): Promise<ScratchStatus> {
+  private async status(
+    user: string,
+    effective: EffectiveLimits,
+    measured: UserUsage,
+  ): Promise<ScratchStatus> {
     const { state, evaluation } = await this.quotas.evaluate(user, effective.limits);
     const { limits } = effective;
-    const largest = this.usage.lastLargest(user) ?? [];
+    const largest = measured.largest;
     const status: ScratchStatus = {
       user,
       directory: await this.usage.userDirectory(user),
@@ -81,8 +88,9 @@ export class StatusService {
       state: evaluation.state,
       ...(evaluation.graceUntil ? { graceUntil: evaluation.graceUntil.toISOString() } : {}),
       ...(state.scannedAt ? { scannedAt: state.scannedAt } : {}),
-      purge: this.usage.lastPurgeSummary(user) ?? { files: 0, bytes: 0, next: null },
+      purge: measured.purge,
       largest,
+      unreadable: measured.problems,
     };
     const advice = adviceFor(status);
     return advice ? { ...status, advice } : status;

@@ -155,6 +155,13 @@ const envSchema = z
     SCRATCH_PURGE_NOTICE: duration.optional(),
     SCRATCH_NOATIME: bool.optional(),
     SCRATCH_RESERVATION_TTL: duration.optional(),
+    SCRATCH_RECONCILE_INTERVAL: duration
+      .refine((ms) => ms >= 1000, { message: 'must be at least 1s' })
+      .optional(),
+    SCRATCH_MAX_WATCHES: positiveInt.optional(),
+    SCRATCH_HISTORY_KEEP: duration
+      .refine((ms) => ms >= 86400e3, { message: 'must be at least 1d' })
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -279,6 +286,8 @@ export interface AppConfig {
     reservationTtlSeconds: number;
     /** Fair-use purge: files unused this many days are purged, after being on the plan `noticeDays`. */
     purge: { maxIdleDays: number; noticeDays: number; noatime: boolean };
+    /** Live usage: full scans that correct the watcher's drift, and the most directories it may watch. */
+    usage: { reconcileIntervalMs: number; maxWatches?: number; historyKeepDays: number };
   };
 }
 
@@ -380,6 +389,11 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
         maxIdleDays: (e.SCRATCH_PURGE_AFTER ?? 56 * 86400e3) / 86400e3,
         noticeDays: (e.SCRATCH_PURGE_NOTICE ?? 7 * 86400e3) / 86400e3,
         noatime: e.SCRATCH_NOATIME ?? false,
+      },
+      usage: {
+        reconcileIntervalMs: e.SCRATCH_RECONCILE_INTERVAL ?? 6 * 3600e3,
+        ...(e.SCRATCH_MAX_WATCHES !== undefined ? { maxWatches: e.SCRATCH_MAX_WATCHES } : {}),
+        historyKeepDays: Math.floor((e.SCRATCH_HISTORY_KEEP ?? 365 * 86400e3) / 86400e3),
       },
     },
   };
