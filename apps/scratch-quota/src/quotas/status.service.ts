@@ -55,7 +55,7 @@ export class StatusService {
       user = target;
     }
     const effective = await this.quotas.limitsFor(user, user === self ? caller.groups : []);
-    const measured = await this.usage.scan(user);
+    const measured = await this.usage.scan(user, user === self ? caller.groups : undefined);
     await this.record(user, effective, measured);
     return this.status(user, effective, measured);
   }

@@ -18,6 +18,7 @@ import {
 } from '@climcat/core';
 import { scratchUser } from '../scratch-paths';
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -72,8 +73,6 @@ export function s3ScratchPrefix(user: string): string {
 const DAY_MS = 86_400_000;
 /** How often the live view's usage is written to the daily history (a day's last write stays). */
 const SAMPLE_MS = 3_600_000;
-/** /me writes a user's history point at most this often. */
-const ME_SAMPLE_MS = 300_000;
 
 /**
  * One live view of SCRATCH_ROOT (a UsageTree: full scan, then inotify
@@ -98,8 +97,14 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private reconciling: Promise<ReconcileReport> | undefined;
   /** Groups each user was last seen with (their group claims at /me), for group history. */
   private readonly groupsOf = new Map<string, string[]>();
-  private readonly lastPoint = new Map<string, number>();
+  /** The last point written per user, so /me writes only when the value or the day changes. */
+  private readonly lastPoint = new Map<
+    string,
+    { day: string; bytes: number; files: number; groups: string | undefined }
+  >();
   private closed = false;
+  /** Created outside any request: see `warn`. */
+  private readonly jobContext = new AsyncResource('ScratchUsage');
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -111,7 +116,7 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     this.tree = new UsageTree(this.scanner, config.scratchRoot, {
       ...(maxWatches !== undefined ? { maxWatches } : {}),
       onDegraded: (reason) =>
-        this.logger.warn(
+        this.warn(
           `Live scratch usage stopped watching: ${reason}. Usage now comes from scans ` +
             '(each /me rescans the caller; full reconciliation every SCRATCH_RECONCILE_INTERVAL). ' +
             'Raise fs.inotify.max_user_watches (or SCRATCH_MAX_WATCHES) and restart to watch again.',
@@ -190,7 +195,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
    * Rescans one user now: their directory (replacing that part of the live
    * view; a difference from it is recorded as drift) and their S3 prefix.
    */
-  scan(user: string): Promise<UserUsage> {
+  scan(user: string, groups?: readonly string[]): Promise<UserUsage> {
+    if (groups) this.groupsOf.set(user, [...groups]);
     const running = this.running.get(user);
     if (running) return running;
     const scan = this.measure(user).finally(() => this.running.delete(user));
@@ -202,12 +208,14 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     await this.ready;
     await this.userDirectory(user);
     const now = this.clock.now();
+    // Changes already seen are applied first, so only what the watcher missed counts as drift.
+    if (this.tree.live) await this.tree.settled();
     const known = this.tree.has(user);
     const policy = this.config.scratch.purge;
     const result = await this.tree.reconcile(now, { prefix: user, idle: idleCriterion(policy, now) });
     this.setPurgeSummary(user, result.scan.idle);
     // A live view that held the directory and disagrees: drift (a directory new to it is not).
-    if (known && this.tree.live) await this.recordDrift(result, now, [user]);
+    if (known && result.beforeByTop.has(user) && this.tree.live) await this.recordDrift(result, now, [user]);
     await this.listS3(user);
     const usage = this.usageOf(user);
     await this.recordPoints([[user, usage]], now);
@@ -268,11 +276,20 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     if (drift.length === 0) return drift;
     await this.store.usageHistory.recordDrift(drift);
     for (const d of drift)
-      this.logger.warn(
+      this.warn(
         `Scratch usage of ${d.user} drifted from the live view: ${d.before.bytes} bytes / ${d.before.files} files ` +
           `became ${d.after.bytes} bytes / ${d.after.files} files on a full scan`,
       );
     return drift;
+  }
+
+  /**
+   * Warnings of the usage jobs, outside any request's logging context (a
+   * reconciliation is a job even when a request started it; the request's
+   * bound logger lost these lines).
+   */
+  private warn(message: string): void {
+    this.jobContext.runInAsyncScope(() => this.logger.warn(message));
   }
 
   /** Drift records, newest first (one user's when given). */
@@ -423,7 +440,13 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private async maybeRecordPoint(user: string, usage: UserUsage): Promise<void> {
     const now = this.clock.now();
     const last = this.lastPoint.get(user);
-    if (last !== undefined && utcDay(new Date(last)) === utcDay(now) && now.getTime() - last < ME_SAMPLE_MS)
+    const groups = this.groupsOf.get(user)?.join(',');
+    if (
+      last?.day === utcDay(now) &&
+      last.bytes === usage.bytes &&
+      last.files === usage.files &&
+      last.groups === groups
+    )
       return;
     await this.recordPoints([[user, usage]], now);
   }
@@ -461,7 +484,7 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
         at,
         ...(memberOf.length ? { groups: memberOf } : {}),
       });
-      this.lastPoint.set(user, now.getTime());
+      this.lastPoint.set(user, { day, bytes: usage.bytes, files: usage.files, groups: memberOf.join(',') });
     }
     if (groups.size === 0) return;
     const members = await this.store.usageHistory.pointsOfDay('user', day);
