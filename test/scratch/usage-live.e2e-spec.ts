@@ -10,6 +10,7 @@ import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, write
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
+import { IngestorModule } from '../../apps/ingestor/src/ingestor.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { UsageService } from '../../apps/scratch-quota/src/usage/usage.service';
 import { ADMIN, bearer, startApp, type RunningApp } from '../harness/app';
@@ -62,9 +63,9 @@ async function keyFor(app: RunningApp, user: string, groups: string[] = []): Pro
   return bearer(res.body.key as string);
 }
 
-function start(env: Record<string, string> = {}): Promise<RunningApp> {
+function start(env: Record<string, string> = {}, withIngestor = false): Promise<RunningApp> {
   return startApp({
-    features: [CatalogModule, ScratchQuotaModule.withClock(clock)],
+    features: [CatalogModule, ...(withIngestor ? [IngestorModule] : []), ScratchQuotaModule.withClock(clock)],
     env: { SCRATCH_SOFT_BYTES: '100MB', SCRATCH_HARD_BYTES: '200MB', ...env },
     logs: true,
   });
@@ -370,17 +371,46 @@ describe('scratch usage past the watch limit', () => {
 
 describe('scratch usage of S3 prefixes', () => {
   const BUCKET = `scratch-usage-${Date.now().toString(36)}`;
+  const WEBHOOK_TOKEN = 'scratch-usage-webhook-token-0123';
+
+  /** A MinIO notification, as MinIO posts it (keys URL-encoded). */
+  function notify(eventName: string, key: string): Promise<Answer> {
+    return call(app, 'POST', '/ingest/v1/webhooks/s3', bearer(WEBHOOK_TOKEN), {
+      Records: [
+        {
+          eventName,
+          s3: {
+            bucket: { name: BUCKET },
+            object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), size: 0 },
+          },
+        },
+      ],
+    });
+  }
+
+  async function meUntil(headers: Record<string, string>, bytes: number): Promise<Answer> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const me = await call(app, 'GET', '/scratch/v1/me', headers);
+      if (me.body.usage?.bytes === bytes || Date.now() > deadline) return me;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   let app: RunningApp;
 
   beforeAll(async () => {
     clock.t = START;
     await s3TestClient().makeBucket(BUCKET);
-    app = await start({
-      S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
-      S3_ACCESS_KEY: 'S3RVER',
-      S3_SECRET_KEY: 'S3RVER',
-      S3_BUCKET: BUCKET,
-    });
+    app = await start(
+      {
+        S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+        S3_BUCKET: BUCKET,
+        INGEST_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+      },
+      true,
+    );
   });
   afterAll(() => app.close());
 
@@ -407,6 +437,31 @@ describe('scratch usage of S3 prefixes', () => {
     expect((await call(app, 'GET', '/scratch/v1/me', uma)).body.usage).toEqual({
       bytes: posix + 18_000,
       files: 3,
+    });
+  });
+
+  it('follows bucket events posted to the ingestor webhook between listings', async () => {
+    const s3 = s3TestClient();
+    const vic = await keyFor(app, 'vic');
+    await s3.putObject(BUCKET, 'scratch/vic/first.nc', Buffer.alloc(1000, 1));
+    const first = (await call(app, 'GET', '/scratch/v1/me', vic)).body.usage;
+    const posix = du(join(app.config.scratchRoot, 'vic'));
+    expect(first).toEqual({ bytes: posix + 1000, files: 1 });
+    await s3.putObject(BUCKET, 'scratch/vic/run 2/evented.nc', Buffer.alloc(2500, 1));
+    expect((await notify('s3:ObjectCreated:Put', 'scratch/vic/run 2/evented.nc')).status).toBe(202);
+    expect((await meUntil(vic, posix + 3500)).body.usage).toEqual({ bytes: posix + 3500, files: 2 });
+    // A duplicate delivery changes nothing; a removal takes the object out.
+    await notify('s3:ObjectCreated:Put', 'scratch/vic/run 2/evented.nc');
+    await s3.removeObject(BUCKET, 'scratch/vic/first.nc');
+    await notify('s3:ObjectRemoved:Delete', 'scratch/vic/first.nc');
+    expect((await meUntil(vic, posix + 2500)).body.usage).toEqual({ bytes: posix + 2500, files: 1 });
+    // An object of another user whose name starts the same is not hers.
+    await s3.putObject(BUCKET, 'scratch/vicky/x.nc', Buffer.alloc(4000, 1));
+    await notify('s3:ObjectCreated:Put', 'scratch/vicky/x.nc');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await call(app, 'GET', '/scratch/v1/me', vic)).body.usage).toEqual({
+      bytes: posix + 2500,
+      files: 1,
     });
   });
 });

@@ -7,9 +7,10 @@ import { StatusService } from './quotas/status.service';
 import { UploadController } from './uploads/upload.controller';
 import { UploadService } from './uploads/upload.service';
 import { UsageController } from './usage/usage.controller';
+import { UsageEventsProcessor } from './usage/usage-events.processor';
 import { UsageService } from './usage/usage.service';
 
-const providers = [QuotaService, StatusService, UsageService, UploadService];
+const providers = [QuotaService, StatusService, UsageService, UsageEventsProcessor, UploadService];
 
 /** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads. */
 @Module({
