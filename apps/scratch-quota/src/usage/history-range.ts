@@ -2,6 +2,7 @@ import { InvalidError } from '@climcat/core';
 
 const DAY_MS = 86_400_000;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** `YYYY-MM-DD` of a time, in UTC. */
 export function utcDay(at: Date): string {
@@ -12,7 +13,11 @@ function day(value: unknown, field: string): string | undefined {
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string') throw InvalidError.field(field, 'must be given once, as a date YYYY-MM-DD');
   // A date-time is taken for its UTC day; anything else (or a day that does not exist) is refused.
-  const date = DATE.test(value) ? value : Number.isNaN(Date.parse(value)) ? '' : utcDay(new Date(value));
+  const date = DATE.test(value)
+    ? value
+    : DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))
+      ? utcDay(new Date(value))
+      : '';
   if (
     !date ||
     Number.isNaN(Date.parse(`${date}T00:00:00Z`)) ||

@@ -103,6 +103,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     { day: string; bytes: number; files: number; groups: string | undefined }
   >();
   private closed = false;
+  /** Whether a full scan has built the live view yet. */
+  private scanned = false;
   /** Created outside any request: see `warn`. */
   private readonly jobContext = new AsyncResource('ScratchUsage');
 
@@ -243,7 +245,11 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     }
     const users = this.users();
     for (const user of users) this.setPurgeSummary(user, idleByUser.get(user) ?? []);
-    const drift = await this.recordDrift(result, now, [...new Set([...result.beforeByTop.keys(), ...users])]);
+    // The first scan builds the view: nothing to have drifted from.
+    const drift = this.scanned
+      ? await this.recordDrift(result, now, [...new Set([...result.beforeByTop.keys(), ...users])])
+      : [];
+    this.scanned = true;
     for (const user of users)
       await this.listS3(user).catch((error: unknown) =>
         this.logger.warn(`Listing s3 prefix ${s3ScratchPrefix(user)} failed: ${String(error)}`),
