@@ -21,7 +21,7 @@ import {
 } from './tree-scan';
 
 export interface UsageTreeOptions {
-  /** Quiet time before changed directories are re-listed (default 100 ms). */
+  /** Time from a directory's first change until changed directories are re-listed (default 100 ms). */
   debounceMs?: number;
   /** Watch directories for changes (default true). */
   watch?: boolean;
@@ -277,7 +277,9 @@ export class UsageTree {
   private markDirty(key: string, path: ScanPath): void {
     if (this.closed || this.paused) return;
     this.dirty.set(key, path);
-    if (this.timer) clearTimeout(this.timer);
+    // A batch is flushed this long after its first change, not after the last: under a steady stream
+    // of writes re-listing keeps pace instead of waiting for quiet.
+    if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flushing = this.flushing.then(() => this.flush());
