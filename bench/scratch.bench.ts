@@ -14,7 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TreeScanner } from '../apps/scratch-quota/src/usage/tree-scan';
-import { UsageTree } from '../apps/scratch-quota/src/usage/usage-tree';
+import { UsageService } from '../apps/scratch-quota/src/usage/usage.service';
+import { SYSTEM_CLOCK } from '../apps/scratch-quota/src/clock';
+import { loadConfig, StorageService } from '@climcat/platform';
+import { createStore } from '@climcat/store';
 import { planPurge } from '../apps/scratch-quota/src/purge/purge-planner';
 import { fmt, prng } from './lib';
 
@@ -81,8 +84,13 @@ async function main(): Promise<void> {
         `(${fmt((peakRss - rssBefore) / DIRS / 1024, 2)} KB per directory)\n`,
     );
 
-    const tree = new UsageTree(scanner, root, { debounceMs: 50 });
-    await tree.reconcile();
+    // The live view as the service runs it: UsageService (one UsageTree over SCRATCH_ROOT), asked as /me asks.
+    const state = mkdtempSync(join(tmpdir(), 'climcat-bench-state-'));
+    const config = loadConfig('scratch-quota', { SCRATCH_ROOT: root, STATE_DIR: state, LOG_LEVEL: 'silent' });
+    const store = await createStore({ adapter: 'sqlite', path: join(state, 'bench.db') });
+    const usage = new UsageService(config, new StorageService(config), SYSTEM_CLOCK, store);
+    usage.onModuleInit();
+    await usage.current('user0');
     const changes = Math.max(1, Math.floor(FILES / 100));
     const start = performance.now();
     for (let i = 0; i < changes; i++) {
@@ -92,18 +100,23 @@ async function main(): Promise<void> {
     const written = performance.now() - start;
     const expected = du(root);
     for (;;) {
-      await tree.settled();
-      if (tree.totals().bytes === expected) break;
+      await usage.current('user0');
+      if (usage.tree.totals().bytes === expected) break;
       if (performance.now() - start > 60_000)
-        throw new Error(`live view never matched du (${tree.totals().bytes} vs ${expected})`);
+        throw new Error(`live view never matched du (${usage.tree.totals().bytes} vs ${expected})`);
       await new Promise((r) => setTimeout(r, 10));
     }
     const seen = performance.now() - start;
+    const me = await usage.current('user0');
+    if (me.bytes !== du(join(root, 'user0'))) throw new Error(`/me of user0 ${me.bytes} differs from du`);
     process.stdout.write(
-      `live view: ${changes} files (1%) rewritten in ${fmt(written, 0)} ms; usage equal to du ${fmt(seen, 0)} ms after the first write ` +
+      `live view (UsageService, as /me): ${changes} files (1%) rewritten in ${fmt(written, 0)} ms; usage equal to du ${fmt(seen, 0)} ms after the first write ` +
         `(${fmt((seen - written) / 1000, 2)} s after the last; goal ≤ 2 s, no rescan)\n`,
     );
-    tree.close();
+    await usage.onModuleDestroy();
+    await usage.onApplicationShutdown();
+    await store.close();
+    rmSync(state, { recursive: true, force: true });
 
     // Purge planning: the older half of the run directories, 100 days unused.
     execFileSync('sh', [

@@ -8,6 +8,7 @@ import { createApp, loadConfig, type AppConfig, type ServiceName } from '@climca
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { IngestorModule } from '../../apps/ingestor/src/ingestor.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
@@ -63,6 +64,9 @@ export async function startApp(
     ...options.env,
   });
   const logs: LogLine[] = [];
+  // nestjs-pino keeps its out-of-request logger process-wide (the first app's): lines written
+  // outside a request (jobs, timers) go to this app's `logs` only after a reset.
+  if (options.logs) __resetOutOfContextForTests();
   const app = await createApp(
     config,
     options.features ?? ALL_FEATURES,

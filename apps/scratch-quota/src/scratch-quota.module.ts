@@ -17,12 +17,15 @@ import { QuotaService } from './quotas/quota.service';
 import { StatusService } from './quotas/status.service';
 import { UploadController } from './uploads/upload.controller';
 import { UploadService } from './uploads/upload.service';
+import { UsageController } from './usage/usage.controller';
+import { UsageEventsProcessor } from './usage/usage-events.processor';
 import { UsageService } from './usage/usage.service';
 
 const providers = [
   QuotaService,
   StatusService,
   UsageService,
+  UsageEventsProcessor,
   UploadService,
   PromotionService,
   PurgeService,
@@ -46,6 +49,7 @@ const providers = [
     PurgeController,
     ExemptionController,
     PromotionController,
+    UsageController,
   ],
   providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
 })

@@ -17,7 +17,7 @@ export interface CapacityBudgets {
 }
 
 /** One day's total of a tier (or a user), as a usage history keeps it. */
-export interface UsagePoint {
+export interface SeriesPoint {
   /** `YYYY-MM-DD` or a full ISO date-time. */
   at: string;
   bytes: number;
@@ -35,7 +35,7 @@ const DAY_MS = 24 * 3600 * 1000;
  * The trend of a usage series (any order); undefined with fewer than two
  * points or when they all fall on one instant (no growth can be measured).
  */
-export function trendOf(series: readonly UsagePoint[]): CapacityTrend | undefined {
+export function trendOf(series: readonly SeriesPoint[]): CapacityTrend | undefined {
   const points = series
     .map((p) => ({ t: Date.parse(p.at) / DAY_MS, bytes: p.bytes }))
     .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.bytes));

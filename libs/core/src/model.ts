@@ -263,6 +263,29 @@ export interface QuotaUsageState {
   reservations: QuotaReservation[];
 }
 
+/** One day of a user's or group's scratch usage (the last value measured that day). */
+export interface UsagePoint {
+  kind: QuotaSubjectKind;
+  name: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  day: string;
+  bytes: number;
+  files: number;
+  /** When the value was measured (ISO); a later measurement of the same day replaces it. */
+  at: string;
+  /** A user's groups when measured (what a group's point sums over). */
+  groups?: string[];
+}
+
+/** What a reconciliation (full scan) found the live usage view had drifted by, for one user. */
+export interface UsageDrift {
+  id: string;
+  user: string;
+  at: string;
+  before: { bytes: number; files: number };
+  after: { bytes: number; files: number };
+}
+
 /** A time-limited exemption from scratch rules (e.g. the purge) for a user or group. */
 export interface QuotaExemption {
   id: string;

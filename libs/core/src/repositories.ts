@@ -25,6 +25,8 @@ import type {
   QuotaSubjectKind,
   ScanRecord,
   StorageLocation,
+  UsageDrift,
+  UsagePoint,
   TimeCoverage,
 } from './model';
 import type { DatasetQuery, DatasetSearchResult, Page, Paged } from './query';
@@ -235,6 +237,21 @@ export interface PromotionRepository {
   listUnfinished(): Promise<PromotionRecord[]>;
 }
 
+/** Daily usage history per user and group, and the drift reconciliations found. */
+export interface UsageHistoryRepository {
+  /** Creates or replaces the subject's point of `point.day`, unless the stored one was measured later. */
+  putPoint(point: UsagePoint): Promise<void>;
+  /** Points of one subject with `from <= day <= to` (days `YYYY-MM-DD`), oldest first. */
+  points(kind: QuotaSubjectKind, name: string, from: string, to: string): Promise<UsagePoint[]>;
+  /** Every subject's point of one day (of one kind). */
+  pointsOfDay(kind: QuotaSubjectKind, day: string): Promise<UsagePoint[]>;
+  /** Deletes points of days before `day`; returns how many went. */
+  prune(day: string): Promise<number>;
+  recordDrift(entries: readonly UsageDrift[]): Promise<void>;
+  /** Newest first; one user's when `user` is given. */
+  listDrift(options: { user?: string; limit: number }): Promise<UsageDrift[]>;
+}
+
 /** An empty usage state of a subject (what `update` starts from when none is stored). */
 export function emptyQuotaState(kind: QuotaSubjectKind, name: string): QuotaUsageState {
   return { kind, name, usage: { bytes: 0, files: 0 }, softSince: {}, reservations: [] };
@@ -250,6 +267,7 @@ export interface Store {
   readonly scans: ScanRepository;
   readonly quotas: QuotaRepository;
   readonly promotions: PromotionRepository;
+  readonly usageHistory: UsageHistoryRepository;
   /** Throws if the backing database cannot answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

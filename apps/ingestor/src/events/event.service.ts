@@ -8,13 +8,16 @@ import {
 import { InvalidError, NotFoundError, UnauthorizedError, type FieldProblem } from '@climcat/core';
 import {
   APP_CONFIG,
+  isScratchObjectKey,
   QUEUE_FACTORY,
+  SCRATCH_OBJECT_EVENT_QUEUE,
   StorageService,
   type AppConfig,
   type JobInfo,
   type JobQueue,
   type JobState,
   type QueueFactory,
+  type ScratchObjectEvent,
 } from '@climcat/platform';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { FileIngestService } from '../files/file-ingest.service';
@@ -51,6 +54,8 @@ interface MinioRecord {
 export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('EventService');
   readonly queue: JobQueue<ObjectEventJob>;
+  /** Objects under scratch/<user>/ of S3_BUCKET, for the scratch-quota service's usage. */
+  private readonly scratch: JobQueue<ScratchObjectEvent>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,6 +64,7 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly files: FileIngestService,
   ) {
     this.queue = queues.create<ObjectEventJob>(EVENT_QUEUE);
+    this.scratch = queues.create<ScratchObjectEvent>(SCRATCH_OBJECT_EVENT_QUEUE);
   }
 
   onApplicationBootstrap(): void {
@@ -67,6 +73,7 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.queue.close();
+    await this.scratch.close();
   }
 
   /** Checks the webhook token (Bearer or the raw Authorization value MinIO sends). */
@@ -85,6 +92,8 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
     const jobs: string[] = [];
     let ignored = 0;
     for (const record of records) {
+      const scratch = record.bucket === this.config.s3?.bucket && isScratchObjectKey(record.key);
+      if (scratch) await this.forwardScratch(record);
       // Every root whose bucket and prefix hold the key sees the object (a scan of each would list it).
       const holders = this.config.roots.flatMap((r) =>
         r.kind === 's3' && r.bucket === record.bucket && (!r.prefix || record.key.startsWith(`${r.prefix}/`))
@@ -92,7 +101,7 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
           : [],
       );
       if (!holders.length) {
-        ignored++;
+        if (!scratch) ignored++;
         continue;
       }
       for (const { root, path } of holders) {
@@ -110,6 +119,22 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
       }
     }
     return { accepted: jobs.length, jobs, ignored };
+  }
+
+  /** The scratch-quota service stats the object itself (its usage tally); order does not matter. */
+  private async forwardScratch(record: Omit<ObjectEventJob, 'root' | 'path'>): Promise<void> {
+    const jobId = createHash('sha256')
+      .update(
+        ['scratch', record.bucket, record.key, record.event, record.etag ?? '', record.sequencer ?? ''].join(
+          '\0',
+        ),
+      )
+      .digest('hex')
+      .slice(0, 40);
+    await this.scratch.add(
+      { bucket: record.bucket, key: record.key, event: record.event },
+      { jobId, attempts: 5, backoffMs: 500 },
+    );
   }
 
   async handle(job: ObjectEventJob): Promise<{ action: string; datasetId: string | null }> {

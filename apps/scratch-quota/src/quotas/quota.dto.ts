@@ -147,6 +147,12 @@ class PurgeSummaryDto {
   next!: string | null;
 }
 
+class UnreadableDto {
+  /** Relative to your directory (`.` for the directory itself); bytes that are not UTF-8 as \\xNN. */
+  path!: string;
+  reason!: string;
+}
+
 class LargestDto {
   path!: string;
   bytes!: number;
@@ -171,6 +177,8 @@ export class ScratchStatusDto {
   purge!: PurgeSummaryDto;
   @ApiProperty({ type: [LargestDto] })
   largest!: LargestDto[];
+  @ApiProperty({ type: [UnreadableDto], description: 'entries that could not be read (not counted)' })
+  unreadable!: UnreadableDto[];
   /** What to do when over quota. */
   advice?: string;
 }

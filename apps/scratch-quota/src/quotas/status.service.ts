@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
 import { StatusFileService } from '../report/status-file';
 import { scratchUser } from '../scratch-paths';
-import { UsageService } from '../usage/usage.service';
+import { UsageService, type UserUsage } from '../usage/usage.service';
 import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
 
 export interface ScratchStatus {
@@ -23,6 +23,8 @@ export interface ScratchStatus {
   scannedAt?: string;
   purge: { files: number; bytes: number; next: string | null };
   largest: { path: string; bytes: number }[];
+  /** What could not be read (e.g. permission denied): not counted in usage. */
+  unreadable: { path: string; reason: string }[];
   advice?: string;
 }
 
@@ -47,16 +49,18 @@ export class StatusService {
 
   /** Re-evaluates a user's state (and so rewrites their status file) after a change made without /me. */
   async refresh(user: string): Promise<ScratchStatus> {
-    return this.status(user, await this.limitsOf(user));
+    const groups = this.groupsSeen.get(user) ?? [];
+    return this.status(user, await this.limitsOf(user), await this.usage.current(user, groups));
   }
 
   async me(caller: Principal): Promise<ScratchStatus> {
     const user = scratchUser(caller);
     this.groupsSeen.set(user, [...caller.groups]);
     const effective = await this.quotas.limitsFor(user, caller.groups);
-    // First look in this process: measure, so the answer is about the directory as it is.
-    if (!this.usage.lastLargest(user)) await this.measure(user, effective);
-    return this.status(user, effective);
+    // The live view: changes seen up to now are applied, no rescan.
+    const measured = await this.usage.current(user, caller.groups);
+    await this.record(user, effective, measured);
+    return this.status(user, effective, measured);
   }
 
   /** Recomputes usage now (admins for anyone, users for themselves) and answers when done. */
@@ -70,19 +74,23 @@ export class StatusService {
       user = target;
     }
     const effective = await this.quotas.limitsFor(user, user === self ? caller.groups : []);
-    await this.measure(user, effective);
-    return this.status(user, effective);
+    const measured = await this.usage.scan(user, user === self ? caller.groups : undefined);
+    await this.record(user, effective, measured);
+    return this.status(user, effective, measured);
   }
 
-  private async measure(user: string, effective: EffectiveLimits): Promise<void> {
-    const measured = await this.usage.scan(user);
+  private async record(user: string, effective: EffectiveLimits, measured: UserUsage): Promise<void> {
     await this.quotas.recordScan(user, effective.limits, { bytes: measured.bytes, files: measured.files });
   }
 
-  private async status(user: string, effective: EffectiveLimits): Promise<ScratchStatus> {
+  private async status(
+    user: string,
+    effective: EffectiveLimits,
+    measured: UserUsage,
+  ): Promise<ScratchStatus> {
     const { state, evaluation } = await this.quotas.evaluate(user, effective.limits);
     const { limits } = effective;
-    const largest = this.usage.lastLargest(user) ?? [];
+    const largest = measured.largest;
     const status: ScratchStatus = {
       user,
       directory: await this.usage.userDirectory(user),
@@ -99,8 +107,9 @@ export class StatusService {
       state: evaluation.state,
       ...(evaluation.graceUntil ? { graceUntil: evaluation.graceUntil.toISOString() } : {}),
       ...(state.scannedAt ? { scannedAt: state.scannedAt } : {}),
-      purge: this.usage.lastPurgeSummary(user) ?? { files: 0, bytes: 0, next: null },
+      purge: measured.purge,
       largest,
+      unreadable: measured.problems,
     };
     const advice = adviceFor(status);
     const answer = advice ? { ...status, advice } : status;

@@ -110,6 +110,7 @@ export class UploadService {
     }
     if (size > reservation.bytes) {
       await s3.removeObject(bucket, key);
+      this.usage.noteS3Object(bucket, key, null);
       await this.quotas.settle(user, id, null, limits);
       throw new TooLargeError(
         `${reservation.path} was ${size} bytes but the grant allowed ${reservation.bytes}: the object has been deleted`,
@@ -117,6 +118,7 @@ export class UploadService {
       );
     }
     await this.quotas.settle(user, id, { bytes: size, files: 1 }, limits);
+    this.usage.noteS3Object(bucket, key, size);
     return { path: reservation.path, bytes: size };
   }
 
@@ -204,6 +206,7 @@ export class UploadService {
       if (now && !now.isFile()) throw new ConflictError(`${path} is not a regular file`);
       await rename(temp, final);
       temp = undefined;
+      this.usage.noteWrite(user, path);
       const delta = { bytes: written - (now?.size ?? 0), files: now ? 0 : 1 };
       await this.quotas.settle(user, reservation.id, delta, limits);
       return { path, bytes: written };

@@ -14,15 +14,24 @@ import {
   type DirectoryUsage,
   type ScanPath,
   type ScanProblem,
+  type IdleCriterion,
   type TreeScanner,
+  type TreeScanResult,
   type TreeUsage,
 } from './tree-scan';
 
 export interface UsageTreeOptions {
-  /** Quiet time before changed directories are re-listed (default 100 ms). */
+  /** Time from a directory's first change until changed directories are re-listed (default 100 ms). */
   debounceMs?: number;
   /** Watch directories for changes (default true). */
   watch?: boolean;
+  /**
+   * The most directories to watch (one inotify watch each). Past it, or when
+   * the kernel's fs.inotify.max_user_watches runs out (ENOSPC), the tree stops
+   * watching and calls `onDegraded`: its owner falls back to scans.
+   */
+  maxWatches?: number;
+  onDegraded?: (reason: string) => void;
 }
 
 export interface Reconciliation {
@@ -30,6 +39,25 @@ export interface Reconciliation {
   before: TreeUsage;
   after: TreeUsage;
   at: Date;
+  /** The same per top-level directory (per user), for what the scan covered. */
+  beforeByTop: Map<string, TreeUsage>;
+  afterByTop: Map<string, TreeUsage>;
+  /** The scan itself (its idle files when asked for). */
+  scan: TreeScanResult;
+}
+
+function emptyUsage(): TreeUsage {
+  return { bytes: 0, apparentBytes: 0, files: 0, directories: 0 };
+}
+
+function topOf(key: string): string {
+  const slash = key.indexOf('/');
+  return slash < 0 ? key : key.slice(0, slash);
+}
+
+function parentOf(key: string): string {
+  const slash = key.lastIndexOf('/');
+  return slash < 0 ? '' : key.slice(0, slash);
 }
 
 function isUnder(key: string, prefix: string): boolean {
@@ -48,6 +76,10 @@ export class UsageTree {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private paused = false;
+  private degradedReason: string | undefined;
+  /** Directories re-listed while a reconciliation scan runs: listed again once its result is in. */
+  private changedDuringScan: Map<string, ScanPath> | undefined;
   /** Increases after each applied change, for callers waiting on fresh numbers. */
   generation = 0;
 
@@ -57,20 +89,109 @@ export class UsageTree {
     private readonly options: UsageTreeOptions = {},
   ) {}
 
-  /** Full scan; replaces the live view and returns what it corrected. */
-  async reconcile(now = new Date()): Promise<Reconciliation> {
-    const before = this.totals();
-    const result = await this.scanner.scan(this.root);
-    this.directories = result.directories;
-    this.problems = result.problems;
+  /**
+   * Full scan of the tree, or of one directory under it (`prefix`, e.g. a
+   * user's); replaces that part of the live view and returns what it corrected.
+   * Changes applied while the scan ran are listed again afterwards, so a
+   * scan's older view of them does not stick.
+   */
+  async reconcile(
+    now = new Date(),
+    options: { prefix?: string; idle?: IdleCriterion } = {},
+  ): Promise<Reconciliation> {
+    const prefix = options.prefix ?? '';
+    const changed = new Map<string, ScanPath>();
+    this.changedDuringScan = changed;
+    let result: TreeScanResult;
+    try {
+      result = await this.scanner.scan(this.root, prefix, options.idle ? { idle: options.idle } : {});
+    } finally {
+      if (this.changedDuringScan === changed) this.changedDuringScan = undefined;
+    }
+    const beforeByTop = this.usageByTop(prefix);
+    const before = this.usageUnder(prefix);
+    if (prefix === '') {
+      this.directories = result.directories;
+      this.problems = result.problems;
+    } else {
+      for (const key of [...this.directories.keys()]) if (isUnder(key, prefix)) this.directories.delete(key);
+      for (const [key, d] of result.directories) this.directories.set(key, d);
+      this.problems = [...this.problems.filter((p) => !isUnder(p.path, prefix)), ...result.problems];
+    }
     this.syncWatchers();
     this.generation++;
-    return { before, after: result.totals, at: now };
+    for (const [key, path] of changed) this.markDirty(key, path);
+    return {
+      before,
+      after: result.totals,
+      at: now,
+      beforeByTop,
+      afterByTop: this.usageByTop(prefix),
+      scan: result,
+    };
+  }
+
+  /** Whether the tree holds a directory (relative key, e.g. a user's name). */
+  has(key: string): boolean {
+    return this.directories.has(key);
+  }
+
+  /** False once watching stopped for good (watch limit): usage is then only as fresh as the last scan. */
+  get live(): boolean {
+    return this.options.watch !== false && this.degradedReason === undefined && !this.closed;
+  }
+
+  get degraded(): string | undefined {
+    return this.degradedReason;
+  }
+
+  get watchCount(): number {
+    return this.watchers.size;
+  }
+
+  /** Usage per top-level directory (per user) under a prefix, in one pass. */
+  usageByTop(prefix = ''): Map<string, TreeUsage> {
+    const out = new Map<string, TreeUsage>();
+    for (const [key, d] of this.directories) {
+      if (key === '' || !isUnder(key, prefix)) continue;
+      const top = topOf(key);
+      const u = out.get(top) ?? emptyUsage();
+      u.bytes += d.bytes;
+      u.apparentBytes += d.apparentBytes;
+      u.files += d.files;
+      u.directories++;
+      out.set(top, u);
+    }
+    return out;
+  }
+
+  /**
+   * Stops applying changes until `resume` (watches are closed): what changes
+   * meanwhile is drift that only a reconciliation finds, as after a restart
+   * or an inotify queue overflow.
+   */
+  pause(): void {
+    this.paused = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty.clear();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.syncWatchers();
+  }
+
+  /** A directory changed (e.g. the service wrote into it): re-list it soon. */
+  touch(key: string, path: ScanPath = key): void {
+    this.markDirty(key, path);
   }
 
   /** Usage under a relative directory ('' for everything). */
   usageUnder(prefix: string): TreeUsage {
-    const out: TreeUsage = { bytes: 0, apparentBytes: 0, files: 0, directories: 0 };
+    const out = emptyUsage();
     for (const [key, d] of this.directories) {
       if (!isUnder(key, prefix)) continue;
       out.bytes += d.bytes;
@@ -105,13 +226,30 @@ export class UsageTree {
   }
 
   private syncWatchers(): void {
-    if (this.options.watch === false || this.closed) return;
+    if (!this.live || this.paused) return;
     for (const [key, w] of this.watchers)
       if (!this.directories.has(key)) {
         w.close();
         this.watchers.delete(key);
       }
-    for (const [key, d] of this.directories) if (!this.watchers.has(key)) this.watchDirectory(key, d.path);
+    for (const [key, d] of this.directories) {
+      if (this.watchers.has(key)) continue;
+      if (this.options.maxWatches !== undefined && this.watchers.size >= this.options.maxWatches) {
+        this.degrade(`more than SCRATCH_MAX_WATCHES=${this.options.maxWatches} directories to watch`);
+        return;
+      }
+      this.watchDirectory(key, d.path);
+      if (!this.live) return;
+    }
+  }
+
+  /** Stops watching for good; the owner is told once and scans instead. */
+  private degrade(reason: string): void {
+    if (this.degradedReason !== undefined) return;
+    this.degradedReason = reason;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    this.options.onDegraded?.(reason);
   }
 
   private watchDirectory(key: string, path: ScanPath): void {
@@ -127,15 +265,21 @@ export class UsageTree {
         this.watchers.delete(key);
       });
       this.watchers.set(key, w);
-    } catch {
-      // Unreadable or vanished: the scan reported it; nothing to watch.
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOSPC from inotify_add_watch: fs.inotify.max_user_watches is used up (EMFILE: instances).
+      if (code === 'ENOSPC' || code === 'EMFILE')
+        this.degrade(`the kernel refused another inotify watch (${code}; see fs.inotify.max_user_watches)`);
+      // Otherwise unreadable or vanished: the scan reported it; nothing to watch.
     }
   }
 
   private markDirty(key: string, path: ScanPath): void {
-    if (this.closed) return;
+    if (this.closed || this.paused) return;
     this.dirty.set(key, path);
-    if (this.timer) clearTimeout(this.timer);
+    // A batch is flushed this long after its first change, not after the last: under a steady stream
+    // of writes re-listing keeps pace instead of waiting for quiet.
+    if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flushing = this.flushing.then(() => this.flush());
@@ -150,6 +294,7 @@ export class UsageTree {
     await Promise.all(
       batch.map(async ([key, path]) => {
         const listing = await this.scanner.list(this.root, path);
+        this.changedDuringScan?.set(key, path);
         if (listing.missing) {
           // Gone with everything under it.
           for (const k of [...this.directories.keys()]) if (isUnder(k, key)) this.directories.delete(k);
@@ -162,6 +307,13 @@ export class UsageTree {
           files: listing.files + listing.links.length,
         };
         this.directories.set(key, own);
+        // The directory's own problems (itself unreadable, an entry that could not be stat'ed) are current now.
+        this.problems = [
+          ...this.problems.filter(
+            (p) => p.path !== key && (parentOf(p.path) !== key || this.directories.has(p.path)),
+          ),
+          ...listing.problems.map((p) => ({ path: pathKey(p.path), reason: p.reason })),
+        ];
         const children = new Set(listing.subdirectories.map(pathKey));
         // Subdirectories that disappeared (renamed or deleted) leave with their subtree.
         for (const k of [...this.directories.keys()]) {
@@ -173,6 +325,7 @@ export class UsageTree {
           if (this.directories.has(pathKey(sub))) continue;
           const scanned = await this.scanner.scan(this.root, sub);
           for (const [k, d] of scanned.directories) this.directories.set(k, d);
+          this.problems.push(...scanned.problems);
         }
       }),
     );

@@ -9,7 +9,7 @@ import {
   type DatasetKind,
   type StandardRoom,
   type Store,
-  type UsagePoint,
+  type SeriesPoint,
 } from '@climcat/core';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 
@@ -19,7 +19,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
  * with `CapacityService.useHistory`; without it tiers carry no trend.
  */
 export interface CapacityHistorySource {
-  tierSeries(kind: DatasetKind, days: number): Promise<UsagePoint[]>;
+  tierSeries(kind: DatasetKind, days: number): Promise<SeriesPoint[]>;
 }
 
 /** What the scratch service last measured, summed over users (POSIX SCRATCH_ROOT/<user> plus S3 prefixes). */

@@ -209,6 +209,13 @@ const envSchema = z
     SCRATCH_PURGED_RETENTION: duration.optional(),
     SCRATCH_NOTIFY_WEBHOOK: url(['http', 'https']).optional(),
     SCRATCH_RESERVATION_TTL: duration.optional(),
+    SCRATCH_RECONCILE_INTERVAL: duration
+      .refine((ms) => ms >= 1000, { message: 'must be at least 1s' })
+      .optional(),
+    SCRATCH_MAX_WATCHES: positiveInt.optional(),
+    SCRATCH_HISTORY_KEEP: duration
+      .refine((ms) => ms >= 86400e3, { message: 'must be at least 1d' })
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE_ADAPTER === 'mongo' && !env.MONGODB_URI) {
@@ -359,6 +366,8 @@ export interface AppConfig {
       retentionMs: number;
       webhook?: string;
     };
+    /** Live usage: full scans that correct the watcher's drift, and the most directories it may watch. */
+    usage: { reconcileIntervalMs: number; maxWatches?: number; historyKeepDays: number };
   };
 }
 
@@ -500,6 +509,11 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
         dryRun: e.SCRATCH_PURGE_DRY_RUN ?? false,
         retentionMs: e.SCRATCH_PURGED_RETENTION ?? 365 * 86400e3,
         ...(e.SCRATCH_NOTIFY_WEBHOOK ? { webhook: e.SCRATCH_NOTIFY_WEBHOOK } : {}),
+      },
+      usage: {
+        reconcileIntervalMs: e.SCRATCH_RECONCILE_INTERVAL ?? 6 * 3600e3,
+        ...(e.SCRATCH_MAX_WATCHES !== undefined ? { maxWatches: e.SCRATCH_MAX_WATCHES } : {}),
+        historyKeepDays: Math.floor((e.SCRATCH_HISTORY_KEEP ?? 365 * 86400e3) / 86400e3),
       },
     },
   };

@@ -3,6 +3,7 @@ import type { QueueFactory } from './job-queue';
 import { MemoryQueueFactory } from './memory-queue';
 
 export * from './job-queue';
+export * from './scratch-object-events';
 export { BullQueueFactory, type BullQueueOptions } from './bull-queue';
 export { MemoryQueueFactory, type MemoryQueueOptions } from './memory-queue';
 

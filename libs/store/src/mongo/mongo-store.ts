@@ -15,6 +15,11 @@ import {
 } from './mongo-quota.repository';
 import { MongoPromotionRepository, PROMOTION_INDEXES } from './mongo-promotion.repository';
 import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
+import {
+  MongoUsageHistoryRepository,
+  USAGE_DRIFT_INDEXES,
+  USAGE_HISTORY_INDEXES,
+} from './mongo-usage-history.repository';
 import { ensureIndexes } from './mongo-support';
 import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
@@ -32,6 +37,8 @@ import {
   quotaSchema,
   quotaStateSchema,
   scanSchema,
+  usageDriftSchema,
+  usagePointSchema,
 } from './schemas';
 
 /** The production store: one mongoose connection, indexes created explicitly at start. */
@@ -44,6 +51,7 @@ export class MongoStore implements Store {
   readonly scans: MongoScanRepository;
   readonly quotas: MongoQuotaRepository;
   readonly promotions: MongoPromotionRepository;
+  readonly usageHistory: MongoUsageHistoryRepository;
 
   private constructor(private readonly connection: Connection) {
     const datasets = connection.model('Dataset', datasetSchema);
@@ -65,6 +73,10 @@ export class MongoStore implements Store {
       connection.model('Lease', leaseSchema),
     );
     this.promotions = new MongoPromotionRepository(connection.model('Promotion', promotionSchema));
+    this.usageHistory = new MongoUsageHistoryRepository(
+      connection.model('UsagePoint', usagePointSchema),
+      connection.model('UsageDrift', usageDriftSchema),
+    );
   }
 
   /** `roots` upgrade file documents written before locations were (root name, path). */
@@ -110,6 +122,8 @@ export class MongoStore implements Store {
       ensureIndexes(c(COLLECTIONS.purgePlan), PURGE_PLAN_INDEXES),
       ensureIndexes(c(COLLECTIONS.purgedFiles), PURGED_FILE_INDEXES),
       ensureIndexes(c(COLLECTIONS.leases), LEASE_INDEXES),
+      ensureIndexes(c(COLLECTIONS.usageHistory), USAGE_HISTORY_INDEXES),
+      ensureIndexes(c(COLLECTIONS.usageDrift), USAGE_DRIFT_INDEXES),
     ]);
   }
 }

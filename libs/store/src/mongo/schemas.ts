@@ -23,6 +23,8 @@ import {
   type QuotaRecord,
   type QuotaUsageState,
   type ScanRecord,
+  type UsageDrift,
+  type UsagePoint,
 } from '@climcat/core';
 
 export const COLLECTIONS = {
@@ -38,6 +40,8 @@ export const COLLECTIONS = {
   purgePlan: 'purge_plan',
   purgedFiles: 'purged_files',
   leases: 'leases',
+  usageHistory: 'usage_history',
+  usageDrift: 'usage_drift',
 } as const;
 
 const nested = { _id: false, minimize: false, strict: 'throw' } as const;
@@ -380,6 +384,32 @@ export interface LeaseDocument {
 export const leaseSchema = new Schema<LeaseDocument>(
   { name: { type: String, required: true }, holder: String, until: String },
   topLevel(COLLECTIONS.leases),
+);
+
+export const usagePointSchema = new Schema<UsagePoint>(
+  {
+    kind: subjectKind,
+    name: { type: String, required: true },
+    day: { type: String, required: true },
+    bytes: Number,
+    files: Number,
+    at: String,
+    groups: strings,
+  },
+  topLevel(COLLECTIONS.usageHistory),
+);
+
+const usageSchema = new Schema({ bytes: Number, files: Number }, nested);
+
+export const usageDriftSchema = new Schema<UsageDrift>(
+  {
+    id: { type: String, required: true },
+    user: { type: String, required: true },
+    at: String,
+    before: usageSchema,
+    after: usageSchema,
+  },
+  topLevel(COLLECTIONS.usageDrift),
 );
 
 /** Plain record from a lean document: no `_id`, `__v` or derived keys. */

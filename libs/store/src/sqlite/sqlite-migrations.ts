@@ -242,4 +242,25 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX promotions_user ON promotions (user, created_at);
   CREATE INDEX promotions_state ON promotions (state);
   `,
+  // ---- 6: scratch usage history (one point per subject and UTC day) and reconciliation drift.
+  `
+  CREATE TABLE usage_history (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, name, day)
+  ) WITHOUT ROWID;
+  CREATE INDEX usage_history_day ON usage_history (day);
+  CREATE TABLE usage_drift (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX usage_drift_user ON usage_drift (user, at);
+  CREATE INDEX usage_drift_at ON usage_drift (at);
+  `,
 ];

@@ -8,6 +8,7 @@ import { SqliteFileRepository } from './sqlite-file.repository';
 import { SqlitePromotionRepository } from './sqlite-promotion.repository';
 import { SqliteQuotaRepository } from './sqlite-quota.repository';
 import { SqliteScanRepository } from './sqlite-scan.repository';
+import { SqliteUsageHistoryRepository } from './sqlite-usage-history.repository';
 
 /** The embedded store of standalone mode: one better-sqlite3 connection, WAL journal. */
 export class SqliteStore implements Store {
@@ -19,6 +20,7 @@ export class SqliteStore implements Store {
   readonly scans: SqliteScanRepository;
   readonly quotas: SqliteQuotaRepository;
   readonly promotions: SqlitePromotionRepository;
+  readonly usageHistory: SqliteUsageHistoryRepository;
 
   private constructor(private readonly db: Db) {
     this.datasets = new SqliteDatasetRepository(db);
@@ -28,6 +30,7 @@ export class SqliteStore implements Store {
     this.scans = new SqliteScanRepository(db);
     this.quotas = new SqliteQuotaRepository(db);
     this.promotions = new SqlitePromotionRepository(db);
+    this.usageHistory = new SqliteUsageHistoryRepository(db);
   }
 
   /** `roots` upgrade rows written before locations were (root name, path). */
