@@ -5,6 +5,7 @@
  * room after derived and scratch needs, and apply (dry run first, curators,
  * audited through the dataset rules).
  */
+import { STORE, type Store } from '@climcat/core';
 import { ADMIN, startApp, type RunningApp } from '../harness/app';
 import { testEnv } from '../harness/env';
 import { api, bearer, seedCatalog, type Seeded } from './seed';
@@ -75,6 +76,34 @@ function suite(label: string, env: () => Record<string, string>): void {
         room: 5 * MB,
       });
       expect(res.body.scratch).toMatchObject({ users: 0, measured: 0 });
+    });
+
+    it('gives the scratch tier a trend from the daily usage history', async () => {
+      const store = running.app.get<Store>(STORE);
+      const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString().slice(0, 10);
+      // Two users, three days: 1, 2 then 3 MB in all (+1 MB a day).
+      for (const [ago, alice, bob] of [
+        [2, 1, 0],
+        [1, 1.5, 0.5],
+        [0, 2, 1],
+      ] as const)
+        for (const [name, mb] of [
+          ['alice', alice],
+          ['bob', bob],
+        ] as const)
+          await store.usageHistory.putPoint({
+            kind: 'user',
+            name,
+            day: day(ago),
+            bytes: mb * MB,
+            files: 1,
+            at: `${day(ago)}T12:00:00.000Z`,
+          });
+      const res = await api(running, 'GET', '/api/v1/capacity', { headers: curator() });
+      const scratch = res.body.tiers.find((t: { kind: string }) => t.kind === 'scratch');
+      expect(scratch.trend).toEqual({ days: 2, bytesPerDay: 1 * MB });
+      // The other tiers keep no daily series: no trend rather than a made-up one.
+      expect(res.body.tiers.find((t: { kind: string }) => t.kind === 'standard').trend).toBeUndefined();
     });
 
     it('answers bytes, files, cumulative totals and fits per selection, each file counted once', async () => {

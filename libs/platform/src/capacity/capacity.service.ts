@@ -16,7 +16,8 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 /**
  * Where tier trends come from: a daily usage history (bytes per day of a
  * tier, oldest first or in any order). The usage-history owner registers one
- * with `CapacityService.useHistory`; without it tiers carry no trend.
+ * with `CapacityService.useHistory`; by default the scratch tier's trend comes
+ * from the stored daily usage history and the other tiers carry none.
  */
 export interface CapacityHistorySource {
   tierSeries(kind: DatasetKind, days: number): Promise<SeriesPoint[]>;
@@ -73,7 +74,8 @@ export const TREND_DAYS = 30;
  */
 @Injectable()
 export class CapacityService {
-  private history?: CapacityHistorySource;
+  /** Defaults to the scratch tier's daily totals from the usage history (the other tiers keep no series). */
+  private history: CapacityHistorySource = { tierSeries: (kind, days) => this.scratchSeries(kind, days) };
 
   constructor(
     @Inject(STORE) private readonly store: Store,
@@ -83,6 +85,19 @@ export class CapacityService {
   /** The hook for the daily usage history: tiers get `trend` from it. */
   useHistory(source: CapacityHistorySource): void {
     this.history = source;
+  }
+
+  /** Scratch bytes per day over the last `days` UTC days: the sum of every user's point of that day. */
+  private async scratchSeries(kind: DatasetKind, days: number): Promise<SeriesPoint[]> {
+    if (kind !== 'scratch') return [];
+    const today = Date.now();
+    const series: SeriesPoint[] = [];
+    for (let d = days - 1; d >= 0; d--) {
+      const day = new Date(today - d * 86_400_000).toISOString().slice(0, 10);
+      const points = await this.store.usageHistory.pointsOfDay('user', day);
+      if (points.length) series.push({ at: day, bytes: points.reduce((n, p) => n + p.bytes, 0) });
+    }
+    return series;
   }
 
   async scratchTotals(): Promise<ScratchTotals> {
@@ -114,7 +129,7 @@ export class CapacityService {
         // before any measurement the catalogue is all there is.
         const bytes = isScratch ? Math.max(scratch.bytes, catalogued.bytes) : catalogued.bytes;
         const files = isScratch ? Math.max(scratch.files, catalogued.files) : catalogued.files;
-        const trend = this.history ? trendOf(await this.history.tierSeries(kind, TREND_DAYS)) : undefined;
+        const trend = trendOf(await this.history.tierSeries(kind, TREND_DAYS));
         return {
           kind,
           bytes,
