@@ -2,7 +2,7 @@
 # System packages the test suites need (real servers and real NetCDF clients).
 # Installs them when run as root (or with sudo available); otherwise says what to install.
 set -euo pipefail
-PKGS=(redis-server netcdf-bin nco cdo python3-netcdf4 python3-xarray python3-fsspec python3-aiohttp python3-requests python3-h5netcdf python3-boto3)
+PKGS=(redis-server unzip netcdf-bin nco cdo python3-netcdf4 python3-xarray python3-fsspec python3-aiohttp python3-requests python3-h5netcdf python3-boto3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
