@@ -1,5 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CLOCK, SYSTEM_CLOCK, type Clock } from './clock';
+import { PromotionController } from './promote/promotion.controller';
+import { PromotionService } from './promote/promotion.service';
 import { PurgeController } from './purge/purge.controller';
 import { QuotaController } from './quotas/quota.controller';
 import { QuotaService } from './quotas/quota.service';
@@ -8,11 +10,11 @@ import { UploadController } from './uploads/upload.controller';
 import { UploadService } from './uploads/upload.service';
 import { UsageService } from './usage/usage.service';
 
-const providers = [QuotaService, StatusService, UsageService, UploadService];
+const providers = [QuotaService, StatusService, UsageService, UploadService, PromotionService];
 
-/** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads. */
+/** Scratch quotas and fair-use policy (`/scratch/v1`): quotas, usage, uploads, promotion. */
 @Module({
-  controllers: [QuotaController, UploadController, PurgeController],
+  controllers: [QuotaController, UploadController, PurgeController, PromotionController],
   providers: [...providers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
 })
 export class ScratchQuotaModule {

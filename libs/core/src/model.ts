@@ -251,3 +251,40 @@ export interface QuotaExemption {
   createdAt: string;
   createdBy: string;
 }
+
+/** A promotion of scratch files to a derived dataset, as its job runs (scratch-quota). */
+export type PromotionState = 'queued' | 'running' | 'done' | 'failed';
+
+/** One file moved by a promotion: enough to put it back after a crash. */
+export interface PromotionMove {
+  /** Absolute paths on the service's filesystems (never shown to clients). */
+  source: string;
+  target: string;
+  mode: 'rename' | 'copy';
+  size: number;
+  sha256: string;
+}
+
+export interface PromotionRecord {
+  id: string;
+  user: string;
+  datasetId: string;
+  state: PromotionState;
+  /** Where a running job is: moving files, recording the dataset, deleting copied sources (past the point of no return). */
+  phase: 'moving' | 'recording' | 'committing' | 'finished';
+  files: { done: number; total: number };
+  bytes: { done: number; total: number };
+  /** `derived/<project>/<group>/<user>/<title>/v<version>`. */
+  directory: string;
+  moved: { renamed: number; copied: number };
+  /** Files moved so far (and the one being moved), for roll-back after a crash. */
+  moves: PromotionMove[];
+  current?: { source: string; target: string };
+  datasetCreated: boolean;
+  error?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Bumped while the job runs: a running job not updated for a while was abandoned by its process. */
+  updatedAt: string;
+}

@@ -15,6 +15,7 @@ import type {
   DatasetKind,
   DatasetRecord,
   FileRecord,
+  PromotionRecord,
   QuotaExemption,
   QuotaRecord,
   QuotaUsageState,
@@ -192,6 +193,18 @@ export interface QuotaRepository {
   listExemptions(kind: QuotaSubjectKind, name: string, now: Date): Promise<QuotaExemption[]>;
 }
 
+/** Scratch promotion jobs (scratch-quota), so progress and roll-back survive the process that ran them. */
+export interface PromotionRepository {
+  create(record: PromotionRecord): Promise<PromotionRecord>;
+  get(id: string): Promise<PromotionRecord | null>;
+  /** Shallow-merges `changes` into the stored record. NotFoundError when absent. */
+  update(id: string, changes: Partial<Omit<PromotionRecord, 'id'>>): Promise<PromotionRecord>;
+  /** One user's jobs, newest first. */
+  listByUser(user: string, page: Page): Promise<Paged<PromotionRecord>>;
+  /** Jobs still queued or running (to recover the abandoned ones). */
+  listUnfinished(): Promise<PromotionRecord[]>;
+}
+
 /** An empty usage state of a subject (what `update` starts from when none is stored). */
 export function emptyQuotaState(kind: QuotaSubjectKind, name: string): QuotaUsageState {
   return { kind, name, usage: { bytes: 0, files: 0 }, softSince: {}, reservations: [] };
@@ -206,6 +219,7 @@ export interface Store {
   readonly apiKeys: ApiKeyRepository;
   readonly scans: ScanRepository;
   readonly quotas: QuotaRepository;
+  readonly promotions: PromotionRepository;
   /** Throws if the backing database cannot answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

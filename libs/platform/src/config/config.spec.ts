@@ -135,6 +135,7 @@ describe('loadConfig', () => {
     expect(roots).toEqual([
       { name: 'data', kind: 'posix', dir: '/tmp/cc/data' },
       { name: 'scratch', kind: 'posix', dir: '/tmp/cc/scratch' },
+      { name: 'derived', kind: 'posix', dir: '/tmp/cc/derived' },
       { name: 'whole', kind: 's3', bucket: 'whole', prefix: '' },
       { name: 'arch', kind: 'posix', dir: '/srv/arch' },
       { name: 'era', kind: 's3', bucket: 'shared', prefix: 'p1' },

@@ -89,6 +89,7 @@ const envSchema = z
     STATE_DIR: z.string().min(1).default('./.climcat'),
     DATA_ROOT: z.string().min(1).optional(),
     SCRATCH_ROOT: z.string().min(1).optional(),
+    DERIVED_ROOT: z.string().min(1).optional(),
     DEMO_DATA: bool.optional(),
     ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     STORE_ADAPTER: z.enum(['sqlite', 'mongo'], { message: 'must be sqlite or mongo' }).optional(),
@@ -165,12 +166,15 @@ const envSchema = z
       });
     }
     // S3_BUCKET is also the name of its root, the first segment of its /thredds paths.
-    if (env.S3_BUCKET && (!ROOT_NAME.test(env.S3_BUCKET) || ['data', 'scratch'].includes(env.S3_BUCKET))) {
+    if (
+      env.S3_BUCKET &&
+      (!ROOT_NAME.test(env.S3_BUCKET) || ['data', 'scratch', 'derived'].includes(env.S3_BUCKET))
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['S3_BUCKET'],
         message:
-          'must be a bucket name other than data or scratch (or name its root with ROOTS=name=s3://bucket)',
+          'must be a bucket name other than data, scratch or derived (or name its root with ROOTS=name=s3://bucket)',
       });
     }
     for (const [soft, hard] of [
@@ -224,6 +228,8 @@ export interface AppConfig {
   /** True when DATA_ROOT was not set: standalone owns it and may write demo data. */
   dataRootIsDefault: boolean;
   scratchRoot: string;
+  /** Shared derived data (root name `derived`): where scratch promotions move files. */
+  derivedRoot: string;
   demoData: boolean;
   adminApiKey?: string;
   store: { adapter: 'sqlite'; path: string } | { adapter: 'mongo'; uri: string; dbName: string };
@@ -238,7 +244,7 @@ export interface AppConfig {
     defaultRole: 'reader' | 'curator' | 'admin' | 'none';
   };
   log: { level: string; pretty: boolean };
-  /** Storage roots by name: `data` (DATA_ROOT), `scratch` (SCRATCH_ROOT), S3_BUCKET, plus ROOTS. */
+  /** Storage roots by name: `data` (DATA_ROOT), `scratch` (SCRATCH_ROOT), `derived` (DERIVED_ROOT), S3_BUCKET, plus ROOTS. */
   roots: RootConfig[];
   ingest: {
     concurrency: number;
@@ -326,6 +332,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     dataRoot: abs(e.DATA_ROOT ?? `${stateDir}/data`),
     dataRootIsDefault: e.DATA_ROOT === undefined,
     scratchRoot: abs(e.SCRATCH_ROOT ?? `${stateDir}/scratch`),
+    derivedRoot: abs(e.DERIVED_ROOT ?? `${stateDir}/derived`),
     demoData: e.DEMO_DATA ?? e.DATA_ROOT === undefined,
     adminApiKey: e.ADMIN_API_KEY,
     store:
@@ -394,6 +401,7 @@ function rootsFrom(e: z.infer<typeof envSchema>, abs: (p: string) => string, sta
   const roots: RootConfig[] = [
     { name: 'data', kind: 'posix', dir: abs(e.DATA_ROOT ?? `${stateDir}/data`) },
     { name: 'scratch', kind: 'posix', dir: abs(e.SCRATCH_ROOT ?? `${stateDir}/scratch`) },
+    { name: 'derived', kind: 'posix', dir: abs(e.DERIVED_ROOT ?? `${stateDir}/derived`) },
   ];
   if (e.S3_BUCKET && e.S3_ENDPOINT)
     roots.push({ name: e.S3_BUCKET, kind: 's3', bucket: e.S3_BUCKET, prefix: '' });

@@ -10,6 +10,7 @@ import {
   QUOTA_INDEXES,
   QUOTA_STATE_INDEXES,
 } from './mongo-quota.repository';
+import { MongoPromotionRepository, PROMOTION_INDEXES } from './mongo-promotion.repository';
 import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
 import { ensureIndexes } from './mongo-support';
 import { upgradeFileLocations } from './mongo-upgrades';
@@ -20,6 +21,7 @@ import {
   COLLECTIONS,
   datasetSchema,
   fileSchema,
+  promotionSchema,
   quotaExemptionSchema,
   quotaSchema,
   quotaStateSchema,
@@ -35,6 +37,7 @@ export class MongoStore implements Store {
   readonly apiKeys: MongoApiKeyRepository;
   readonly scans: MongoScanRepository;
   readonly quotas: MongoQuotaRepository;
+  readonly promotions: MongoPromotionRepository;
 
   private constructor(private readonly connection: Connection) {
     const datasets = connection.model('Dataset', datasetSchema);
@@ -52,6 +55,7 @@ export class MongoStore implements Store {
       connection.model('QuotaState', quotaStateSchema),
       connection.model('QuotaExemption', quotaExemptionSchema),
     );
+    this.promotions = new MongoPromotionRepository(connection.model('Promotion', promotionSchema));
   }
 
   /** `roots` upgrade file documents written before locations were (root name, path). */
@@ -93,6 +97,7 @@ export class MongoStore implements Store {
       ensureIndexes(c(COLLECTIONS.quotas), QUOTA_INDEXES),
       ensureIndexes(c(COLLECTIONS.quotaState), QUOTA_STATE_INDEXES),
       ensureIndexes(c(COLLECTIONS.quotaExemptions), QUOTA_EXEMPTION_INDEXES),
+      ensureIndexes(c(COLLECTIONS.promotions), PROMOTION_INDEXES),
     ]);
   }
 }

@@ -16,6 +16,7 @@ import {
   type AuditEntry,
   type DatasetRecord,
   type FileRecord,
+  type PromotionRecord,
   type QuotaExemption,
   type QuotaRecord,
   type QuotaUsageState,
@@ -31,6 +32,7 @@ export const COLLECTIONS = {
   quotas: 'quotas',
   quotaState: 'quota_state',
   quotaExemptions: 'quota_exemptions',
+  promotions: 'promotions',
 } as const;
 
 const nested = { _id: false, minimize: false, strict: 'throw' } as const;
@@ -281,6 +283,45 @@ export const quotaExemptionSchema = new Schema<QuotaExemption>(
     createdBy: String,
   },
   topLevel(COLLECTIONS.quotaExemptions),
+);
+
+const count = () => new Schema({ done: Number, total: Number }, nested);
+
+export const promotionSchema = new Schema<PromotionRecord>(
+  {
+    id: { type: String, required: true },
+    user: { type: String, required: true },
+    datasetId: String,
+    state: { type: String, enum: ['queued', 'running', 'done', 'failed'] },
+    phase: { type: String, enum: ['moving', 'recording', 'committing', 'finished'] },
+    files: count(),
+    bytes: count(),
+    directory: String,
+    moved: new Schema({ renamed: Number, copied: Number }, nested),
+    moves: {
+      type: [
+        new Schema(
+          {
+            source: String,
+            target: String,
+            mode: { type: String, enum: ['rename', 'copy'] },
+            size: Number,
+            sha256: String,
+          },
+          nested,
+        ),
+      ],
+      default: undefined,
+    },
+    current: new Schema({ source: String, target: String }, nested),
+    datasetCreated: Boolean,
+    error: String,
+    createdAt: String,
+    startedAt: String,
+    finishedAt: String,
+    updatedAt: String,
+  },
+  topLevel(COLLECTIONS.promotions),
 );
 
 /** Plain record from a lean document: no `_id`, `__v` or derived keys. */

@@ -205,4 +205,17 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX quota_exemptions_subject ON quota_exemptions (kind, name, expires_at);
   `,
   // ---- end of scratch quotas ----
+  // ---- migration 6 by plan (issue 12, scratch promotion jobs); renumber if 4/5 land after ----
+  `
+  CREATE TABLE promotions (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX promotions_user ON promotions (user, created_at);
+  CREATE INDEX promotions_state ON promotions (state);
+  `,
 ];

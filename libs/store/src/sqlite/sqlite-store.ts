@@ -5,6 +5,7 @@ import { SqliteApiKeyRepository } from './sqlite-api-key.repository';
 import { SqliteAuditRepository } from './sqlite-audit.repository';
 import { SqliteDatasetRepository } from './sqlite-dataset.repository';
 import { SqliteFileRepository } from './sqlite-file.repository';
+import { SqlitePromotionRepository } from './sqlite-promotion.repository';
 import { SqliteQuotaRepository } from './sqlite-quota.repository';
 import { SqliteScanRepository } from './sqlite-scan.repository';
 
@@ -17,6 +18,7 @@ export class SqliteStore implements Store {
   readonly apiKeys: SqliteApiKeyRepository;
   readonly scans: SqliteScanRepository;
   readonly quotas: SqliteQuotaRepository;
+  readonly promotions: SqlitePromotionRepository;
 
   private constructor(private readonly db: Db) {
     this.datasets = new SqliteDatasetRepository(db);
@@ -25,6 +27,7 @@ export class SqliteStore implements Store {
     this.apiKeys = new SqliteApiKeyRepository(db);
     this.scans = new SqliteScanRepository(db);
     this.quotas = new SqliteQuotaRepository(db);
+    this.promotions = new SqlitePromotionRepository(db);
   }
 
   /** `roots` upgrade rows written before locations were (root name, path). */

@@ -1,0 +1,515 @@
+/**
+ * POST /scratch/v1/me/promote on the real app: scratch files become a derived
+ * dataset (provenance checked, CF metadata read, files moved under a DRS-like
+ * path, registered, released from the quota, visible in search, lineage and
+ * /thredds/dodsC), as a job with progress; a failure halfway puts everything
+ * back; bad input names the field. Files are written by ncgen (classic and
+ * NetCDF-4) and read back with ncdump over OPeNDAP.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { CatalogModule } from '../../apps/catalog/src/catalog.module';
+import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
+import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.module';
+import { createStore } from '@climcat/store';
+import { ADMIN, bearer, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
+import { requireTool } from '../netcdf/tools';
+import { dataset as storedDataset } from '../store/store-fixtures';
+
+jest.setTimeout(120_000);
+
+const exec = promisify(execFile);
+
+const SOURCE = 'cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128';
+const SECRET = 'promote-secret-source.v1';
+
+interface Answer {
+  status: number;
+  type: string;
+  headers: Headers;
+  body: Record<string, any>;
+}
+
+async function call(
+  app: RunningApp,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Answer> {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    headers: res.headers,
+    body: text ? JSON.parse(text) : {},
+  };
+}
+
+async function keyFor(app: RunningApp, user: string, groups: string[]): Promise<Record<string, string>> {
+  const res = await call(app, 'POST', '/api/v1/auth/keys', ADMIN, {
+    name: `${user} key`,
+    roles: ['reader'],
+    groups,
+    user,
+  });
+  expect(res.status).toBe(201);
+  return bearer(res.body.key as string);
+}
+
+/** A 360_day monthly tas file: `months` records from day `firstDay`, longitudes `lons`. */
+function cdl(firstDay: number, lons: number[], kind: string): string {
+  const times = [0, 1].map((m) => firstDay + 30 * m + 15);
+  const bounds = [0, 1].flatMap((m) => [firstDay + 30 * m, firstDay + 30 * (m + 1)]);
+  const values = Array.from({ length: 2 * 2 * lons.length }, (_, i) => 270 + i + firstDay / 10);
+  return `netcdf promoted_${kind} {
+dimensions:
+\ttime = UNLIMITED ;
+\tbnds = 2 ;
+\tlat = 2 ;
+\tlon = ${lons.length} ;
+variables:
+\tdouble time(time) ;
+\t\ttime:standard_name = "time" ;
+\t\ttime:units = "days since 2006-01-01 00:00:00" ;
+\t\ttime:calendar = "360_day" ;
+\t\ttime:bounds = "time_bnds" ;
+\tdouble time_bnds(time, bnds) ;
+\tdouble lat(lat) ;
+\t\tlat:standard_name = "latitude" ;
+\t\tlat:units = "degrees_north" ;
+\tdouble lon(lon) ;
+\t\tlon:standard_name = "longitude" ;
+\t\tlon:units = "degrees_east" ;
+\tfloat tas(time, lat, lon) ;
+\t\ttas:standard_name = "air_temperature" ;
+\t\ttas:long_name = "Near-Surface Air Temperature" ;
+\t\ttas:units = "K" ;
+// global attributes:
+\t\t:Conventions = "CF-1.6" ;
+data:
+ time = ${times.join(', ')} ;
+ time_bnds = ${bounds.join(', ')} ;
+ lat = 40, 50 ;
+ lon = ${lons.join(', ')} ;
+ tas = ${values.join(', ')} ;
+}
+`;
+}
+
+/** Writes a NetCDF file with ncgen (`classic` or `nc4`). */
+async function ncgen(path: string, text: string, kind: 'classic' | 'nc4'): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  const cdlPath = `${path}.cdl`;
+  writeFileSync(cdlPath, text);
+  await exec(requireTool('ncgen'), ['-k', kind, '-o', path, cdlPath]);
+  rmSync(cdlPath);
+}
+
+/** Two files in a user's scratch: Jan-Feb 2006 (classic) and Mar-Apr 2006 (NetCDF-4), adjacent boxes. */
+async function writePair(dir: string, first: string, second: string): Promise<void> {
+  await ncgen(join(dir, first), cdl(0, [0, 10, 20], 'a'), 'classic');
+  await ncgen(join(dir, second), cdl(60, [10, 20, 30], 'b'), 'nc4');
+}
+
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+function expectProblem(res: Answer, status: number, field?: string): void {
+  expect(res.status).toBe(status);
+  expect(res.type).toMatch(/application\/problem\+json/);
+  if (field) expect(res.body.errors?.map((e: { field: string }) => e.field) ?? []).toContain(field);
+}
+
+function start(env: Record<string, string> = {}, stateDir?: string): Promise<RunningApp> {
+  return startApp({
+    features: [CatalogModule, ThreddsProxyModule, ScratchQuotaModule],
+    env,
+    ...(stateDir ? { stateDir } : {}),
+  });
+}
+
+async function seedSources(app: RunningApp): Promise<void> {
+  for (const body of [
+    datasetBody({ facets: { ...(datasetBody().facets as object), time_frequency: 'mon' } }),
+    datasetBody({
+      id: SECRET,
+      datasetId: 'promote-secret-source',
+      version: '1',
+      access: { public: false, ownerGroup: 'secret-group', accessGroups: [] },
+    }),
+  ]) {
+    const res = await call(app, 'POST', '/api/v1/datasets', ADMIN, body);
+    expect(res.status).toBe(201);
+  }
+}
+
+/** Polls a promotion job until it is done or failed. */
+async function settled(app: RunningApp, headers: Record<string, string>, href: string): Promise<Answer> {
+  for (;;) {
+    const res = await call(app, 'GET', href, headers);
+    expect(res.status).toBe(200);
+    if (res.body.state === 'done' || res.body.state === 'failed') return res;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const PROVENANCE = {
+  description: 'Monthly tas of HadGEM2-ES rcp45, regridded to a small box with cdo remapbil',
+  sources: [SOURCE],
+  software: { name: 'cdo', version: '2.1.1' },
+};
+
+describe('promotion to a derived dataset', () => {
+  let app: RunningApp;
+  let alice: Record<string, string>;
+  let bob: Record<string, string>;
+  let home: string;
+
+  beforeAll(async () => {
+    requireTool('ncgen');
+    requireTool('ncdump');
+    app = await start();
+    await seedSources(app);
+    alice = await keyFor(app, 'alice', ['eucp']);
+    bob = await keyFor(app, 'bob', ['eucp']);
+    home = join(app.config.scratchRoot, 'alice');
+  });
+  afterAll(() => app.close());
+
+  it('moves two files into the derived area and catalogues them with provenance, metadata and lineage', async () => {
+    await writePair(home, 'runs/regrid/tas_a.nc', 'runs/regrid/tas_b.nc');
+    const before = { a: sha(join(home, 'runs/regrid/tas_a.nc')), b: sha(join(home, 'runs/regrid/tas_b.nc')) };
+    const sizes = ['tas_a.nc', 'tas_b.nc'].map((f) => statSync(join(home, 'runs/regrid', f)).size);
+    const usageBefore = (await call(app, 'POST', '/scratch/v1/rescan', alice, {})).body.usage;
+    expect(usageBefore.bytes).toBeGreaterThanOrEqual(sizes[0]! + sizes[1]!);
+
+    const res = await call(app, 'POST', '/scratch/v1/me/promote', alice, {
+      ...PROVENANCE,
+      paths: ['runs/regrid/tas_a.nc', 'runs/regrid/tas_b.nc'],
+      title: 'tas regridded box',
+      public: true,
+      version: '20260601',
+    });
+    expect([201, 202]).toContain(res.status);
+    const id = 'derived.alice.tas_regridded_box.v20260601';
+    expect(res.body).toMatchObject({ datasetId: id, jobId: expect.any(String) });
+    expect(res.headers.get('location')).toBe(`/scratch/v1/me/promotions/${res.body.jobId}`);
+    const job = await settled(app, alice, res.body.href as string);
+    expect(job.body).toMatchObject({
+      state: 'done',
+      files: { done: 2, total: 2 },
+      bytes: { done: sizes[0]! + sizes[1]!, total: sizes[0]! + sizes[1]! },
+      directory: 'derived/CMIP5/eucp/alice/tas_regridded_box/v20260601',
+      moved: { renamed: 2, copied: 0 },
+    });
+    expect(job.body.error).toBeUndefined();
+
+    // The files: gone from scratch, at the DRS-like path with the same bytes.
+    const target = join(app.config.derivedRoot, 'CMIP5/eucp/alice/tas_regridded_box/v20260601');
+    expect(existsSync(join(home, 'runs/regrid/tas_a.nc'))).toBe(false);
+    expect(existsSync(join(home, 'runs/regrid/tas_b.nc'))).toBe(false);
+    expect(sha(join(target, 'tas_a.nc'))).toBe(before.a);
+    expect(sha(join(target, 'tas_b.nc'))).toBe(before.b);
+
+    // The record: derived, the caller's group, provenance, metadata from the files.
+    const dataset = await call(app, 'GET', `/api/v1/datasets/${id}`, alice);
+    expect(dataset.status).toBe(200);
+    expect(dataset.body).toMatchObject({
+      kind: 'derived',
+      project: 'CMIP5',
+      title: 'tas regridded box',
+      description: PROVENANCE.description,
+      access: { public: true, ownerGroup: 'eucp', accessGroups: [] },
+      fileCount: 2,
+      size: sizes[0]! + sizes[1]!,
+      variables: [
+        {
+          name: 'tas',
+          standardName: 'air_temperature',
+          longName: 'Near-Surface Air Temperature',
+          units: 'K',
+        },
+      ],
+      timeCoverage: {
+        start: '2006-01-01T00:00:00',
+        end: '2006-05-01T00:00:00',
+        calendar: '360_day',
+        frequency: 'mon',
+      },
+      bbox: [0, 40, 30, 50],
+      provenance: { derivedFrom: [SOURCE], software: 'cdo', softwareVersion: '2.1.1', author: 'alice' },
+      facets: { model: 'HadGEM2-ES', experiment: 'rcp45', variable: ['tas'] },
+    });
+    const files = await call(app, 'GET', `/api/v1/datasets/${id}/files`, alice);
+    expect(files.body.items.map((f: any) => [f.path, f.sha256]).sort()).toEqual([
+      ['CMIP5/eucp/alice/tas_regridded_box/v20260601/tas_a.nc', before.a],
+      ['CMIP5/eucp/alice/tas_regridded_box/v20260601/tas_b.nc', before.b],
+    ]);
+
+    // Search, lineage of the source, audit.
+    const found = await call(app, 'GET', '/api/v1/datasets?kind=derived&q=regridded', {});
+    expect(found.body.items.map((d: any) => d.id)).toContain(id);
+    const lineage = await call(app, 'GET', `/api/v1/datasets/${SOURCE}/lineage`, alice);
+    expect(lineage.status).toBe(200);
+    expect(JSON.stringify(lineage.body.descendants)).toContain(id);
+    const history = await call(app, 'GET', `/api/v1/datasets/${id}/history`, alice);
+    expect(history.body.items.map((e: any) => e.action)).toContain('create');
+    expect(JSON.stringify(history.body)).toContain('promoted from scratch of alice');
+
+    // The quota no longer counts the bytes.
+    const me = await call(app, 'GET', '/scratch/v1/me', alice);
+    expect(me.body.usage.bytes).toBeLessThanOrEqual(usageBefore.bytes - sizes[0]! - sizes[1]!);
+
+    // Readable over OPeNDAP by netCDF-C, in the file's calendar, with the same values.
+    const url = `${app.url}/thredds/dodsC/derived/CMIP5/eucp/alice/tas_regridded_box/v20260601/tas_b.nc`;
+    const remote = (await exec(requireTool('ncdump'), ['-v', 'tas', url])).stdout;
+    const local = (await exec(requireTool('ncdump'), ['-v', 'tas', join(target, 'tas_b.nc')])).stdout;
+    expect(remote).toContain('time:calendar = "360_day"');
+    const data = (s: string) => s.slice(s.indexOf('tas =')).replace(/\s+/g, ' ');
+    expect(data(remote)).toBe(data(local));
+  });
+
+  it('shows a job only to its owner', async () => {
+    await writePair(home, 'own/x.nc', 'own/y.nc');
+    const res = await call(app, 'POST', '/scratch/v1/me/promote', alice, {
+      ...PROVENANCE,
+      paths: ['own/x.nc'],
+      title: 'own job',
+    });
+    expect([201, 202]).toContain(res.status);
+    expectProblem(await call(app, 'GET', res.body.href as string, bob), 404);
+    expect((await call(app, 'GET', res.body.href as string, ADMIN)).status).toBe(200);
+    const mine = await call(app, 'GET', '/scratch/v1/me/promotions', alice);
+    expect(mine.body.items.map((j: any) => j.jobId)).toContain(res.body.jobId);
+    // A private derived dataset: the group reads it, others do not.
+    const id = res.body.datasetId as string;
+    expect((await call(app, 'GET', `/api/v1/datasets/${id}`, bob)).status).toBe(200);
+    expect((await call(app, 'GET', `/api/v1/datasets/${id}`, {})).status).toBe(404);
+  });
+
+  it('leaves the scratch files in place and no dataset when a move fails halfway', async () => {
+    await writePair(home, 'half/a/first.nc', 'half/b/second.nc');
+    const before = [sha(join(home, 'half/a/first.nc')), sha(join(home, 'half/b/second.nc'))];
+    // A disk error on the second file: its target directory's name is taken by a file.
+    const target = join(app.config.derivedRoot, 'CMIP5/eucp/alice/half_done/v1');
+    mkdirSync(target, { recursive: true });
+    writeFileSync(join(target, 'b'), 'in the way');
+    const body = {
+      ...PROVENANCE,
+      paths: ['half/a/first.nc', 'half/b/second.nc'],
+      title: 'half done',
+      version: '1',
+    };
+    const res = await call(app, 'POST', '/scratch/v1/me/promote', alice, body);
+    expect([201, 202]).toContain(res.status);
+    const job = await settled(app, alice, res.body.href as string);
+    expect(job.body.state).toBe('failed');
+    expect(job.body.files).toEqual({ done: 1, total: 2 });
+    expect(job.body.error).toMatch(/nothing was changed/);
+    expect(job.body.error).not.toMatch(/ALSO/);
+    expect([sha(join(home, 'half/a/first.nc')), sha(join(home, 'half/b/second.nc'))]).toEqual(before);
+    expect(existsSync(join(target, 'a/first.nc'))).toBe(false);
+    expectProblem(await call(app, 'GET', '/api/v1/datasets/derived.alice.half_done.v1', ADMIN), 404);
+
+    // With the obstacle gone the same promotion goes through: nothing was left behind.
+    rmSync(join(target, 'b'));
+    const again = await call(app, 'POST', '/scratch/v1/me/promote', alice, body);
+    expect((await settled(app, alice, again.body.href as string)).body.state).toBe('done');
+    expect(sha(join(target, 'b/second.nc'))).toBe(before[1]);
+  });
+
+  describe('bad input names the field and touches nothing', () => {
+    const good = 'bad/good.nc';
+    beforeAll(async () => {
+      await ncgen(join(home, good), cdl(0, [0, 10], 'good'), 'classic');
+      writeFileSync(join(home, 'bad/notes.txt'), 'not netcdf');
+      const bobHome = join(app.config.scratchRoot, 'bob');
+      await ncgen(join(bobHome, 'theirs.nc'), cdl(0, [0, 10], 'bob'), 'classic');
+      symlinkSync(join(bobHome, 'theirs.nc'), join(home, 'bad/link.nc'));
+      symlinkSync(bobHome, join(home, 'bad/bobdir'));
+    });
+    afterAll(() => {
+      expect(existsSync(join(home, good))).toBe(true);
+      expect(existsSync(join(app.config.scratchRoot, 'bob/theirs.nc'))).toBe(true);
+    });
+
+    const body = (over: Record<string, unknown>) => ({ ...PROVENANCE, paths: [good], title: 'bad', ...over });
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['a path with ..', { paths: ['../bob/theirs.nc'] }, 'body.paths[0]'],
+      ['an absolute path', { paths: ['/etc/passwd'] }, 'body.paths[0]'],
+      ['encoded traversal', { paths: ['%2e%2e/bob/theirs.nc'] }, 'body.paths[0]'],
+      ['a symlink to another user’s file', { paths: [good, 'bad/link.nc'] }, 'body.paths[1]'],
+      ['a symlinked directory into another user’s', { paths: ['bad/bobdir/theirs.nc'] }, 'body.paths[0]'],
+      ['a missing file', { paths: ['bad/nope.nc'] }, 'body.paths[0]'],
+      ['a file that is not NetCDF', { paths: [good, 'bad/notes.txt'] }, 'body.paths[1]'],
+      ['the same file twice', { paths: [good, `./${good}`] }, 'body.paths[1]'],
+      ['no paths', { paths: [] }, 'body.paths'],
+      ['a missing source', { sources: ['no-such-dataset.v1'] }, 'body.sources[0]'],
+      ['a source the caller may not read', { sources: [SOURCE, SECRET] }, 'body.sources[1]'],
+      ['no sources', { sources: [] }, 'body.sources'],
+      ['no software', { software: undefined }, 'body.software'],
+      ['software without a version', { software: { name: 'cdo' } }, 'body.software.version'],
+      ['no description', { description: undefined }, 'body.description'],
+      ['a group the caller is not in', { ownerGroup: 'secret-group' }, 'body.ownerGroup'],
+    ];
+    it.each(cases)('%s', async (_name, over, field) => {
+      expectProblem(await call(app, 'POST', '/scratch/v1/me/promote', alice, body(over)), 400, field);
+    });
+
+    it('needs an authenticated user', async () => {
+      expectProblem(await call(app, 'POST', '/scratch/v1/me/promote', {}, body({})), 401);
+    });
+
+    it('refuses a dataset id that exists already', async () => {
+      const first = await call(app, 'POST', '/scratch/v1/me/promote', alice, body({ title: 'own job' }));
+      expectProblem(first, 409, 'body.version');
+    });
+  });
+});
+
+describe('promotion across filesystems', () => {
+  let app: RunningApp;
+  let derived: string;
+
+  beforeAll(async () => {
+    requireTool('ncgen');
+    // /dev/shm is tmpfs: another filesystem than the temp dir, so rename gives EXDEV.
+    derived = join('/dev/shm', `climcat-derived-${process.pid}`);
+    mkdirSync(derived, { recursive: true });
+    app = await start({ DERIVED_ROOT: derived });
+    if (statSync(derived).dev === statSync(app.stateDir).dev)
+      throw new Error('promotion copy test needs /dev/shm on another filesystem than the temp directory');
+    await seedSources(app);
+  });
+  afterAll(async () => {
+    await app.close();
+    rmSync(derived, { recursive: true, force: true });
+  });
+
+  it('copies, verifies and then deletes the scratch files', async () => {
+    const carol = await keyFor(app, 'carol', ['eucp']);
+    const home = join(app.config.scratchRoot, 'carol');
+    await writePair(home, 'x/one.nc', 'x/two.nc');
+    const before = [sha(join(home, 'x/one.nc')), sha(join(home, 'x/two.nc'))];
+    const mtime = statSync(join(home, 'x/one.nc')).mtimeMs;
+    const res = await call(app, 'POST', '/scratch/v1/me/promote', carol, {
+      ...PROVENANCE,
+      paths: ['x/one.nc', 'x/two.nc'],
+      title: 'copied',
+      version: '2',
+    });
+    const job = await settled(app, carol, res.body.href as string);
+    expect(job.body).toMatchObject({ state: 'done', moved: { renamed: 0, copied: 2 } });
+    const target = join(derived, 'CMIP5/eucp/carol/copied/v2');
+    expect([sha(join(target, 'one.nc')), sha(join(target, 'two.nc'))]).toEqual(before);
+    expect(Math.round(statSync(join(target, 'one.nc')).mtimeMs)).toBe(Math.round(mtime));
+    expect(existsSync(join(home, 'x/one.nc'))).toBe(false);
+    expect(existsSync(join(home, 'x/two.nc'))).toBe(false);
+    const dataset = await call(app, 'GET', '/api/v1/datasets/derived.carol.copied.v2', carol);
+    expect(dataset.body).toMatchObject({ fileCount: 2, kind: 'derived' });
+  });
+});
+
+describe('promotion after a crash', () => {
+  it('a restart rolls back a job its process left halfway, and finishes one past the point of no return', async () => {
+    requireTool('ncgen');
+    const stateDir = tempDir();
+    let app = await start({}, stateDir);
+    await seedSources(app);
+    const dave = await keyFor(app, 'dave', ['eucp']);
+    const home = join(app.config.scratchRoot, 'dave');
+    const derived = app.config.derivedRoot;
+    await writePair(home, 'crash/one.nc', 'crash/two.nc');
+    await ncgen(join(home, 'late/three.nc'), cdl(0, [0, 10], 'three'), 'classic');
+    const before = [sha(join(home, 'crash/one.nc')), sha(join(home, 'crash/two.nc'))];
+    await app.close({ keepState: true });
+
+    // What a process killed in the middle leaves: one file renamed, the record made, the second file
+    // not moved yet; and another job that had recorded everything and was deleting copied sources.
+    const dir = join(derived, 'CMIP5/eucp/dave/crashed/v1');
+    mkdirSync(dir, { recursive: true });
+    const moved = { source: join(home, 'crash/one.nc'), target: join(dir, 'one.nc') };
+    await exec('mv', [moved.source, moved.target]);
+    const late = {
+      source: join(home, 'late/three.nc'),
+      target: join(derived, 'CMIP5/eucp/dave/late/v1/three.nc'),
+    };
+    mkdirSync(dirname(late.target), { recursive: true });
+    await exec('cp', ['-p', late.source, late.target]);
+    const store = await createStore({ adapter: 'sqlite', path: join(stateDir, 'catalog.sqlite') });
+    const stale = '2026-01-01T00:00:00.000Z';
+    const job = {
+      user: 'dave',
+      state: 'running' as const,
+      bytes: { done: 0, total: 0 },
+      createdAt: stale,
+      startedAt: stale,
+      updatedAt: stale,
+    };
+    await store.datasets.create(
+      storedDataset('derived.dave.crashed.v1', {
+        kind: 'derived',
+        access: { public: false, ownerGroup: 'eucp', accessGroups: [] },
+        provenance: { derivedFrom: [SOURCE], author: 'dave' },
+      }),
+    );
+    await store.promotions.create({
+      ...job,
+      id: '00000000-0000-4000-8000-000000000001',
+      datasetId: 'derived.dave.crashed.v1',
+      phase: 'recording',
+      files: { done: 1, total: 2 },
+      directory: 'derived/CMIP5/eucp/dave/crashed/v1',
+      moved: { renamed: 1, copied: 0 },
+      moves: [{ ...moved, mode: 'rename', size: statSync(moved.target).size, sha256: before[0]! }],
+      current: { source: join(home, 'crash/two.nc'), target: join(dir, 'two.nc') },
+      datasetCreated: true,
+    });
+    await store.promotions.create({
+      ...job,
+      id: '00000000-0000-4000-8000-000000000002',
+      datasetId: 'derived.dave.late.v1',
+      phase: 'committing',
+      files: { done: 1, total: 1 },
+      directory: 'derived/CMIP5/eucp/dave/late/v1',
+      moved: { renamed: 0, copied: 1 },
+      moves: [{ ...late, mode: 'copy', size: statSync(late.target).size, sha256: sha(late.target) }],
+      datasetCreated: true,
+    });
+    await store.close();
+
+    app = await start({}, stateDir);
+    try {
+      const first = await settled(
+        app,
+        dave,
+        '/scratch/v1/me/promotions/00000000-0000-4000-8000-000000000001',
+      );
+      expect(first.body.state).toBe('failed');
+      expect(first.body.error).toMatch(/interrupted.*rolled back/);
+      expect(first.body.error).not.toMatch(/ALSO/);
+      expect([sha(join(home, 'crash/one.nc')), sha(join(home, 'crash/two.nc'))]).toEqual(before);
+      expect(existsSync(dir)).toBe(false);
+      expectProblem(await call(app, 'GET', '/api/v1/datasets/derived.dave.crashed.v1', ADMIN), 404);
+
+      const second = await settled(
+        app,
+        dave,
+        '/scratch/v1/me/promotions/00000000-0000-4000-8000-000000000002',
+      );
+      expect(second.body.state).toBe('done');
+      expect(existsSync(late.source)).toBe(false);
+      expect(existsSync(late.target)).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+});
