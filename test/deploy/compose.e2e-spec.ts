@@ -92,6 +92,10 @@ test.each(CLIMCAT)(
     );
     expect(mounts.some((m) => /\/data(:ro)?$/.test(m) && m.endsWith(':ro'))).toBe(true);
     expect(mounts.some((m) => m.includes('/scratch'))).toBe(name === 'scratch-quota');
+    // Promotions write the derived area (scratch-quota); the other services read it.
+    const derived = mounts.find((m) => /:\/data\/derived(:r[ow])?$/.test(m));
+    expect([name, derived?.endsWith(':ro')]).toEqual([name, name !== 'scratch-quota']);
+    expect(s.environment.DERIVED_ROOT).toBe('/data/derived');
   },
 );
 

@@ -308,6 +308,8 @@ describe('specific renders', () => {
       'http://rel-climcat-scratch-quota:3003/scratch/v1/purge/runs',
     );
     expect(get(ofKind(ms, 'ConfigMap')[0], 'data.SCRATCH_PURGE_INTERVAL')).toBe('0');
+    // Promotions land on the derived claim, never on the pod's emptyDir.
+    expect(get(ofKind(ms, 'ConfigMap')[0], 'data.DERIVED_ROOT')).toBe('/data/derived');
     for (const pvc of ofKind(ms, 'PersistentVolumeClaim'))
       expect(pvc.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
     // No ServiceMonitor or NetworkPolicy unless asked for.

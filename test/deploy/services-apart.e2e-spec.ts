@@ -7,7 +7,7 @@
 jest.setTimeout(120_000);
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'minio';
@@ -52,6 +52,9 @@ let dirs: string[] = [];
 let s3: Client;
 let demoDir: string;
 let demo: string[];
+let scratch: string;
+let derived: string;
+let alice: Record<string, string>;
 
 const of = (component: Component) => replicas.filter((r) => r.component === component);
 
@@ -168,8 +171,9 @@ beforeAll(async () => {
   await s3.makeBucket(BUCKET);
   demoDir = tempDir('climcat-apart-demo-');
   demo = await demoArchive(demoDir);
-  const scratch = tempDir('climcat-apart-scratch-');
-  dirs = [demoDir, scratch];
+  scratch = tempDir('climcat-apart-scratch-');
+  derived = tempDir('climcat-apart-derived-');
+  dirs = [demoDir, scratch, derived];
   router = await startRouter(upstreams);
   const redis = new URL(testEnv('TEST_REDIS_URL'));
   redis.pathname = '/7'; // a Redis database of its own: no other suite's queue jobs
@@ -186,6 +190,7 @@ beforeAll(async () => {
     INGEST_PUBLIC: 'true',
     DATA_ROOT: demoDir,
     SCRATCH_ROOT: scratch,
+    DERIVED_ROOT: derived,
     PUBLIC_URL: router.url,
     NODE_RED_ENABLED: 'false',
     SCAN_ON_BOOT: 'false',
@@ -280,7 +285,7 @@ describe('four services apart behind the routing table', () => {
       body: { name: 'alice-notebook', user: 'alice', roles: ['reader'], groups: ['climate'] },
     });
     expect(key.status).toBe(201);
-    const alice = { authorization: `Bearer ${key.body.key}` };
+    alice = { authorization: `Bearer ${key.body.key}` };
     const me = await http(router.url, 'GET', '/scratch/v1/me', { headers: alice });
     expect(me.status).toBe(200);
     expect(me.body.user).toBe('alice');
@@ -297,6 +302,44 @@ describe('four services apart behind the routing table', () => {
     expect(tooBig.status).toBe(507);
     expect(tooBig.headers.get('content-type')).toContain('application/problem+json');
     expect(tooBig.body.detail).toMatch(/quota|limit/i);
+  });
+
+  it('promotes scratch output to a derived dataset that every catalog replica lists and OPeNDAP serves', async () => {
+    const key = tasKey();
+    mkdirSync(join(scratch, 'alice', 'anomaly'), { recursive: true });
+    copyFileSync(join(demoDir, key), join(scratch, 'alice', 'anomaly', 'tas_anomaly.nc'));
+    const res = await http(router.url, 'POST', '/scratch/v1/me/promote', {
+      headers: alice,
+      body: {
+        paths: ['anomaly/tas_anomaly.nc'],
+        title: 'tas anomaly',
+        description: 'Monthly tas anomaly against the 2006 mean',
+        sources: [TAS_ID],
+        software: { name: 'xarray', version: '2023.01.0' },
+        public: true,
+        version: '20261201',
+      },
+    });
+    expect([201, 202]).toContain(res.status);
+    const id = res.body.datasetId as string;
+    const job = await until('promotion done', 60_000, async () => {
+      const j = await http(router.url, 'GET', res.body.href as string, { headers: alice });
+      return j.body.state === 'done' || j.body.state === 'failed' ? j : undefined;
+    });
+    expect(job.body).toMatchObject({ state: 'done', files: { done: 1, total: 1 } });
+    for (const c of of('catalog')) {
+      const dataset = await http(c.url, 'GET', `/api/v1/datasets/${id}`);
+      expect([c.url, dataset.status, dataset.body.kind]).toEqual([c.url, 200, 'derived']);
+      const lineage = await http(c.url, 'GET', `/api/v1/datasets/${TAS_ID}/lineage`, { headers: ADMIN });
+      expect(JSON.stringify(lineage.body.descendants)).toContain(id);
+    }
+    const files = await http(router.url, 'GET', `/api/v1/datasets/${id}/files`);
+    const opendap = files.body.items[0].urls.opendap as string;
+    const remote = await run('ncdump', ['-v', 'tas', opendap]);
+    const local = await run('ncdump', ['-v', 'tas', join(demoDir, key)]);
+    expect(remote.stdout.slice(remote.stdout.indexOf('data:'))).toBe(
+      local.stdout.slice(local.stdout.indexOf('data:')),
+    );
   });
 
   it('a revoked API key stops working on every replica within the key cache time', async () => {
@@ -374,6 +417,5 @@ describe('four services apart behind the routing table', () => {
   it('spreads requests over the replicas of each component', () => {
     for (const r of replicas.filter((x) => x.component === 'catalog'))
       expect([r.url, (router.served.get(r.url) ?? 0) > 0]).toEqual([r.url, true]);
-    mkdirSync(demoDir, { recursive: true });
   });
 });
