@@ -6,7 +6,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConflictError, type QuotaRecord, type QuotaReservation, type Store } from '@climcat/core';
+import {
+  ConflictError,
+  type PurgedFileRecord,
+  type PurgePlanEntry,
+  type QuotaRecord,
+  type QuotaReservation,
+  type Store,
+} from '@climcat/core';
 import { createStore } from '@climcat/store';
 import { testEnv } from '../harness/env';
 import { apiKey } from './store-fixtures';
@@ -180,6 +187,119 @@ describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
         createdAt: '2026-01-01T00:00:00.000Z',
       }),
     ).rejects.toThrow(ConflictError);
+  });
+
+  it('keeps a pattern on an exemption and approves a requested one exactly once', async () => {
+    const requested = {
+      id: 'x1',
+      kind: 'user' as const,
+      name: 'erin',
+      scope: 'purge' as const,
+      pattern: 'results/**',
+      status: 'requested' as const,
+      reason: 'paper',
+      expiresAt: '2026-02-01T00:00:00.000Z',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      createdBy: 'erin-key',
+    };
+    await store.quotas.createExemption(requested);
+    expect(await store.quotas.getExemption('x1')).toEqual(requested);
+    expect(await store.quotas.getExemption('nope')).toBeNull();
+    const approved = await store.quotas.approveExemption('x1', 'admin', '2026-01-02T00:00:00.000Z');
+    expect(approved).toEqual({
+      ...requested,
+      status: 'approved',
+      approvedBy: 'admin',
+      approvedAt: '2026-01-02T00:00:00.000Z',
+    });
+    expect(await store.quotas.getExemption('x1')).toEqual(approved);
+    expect(await store.quotas.approveExemption('x1', 'other', '2026-01-03T00:00:00.000Z')).toBeNull();
+    expect(await store.quotas.approveExemption('nope', 'admin', '2026-01-03T00:00:00.000Z')).toBeNull();
+  });
+
+  it('replaces a user stored purge plan as a whole, per user', async () => {
+    const entry = (path: string, extra: Partial<PurgePlanEntry> = {}): PurgePlanEntry => ({
+      user: 'fay',
+      path,
+      size: 10,
+      atimeMs: 1_000,
+      mtimeMs: 900,
+      plannedAt: '2026-01-01T00:00:00.000Z',
+      ...extra,
+    });
+    expect(await store.quotas.listPurgePlan('fay')).toEqual([]);
+    const odd = 'run 1/new\nline \\xff.nc';
+    await store.quotas.savePurgePlan('fay', [entry('a.nc'), entry(odd)]);
+    await store.quotas.savePurgePlan('gus', [entry('a.nc', { user: 'gus' })]);
+    const byPath = (list: PurgePlanEntry[]) => [...list].sort((a, b) => a.path.localeCompare(b.path));
+    expect(byPath(await store.quotas.listPurgePlan('fay'))).toEqual(byPath([entry('a.nc'), entry(odd)]));
+    // A file left out leaves the plan; a changed entry replaces the old one.
+    const notified = entry('a.nc', { notifiedAt: '2026-01-02T00:00:00.000Z' });
+    await store.quotas.savePurgePlan('fay', [notified]);
+    expect(await store.quotas.listPurgePlan('fay')).toEqual([notified]);
+    expect(await store.quotas.listPurgePlan('gus')).toHaveLength(1);
+    await store.quotas.savePurgePlan('fay', []);
+    expect(await store.quotas.listPurgePlan('fay')).toEqual([]);
+  });
+
+  it('records purged files, lists them newest first in pages, and prunes old ones', async () => {
+    const record = (id: string, purgedAt: string, user = 'hal'): PurgedFileRecord => ({
+      id,
+      user,
+      path: `${id}.nc`,
+      size: 5,
+      atime: '2025-01-01T00:00:00.000Z',
+      mtime: '2025-01-01T00:00:00.000Z',
+      purgedAt,
+      reason: 'not used for 56 days',
+      runId: 'run-1',
+    });
+    await store.quotas.recordPurged([
+      record('p1', '2026-01-01T00:00:00.000Z'),
+      record('p2', '2026-01-03T00:00:00.000Z'),
+      record('p3', '2026-01-02T00:00:00.000Z'),
+      record('q1', '2026-01-02T00:00:00.000Z', 'ivy'),
+    ]);
+    await store.quotas.recordPurged([]);
+    const first = await store.quotas.listPurged('hal', { limit: 2, offset: 0 });
+    expect(first.total).toBe(3);
+    expect(first.items.map((r) => r.id)).toEqual(['p2', 'p3']);
+    expect(first.items[0]).toEqual(record('p2', '2026-01-03T00:00:00.000Z'));
+    expect((await store.quotas.listPurged('hal', { limit: 2, offset: 2 })).items.map((r) => r.id)).toEqual([
+      'p1',
+    ]);
+    await expect(store.quotas.recordPurged([record('p1', '2026-01-05T00:00:00.000Z')])).rejects.toThrow(
+      ConflictError,
+    );
+    expect(await store.quotas.prunePurged(new Date('2026-01-02T12:00:00Z'))).toBe(3);
+    expect((await store.quotas.listPurged('hal', { limit: 10, offset: 0 })).items.map((r) => r.id)).toEqual([
+      'p2',
+    ]);
+  });
+
+  it('grants a lease to one holder at a time across two connections, until it expires', async () => {
+    const other = await openAgain();
+    try {
+      const t = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 0, minutes));
+      const both = await Promise.all([
+        store.quotas.acquireLease('purge', 'p1', t(10), t(0)),
+        other.quotas.acquireLease('purge', 'p2', t(10), t(0)),
+      ]);
+      expect(both.filter(Boolean)).toHaveLength(1);
+      const [winner, loser] = both[0] ? ['p1', 'p2'] : ['p2', 'p1'];
+      // The holder renews; the other waits until it has expired or been released.
+      expect(await store.quotas.acquireLease('purge', winner, t(20), t(5))).toBe(true);
+      expect(await other.quotas.acquireLease('purge', loser, t(30), t(15))).toBe(false);
+      expect(await other.quotas.acquireLease('purge', loser, t(30), t(20))).toBe(true);
+      expect(await store.quotas.acquireLease('purge', winner, t(40), t(21))).toBe(false);
+      await store.quotas.releaseLease('purge', winner); // not the holder any more: no effect
+      expect(await store.quotas.acquireLease('purge', winner, t(40), t(21))).toBe(false);
+      await other.quotas.releaseLease('purge', loser);
+      expect(await store.quotas.acquireLease('purge', winner, t(40), t(21))).toBe(true);
+      expect(await other.quotas.acquireLease('other-job', loser, t(40), t(21))).toBe(true);
+    } finally {
+      await other.close();
+    }
   });
 
   it('stores an API key user, and keeps it absent on keys created without one', async () => {

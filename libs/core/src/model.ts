@@ -246,10 +246,52 @@ export interface QuotaExemption {
   kind: QuotaSubjectKind;
   name: string;
   scope: 'purge' | 'quota';
+  /**
+   * Purge exemptions: a glob relative to the user's directory (`results/**`);
+   * absent = the whole directory.
+   */
+  pattern?: string;
+  /** Requested by the user and not yet approved (absent = approved: admins create them directly). */
+  status?: 'requested' | 'approved';
   reason: string;
   expiresAt: string;
   createdAt: string;
   createdBy: string;
+  approvedAt?: string;
+  approvedBy?: string;
+}
+
+/**
+ * One file on a user's stored purge plan. Its notice period counts from
+ * `notifiedAt` (when the user was told), and the entry holds only while the
+ * file keeps the size and times it had when planned.
+ */
+export interface PurgePlanEntry {
+  user: string;
+  /** Relative to the user's directory, printable (bytes that are not UTF-8 as \xNN). */
+  path: string;
+  size: number;
+  atimeMs: number;
+  mtimeMs: number;
+  /** When the file first appeared on the plan (ISO). */
+  plannedAt: string;
+  /** When the "entered the plan" notice went out (absent: not delivered yet). */
+  notifiedAt?: string;
+  /** When the "deleted in one day" notice went out. */
+  dueSoonNotifiedAt?: string;
+}
+
+/** A file the fair-use purge deleted (kept for the retention period). */
+export interface PurgedFileRecord {
+  id: string;
+  user: string;
+  path: string;
+  size: number;
+  atime: string;
+  mtime: string;
+  purgedAt: string;
+  reason: string;
+  runId: string;
 }
 
 /** A promotion of scratch files to a derived dataset, as its job runs (scratch-quota). */

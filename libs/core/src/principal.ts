@@ -7,12 +7,13 @@ export const ROLES: readonly Role[] = ['reader', 'curator', 'admin'];
 
 export interface Principal {
   /** How the caller authenticated. */
-  readonly via: 'anonymous' | 'api-key' | 'jwt';
-  /** Stable subject: API key id, JWT `sub`, or `anonymous`. */
+  readonly via: 'anonymous' | 'api-key' | 'jwt' | 'jupyterhub';
+  /** Stable subject: API key id, JWT `sub`, `hub:<user>` for JupyterHub users, or `anonymous`. */
   readonly subject: string;
   /**
    * The caller's user name, which names their scratch directory: an API key's
-   * `user` (else its name), a JWT's `preferred_username` (else `name`, else `sub`).
+   * `user` (else its name), a JWT's `preferred_username` (else `name`, else `sub`),
+   * a JupyterHub user's name.
    * Absent for anonymous callers.
    */
   readonly user?: string;

@@ -16,6 +16,8 @@ import type {
   DatasetRecord,
   FileRecord,
   PromotionRecord,
+  PurgedFileRecord,
+  PurgePlanEntry,
   QuotaExemption,
   QuotaRecord,
   QuotaUsageState,
@@ -189,8 +191,29 @@ export interface QuotaRepository {
     change: (current: QuotaUsageState) => { state: QuotaUsageState | null; result: T },
   ): Promise<T>;
   createExemption(record: QuotaExemption): Promise<QuotaExemption>;
-  /** Exemptions of a subject that have not expired at `now`, newest first. */
+  /** Exemptions of a subject that have not expired at `now`, newest first (requested ones too). */
   listExemptions(kind: QuotaSubjectKind, name: string, now: Date): Promise<QuotaExemption[]>;
+  getExemption(id: string): Promise<QuotaExemption | null>;
+  /** Approves a requested exemption; null when it does not exist or is not awaiting approval. */
+  approveExemption(id: string, by: string, at: string): Promise<QuotaExemption | null>;
+
+  /** A user's stored purge plan, in no particular order. */
+  listPurgePlan(user: string): Promise<PurgePlanEntry[]>;
+  /** Replaces a user's stored plan with `entries` (files left out leave the plan). */
+  savePurgePlan(user: string, entries: readonly PurgePlanEntry[]): Promise<void>;
+  recordPurged(records: readonly PurgedFileRecord[]): Promise<void>;
+  /** A user's purged files, newest first. */
+  listPurged(user: string, page: Page): Promise<Paged<PurgedFileRecord>>;
+  /** Forgets records of files purged before `before`; returns how many. */
+  prunePurged(before: Date): Promise<number>;
+
+  /**
+   * Takes (or renews) the named lease for `holder` until `until`, if no other
+   * holder's lease runs past `now`; atomic across processes sharing the store.
+   */
+  acquireLease(name: string, holder: string, until: Date, now: Date): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
 }
 
 /** Scratch promotion jobs (scratch-quota), so progress and roll-back survive the process that ran them. */

@@ -45,9 +45,25 @@ export const MAX_PARAM_LENGTH = 2048;
 /** Request bodies larger than this get a 413 problem. */
 export const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
 
+/**
+ * JupyterHub's proxy forwards `/services/<name>/api/...` with its prefix:
+ * without it the request reaches the same routes as when climcat is called
+ * directly (`request.originalUrl` keeps what was sent).
+ */
+export function stripServicePrefix(url: string, prefix: string): string {
+  if (url.startsWith(prefix)) return `/${url.slice(prefix.length)}`;
+  const bare = prefix.slice(0, -1);
+  if (url === bare || url.startsWith(`${bare}?`)) return `/${url.slice(bare.length)}`;
+  return url;
+}
+
 /** Fastify server options shared by every service. */
-function fastifyAdapter(): FastifyAdapter {
+function fastifyAdapter(config: AppConfig): FastifyAdapter {
+  const prefix = config.jupyterhub?.servicePrefix;
   return new FastifyAdapter({
+    ...(prefix && prefix !== '/'
+      ? { rewriteUrl: (req: { url?: string }) => stripServicePrefix(req.url ?? '/', prefix) }
+      : {}),
     bodyLimit: BODY_LIMIT_BYTES,
     http: { maxHeaderSize: PARSER_MAX_HEAD_BYTES },
     trustProxy: 'loopback, linklocal, uniquelocal',
@@ -166,11 +182,15 @@ export async function createApp(
   features: (Type | DynamicModule)[],
   options: PlatformOptions = {},
 ): Promise<ClimcatApp> {
-  const app = await NestFactory.create<ClimcatApp>(rootModule(config, features, options), fastifyAdapter(), {
-    bufferLogs: true,
-    // The body parsers are ours (configureHttp): JSON types only, empty bodies allowed.
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<ClimcatApp>(
+    rootModule(config, features, options),
+    fastifyAdapter(config),
+    {
+      bufferLogs: true,
+      // The body parsers are ours (configureHttp): JSON types only, empty bodies allowed.
+      bodyParser: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   await configureHttp(app, config);
   return app;

@@ -17,6 +17,8 @@ import { dirname } from 'node:path';
 import { AuthGuard } from './auth/auth.guard';
 import { checkDatasetDraft } from './datasets/dataset-draft-check';
 import { AuthService } from './auth/auth.service';
+import { HubOAuthController } from './auth/hub-oauth.controller';
+import { JupyterHubService } from './auth/jupyterhub';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { ProblemFilter } from './errors/problem.filter';
 import { createValidationPipe } from './errors/validation';
@@ -70,7 +72,7 @@ export class PlatformModule {
     return {
       module: PlatformModule,
       imports: [LoggerModule.forRoot(loggerParams(logger))],
-      controllers: [OperationsController],
+      controllers: [OperationsController, HubOAuthController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
@@ -94,6 +96,7 @@ export class PlatformModule {
           useFactory: (store: Store) => new DatasetRules(store, checkDatasetDraft),
           inject: [STORE],
         },
+        JupyterHubService,
         AuthService,
         StorageService,
         DatasetCacheService,
@@ -111,6 +114,7 @@ export class PlatformModule {
         HDF5_WORKER,
         DatasetRules,
         AuthService,
+        JupyterHubService,
         MetricsService,
         StorageService,
         DatasetCacheService,

@@ -1,21 +1,25 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@climcat/core';
-import { APP_CONFIG, Caller, type AppConfig } from '@climcat/platform';
+import { Caller, PageQueryDto } from '@climcat/platform';
 import { scratchUser } from '../scratch-paths';
-import { UsageService } from '../usage/usage.service';
-import { mapPurgePlan, PurgePlanDto } from './purge.dto';
+import {
+  CreatePurgeRunDto,
+  mapPurged,
+  mapPurgePlan,
+  PurgedPageDto,
+  PurgePlanDto,
+  PurgeRunDto,
+} from './purge.dto';
+import { PurgeService, type PurgeRunSummary } from './purge.service';
 
 @ApiTags('scratch')
 @ApiBearerAuth()
-@Controller('scratch/v1/me')
+@Controller('scratch/v1')
 export class PurgeController {
-  constructor(
-    private readonly usage: UsageService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly purge: PurgeService) {}
 
-  @Get('purge-plan')
+  @Get('me/purge-plan')
   @ApiOperation({
     summary:
       'Your files due for the fair-use purge: what, how big, last used, and when it goes (earliest first)',
@@ -23,6 +27,28 @@ export class PurgeController {
   @ApiOkResponse({ type: PurgePlanDto })
   async plan(@Caller() caller: Principal): Promise<PurgePlanDto> {
     const user = scratchUser(caller);
-    return mapPurgePlan(user, this.config.scratch.purge, await this.usage.purgePlan(user));
+    return mapPurgePlan(user, this.purge.policy(), await this.purge.planFor(user));
+  }
+
+  @Get('me/purged')
+  @ApiOperation({ summary: 'Your files the fair-use purge deleted: what, how big, last used, when and why' })
+  @ApiOkResponse({ type: PurgedPageDto })
+  async purged(@Caller() caller: Principal, @Query() page: PageQueryDto): Promise<PurgedPageDto> {
+    const found = await this.purge.purged(scratchUser(caller), { limit: page.limit, offset: page.offset });
+    return { total: found.total, items: found.items.map(mapPurged) };
+  }
+
+  @Post('purge/runs')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Run the fair-use purge now (admins), or a dry run that only reports; answers the run summary (409 while another run is under way)',
+  })
+  @ApiOkResponse({ type: PurgeRunDto })
+  run(@Caller() caller: Principal, @Body() body: CreatePurgeRunDto): Promise<PurgeRunSummary> {
+    return this.purge.runAs(caller, {
+      ...(body?.dryRun !== undefined ? { dryRun: body.dryRun } : {}),
+      ...(body?.user !== undefined ? { user: body.user } : {}),
+    });
   }
 }

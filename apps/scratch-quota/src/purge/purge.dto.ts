@@ -1,4 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
+import type { PurgedFileRecord } from '@climcat/core';
 import type { PurgePlan } from './purge-planner';
 
 export class PurgePolicyDto {
@@ -55,4 +57,113 @@ export function mapPurgePlan(
     bytes: plan.bytes,
     next: plan.next?.toISOString() ?? null,
   };
+}
+
+export class PurgedFileDto {
+  /** Relative to your scratch directory (bytes that are not UTF-8 as \xNN). */
+  path!: string;
+  bytes!: number;
+  atime!: string;
+  mtime!: string;
+  purgedAt!: string;
+  /** Why it was purged (the policy and the last use it went by). */
+  reason!: string;
+  /** The purge run that deleted it. */
+  runId!: string;
+}
+
+export class PurgedPageDto {
+  total!: number;
+  @ApiProperty({ type: [PurgedFileDto] })
+  items!: PurgedFileDto[];
+}
+
+export function mapPurged(record: PurgedFileRecord): PurgedFileDto {
+  return {
+    path: record.path,
+    bytes: record.size,
+    atime: record.atime,
+    mtime: record.mtime,
+    purgedAt: record.purgedAt,
+    reason: record.reason,
+    runId: record.runId,
+  };
+}
+
+export class CreatePurgeRunDto {
+  @ApiPropertyOptional({
+    description:
+      'report what would be planned, notified and deleted, and change nothing (default SCRATCH_PURGE_DRY_RUN)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  dryRun?: boolean;
+
+  @ApiPropertyOptional({ description: 'only this user (default: every user directory)', example: 'alice' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  user?: string;
+}
+
+class RunPurgedItemDto {
+  user!: string;
+  path!: string;
+  bytes!: number;
+}
+
+class RunPurgedDto {
+  files!: number;
+  bytes!: number;
+  /** What was (or in a dry run would be) deleted, at most 1000 entries. */
+  @ApiProperty({ type: [RunPurgedItemDto] })
+  items!: RunPurgedItemDto[];
+}
+
+class RunKeptDto {
+  user!: string;
+  path!: string;
+  why!: string;
+}
+
+class RunProblemDto {
+  user!: string;
+  path!: string;
+  reason!: string;
+}
+
+class RunCountDto {
+  files!: number;
+  bytes!: number;
+}
+
+class RunNoticesDto {
+  sent!: number;
+  /** Not delivered; retried by the next run. */
+  failed!: number;
+  /** Dry runs: notices a real run would send. */
+  wouldSend!: number;
+}
+
+export class PurgeRunDto {
+  runId!: string;
+  dryRun!: boolean;
+  @ApiProperty({ enum: ['schedule', 'admin'] })
+  trigger!: string;
+  startedAt!: string;
+  finishedAt!: string;
+  users!: number;
+  @ApiProperty({ type: RunCountDto })
+  planned!: RunCountDto;
+  entered!: number;
+  exempt!: number;
+  @ApiProperty({ type: RunNoticesDto })
+  notices!: RunNoticesDto;
+  @ApiProperty({ type: RunPurgedDto })
+  purged!: RunPurgedDto;
+  /** Due files the run kept: used or changed after the plan, symlinked paths, vanished files. */
+  @ApiProperty({ type: [RunKeptDto] })
+  kept!: RunKeptDto[];
+  @ApiProperty({ type: [RunProblemDto] })
+  problems!: RunProblemDto[];
 }

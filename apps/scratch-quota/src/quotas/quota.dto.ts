@@ -77,6 +77,15 @@ export class CreateExemptionDto {
   @IsIn(['purge', 'quota'])
   scope?: 'purge' | 'quota';
 
+  @ApiPropertyOptional({
+    example: 'results/**',
+    description:
+      'users only, scope purge: a glob relative to the user directory (*, ** and ?); absent = the whole directory',
+  })
+  @IsOptional()
+  @IsString()
+  pattern?: string;
+
   @ApiProperty({ example: 'thesis deadline' })
   @IsString()
   @Length(1, 500)
@@ -94,14 +103,20 @@ export class ExemptionDto {
   name!: string;
   @ApiProperty({ enum: ['purge', 'quota'] })
   scope!: string;
+  pattern?: string;
+  /** `requested` until an admin approves it (only approved exemptions apply). */
+  @ApiProperty({ enum: ['requested', 'approved'] })
+  status!: string;
   reason!: string;
   expiresAt!: string;
   createdAt!: string;
   createdBy!: string;
+  approvedAt?: string;
+  approvedBy?: string;
 }
 
 export function mapExemption(record: QuotaExemption): ExemptionDto {
-  return { ...record };
+  return { ...record, status: record.status ?? 'approved' };
 }
 
 export class RescanDto {

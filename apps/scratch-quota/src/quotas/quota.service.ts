@@ -26,6 +26,7 @@ import {
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
 import { CLOCK, type Clock } from '../clock';
+import { normaliseExemptionPattern } from '../purge/exemption-pattern';
 
 /** Limits every one of them set (absent = unlimited), and where they came from. */
 export interface EffectiveLimits {
@@ -46,6 +47,7 @@ export interface ExemptionInput {
   kind: QuotaSubjectKind;
   name: string;
   scope?: 'purge' | 'quota';
+  pattern?: string;
   reason: string;
   expiresAt: string;
 }
@@ -299,11 +301,13 @@ export class QuotaService {
       throw InvalidError.field('body.expiresAt', 'is required: an ISO-8601 date-time');
     if (expires <= now.getTime()) throw InvalidError.field('body.expiresAt', 'must be in the future');
     if (!input.reason?.trim()) throw InvalidError.field('body.reason', 'must say why');
+    const pattern = input.pattern === undefined ? undefined : exemptionPattern(input);
     const record: QuotaExemption = {
       id: randomUUID(),
       kind: input.kind,
       name: input.name,
       scope: input.scope ?? 'purge',
+      ...(pattern ? { pattern } : {}),
       reason: input.reason.trim(),
       expiresAt: new Date(expires).toISOString(),
       createdAt: now.toISOString(),
@@ -319,7 +323,10 @@ export class QuotaService {
         actor: actor.subject,
         at: record.createdAt,
         changes: [
-          { path: `/exemptions/${record.id}`, to: { scope: record.scope, expiresAt: record.expiresAt } },
+          {
+            path: `/exemptions/${record.id}`,
+            to: { scope: record.scope, expiresAt: record.expiresAt, ...(pattern ? { pattern } : {}) },
+          },
         ],
         note: record.reason,
         ...(requestId ? { requestId } : {}),
@@ -331,6 +338,14 @@ export class QuotaService {
   async exemptions(kind: QuotaSubjectKind, name: string): Promise<QuotaExemption[]> {
     return this.store.quotas.listExemptions(kind, name, this.now());
   }
+}
+
+/** Path patterns narrow purge exemptions of one user (group members' directories differ). */
+function exemptionPattern(input: ExemptionInput): string {
+  if (input.kind !== 'user') throw InvalidError.field('body.pattern', 'applies to user exemptions only');
+  if ((input.scope ?? 'purge') !== 'purge')
+    throw InvalidError.field('body.pattern', 'applies to purge exemptions only');
+  return normaliseExemptionPattern(input.pattern, 'body.pattern');
 }
 
 function subjectName(kind: QuotaSubjectKind, name: string, field = 'path.name'): void {

@@ -76,7 +76,7 @@ export class ApiKeyListDto {
 }
 
 export class WhoAmIDto {
-  @ApiProperty({ enum: ['anonymous', 'api-key', 'jwt'] })
+  @ApiProperty({ enum: ['anonymous', 'api-key', 'jwt', 'jupyterhub'] })
   via!: string;
   subject!: string;
   /** Your user name (scratch directory); absent when anonymous. */

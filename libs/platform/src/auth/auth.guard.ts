@@ -1,8 +1,10 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ANONYMOUS } from '@climcat/core';
+import type { FastifyReply } from 'fastify';
 import { AuthService } from './auth.service';
 import { OWN_AUTHENTICATION, type RequestWithPrincipal } from './auth.decorators';
+import { withRetryAfter } from './jupyterhub';
 
 /**
  * Global guard: authenticates every request. Roles and per-record access
@@ -26,8 +28,8 @@ export class AuthGuard implements CanActivate {
       req.principal = ANONYMOUS;
       return true;
     }
-    const principal = req.principal ?? (await this.auth.authenticate(req.headers.authorization));
-    req.principal = principal;
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    req.principal ??= await withRetryAfter(reply, () => this.auth.authenticateRequest(req));
     return true;
   }
 }

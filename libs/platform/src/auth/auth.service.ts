@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ANONYMOUS,
+  ForbiddenError,
   requireRole,
   InvalidError,
   NotFoundError,
@@ -18,7 +19,18 @@ import {
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { displayPrefix, generateApiKey, hashApiKey } from './api-key';
+import { API_KEY_PREFIX, displayPrefix, generateApiKey, hashApiKey } from './api-key';
+import { JupyterHubService } from './jupyterhub';
+import { CSRF_COOKIE, CSRF_HEADER, parseCookies, sameToken, SESSION_COOKIE } from './session';
+
+/** What authentication reads of a request. */
+export interface CredentialsCarrier {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Methods a session cookie may use without a CSRF token: they change nothing. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface NewApiKey {
   name: string;
@@ -42,17 +54,63 @@ export class AuthService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(STORE) private readonly store: Store,
+    private readonly hub: JupyterHubService,
   ) {
     if (config.adminApiKey) this.adminKeyHash = hashApiKey(config.adminApiKey);
     if (config.oidc) this.jwks = createRemoteJWKSet(new URL(config.oidc.jwksUrl));
   }
 
+  /**
+   * Resolves the caller of a request: its Authorization header when it has
+   * one (a session cookie is then ignored), else the hub session cookie,
+   * which must bring the CSRF token on requests that change data.
+   */
+  async authenticateRequest(req: CredentialsCarrier): Promise<Principal> {
+    const authorization = req.headers.authorization;
+    if (typeof authorization === 'string' && authorization.trim() !== '')
+      return this.authenticate(authorization);
+    const sessions = this.hub.sessions;
+    const cookie = sessions ? parseCookies(headerValue(req.headers.cookie)).get(SESSION_COOKIE) : undefined;
+    if (!sessions || !cookie) return ANONYMOUS;
+    // Expired, forged, or sealed before a restart with a generated secret: as if there were none.
+    const session = await sessions.openSession(cookie);
+    if (!session) return ANONYMOUS;
+    if (!SAFE_METHODS.has(req.method.toUpperCase())) {
+      const sent = headerValue(req.headers[CSRF_HEADER]);
+      if (!sent || !sameToken(sent, session.csrf))
+        throw new ForbiddenError(
+          `${req.method} with a session cookie needs the ${CSRF_HEADER} header set to the value of the ` +
+            `${CSRF_COOKIE} cookie (or use an Authorization header instead of the cookie)`,
+        );
+    }
+    try {
+      return await this.hub.principalFor(session.tok);
+    } catch (error) {
+      if (error instanceof UnauthorizedError)
+        throw new UnauthorizedError(
+          `Your JupyterHub session has ended (the hub no longer accepts its token): log in again at ` +
+            `${this.config.jupyterhub?.servicePrefix ?? '/'}oauth_login`,
+        );
+      throw error;
+    }
+  }
+
   /** Resolves the caller. No header → anonymous; a header that does not authenticate → 401. */
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (authorization === undefined || authorization.trim() === '') return ANONYMOUS;
-    const token = extractToken(authorization);
-    if (looksLikeJwt(token)) return this.verifyJwt(token);
+    const { scheme, token } = extractToken(authorization);
+    if (scheme !== 'token' && looksLikeJwt(token)) return this.verifyJwt(token);
+    if (this.isOwnKey(token)) return this.verifyApiKey(token);
+    // JupyterHub tokens come as `token <t>` (the hub's own scheme) or as Bearer / Basic password.
+    if (scheme === 'token' || this.hub.config) return this.hub.principalFor(token);
     return this.verifyApiKey(token);
+  }
+
+  private isOwnKey(token: string): boolean {
+    return (
+      token.startsWith(API_KEY_PREFIX) ||
+      (this.adminKeyHash !== undefined && hashApiKey(token) === this.adminKeyHash)
+    );
   }
 
   private async verifyApiKey(key: string): Promise<Principal> {
@@ -144,23 +202,31 @@ export class AuthService {
   }
 }
 
-function extractToken(header: string): string {
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function extractToken(header: string): { scheme: 'bearer' | 'basic' | 'token'; token: string } {
   const [scheme, ...rest] = header.trim().split(/\s+/);
   const value = rest.join(' ');
   if (!value) throw new UnauthorizedError('Authorization header has no credentials');
   switch (scheme?.toLowerCase()) {
     case 'bearer':
-      return value;
+      return { scheme: 'bearer', token: value };
+    case 'token':
+      return { scheme: 'token', token: value };
     case 'basic': {
       // netCDF-C and .netrc users send the key as the password; the user name is ignored.
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const password = colon >= 0 ? decoded.slice(colon + 1) : '';
       if (!password) throw new UnauthorizedError('HTTP Basic credentials need the API key as password');
-      return password;
+      return { scheme: 'basic', token: password };
     }
     default:
-      throw new UnauthorizedError(`Unsupported authorization scheme "${scheme ?? ''}": use Bearer or Basic`);
+      throw new UnauthorizedError(
+        `Unsupported authorization scheme "${scheme ?? ''}": use Bearer, Basic or token (JupyterHub)`,
+      );
   }
 }
 

@@ -89,6 +89,41 @@ describe('loadConfig', () => {
     expect(() => loadConfig('catalog', env)).toThrow(message);
   });
 
+  it('schedules the fair-use purge daily by default, off with off or 0, and checks the webhook URL', () => {
+    expect(loadConfig('scratch-quota', {}).scratch.purge).toEqual({
+      maxIdleDays: 56,
+      noticeDays: 7,
+      noatime: false,
+      intervalMs: 86400e3,
+      dryRun: false,
+      retentionMs: 365 * 86400e3,
+    });
+    const purge = (env: Record<string, string>) => loadConfig('scratch-quota', env).scratch.purge;
+    expect([purge({ SCRATCH_PURGE_INTERVAL: 'off' }), purge({ SCRATCH_PURGE_INTERVAL: '0' })]).toEqual([
+      expect.objectContaining({ intervalMs: 0 }),
+      expect.objectContaining({ intervalMs: 0 }),
+    ]);
+    expect(
+      purge({
+        SCRATCH_PURGE_INTERVAL: '12h',
+        SCRATCH_PURGE_DRY_RUN: 'true',
+        SCRATCH_PURGED_RETENTION: '30d',
+        SCRATCH_NOTIFY_WEBHOOK: 'https://hooks.example.org/purge',
+      }),
+    ).toMatchObject({
+      intervalMs: 12 * 3600e3,
+      dryRun: true,
+      retentionMs: 30 * 86400e3,
+      webhook: 'https://hooks.example.org/purge',
+    });
+    expect(() => loadConfig('scratch-quota', { SCRATCH_PURGE_INTERVAL: 'sometimes' })).toThrow(
+      /SCRATCH_PURGE_INTERVAL/,
+    );
+    expect(() => loadConfig('scratch-quota', { SCRATCH_NOTIFY_WEBHOOK: 'ftp://x.org/' })).toThrow(
+      /SCRATCH_NOTIFY_WEBHOOK/,
+    );
+  });
+
   it("parses byte budgets with SI and IEC suffixes, defaulting to the seeds' 100 TB", () => {
     expect(loadConfig('catalog', {}).capacity).toEqual({ total: 100e12 });
     expect(loadConfig('catalog', { CAPACITY_TOTAL: '2PB', CAPACITY_SCRATCH: '40TiB' }).capacity).toEqual({

@@ -3,6 +3,7 @@
  * a bad value fails at boot with a message naming the variable.
  */
 import { ROOT_NAME } from '@climcat/core';
+import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -112,6 +113,49 @@ const envSchema = z
     OIDC_GROUPS_CLAIM: z.string().min(1).default('groups'),
     OIDC_ROLES_CLAIM: z.string().min(1).default('roles'),
     OIDC_DEFAULT_ROLE: z.enum(['reader', 'curator', 'admin', 'none']).default('reader'),
+    // JupyterHub names: a hub-managed service gets them from the hub (see README, JupyterHub).
+    JUPYTERHUB_API_URL: url(['http', 'https']).optional(),
+    JUPYTERHUB_API_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    JUPYTERHUB_SERVICE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9][\w.-]{0,127}$/, {
+        message: 'must be a JupyterHub service name (letters, digits, _ . -)',
+      })
+      .default('climcat'),
+    JUPYTERHUB_SERVICE_PREFIX: z
+      .string()
+      .regex(/^\/([\w.~%@+-]+\/)*$/, { message: 'must be a URL path that starts and ends with /' })
+      .optional(),
+    JUPYTERHUB_CLIENT_ID: z
+      .string()
+      .regex(/^service-/, { message: 'must start with service-' })
+      .optional(),
+    JUPYTERHUB_HOST: url(['http', 'https'])
+      .refine((v) => new URL(v).pathname === '/' && !new URL(v).search, {
+        message: 'must be scheme://host[:port] only (the hub path is JUPYTERHUB_BASE_URL)',
+      })
+      .optional(),
+    JUPYTERHUB_BASE_URL: z
+      .string()
+      .regex(/^\/([\w.~%@+-]+\/)*$/, { message: 'must be a URL path that starts and ends with /' })
+      .default('/'),
+    JUPYTERHUB_OAUTH_CALLBACK_URL: z
+      .string()
+      .refine((v) => v.startsWith('/') || /^https?:\/\//.test(v), {
+        message: 'must be an absolute path or an http(s) URL',
+      })
+      .optional(),
+    JUPYTERHUB_GROUP_PREFIX: z.string().min(1).optional(),
+    JUPYTERHUB_GROUP_MAP: z
+      .string()
+      .regex(/^\s*[^=,\s]+=[^=,\s]+(\s*,\s*[^=,\s]+=[^=,\s]+)*\s*$/, {
+        message: 'must be hubgroup=cataloggroup pairs, comma-separated',
+      })
+      .optional(),
+    JUPYTERHUB_CACHE_TTL: duration.optional(),
+    JUPYTERHUB_TIMEOUT: duration.optional(),
+    SESSION_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+    SESSION_TTL: duration.optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
     INGEST_CONCURRENCY: positiveInt.default(2),
@@ -155,6 +199,15 @@ const envSchema = z
     SCRATCH_PURGE_AFTER: duration.optional(),
     SCRATCH_PURGE_NOTICE: duration.optional(),
     SCRATCH_NOATIME: bool.optional(),
+    // `off` or 0 turns the scheduled purge job off (admins can still start runs).
+    SCRATCH_PURGE_INTERVAL: z
+      .union([z.enum(['off', '0']).transform(() => 0), duration], {
+        errorMap: () => ({ message: 'must be a duration such as 1d or 12h, or off' }),
+      })
+      .optional(),
+    SCRATCH_PURGE_DRY_RUN: bool.optional(),
+    SCRATCH_PURGED_RETENTION: duration.optional(),
+    SCRATCH_NOTIFY_WEBHOOK: url(['http', 'https']).optional(),
     SCRATCH_RESERVATION_TTL: duration.optional(),
   })
   .superRefine((env, ctx) => {
@@ -191,6 +244,13 @@ const envSchema = z
         code: 'custom',
         path: [env.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY'],
         message: 'is required when S3_ENDPOINT is set',
+      });
+    }
+    if (env.JUPYTERHUB_API_URL && !env.JUPYTERHUB_API_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JUPYTERHUB_API_TOKEN'],
+        message: "is required when JUPYTERHUB_API_URL is set (the service's api_token in the hub config)",
       });
     }
     if (env.S3_PUBLIC_ENDPOINT && !env.S3_ENDPOINT) {
@@ -243,6 +303,8 @@ export interface AppConfig {
     rolesClaim: string;
     defaultRole: 'reader' | 'curator' | 'admin' | 'none';
   };
+  /** Identity from a JupyterHub (JUPYTERHUB_API_URL): tokens, hub OAuth for browsers, session cookies. */
+  jupyterhub?: JupyterHubConfig;
   log: { level: string; pretty: boolean };
   /** Storage roots by name: `data` (DATA_ROOT), `scratch` (SCRATCH_ROOT), `derived` (DERIVED_ROOT), S3_BUCKET, plus ROOTS. */
   roots: RootConfig[];
@@ -283,9 +345,49 @@ export interface AppConfig {
     hardFiles: number;
     graceSeconds: number;
     reservationTtlSeconds: number;
-    /** Fair-use purge: files unused this many days are purged, after being on the plan `noticeDays`. */
-    purge: { maxIdleDays: number; noticeDays: number; noatime: boolean };
+    /**
+     * Fair-use purge: files unused this many days are purged, after being on the plan `noticeDays`;
+     * the job runs every `intervalMs` (0 = never on its own), deletes nothing when `dryRun`,
+     * keeps records of purged files `retentionMs`, and posts notices to `webhook` if set.
+     */
+    purge: {
+      maxIdleDays: number;
+      noticeDays: number;
+      noatime: boolean;
+      intervalMs: number;
+      dryRun: boolean;
+      retentionMs: number;
+      webhook?: string;
+    };
   };
+}
+
+export interface JupyterHubConfig {
+  /** The hub API, e.g. http://hub:8081/hub/api (no trailing slash). */
+  apiUrl: string;
+  /** This service's own token: the OAuth client secret. Never logged. */
+  apiToken: string;
+  serviceName: string;
+  /** The scopes that let a hub token reach this service; one is required. */
+  accessScopes: string[];
+  /** Where the hub proxy routes this service (`/services/<name>/`); stripped from request paths. */
+  servicePrefix: string;
+  clientId: string;
+  /** Where browsers are sent to log in: `JUPYTERHUB_HOST` + base URL + `hub/api/oauth2/authorize`. */
+  authorizeUrl: string;
+  tokenUrl: string;
+  /** The redirect_uri registered for the OAuth client (the hub's `oauth_redirect_uri`). */
+  callbackUrl: string;
+  /** Hub groups named `<prefix>x` become catalog group `x` (others are dropped unless mapped). */
+  groupPrefix?: string;
+  /** Hub group → catalog groups; with neither this nor a prefix, hub group names are catalog groups. */
+  groupMap?: Record<string, string[]>;
+  cacheTtlMs: number;
+  /** Refusals (unknown token, missing scope) are remembered for less time than identities. */
+  negativeCacheTtlMs: number;
+  timeoutMs: number;
+  /** Seals the browser session cookie; `generated` when SESSION_SECRET was unset (standalone only). */
+  session: { secret: string; generated: boolean; ttlMs: number };
 }
 
 /** Every variable the schema reads (`.env.example` and docs/operations.md list each; a test checks). */
@@ -317,6 +419,12 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     );
   }
   const e = parsed.data;
+  if (e.JUPYTERHUB_API_URL && !e.SESSION_SECRET && service !== 'standalone') {
+    // Replicas must open each other's session cookies, so each cannot invent its own secret.
+    throw new ConfigError([
+      { variable: 'SESSION_SECRET', message: 'is required with JUPYTERHUB_API_URL outside standalone mode' },
+    ]);
+  }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(process.cwd(), p));
   const stateDir = abs(e.STATE_DIR);
   const port = e.PORT ?? DEFAULT_PORTS[service];
@@ -351,6 +459,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
           defaultRole: e.OIDC_DEFAULT_ROLE,
         }
       : undefined,
+    ...(e.JUPYTERHUB_API_URL ? { jupyterhub: jupyterhubConfig(e.JUPYTERHUB_API_URL, e) } : {}),
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? false },
     roots: rootsFrom(e, abs, stateDir),
     ingest: {
@@ -392,6 +501,10 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
         maxIdleDays: (e.SCRATCH_PURGE_AFTER ?? 56 * 86400e3) / 86400e3,
         noticeDays: (e.SCRATCH_PURGE_NOTICE ?? 7 * 86400e3) / 86400e3,
         noatime: e.SCRATCH_NOATIME ?? false,
+        intervalMs: e.SCRATCH_PURGE_INTERVAL ?? 86400e3,
+        dryRun: e.SCRATCH_PURGE_DRY_RUN ?? false,
+        retentionMs: e.SCRATCH_PURGED_RETENTION ?? 365 * 86400e3,
+        ...(e.SCRATCH_NOTIFY_WEBHOOK ? { webhook: e.SCRATCH_NOTIFY_WEBHOOK } : {}),
       },
     },
   };
@@ -416,6 +529,43 @@ function rootsFrom(e: z.infer<typeof envSchema>, abs: (p: string) => string, sta
     else roots.push(root);
   }
   return roots;
+}
+
+function jupyterhubConfig(apiUrl: string, e: z.infer<typeof envSchema>): JupyterHubConfig {
+  const name = e.JUPYTERHUB_SERVICE_NAME;
+  const prefix = e.JUPYTERHUB_SERVICE_PREFIX ?? `${e.JUPYTERHUB_BASE_URL}services/${name}/`;
+  const api = apiUrl.replace(/\/+$/, '');
+  let groupMap: Record<string, string[]> | undefined;
+  if (e.JUPYTERHUB_GROUP_MAP) {
+    groupMap = {};
+    for (const pair of e.JUPYTERHUB_GROUP_MAP.split(',')) {
+      const [hub = '', catalog = ''] = pair.trim().split('=');
+      (groupMap[hub] ??= []).push(catalog);
+    }
+  }
+  const cacheTtlMs = e.JUPYTERHUB_CACHE_TTL ?? 60_000;
+  return {
+    apiUrl: api,
+    apiToken: e.JUPYTERHUB_API_TOKEN ?? '',
+    serviceName: name,
+    accessScopes: ['access:services', `access:services!service=${name}`],
+    servicePrefix: prefix,
+    clientId: e.JUPYTERHUB_CLIENT_ID ?? `service-${name}`,
+    // JupyterHub's own default: relative, for a service reached through the hub's proxy.
+    authorizeUrl: `${e.JUPYTERHUB_HOST?.replace(/\/+$/, '') ?? ''}${e.JUPYTERHUB_BASE_URL}hub/api/oauth2/authorize`,
+    tokenUrl: `${api}/oauth2/token`,
+    callbackUrl: e.JUPYTERHUB_OAUTH_CALLBACK_URL ?? `${prefix}oauth_callback`,
+    ...(e.JUPYTERHUB_GROUP_PREFIX ? { groupPrefix: e.JUPYTERHUB_GROUP_PREFIX } : {}),
+    ...(groupMap ? { groupMap } : {}),
+    cacheTtlMs,
+    negativeCacheTtlMs: Math.min(cacheTtlMs, 10_000),
+    timeoutMs: e.JUPYTERHUB_TIMEOUT ?? 5_000,
+    session: {
+      secret: e.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+      generated: !e.SESSION_SECRET,
+      ttlMs: e.SESSION_TTL ?? 8 * 3600e3,
+    },
+  };
 }
 
 function s3Config(endpoint: string, e: z.infer<typeof envSchema>): S3Config {

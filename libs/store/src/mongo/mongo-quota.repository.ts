@@ -1,6 +1,10 @@
 import {
   emptyQuotaState,
   UnavailableError,
+  type Page,
+  type Paged,
+  type PurgedFileRecord,
+  type PurgePlanEntry,
   type QuotaExemption,
   type QuotaRecord,
   type QuotaRepository,
@@ -8,8 +12,13 @@ import {
   type QuotaSubjectKind,
 } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
-import { conflictOnDuplicate, findRecord, isDuplicateKey } from './mongo-support';
-import { toRecord, type QuotaUsageStateDocument } from './schemas';
+import { conflictOnDuplicate, findPage, findRecord, isDuplicateKey } from './mongo-support';
+import {
+  toRecord,
+  type LeaseDocument,
+  type PurgePlanDocument,
+  type QuotaUsageStateDocument,
+} from './schemas';
 
 export const QUOTA_INDEXES: mongo.IndexDescription[] = [
   { key: { kind: 1, name: 1 }, name: 'subject', unique: true },
@@ -21,6 +30,15 @@ export const QUOTA_EXEMPTION_INDEXES: mongo.IndexDescription[] = [
   { key: { id: 1 }, name: 'id', unique: true },
   { key: { kind: 1, name: 1, expiresAt: 1 }, name: 'subject_expiry' },
 ];
+export const PURGE_PLAN_INDEXES: mongo.IndexDescription[] = [
+  { key: { user: 1, path: 1, generation: 1 }, name: 'user_path_generation', unique: true },
+];
+export const PURGED_FILE_INDEXES: mongo.IndexDescription[] = [
+  { key: { id: 1 }, name: 'id', unique: true },
+  { key: { user: 1, purgedAt: -1 }, name: 'user_purged_at' },
+  { key: { purgedAt: 1 }, name: 'purged_at' },
+];
+export const LEASE_INDEXES: mongo.IndexDescription[] = [{ key: { name: 1 }, name: 'name', unique: true }];
 
 /** Compare-and-set rounds before giving up; each lost round means another writer won. */
 const MAX_ATTEMPTS = 200;
@@ -30,6 +48,9 @@ export class MongoQuotaRepository implements QuotaRepository {
     private readonly quotas: Model<QuotaRecord>,
     private readonly states: Model<QuotaUsageStateDocument>,
     private readonly exemptions: Model<QuotaExemption>,
+    private readonly plans: Model<PurgePlanDocument>,
+    private readonly purged: Model<PurgedFileRecord>,
+    private readonly leases: Model<LeaseDocument>,
   ) {}
 
   async getQuota(kind: QuotaSubjectKind, name: string): Promise<QuotaRecord | null> {
@@ -107,6 +128,87 @@ export class MongoQuotaRepository implements QuotaRepository {
       .lean<QuotaExemption[]>()
       .exec();
     return docs.map((doc) => toRecord<QuotaExemption>(doc));
+  }
+
+  async getExemption(id: string): Promise<QuotaExemption | null> {
+    return findRecord(this.exemptions, { id });
+  }
+
+  async approveExemption(id: string, by: string, at: string): Promise<QuotaExemption | null> {
+    const doc = await this.exemptions
+      .findOneAndUpdate(
+        { id, status: 'requested' },
+        { $set: { status: 'approved', approvedBy: by, approvedAt: at } },
+        { new: true },
+      )
+      .lean<QuotaExemption>()
+      .exec();
+    return doc ? toRecord<QuotaExemption>(doc) : null;
+  }
+
+  async listPurgePlan(user: string): Promise<PurgePlanEntry[]> {
+    const docs = await this.plans.find({ user }).lean<PurgePlanDocument[]>().exec();
+    // While a save is under way two generations exist: the newest of each path wins
+    // (a path the new plan drops may show until the save ends; none goes missing).
+    const newest = new Map<string, PurgePlanDocument>();
+    for (const doc of docs) {
+      const seen = newest.get(doc.path);
+      if (!seen || seen.generation < doc.generation) newest.set(doc.path, doc);
+    }
+    return [...newest.values()].map((doc) => {
+      const { generation: _generation, ...entry } = toRecord<PurgePlanDocument>(doc);
+      return entry;
+    });
+  }
+
+  /**
+   * No transactions on the test server: the new generation is written first,
+   * then the older ones are removed, so readers never see an empty plan midway.
+   */
+  async savePurgePlan(user: string, entries: readonly PurgePlanEntry[]): Promise<void> {
+    const generation = Date.now() * 1000 + Math.floor(Math.random() * 1000);
+    if (entries.length > 0) await this.plans.insertMany(entries.map((e) => ({ ...e, user, generation })));
+    await this.plans.deleteMany({ user, generation: { $ne: generation } }).exec();
+  }
+
+  async recordPurged(records: readonly PurgedFileRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await conflictOnDuplicate(
+      () => this.purged.insertMany(records.map((r) => ({ ...r }))),
+      'a purged-file record already exists',
+    );
+  }
+
+  async listPurged(user: string, page: Page): Promise<Paged<PurgedFileRecord>> {
+    return findPage(this.purged, { user }, { purgedAt: -1, id: -1 }, page);
+  }
+
+  async prunePurged(before: Date): Promise<number> {
+    const result = await this.purged.deleteMany({ purgedAt: { $lt: before.toISOString() } }).exec();
+    return result.deletedCount;
+  }
+
+  async acquireLease(name: string, holder: string, until: Date, now: Date): Promise<boolean> {
+    try {
+      await this.leases.create({ name, holder, until: until.toISOString() });
+      return true;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    // Taken over only if expired or already ours; the filter makes it a compare-and-set.
+    const taken = await this.leases
+      .findOneAndUpdate(
+        { name, $or: [{ holder }, { until: { $lte: now.toISOString() } }] },
+        { $set: { holder, until: until.toISOString() } },
+        { new: true },
+      )
+      .lean()
+      .exec();
+    return taken !== null;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.leases.deleteOne({ name, holder }).exec();
   }
 }
 

@@ -5,7 +5,10 @@ import { AUDIT_INDEXES, MongoAuditRepository } from './mongo-audit.repository';
 import { DATASET_INDEXES, MongoDatasetRepository } from './mongo-dataset.repository';
 import { FILE_INDEXES, MongoFileRepository } from './mongo-file.repository';
 import {
+  LEASE_INDEXES,
   MongoQuotaRepository,
+  PURGE_PLAN_INDEXES,
+  PURGED_FILE_INDEXES,
   QUOTA_EXEMPTION_INDEXES,
   QUOTA_INDEXES,
   QUOTA_STATE_INDEXES,
@@ -22,6 +25,9 @@ import {
   datasetSchema,
   fileSchema,
   promotionSchema,
+  leaseSchema,
+  purgedFileSchema,
+  purgePlanSchema,
   quotaExemptionSchema,
   quotaSchema,
   quotaStateSchema,
@@ -54,6 +60,9 @@ export class MongoStore implements Store {
       connection.model('Quota', quotaSchema),
       connection.model('QuotaState', quotaStateSchema),
       connection.model('QuotaExemption', quotaExemptionSchema),
+      connection.model('PurgePlanEntry', purgePlanSchema),
+      connection.model('PurgedFile', purgedFileSchema),
+      connection.model('Lease', leaseSchema),
     );
     this.promotions = new MongoPromotionRepository(connection.model('Promotion', promotionSchema));
   }
@@ -98,6 +107,9 @@ export class MongoStore implements Store {
       ensureIndexes(c(COLLECTIONS.quotaState), QUOTA_STATE_INDEXES),
       ensureIndexes(c(COLLECTIONS.quotaExemptions), QUOTA_EXEMPTION_INDEXES),
       ensureIndexes(c(COLLECTIONS.promotions), PROMOTION_INDEXES),
+      ensureIndexes(c(COLLECTIONS.purgePlan), PURGE_PLAN_INDEXES),
+      ensureIndexes(c(COLLECTIONS.purgedFiles), PURGED_FILE_INDEXES),
+      ensureIndexes(c(COLLECTIONS.leases), LEASE_INDEXES),
     ]);
   }
 }

@@ -17,6 +17,8 @@ import {
   type DatasetRecord,
   type FileRecord,
   type PromotionRecord,
+  type PurgedFileRecord,
+  type PurgePlanEntry,
   type QuotaExemption,
   type QuotaRecord,
   type QuotaUsageState,
@@ -33,6 +35,9 @@ export const COLLECTIONS = {
   quotaState: 'quota_state',
   quotaExemptions: 'quota_exemptions',
   promotions: 'promotions',
+  purgePlan: 'purge_plan',
+  purgedFiles: 'purged_files',
+  leases: 'leases',
 } as const;
 
 const nested = { _id: false, minimize: false, strict: 'throw' } as const;
@@ -277,10 +282,14 @@ export const quotaExemptionSchema = new Schema<QuotaExemption>(
     kind: subjectKind,
     name: { type: String, required: true },
     scope: { type: String, enum: ['purge', 'quota'] },
+    pattern: String,
+    status: { type: String, enum: ['requested', 'approved'] },
     reason: String,
     expiresAt: String,
     createdAt: String,
     createdBy: String,
+    approvedAt: String,
+    approvedBy: String,
   },
   topLevel(COLLECTIONS.quotaExemptions),
 );
@@ -322,6 +331,50 @@ export const promotionSchema = new Schema<PromotionRecord>(
     updatedAt: String,
   },
   topLevel(COLLECTIONS.promotions),
+);
+
+/** A plan entry plus the generation of the save that wrote it (never leaves the repository). */
+export type PurgePlanDocument = PurgePlanEntry & { generation: number };
+
+export const purgePlanSchema = new Schema<PurgePlanDocument>(
+  {
+    user: { type: String, required: true },
+    path: { type: String, required: true },
+    size: Number,
+    atimeMs: Number,
+    mtimeMs: Number,
+    plannedAt: String,
+    notifiedAt: String,
+    dueSoonNotifiedAt: String,
+    generation: { type: Number, required: true },
+  },
+  topLevel(COLLECTIONS.purgePlan),
+);
+
+export const purgedFileSchema = new Schema<PurgedFileRecord>(
+  {
+    id: { type: String, required: true },
+    user: { type: String, required: true },
+    path: String,
+    size: Number,
+    atime: String,
+    mtime: String,
+    purgedAt: String,
+    reason: String,
+    runId: String,
+  },
+  topLevel(COLLECTIONS.purgedFiles),
+);
+
+export interface LeaseDocument {
+  name: string;
+  holder: string;
+  until: string;
+}
+
+export const leaseSchema = new Schema<LeaseDocument>(
+  { name: { type: String, required: true }, holder: String, until: String },
+  topLevel(COLLECTIONS.leases),
 );
 
 /** Plain record from a lean document: no `_id`, `__v` or derived keys. */

@@ -205,7 +205,31 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX quota_exemptions_subject ON quota_exemptions (kind, name, expires_at);
   `,
   // ---- end of scratch quotas ----
-  // ---- migration 6 by plan (issue 12, scratch promotion jobs); renumber if 4/5 land after ----
+  // ---- 4: fair-use purge (issue 12): the stored plan, purged-file records, leases ----
+  `
+  CREATE TABLE purge_plan (
+    user TEXT NOT NULL,
+    path TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (user, path)
+  ) WITHOUT ROWID;
+  CREATE TABLE purged_files (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    purged_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX purged_files_user ON purged_files (user, purged_at);
+  CREATE INDEX purged_files_at ON purged_files (purged_at);
+  CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // ---- end of fair-use purge ----
+  // ---- 5: scratch promotion jobs (issue 12) ----
   `
   CREATE TABLE promotions (
     pk INTEGER PRIMARY KEY,

@@ -1,0 +1,433 @@
+/**
+ * Fair-use purge runs over SCRATCH_ROOT: one run at a time across every
+ * process sharing the store (a lease), each user's plan kept in the store so
+ * notice periods hold across runs, notices when files enter the plan and a
+ * day before deletion, exempt paths left alone, a record and a marker file
+ * for everything deleted. The scheduled job and the admin call run the same
+ * code; a dry run reports what would happen and changes nothing.
+ */
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import {
+  ConflictError,
+  InvalidError,
+  requireRole,
+  STORE,
+  userNameProblem,
+  type Page,
+  type Paged,
+  type Principal,
+  type PurgedFileRecord,
+  type PurgePlanEntry,
+  type PurgePolicy,
+  type Store,
+} from '@climcat/core';
+import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { randomUUID } from 'node:crypto';
+import { lstat, mkdir, readdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { CLOCK, type Clock } from '../clock';
+import { displayPath, TreeScanner, type IdleFile } from '../usage/tree-scan';
+import { compileExemptionPattern } from './exemption-pattern';
+import { appendPurgeMarker, PURGE_MARKER } from './purge-marker';
+import {
+  NOTICE_FILE_LIMIT,
+  PURGE_NOTIFIER,
+  type PurgeNotice,
+  type PurgeNoticeEvent,
+  type PurgeNotifier,
+} from './purge-notifier';
+import { idleCriterion, planFromIdle, runPurge, type PlannedFile, type PurgePlan } from './purge-planner';
+
+const DAY_MS = 24 * 3600 * 1000;
+export const PURGE_LEASE = 'scratch-purge';
+/** The lease outlives a stalled process by this much; a run renews it after every user. */
+const LEASE_MS = 15 * 60 * 1000;
+/** Entries listed per kind in a run summary (counts cover all). */
+const SUMMARY_LIMIT = 1000;
+const PLAN_URL = '/scratch/v1/me/purge-plan';
+
+export interface PurgeRunSummary {
+  runId: string;
+  dryRun: boolean;
+  trigger: 'schedule' | 'admin';
+  startedAt: string;
+  finishedAt: string;
+  users: number;
+  /** Files on the users' plans after the run, and their bytes. */
+  planned: { files: number; bytes: number };
+  /** Files that entered a plan in this run. */
+  entered: number;
+  /** Idle files left out because an exemption covers them. */
+  exempt: number;
+  notices: { sent: number; failed: number; wouldSend: number };
+  purged: { files: number; bytes: number; items: { user: string; path: string; bytes: number }[] };
+  kept: { user: string; path: string; why: string }[];
+  /** What could not be read (permission denied, vanished directories). */
+  problems: { user: string; path: string; reason: string }[];
+}
+
+export interface RunOptions {
+  dryRun?: boolean;
+  /** Only this user's directory (default: every user directory under SCRATCH_ROOT). */
+  user?: string;
+  trigger?: PurgeRunSummary['trigger'];
+}
+
+/** The plan of one directory with the stored entries that still hold. */
+interface UserPlan {
+  plan: PurgePlan;
+  /** Stored entries whose file still has the size and times it had when planned, by path. */
+  entries: Map<string, PurgePlanEntry>;
+  idle: Map<string, IdleFile>;
+  exempt: number;
+}
+
+/**
+ * The plan from a scan's idle files and the stored entries. A stored entry
+ * counts only while its file is unchanged; the notice runs from when the
+ * user was told (an undelivered notice gives no notice time), and deletion
+ * also waits one day after the "due soon" notice.
+ */
+export function storedPlan(
+  idleFiles: readonly IdleFile[],
+  stored: readonly PurgePlanEntry[],
+  exempt: (path: string) => boolean,
+  policy: PurgePolicy,
+  now: Date,
+): UserPlan {
+  const byPath = new Map(stored.map((e) => [e.path, e]));
+  const entries = new Map<string, PurgePlanEntry>();
+  const idle = new Map<string, IdleFile>();
+  let exempted = 0;
+  for (const f of idleFiles) {
+    const path = displayPath(f.path);
+    if (path === PURGE_MARKER || path.startsWith(`.${PURGE_MARKER}.`)) continue;
+    if (exempt(path)) {
+      exempted++;
+      continue;
+    }
+    idle.set(path, f);
+    const e = byPath.get(path);
+    if (e && e.size === f.size && e.atimeMs === f.atimeMs && e.mtimeMs === f.mtimeMs) entries.set(path, e);
+  }
+  const plan = planFromIdle(
+    [...idle.values()],
+    policy,
+    (path) => {
+      const told = entries.get(path)?.notifiedAt;
+      return told ? new Date(told) : undefined;
+    },
+    now,
+  );
+  for (const f of plan.files) {
+    const soon = entries.get(f.path)?.dueSoonNotifiedAt;
+    const earliest = (soon ? Date.parse(soon) : now.getTime()) + DAY_MS;
+    if (earliest > f.due.getTime()) f.due = new Date(earliest);
+    f.action = f.due.getTime() <= now.getTime() ? 'purge' : 'plan';
+  }
+  plan.files.sort((a, b) => a.due.getTime() - b.due.getTime() || a.path.localeCompare(b.path));
+  const first = plan.files[0];
+  if (first) plan.next = first.due;
+  return { plan, entries, idle, exempt: exempted };
+}
+
+@Injectable()
+export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Purge');
+  private scanner?: TreeScanner;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  /** This process, as a lease holder. */
+  private readonly holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+
+  constructor(
+    @Inject(STORE) private readonly store: Store,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(PURGE_NOTIFIER) private readonly notifier: PurgeNotifier,
+  ) {}
+
+  policy(): PurgePolicy {
+    const { maxIdleDays, noticeDays, noatime } = this.config.scratch.purge;
+    return { maxIdleDays, noticeDays, noatime };
+  }
+
+  onApplicationBootstrap(): void {
+    const every = this.config.scratch.purge.intervalMs;
+    if (every > 0) this.schedule(every);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+    await this.scanner?.close();
+  }
+
+  /** The first run one interval after start, then one interval after each run ends. */
+  private schedule(every: number): void {
+    this.timer = setTimeout(() => {
+      const run = this.run({ trigger: 'schedule' })
+        .then((s) =>
+          this.logger.log(
+            `run ${s.runId}${s.dryRun ? ' (dry run)' : ''}: ${s.users} users, ${s.purged.files} files / ${s.purged.bytes} bytes purged, ${s.planned.files} planned, ${s.problems.length} problems`,
+          ),
+        )
+        .catch((error: unknown) => {
+          if (error instanceof ConflictError) this.logger.log(error.message);
+          else this.logger.error(`scheduled purge run failed: ${(error as Error).stack ?? String(error)}`);
+        })
+        .finally(() => {
+          if (this.timer) this.schedule(every);
+        });
+      this.running = run;
+    }, every);
+    this.timer.unref();
+  }
+
+  private treeScanner(): TreeScanner {
+    return (this.scanner ??= new TreeScanner({ workers: 2 }));
+  }
+
+  private directoryOf(user: string): string {
+    return join(this.config.scratchRoot, user);
+  }
+
+  /** Approved, unexpired purge exemptions of a user as one matcher (no pattern: the whole directory). */
+  async exemptionMatcher(user: string, now: Date): Promise<(path: string) => boolean> {
+    const active = (await this.store.quotas.listExemptions('user', user, now)).filter(
+      (e) => e.scope === 'purge' && e.status !== 'requested',
+    );
+    if (active.some((e) => !e.pattern)) return () => true;
+    const matchers = active.map((e) => compileExemptionPattern(e.pattern as string));
+    return (path) => matchers.some((m) => m(path));
+  }
+
+  /** A user's plan now, as stored runs left it (nothing is written). */
+  async planFor(user: string): Promise<PurgePlan> {
+    const dir = this.directoryOf(user);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const now = this.clock.now();
+    const policy = this.policy();
+    const [scan, stored, exempt] = await Promise.all([
+      this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) }),
+      this.store.quotas.listPurgePlan(user),
+      this.exemptionMatcher(user, now),
+    ]);
+    return storedPlan(scan.idle, stored, exempt, policy, now).plan;
+  }
+
+  async purged(user: string, page: Page): Promise<Paged<PurgedFileRecord>> {
+    return this.store.quotas.listPurged(user, page);
+  }
+
+  /** An admin's run (POST /scratch/v1/purge/runs). */
+  async runAs(actor: Principal, options: RunOptions): Promise<PurgeRunSummary> {
+    requireRole(actor, 'admin', 'Starting purge runs');
+    const problem = options.user === undefined ? undefined : userNameProblem(options.user);
+    if (problem) throw InvalidError.field('body.user', problem);
+    return this.run({ ...options, trigger: 'admin' });
+  }
+
+  /** One run over every user directory (or one); a ConflictError when another run holds the lease. */
+  async run(options: RunOptions = {}): Promise<PurgeRunSummary> {
+    const dryRun = options.dryRun ?? this.config.scratch.purge.dryRun;
+    const start = this.clock.now();
+    const lease = () =>
+      this.store.quotas.acquireLease(
+        PURGE_LEASE,
+        this.holder,
+        new Date(this.clock.now().getTime() + LEASE_MS),
+        this.clock.now(),
+      );
+    if (!(await lease())) throw new ConflictError('A purge run is already under way; try again when it ends');
+    const summary: PurgeRunSummary = {
+      runId: randomUUID(),
+      dryRun,
+      trigger: options.trigger ?? 'admin',
+      startedAt: start.toISOString(),
+      finishedAt: start.toISOString(),
+      users: 0,
+      planned: { files: 0, bytes: 0 },
+      entered: 0,
+      exempt: 0,
+      notices: { sent: 0, failed: 0, wouldSend: 0 },
+      purged: { files: 0, bytes: 0, items: [] },
+      kept: [],
+      problems: [],
+    };
+    try {
+      const users = options.user ? [options.user] : await this.userDirectories(summary);
+      for (const user of users) {
+        summary.users++;
+        try {
+          await this.runUser(user, summary, dryRun);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          summary.problems.push({ user, path: '', reason: code ?? (error as Error).message });
+        }
+        if (!(await lease())) throw new ConflictError('The purge lease was lost (the run took too long)');
+      }
+      if (!dryRun)
+        await this.store.quotas.prunePurged(
+          new Date(this.clock.now().getTime() - this.config.scratch.purge.retentionMs),
+        );
+    } finally {
+      await this.store.quotas.releaseLease(PURGE_LEASE, this.holder);
+    }
+    summary.finishedAt = this.clock.now().toISOString();
+    summary.kept = summary.kept.slice(0, SUMMARY_LIMIT);
+    summary.problems = summary.problems.slice(0, SUMMARY_LIMIT);
+    return summary;
+  }
+
+  /** User directories directly under SCRATCH_ROOT (never through symlinks), by name. */
+  private async userDirectories(summary: PurgeRunSummary): Promise<string[]> {
+    let entries;
+    try {
+      entries = await readdir(this.config.scratchRoot, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const users: string[] = [];
+    for (const e of entries) {
+      if (!e.isDirectory() || e.name.startsWith('.')) continue;
+      if (userNameProblem(e.name))
+        summary.problems.push({ user: e.name, path: '', reason: 'not a user name' });
+      else users.push(e.name);
+    }
+    return users.sort();
+  }
+
+  private async runUser(user: string, summary: PurgeRunSummary, dryRun: boolean): Promise<void> {
+    const dir = this.directoryOf(user);
+    const now = this.clock.now();
+    // The directory itself must be one: a symlink named like a user would lead the purge elsewhere.
+    const st = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (!st) return;
+    if (!st.isDirectory()) {
+      summary.problems.push({ user, path: '', reason: 'not a directory (symlinks are not followed)' });
+      return;
+    }
+    const policy = this.policy();
+    const [scan, stored, isExempt] = await Promise.all([
+      this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) }),
+      this.store.quotas.listPurgePlan(user),
+      this.exemptionMatcher(user, now),
+    ]);
+    for (const p of scan.problems) summary.problems.push({ user, ...p });
+    const { plan, entries, idle, exempt } = storedPlan(scan.idle, stored, isExempt, policy, now);
+    summary.exempt += exempt;
+    const next = new Map<string, PurgePlanEntry>();
+    for (const f of plan.files) {
+      const file = idle.get(f.path) as IdleFile;
+      next.set(
+        f.path,
+        entries.get(f.path) ?? {
+          user,
+          path: f.path,
+          size: file.size,
+          atimeMs: file.atimeMs,
+          mtimeMs: file.mtimeMs,
+          plannedAt: now.toISOString(),
+        },
+      );
+      if (!entries.has(f.path)) summary.entered++;
+    }
+    // Notices first: a file is deleted only after both went out (see storedPlan).
+    const entering = plan.files.filter((f) => !next.get(f.path)?.notifiedAt);
+    const dueSoon = plan.files.filter((f) => {
+      const e = entries.get(f.path);
+      return e?.notifiedAt && !e.dueSoonNotifiedAt && f.due.getTime() - now.getTime() <= DAY_MS;
+    });
+    for (const [event, files, mark] of [
+      ['purge.planned', entering, (e: PurgePlanEntry) => (e.notifiedAt = now.toISOString())],
+      ['purge.due-soon', dueSoon, (e: PurgePlanEntry) => (e.dueSoonNotifiedAt = now.toISOString())],
+    ] as const) {
+      if (files.length === 0) continue;
+      if (dryRun) {
+        summary.notices.wouldSend++;
+        continue;
+      }
+      if (await this.notifier.deliver(this.notice(event, user, dir, summary.runId, now, files))) {
+        summary.notices.sent++;
+        for (const f of files) mark(next.get(f.path) as PurgePlanEntry);
+      } else summary.notices.failed++;
+    }
+    const run = await runPurge(dir, plan, now, { policy, dryRun });
+    for (const k of run.kept) {
+      summary.kept.push({ user, ...k });
+      // Used, changed or gone since it was planned: off the plan (it re-enters, with a new notice, if idle again).
+      next.delete(k.path);
+    }
+    for (const p of run.purged) {
+      next.delete(p.path);
+      summary.purged.files++;
+      summary.purged.bytes += p.size;
+      if (summary.purged.items.length < SUMMARY_LIMIT)
+        summary.purged.items.push({ user, path: p.path, bytes: p.size });
+    }
+    for (const e of next.values()) {
+      summary.planned.files++;
+      summary.planned.bytes += e.size;
+    }
+    if (dryRun) return;
+    await this.store.quotas.savePurgePlan(user, [...next.values()]);
+    if (run.purged.length === 0) return;
+    await this.store.quotas.recordPurged(
+      run.purged.map((p) => ({
+        id: randomUUID(),
+        user,
+        path: p.path,
+        size: p.size,
+        atime: p.atime.toISOString(),
+        mtime: p.mtime.toISOString(),
+        purgedAt: p.purgedAt.toISOString(),
+        reason: p.reason,
+        runId: summary.runId,
+      })),
+    );
+    try {
+      await appendPurgeMarker(dir, summary.runId, now, run.purged);
+    } catch (error) {
+      summary.problems.push({
+        user,
+        path: PURGE_MARKER,
+        reason: `marker not written (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      });
+    }
+  }
+
+  private notice(
+    event: PurgeNoticeEvent,
+    user: string,
+    directory: string,
+    runId: string,
+    now: Date,
+    files: readonly PlannedFile[],
+  ): PurgeNotice {
+    return {
+      event,
+      user,
+      directory,
+      runId,
+      at: now.toISOString(),
+      files: files
+        .slice(0, NOTICE_FILE_LIMIT)
+        .map((f) => ({ path: f.path, bytes: f.size, due: f.due.toISOString() })),
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      plan: PLAN_URL,
+    };
+  }
+}
