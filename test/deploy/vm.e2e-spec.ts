@@ -269,3 +269,46 @@ describe('the nginx site in front of a running climcat', () => {
     expect([upload.status, upload.body]).toEqual([201, expect.anything()]);
   });
 });
+
+describe('scripts/purge-run.js (the systemd timer and the Helm CronJob run it)', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp();
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+
+  const purge = (env: Record<string, string>) =>
+    run(process.execPath, [join(ROOT, 'scripts', 'purge-run.js')], {
+      env: { PATH: process.env.PATH ?? '', PURGE_URL: `${running.url}/scratch/v1/purge/runs`, ...env },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+
+  test('asks the service for a run and prints its summary', async () => {
+    const out = await purge({
+      ADMIN_API_KEY: ADMIN.Authorization.replace('Bearer ', ''),
+      PURGE_DRY_RUN: 'true',
+    });
+    expect([out.code, out.stderr]).toEqual([0, '']);
+    expect(JSON.parse(out.stdout)).toMatchObject({ dryRun: true });
+  });
+
+  test('fails the job with the problem when the service refuses', async () => {
+    const out = await purge({ ADMIN_API_KEY: 'not-the-admin-key-0123456789' });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/answered 401/);
+  });
+
+  test('fails with what is missing when unconfigured', async () => {
+    const out = await purge({});
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('PURGE_URL and ADMIN_API_KEY must be set');
+  });
+});
