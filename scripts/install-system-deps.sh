@@ -3,7 +3,7 @@
 # Installs them when run as root (or with sudo available); otherwise says what to install.
 set -euo pipefail
 PKGS=(
-  redis-server unzip netcdf-bin nco cdo
+  redis-server unzip netcdf-bin nco cdo curl openssl nginx-light docker-compose systemd
   python3-netcdf4 python3-xarray python3-fsspec python3-aiohttp python3-requests python3-h5netcdf python3-boto3
   python3-pandas python3-pip python3-setuptools python3-nbclient python3-ipykernel python3-tqdm mypy
   jupyterhub

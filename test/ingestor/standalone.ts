@@ -44,10 +44,19 @@ function compiled(): string {
 }
 
 export function standalone(env: Record<string, string>): ChildProcess {
+  return serviceProcess('standalone', env, 'ignore');
+}
+
+/** One service's entry point (`apps/<name>/src/main.js`) as a child process. */
+export function serviceProcess(
+  name: 'standalone' | 'catalog' | 'ingestor' | 'thredds-proxy' | 'scratch-quota',
+  env: Record<string, string>,
+  stdio: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
   const out = compiled();
   return spawn(
     process.execPath,
-    ['-r', 'tsconfig-paths/register', join(out, 'apps/standalone/src/main.js')],
+    ['-r', 'tsconfig-paths/register', join(out, `apps/${name}/src/main.js`)],
     {
       cwd: ROOT,
       env: {
@@ -59,7 +68,7 @@ export function standalone(env: Record<string, string>): ChildProcess {
         TS_NODE_BASEURL: out,
         ...env,
       },
-      stdio: 'ignore',
+      stdio,
     },
   );
 }

@@ -399,6 +399,11 @@ export interface JupyterHubConfig {
   session: { secret: string; generated: boolean; ttlMs: number };
 }
 
+/** Every variable the schema reads (`.env.example` and docs/operations.md list each; a test checks). */
+export function configVariables(): string[] {
+  return Object.keys(envSchema.innerType().shape);
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
     super(
