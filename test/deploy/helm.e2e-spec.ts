@@ -318,7 +318,7 @@ describe('specific renders', () => {
   });
 
   test('existing claims are used as they are, and nothing is created for them', () => {
-    const ms = render(VALUE_SETS['everything on']!);
+    const ms = render(VALUE_SETS['everything on']);
     expect(ofKind(ms, 'PersistentVolumeClaim').map((p) => p.metadata.name)).toEqual(['rel-climcat-derived']);
     const quota = byName(ms, 'Deployment', 'rel-climcat-scratch-quota');
     const volumes = get(quota, 'spec.template.spec.volumes') as Json[];
@@ -344,7 +344,7 @@ describe('specific renders', () => {
   });
 
   test('the public URL and the S3 settings reach the services; secrets stay out of the ConfigMap', () => {
-    const ms = render(VALUE_SETS['everything on']!);
+    const ms = render(VALUE_SETS['everything on']);
     const data = ofKind(ms, 'ConfigMap')[0]!.data as Json;
     expect(data).toMatchObject({
       PUBLIC_URL: 'https://climcat.example.org',
@@ -377,7 +377,7 @@ describe('specific renders', () => {
   });
 
   test('NetworkPolicy admits the ingress controller, the release and the extra peers on the service port only', () => {
-    const ms = render(VALUE_SETS['everything on']!);
+    const ms = render(VALUE_SETS['everything on']);
     const policies = ofKind(ms, 'NetworkPolicy');
     expect(policies).toHaveLength(4);
     const thredds = byName(ms, 'NetworkPolicy', 'rel-climcat-thredds-proxy');
@@ -386,7 +386,7 @@ describe('specific renders', () => {
   });
 
   test('the ServiceMonitor scrapes /metrics on every component service', () => {
-    const ms = render(VALUE_SETS['everything on']!);
+    const ms = render(VALUE_SETS['everything on']);
     const monitor = ofKind(ms, 'ServiceMonitor')[0]!;
     expect(get(monitor, 'spec.endpoints.0')).toMatchObject({ port: 'http', path: '/metrics' });
     const selector = get(monitor, 'spec.selector.matchLabels') as Record<string, string>;

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PORTS } from '@climcat/platform';
-import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, startApp, tempDir, TEST_ADMIN_KEY, type RunningApp } from '../harness/app';
 import { freePort, waitForPort, which } from '../harness/servers';
 import { exited } from '../ingestor/standalone';
 import { routingTable } from './router';
@@ -293,7 +293,7 @@ describe('scripts/purge-run.js (the systemd timer and the Helm CronJob run it)',
 
   test('asks the service for a run and prints its summary', async () => {
     const out = await purge({
-      ADMIN_API_KEY: ADMIN.Authorization.replace('Bearer ', ''),
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
       PURGE_DRY_RUN: 'true',
     });
     expect([out.code, out.stderr]).toEqual([0, '']);
