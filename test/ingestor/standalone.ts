@@ -54,23 +54,19 @@ export function serviceProcess(
   stdio: 'ignore' | 'pipe' = 'ignore',
 ): ChildProcess {
   const out = compiled();
-  return spawn(
-    process.execPath,
-    ['-r', 'tsconfig-paths/register', join(out, `apps/${name}/src/main.js`)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        LOG_LEVEL: 'warn',
-        // The build lives outside the tree: packages from the project's node_modules, @climcat/* from the build.
-        NODE_PATH: join(ROOT, 'node_modules'),
-        TS_NODE_BASEURL: out,
-        ...env,
-      },
-      stdio,
+  return spawn(process.execPath, ['-r', 'tsconfig-paths/register', join(out, `apps/${name}/src/main.js`)], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      LOG_LEVEL: 'warn',
+      // The build lives outside the tree: packages from the project's node_modules, @climcat/* from the build.
+      NODE_PATH: join(ROOT, 'node_modules'),
+      TS_NODE_BASEURL: out,
+      ...env,
     },
-  );
+    stdio,
+  });
 }
 
 export async function getJson(port: number, path: string): Promise<any> {
