@@ -15,7 +15,8 @@ import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.module';
 import { createStore } from '@climcat/store';
-import { ADMIN, bearer, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
+import { call, expectFieldProblem, keyFor, type Answer } from './http';
 import { requireTool } from '../netcdf/tools';
 import { dataset as storedDataset } from '../store/store-fixtures';
 
@@ -25,45 +26,6 @@ const exec = promisify(execFile);
 
 const SOURCE = 'cmip5.output1.MOHC.HadGEM2-ES.rcp45.mon.atmos.Amon.r1i1p1.v20111128';
 const SECRET = 'promote-secret-source.v1';
-
-interface Answer {
-  status: number;
-  type: string;
-  headers: Headers;
-  body: Record<string, any>;
-}
-
-async function call(
-  app: RunningApp,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<Answer> {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    type: res.headers.get('content-type') ?? '',
-    headers: res.headers,
-    body: text ? JSON.parse(text) : {},
-  };
-}
-
-async function keyFor(app: RunningApp, user: string, groups: string[]): Promise<Record<string, string>> {
-  const res = await call(app, 'POST', '/api/v1/auth/keys', ADMIN, {
-    name: `${user} key`,
-    roles: ['reader'],
-    groups,
-    user,
-  });
-  expect(res.status).toBe(201);
-  return bearer(res.body.key as string);
-}
 
 /** A 360_day monthly tas file: `months` records from day `firstDay`, longitudes `lons`. */
 function cdl(firstDay: number, lons: number[], kind: string): string {
@@ -121,12 +83,6 @@ async function writePair(dir: string, first: string, second: string): Promise<vo
 }
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
-
-function expectProblem(res: Answer, status: number, field?: string): void {
-  expect(res.status).toBe(status);
-  expect(res.type).toMatch(/application\/problem\+json/);
-  if (field) expect(res.body.errors?.map((e: { field: string }) => e.field) ?? []).toContain(field);
-}
 
 function start(env: Record<string, string> = {}, stateDir?: string): Promise<RunningApp> {
   return startApp({
@@ -285,7 +241,7 @@ describe('promotion to a derived dataset', () => {
       title: 'own job',
     });
     expect([201, 202]).toContain(res.status);
-    expectProblem(await call(app, 'GET', res.body.href as string, bob), 404);
+    expectFieldProblem(await call(app, 'GET', res.body.href as string, bob), 404);
     expect((await call(app, 'GET', res.body.href as string, ADMIN)).status).toBe(200);
     const mine = await call(app, 'GET', '/scratch/v1/me/promotions', alice);
     expect(mine.body.items.map((j: any) => j.jobId)).toContain(res.body.jobId);
@@ -317,7 +273,7 @@ describe('promotion to a derived dataset', () => {
     expect(job.body.error).not.toMatch(/ALSO/);
     expect([sha(join(home, 'half/a/first.nc')), sha(join(home, 'half/b/second.nc'))]).toEqual(before);
     expect(existsSync(join(target, 'a/first.nc'))).toBe(false);
-    expectProblem(await call(app, 'GET', '/api/v1/datasets/derived.alice.half_done.v1', ADMIN), 404);
+    expectFieldProblem(await call(app, 'GET', '/api/v1/datasets/derived.alice.half_done.v1', ADMIN), 404);
 
     // With the obstacle gone the same promotion goes through: nothing was left behind.
     rmSync(join(target, 'b'));
@@ -361,16 +317,16 @@ describe('promotion to a derived dataset', () => {
       ['a group the caller is not in', { ownerGroup: 'secret-group' }, 'body.ownerGroup'],
     ];
     it.each(cases)('%s', async (_name, over, field) => {
-      expectProblem(await call(app, 'POST', '/scratch/v1/me/promote', alice, body(over)), 400, field);
+      expectFieldProblem(await call(app, 'POST', '/scratch/v1/me/promote', alice, body(over)), 400, field);
     });
 
     it('needs an authenticated user', async () => {
-      expectProblem(await call(app, 'POST', '/scratch/v1/me/promote', {}, body({})), 401);
+      expectFieldProblem(await call(app, 'POST', '/scratch/v1/me/promote', {}, body({})), 401);
     });
 
     it('refuses a dataset id that exists already', async () => {
       const first = await call(app, 'POST', '/scratch/v1/me/promote', alice, body({ title: 'own job' }));
-      expectProblem(first, 409, 'body.version');
+      expectFieldProblem(first, 409, 'body.version');
     });
   });
 });
@@ -498,7 +454,7 @@ describe('promotion after a crash', () => {
       expect(first.body.error).not.toMatch(/ALSO/);
       expect([sha(join(home, 'crash/one.nc')), sha(join(home, 'crash/two.nc'))]).toEqual(before);
       expect(existsSync(dir)).toBe(false);
-      expectProblem(await call(app, 'GET', '/api/v1/datasets/derived.dave.crashed.v1', ADMIN), 404);
+      expectFieldProblem(await call(app, 'GET', '/api/v1/datasets/derived.dave.crashed.v1', ADMIN), 404);
 
       const second = await settled(
         app,

@@ -24,7 +24,8 @@ import { join } from 'node:path';
 import { STORE, type Store } from '@climcat/core';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
-import { ADMIN, bearer, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
+import { call, expectProblem, keyFor } from './http';
 import { testEnv } from '../harness/env';
 
 jest.setTimeout(120_000);
@@ -33,49 +34,6 @@ const DAY = 24 * 3600_000;
 const START = Date.parse('2026-06-01T00:00:00Z');
 const clock = { t: START, now: () => new Date(clock.t) };
 const MARKER = 'CLIMCAT-PURGED.txt';
-
-interface Answer {
-  status: number;
-  type: string;
-  body: Record<string, any>;
-}
-
-async function call(
-  app: RunningApp,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<Answer> {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    type: res.headers.get('content-type') ?? '',
-    body: text ? JSON.parse(text) : {},
-  };
-}
-
-function expectProblem(res: Answer, status: number, field?: string): void {
-  expect(res.status).toBe(status);
-  expect(res.type).toMatch(/application\/problem\+json/);
-  if (field) expect(JSON.stringify(res.body)).toContain(field);
-}
-
-async function keyFor(app: RunningApp, user: string): Promise<Record<string, string>> {
-  const res = await call(app, 'POST', '/api/v1/auth/keys', ADMIN, {
-    name: `${user} key`,
-    roles: ['reader'],
-    groups: [],
-    user,
-  });
-  expect(res.status).toBe(201);
-  return bearer(res.body.key as string);
-}
 
 /** A file last used (atime and mtime) `idleDays` before the clock's start. */
 function oldFile(path: string | Buffer, idleDays = 100, size = 1000): void {

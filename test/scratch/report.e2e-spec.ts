@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { StatusFileService, STATUS_FILE } from '../../apps/scratch-quota/src/report/status-file';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
-import { ADMIN, bearer, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
+import { call, keyFor } from './http';
 
 jest.setTimeout(120_000);
 
@@ -30,46 +31,6 @@ const START = Date.parse('2026-06-01T00:00:00Z');
 const clock = { t: START, now: () => new Date(clock.t) };
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-
-interface Answer {
-  status: number;
-  type: string;
-  text: string;
-  body: Record<string, any>;
-}
-
-async function call(
-  app: RunningApp,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<Answer> {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  let parsed: Record<string, any> = {};
-  try {
-    parsed = JSON.parse(text) as Record<string, any>;
-  } catch {
-    // a script or the metrics text
-  }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text, body: parsed };
-}
-
-async function keyFor(app: RunningApp, user: string, groups: string[] = []): Promise<Record<string, string>> {
-  const res = await call(app, 'POST', '/api/v1/auth/keys', ADMIN, {
-    name: `${user} key`,
-    roles: ['reader'],
-    groups,
-    user,
-  });
-  expect(res.status).toBe(201);
-  return bearer(res.body.key as string);
-}
 
 /** One gauge sample from the exposition text (labels as written, e.g. `{tier="scratch"}`). */
 function sample(metrics: string, name: string, labels = ''): number {

@@ -14,12 +14,12 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
-import { ADMIN, bearer, startApp, tempDir, type RunningApp } from '../harness/app';
+import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
+import { call, du, expectProblem, keyFor, type Answer } from './http';
 import { s3TestClient, testEnv } from '../harness/env';
 
 jest.setTimeout(120_000);
@@ -28,59 +28,12 @@ const START = Date.parse('2026-06-01T00:00:00Z');
 const clock = { t: START, now: () => new Date(clock.t) };
 const HOUR = 3600_000;
 
-function du(path: string): number {
-  return Number(execFileSync('du', ['-s', '-B1', path]).toString().split('\t')[0]);
-}
-
-interface Answer {
-  status: number;
-  type: string;
-  body: Record<string, any>;
-}
-
-async function call(
-  app: RunningApp,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<Answer> {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    type: res.headers.get('content-type') ?? '',
-    body: text ? JSON.parse(text) : {},
-  };
-}
-
-async function keyFor(app: RunningApp, user: string, groups: string[] = []): Promise<Record<string, string>> {
-  const res = await call(app, 'POST', '/api/v1/auth/keys', ADMIN, {
-    name: `${user} key`,
-    roles: ['reader'],
-    groups,
-    user,
-  });
-  expect(res.status).toBe(201);
-  return bearer(res.body.key as string);
-}
-
 function start(env: Record<string, string> = {}, stateDir?: string): Promise<RunningApp> {
   return startApp({
     features: [CatalogModule, ScratchQuotaModule.withClock(clock)],
     env: { SCRATCH_SOFT_BYTES: '1000000', SCRATCH_HARD_BYTES: '2000000', SCRATCH_GRACE: '1h', ...env },
     ...(stateDir ? { stateDir } : {}),
   });
-}
-
-function expectProblem(res: Answer, status: number, field?: string): void {
-  expect(res.status).toBe(status);
-  expect(res.type).toMatch(/application\/problem\+json/);
-  if (field) expect(JSON.stringify(res.body)).toContain(field);
 }
 
 function putFile(
@@ -98,7 +51,9 @@ function putFile(
     return {
       status: res.status,
       type: res.headers.get('content-type') ?? '',
-      body: text ? JSON.parse(text) : {},
+      headers: res.headers,
+      text,
+      body: text ? (JSON.parse(text) as Record<string, any>) : {},
     };
   });
 }

@@ -14,6 +14,7 @@ import { IngestorModule } from '../../apps/ingestor/src/ingestor.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { UsageService } from '../../apps/scratch-quota/src/usage/usage.service';
 import { ADMIN, bearer, startApp, type RunningApp } from '../harness/app';
+import { call, du, expectProblem, keyFor, type Answer } from './http';
 import { s3TestClient, testEnv } from '../harness/env';
 
 jest.setTimeout(120_000);
@@ -22,59 +23,12 @@ const DAY = 86_400_000;
 const START = Date.parse('2026-06-01T08:00:00Z');
 const clock = { t: START, now: () => new Date(clock.t) };
 
-function du(path: string): number {
-  return Number(execFileSync('du', ['-s', '-B1', path]).toString().split('\t')[0]);
-}
-
-interface Answer {
-  status: number;
-  type: string;
-  body: Record<string, any>;
-}
-
-async function call(
-  app: RunningApp,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<Answer> {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    type: res.headers.get('content-type') ?? '',
-    body: text ? JSON.parse(text) : {},
-  };
-}
-
-async function keyFor(app: RunningApp, user: string, groups: string[] = []): Promise<Record<string, string>> {
-  const res = await call(app, 'POST', '/api/v1/auth/keys', ADMIN, {
-    name: `${user} key`,
-    roles: ['reader'],
-    groups,
-    user,
-  });
-  expect(res.status).toBe(201);
-  return bearer(res.body.key as string);
-}
-
 function start(env: Record<string, string> = {}, withIngestor = false): Promise<RunningApp> {
   return startApp({
     features: [CatalogModule, ...(withIngestor ? [IngestorModule] : []), ScratchQuotaModule.withClock(clock)],
     env: { SCRATCH_SOFT_BYTES: '100MB', SCRATCH_HARD_BYTES: '200MB', ...env },
     logs: true,
   });
-}
-
-function expectProblem(res: Answer, status: number, field?: string): void {
-  expect(res.status).toBe(status);
-  expect(res.type).toMatch(/application\/problem\+json/);
-  if (field) expect(JSON.stringify(res.body)).toContain(field);
 }
 
 /** Polls /me until its usage equals du of the directory; returns how long that took (ms). */

@@ -50,7 +50,12 @@ export class StatusService {
   /** Re-evaluates a user's state (and so rewrites their status file) after a change made without /me. */
   async refresh(user: string): Promise<ScratchStatus> {
     const groups = this.groupsSeen.get(user) ?? [];
-    return this.status(user, await this.limitsOf(user), await this.usage.current(user, groups));
+    const effective = await this.limitsOf(user);
+    // The live view, as /me records it: a settled upload's delta counts file bytes only, while the
+    // directories it created hold blocks too.
+    const measured = await this.usage.current(user, groups);
+    await this.record(user, effective, measured);
+    return this.status(user, effective, measured);
   }
 
   async me(caller: Principal): Promise<ScratchStatus> {

@@ -9,6 +9,8 @@ export interface ListRequest {
   dir: ScanPath;
   /** Also report regular files last used before this time (purge planning). */
   idle?: IdleCriterion;
+  /** SCRATCH_ROOT: the status file is skipped in its direct subdirectories (else in `dir` '' only). */
+  serviceRoot?: string;
 }
 
 export interface IdleCriterion {

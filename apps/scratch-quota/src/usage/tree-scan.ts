@@ -82,6 +82,12 @@ export interface TreeScannerOptions {
   workers?: number;
   /** Directories requested from each worker at a time (default 4): keeps every worker busy. */
   perWorkerInFlight?: number;
+  /**
+   * SCRATCH_ROOT, when scans start above the user directories (the live view): the service's
+   * status file is then recognised in `<serviceRoot>/<user>/`, whatever the scan root.
+   * Without it, only in the scan root itself (scans of one user directory).
+   */
+  serviceRoot?: string;
 }
 
 interface Pending {
@@ -99,7 +105,10 @@ export class TreeScanner {
   private readonly size: number;
   readonly inFlight: number;
 
+  private readonly serviceRoot?: string;
+
   constructor(options: TreeScannerOptions = {}) {
+    this.serviceRoot = options.serviceRoot;
     this.size = Math.max(1, options.workers ?? Math.min(4, availableParallelism()));
     this.inFlight = this.size * (options.perWorkerInFlight ?? 4);
   }
@@ -139,7 +148,8 @@ export class TreeScanner {
     return new Promise<DirectoryListing>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, root, dir, ...(idle ? { idle } : {}) } satisfies ListRequest);
+      const service = this.serviceRoot ? { serviceRoot: this.serviceRoot } : {};
+      worker.postMessage({ id, root, dir, ...(idle ? { idle } : {}), ...service } satisfies ListRequest);
     });
   }
 

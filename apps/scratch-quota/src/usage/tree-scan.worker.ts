@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import type { DirectoryListing, ListRequest, ScanPath } from './tree-scan.protocol';
 
@@ -23,6 +24,14 @@ function join(base: ScanPath, name: string | Buffer): ScanPath {
   if (typeof base === 'string' && typeof name === 'string') return base ? `${base}/${name}` : name;
   const parts = [Buffer.from(base), Buffer.from(name)];
   return base.length ? Buffer.concat([parts[0]!, SLASH, parts[1]!]) : parts[1]!;
+}
+
+/** Whether `request.dir` is a user directory, where the service writes its status file. */
+function inUserDirectory(request: ListRequest): boolean {
+  if (!request.serviceRoot) return request.dir === '';
+  if (typeof request.dir !== 'string') return false;
+  const here = resolve(request.root, request.dir);
+  return dirname(here) === resolve(request.serviceRoot) && here !== resolve(request.serviceRoot);
 }
 
 function absolute(root: string, rel: ScanPath): string | Buffer {
@@ -79,9 +88,9 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     try {
       const st = lstatSync(absolute(request.root, rel));
       if (
-        request.dir === '' &&
         typeof name === 'string' &&
         SERVICE_FILE.test(name) &&
+        inUserDirectory(request) &&
         st.isFile() &&
         st.size <= SERVICE_FILE_MAX_BYTES
       )

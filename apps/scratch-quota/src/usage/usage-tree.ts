@@ -291,6 +291,18 @@ export class UsageTree {
     const batch = [...this.dirty.entries()];
     this.dirty.clear();
     if (batch.length === 0 || this.closed) return;
+    try {
+      await this.applyBatch(batch);
+    } catch (error) {
+      // A flush under way when the service closed meets a closed scanner: nothing is left to update.
+      if (this.closed) return;
+      throw error;
+    }
+    this.syncWatchers();
+    this.generation++;
+  }
+
+  private async applyBatch(batch: [string, ScanPath][]): Promise<void> {
     await Promise.all(
       batch.map(async ([key, path]) => {
         const listing = await this.scanner.list(this.root, path);
@@ -329,8 +341,6 @@ export class UsageTree {
         }
       }),
     );
-    this.syncWatchers();
-    this.generation++;
   }
 
   close(): void {

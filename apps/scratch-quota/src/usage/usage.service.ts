@@ -84,7 +84,7 @@ const SAMPLE_MS = 3_600_000;
 @Injectable()
 export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('ScratchUsage');
-  private readonly scanner = new TreeScanner({ workers: 2 });
+  private readonly scanner: TreeScanner;
   readonly tree: UsageTree;
   private ready: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -115,6 +115,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     @Inject(STORE) private readonly store: Store,
   ) {
     const { maxWatches } = config.scratch.usage;
+    // Scans start at SCRATCH_ROOT, above the user directories that hold the status file.
+    this.scanner = new TreeScanner({ workers: 2, serviceRoot: config.scratchRoot });
     this.tree = new UsageTree(this.scanner, config.scratchRoot, {
       ...(maxWatches !== undefined ? { maxWatches } : {}),
       onDegraded: (reason) =>
@@ -521,6 +523,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     this.tree.close();
     await this.ready;
     await this.reconciling?.catch(() => undefined);
+    // A flush that started before close ends before the scanner's threads stop.
+    await this.tree.settled().catch(() => undefined);
   }
 
   async onApplicationShutdown(): Promise<void> {
