@@ -1,7 +1,6 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, load loops, output. */
 import { prng } from '../test/harness/random';
 import { performance } from 'node:perf_hooks';
-import type { AttributeInput, VariableInput } from '@climcat/netcdf';
 
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -96,53 +95,5 @@ export function peakRssMb(): number {
 
 export { prng };
 
-/** The CF variables of a CMIP5 `tas(time, lat, lon)` file in the 360_day calendar, as the benches write it. */
-export const CMIP5_TAS_VARIABLES: VariableInput[] = [
-  {
-    name: 'time',
-    type: 'double',
-    dimensions: ['time'],
-    attributes: [
-      { name: 'units', value: 'days since 1850-01-01' },
-      { name: 'calendar', value: '360_day' },
-      { name: 'standard_name', value: 'time' },
-    ],
-  },
-  {
-    name: 'lat',
-    type: 'double',
-    dimensions: ['lat'],
-    attributes: [
-      { name: 'units', value: 'degrees_north' },
-      { name: 'standard_name', value: 'latitude' },
-    ],
-  },
-  {
-    name: 'lon',
-    type: 'double',
-    dimensions: ['lon'],
-    attributes: [
-      { name: 'units', value: 'degrees_east' },
-      { name: 'standard_name', value: 'longitude' },
-    ],
-  },
-  {
-    name: 'tas',
-    type: 'float',
-    dimensions: ['time', 'lat', 'lon'],
-    attributes: [
-      { name: 'standard_name', value: 'air_temperature' },
-      { name: 'units', value: 'K' },
-    ],
-  },
-];
-
-/** CMIP5 global attributes that DRS resolution checks against the path. */
-export function cmip5Globals(model: string, frequency: string): AttributeInput[] {
-  return [
-    { name: 'project_id', value: 'CMIP5' },
-    { name: 'model_id', value: model },
-    { name: 'experiment_id', value: 'historical' },
-    { name: 'frequency', value: frequency },
-  ];
-}
+// The CMIP5 tas fixture is shared with the e2e suites.
+export { CMIP5_TAS_VARIABLES, cmip5Globals } from '../test/harness/cmip5';

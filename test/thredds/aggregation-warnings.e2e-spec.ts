@@ -10,6 +10,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
+import { CMIP5_TAS_VARIABLES, cmip5Globals } from '../harness/cmip5';
 
 jest.setTimeout(120_000);
 
@@ -33,51 +34,8 @@ async function writeYear(model: string, year: number, lat = [-45, 45]): Promise<
         { name: 'lat', length: lat.length },
         { name: 'lon', length: 2 },
       ],
-      variables: [
-        {
-          name: 'time',
-          type: 'double',
-          dimensions: ['time'],
-          attributes: [
-            { name: 'units', value: 'days since 1850-01-01' },
-            { name: 'calendar', value: '360_day' },
-            { name: 'standard_name', value: 'time' },
-          ],
-        },
-        {
-          name: 'lat',
-          type: 'double',
-          dimensions: ['lat'],
-          attributes: [
-            { name: 'units', value: 'degrees_north' },
-            { name: 'standard_name', value: 'latitude' },
-          ],
-        },
-        {
-          name: 'lon',
-          type: 'double',
-          dimensions: ['lon'],
-          attributes: [
-            { name: 'units', value: 'degrees_east' },
-            { name: 'standard_name', value: 'longitude' },
-          ],
-        },
-        {
-          name: 'tas',
-          type: 'float',
-          dimensions: ['time', 'lat', 'lon'],
-          attributes: [
-            { name: 'standard_name', value: 'air_temperature' },
-            { name: 'units', value: 'K' },
-          ],
-        },
-      ],
-      globalAttributes: [
-        { name: 'project_id', value: 'CMIP5' },
-        { name: 'model_id', value: model },
-        { name: 'experiment_id', value: 'historical' },
-        { name: 'frequency', value: 'day' },
-      ],
+      variables: CMIP5_TAS_VARIABLES,
+      globalAttributes: cmip5Globals(model, 'day'),
       numRecords: 12,
     },
     {
