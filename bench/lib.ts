@@ -97,3 +97,32 @@ export { prng };
 
 // The CMIP5 tas fixture is shared with the e2e suites.
 export { CMIP5_TAS_VARIABLES, cmip5Globals } from '../test/harness/cmip5';
+
+/** The median of a list of numbers (any order). */
+export const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+
+/** Alternates `a` and `b` `reps` times (after one unmeasured run of each); the medians of their results. */
+export async function alternateMedians(
+  reps: number,
+  a: () => Promise<number> | number,
+  b: () => Promise<number> | number,
+): Promise<[number, number]> {
+  await a();
+  await b();
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    if (r % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+  }
+  return [median(as), median(bs)];
+}

@@ -44,7 +44,15 @@ import { ScanService } from '../apps/ingestor/src/scans/scan.service';
 import { ScratchQuotaModule } from '../apps/scratch-quota/src/scratch-quota.module';
 import { ThreddsPathService } from '../apps/thredds-proxy/src/access/thredds-path.service';
 import { ThreddsProxyModule } from '../apps/thredds-proxy/src/thredds-proxy.module';
-import { CMIP5_TAS_VARIABLES, cmip5Globals, fmt, latencies, percentile } from './lib';
+import {
+  CMIP5_TAS_VARIABLES,
+  cmip5Globals,
+  fmt,
+  latencies,
+  percentile,
+  alternateMedians,
+  median,
+} from './lib';
 
 // Bench knobs are read here, not through libs/platform config: they are not product settings.
 const MB = Number(process.argv[2] ?? process.env.BENCH_THREDDS_MB ?? 320);
@@ -208,32 +216,9 @@ function ncks(args: string[]): number {
   }
 }
 
-const median = (values: number[]) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
-
-/** Alternates `a` and `b` REPS times (after one unmeasured run of each); medians of their results. */
-async function alternate(
-  a: () => Promise<number> | number,
-  b: () => Promise<number> | number,
-): Promise<[number, number]> {
-  await a();
-  await b();
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    if (r % 2 === 0) {
-      as.push(await a());
-      bs.push(await b());
-    } else {
-      bs.push(await b());
-      as.push(await a());
-    }
-  }
-  return [median(as), median(bs)];
-}
+/** Alternates the two measures REPS times; medians of their results (bench/lib.ts `alternate`). */
+const alternate = (a: () => Promise<number> | number, b: () => Promise<number> | number) =>
+  alternateMedians(REPS, a, b);
 
 interface Row {
   figure: string;
