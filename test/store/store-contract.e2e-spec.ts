@@ -629,6 +629,28 @@ describe.each(adapters)('%s store', (_adapter, open) => {
     });
   });
 
+  describe('datasets: modification time (ESGF from/to)', () => {
+    beforeEach(async () => {
+      await seed(
+        dataset('u-early', { updatedAt: '2024-01-01T00:00:00.000Z' }),
+        dataset('u-late', { updatedAt: '2024-06-01T12:30:00.500Z' }),
+      );
+    });
+
+    const search = async (updated: { from?: string; to?: string }) =>
+      ids(await store.datasets.search(query({ updated }))).sort();
+
+    it('keeps records modified within both bounds, inclusive', async () => {
+      expect(await search({ from: '2024-01-01T00:00:00.000Z', to: '2024-06-01T12:30:00.500Z' })).toEqual([
+        'u-early',
+        'u-late',
+      ]);
+      expect(await search({ from: '2024-01-01T00:00:00.001Z' })).toEqual(['u-late']);
+      expect(await search({ to: '2024-06-01T12:30:00.499Z' })).toEqual(['u-early']);
+      expect(await search({ from: '2025-01-01T00:00:00.000Z' })).toEqual([]);
+    });
+  });
+
   describe('datasets: bounding box', () => {
     beforeEach(async () => {
       await seed(

@@ -10,3 +10,4 @@ export * from './bbox';
 export * from './datasets';
 export * from './quota';
 export * from './capacity';
+export * from './xml';

@@ -23,6 +23,8 @@ export interface DatasetQuery {
   time?: { start?: string; end?: string };
   /** Intersection with the dataset's bbox; west > east crosses the antimeridian. */
   bbox?: BBox;
+  /** Bounds (inclusive) on the record's updatedAt, full ISO 8601 UTC strings (`…T…:…:….sssZ`); ESGF's from/to. */
+  updated?: { from?: string; to?: string };
   kind?: DatasetKind[];
   status?: DatasetStatus[];
   availability?: Availability[];

@@ -5,7 +5,7 @@
  *
  * The rules every query dialect shares (the ESGF parser in esgf/esgf-params.ts
  * calls them too) are exported below: one parameter given once, facet filters,
- * facet names, time range, bbox, integers and booleans.
+ * facet names, time range, bbox and integers.
  */
 import {
   AVAILABILITIES,
@@ -217,15 +217,6 @@ export function parseInteger(
     return undefined;
   }
   return Number(value);
-}
-
-/** `true` or `false`, else reported to `bad`. */
-export function parseBoolean(value: string | undefined, name: string, bad: Bad): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  bad(name, 'must be true or false');
-  return undefined;
 }
 
 function enumList<T extends string>(

@@ -4,11 +4,19 @@
  * esgf-params.ts, records shaped by solr-mapping.ts.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { accessFilterFor, STORE, type DatasetQuery, type Principal, type Store } from '@climcat/core';
+import {
+  accessFilterFor,
+  STORE,
+  type DatasetQuery,
+  type FileRecord,
+  type Principal,
+  type Store,
+} from '@climcat/core';
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import type { RawQuery } from '../datasets/search-params';
-import { parseEsgfParams } from './esgf-params';
+import { parseEsgfParams, type EsgfFormat, type UpdatedRange } from './esgf-params';
 import {
+  aggregationDoc,
   datasetDoc,
   fileDoc,
   solrFacets,
@@ -31,24 +39,22 @@ export class EsgfService {
     this.node = solrNode(config.publicUrl);
   }
 
-  async search(caller: Principal, raw: RawQuery): Promise<EsgfResponse> {
+  /** The answer to an esg-search query, and the format it is to be written in. */
+  async search(caller: Principal, raw: RawQuery): Promise<{ format: EsgfFormat; answer: EsgfResponse }> {
     const started = performance.now();
-    const { type, query, fields } = parseEsgfParams(raw, accessFilterFor(caller));
+    const search = parseEsgfParams(raw, accessFilterFor(caller));
+    const { type, query } = search;
     const limit = query.limit;
     const offset = query.offset ?? 0;
 
     let numFound: number;
     let docs: EsgfDoc[];
     let facetFields: Record<string, (string | number)[]> = {};
-    if (type === 'Dataset') {
-      const result = await this.store.datasets.search(query);
-      numFound = result.total;
-      docs = result.items.map((d) => datasetDoc(this.node, d));
-      facetFields = solrFacets(result.facets);
-    } else {
-      ({ numFound, docs } = await this.fileDocs(query, offset, limit));
+    if (type === 'File') {
+      ({ numFound, docs } = await this.fileDocs(query, offset, limit, search.fileUpdated));
       if (query.facetCounts) {
         // ESGF counts files here; a file carries its dataset's facets, so each dataset counts its files.
+        // (With from/to, the counts are of the matching datasets' files, not only of the files modified then.)
         const counts = await this.store.datasets.search({
           ...query,
           limit: 0,
@@ -57,18 +63,31 @@ export class EsgfService {
         });
         facetFields = solrFacets(counts.facets);
       }
+    } else {
+      // An aggregation per dataset: both page and count datasets.
+      const result = await this.store.datasets.search(query);
+      numFound = result.total;
+      const toDoc = type === 'Aggregation' ? aggregationDoc : datasetDoc;
+      docs = result.items.map((d) => toDoc(this.node, d));
+      facetFields = solrFacets(result.facets);
     }
-    return solrResponse({
+    if (search.everyFacet) {
+      facetFields = Object.fromEntries(Object.entries(facetFields).filter(([, counts]) => counts.length > 0));
+    }
+    const answer = solrResponse({
       raw,
       type,
+      format: search.format,
+      ...(search.distrib ? { shards: `${this.node.dataNode}/solr` } : {}),
       limit,
       offset,
       qTime: Math.round(performance.now() - started),
       numFound,
       docs,
-      fields,
+      fields: search.fields,
       facetFields,
     });
+    return { format: search.format, answer };
   }
 
   /** Files across matching datasets, paged by walking dataset file counts (no full scan). */
@@ -76,7 +95,9 @@ export class EsgfService {
     query: DatasetQuery,
     offset: number,
     limit: number,
+    updated: UpdatedRange | null,
   ): Promise<{ numFound: number; docs: EsgfDoc[] }> {
+    if (updated) return this.fileDocsModified(query, offset, limit, updated);
     const docs: EsgfDoc[] = [];
     let numFound = 0;
     let skip = offset;
@@ -104,6 +125,46 @@ export class EsgfService {
         docs.push(
           ...files.items.map((f) => fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location))),
         );
+      }
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    return { numFound, docs };
+  }
+
+  /**
+   * Files modified within from/to (each file's own updatedAt, its `_timestamp`):
+   * no index on that, so every file of the matching datasets is read, a page at a time.
+   */
+  private async fileDocsModified(
+    query: DatasetQuery,
+    offset: number,
+    limit: number,
+    updated: UpdatedRange,
+  ): Promise<{ numFound: number; docs: EsgfDoc[] }> {
+    const inRange = (f: FileRecord) =>
+      (updated.from === undefined || f.updatedAt >= updated.from) &&
+      (updated.to === undefined || f.updatedAt <= updated.to);
+    const docs: EsgfDoc[] = [];
+    let numFound = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.datasets.search({
+        ...query,
+        limit: 500,
+        cursor,
+        facetCounts: undefined,
+        offset: undefined,
+      });
+      for (const dataset of page.items) {
+        for (let at = 0; at < dataset.fileCount; at += 1000) {
+          const files = await this.store.files.listByDataset(dataset.id, { offset: at, limit: 1000 });
+          for (const f of files.items.filter(inRange)) {
+            if (numFound >= offset && docs.length < limit)
+              docs.push(fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location)));
+            numFound++;
+          }
+          if (files.items.length < 1000) break;
+        }
       }
       cursor = page.next ?? undefined;
     } while (cursor);

@@ -1,10 +1,11 @@
 /**
- * Catalog records in the Solr JSON shape esg-search answers with. Field names,
- * value shapes (lists vs scalars) and `url|mime|service` triples are what
- * esgf-pyclient parses: change none of them.
+ * Catalog records in the Solr shapes esg-search answers with: JSON, and the
+ * same content as Solr XML. Field names, value shapes (lists vs scalars) and
+ * `url|mime|service` triples are what esgf-pyclient parses: change none of them.
  */
 import {
   datasetAccessUrls,
+  escapeXml,
   FACET_NAMES,
   type AccessUrls,
   type DatasetRecord,
@@ -12,7 +13,7 @@ import {
   type FileRecord,
 } from '@climcat/core';
 import type { RawQuery } from '../datasets/search-params';
-import type { EsgfType } from './esgf-params';
+import type { EsgfFormat, EsgfType } from './esgf-params';
 
 export type EsgfDoc = Record<string, unknown>;
 
@@ -121,6 +122,32 @@ export function fileDoc(node: SolrNode, d: DatasetRecord, f: FileRecord, urls: A
   return doc;
 }
 
+/**
+ * A dataset's whole-dataset aggregation (its files joined along time, served
+ * at /thredds/dodsC/datasets/<id>) as an ESGF Aggregation record: ESGF names
+ * aggregations `<…>.aggregation` and points at them with OPENDAP triples.
+ */
+export function aggregationDoc(node: SolrNode, d: DatasetRecord): EsgfDoc {
+  // The dataset's record (facets, variables, coverage, totals) under the aggregation's own names and URLs.
+  const { description: _description, ...dataset } = datasetDoc(node, d);
+  const instanceId = `${d.id}.aggregation`;
+  const urls = datasetAccessUrls(node.publicUrl, d.id);
+  return {
+    ...dataset,
+    id: `${instanceId}|${node.dataNode}`,
+    instance_id: instanceId,
+    master_id: `${d.datasetId}.aggregation`,
+    dataset_id: `${d.id}|${node.dataNode}`,
+    type: 'Aggregation',
+    title: `${d.id} (aggregation)`,
+    access: ['OPENDAP', 'NetcdfSubset'],
+    url: [
+      `${urls.opendap}.html|application/opendap-html|OPENDAP`,
+      `${urls.ncss}|application/netcdf|NetcdfSubset`,
+    ],
+  };
+}
+
 /** Solr's flat facet_fields: `{ model: [value, count, value, count, …] }`. */
 export function solrFacets(facets: DatasetSearchResult['facets']): Record<string, (string | number)[]> {
   return Object.fromEntries(
@@ -132,6 +159,9 @@ export interface SolrAnswer {
   /** The request's parameters, echoed in responseHeader.params as Solr does. */
   raw: RawQuery;
   type: EsgfType;
+  format: EsgfFormat;
+  /** The shard list echoed in responseHeader.params (esgf-pyclient reads it for distrib=true), if any. */
+  shards?: string;
   limit: number;
   offset: number;
   qTime: number;
@@ -151,7 +181,8 @@ export function solrResponse(a: SolrAnswer): EsgfResponse {
       params: {
         ...a.raw,
         type: a.type,
-        format: 'application/solr+json',
+        format: a.format === 'xml' ? 'application/solr+xml' : 'application/solr+json',
+        ...(a.shards ? { shards: a.shards } : {}),
         limit: String(a.limit),
         offset: String(a.offset),
       },
@@ -172,4 +203,71 @@ export function solrResponse(a: SolrAnswer): EsgfResponse {
       facet_heatmaps: {},
     },
   };
+}
+
+/** Fields Solr types as dates and floats in ESGF's schema; other numbers are ints, `size` a long. */
+const DATE_FIELDS = new Set(['_timestamp', 'timestamp', 'datetime_start', 'datetime_stop']);
+const FLOAT_FIELDS = new Set(['west_degrees', 'east_degrees', 'south_degrees', 'north_degrees', 'score']);
+const LONG_FIELDS = new Set(['size', '_version_']);
+
+/** Solr writes floats with a decimal point (`1.0`, `-10.0`). */
+function solrFloat(n: number): string {
+  return Number.isInteger(n) ? n.toFixed(1) : String(n);
+}
+
+/** One typed Solr XML value: `<str>`, `<bool>`, `<int>`/`<long>`, `<float>`, `<date>`; `name` when inside a `<lst>`/`<doc>`. */
+function xmlValue(field: string, value: unknown, name?: string): string {
+  const attr = name === undefined ? '' : ` name="${escapeXml(name)}"`;
+  if (typeof value === 'boolean') return `<bool${attr}>${value}</bool>`;
+  if (typeof value === 'number') {
+    if (FLOAT_FIELDS.has(field) || !Number.isInteger(value))
+      return `<float${attr}>${solrFloat(value)}</float>`;
+    const tag = LONG_FIELDS.has(field) || Math.abs(value) > 2 ** 31 - 1 ? 'long' : 'int';
+    return `<${tag}${attr}>${value}</${tag}>`;
+  }
+  const tag = DATE_FIELDS.has(field) ? 'date' : 'str';
+  return `<${tag}${attr}>${escapeXml(String(value))}</${tag}>`;
+}
+
+/** A named field: lists become `<arr>` (as in the JSON), nulls are left out as Solr does. */
+function xmlField(name: string, value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (Array.isArray(value)) {
+    return `<arr name="${escapeXml(name)}">${value.map((v) => xmlValue(name, v)).join('')}</arr>`;
+  }
+  return xmlValue(name, value, name);
+}
+
+/**
+ * The Solr XML of an answer, piece by piece (header, one doc per chunk,
+ * facets) so a 10,000-document page streams instead of becoming one string.
+ */
+export function* solrXml(answer: EsgfResponse): Generator<string> {
+  const { responseHeader: header, response, facet_counts: facets } = answer;
+  const params = Object.entries(header.params)
+    .map(([k, v]) => xmlField(k, v))
+    .join('');
+  yield (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<response>\n' +
+    `<lst name="responseHeader"><int name="status">${header.status}</int><int name="QTime">${header.QTime}</int>` +
+    `<lst name="params">${params}</lst></lst>\n` +
+    `<result name="response" numFound="${response.numFound}" start="${response.start}" maxScore="${solrFloat(response.maxScore)}">\n`
+  );
+  for (const doc of response.docs) {
+    yield `<doc>${Object.entries(doc)
+      .map(([k, v]) => xmlField(k, v))
+      .join('')}</doc>\n`;
+  }
+  const fields = Object.entries(facets.facet_fields)
+    .map(([name, flat]) => {
+      const counts: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) counts.push(xmlValue('', flat[i + 1], String(flat[i])));
+      return `<lst name="${escapeXml(name)}">${counts.join('')}</lst>`;
+    })
+    .join('');
+  yield (
+    '</result>\n<lst name="facet_counts"><lst name="facet_queries"/>' +
+    `<lst name="facet_fields">${fields}</lst>` +
+    '<lst name="facet_ranges"/><lst name="facet_intervals"/><lst name="facet_heatmaps"/></lst>\n</response>\n'
+  );
 }

@@ -3,7 +3,7 @@
  * table, written piece by piece so a catalog streams. Pure functions: no
  * Nest, no store. Every name and value from the catalog is escaped.
  */
-import { threddsPath, type DatasetRecord, type FileRecord } from '@climcat/core';
+import { escapeXml, threddsPath, type DatasetRecord, type FileRecord } from '@climcat/core';
 import type { CatalogEntry } from './catalog.service';
 
 export const INV_CATALOG_NS = 'http://www.unidata.ucar.edu/namespaces/thredds/InvCatalog/v1.0';
@@ -15,22 +15,6 @@ export const SERVICES = [
   { name: 'http', serviceType: 'HTTPServer', base: '/thredds/fileServer/' },
   { name: 'ncss', serviceType: 'NetcdfSubset', base: '/thredds/ncss/grid/' },
 ] as const;
-
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const INVALID_XML_CHARS = /[\0-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g;
-
-export function escapeXml(value: string): string {
-  return (
-    value
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;')
-      .replace(/'/g, '&apos;')
-      // Characters XML 1.0 cannot carry at all (even escaped) become U+FFFD.
-      .replace(INVALID_XML_CHARS, '\ufffd')
-  );
-}
 
 const esc = escapeXml;
 

@@ -88,6 +88,8 @@ function datasetFilter(plan: SearchPlan): Filter {
     if (plan.time.end !== undefined) and.push({ 'search.timeStart': { $lte: plan.time.end } });
     if (plan.time.start !== undefined) and.push({ 'search.timeEnd': { $gte: plan.time.start } });
   }
+  if (plan.updated?.from !== undefined) and.push({ updatedAt: { $gte: plan.updated.from } });
+  if (plan.updated?.to !== undefined) and.push({ updatedAt: { $lte: plan.updated.to } });
   if (plan.bbox) {
     and.push({ 'search.south': { $lte: plan.bbox.north } }, { 'search.north': { $gte: plan.bbox.south } });
     and.push({

@@ -34,6 +34,7 @@ export interface SearchPlan {
   datasetIds?: string[];
   time?: { start?: string; end?: string };
   bbox?: { south: number; north: number; lon: LonInterval[] };
+  updated?: { from?: string; to?: string };
   kind?: DatasetKind[];
   status?: DatasetStatus[];
   availability?: Availability[];
@@ -99,6 +100,7 @@ export function planSearch(query: DatasetQuery): SearchPlan {
     datasetIds: query.datasetIds && [...new Set(query.datasetIds)],
     time: query.time,
     bbox,
+    updated: query.updated,
     kind: query.kind,
     status: query.status,
     availability: query.availability,

@@ -104,6 +104,14 @@ export function datasetCondition(plan: SearchPlan): SqlCondition {
       params.push(plan.time.start);
     }
   }
+  if (plan.updated?.from !== undefined) {
+    conditions.push('d.updated_at >= ?');
+    params.push(plan.updated.from);
+  }
+  if (plan.updated?.to !== undefined) {
+    conditions.push('d.updated_at <= ?');
+    params.push(plan.updated.to);
+  }
   if (plan.bbox) {
     conditions.push('d.south <= ? AND d.north >= ?');
     params.push(plan.bbox.north, plan.bbox.south);
