@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { ADMIN, startApp, type RunningApp } from '../harness/app';
 import { api, bearer, DATASETS, seedCatalog, type Seeded } from './seed';
 
@@ -17,6 +18,8 @@ afterAll(async () => {
 });
 
 const ids = (body: { items: { id: string }[] }) => body.items.map((d) => d.id).sort();
+/** Our own calls ask for JSON explicitly: without format, esg-search answers Solr XML. */
+const JSON_FORMAT = 'application%2Fsolr%2Bjson';
 
 describe('search', () => {
   it('returns only public datasets to anonymous callers, in items, total and facet counts', async () => {
@@ -195,7 +198,7 @@ describe('ESGF search', () => {
     const res = await api(
       running,
       'GET',
-      `/esg-search/search?type=File&dataset_id=${encodeURIComponent(`${datasetId}|x`)}&limit=2&offset=1`,
+      `/esg-search/search?type=File&dataset_id=${encodeURIComponent(`${datasetId}|x`)}&limit=2&offset=1&format=${JSON_FORMAT}`,
     );
     expect(res.body.response.numFound).toBe(3);
     expect(res.body.response.docs).toHaveLength(2);
@@ -210,7 +213,7 @@ describe('ESGF search', () => {
     const res = await api(
       running,
       'GET',
-      '/esg-search/search?type=File&model=HadGEM2-ES&experiment=rcp45&facets=model,experiment&limit=0',
+      `/esg-search/search?type=File&model=HadGEM2-ES&experiment=rcp45&facets=model,experiment&limit=0&format=${JSON_FORMAT}`,
     );
     expect(res.status).toBe(200);
     const found = res.body.response.numFound as number;
@@ -223,7 +226,11 @@ describe('ESGF search', () => {
 
   it('selects every readable version of a dataset by master_id', async () => {
     const master = DATASETS[0]!.datasetId;
-    const res = await api(running, 'GET', `/esg-search/search?type=Dataset&master_id=${master}`);
+    const res = await api(
+      running,
+      'GET',
+      `/esg-search/search?type=Dataset&master_id=${master}&format=${JSON_FORMAT}`,
+    );
     expect(res.status).toBe(200);
     const docs = res.body.response.docs as { master_id: string; instance_id: string }[];
     expect(docs.length).toBeGreaterThan(0);
@@ -231,12 +238,20 @@ describe('ESGF search', () => {
     expect(docs.map((d) => d.instance_id)).toContain(`${master}.v20111128`);
     // A private dataset stays hidden when asked for by name.
     const hidden = PRIVATE_EC.replace(/\.v\d+$/, '');
-    const none = await api(running, 'GET', `/esg-search/search?type=Dataset&master_id=${hidden}`);
+    const none = await api(
+      running,
+      'GET',
+      `/esg-search/search?type=Dataset&master_id=${hidden}&format=${JSON_FORMAT}`,
+    );
     expect(none.body.response.numFound).toBe(0);
   });
 
   it('never reveals private datasets', async () => {
-    const res = await api(running, 'GET', '/esg-search/search?model=EC-EARTH&facets=experiment&limit=100');
+    const res = await api(
+      running,
+      'GET',
+      `/esg-search/search?model=EC-EARTH&facets=experiment&limit=100&format=${JSON_FORMAT}`,
+    );
     expect(res.body.response.docs.map((d: { instance_id: string }) => d.instance_id)).not.toContain(
       PRIVATE_EC,
     );
@@ -248,12 +263,256 @@ describe('ESGF search', () => {
     ['limit=20000', 'query.limit'],
     ['latest=yes', 'query.latest'],
     ['colour=red', 'query.colour'],
-    ['format=application%2Fsolr%2Bxml', 'query.format'],
+    ['format=text%2Fcsv', 'query.format'],
     ['type=File&master_id=x', 'query.master_id'],
   ])('answers %s with a 400', async (qs, field) => {
     const res = await api(running, 'GET', `/esg-search/search?${qs}`);
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+});
+
+/**
+ * esgf-pyclient's requests, byte for byte as SearchConnection/SearchContext
+ * build them (format, limit, distrib, offset first; then type, latest,
+ * facets, replica; then facet constraints), since the client itself cannot
+ * be installed here.
+ */
+describe('ESGF dialect as esgf-pyclient speaks it', () => {
+  const PYESGF = `format=${JSON_FORMAT}`;
+  /** esgf-pyclient's own pattern for the names of rejected parameters. */
+  const PYESGF_INVALID = /Invalid HTTP query parameter=(\w+)/g;
+  /** esgf-pyclient's SHARD_REXP, which must match every shard the answer names. */
+  const SHARD_REXP = /^(https?:\/\/)?(.+?):?(\d+)?\/(.*)$/;
+  const HADGEM_RCP45 = `${DATASETS[0]!.datasetId}.v20111128`;
+
+  const esgfJson = async (qs: string, headers: Record<string, string> = {}) => {
+    const res = await api(running, 'GET', `/esg-search/search?${qs}`, { headers });
+    expect([qs, res.status]).toEqual([qs, 200]);
+    return res.body;
+  };
+
+  it("answers new_context(project='CMIP5', latest=True).hit_count: Python booleans, facets=*, limit=0", async () => {
+    const body = await esgfJson(
+      `${PYESGF}&limit=0&distrib=false&type=Dataset&latest=True&facets=%2A&project=CMIP5`,
+    );
+    // HadGEM2-ES x3 and EC-EARTH rcp45 are public CMIP5; the embargoed EC-EARTH run is not.
+    expect(body.response).toEqual({ numFound: 4, start: 0, maxScore: 1, docs: [] });
+    const facets = body.facet_counts.facet_fields as Record<string, (string | number)[]>;
+    // Every facet the matching datasets have, and only those.
+    expect(facets.model).toEqual(['HadGEM2-ES', 3, 'EC-EARTH', 1]);
+    expect(facets.project).toEqual(['CMIP5', 4]);
+    expect(Object.keys(facets)).not.toContain('domain');
+    expect(Object.values(facets).every((counts) => counts.length > 0)).toBe(true);
+  });
+
+  it.each(['True', 'true', 'TRUE', '1'])('reads latest=%s as true', async (latest) => {
+    const body = await esgfJson(
+      `${PYESGF}&limit=0&distrib=false&type=Dataset&latest=${latest}&project=CMIP5`,
+    );
+    expect(body.response.numFound).toBe(4);
+  });
+
+  it('takes replica=False and distrib=false as no constraint; replica=True finds nothing', async () => {
+    const base = `${PYESGF}&limit=0&distrib=false&type=Dataset&latest=True&facets=%2A&replica=False&project=CMIP5`;
+    expect((await esgfJson(base)).response.numFound).toBe(4);
+    expect((await esgfJson(base.replace('replica=False', 'replica=True'))).response.numFound).toBe(0);
+  });
+
+  it('names this index as the only shard for distrib=true, in the form esgf-pyclient parses', async () => {
+    const body = await esgfJson(`${PYESGF}&distrib=true&facets=&fields=`);
+    const shards = String(body.responseHeader.params.shards).split(',');
+    expect(shards).toHaveLength(1);
+    expect(shards[0]).toMatch(SHARD_REXP);
+    const local = await esgfJson(`${PYESGF}&distrib=false&limit=0`);
+    expect(local.responseHeader.params.shards).toBeUndefined();
+  });
+
+  it('pages results, then file_context() lists the files of a result by its id', async () => {
+    const results = await esgfJson(
+      `${PYESGF}&limit=50&distrib=false&offset=0&type=Dataset&latest=True&project=CMIP5&experiment=rcp45&model=HadGEM2-ES`,
+    );
+    const dataset = results.response.docs[0];
+    expect(dataset.instance_id).toBe(HADGEM_RCP45);
+    const parent = encodeURIComponent(dataset.id);
+    const counts = await esgfJson(
+      `${PYESGF}&limit=0&distrib=false&type=File&facets=%2A&dataset_id=${parent}`,
+    );
+    expect(counts.response.numFound).toBe(3);
+    const files = await esgfJson(`${PYESGF}&limit=50&distrib=false&offset=0&type=File&dataset_id=${parent}`);
+    expect(files.response.docs).toHaveLength(3);
+    for (const f of files.response.docs) {
+      expect(f).toMatchObject({ type: 'File', dataset_id: dataset.id });
+      expect(f.url.map((u: string) => u.split('|')[2])).toEqual(
+        expect.arrayContaining(['HTTPServer', 'OPENDAP', 'NetcdfSubset']),
+      );
+    }
+  });
+
+  it("aggregation_context() finds the dataset's whole-dataset aggregation with its OPeNDAP URL", async () => {
+    const [dataset] = (await esgfJson(`${PYESGF}&distrib=false&type=Dataset&instance_id=${HADGEM_RCP45}`))
+      .response.docs;
+    const body = await esgfJson(
+      `${PYESGF}&limit=50&distrib=false&offset=0&type=Aggregation&dataset_id=${encodeURIComponent(dataset.id)}`,
+    );
+    expect(body.response.numFound).toBe(1);
+    const [agg] = body.response.docs;
+    expect(agg).toMatchObject({
+      id: `${HADGEM_RCP45}.aggregation|${dataset.data_node}`,
+      type: 'Aggregation',
+      dataset_id: dataset.id,
+      model: ['HadGEM2-ES'],
+      experiment: ['rcp45'],
+      number_of_files: 3,
+      datetime_start: '2006-01-16T00:00:00Z',
+    });
+    const opendap = agg.url.find((u: string) => u.endsWith('|OPENDAP'));
+    expect(opendap).toMatch(
+      new RegExp(
+        `/thredds/dodsC/datasets/${HADGEM_RCP45.replace(/\./g, '\\.')}\\.html\\|application/opendap-html\\|OPENDAP$`,
+      ),
+    );
+  });
+
+  it('lists one aggregation per readable dataset, filtered and counted like datasets', async () => {
+    const agg = await esgfJson(`${PYESGF}&type=Aggregation&limit=100&model=EC-EARTH&facets=experiment`);
+    const ds = await esgfJson(`${PYESGF}&type=Dataset&limit=100&model=EC-EARTH&facets=experiment`);
+    expect(agg.response.numFound).toBe(ds.response.numFound);
+    expect(agg.response.docs.map((d: { dataset_id: string }) => d.dataset_id)).toEqual(
+      ds.response.docs.map((d: { id: string }) => d.id),
+    );
+    expect(agg.facet_counts.facet_fields).toEqual(ds.facet_counts.facet_fields);
+    expect(JSON.stringify(agg.response.docs)).not.toContain(PRIVATE_EC);
+    const mine = await esgfJson(`${PYESGF}&type=Aggregation&limit=0&model=EC-EARTH`, bearer(keys.readerKey));
+    expect(mine.response.numFound).toBe(ds.response.numFound + 1);
+  });
+
+  it('keeps the fields asked for and ignores unknown field names', async () => {
+    const body = await esgfJson(`${PYESGF}&type=Dataset&limit=2&fields=instance_id,no_such_field`);
+    expect(body.response.docs).toHaveLength(2);
+    for (const doc of body.response.docs) expect(Object.keys(doc).sort()).toEqual(['id', 'instance_id']);
+  });
+
+  it('selects records by modification time with from/to (their _timestamp)', async () => {
+    const all = await esgfJson(`${PYESGF}&type=Dataset&limit=100`);
+    const stamps = (all.response.docs as { _timestamp: string }[]).map((d) => d._timestamp).sort();
+    const last = stamps.at(-1)!;
+    expect(
+      (await esgfJson(`${PYESGF}&type=Dataset&limit=0&from=2000-01-01T00:00:00Z`)).response.numFound,
+    ).toBe(all.response.numFound);
+    expect((await esgfJson(`${PYESGF}&type=Dataset&limit=0&to=2000-01-01T00:00:00Z`)).response.numFound).toBe(
+      0,
+    );
+    expect((await esgfJson(`${PYESGF}&type=Dataset&limit=0&from=${last}`)).response.numFound).toBe(
+      stamps.filter((s) => s === last).length,
+    );
+    const files = `${PYESGF}&type=File&limit=0&model=HadGEM2-ES&experiment=rcp45`;
+    const everyFile = (await esgfJson(files)).response.numFound;
+    expect((await esgfJson(`${files}&from=2000-01-01T00:00:00Z`)).response.numFound).toBe(everyFile);
+    expect((await esgfJson(`${files}&from=2999-01-01T00:00:00Z`)).response.numFound).toBe(0);
+    expect(
+      (await esgfJson(`${PYESGF}&type=Aggregation&limit=0&from=2999-01-01T00:00:00Z`)).response.numFound,
+    ).toBe(0);
+  });
+
+  it.each([
+    ['colour=red', ['colour']],
+    ['latest=maybe', ['latest']],
+    ['limit=10001', ['limit']],
+    ['type=Nope', ['type']],
+    ['replica=perhaps&colour=red&type=Nope', ['type', 'replica', 'colour']],
+  ])('answers %s with a problem whose detail esgf-pyclient reads', async (qs, names) => {
+    const res = await fetch(`${running.url}/esg-search/search?${PYESGF}&limit=0&distrib=false&${qs}`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = (await res.json()) as { detail: string; errors: { field: string }[] };
+    // What pyesgf does with the body: set(re.findall(pattern, response.text)).
+    const text = JSON.stringify(body);
+    expect(new Set([...text.matchAll(PYESGF_INVALID)].map((m) => m[1]))).toEqual(new Set(names));
+    expect(body.detail.split('\n')).toHaveLength(names.length);
+    expect(body.errors.map((e) => e.field).sort()).toEqual(names.map((n) => `query.${n}`).sort());
+  });
+});
+
+/** The XML parsed by python3's xml.etree, summarised as JSON: what a script reading Solr XML sees. */
+function parseSolrXml(xml: string): {
+  numFound: number;
+  start: number;
+  docs: Record<string, unknown>[];
+  facets: Record<string, [string, number][]>;
+  params: Record<string, unknown>;
+} {
+  const script = `
+import json, sys
+import xml.etree.ElementTree as ET
+root = ET.fromstring(sys.stdin.buffer.read())
+assert root.tag == 'response', root.tag
+def value(e):
+    if e.tag == 'arr': return [value(c) for c in e]
+    if e.tag in ('int', 'long'): return int(e.text)
+    if e.tag == 'float': return float(e.text)
+    if e.tag == 'bool': return e.text == 'true'
+    return e.text or ''
+result = root.find("result[@name='response']")
+header = root.find("lst[@name='responseHeader']")
+fields = root.find("lst[@name='facet_counts']/lst[@name='facet_fields']")
+print(json.dumps({
+  'numFound': int(result.get('numFound')),
+  'start': int(result.get('start')),
+  'docs': [{c.get('name'): value(c) for c in doc} for doc in result.findall('doc')],
+  'facets': {f.get('name'): [[c.get('name'), int(c.text)] for c in f] for f in fields},
+  'params': {c.get('name'): value(c) for c in header.find("lst[@name='params']")},
+}))
+`;
+  return JSON.parse(execFileSync('python3', ['-c', script], { input: xml }).toString()) as ReturnType<
+    typeof parseSolrXml
+  >;
+}
+
+describe('ESGF Solr XML', () => {
+  const QUERY = 'type=Dataset&project=CMIP5&facets=model,experiment&limit=3&offset=1';
+
+  it.each([QUERY, `${QUERY}&format=application%2Fsolr%2Bxml`])(
+    'answers %s in Solr XML with the same content as the JSON',
+    async (qs) => {
+      const res = await fetch(`${running.url}/esg-search/search?${qs}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/xml/);
+      const xml = await res.text();
+      expect(xml.startsWith('<?xml')).toBe(true);
+      const parsed = parseSolrXml(xml);
+      const json = (await api(running, 'GET', `/esg-search/search?${QUERY}&format=${JSON_FORMAT}`)).body;
+      expect(parsed.numFound).toBe(json.response.numFound);
+      expect(parsed.start).toBe(1);
+      expect(parsed.docs).toEqual(json.response.docs);
+      const flat = (pairs: [string, number][]) => pairs.flat();
+      expect(Object.fromEntries(Object.entries(parsed.facets).map(([k, v]) => [k, flat(v)]))).toEqual(
+        json.facet_counts.facet_fields,
+      );
+      expect(parsed.params).toMatchObject({ format: 'application/solr+xml', type: 'Dataset', limit: '3' });
+    },
+  );
+
+  it('answers File and Aggregation searches and counts-only queries in XML too', async () => {
+    for (const type of ['File', 'Aggregation']) {
+      const res = await fetch(`${running.url}/esg-search/search?type=${type}&model=HadGEM2-ES&limit=2`);
+      const parsed = parseSolrXml(await res.text());
+      expect(parsed.docs).toHaveLength(2);
+      expect(parsed.docs.every((d) => d.type === type)).toBe(true);
+      expect(parsed.docs[0]!.url).toEqual(expect.arrayContaining([expect.stringMatching(/\|OPENDAP$/)]));
+    }
+    const counts = parseSolrXml(
+      await (await fetch(`${running.url}/esg-search/search?limit=0&facets=*`)).text(),
+    );
+    expect(counts.docs).toEqual([]);
+    expect(counts.numFound).toBeGreaterThan(0);
+    expect(counts.facets.project).toEqual(expect.arrayContaining([['CMIP5', 4]]));
+  });
+
+  it('still answers bad input with a problem, not XML', async () => {
+    const res = await fetch(`${running.url}/esg-search/search?latest=maybe`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 });
 

@@ -456,6 +456,25 @@ describe('where the aggregation is advertised', () => {
       ),
     );
   });
+
+  it("the ESGF Aggregation record (esgf-pyclient's aggregation_context) opens the whole series", async () => {
+    const res = await api(
+      running,
+      'GET',
+      `/esg-search/search?format=application%2Fsolr%2Bjson&limit=50&distrib=false&offset=0&type=Aggregation&dataset_id=${encodeURIComponent(`${D360.id}|node`)}`,
+      { headers: ADMIN },
+    );
+    expect(res.status).toBe(200);
+    const docs = res.body.response.docs as { type: string; url: string[] }[];
+    expect(docs.map((d) => d.type)).toEqual(['Aggregation']);
+    // AggregationResult.opendap_url: the OPENDAP triple's URL without `.html`.
+    const opendap = docs[0]!.url
+      .find((u) => u.endsWith('|OPENDAP'))!
+      .split('|')[0]!
+      .replace(/\.html$/, '');
+    const head = await ncdump(['-h', `${running.url}${new URL(opendap).pathname}`]);
+    expect(head.stdout).toMatch(/time = UNLIMITED ; \/\/ \(9 currently\)/);
+  });
 });
 
 describe('THREDDS dataset catalog', () => {

@@ -1,6 +1,6 @@
 import { FACET_NAMES, InvalidError, type AccessFilter, type FieldProblem } from '@climcat/core';
 import { parseSearchParams, type RawQuery } from '../datasets/search-params';
-import { ESGF_MAX_LIMIT, parseEsgfParams } from './esgf-params';
+import { ESGF_MAX_LIMIT, parseEsgfParams, parseTimestamp } from './esgf-params';
 
 const ACCESS: AccessFilter = { everything: false, groups: ['g1'] };
 const esgf = (raw: RawQuery) => parseEsgfParams(raw, ACCESS);
@@ -17,30 +17,39 @@ function problems(parse: (raw: RawQuery, access: AccessFilter) => unknown, raw: 
 }
 
 describe('parseEsgfParams', () => {
-  it('defaults to the first 10 datasets the caller may read, all fields', () => {
+  it('defaults to the first 10 datasets the caller may read, all fields, in Solr XML', () => {
     expect(esgf({})).toEqual({
       type: 'Dataset',
+      format: 'xml',
       query: { access: ACCESS, limit: 10, offset: 0 },
       fields: null,
+      everyFacet: false,
+      fileUpdated: null,
+      distrib: true,
     });
   });
 
   describe('type and format', () => {
-    it.each(['Dataset', 'File'])('accepts type=%s', (type) => {
+    it.each(['Dataset', 'File', 'Aggregation'])('accepts type=%s', (type) => {
       expect(esgf({ type }).type).toBe(type);
     });
 
-    it.each(['application/solr+json', 'json'])('accepts format=%s', (format) => {
-      expect(() => esgf({ format })).not.toThrow();
+    it.each([
+      ['application/solr+json', 'json'],
+      ['json', 'json'],
+      ['application/solr+xml', 'xml'],
+    ])('reads format=%s as %s', (format, expected) => {
+      expect(esgf({ format }).format).toBe(expected);
     });
 
     it.each([
-      [{ type: 'Collection' }, 'query.type', 'must be Dataset or File'],
+      [{ type: 'Nope' }, 'query.type', 'must be Dataset, File, Aggregation'],
+      [{ type: 'dataset' }, 'query.type', 'must be Dataset, File, Aggregation'],
       [{ type: ['File', 'Dataset'] }, 'query.type', 'must be given once'],
       [
-        { format: 'application/solr+xml' },
+        { format: 'text/csv' },
         'query.format',
-        'only application/solr+json is served; XML is not supported',
+        'must be application/solr+xml (the default) or application/solr+json',
       ],
     ])('rejects %j', (raw, field, message) => {
       expect(problems(parseEsgfParams, raw)).toEqual([{ field, message }]);
@@ -58,12 +67,17 @@ describe('parseEsgfParams', () => {
       const q = esgf({
         distrib: 'false',
         shards: 'x',
-        replica: 'false',
+        replica: 'False',
         sort: 'id',
         data_node: 'n',
         index_node: 'n',
       });
       expect(q.query).toEqual({ access: ACCESS, limit: 10, offset: 0 });
+      expect(q.distrib).toBe(false);
+    });
+
+    it('matches nothing for replica=true: no record here is a replica', () => {
+      expect(esgf({ replica: 'TRUE', id: 'a.v1' }).query.ids).toEqual([]);
     });
 
     it('names an unknown parameter, with the message the REST parser gives', () => {
@@ -150,12 +164,28 @@ describe('parseEsgfParams', () => {
       expect(esgf(raw).query.status).toEqual(status);
     });
 
-    it.each([
-      [{ latest: 'yes' }, 'query.latest'],
-      [{ retracted: '1' }, 'query.retracted'],
-    ])('rejects %j naming %s', (raw, field) => {
-      expect(problems(parseEsgfParams, raw)).toEqual([{ field, message: 'must be true or false' }]);
+    it.each(['true', 'True', 'TRUE', '1'])('reads latest=%s as true', (latest) => {
+      expect(esgf({ latest }).query.status).toEqual(['latest']);
     });
+
+    it.each(['false', 'False', 'FALSE', '0'])('reads latest=%s as false', (latest) => {
+      expect(esgf({ latest }).query.status).toEqual(['superseded', 'retracted']);
+    });
+
+    it.each(['latest', 'retracted', 'replica', 'distrib'])('spells %s like the other booleans', (name) => {
+      expect(() => esgf({ [name]: 'True' })).not.toThrow();
+      expect(() => esgf({ [name]: '0' })).not.toThrow();
+      expect(problems(parseEsgfParams, { [name]: 'maybe' })).toEqual([
+        { field: `query.${name}`, message: 'must be true or false (any case), or 1 or 0' },
+      ]);
+    });
+
+    it.each([{ latest: 'yes' }, { latest: '' }, { retracted: '2' }, { distrib: ['true', 'false'] }])(
+      'rejects %j',
+      (raw) => {
+        expect(problems(parseEsgfParams, raw)).toHaveLength(1);
+      },
+    );
   });
 
   describe('ids', () => {
@@ -170,6 +200,18 @@ describe('parseEsgfParams', () => {
 
     it('selects every version by master_id', () => {
       expect(esgf({ master_id: ['a|n', 'b'] }).query.datasetIds).toEqual(['a', 'b']);
+    });
+
+    it('selects the datasets of aggregations by dataset_id, or by their own id and instance_id', () => {
+      const q = esgf({
+        type: 'Aggregation',
+        dataset_id: 'a.v1|n',
+        instance_id: 'b.v2.aggregation',
+        id: 'c.v3.aggregation|n',
+        master_id: 'd.aggregation',
+      });
+      expect(q.query.ids).toEqual(['a.v1', 'b.v2', 'c.v3']);
+      expect(q.query.datasetIds).toEqual(['d']);
     });
 
     it('refuses master_id with type=File', () => {
@@ -209,9 +251,15 @@ describe('parseEsgfParams', () => {
   });
 
   describe('facet counts and fields', () => {
-    it('counts the facets asked for, or all of them for *', () => {
-      expect(esgf({ facets: 'model, experiment' }).query.facetCounts).toEqual(['model', 'experiment']);
-      expect(esgf({ facets: '*' }).query.facetCounts).toEqual([...FACET_NAMES]);
+    it('counts the facets asked for, or all of them for * (answering those with values)', () => {
+      expect(esgf({ facets: 'model, experiment' })).toMatchObject({
+        query: { facetCounts: ['model', 'experiment'] },
+        everyFacet: false,
+      });
+      expect(esgf({ facets: '*' })).toMatchObject({
+        query: { facetCounts: [...FACET_NAMES] },
+        everyFacet: true,
+      });
     });
 
     it('names unknown facets as the REST parser does', () => {
@@ -222,27 +270,69 @@ describe('parseEsgfParams', () => {
       expect(problems(parseSearchParams, { facets: 'model,colour' })).toEqual(esgfProblems);
     });
 
-    it('keeps id and the fields asked for; * keeps all', () => {
-      expect(esgf({ fields: 'size,instance_id' }).fields).toEqual(new Set(['id', 'size', 'instance_id']));
+    it('keeps id and the fields asked for, unknown names included (ignored as esg-search does); * keeps all', () => {
+      expect(esgf({ fields: 'size,instance_id,no_such_field' }).fields).toEqual(
+        new Set(['id', 'size', 'instance_id', 'no_such_field']),
+      );
       expect(esgf({ fields: '*' }).fields).toBeNull();
     });
   });
 
-  it('reports every problem in one InvalidError, in parameter order', () => {
+  describe('from and to (modification time)', () => {
+    it('bounds the datasets of Dataset and Aggregation searches', () => {
+      for (const type of ['Dataset', 'Aggregation']) {
+        const q = esgf({ type, from: '2012-10-09T00:00:00Z', to: '2013' });
+        expect(q.query.updated).toEqual({ from: '2012-10-09T00:00:00.000Z', to: '2013-12-31T23:59:59.999Z' });
+        expect(q.fileUpdated).toBeNull();
+      }
+    });
+
+    it("bounds each file's own modification time in File searches", () => {
+      const q = esgf({ type: 'File', from: '2012-10-09T00:00:00.5Z' });
+      expect(q.query.updated).toBeUndefined();
+      expect(q.fileUpdated).toEqual({ from: '2012-10-09T00:00:00.500Z' });
+    });
+
+    it.each([
+      ['2012-10-09T00:00:00Z', 'from', '2012-10-09T00:00:00.000Z'],
+      ['2012-10-09T00:00:00Z', 'to', '2012-10-09T00:00:00.999Z'],
+      ['2012-10-09T00:00:00.123456Z', 'to', '2012-10-09T00:00:00.123Z'],
+      ['2012-10', 'from', '2012-10-01T00:00:00.000Z'],
+      ['2012-10-09T00:00:00.1', 'from', '2012-10-09T00:00:00.100Z'],
+      ['2012-10-09.5', 'from', null],
+      ['NOW-1DAY', 'from', null],
+      ['2012-13-01', 'to', null],
+    ] as const)('reads %s as %s %s', (value, edge, expected) => {
+      expect(parseTimestamp(value, edge)).toBe(expected);
+    });
+
+    it.each([{ from: 'yesterday' }, { to: '2012-10-09T25:00:00Z' }, { from: ['2012', '2013'] }])(
+      'rejects %j',
+      (raw) => {
+        expect(problems(parseEsgfParams, raw).map((p) => p.field)).toEqual([`query.${Object.keys(raw)[0]}`]);
+      },
+    );
+  });
+
+  it('reports every problem in one InvalidError, in parameter order, one esgf-pyclient line each', () => {
     let error: unknown;
     try {
-      esgf({ type: 'Collection', colour: 'red', bbox: '1,2', limit: '-1' });
+      esgf({ type: 'Collection', colour: 'red', bbox: '1,2', limit: '-1', latest: 'maybe' });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(InvalidError);
     const invalid = error as InvalidError;
-    expect(invalid.errors.map((p) => p.field)).toEqual([
-      'query.type',
-      'query.colour',
-      'query.bbox',
-      'query.limit',
-    ]);
-    expect(invalid.message).toBe(invalid.errors.map((p) => `${p.field}: ${p.message}`).join('; '));
+    const names = ['type', 'colour', 'bbox', 'latest', 'limit'];
+    expect(invalid.errors.map((p) => p.field)).toEqual(names.map((n) => `query.${n}`));
+    expect(invalid.message.split('\n')).toEqual(
+      invalid.errors.map(
+        (p) => `Invalid HTTP query parameter=${p.field.slice('query.'.length)}: ${p.message}`,
+      ),
+    );
+    // esgf-pyclient's own pattern finds every name.
+    expect([...invalid.message.matchAll(/Invalid HTTP query parameter=(\w+)/g)].map((m) => m[1])).toEqual(
+      names,
+    );
   });
 });

@@ -166,7 +166,7 @@ export function parseEsgfParams(raw: RawQuery, access: AccessFilter): EsgfSearch
   if (!type) bad('type', `must be ${ESGF_TYPES.join(', ')}`);
   const formatParam = singleParam(raw, 'format', bad);
   const format = formatParam === undefined ? 'xml' : FORMATS[formatParam];
-  if (!format) bad('format', `must be ${ESGF_FORMAT_NAMES.join(' or ')} (without it: Solr XML)`);
+  if (!format) bad('format', 'must be application/solr+xml (the default) or application/solr+json');
 
   const query: DatasetQuery = { access, limit: ESGF_DEFAULT_LIMIT };
   const facets = parseFacetFilters(raw, NOT_FACETS, bad);
