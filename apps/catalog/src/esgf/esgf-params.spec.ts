@@ -46,6 +46,12 @@ describe('parseEsgfParams', () => {
       [{ type: 'Nope' }, 'query.type', 'must be Dataset, File, Aggregation'],
       [{ type: 'dataset' }, 'query.type', 'must be Dataset, File, Aggregation'],
       [{ type: ['File', 'Dataset'] }, 'query.type', 'must be given once'],
+      [{ type: 'constructor' }, 'query.type', 'must be Dataset, File, Aggregation'],
+      [
+        { format: 'constructor' },
+        'query.format',
+        'must be application/solr+xml (the default) or application/solr+json',
+      ],
       [
         { format: 'text/csv' },
         'query.format',

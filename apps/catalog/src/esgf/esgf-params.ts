@@ -64,12 +64,12 @@ export type EsgfType = (typeof ESGF_TYPES)[number];
 
 /** Solr JSON, or Solr XML (esg-search's answer when no format is given). */
 export type EsgfFormat = 'json' | 'xml';
-const FORMATS: Record<string, EsgfFormat> = {
-  'application/solr+json': 'json',
-  json: 'json',
-  'application/solr+xml': 'xml',
-};
-export const ESGF_FORMAT_NAMES = Object.keys(FORMATS);
+const FORMATS = new Map<string, EsgfFormat>([
+  ['application/solr+xml', 'xml'],
+  ['application/solr+json', 'json'],
+  ['json', 'json'],
+]);
+export const ESGF_FORMAT_NAMES = [...FORMATS.keys()];
 
 /** Bounds on a record's modification time (`_timestamp`), full ISO 8601 UTC strings. */
 export interface UpdatedRange {
@@ -165,7 +165,7 @@ export function parseEsgfParams(raw: RawQuery, access: AccessFilter): EsgfSearch
   const type = ESGF_TYPES.find((t) => t === typeParam);
   if (!type) bad('type', `must be ${ESGF_TYPES.join(', ')}`);
   const formatParam = singleParam(raw, 'format', bad);
-  const format = formatParam === undefined ? 'xml' : FORMATS[formatParam];
+  const format = formatParam === undefined ? 'xml' : FORMATS.get(formatParam);
   if (!format) bad('format', 'must be application/solr+xml (the default) or application/solr+json');
 
   const query: DatasetQuery = { access, limit: ESGF_DEFAULT_LIMIT };
