@@ -809,8 +809,12 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       await store.files.upsert(file('f-2', 'b.nc', { etag: 'e2' }));
       const basis = { size: 100, mtime: '2024-01-01T00:00:00Z', at: '2024-01-02T00:00:00Z' };
       const sha = 'ab'.repeat(32);
-      expect(await store.files.setChecksum('f-1', sha, { ...basis, size: 99, source: 'computed' })).toBe(false);
-      expect(await store.files.setChecksum('f-1', sha, { ...basis, etag: 'x', source: 'computed' })).toBe(false);
+      expect(await store.files.setChecksum('f-1', sha, { ...basis, size: 99, source: 'computed' })).toBe(
+        false,
+      );
+      expect(await store.files.setChecksum('f-1', sha, { ...basis, etag: 'x', source: 'computed' })).toBe(
+        false,
+      );
       expect(await store.files.setChecksum('f-2', sha, { ...basis, source: 'computed' })).toBe(false);
       expect(await store.files.setChecksum('nope', sha, { ...basis, source: 'computed' })).toBe(false);
       expect(await store.files.get('f-1')).toStrictEqual(file('f-1', 'a.nc'));

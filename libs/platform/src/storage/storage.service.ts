@@ -196,7 +196,8 @@ export class StorageService {
     const hex = meta['sha256']?.trim().toLowerCase();
     if (hex && /^[0-9a-f]{64}$/.test(hex)) return { sha256: hex, etag };
     const b64 = meta['x-amz-checksum-sha256']?.trim();
-    if (b64 && /^[A-Za-z0-9+/]{43}=$/.test(b64)) return { sha256: Buffer.from(b64, 'base64').toString('hex'), etag };
+    if (b64 && /^[A-Za-z0-9+/]{43}=$/.test(b64))
+      return { sha256: Buffer.from(b64, 'base64').toString('hex'), etag };
     return null;
   }
 
