@@ -110,6 +110,15 @@ describe.each(adapters)('%s store', (_adapter, open) => {
         expect(stored).not.toHaveProperty(key);
     });
 
+    it('round-trips checksum warnings', async () => {
+      const checksumWarnings = [
+        { code: 'checksum-mismatch' as const, message: 'sha256 changed', file: 'data/a/tas.nc' },
+      ];
+      const created = await store.datasets.create(dataset('ds-cw', { checksumWarnings }));
+      expect(await store.datasets.get('ds-cw')).toStrictEqual(created);
+      expect(created.checksumWarnings).toStrictEqual(checksumWarnings);
+    });
+
     it('returns null for an unknown id', async () => {
       expect(await store.datasets.get('nope')).toBeNull();
     });
@@ -817,6 +826,41 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       expect(listed.items.map((f) => f.availability)).toEqual(['offline', 'online', undefined]);
     });
 
+    it('stores a checksum only while the file has the size, mtime and etag it was computed from', async () => {
+      await store.files.upsert(file('f-1', 'a.nc'));
+      await store.files.upsert(file('f-2', 'b.nc', { etag: 'e2' }));
+      const basis = { size: 100, mtime: '2024-01-01T00:00:00Z', at: '2024-01-02T00:00:00Z' };
+      const sha = 'ab'.repeat(32);
+      expect(await store.files.setChecksum('f-1', sha, { ...basis, size: 99, source: 'computed' })).toBe(
+        false,
+      );
+      expect(await store.files.setChecksum('f-1', sha, { ...basis, etag: 'x', source: 'computed' })).toBe(
+        false,
+      );
+      expect(await store.files.setChecksum('f-2', sha, { ...basis, source: 'computed' })).toBe(false);
+      expect(await store.files.setChecksum('nope', sha, { ...basis, source: 'computed' })).toBe(false);
+      expect(await store.files.get('f-1')).toStrictEqual(file('f-1', 'a.nc'));
+
+      expect(await store.files.setChecksum('f-1', sha, { ...basis, source: 'computed' })).toBe(true);
+      const object = { ...basis, etag: 'e2', source: 'object' as const };
+      expect(await store.files.setChecksum('f-2', sha, object)).toBe(true);
+      const checked = file('f-1', 'a.nc', { sha256: sha, checksum: { ...basis, source: 'computed' } });
+      expect(await store.files.get('f-1')).toStrictEqual(checked);
+      expect(await store.files.get('f-2')).toStrictEqual(
+        file('f-2', 'b.nc', { etag: 'e2', sha256: sha, checksum: object }),
+      );
+      // A mismatch keeps the first checksum and records the other; listings and iteration carry both.
+      const mismatch = { ...basis, source: 'computed' as const, mismatch: 'cd'.repeat(32) };
+      expect(await store.files.setChecksum('f-1', sha, mismatch)).toBe(true);
+      const [batch] = await collect(store.files.iterateByRoot('data', ''));
+      expect(batch?.[0]).toStrictEqual(file('f-1', 'a.nc', { sha256: sha, checksum: mismatch }));
+      // A changed file drops its checksum; a removed one takes none.
+      expect(await store.files.upsert(file('f-1', 'a.nc', { size: 101 }))).toBe('changed');
+      expect((await store.files.get('f-1'))?.sha256).toBeUndefined();
+      await store.files.markRemoved(['f-2'], '2024-02-01T00:00:00Z');
+      expect(await store.files.setChecksum('f-2', sha, object)).toBe(false);
+    });
+
     it('returns null for an unknown id or location', async () => {
       expect(await store.files.get('nope')).toBeNull();
       expect(await store.files.findByLocation({ root: 'data', path: 'x.nc' })).toBeNull();
@@ -1230,6 +1274,26 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       await store.scans.create(scan('s-1'));
       const updated = await store.scans.update('s-1', { state: 'completed', repaired: 4 });
       expect(updated).toMatchObject({ state: 'completed', repaired: 4 });
+      expect(await store.scans.get('s-1')).toStrictEqual(updated);
+    });
+
+    it('keeps the checksum stage progress of a scan', async () => {
+      await store.scans.create(scan('s-1'));
+      const checksums = {
+        state: 'running' as const,
+        verify: true,
+        files: 5,
+        hashed: 2,
+        fromObject: 1,
+        current: 1,
+        mismatched: 1,
+        failed: 0,
+        bytes: 2048,
+        pending: 3,
+        startedAt: '2024-01-01T00:02:00Z',
+      };
+      const updated = await store.scans.update('s-1', { checksums });
+      expect(updated).toStrictEqual({ ...scan('s-1'), checksums });
       expect(await store.scans.get('s-1')).toStrictEqual(updated);
     });
 

@@ -8,6 +8,8 @@ import { CurationController } from './curation/curation.controller';
 import { CurationService } from './curation/curation.service';
 import { EsgfController } from './esgf/esgf.controller';
 import { EsgfService } from './esgf/esgf.service';
+import { EsgfWgetController } from './esgf/esgf-wget.controller';
+import { EsgfWgetService } from './esgf/esgf-wget.service';
 import { ExportController } from './exports/export.controller';
 import { ExportService } from './exports/export.service';
 
@@ -18,9 +20,17 @@ import { ExportService } from './exports/export.service';
     CurationController,
     DatasetController,
     EsgfController,
+    EsgfWgetController,
     ExportController,
     AuthController,
   ],
-  providers: [CapacityPlanService, CurationService, DatasetService, EsgfService, ExportService],
+  providers: [
+    CapacityPlanService,
+    CurationService,
+    DatasetService,
+    EsgfService,
+    EsgfWgetService,
+    ExportService,
+  ],
 })
 export class CatalogModule {}

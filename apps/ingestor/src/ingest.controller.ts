@@ -46,7 +46,9 @@ export class IngestController {
   @ApiOperation({ summary: 'Scan a storage root (or a prefix of it) into the catalog (curators)' })
   @ApiAcceptedResponse({ type: ScanDto })
   async startScan(@Caller() caller: Principal, @Body() body: StartScanDto): Promise<ScanDto> {
-    const scan = await this.scans.start(caller, body.root ?? 'data', body.prefix ?? '');
+    const scan = await this.scans.start(caller, body.root ?? 'data', body.prefix ?? '', {
+      verifyChecksums: body.verifyChecksums ?? false,
+    });
     return this.scans.get(caller, scan.id);
   }
 

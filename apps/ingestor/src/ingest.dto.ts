@@ -20,6 +20,14 @@ export class RootPrefixDto {
 export class StartScanDto extends RootPrefixDto {
   @ApiPropertyOptional({ default: 'data', description: 'Configured storage root name.' })
   declare root?: string;
+
+  /**
+   * The checksum stage re-reads files whose checksum is current too and warns
+   * (`checksum-mismatch` on the dataset) when an unchanged file hashes differently.
+   */
+  @IsOptional()
+  @IsBoolean()
+  verifyChecksums?: boolean;
 }
 
 /**
@@ -66,6 +74,32 @@ export class ScanErrorDto {
   reason!: string;
 }
 
+/** The checksum stage of a scan (SHA256 of the files under its root and prefix), after the scan completes. */
+export class ScanChecksumsDto {
+  @ApiProperty({ enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] })
+  state!: string;
+  /** Current checksums are re-read and compared too. */
+  verify!: boolean;
+  /** Files to read when the stage (re)started. */
+  pending!: number;
+  /** Present files looked at so far. */
+  files!: number;
+  /** Files read and hashed. */
+  hashed!: number;
+  /** S3 objects whose own SHA256 metadata was taken without reading them. */
+  fromObject!: number;
+  /** Files whose checksum was current (size and mtime/ETag unchanged): not read. */
+  current!: number;
+  /** Unchanged files whose SHA256 differed from the stored one (a warning on their dataset). */
+  mismatched!: number;
+  failed!: number;
+  /** Bytes read for hashing. */
+  bytes!: number;
+  startedAt?: string;
+  finishedAt?: string;
+  message?: string;
+}
+
 export class ScanDto {
   id!: string;
   root!: string;
@@ -83,6 +117,8 @@ export class ScanDto {
   errors!: ScanErrorDto[];
   /** Datasets whose size or file count disagreed with their files and were recomputed (once completed). */
   repaired?: number;
+  /** The checksum stage (absent when checksums are disabled or the scan was started before). */
+  checksums?: ScanChecksumsDto;
   requestedBy!: string;
   createdAt!: string;
   startedAt?: string;
@@ -116,6 +152,7 @@ export function mapScan(scan: ScanProgress, showErrors: boolean): ScanDto {
     etaSeconds: scan.etaSeconds,
     errors: showErrors ? scan.errors.map((e) => ({ path: e.path, reason: e.reason })) : [],
     ...(scan.repaired !== undefined ? { repaired: scan.repaired } : {}),
+    ...(scan.checksums ? { checksums: { ...scan.checksums } } : {}),
     requestedBy: scan.requestedBy,
     createdAt: scan.createdAt,
     ...(scan.startedAt !== undefined ? { startedAt: scan.startedAt } : {}),

@@ -76,8 +76,11 @@ export interface Contact {
 
 /** A problem with a dataset's files as a whole, shown in the catalog. */
 export interface DatasetWarning {
-  /** `aggregation-refused`: the files disagree (no aggregation); `time-gap`, `time-overlap` between two files. */
-  code: 'aggregation-refused' | 'time-gap' | 'time-overlap';
+  /**
+   * `aggregation-refused`: the files disagree (no aggregation); `time-gap`, `time-overlap` between two files;
+   * `checksum-mismatch`: a file's SHA256 changed while its size and mtime (ETag) did not (bit rot, a silent rewrite).
+   */
+  code: 'aggregation-refused' | 'time-gap' | 'time-overlap' | 'checksum-mismatch';
   message: string;
   /** The file concerned, as its /thredds path (`<root>/<path>`). */
   file?: string;
@@ -115,6 +118,11 @@ export interface DatasetRecord {
    * first use), absent when the files join cleanly.
    */
   aggregationWarnings?: DatasetWarning[];
+  /**
+   * `checksum-mismatch` warnings, one per file, set by the checksum stage of
+   * ingestion (DatasetRules.setChecksumWarning); absent when every file verifies.
+   */
+  checksumWarnings?: DatasetWarning[];
   createdAt: string;
   updatedAt: string;
   /** Incremented on every write; the ETag of optimistic concurrency. */
@@ -141,6 +149,8 @@ export interface FileRecord {
   mtime: string;
   etag?: string;
   sha256?: string;
+  /** What `sha256` was computed from (absent: given by an ingest record, not verified yet). */
+  checksum?: FileChecksum;
   format: string;
   timeCoverage: TimeCoverage | null;
   variables: string[];
@@ -156,6 +166,22 @@ export interface FileRecord {
 }
 
 export type FileAvailability = 'online' | 'offline';
+
+/**
+ * The file state a stored `sha256` belongs to: while size and mtime (and ETag)
+ * are still these, the checksum is current and the stage does not read the file again.
+ */
+export interface FileChecksum {
+  size: number;
+  mtime: string;
+  etag?: string;
+  /** When it was computed or taken (ISO). */
+  at: string;
+  /** `computed`: read and hashed here; `object`: the S3 object's own SHA256 metadata. */
+  source: 'computed' | 'object';
+  /** Set when re-reading the unchanged file gave another SHA256 (this one); `sha256` keeps the first. */
+  mismatch?: string;
+}
 
 export interface AuditChange {
   /** JSON pointer of the changed member, e.g. `/title` or `/access/accessGroups`. */
@@ -204,6 +230,31 @@ export interface ScanCounts {
   failed: number;
 }
 
+/** The checksum stage of a scan, run after the scan itself (its own queue job). */
+export interface ScanChecksums {
+  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  /** Re-read files whose checksum is current too, comparing (bit-rot check). */
+  verify: boolean;
+  /** Present files under the scan's root and prefix looked at. */
+  files: number;
+  /** Hashed now (read in full). */
+  hashed: number;
+  /** Taken from the S3 object's SHA256 metadata without reading it. */
+  fromObject: number;
+  /** Already current (size and mtime/ETag unchanged since their checksum): not read. */
+  current: number;
+  /** Re-read and found to differ from the stored checksum. */
+  mismatched: number;
+  failed: number;
+  /** Bytes read for hashing. */
+  bytes: number;
+  /** Files still to hash when the stage (re)started. */
+  pending: number;
+  startedAt?: string;
+  finishedAt?: string;
+  message?: string;
+}
+
 export interface ScanRecord {
   id: string;
   root: string;
@@ -215,6 +266,8 @@ export interface ScanRecord {
   errors: { path: string; reason: string }[];
   /** Datasets whose totals disagreed with their files and were recomputed (set on completion). */
   repaired?: number;
+  /** The checksum stage (absent: not queued, e.g. CHECKSUM_ENABLED=false or the scan did not complete). */
+  checksums?: ScanChecksums;
   requestedBy: string;
   createdAt: string;
   startedAt?: string;

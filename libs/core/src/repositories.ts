@@ -15,6 +15,7 @@ import type {
   DatasetKind,
   DatasetRecord,
   FileAvailability,
+  FileChecksum,
   FileRecord,
   PromotionRecord,
   PurgedFileRecord,
@@ -125,6 +126,12 @@ export interface FileRepository {
   iterateByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileRecord[]>;
   /** Marks files removed; returns how many changed state. */
   markRemoved(ids: string[], at: string): Promise<number>;
+  /**
+   * Stores a file's SHA256 and what it was computed from, only while the file
+   * is present with `checksum.size`, `.mtime` and `.etag` (none when absent):
+   * a file rewritten during hashing keeps no stale checksum. True when written.
+   */
+  setChecksum(id: string, sha256: string, checksum: FileChecksum): Promise<boolean>;
   /** Sets the availability of files (absent counts as online); returns how many changed. */
   setAvailability(ids: string[], availability: FileAvailability): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;

@@ -6,6 +6,7 @@ import {
   DATASET_STATUSES,
   type DatasetAccessUrls,
   type DatasetRecord,
+  type DatasetWarning,
 } from '@climcat/core';
 import { AccessDto, ContactDto, ProvenanceDto, TimeCoverageDto, VariableDto } from '@climcat/platform';
 
@@ -17,8 +18,8 @@ export class DatasetUrlsDto {
 
 /** A problem with the dataset's files as a whole. */
 export class DatasetWarningDto {
-  @ApiProperty({ enum: ['aggregation-refused', 'time-gap', 'time-overlap'] })
-  code!: 'aggregation-refused' | 'time-gap' | 'time-overlap';
+  @ApiProperty({ enum: ['aggregation-refused', 'time-gap', 'time-overlap', 'checksum-mismatch'] })
+  code!: DatasetWarning['code'];
   message!: string;
   /** The file concerned, as its /thredds path (`<root>/<path>`). */
   file?: string;
@@ -57,6 +58,8 @@ export class DatasetDto {
   warnings?: string[];
   /** Problems joining the files along time (refused, gaps, overlaps); absent when they join cleanly. */
   aggregationWarnings?: DatasetWarningDto[];
+  /** Files whose SHA256 changed while size and mtime did not (bit rot); absent when all verify. */
+  checksumWarnings?: DatasetWarningDto[];
   urls!: DatasetUrlsDto;
   createdAt!: string;
   updatedAt!: string;
@@ -111,6 +114,7 @@ export function mapDataset(r: DatasetRecord, urls: DatasetAccessUrls): DatasetDt
     ...(r.aggregationWarnings?.length
       ? { aggregationWarnings: r.aggregationWarnings.map((w) => ({ ...w })) }
       : {}),
+    ...(r.checksumWarnings?.length ? { checksumWarnings: r.checksumWarnings.map((w) => ({ ...w })) } : {}),
     urls,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -211,6 +215,7 @@ export const DATASET_FIELDS = [
   'provenance',
   'warnings',
   'aggregationWarnings',
+  'checksumWarnings',
   'createdAt',
   'updatedAt',
   'revision',

@@ -32,6 +32,11 @@ export const INTAKE_COLUMNS = [
   'end_time',
   'time_range',
   'path',
+  // ESGF's names; empty on dataset rows and for files not hashed yet.
+  'checksum_type',
+  'checksum',
+  /** `checksum-mismatch: ...` when the file hashed differently although unchanged (see checksumWarnings). */
+  'checksum_warning',
 ] as const;
 
 /** Inline catalog_dict up to this many rows; beyond, intake-esm reads the CSV link. */
@@ -213,6 +218,11 @@ export class ExportService {
       end_time: end,
       time_range: start && end ? `${compactDate(start)}-${compactDate(end)}` : '',
       path: format === 'opendap' ? urls.opendap : urls.httpserver,
+      checksum_type: file.sha256 ? 'SHA256' : '',
+      checksum: file.sha256 ?? '',
+      checksum_warning: file.checksum?.mismatch
+        ? `checksum-mismatch: SHA256 is now ${file.checksum.mismatch}`
+        : '',
     };
   }
 }

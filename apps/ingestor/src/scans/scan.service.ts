@@ -34,6 +34,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { FileIngestService } from '../files/file-ingest.service';
 import { mapScan, type ScanDto } from '../ingest.dto';
+import { ChecksumService, queuedChecksums } from './checksum.service';
 
 export const SCAN_QUEUE = 'ingest-scans';
 /** Errors kept on a scan record; `counts.failed` has the total. */
@@ -73,6 +74,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly storage: StorageService,
     private readonly files: FileIngestService,
     private readonly aggregations: DatasetAggregationService,
+    private readonly checksums: ChecksumService,
   ) {
     this.queue = queues.create<ScanJob>(SCAN_QUEUE);
   }
@@ -95,7 +97,13 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.queue.close();
   }
 
-  async start(caller: Principal, root: string, prefix = ''): Promise<ScanRecord> {
+  /** `verifyChecksums`: the checksum stage re-reads files whose checksum is current too (bit-rot check). */
+  async start(
+    caller: Principal,
+    root: string,
+    prefix = '',
+    options: { verifyChecksums?: boolean } = {},
+  ): Promise<ScanRecord> {
     requireRole(caller, 'curator', 'Ingestion');
     this.storage.root(root);
     const cleanPrefix = prefix ? safePath(prefix, 'prefix') : '';
@@ -107,6 +115,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       counts: { seen: 0, new: 0, changed: 0, unchanged: 0, removed: 0, failed: 0 },
       bytes: 0,
       errors: [],
+      ...(this.checksums.enabled ? { checksums: queuedChecksums(options.verifyChecksums ?? false) } : {}),
       requestedBy: caller.subject,
       createdAt: new Date().toISOString(),
     };
@@ -157,6 +166,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       state: 'cancelled',
       finishedAt: new Date().toISOString(),
       message: `cancelled by ${caller.subject}`,
+      ...(scan.checksums ? { checksums: { ...scan.checksums, state: 'cancelled' as const } } : {}),
     });
     return mapScan(await this.withProgress(cancelled), true);
   }
@@ -339,7 +349,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     if (final?.state === 'cancelled' || cancelled) {
       return this.store.scans.update(scanId, { counts, bytes, errors: errors.slice(0, MAX_SCAN_ERRORS) });
     }
-    return this.store.scans.update(scanId, {
+    const completed = await this.store.scans.update(scanId, {
       state: 'completed',
       counts,
       bytes,
@@ -347,6 +357,14 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       errors: errors.slice(0, MAX_SCAN_ERRORS),
       finishedAt: new Date().toISOString(),
     });
+    // The checksum stage reads whole files: its own job, after the catalog is up to date.
+    if (completed.checksums) {
+      await this.checksums.enqueue(scanId).catch((error: unknown) =>
+        // Left queued: the next boot (resumeInterrupted) queues it again.
+        this.logger.warn({ scanId, err: error }, 'could not queue the checksum stage'),
+      );
+    }
+    return completed;
   }
 
   /** After a crash or restart: scans left queued or running go back on the queue (jobId dedupes). */

@@ -355,6 +355,38 @@ export class DatasetRules {
   }
 
   /**
+   * Records (or, with `null`, clears) the `checksum-mismatch` warning of one
+   * file of a dataset; the checksum stage of ingestion calls it. Like the
+   * aggregation warnings it is derived from the files, so no audit entry; a
+   * no-op when unchanged or when the dataset is gone.
+   */
+  async setChecksumWarning(id: string, file: string, warning: DatasetWarning | null): Promise<void> {
+    if (warning && (warning.code !== 'checksum-mismatch' || warning.file !== file))
+      throw new Error(`a checksum warning must be checksum-mismatch on ${file}`);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.datasets.get(id);
+      if (!current) return;
+      const others = (current.checksumWarnings ?? []).filter((w) => w.file !== file);
+      const next = warning ? [...others, { ...warning }] : others;
+      if (JSON.stringify(next) === JSON.stringify(current.checksumWarnings ?? [])) return;
+      const { checksumWarnings: _old, ...rest } = current;
+      try {
+        await this.store.datasets.replace(
+          {
+            ...rest,
+            ...(next.length ? { checksumWarnings: next } : {}),
+            updatedAt: new Date().toISOString(),
+          },
+          current.revision,
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError) || attempt >= CAS_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
    * Recomputes size, file count, time coverage and availability of datasets
    * from their present files (compare-and-set, so concurrent writers agree).
    */

@@ -64,6 +64,7 @@ export const READ_ONLY_MEMBERS = [
   'revision',
   'warnings',
   'aggregationWarnings',
+  'checksumWarnings',
 ] as const;
 
 export function instanceIdOf(draft: Pick<DatasetDraft, 'id' | 'datasetId' | 'version'>): string {

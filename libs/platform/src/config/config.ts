@@ -160,6 +160,9 @@ const envSchema = z
     LOG_PRETTY: bool.optional(),
     INGEST_CONCURRENCY: positiveInt.default(2),
     SCAN_ON_BOOT: bool.optional(),
+    CHECKSUM_ENABLED: bool.optional(),
+    CHECKSUM_CONCURRENCY: positiveInt.default(2),
+    CHECKSUM_BYTES_PER_SECOND: bytes.optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
     ROOTS: z
       .string()
@@ -318,6 +321,11 @@ export interface AppConfig {
   ingest: {
     concurrency: number;
     scanOnBoot: boolean;
+    /**
+     * The checksum stage after each scan: SHA256 of files lacking a current one,
+     * `concurrency` files at a time, reads paced to `bytesPerSecond` overall (0 = unpaced).
+     */
+    checksums: { enabled: boolean; concurrency: number; bytesPerSecond: number };
     webhookToken?: string;
     /** Owner group and public flag of datasets created by ingestion. */
     defaultGroup: string;
@@ -474,6 +482,11 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     ingest: {
       concurrency: e.INGEST_CONCURRENCY,
       scanOnBoot: e.SCAN_ON_BOOT ?? service === 'standalone',
+      checksums: {
+        enabled: e.CHECKSUM_ENABLED ?? true,
+        concurrency: e.CHECKSUM_CONCURRENCY,
+        bytesPerSecond: e.CHECKSUM_BYTES_PER_SECOND ?? 50 * 1024 * 1024,
+      },
       ...(e.INGEST_WEBHOOK_TOKEN ? { webhookToken: e.INGEST_WEBHOOK_TOKEN } : {}),
       defaultGroup: e.INGEST_DEFAULT_GROUP,
       public: e.INGEST_PUBLIC ?? true,

@@ -172,6 +172,35 @@ export class StorageService {
     }
   }
 
+  /**
+   * The SHA256 an S3 object carries itself (user metadata `x-amz-meta-sha256`
+   * in hex, as uploaders such as `mc cp --attr` or boto3 `Metadata` set it, or
+   * the S3 additional checksum `x-amz-checksum-sha256` in base64), with the
+   * ETag it belongs to; null for POSIX roots, objects without one or missing objects.
+   */
+  async objectSha256(rootName: string, path: string): Promise<{ sha256: string; etag: string } | null> {
+    const at = this.resolve({ root: rootName, path });
+    if (at.kind !== 's3') return null;
+    let st: Awaited<ReturnType<Client['statObject']>>;
+    try {
+      st = await this.s3().statObject(at.bucket, at.key);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'NotFound' || code === 'NoSuchKey') return null;
+      throw new UnavailableError(`object store: ${(error as Error).message}`);
+    }
+    const meta = Object.fromEntries(
+      Object.entries(st.metaData as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), String(v)]),
+    );
+    const etag = st.etag.replace(/"/g, '');
+    const hex = meta['sha256']?.trim().toLowerCase();
+    if (hex && /^[0-9a-f]{64}$/.test(hex)) return { sha256: hex, etag };
+    const b64 = meta['x-amz-checksum-sha256']?.trim();
+    if (b64 && /^[A-Za-z0-9+/]{43}=$/.test(b64))
+      return { sha256: Buffer.from(b64, 'base64').toString('hex'), etag };
+    return null;
+  }
+
   /** Positioned-read access to one file; the caller closes it. */
   async open(rootName: string, path: string, size?: number): Promise<ByteSource> {
     const at = this.resolve({ root: rootName, path });

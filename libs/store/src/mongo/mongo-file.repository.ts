@@ -3,6 +3,7 @@ import {
   PreconditionFailedError,
   type FileAggregate,
   type FileAvailability,
+  type FileChecksum,
   type FileRecord,
   type FileRegistration,
   type FileRepository,
@@ -180,6 +181,22 @@ export class MongoFileRepository implements FileRepository {
       .updateMany({ id: { $in: ids }, status: 'present' }, { $set: { status: 'removed', updatedAt: at } })
       .exec();
     return result.modifiedCount;
+  }
+
+  async setChecksum(id: string, sha256: string, checksum: FileChecksum): Promise<boolean> {
+    const result = await this.model
+      .updateOne(
+        {
+          id,
+          status: 'present',
+          size: checksum.size,
+          mtime: checksum.mtime,
+          etag: checksum.etag ?? { $exists: false },
+        },
+        { $set: { sha256, checksum } },
+      )
+      .exec();
+    return result.matchedCount === 1;
   }
 
   async setAvailability(ids: string[], availability: FileAvailability): Promise<number> {

@@ -1,6 +1,7 @@
 import type {
   FileAggregate,
   FileAvailability,
+  FileChecksum,
   FileRecord,
   FileRegistration,
   FileRepository,
@@ -209,6 +210,19 @@ export class SqliteFileRepository implements FileRepository {
 
   async markRemoved(ids: string[], at: string): Promise<number> {
     return this.removeMany.run(at, JSON.stringify(ids)).changes;
+  }
+
+  async setChecksum(id: string, sha256: string, checksum: FileChecksum): Promise<boolean> {
+    // The doc alone carries the checksum: no column or migration, nothing filters on it.
+    return (
+      this.db
+        .prepare(
+          "UPDATE files SET doc = json_set(doc, '$.sha256', ?, '$.checksum', json(?))" +
+            ` WHERE id = ? AND ${PRESENT} AND size = ? AND mtime = ? AND etag IS ?`,
+        )
+        .run(sha256, JSON.stringify(checksum), id, checksum.size, checksum.mtime, checksum.etag ?? null)
+        .changes === 1
+    );
   }
 
   async setAvailability(ids: string[], availability: FileAvailability): Promise<number> {
