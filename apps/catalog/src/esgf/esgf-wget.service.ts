@@ -7,7 +7,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   accessFilterFor,
   canRead,
-  InvalidError,
   STORE,
   type DatasetQuery,
   type DatasetRecord,
@@ -17,7 +16,7 @@ import {
 } from '@climcat/core';
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import { listOf, parseInteger, singleParam, type RawQuery } from '../datasets/search-params';
-import { parseEsgfParams } from './esgf-params';
+import { esgfInvalid, parseEsgfParams } from './esgf-params';
 import { wgetScript, type WgetFile } from './wget-script';
 
 /** ESGF's default number of files per script... */
@@ -48,7 +47,7 @@ export class EsgfWgetService {
       parseInteger(singleParam(raw, 'offset', bad), 'offset', 0, Number.MAX_SAFE_INTEGER, bad) ?? 0;
     const type = singleParam(raw, 'type', bad);
     if (type !== undefined && type !== 'File' && type !== 'Dataset') bad('type', 'must be File or Dataset');
-    if (problems.length) throw InvalidError.of(problems);
+    if (problems.length) throw esgfInvalid(problems);
 
     // The datasets whose files go in: a File search selects parents with dataset_id, a dataset
     // search with id/master_id; the wget endpoint takes either.
