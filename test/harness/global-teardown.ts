@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+
 export default async function globalTeardown(): Promise<void> {
   await Promise.all(
     (globalThis.__climcatServers ?? []).map(
@@ -19,4 +21,5 @@ export default async function globalTeardown(): Promise<void> {
         }),
     ),
   );
+  if (globalThis.__climcatRunDir) rmSync(globalThis.__climcatRunDir, { recursive: true, force: true });
 }

@@ -1,50 +1,51 @@
 /** The standalone server as a child process, for suites that kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import * as ts from 'typescript';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { tempDir, TEST_ADMIN_KEY } from '../harness/app';
+import { transpileTree, TRANSPILED_MARK } from '../harness/transpile';
 
 const ROOT = join(__dirname, '../..');
 
 let build: string | undefined;
 
 /**
- * apps/ and libs/ transpiled once per test process (no type check, as
- * ts-node's transpile-only does), so each server start loads plain JavaScript:
- * a start takes about half as long as through ts-node.
+ * apps/ and libs/ transpiled (no type check, as ts-node's transpile-only
+ * does), so each server start loads plain JavaScript: a start takes about half
+ * as long as through ts-node. global-setup transpiles once per jest run into
+ * TEST_BUILD_DIR (10-20 s of CPU that each suite starting servers used to
+ * spend); outside the harness, one tree per test process.
  */
 function compiled(): string {
   if (build) return build;
-  const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (p) => ts.sys.readFile(p));
-  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
-  const out = tempDir('climcat-build-');
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory()
-        ? walk(join(dir, e.name))
-        : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')
-          ? [join(dir, e.name)]
-          : [],
-    );
-  for (const file of [...walk(join(ROOT, 'apps')), ...walk(join(ROOT, 'libs'))]) {
-    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-      compilerOptions: { ...options, sourceMap: false, inlineSourceMap: false },
-      fileName: file,
-    });
-    const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
+  const shared = process.env.TEST_BUILD_DIR;
+  if (shared) {
+    if (!existsSync(join(shared, TRANSPILED_MARK)))
+      throw new Error(`TEST_BUILD_DIR ${shared} holds no transpiled tree (global-setup builds it)`);
+    return (build = shared);
   }
-  // Node-RED loads the climcat node package (JavaScript, no build step) from the tree beside the code.
-  symlinkSync(join(ROOT, 'apps/ingestor/node-red'), join(out, 'apps/ingestor/node-red'));
+  const out = tempDir('climcat-build-');
+  transpileTree(out);
   process.once('exit', () => rmSync(out, { recursive: true, force: true }));
-  build = out;
-  return out;
+  return (build = out);
 }
 
 export function standalone(env: Record<string, string>): ChildProcess {
   return serviceProcess('standalone', env, 'ignore');
+}
+
+/**
+ * `node <script>` for a module of apps/ or libs/ (path without extension, from
+ * the repository root) run from the transpiled tree: node's arguments and the
+ * environment it needs beside the caller's.
+ */
+export function transpiledScript(script: string): { args: string[]; env: Record<string, string> } {
+  const out = compiled();
+  return {
+    args: ['-r', 'tsconfig-paths/register', join(out, `${script}.js`)],
+    // The build lives outside the tree: packages from the project's node_modules, @climcat/* from the build.
+    env: { NODE_PATH: join(ROOT, 'node_modules'), TS_NODE_BASEURL: out },
+  };
 }
 
 /** One service's entry point (`apps/<name>/src/main.js`) as a child process. */
@@ -53,16 +54,14 @@ export function serviceProcess(
   env: Record<string, string>,
   stdio: 'ignore' | 'pipe' = 'ignore',
 ): ChildProcess {
-  const out = compiled();
-  return spawn(process.execPath, ['-r', 'tsconfig-paths/register', join(out, `apps/${name}/src/main.js`)], {
+  const script = transpiledScript(`apps/${name}/src/main`);
+  return spawn(process.execPath, script.args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       LOG_LEVEL: 'warn',
-      // The build lives outside the tree: packages from the project's node_modules, @climcat/* from the build.
-      NODE_PATH: join(ROOT, 'node_modules'),
-      TS_NODE_BASEURL: out,
+      ...script.env,
       ...env,
     },
     stdio,
