@@ -35,6 +35,12 @@ const START = Date.parse('2026-06-01T00:00:00Z');
 const clock = { t: START, now: () => new Date(clock.t) };
 const MARKER = 'CLIMCAT-PURGED.txt';
 
+/** Bytes `du` counts in `dir` without the status file and `name`. */
+function duWithout(dir: string, name: string): number {
+  const out = execFileSync('du', ['-s', '-B1', '--exclude=.climcat-quota.json*', `--exclude=${name}`, dir]);
+  return Number(out.toString().split('\t')[0]);
+}
+
 /** A file last used (atime and mtime) `idleDays` before the clock's start. */
 function oldFile(path: string | Buffer, idleDays = 100, size = 1000): void {
   writeFileSync(path, Buffer.alloc(size, 1));
@@ -264,6 +270,86 @@ describe.each(stores)('purge runs on %s', (_name, storeEnv) => {
     const later = await run('eve', START + 31 * DAY);
     expect(later.purged.files).toBe(0);
     expect(await paths()).toEqual(['results/deep/r.nc']);
+  });
+
+  it('summarises in /me what /me/purge-plan holds: notice dates from the stored plan, exemptions at once', async () => {
+    const mia = await keyFor(app, 'mia');
+    const dir = dirOf('mia');
+    mkdirSync(join(dir, 'keep'));
+    oldFile(join(dir, 'a.nc'), 100, 3000);
+    oldFile(join(dir, 'keep', 'k.nc'), 100, 5000);
+    await run('mia', START);
+    // Three days later a rescan walks the directory again: the notice still counts from the run.
+    clock.t = START + 3 * DAY;
+    expect((await call(app, 'POST', '/scratch/v1/rescan', mia, {})).status).toBe(200);
+    const summary = async () => (await call(app, 'GET', '/scratch/v1/me', mia)).body.purge;
+    const plan = async () => (await call(app, 'GET', '/scratch/v1/me/purge-plan', mia)).body;
+    const due = new Date(START + 7 * DAY).toISOString();
+    expect(await summary()).toEqual({ files: 2, bytes: 8000, next: due });
+    expect(await plan()).toMatchObject({ total: 2, bytes: 8000, next: due });
+    // An exemption granted now leaves /me at once, as it leaves the plan (no rescan).
+    const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
+      kind: 'user',
+      name: 'mia',
+      pattern: 'keep/**',
+      reason: 'reference data',
+      expiresAt: new Date(START + 30 * DAY).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    expect(await summary()).toEqual({ files: 1, bytes: 3000, next: due });
+    expect(await plan()).toMatchObject({ total: 1, bytes: 3000, next: due });
+  });
+
+  it("applies group exemptions to members' directories and to the group directory", async () => {
+    const gil = await keyFor(app, 'gil', ['tropics']);
+    const hal = await keyFor(app, 'hal', ['other']);
+    for (const user of ['gil', 'hal', 'tropics']) oldFile(join(dirOf(user), 'old.nc'));
+    // gil's group claim is known once gil has called the service.
+    expect((await call(app, 'GET', '/scratch/v1/me', gil)).status).toBe(200);
+    expect((await call(app, 'GET', '/scratch/v1/me', hal)).status).toBe(200);
+    const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
+      kind: 'group',
+      name: 'tropics',
+      reason: 'campaign until the end of the month',
+      expiresAt: new Date(START + 30 * DAY).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    const plans: Record<string, number> = {};
+    for (const user of ['gil', 'hal', 'tropics']) plans[user] = (await run(user, START)).planned.files;
+    expect(plans).toEqual({ gil: 0, hal: 1, tropics: 0 });
+    expect((await call(app, 'GET', '/scratch/v1/me/purge-plan', gil)).body.total).toBe(0);
+    expect((await call(app, 'GET', '/scratch/v1/me', gil)).body.purge.files).toBe(0);
+    const end = await run('hal', START + 9 * DAY);
+    expect(end.purged.files).toBe(0);
+    await run('gil', START + 9 * DAY);
+    expect((await run('gil', START + 20 * DAY)).purged.files).toBe(0);
+    expect((await run('tropics', START + 20 * DAY)).purged.files).toBe(0);
+    expect(existsSync(join(dirOf('gil'), 'old.nc'))).toBe(true);
+    expect(existsSync(join(dirOf('tropics'), 'old.nc'))).toBe(true);
+  });
+
+  it('does not count the purge marker as usage: /me, rescans and reconciliation agree with du without it', async () => {
+    const max = await keyFor(app, 'max');
+    const dir = dirOf('max');
+    oldFile(join(dir, 'gone.nc'), 100, 6000);
+    writeFileSync(join(dir, 'kept.nc'), Buffer.alloc(3000, 1));
+    await run('max', START);
+    await run('max', START + 7 * DAY);
+    expect((await run('max', START + 9 * DAY)).purged.files).toBe(1);
+    expect(existsSync(join(dir, MARKER))).toBe(true);
+    const expected = duWithout(dir, MARKER);
+    const usage = async () => (await call(app, 'GET', '/scratch/v1/me', max)).body.usage;
+    expect(await usage()).toEqual({ bytes: expected, files: 1 });
+    expect((await call(app, 'POST', '/scratch/v1/rescan', max, {})).body.usage).toEqual({
+      bytes: expected,
+      files: 1,
+    });
+    const reconciled = await call(app, 'POST', '/scratch/v1/reconcile', ADMIN, {});
+    expect(reconciled.status).toBe(200);
+    expect(reconciled.body.drift.filter((d: { user: string }) => d.user === 'max')).toEqual([]);
+    expect(await usage()).toEqual({ bytes: expected, files: 1 });
+    // A marker grown past its bound would count (the name cannot hide data): the service keeps it bounded.
+    expect(readFileSync(join(dir, MARKER)).length).toBeLessThanOrEqual(1024 * 1024);
   });
 
   it('keeps a due file that is written during the run, and a file touched after planning leaves the plan', async () => {

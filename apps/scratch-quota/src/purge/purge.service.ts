@@ -25,6 +25,7 @@ import {
   type PurgedFileRecord,
   type PurgePlanEntry,
   type PurgePolicy,
+  type QuotaSubjectKind,
   type Store,
 } from '@climcat/core';
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
@@ -200,14 +201,57 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     return join(this.config.scratchRoot, user);
   }
 
-  /** Approved, unexpired purge exemptions of a user as one matcher (no pattern: the whole directory). */
-  async exemptionMatcher(user: string, now: Date): Promise<(path: string) => boolean> {
-    const active = (await this.store.quotas.listExemptions('user', user, now)).filter(
-      (e) => e.scope === 'purge' && e.status !== 'requested',
+  /**
+   * The groups a user last called with, as the store keeps them (so a run in
+   * any process, before the user calls it, knows them).
+   */
+  async groupsOf(user: string): Promise<readonly string[]> {
+    return (await this.store.quotas.getState('user', user))?.groups ?? [];
+  }
+
+  /**
+   * Approved, unexpired purge exemptions of a directory under SCRATCH_ROOT
+   * as one matcher (no pattern: the whole directory): the user's own, those
+   * of the groups they belong to (`groups`, default: as stored), and, for a
+   * group directory, the group's.
+   */
+  async exemptionMatcher(
+    user: string,
+    now: Date,
+    groups?: readonly string[],
+  ): Promise<(path: string) => boolean> {
+    const memberOf = groups ?? (await this.groupsOf(user));
+    const subjects: [QuotaSubjectKind, string][] = [
+      ['user', user],
+      ['group', user],
+      ...memberOf.filter((g) => g !== user).map((g): [QuotaSubjectKind, string] => ['group', g]),
+    ];
+    const found = await Promise.all(
+      subjects.map(([kind, name]) => this.store.quotas.listExemptions(kind, name, now)),
     );
+    const active = found.flat().filter((e) => e.scope === 'purge' && e.status !== 'requested');
     if (active.some((e) => !e.pattern)) return () => true;
     const matchers = active.map((e) => compileExemptionPattern(e.pattern as string));
     return (path) => matchers.some((m) => m(path));
+  }
+
+  /**
+   * A user's purge summary from the idle files of their directory's last
+   * scan, the stored plan and the exemptions now: the numbers
+   * `/me/purge-plan` answers, without walking the directory again.
+   */
+  async summary(
+    user: string,
+    idle: readonly IdleFile[],
+    groups?: readonly string[],
+  ): Promise<{ files: number; bytes: number; next: string | null }> {
+    const now = this.clock.now();
+    const [stored, exempt] = await Promise.all([
+      this.store.quotas.listPurgePlan(user),
+      this.exemptionMatcher(user, now, groups),
+    ]);
+    const { plan } = storedPlan(idle, stored, exempt, this.policy(), now);
+    return { files: plan.files.length, bytes: plan.bytes, next: plan.next?.toISOString() ?? null };
   }
 
   /** A user's plan now, as stored runs left it (nothing is written). */
