@@ -512,6 +512,15 @@ describe.each(stores)('purge runs on %s', (_name, storeEnv) => {
     expectProblem(await runs({}, { dryRun: true }), 401);
     expectProblem(await runs(ADMIN, { user: '../ivy' }), 400, 'user');
     expectProblem(await runs(ADMIN, { dryRun: 'yes' }), 400, 'dryRun');
+    // null in an optional member is "not given" (the global validation pipe), not a 500.
+    expect((await call(app, 'POST', '/scratch/v1/rescan', ivy, { user: null })).body.user).toBe('ivy');
+    const nulls = await runs(ADMIN, { user: null, dryRun: null });
+    expect(nulls.status).toBe(200);
+    expect(nulls.body.dryRun).toBe(false);
+    const nullDry = await runs(ADMIN, { user: null, dryRun: true });
+    expect(nullDry.body).toMatchObject({ dryRun: true, trigger: 'admin' });
+    // Every user directory (ivy's at least), not a user named null.
+    expect(nullDry.body.users).toBeGreaterThanOrEqual(1);
     expectProblem(await call(app, 'GET', '/scratch/v1/me/purged?limit=0', ivy), 400, 'limit');
   });
 });
