@@ -26,7 +26,7 @@ import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { call, expectProblem, keyFor } from './http';
-import { testEnv } from '../harness/env';
+import { s3TestClient, testEnv } from '../harness/env';
 
 jest.setTimeout(120_000);
 
@@ -590,5 +590,95 @@ describe('the scheduled purge job', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('the purge of S3 scratch prefixes (s3rver)', () => {
+  const BUCKET = `scratch-purge-${Date.now().toString(36)}`;
+  const hook = new Webhook();
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    await hook.start();
+    await s3TestClient().makeBucket(BUCKET);
+    app = await startApp({
+      features: [CatalogModule, ScratchQuotaModule.withClock(clock)],
+      env: {
+        SCRATCH_PURGE_INTERVAL: 'off',
+        SCRATCH_NOTIFY_WEBHOOK: hook.url,
+        S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+        S3_BUCKET: BUCKET,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await hook.close();
+  });
+
+  it('plans, notifies and deletes idle objects under scratch/<user>/ by the POSIX rules, sparing exempt and changed ones', async () => {
+    const s3 = s3TestClient();
+    const sam = await keyFor(app, 'sam');
+    clock.t = Date.now();
+    expect((await call(app, 'GET', '/scratch/v1/me', sam)).status).toBe(200);
+    for (const [key, size] of [
+      ['old.nc', 4000],
+      ['keep/k.nc', 2000],
+      ['changed.nc', 1000],
+    ] as const)
+      await s3.putObject(BUCKET, `scratch/sam/${key}`, Buffer.alloc(size, 1));
+    await s3.putObject(BUCKET, 'scratch/samuel/old.nc', Buffer.alloc(10, 1));
+    const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
+      kind: 'user',
+      name: 'sam',
+      pattern: 'keep/**',
+      reason: 'reference data',
+      expiresAt: new Date(Date.now() + 365 * DAY).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    // S3 keeps no access time: objects are judged by their last modification, here 100 days ago.
+    const t0 = Date.now() + 100 * DAY;
+    const at = (ms: number) => {
+      clock.t = ms;
+      return call(app, 'POST', '/scratch/v1/purge/runs', ADMIN, { user: 'sam' });
+    };
+    const first = (await at(t0)).body;
+    expect(first).toMatchObject({ entered: 2, exempt: 1, planned: { files: 2, bytes: 5000 } });
+    const path = (key: string) => `s3://${BUCKET}/scratch/sam/${key}`;
+    expect(
+      hook
+        .of('sam', 'purge.planned')[0]
+        ?.files.map((f: { path: string }) => f.path)
+        .sort(),
+    ).toEqual([path('changed.nc'), path('old.nc')]);
+    const plan = await call(app, 'GET', '/scratch/v1/me/purge-plan', sam);
+    expect(plan.body).toMatchObject({ total: 2, bytes: 5000, next: new Date(t0 + 7 * DAY).toISOString() });
+    expect((await call(app, 'GET', '/scratch/v1/me', sam)).body.purge).toEqual({
+      files: 2,
+      bytes: 5000,
+      next: new Date(t0 + 7 * DAY).toISOString(),
+    });
+    // changed.nc is written again after the plan: it leaves the plan (a new notice period starts).
+    await s3.putObject(BUCKET, 'scratch/sam/changed.nc', Buffer.alloc(1500, 1));
+    await at(t0 + 7 * DAY);
+    const done = (await at(t0 + 9 * DAY)).body;
+    expect(done.purged).toEqual({
+      files: 1,
+      bytes: 4000,
+      items: [{ user: 'sam', path: path('old.nc'), bytes: 4000 }],
+    });
+    await expect(s3.statObject(BUCKET, 'scratch/sam/old.nc')).rejects.toThrow();
+    expect((await s3.statObject(BUCKET, 'scratch/sam/changed.nc')).size).toBe(1500);
+    expect((await s3.statObject(BUCKET, 'scratch/sam/keep/k.nc')).size).toBe(2000);
+    // Another user's prefix that starts with the same letters is not touched.
+    expect((await s3.statObject(BUCKET, 'scratch/samuel/old.nc')).size).toBe(10);
+    const purged = await call(app, 'GET', '/scratch/v1/me/purged', sam);
+    expect(purged.body.items).toEqual([expect.objectContaining({ path: path('old.nc'), bytes: 4000 })]);
+    expect(readFileSync(join(app.config.scratchRoot, 'sam', MARKER), 'utf8')).toContain(path('old.nc'));
+    // What is left of the prefix (objects put directly send no bucket event here: a rescan lists it).
+    const usage = (await call(app, 'POST', '/scratch/v1/rescan', sam, {})).body;
+    expect(usage.largest).toContainEqual({ path: `s3://${BUCKET}/scratch/sam/`, bytes: 3500 });
   });
 });

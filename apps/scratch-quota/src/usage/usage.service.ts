@@ -172,7 +172,9 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     if (groups) this.groupsOf.set(user, [...groups]);
     await this.ready;
     await this.userDirectory(user);
-    if (!this.tree.live || !this.tree.has(user)) return this.scan(user);
+    // A directory this process has not scanned yet (new since the last full scan) is scanned once, for
+    // its idle files (the purge summary); after that the live view answers.
+    if (!this.tree.live || !this.tree.has(user) || !this.idleByUser.has(user)) return this.scan(user);
     await this.tree.settled();
     await this.s3Listed(user);
     const usage = this.usageOf(user);
