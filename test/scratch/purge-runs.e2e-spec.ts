@@ -26,7 +26,7 @@ import { CatalogModule } from '../../apps/catalog/src/catalog.module';
 import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.module';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { call, expectProblem, keyFor } from './http';
-import { testEnv } from '../harness/env';
+import { s3TestClient, testEnv } from '../harness/env';
 
 jest.setTimeout(120_000);
 
@@ -34,6 +34,12 @@ const DAY = 24 * 3600_000;
 const START = Date.parse('2026-06-01T00:00:00Z');
 const clock = { t: START, now: () => new Date(clock.t) };
 const MARKER = 'CLIMCAT-PURGED.txt';
+
+/** Bytes `du` counts in `dir` without the status file and `name`. */
+function duWithout(dir: string, name: string): number {
+  const out = execFileSync('du', ['-s', '-B1', '--exclude=.climcat-quota.json*', `--exclude=${name}`, dir]);
+  return Number(out.toString().split('\t')[0]);
+}
 
 /** A file last used (atime and mtime) `idleDays` before the clock's start. */
 function oldFile(path: string | Buffer, idleDays = 100, size = 1000): void {
@@ -266,6 +272,86 @@ describe.each(stores)('purge runs on %s', (_name, storeEnv) => {
     expect(await paths()).toEqual(['results/deep/r.nc']);
   });
 
+  it('summarises in /me what /me/purge-plan holds: notice dates from the stored plan, exemptions at once', async () => {
+    const mia = await keyFor(app, 'mia');
+    const dir = dirOf('mia');
+    mkdirSync(join(dir, 'keep'));
+    oldFile(join(dir, 'a.nc'), 100, 3000);
+    oldFile(join(dir, 'keep', 'k.nc'), 100, 5000);
+    await run('mia', START);
+    // Three days later a rescan walks the directory again: the notice still counts from the run.
+    clock.t = START + 3 * DAY;
+    expect((await call(app, 'POST', '/scratch/v1/rescan', mia, {})).status).toBe(200);
+    const summary = async () => (await call(app, 'GET', '/scratch/v1/me', mia)).body.purge;
+    const plan = async () => (await call(app, 'GET', '/scratch/v1/me/purge-plan', mia)).body;
+    const due = new Date(START + 7 * DAY).toISOString();
+    expect(await summary()).toEqual({ files: 2, bytes: 8000, next: due });
+    expect(await plan()).toMatchObject({ total: 2, bytes: 8000, next: due });
+    // An exemption granted now leaves /me at once, as it leaves the plan (no rescan).
+    const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
+      kind: 'user',
+      name: 'mia',
+      pattern: 'keep/**',
+      reason: 'reference data',
+      expiresAt: new Date(START + 30 * DAY).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    expect(await summary()).toEqual({ files: 1, bytes: 3000, next: due });
+    expect(await plan()).toMatchObject({ total: 1, bytes: 3000, next: due });
+  });
+
+  it("applies group exemptions to members' directories and to the group directory", async () => {
+    const gil = await keyFor(app, 'gil', ['tropics']);
+    const hal = await keyFor(app, 'hal', ['other']);
+    for (const user of ['gil', 'hal', 'tropics']) oldFile(join(dirOf(user), 'old.nc'));
+    // gil's group claim is known once gil has called the service.
+    expect((await call(app, 'GET', '/scratch/v1/me', gil)).status).toBe(200);
+    expect((await call(app, 'GET', '/scratch/v1/me', hal)).status).toBe(200);
+    const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
+      kind: 'group',
+      name: 'tropics',
+      reason: 'campaign until the end of the month',
+      expiresAt: new Date(START + 30 * DAY).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    const plans: Record<string, number> = {};
+    for (const user of ['gil', 'hal', 'tropics']) plans[user] = (await run(user, START)).planned.files;
+    expect(plans).toEqual({ gil: 0, hal: 1, tropics: 0 });
+    expect((await call(app, 'GET', '/scratch/v1/me/purge-plan', gil)).body.total).toBe(0);
+    expect((await call(app, 'GET', '/scratch/v1/me', gil)).body.purge.files).toBe(0);
+    const end = await run('hal', START + 9 * DAY);
+    expect(end.purged.files).toBe(0);
+    await run('gil', START + 9 * DAY);
+    expect((await run('gil', START + 20 * DAY)).purged.files).toBe(0);
+    expect((await run('tropics', START + 20 * DAY)).purged.files).toBe(0);
+    expect(existsSync(join(dirOf('gil'), 'old.nc'))).toBe(true);
+    expect(existsSync(join(dirOf('tropics'), 'old.nc'))).toBe(true);
+  });
+
+  it('does not count the purge marker as usage: /me, rescans and reconciliation agree with du without it', async () => {
+    const max = await keyFor(app, 'max');
+    const dir = dirOf('max');
+    oldFile(join(dir, 'gone.nc'), 100, 6000);
+    writeFileSync(join(dir, 'kept.nc'), Buffer.alloc(3000, 1));
+    await run('max', START);
+    await run('max', START + 7 * DAY);
+    expect((await run('max', START + 9 * DAY)).purged.files).toBe(1);
+    expect(existsSync(join(dir, MARKER))).toBe(true);
+    const expected = duWithout(dir, MARKER);
+    const usage = async () => (await call(app, 'GET', '/scratch/v1/me', max)).body.usage;
+    expect(await usage()).toEqual({ bytes: expected, files: 1 });
+    expect((await call(app, 'POST', '/scratch/v1/rescan', max, {})).body.usage).toEqual({
+      bytes: expected,
+      files: 1,
+    });
+    const reconciled = await call(app, 'POST', '/scratch/v1/reconcile', ADMIN, {});
+    expect(reconciled.status).toBe(200);
+    expect(reconciled.body.drift.filter((d: { user: string }) => d.user === 'max')).toEqual([]);
+    expect(await usage()).toEqual({ bytes: expected, files: 1 });
+    // A marker grown past its bound would count (the name cannot hide data): the service keeps it bounded.
+    expect(readFileSync(join(dir, MARKER)).length).toBeLessThanOrEqual(1024 * 1024);
+  });
+
   it('keeps a due file that is written during the run, and a file touched after planning leaves the plan', async () => {
     const cal = await keyFor(app, 'cal');
     const dir = dirOf('cal');
@@ -426,6 +512,15 @@ describe.each(stores)('purge runs on %s', (_name, storeEnv) => {
     expectProblem(await runs({}, { dryRun: true }), 401);
     expectProblem(await runs(ADMIN, { user: '../ivy' }), 400, 'user');
     expectProblem(await runs(ADMIN, { dryRun: 'yes' }), 400, 'dryRun');
+    // null in an optional member is "not given" (the global validation pipe), not a 500.
+    expect((await call(app, 'POST', '/scratch/v1/rescan', ivy, { user: null })).body.user).toBe('ivy');
+    const nulls = await runs(ADMIN, { user: null, dryRun: null });
+    expect(nulls.status).toBe(200);
+    expect(nulls.body.dryRun).toBe(false);
+    const nullDry = await runs(ADMIN, { user: null, dryRun: true });
+    expect(nullDry.body).toMatchObject({ dryRun: true, trigger: 'admin' });
+    // Every user directory (ivy's at least), not a user named null.
+    expect(nullDry.body.users).toBeGreaterThanOrEqual(1);
     expectProblem(await call(app, 'GET', '/scratch/v1/me/purged?limit=0', ivy), 400, 'limit');
   });
 });
@@ -495,5 +590,95 @@ describe('the scheduled purge job', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('the purge of S3 scratch prefixes (s3rver)', () => {
+  const BUCKET = `scratch-purge-${Date.now().toString(36)}`;
+  const hook = new Webhook();
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    await hook.start();
+    await s3TestClient().makeBucket(BUCKET);
+    app = await startApp({
+      features: [CatalogModule, ScratchQuotaModule.withClock(clock)],
+      env: {
+        SCRATCH_PURGE_INTERVAL: 'off',
+        SCRATCH_NOTIFY_WEBHOOK: hook.url,
+        S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+        S3_BUCKET: BUCKET,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await hook.close();
+  });
+
+  it('plans, notifies and deletes idle objects under scratch/<user>/ by the POSIX rules, sparing exempt and changed ones', async () => {
+    const s3 = s3TestClient();
+    const sam = await keyFor(app, 'sam');
+    clock.t = Date.now();
+    expect((await call(app, 'GET', '/scratch/v1/me', sam)).status).toBe(200);
+    for (const [key, size] of [
+      ['old.nc', 4000],
+      ['keep/k.nc', 2000],
+      ['changed.nc', 1000],
+    ] as const)
+      await s3.putObject(BUCKET, `scratch/sam/${key}`, Buffer.alloc(size, 1));
+    await s3.putObject(BUCKET, 'scratch/samuel/old.nc', Buffer.alloc(10, 1));
+    const made = await call(app, 'POST', '/scratch/v1/exemptions', ADMIN, {
+      kind: 'user',
+      name: 'sam',
+      pattern: 'keep/**',
+      reason: 'reference data',
+      expiresAt: new Date(Date.now() + 365 * DAY).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    // S3 keeps no access time: objects are judged by their last modification, here 100 days ago.
+    const t0 = Date.now() + 100 * DAY;
+    const at = (ms: number) => {
+      clock.t = ms;
+      return call(app, 'POST', '/scratch/v1/purge/runs', ADMIN, { user: 'sam' });
+    };
+    const first = (await at(t0)).body;
+    expect(first).toMatchObject({ entered: 2, exempt: 1, planned: { files: 2, bytes: 5000 } });
+    const path = (key: string) => `s3://${BUCKET}/scratch/sam/${key}`;
+    expect(
+      hook
+        .of('sam', 'purge.planned')[0]
+        ?.files.map((f: { path: string }) => f.path)
+        .sort(),
+    ).toEqual([path('changed.nc'), path('old.nc')]);
+    const plan = await call(app, 'GET', '/scratch/v1/me/purge-plan', sam);
+    expect(plan.body).toMatchObject({ total: 2, bytes: 5000, next: new Date(t0 + 7 * DAY).toISOString() });
+    expect((await call(app, 'GET', '/scratch/v1/me', sam)).body.purge).toEqual({
+      files: 2,
+      bytes: 5000,
+      next: new Date(t0 + 7 * DAY).toISOString(),
+    });
+    // changed.nc is written again after the plan: it leaves the plan (a new notice period starts).
+    await s3.putObject(BUCKET, 'scratch/sam/changed.nc', Buffer.alloc(1500, 1));
+    await at(t0 + 7 * DAY);
+    const done = (await at(t0 + 9 * DAY)).body;
+    expect(done.purged).toEqual({
+      files: 1,
+      bytes: 4000,
+      items: [{ user: 'sam', path: path('old.nc'), bytes: 4000 }],
+    });
+    await expect(s3.statObject(BUCKET, 'scratch/sam/old.nc')).rejects.toThrow();
+    expect((await s3.statObject(BUCKET, 'scratch/sam/changed.nc')).size).toBe(1500);
+    expect((await s3.statObject(BUCKET, 'scratch/sam/keep/k.nc')).size).toBe(2000);
+    // Another user's prefix that starts with the same letters is not touched.
+    expect((await s3.statObject(BUCKET, 'scratch/samuel/old.nc')).size).toBe(10);
+    const purged = await call(app, 'GET', '/scratch/v1/me/purged', sam);
+    expect(purged.body.items).toEqual([expect.objectContaining({ path: path('old.nc'), bytes: 4000 })]);
+    expect(readFileSync(join(app.config.scratchRoot, 'sam', MARKER), 'utf8')).toContain(path('old.nc'));
+    // What is left of the prefix (objects put directly send no bucket event here: a rescan lists it).
+    const usage = (await call(app, 'POST', '/scratch/v1/rescan', sam, {})).body;
+    expect(usage.largest).toContainEqual({ path: `s3://${BUCKET}/scratch/sam/`, bytes: 3500 });
   });
 });

@@ -401,3 +401,63 @@ describe('scratch admin views', () => {
     });
   });
 });
+
+describe('the report across processes sharing one store', () => {
+  it("sees every user's group quota and each group's usage, whichever process the user called", async () => {
+    clock.t = START;
+    const stateDir = tempDir();
+    const root = tempDir();
+    const env = { SCRATCH_ROOT: root, SCRATCH_SOFT_BYTES: '1000000', SCRATCH_HARD_BYTES: '2000000' };
+    const features = [CatalogModule, ScratchQuotaModule.withClock(clock)];
+    const a = await startApp({ features, env, stateDir });
+    const b = await startApp({ features, env, stateDir });
+    try {
+      const ula = await keyFor(a, 'ula', ['monsoon']);
+      const vic = await keyFor(a, 'vic', ['monsoon', 'arctic']);
+      for (const [user, size] of [
+        ['ula', 30_000],
+        ['vic', 60_000],
+      ] as const) {
+        mkdirSync(join(root, user), { recursive: true });
+        writeFileSync(join(root, user, 'out.nc'), Buffer.alloc(size, 1));
+      }
+      // Both call process a only; process b never saw them.
+      const seen: Record<string, any> = {};
+      for (const [user, key] of [
+        ['ula', ula],
+        ['vic', vic],
+      ] as const)
+        seen[user] = (await call(a, 'POST', '/scratch/v1/rescan', key, {})).body;
+      const quota = await call(b, 'PUT', '/scratch/v1/quotas/groups/monsoon', ADMIN, {
+        softBytes: 20_000,
+        hardBytes: 50_000,
+        reason: 'monsoon campaign',
+      });
+      expect(quota.status).toBe(200);
+      const report = (await call(b, 'GET', '/scratch/v1/report', ADMIN)).body;
+      const byUser = Object.fromEntries(
+        [...report.overSoft, ...report.overHard].map((u: { user: string }) => [u.user, u]),
+      );
+      expect(byUser.ula).toMatchObject({
+        limitsFrom: 'group monsoon',
+        hardBytes: 50_000,
+        state: 'soft-exceeded',
+      });
+      expect(byUser.vic).toMatchObject({ limitsFrom: 'group monsoon', state: 'hard-exceeded' });
+      expect(report.groups).toEqual([
+        { group: 'arctic', members: 1, bytes: seen.vic.usage.bytes, files: 1, limiting: 0 },
+        {
+          group: 'monsoon',
+          members: 2,
+          bytes: seen.ula.usage.bytes + seen.vic.usage.bytes,
+          files: 2,
+          quota: { softBytes: 20_000, hardBytes: 50_000, reason: 'monsoon campaign' },
+          limiting: 2,
+        },
+      ]);
+    } finally {
+      await b.close({ keepState: true });
+      await a.close();
+    }
+  });
+});

@@ -36,6 +36,15 @@ function start(env: Record<string, string> = {}, stateDir?: string): Promise<Run
   });
 }
 
+/**
+ * Lets the kernel's inotify events for files written by hand (as a notebook
+ * would) reach the service's watcher; the service itself then applies them
+ * before it answers.
+ */
+function inotifyDelivered(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 300));
+}
+
 function putFile(
   app: RunningApp,
   path: string,
@@ -269,6 +278,40 @@ describe('scratch quotas on sqlite', () => {
     expect(
       (await call(app, 'POST', '/scratch/v1/uploads', erin, { path: 'late.nc', size: 90_000 })).status,
     ).toBe(201);
+  });
+
+  it('decides grants on the live usage: notebook writes and deletions count before any rescan', async () => {
+    const gia = await keyFor(app, 'gia');
+    await call(app, 'PUT', '/scratch/v1/quotas/users/gia', ADMIN, {
+      softBytes: 100_000,
+      hardBytes: 100_000,
+      reason: 'live grants',
+    });
+    const dir = join(app.config.scratchRoot, 'gia');
+    const base = (await call(app, 'POST', '/scratch/v1/rescan', gia, {})).body.usage.bytes as number;
+    // A notebook writes 80 kB: the stored usage (last rescan) does not know it, the live view does.
+    writeFileSync(join(dir, 'nb.bin'), Buffer.alloc(80_000, 1));
+    await inotifyDelivered();
+    expectProblem(
+      await call(app, 'POST', '/scratch/v1/uploads', gia, { path: 'a.nc', size: 30_000 }),
+      507,
+      'body.size',
+    );
+    // /me stores the 80 kB; the notebook then deletes the file: the room is back without a rescan.
+    expect((await call(app, 'GET', '/scratch/v1/me', gia)).body.usage.bytes).toBeGreaterThan(base + 80_000);
+    rmSync(join(dir, 'nb.bin'));
+    await inotifyDelivered();
+    expect((await call(app, 'POST', '/scratch/v1/uploads', gia, { path: 'b.nc', size: 30_000 })).status).toBe(
+      201,
+    );
+    // Concurrent grants on the live usage still never add up past the limit.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call(app, 'POST', '/scratch/v1/uploads', gia, { path: `c${i}.nc`, size: 6000 }),
+      ),
+    );
+    const granted = answers.filter((a) => a.status === 201).length;
+    expect(granted).toBe(Math.floor((100_000 - base - 30_000) / 6000));
   });
 
   it.each([

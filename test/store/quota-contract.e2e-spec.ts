@@ -154,6 +154,21 @@ describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
     });
   });
 
+  it("keeps a user's groups with the state, absent until set", async () => {
+    await store.quotas.update('user', 'gwen', (current) => ({
+      state: { ...current, usage: { bytes: 1, files: 1 } },
+      result: undefined,
+    }));
+    expect((await store.quotas.getState('user', 'gwen'))?.groups).toBeUndefined();
+    await store.quotas.update('user', 'gwen', (current) => ({
+      state: { ...current, groups: ['arctic', 'monsoon'] },
+      result: undefined,
+    }));
+    expect((await store.quotas.getState('user', 'gwen'))?.groups).toEqual(['arctic', 'monsoon']);
+    const listed = (await store.quotas.listStates('user')).find((s) => s.name === 'gwen');
+    expect(listed).toMatchObject({ groups: ['arctic', 'monsoon'], usage: { bytes: 1, files: 1 } });
+  });
+
   it('never lets 50 concurrent reservations, on two connections, add up past a limit', async () => {
     const other = await openAgain();
     try {

@@ -314,6 +314,11 @@ export interface QuotaUsageState {
   /** When usage went over each soft limit (ISO); kept until it falls back under. */
   softSince: { bytes?: string; files?: string };
   reservations: QuotaReservation[];
+  /**
+   * Users: the groups they last called with, so group quotas, group
+   * exemptions and reports hold in every process, before they call it again.
+   */
+  groups?: string[];
 }
 
 /** One day of a user's or group's scratch usage (the last value measured that day). */

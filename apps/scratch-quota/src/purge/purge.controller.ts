@@ -46,10 +46,9 @@ export class PurgeController {
   })
   @ApiOkResponse({ type: PurgeRunDto })
   run(@Caller() caller: Principal, @Body() body: CreatePurgeRunDto): Promise<PurgeRunSummary> {
-    // null is "not given", as for every optional member (the validator lets it through).
     return this.purge.runAs(caller, {
-      ...(body?.dryRun != null ? { dryRun: body.dryRun } : {}),
-      ...(body?.user != null ? { user: body.user } : {}),
+      ...(body?.dryRun !== undefined ? { dryRun: body.dryRun } : {}),
+      ...(body?.user !== undefined ? { user: body.user } : {}),
     });
   }
 }

@@ -25,15 +25,18 @@ import {
   type PurgedFileRecord,
   type PurgePlanEntry,
   type PurgePolicy,
+  type QuotaSubjectKind,
   type Store,
 } from '@climcat/core';
-import { APP_CONFIG, type AppConfig } from '@climcat/platform';
+import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
 import { displayPath, TreeScanner, type IdleFile } from '../usage/tree-scan';
+import { s3ScratchPrefix, UsageService } from '../usage/usage.service';
+import { listS3Idle, runS3Purge, s3KeyOf } from './s3-purge';
 import { compileExemptionPattern } from './exemption-pattern';
 import { appendPurgeMarker, PURGE_MARKER } from './purge-marker';
 import {
@@ -152,7 +155,33 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(PURGE_NOTIFIER) private readonly notifier: PurgeNotifier,
+    private readonly storage: StorageService,
+    private readonly usage: UsageService,
   ) {}
+
+  /** The scratch bucket, when S3 is configured. */
+  private bucket(): string | undefined {
+    return this.config.s3?.bucket;
+  }
+
+  /** Idle objects of the user's S3 prefix (none without S3), as plan entries `s3://<bucket>/<key>`. */
+  async s3Idle(user: string, now: Date): Promise<IdleFile[]> {
+    const bucket = this.bucket();
+    if (!bucket) return [];
+    const before = idleCriterion(this.policy(), now).beforeMs;
+    return listS3Idle(this.storage.s3(), bucket, s3ScratchPrefix(user), before);
+  }
+
+  /** Exemption patterns are relative to the user's space: for S3 entries, to `scratch/<user>/`. */
+  private relativeMatcher(user: string, matcher: (path: string) => boolean): (path: string) => boolean {
+    const bucket = this.bucket();
+    if (!bucket) return matcher;
+    const prefix = s3ScratchPrefix(user);
+    return (path) => {
+      const key = s3KeyOf(bucket, path);
+      return matcher(key === undefined ? path : key.slice(prefix.length));
+    };
+  }
 
   policy(): PurgePolicy {
     const { maxIdleDays, noticeDays, noatime } = this.config.scratch.purge;
@@ -200,14 +229,64 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     return join(this.config.scratchRoot, user);
   }
 
-  /** Approved, unexpired purge exemptions of a user as one matcher (no pattern: the whole directory). */
-  async exemptionMatcher(user: string, now: Date): Promise<(path: string) => boolean> {
-    const active = (await this.store.quotas.listExemptions('user', user, now)).filter(
-      (e) => e.scope === 'purge' && e.status !== 'requested',
+  /**
+   * The groups a user last called with, as the store keeps them (so a run in
+   * any process, before the user calls it, knows them).
+   */
+  async groupsOf(user: string): Promise<readonly string[]> {
+    return (await this.store.quotas.getState('user', user))?.groups ?? [];
+  }
+
+  /**
+   * Approved, unexpired purge exemptions of a directory under SCRATCH_ROOT
+   * as one matcher (no pattern: the whole directory): the user's own, those
+   * of the groups they belong to (`groups`, default: as stored), and, for a
+   * group directory, the group's.
+   */
+  async exemptionMatcher(
+    user: string,
+    now: Date,
+    groups?: readonly string[],
+  ): Promise<(path: string) => boolean> {
+    const memberOf = groups ?? (await this.groupsOf(user));
+    const subjects: [QuotaSubjectKind, string][] = [
+      ['user', user],
+      ['group', user],
+      ...memberOf.filter((g) => g !== user).map((g): [QuotaSubjectKind, string] => ['group', g]),
+    ];
+    const found = await Promise.all(
+      subjects.map(([kind, name]) => this.store.quotas.listExemptions(kind, name, now)),
     );
+    const active = found.flat().filter((e) => e.scope === 'purge' && e.status !== 'requested');
     if (active.some((e) => !e.pattern)) return () => true;
     const matchers = active.map((e) => compileExemptionPattern(e.pattern as string));
     return (path) => matchers.some((m) => m(path));
+  }
+
+  /**
+   * A user's purge summary from the idle files of their directory's last
+   * scan, the stored plan and the exemptions now: the numbers
+   * `/me/purge-plan` answers, without walking the directory again.
+   */
+  async summary(
+    user: string,
+    idle: readonly IdleFile[],
+    groups?: readonly string[],
+  ): Promise<{ files: number; bytes: number; next: string | null }> {
+    const now = this.clock.now();
+    const [stored, exempt, s3] = await Promise.all([
+      this.store.quotas.listPurgePlan(user),
+      this.exemptionMatcher(user, now, groups),
+      this.s3Idle(user, now),
+    ]);
+    const { plan } = storedPlan(
+      [...idle, ...s3],
+      stored,
+      this.relativeMatcher(user, exempt),
+      this.policy(),
+      now,
+    );
+    return { files: plan.files.length, bytes: plan.bytes, next: plan.next?.toISOString() ?? null };
   }
 
   /** A user's plan now, as stored runs left it (nothing is written). */
@@ -216,12 +295,13 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const now = this.clock.now();
     const policy = this.policy();
-    const [scan, stored, exempt] = await Promise.all([
+    const [scan, stored, exempt, s3] = await Promise.all([
       this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) }),
       this.store.quotas.listPurgePlan(user),
       this.exemptionMatcher(user, now),
+      this.s3Idle(user, now),
     ]);
-    return storedPlan(scan.idle, stored, exempt, policy, now).plan;
+    return storedPlan([...scan.idle, ...s3], stored, this.relativeMatcher(user, exempt), policy, now).plan;
   }
 
   async purged(user: string, page: Page): Promise<Paged<PurgedFileRecord>> {
@@ -321,13 +401,20 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     const policy = this.policy();
-    const [scan, stored, isExempt] = await Promise.all([
+    const [scan, stored, isExempt, s3] = await Promise.all([
       this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) }),
       this.store.quotas.listPurgePlan(user),
       this.exemptionMatcher(user, now),
+      this.s3Idle(user, now),
     ]);
     for (const p of scan.problems) summary.problems.push({ user, ...p });
-    const { plan, entries, idle, exempt } = storedPlan(scan.idle, stored, isExempt, policy, now);
+    const { plan, entries, idle, exempt } = storedPlan(
+      [...scan.idle, ...s3],
+      stored,
+      this.relativeMatcher(user, isExempt),
+      policy,
+      now,
+    );
     summary.exempt += exempt;
     const next = new Map<string, PurgePlanEntry>();
     for (const f of plan.files) {
@@ -365,7 +452,19 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         for (const f of files) mark(next.get(f.path) as PurgePlanEntry);
       } else summary.notices.failed++;
     }
-    const run = await runPurge(dir, plan, now, { policy, dryRun });
+    const bucket = this.bucket();
+    const inS3 = (f: PlannedFile) => bucket !== undefined && s3KeyOf(bucket, String(f.rawPath)) !== undefined;
+    const posix = await runPurge(dir, { ...plan, files: plan.files.filter((f) => !inS3(f)) }, now, {
+      policy,
+      dryRun,
+    });
+    const objects = bucket
+      ? await runS3Purge(this.storage.s3(), bucket, plan.files.filter(inS3), now, { policy, dryRun })
+      : { purged: [], kept: [], dryRun };
+    const run = { purged: [...posix.purged, ...objects.purged], kept: [...posix.kept, ...objects.kept] };
+    if (bucket && !dryRun)
+      for (const p of objects.purged)
+        this.usage.noteS3Object(bucket, s3KeyOf(bucket, p.path) as string, null);
     for (const k of run.kept) {
       summary.kept.push({ user, ...k });
       // Used, changed or gone since it was planned: off the plan (it re-enters, with a new notice, if idle again).

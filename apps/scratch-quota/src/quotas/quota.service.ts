@@ -80,6 +80,11 @@ export class QuotaService {
     this.usageListeners.push(listener);
   }
 
+  /** The groups a user last called with, as stored (empty when never seen). */
+  async storedGroups(user: string): Promise<readonly string[]> {
+    return (await this.store.quotas.getState('user', user))?.groups ?? [];
+  }
+
   /** The configured default quota (SCRATCH_SOFT_BYTES …). */
   defaultLimits(): QuotaLimits {
     const d = this.config.scratch;
@@ -121,11 +126,15 @@ export class QuotaService {
     });
   }
 
-  /** Replaces usage after a scan (scannedAt = now) and updates the soft-excess start. */
+  /**
+   * Replaces usage after a scan (scannedAt = now) and updates the soft-excess
+   * start; `groups` (the caller's, when the user called) are kept with it.
+   */
   async recordScan(
     user: string,
     limits: QuotaLimits,
     usage: { bytes: number; files: number },
+    groups?: readonly string[],
   ): Promise<void> {
     const now = this.now();
     await this.store.quotas.update('user', user, (current) => {
@@ -133,6 +142,7 @@ export class QuotaService {
       return {
         state: {
           ...current,
+          ...(groups ? { groups: [...groups].sort() } : {}),
           usage,
           scannedAt: now.toISOString(),
           softSince: isoSoftSince(evaluation.softSince),
@@ -146,12 +156,16 @@ export class QuotaService {
   /**
    * Reserves `bytes` for an upload if it fits the remaining quota and the
    * grace state, atomically (see QuotaRepository.update); else a 507 problem
-   * saying what to do.
+   * saying what to do. `measured` is the usage now when the caller has a
+   * current one (the live view): it replaces the stored usage in the
+   * decision, while the open reservations still come from the store, so
+   * concurrent grants (in any process) never add up past the limit.
    */
   async reserve(
     user: string,
     limits: QuotaLimits,
     request: { path: string; bytes: number; target: QuotaReservation['target'] },
+    measured?: { bytes: number; files: number },
   ): Promise<QuotaReservation> {
     const now = this.now();
     const reservation: QuotaReservation = {
@@ -169,7 +183,7 @@ export class QuotaService {
       if (live.length >= MAX_ACTIVE_RESERVATIONS) return { state: null, result: 'too-many' as const };
       const decision = decideGrant(
         limits,
-        current.usage,
+        measured ?? current.usage,
         reserved(live),
         softSinceOf(current),
         { bytes: request.bytes, files: 1 },

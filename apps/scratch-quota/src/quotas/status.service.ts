@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { requireRole, userNameProblem, InvalidError, type Principal, type QuotaState } from '@climcat/core';
+import { PurgeService } from '../purge/purge.service';
 import { StatusFileService } from '../report/status-file';
 import { scratchUser } from '../scratch-paths';
-import { UsageService, type UserUsage } from '../usage/usage.service';
+import { UsageService, type PurgeSummary, type UserUsage } from '../usage/usage.service';
 import { QuotaService, reservedOf, type EffectiveLimits } from './quota.service';
 
 export interface ScratchStatus {
@@ -31,25 +32,45 @@ export interface ScratchStatus {
 /** `/me` and rescans: usage, limits and state of one user's scratch space. */
 @Injectable()
 export class StatusService {
-  /** The groups each user last called with, so a refresh without a caller finds group quotas too. */
+  /** The groups each user last called this process with (the store keeps them for the others). */
   private readonly groupsSeen = new Map<string, readonly string[]>();
 
   constructor(
     private readonly quotas: QuotaService,
     private readonly usage: UsageService,
     private readonly statusFiles: StatusFileService,
+    private readonly purge: PurgeService,
   ) {
     quotas.onUsageChange((user) => this.refresh(user));
   }
 
+  /** The groups a user last called with: here, else in any process sharing the store. */
+  async groupsOf(user: string): Promise<readonly string[]> {
+    return this.groupsSeen.get(user) ?? (await this.quotas.storedGroups(user));
+  }
+
   /** The limits that apply to a user, with the groups they last called with. */
-  limitsOf(user: string): Promise<EffectiveLimits> {
-    return this.quotas.limitsFor(user, this.groupsSeen.get(user) ?? []);
+  async limitsOf(user: string): Promise<EffectiveLimits> {
+    return this.quotas.limitsFor(user, await this.groupsOf(user));
+  }
+
+  /**
+   * The purge summary of /me: the stored plan and exemptions over the idle
+   * files of the directory's last scan (what /me/purge-plan answers); a scan
+   * of the directory when this process has none. `known` only: undefined then.
+   */
+  async purgeSummary(user: string, known = false): Promise<PurgeSummary | undefined> {
+    const idle = this.usage.lastIdle(user);
+    const groups = await this.groupsOf(user);
+    if (idle) return this.purge.summary(user, idle, groups);
+    if (known) return undefined;
+    const plan = await this.purge.planFor(user);
+    return { files: plan.files.length, bytes: plan.bytes, next: plan.next?.toISOString() ?? null };
   }
 
   /** Re-evaluates a user's state (and so rewrites their status file) after a change made without /me. */
   async refresh(user: string): Promise<ScratchStatus> {
-    const groups = this.groupsSeen.get(user) ?? [];
+    const groups = await this.groupsOf(user);
     const effective = await this.limitsOf(user);
     // The live view, as /me records it: a settled upload's delta counts file bytes only, while the
     // directories it created hold blocks too.
@@ -64,7 +85,7 @@ export class StatusService {
     const effective = await this.quotas.limitsFor(user, caller.groups);
     // The live view: changes seen up to now are applied, no rescan.
     const measured = await this.usage.current(user, caller.groups);
-    await this.record(user, effective, measured);
+    await this.record(user, effective, measured, caller.groups);
     return this.status(user, effective, measured);
   }
 
@@ -79,13 +100,24 @@ export class StatusService {
       user = target;
     }
     const effective = await this.quotas.limitsFor(user, user === self ? caller.groups : []);
-    const measured = await this.usage.scan(user, user === self ? caller.groups : undefined);
-    await this.record(user, effective, measured);
+    const groups = user === self ? caller.groups : undefined;
+    const measured = await this.usage.scan(user, groups);
+    await this.record(user, effective, measured, groups);
     return this.status(user, effective, measured);
   }
 
-  private async record(user: string, effective: EffectiveLimits, measured: UserUsage): Promise<void> {
-    await this.quotas.recordScan(user, effective.limits, { bytes: measured.bytes, files: measured.files });
+  private async record(
+    user: string,
+    effective: EffectiveLimits,
+    measured: UserUsage,
+    groups?: readonly string[],
+  ): Promise<void> {
+    await this.quotas.recordScan(
+      user,
+      effective.limits,
+      { bytes: measured.bytes, files: measured.files },
+      groups,
+    );
   }
 
   private async status(
@@ -112,7 +144,7 @@ export class StatusService {
       state: evaluation.state,
       ...(evaluation.graceUntil ? { graceUntil: evaluation.graceUntil.toISOString() } : {}),
       ...(state.scannedAt ? { scannedAt: state.scannedAt } : {}),
-      purge: measured.purge,
+      purge: (await this.purgeSummary(user)) as PurgeSummary,
       largest,
       unreadable: measured.problems,
     };

@@ -74,6 +74,28 @@ export class ReportPurgeDto {
   bytes!: number;
 }
 
+export class ReportGroupQuotaDto {
+  softBytes?: number;
+  hardBytes?: number;
+  softFiles?: number;
+  hardFiles?: number;
+  graceSeconds?: number;
+  reason!: string;
+}
+
+export class ReportGroupDto {
+  group!: string;
+  /** Users whose last call named the group (any process sharing the store). */
+  members!: number;
+  /** The members' usage, summed. */
+  bytes!: number;
+  files!: number;
+  /** Absent: no quota set for the group. */
+  quota?: ReportGroupQuotaDto;
+  /** Members whose limits come from this group's quota (they have none of their own). */
+  limiting!: number;
+}
+
 export class ReportGrowthDto {
   @ApiProperty({ enum: ['standard', 'derived', 'scratch'] })
   kind!: string;
@@ -96,6 +118,8 @@ export class ScratchReportDto {
   /** Over a soft limit: in grace (soft-exceeded) or past it (grace-expired). */
   overSoft!: ReportUserDto[];
   overHard!: ReportUserDto[];
+  /** Every group with a quota or a member, by name. */
+  groups!: ReportGroupDto[];
   /** On purge plans, as of each directory's last walk in this process. */
   purge!: ReportPurgeDto;
   growth!: ReportGrowthDto[];

@@ -7,6 +7,7 @@ import {
   userNameProblem,
   type Principal,
   type QuotaLimits,
+  type QuotaRecord,
   type QuotaState,
   type Store,
 } from '@climcat/core';
@@ -28,14 +29,29 @@ export interface UserStanding {
   limits: QuotaLimits;
   limitsFrom: string;
   scannedAt?: string;
-  /** From this process's last walk of the directory (absent: not walked since start). */
+  /** The stored plan over this process's last walk of the directory (absent: not walked since start). */
   purge?: PurgeSummary;
+  /** The groups the user last called with (any process sharing the store). */
+  groups: readonly string[];
 }
 
 export interface ScratchSnapshot {
   at: Date;
   users: UserStanding[];
+  /** Every group with a quota or a member (as the store keeps users' groups), by name. */
+  groups: GroupStanding[];
   capacity: CapacityReport;
+}
+
+/** One group: its quota (absent: none set) and its members' usage. */
+export interface GroupStanding {
+  group: string;
+  members: string[];
+  bytes: number;
+  files: number;
+  quota?: Partial<QuotaLimits> & { reason: string };
+  /** Members whose limits come from this group's quota. */
+  limiting: number;
 }
 
 const STATES: readonly QuotaState[] = ['ok', 'soft-exceeded', 'grace-expired', 'hard-exceeded'];
@@ -59,15 +75,16 @@ export class ReportService {
 
   async snapshot(): Promise<ScratchSnapshot> {
     const at = this.quotas.now();
-    const [states, capacity] = await Promise.all([
+    const [states, capacity, groupQuotas] = await Promise.all([
       this.store.quotas.listStates('user'),
       this.capacity.report(),
+      this.store.quotas.listQuotas('group'),
     ]);
     const users = await Promise.all(
       states.map(async (s): Promise<UserStanding> => {
         const effective = await this.status.limitsOf(s.name);
         const evaluation = evaluateQuota(effective.limits, s.usage, softSinceOf(s), at);
-        const purge = this.usage.lastPurgeSummary(s.name);
+        const purge = await this.status.purgeSummary(s.name, true);
         return {
           user: s.name,
           bytes: s.usage.bytes,
@@ -80,10 +97,11 @@ export class ReportService {
           limitsFrom: effective.source,
           ...(s.scannedAt ? { scannedAt: s.scannedAt } : {}),
           ...(purge ? { purge } : {}),
+          groups: await this.status.groupsOf(s.name),
         };
       }),
     );
-    return { at, users, capacity };
+    return { at, users, groups: groupStandings(users, groupQuotas), capacity };
   }
 
   async report(caller: Principal, top: number) {
@@ -125,6 +143,7 @@ export class ReportService {
       })),
       overSoft: byBytes.filter((u) => u.state === 'soft-exceeded' || u.state === 'grace-expired').map(brief),
       overHard: byBytes.filter((u) => u.state === 'hard-exceeded').map(brief),
+      groups: snap.groups.map((g) => ({ ...g, members: g.members.length })),
       purge: {
         users: purged.length,
         files: purged.reduce((n, u) => n + u.purge!.files, 0),
@@ -199,4 +218,31 @@ export class ReportService {
       generatedAt: this.quotas.now().toISOString(),
     });
   }
+}
+
+/** Groups with a quota or a member, with the members' summed usage. */
+function groupStandings(users: readonly UserStanding[], quotas: readonly QuotaRecord[]): GroupStanding[] {
+  const groups = new Map<string, GroupStanding>();
+  const entry = (group: string) => {
+    let g = groups.get(group);
+    if (!g) groups.set(group, (g = { group, members: [], bytes: 0, files: 0, limiting: 0 }));
+    return g;
+  };
+  for (const q of quotas) {
+    const limits = Object.fromEntries(
+      (['softBytes', 'hardBytes', 'softFiles', 'hardFiles', 'graceSeconds'] as const)
+        .filter((k) => q[k] !== undefined)
+        .map((k) => [k, q[k]]),
+    ) as Partial<QuotaLimits>;
+    entry(q.name).quota = { ...limits, reason: q.reason };
+  }
+  for (const u of users)
+    for (const name of u.groups) {
+      const g = entry(name);
+      g.members.push(u.user);
+      g.bytes += u.bytes;
+      g.files += u.files;
+      if (u.limitsFrom === `group ${name}`) g.limiting++;
+    }
+  return [...groups.values()].sort((a, b) => a.group.localeCompare(b.group));
 }

@@ -55,7 +55,12 @@ export class UploadService {
     const { limits } = await this.quotas.limitsFor(user, caller.groups);
     const bucket = this.config.s3?.bucket;
     const target = bucket ? 's3' : 'posix';
-    const reservation = await this.quotas.reserve(user, limits, { path, bytes: size, target });
+    const reservation = await this.quotas.reserve(
+      user,
+      limits,
+      { path, bytes: size, target },
+      await this.usage.liveUsage(user),
+    );
     const base = `${this.config.publicUrl}/scratch/v1`;
     const grant: UploadGrant = {
       id: reservation.id,
@@ -154,7 +159,12 @@ export class UploadService {
           [{ field: 'header.content-length', message: `exceeds the grant of ${reservation.bytes} bytes` }],
         );
     } else {
-      reservation = await this.quotas.reserve(user, limits, { path, bytes: declared, target: 'posix' });
+      reservation = await this.quotas.reserve(
+        user,
+        limits,
+        { path, bytes: declared, target: 'posix' },
+        await this.usage.liveUsage(user),
+      );
     }
     const allowed = declared;
     const home = await realpath(await this.usage.userDirectory(user));

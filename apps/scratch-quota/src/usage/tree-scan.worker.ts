@@ -8,17 +8,10 @@ import { isUtf8 } from 'node:buffer';
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { isServiceFile } from '../service-files';
 import type { DirectoryListing, ListRequest, ScanPath } from './tree-scan.protocol';
 
 const SLASH = Buffer.from('/');
-
-/**
- * The service's own status file (and its temporary copies) at the top of a
- * user directory: not the user's usage, never on their purge plan. Only
- * small regular files qualify, so the name cannot hide data from the quota.
- */
-const SERVICE_FILE = /^\.climcat-quota\.json(\.[0-9a-f]{16}\.tmp)?$/;
-const SERVICE_FILE_MAX_BYTES = 64 * 1024;
 
 function join(base: ScanPath, name: string | Buffer): ScanPath {
   if (typeof base === 'string' && typeof name === 'string') return base ? `${base}/${name}` : name;
@@ -26,7 +19,7 @@ function join(base: ScanPath, name: string | Buffer): ScanPath {
   return base.length ? Buffer.concat([parts[0]!, SLASH, parts[1]!]) : parts[1]!;
 }
 
-/** Whether `request.dir` is a user directory, where the service writes its status file. */
+/** Whether `request.dir` is a user directory, where the service writes its status file and purge marker. */
 function inUserDirectory(request: ListRequest): boolean {
   if (!request.serviceRoot) return request.dir === '';
   if (typeof request.dir !== 'string') return false;
@@ -58,6 +51,7 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     ...(request.idle ? { idle: [] } : {}),
   };
   const idle = request.idle;
+  const userDirectory = inUserDirectory(request);
   const here = absolute(request.root, request.dir);
   try {
     out.bytes += lstatSync(here).blocks * 512;
@@ -87,14 +81,7 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     }
     try {
       const st = lstatSync(absolute(request.root, rel));
-      if (
-        typeof name === 'string' &&
-        SERVICE_FILE.test(name) &&
-        inUserDirectory(request) &&
-        st.isFile() &&
-        st.size <= SERVICE_FILE_MAX_BYTES
-      )
-        continue;
+      if (userDirectory && typeof name === 'string' && st.isFile() && isServiceFile(name, st.size)) continue;
       if (idle && st.isFile()) {
         const lastUse = idle.noatime ? st.mtimeMs : Math.max(st.atimeMs, st.mtimeMs);
         if (lastUse < idle.beforeMs)

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
-import { idleCriterion, planFromIdle, planPurge, type PurgePlan } from '../purge/purge-planner';
+import { idleCriterion } from '../purge/purge-planner';
 import {
   displayPath,
   largestDirectories,
@@ -44,8 +44,6 @@ export interface UserUsage {
   bytes: number;
   files: number;
   largest: { path: string; bytes: number }[];
-  /** What the fair-use purge plan holds for the directory (POSIX only), as of the last scan of it. */
-  purge: PurgeSummary;
   /** Entries of the directory that could not be read (printable path relative to it, and why). */
   problems: { path: string; reason: string }[];
 }
@@ -88,7 +86,12 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
   readonly tree: UsageTree;
   private ready: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly purgeSummaries = new Map<string, PurgeSummary>();
+  /**
+   * Idle files of each user directory (paths relative to it) as of its last
+   * scan: the purge summary of /me is the stored plan over these (the live
+   * view sees writes, not reads, so it cannot keep them current itself).
+   */
+  private readonly idleByUser = new Map<string, IdleFile[]>();
   /** Objects under each user's S3 prefix: key → size, from the last listing plus events since. */
   private readonly s3Objects = new Map<string, Map<string, number>>();
   private readonly s3Listings = new Map<string, Promise<void>>();
@@ -169,7 +172,9 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     if (groups) this.groupsOf.set(user, [...groups]);
     await this.ready;
     await this.userDirectory(user);
-    if (!this.tree.live || !this.tree.has(user)) return this.scan(user);
+    // A directory this process has not scanned yet (new since the last full scan) is scanned once, for
+    // its idle files (the purge summary); after that the live view answers.
+    if (!this.tree.live || !this.tree.has(user) || !this.idleByUser.has(user)) return this.scan(user);
     await this.tree.settled();
     await this.s3Listed(user);
     const usage = this.usageOf(user);
@@ -181,18 +186,24 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     return this.tree.has(user) ? this.largestOf(user) : undefined;
   }
 
-  lastPurgeSummary(user: string): PurgeSummary | undefined {
-    return this.purgeSummaries.get(user);
+  /**
+   * A user's usage from the live view when it is current (watching, holding
+   * the directory, changes seen up to now applied), S3 prefix included;
+   * undefined otherwise (the caller decides on the stored usage).
+   */
+  async liveUsage(user: string): Promise<{ bytes: number; files: number } | undefined> {
+    await this.ready;
+    if (!this.tree.live || !this.tree.has(user)) return undefined;
+    await this.tree.settled();
+    if (!this.tree.live) return undefined;
+    await this.s3Listed(user);
+    const { bytes, files } = this.usageOf(user);
+    return { bytes, files };
   }
 
-  /**
-   * The user's purge plan now, from a fresh walk. Plans are not stored yet,
-   * so every file's notice counts from now: nothing becomes due without a
-   * full notice period on the plan.
-   */
-  async purgePlan(user: string): Promise<PurgePlan> {
-    const dir = await this.userDirectory(user);
-    return planPurge(this.scanner, dir, this.config.scratch.purge, () => undefined, this.clock.now());
+  /** Idle files of a user's directory (relative paths) from its last scan; undefined when not scanned here. */
+  lastIdle(user: string): readonly IdleFile[] | undefined {
+    return this.idleByUser.get(user);
   }
 
   /**
@@ -217,7 +228,7 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     const known = this.tree.has(user);
     const policy = this.config.scratch.purge;
     const result = await this.tree.reconcile(now, { prefix: user, idle: idleCriterion(policy, now) });
-    this.setPurgeSummary(user, result.scan.idle);
+    this.setIdle(user, result.scan.idle);
     // A live view that held the directory and disagrees: drift (a directory new to it is not).
     if (known && result.beforeByTop.has(user) && this.tree.live) await this.recordDrift(result, now, [user]);
     await this.listS3(user);
@@ -246,7 +257,7 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
       idleByUser.set(user, [...(idleByUser.get(user) ?? []), f]);
     }
     const users = this.users();
-    for (const user of users) this.setPurgeSummary(user, idleByUser.get(user) ?? []);
+    for (const user of users) this.setIdle(user, idleByUser.get(user) ?? []);
     // The first scan builds the view: nothing to have drifted from.
     const drift = this.scanned
       ? await this.recordDrift(result, now, [...new Set([...result.beforeByTop.keys(), ...users])])
@@ -310,13 +321,16 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     return [...this.tree.usageByTop().keys()].filter((name) => !userNameProblem(name));
   }
 
-  private setPurgeSummary(user: string, idle: readonly IdleFile[]): void {
-    const plan = planFromIdle(idle, this.config.scratch.purge, () => undefined, this.clock.now());
-    this.purgeSummaries.set(user, {
-      files: plan.files.length,
-      bytes: plan.bytes,
-      next: plan.next?.toISOString() ?? null,
-    });
+  /** Keeps a user's idle files from a scan that started at SCRATCH_ROOT (paths `<user>/…`), relative to their directory. */
+  private setIdle(user: string, idle: readonly IdleFile[]): void {
+    const strip = Buffer.byteLength(user) + 1;
+    this.idleByUser.set(
+      user,
+      idle.map((f) => ({
+        ...f,
+        path: typeof f.path === 'string' ? f.path.slice(user.length + 1) : f.path.subarray(strip),
+      })),
+    );
   }
 
   private usageOf(user: string): UserUsage {
@@ -341,7 +355,6 @@ export class UsageService implements OnModuleInit, OnModuleDestroy, OnApplicatio
       bytes,
       files,
       largest: largest.slice(0, 10),
-      purge: this.purgeSummaries.get(user) ?? { files: 0, bytes: 0, next: null },
       problems,
     };
   }

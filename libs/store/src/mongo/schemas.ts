@@ -313,6 +313,7 @@ export const quotaStateSchema = new Schema<QuotaUsageStateDocument>(
       ],
       default: undefined,
     },
+    groups: { type: [String], default: undefined },
     revision: { type: Number, required: true },
   },
   topLevel(COLLECTIONS.quotaState),
