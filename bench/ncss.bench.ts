@@ -24,7 +24,8 @@
  *
  * Knobs: BENCH_NCSS_MB (single file size, default 320), BENCH_NCSS_REPS (default 3),
  * BENCH_NCSS_AGG_FILES (default 30), BENCH_NCSS_AGG_RECORDS (records per member file, default 720:
- * 30 × 720 × 84 × 144 floats ≈ 1.05 GB, the size of the RSS figure's answer).
+ * 30 × 720 × 84 × 144 floats ≈ 1.05 GB, the size of the RSS figure's answer),
+ * BENCH_NCSS_ONLY=region (only the single-file region figure: no aggregation files written).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -46,6 +47,7 @@ const MB = Number(process.argv[2] ?? process.env.BENCH_NCSS_MB ?? 320);
 const REPS = Number(process.env.BENCH_NCSS_REPS ?? 3);
 const AGG_FILES = Number(process.env.BENCH_NCSS_AGG_FILES ?? 30);
 const AGG_RECORDS = Number(process.env.BENCH_NCSS_AGG_RECORDS ?? 720);
+const REGION_ONLY = process.env.BENCH_NCSS_ONLY === 'region';
 const KEY = 'bench-admin-key-0123456789';
 
 interface Grid {
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
   t = performance.now();
   // Whole years per file name (the default 720 records are 2 years of 360 days).
   const years = Math.max(1, Math.ceil(AGG_RECORDS / 360));
-  for (let k = 0; k < AGG_FILES; k++) {
+  for (let k = 0; k < (REGION_ONLY ? 0 : AGG_FILES); k++) {
     const from = 1850 + k * years;
     const file = join(data, drs('r2i1p1', from, from + years - 1));
     await writeTas(file, AGG, AGG_RECORDS, k * AGG_RECORDS);
@@ -180,9 +182,10 @@ async function main(): Promise<void> {
   }
   const aggBytes = members.reduce((a, f) => a + statSync(f).size, 0);
   const aggTimes = AGG_FILES * AGG_RECORDS;
-  process.stdout.write(
-    `wrote ${AGG_FILES} files, ${fmt(aggBytes / 1e6, 0)} MB, tas(${aggTimes}, ${AGG.lat}, ${AGG.lon}) in ${fmt((performance.now() - t) / 1000)} s\n`,
-  );
+  if (!REGION_ONLY)
+    process.stdout.write(
+      `wrote ${AGG_FILES} files, ${fmt(aggBytes / 1e6, 0)} MB, tas(${aggTimes}, ${AGG.lat}, ${AGG.lon}) in ${fmt((performance.now() - t) / 1000)} s\n`,
+    );
 
   const config = loadConfig('standalone', {
     STATE_DIR: state,
@@ -206,34 +209,127 @@ async function main(): Promise<void> {
   const app = await createApp(config, modules);
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-  const list = (await (
-    await fetch(`${base}/api/v1/datasets?limit=10`, { headers: { Authorization: `Bearer ${KEY}` } })
-  ).json()) as { items: { id: string }[] };
-  const aggId = list.items.find((d) => d.id.includes('.r2i1p1.'))?.id;
-  if (!aggId) throw new Error(`no r2i1p1 dataset in ${JSON.stringify(list.items.map((d) => d.id))}`);
   const rows: Row[] = [];
   const row = (figure: string, value: number, unit: string, goal: string, met?: boolean) =>
     rows.push({ figure, value: `${fmt(value, 2)}${unit}`, goal, met });
 
-  // Aggregation .dds: cold first (before anything touched its files through the app), then warm.
-  const dap = `${base}/thredds/dodsC/datasets/${encodeURIComponent(aggId)}`;
-  const ddsSec = async () => (await curl(`${dap}.dds`)).seconds;
-  const ddsCold = await ddsSec();
-  const warm: number[] = [];
-  for (let i = 0; i < 5 + 20; i++) {
-    const s = await ddsSec();
-    if (i >= 5) warm.push(s);
-  }
-  const ddsWarm = median(warm);
-  const ddsText = readFileSync(
-    (await curl(`${dap}.dds`, join(work, 'agg.dds')), join(work, 'agg.dds')),
-    'utf8',
-  );
-  if (!ddsText.includes(`tas[time = ${aggTimes}]`))
-    throw new Error(`unexpected DDS: ${ddsText.slice(0, 400)}`);
-  process.stdout.write(
-    `aggregation .dds (${AGG_FILES} files, curl): cold ${fmt(ddsCold * 1000, 1)} ms, warm p50 ${fmt(ddsWarm * 1000, 1)} ms\n`,
-  );
+  // The aggregation figures (skipped with BENCH_NCSS_ONLY=region); .dds cold must come first.
+  const aggregation = async () => {
+    const list = (await (
+      await fetch(`${base}/api/v1/datasets?limit=10`, { headers: { Authorization: `Bearer ${KEY}` } })
+    ).json()) as { items: { id: string }[] };
+    const aggId = list.items.find((d) => d.id.includes('.r2i1p1.'))?.id;
+    if (!aggId) throw new Error(`no r2i1p1 dataset in ${JSON.stringify(list.items.map((d) => d.id))}`);
+    // Aggregation .dds: cold first (before anything touched its files through the app), then warm.
+    const dap = `${base}/thredds/dodsC/datasets/${encodeURIComponent(aggId)}`;
+    const ddsSec = async () => (await curl(`${dap}.dds`)).seconds;
+    const ddsCold = await ddsSec();
+    const warm: number[] = [];
+    for (let i = 0; i < 5 + 20; i++) {
+      const s = await ddsSec();
+      if (i >= 5) warm.push(s);
+    }
+    const ddsWarm = median(warm);
+    const ddsText = readFileSync(
+      (await curl(`${dap}.dds`, join(work, 'agg.dds')), join(work, 'agg.dds')),
+      'utf8',
+    );
+    if (!ddsText.includes(`tas[time = ${aggTimes}]`))
+      throw new Error(`unexpected DDS: ${ddsText.slice(0, 400)}`);
+    process.stdout.write(
+      `aggregation .dds (${AGG_FILES} files, curl): cold ${fmt(ddsCold * 1000, 1)} ms, warm p50 ${fmt(ddsWarm * 1000, 1)} ms\n`,
+    );
+    return { aggId, dap, ddsCold, ddsWarm };
+  };
+  const aggregationRest = async ({
+    aggId,
+    dap,
+    ddsCold,
+    ddsWarm,
+  }: Awaited<ReturnType<typeof aggregation>>) => {
+    // One point across all files: NCSS point (csv, netcdf), OPeNDAP hyperslab; vs ncrcat + ncks.
+    const lat = latOf(AGG, POINT.j);
+    const lon = lonOf(AGG, POINT.i);
+    const ncssPoint = `${base}/thredds/ncss/grid/datasets/${encodeURIComponent(aggId)}?var=tas&latitude=${lat}&longitude=${lon}`;
+    const hyperslab = `${dap}.dods?tas[0:1:${aggTimes - 1}][${POINT.j}][${POINT.i}]`;
+    const localSeries = () =>
+      nco('ncrcat', [...members, 'all.nc'], work) +
+      nco('ncks', ['-d', `lat,${POINT.j}`, '-d', `lon,${POINT.i}`, 'all.nc', 'point-ncks.nc'], work);
+    const [csvSec, ncoSec] = await alternate(
+      async () => (await curl(`${ncssPoint}&accept=csv`, join(work, 'point.csv'))).seconds,
+      localSeries,
+    );
+    const csvLines = readFileSync(join(work, 'point.csv'), 'utf8').trim().split('\n').length;
+    if (csvLines !== aggTimes + 1) throw new Error(`point CSV has ${csvLines} lines, not ${aggTimes + 1}`);
+    const [pointNcSec, ncoSec2] = await alternate(
+      async () => (await curl(`${ncssPoint}&accept=netcdf`, join(work, 'point-ncss.nc'))).seconds,
+      localSeries,
+    );
+    same('point', dims(join(work, 'point-ncss.nc')), dims(join(work, 'point-ncks.nc')));
+    const [dodsSec, ncoSec3] = await alternate(async () => (await curl(hyperslab)).seconds, localSeries);
+    rmSync(join(work, 'all.nc'), { force: true });
+    const [dodsSec2, ncrcatHyperSec] = await alternate(
+      async () => (await curl(hyperslab)).seconds,
+      () =>
+        nco(
+          'ncrcat',
+          ['-d', `lat,${POINT.j},${POINT.j}`, '-d', `lon,${POINT.i},${POINT.i}`, ...members, 'p.nc'],
+          work,
+        ),
+    );
+    process.stdout.write(
+      `point series (${aggTimes} times, ${AGG_FILES} files): NCSS csv ${fmt(csvSec, 2)} s, NCSS netcdf ${fmt(pointNcSec, 2)} s, ` +
+        `.dods hyperslab ${fmt(dodsSec, 2)} s / ${fmt(dodsSec2, 2)} s; ncrcat + ncks ${fmt(ncoSec, 2)} / ${fmt(ncoSec2, 2)} / ${fmt(ncoSec3, 2)} s; ` +
+        `ncrcat -d (one step) ${fmt(ncrcatHyperSec, 2)} s\n`,
+    );
+
+    // RSS while one NCSS answer of the whole aggregation is written (~1 GB), client curl to /dev/null.
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 200));
+    const idleRss = process.memoryUsage().rss / 1e6;
+    let maxRss = idleRss;
+    const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss / 1e6)), 50);
+    const whole = await curl(
+      `${base}/thredds/ncss/grid/datasets/${encodeURIComponent(aggId)}?var=tas&accept=netcdf`,
+    );
+    clearInterval(sampler);
+    maxRss = Math.max(maxRss, process.memoryUsage().rss / 1e6);
+    process.stdout.write(
+      `NCSS whole aggregation: ${fmt(whole.bytes / 1e9, 2)} GB in ${fmt(whole.seconds, 1)} s (${fmt(whole.bytes / whole.seconds / 1e6, 0)} MB/s); RSS idle ${fmt(idleRss, 0)} MB, max ${fmt(maxRss, 0)} MB\n`,
+    );
+
+    row(`aggregation .dds cold / warm p50 (${AGG_FILES} files)`, ddsCold / ddsWarm, '×', '—');
+    row(
+      'point series NCSS csv vs ncrcat + ncks (speed-up)',
+      ncoSec / csvSec,
+      '×',
+      '≥ 2',
+      ncoSec / csvSec >= 2,
+    );
+    row(
+      'point series NCSS netcdf vs ncrcat + ncks (speed-up)',
+      ncoSec2 / pointNcSec,
+      '×',
+      '≥ 2',
+      ncoSec2 / pointNcSec >= 2,
+    );
+    row(
+      'point series .dods hyperslab vs ncrcat + ncks (speed-up)',
+      ncoSec3 / dodsSec,
+      '×',
+      '≥ 2',
+      ncoSec3 / dodsSec >= 2,
+    );
+    row('point series .dods hyperslab vs ncrcat -d one step (context)', ncrcatHyperSec / dodsSec2, '×', '—');
+    row(
+      `RSS writing one ${fmt(whole.bytes / 1e9, 2)} GB NCSS answer − idle (${fmt(idleRss, 0)} MB)`,
+      maxRss - idleRss,
+      ' MB',
+      '< 128 MB',
+      maxRss - idleRss < 128,
+    );
+  };
+  const dds = REGION_ONLY ? undefined : await aggregation();
 
   // NCSS 10% region × all times vs ncks -d.
   const north = latOf(BIG, REGION.lat[1]);
@@ -265,57 +361,6 @@ async function main(): Promise<void> {
   );
   rmSync(join(work, 'region-ncks.nc'));
 
-  // One point across all files: NCSS point (csv, netcdf), OPeNDAP hyperslab; vs ncrcat + ncks.
-  const lat = latOf(AGG, POINT.j);
-  const lon = lonOf(AGG, POINT.i);
-  const ncssPoint = `${base}/thredds/ncss/grid/datasets/${encodeURIComponent(aggId)}?var=tas&latitude=${lat}&longitude=${lon}`;
-  const hyperslab = `${dap}.dods?tas[0:1:${aggTimes - 1}][${POINT.j}][${POINT.i}]`;
-  const localSeries = () =>
-    nco('ncrcat', [...members, 'all.nc'], work) +
-    nco('ncks', ['-d', `lat,${POINT.j}`, '-d', `lon,${POINT.i}`, 'all.nc', 'point-ncks.nc'], work);
-  const [csvSec, ncoSec] = await alternate(
-    async () => (await curl(`${ncssPoint}&accept=csv`, join(work, 'point.csv'))).seconds,
-    localSeries,
-  );
-  const csvLines = readFileSync(join(work, 'point.csv'), 'utf8').trim().split('\n').length;
-  if (csvLines !== aggTimes + 1) throw new Error(`point CSV has ${csvLines} lines, not ${aggTimes + 1}`);
-  const [pointNcSec, ncoSec2] = await alternate(
-    async () => (await curl(`${ncssPoint}&accept=netcdf`, join(work, 'point-ncss.nc'))).seconds,
-    localSeries,
-  );
-  same('point', dims(join(work, 'point-ncss.nc')), dims(join(work, 'point-ncks.nc')));
-  const [dodsSec, ncoSec3] = await alternate(async () => (await curl(hyperslab)).seconds, localSeries);
-  rmSync(join(work, 'all.nc'), { force: true });
-  const [dodsSec2, ncrcatHyperSec] = await alternate(
-    async () => (await curl(hyperslab)).seconds,
-    () =>
-      nco(
-        'ncrcat',
-        ['-d', `lat,${POINT.j},${POINT.j}`, '-d', `lon,${POINT.i},${POINT.i}`, ...members, 'p.nc'],
-        work,
-      ),
-  );
-  process.stdout.write(
-    `point series (${aggTimes} times, ${AGG_FILES} files): NCSS csv ${fmt(csvSec, 2)} s, NCSS netcdf ${fmt(pointNcSec, 2)} s, ` +
-      `.dods hyperslab ${fmt(dodsSec, 2)} s / ${fmt(dodsSec2, 2)} s; ncrcat + ncks ${fmt(ncoSec, 2)} / ${fmt(ncoSec2, 2)} / ${fmt(ncoSec3, 2)} s; ` +
-      `ncrcat -d (one step) ${fmt(ncrcatHyperSec, 2)} s\n`,
-  );
-
-  // RSS while one NCSS answer of the whole aggregation is written (~1 GB), client curl to /dev/null.
-  (globalThis as { gc?: () => void }).gc?.();
-  await new Promise((r) => setTimeout(r, 200));
-  const idleRss = process.memoryUsage().rss / 1e6;
-  let maxRss = idleRss;
-  const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss / 1e6)), 50);
-  const whole = await curl(
-    `${base}/thredds/ncss/grid/datasets/${encodeURIComponent(aggId)}?var=tas&accept=netcdf`,
-  );
-  clearInterval(sampler);
-  maxRss = Math.max(maxRss, process.memoryUsage().rss / 1e6);
-  process.stdout.write(
-    `NCSS whole aggregation: ${fmt(whole.bytes / 1e9, 2)} GB in ${fmt(whole.seconds, 1)} s (${fmt(whole.bytes / whole.seconds / 1e6, 0)} MB/s); RSS idle ${fmt(idleRss, 0)} MB, max ${fmt(maxRss, 0)} MB\n`,
-  );
-
   row(
     'NCSS 10% region × all times vs ncks -d (speed-up)',
     ncksRegionSec / regionSec,
@@ -323,30 +368,7 @@ async function main(): Promise<void> {
     '≥ 1.5',
     ncksRegionSec / regionSec >= 1.5,
   );
-  row(`aggregation .dds cold / warm p50 (${AGG_FILES} files)`, ddsCold / ddsWarm, '×', '—');
-  row('point series NCSS csv vs ncrcat + ncks (speed-up)', ncoSec / csvSec, '×', '≥ 2', ncoSec / csvSec >= 2);
-  row(
-    'point series NCSS netcdf vs ncrcat + ncks (speed-up)',
-    ncoSec2 / pointNcSec,
-    '×',
-    '≥ 2',
-    ncoSec2 / pointNcSec >= 2,
-  );
-  row(
-    'point series .dods hyperslab vs ncrcat + ncks (speed-up)',
-    ncoSec3 / dodsSec,
-    '×',
-    '≥ 2',
-    ncoSec3 / dodsSec >= 2,
-  );
-  row('point series .dods hyperslab vs ncrcat -d one step (context)', ncrcatHyperSec / dodsSec2, '×', '—');
-  row(
-    `RSS writing one ${fmt(whole.bytes / 1e9, 2)} GB NCSS answer − idle (${fmt(idleRss, 0)} MB)`,
-    maxRss - idleRss,
-    ' MB',
-    '< 128 MB',
-    maxRss - idleRss < 128,
-  );
+  if (dds) await aggregationRest(dds);
 
   await app.close();
   const load1 = loadavg();
@@ -356,7 +378,9 @@ async function main(): Promise<void> {
       '',
       `ncss bench: NetCDF-3 ${fmt(statSync(big).size / 1e6, 0)} MB single file; aggregation ${AGG_FILES} files, ${fmt(aggBytes / 1e6, 0)} MB; ` +
         `curl client; ${REPS} reps (median); load average ${load0.map((l) => fmt(l, 2)).join(' ')} at start, ${load1.map((l) => fmt(l, 2)).join(' ')} at end`,
-      `  .dds cold ${fmt(ddsCold * 1000, 1)} ms, warm p50 ${fmt(ddsWarm * 1000, 1)} ms`,
+      ...(dds
+        ? [`  .dds cold ${fmt(dds.ddsCold * 1000, 1)} ms, warm p50 ${fmt(dds.ddsWarm * 1000, 1)} ms`]
+        : []),
       ...rows.map(
         (r) =>
           `  ${r.figure.padEnd(w)}  ${r.value.padStart(10)}  goal ${r.goal.padEnd(8)}  ${r.met === undefined ? '' : r.met ? 'met' : 'NOT met'}`,

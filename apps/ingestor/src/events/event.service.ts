@@ -8,6 +8,7 @@ import {
 import { InvalidError, NotFoundError, UnauthorizedError, type FieldProblem } from '@climcat/core';
 import {
   APP_CONFIG,
+  DatasetAggregationService,
   isScratchObjectKey,
   QUEUE_FACTORY,
   SCRATCH_OBJECT_EVENT_QUEUE,
@@ -62,6 +63,7 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(QUEUE_FACTORY) queues: QueueFactory,
     private readonly storage: StorageService,
     private readonly files: FileIngestService,
+    private readonly aggregations: DatasetAggregationService,
   ) {
     this.queue = queues.create<ObjectEventJob>(EVENT_QUEUE);
     this.scratch = queues.create<ScratchObjectEvent>(SCRATCH_OBJECT_EVENT_QUEUE);
@@ -144,9 +146,14 @@ export class EventService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!current) {
       // The dataset's totals are refreshed with the file write (and so below).
       const datasetId = await this.files.remove(location, actor);
+      if (datasetId) await this.aggregations.check([datasetId]);
       return { action: 'removed', datasetId };
     }
     const result = await this.files.ingest(job.root, current, actor);
+    // Its aggregation warnings (refusal, gaps, overlaps) in the catalog now, as after a scan.
+    await this.aggregations.check(
+      result.previousDatasetId ? [result.datasetId, result.previousDatasetId] : [result.datasetId],
+    );
     return { action: result.outcome, datasetId: result.datasetId };
   }
 

@@ -9,6 +9,7 @@ import {
 } from '@climcat/core';
 import {
   APP_CONFIG,
+  DatasetAggregationService,
   QUEUE_FACTORY,
   StorageService,
   safePath,
@@ -36,6 +37,7 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly storage: StorageService,
     private readonly files: FileIngestService,
     private readonly rules: DatasetRules,
+    private readonly aggregations: DatasetAggregationService,
   ) {
     this.queue = queues.create<RecordJob>(RECORD_QUEUE);
   }
@@ -94,6 +96,10 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
       if (!current) throw new InvalidError(`${job.root}/${job.path} does not exist`);
       // The file's dataset (and one it moved from) are refreshed with the file write.
       const result = await this.files.ingest(job.root, current, `record:${job.actor}`);
+      // Its aggregation warnings (refusal, gaps, overlaps) in the catalog now, as after a scan.
+      await this.aggregations.check(
+        result.previousDatasetId ? [result.datasetId, result.previousDatasetId] : [result.datasetId],
+      );
       return { datasetId: result.datasetId, files: 1 };
     }
     const { dataset, files = [] } = job.record;
@@ -101,6 +107,7 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
     // A known dataset takes the record's curated members; identity and aggregates stay.
     const { id } = await this.rules.createOrUpdate({ caller: job.subject, note: 'ingest record' }, dataset);
     const now = new Date().toISOString();
+    const touched = new Set([id]);
     for (const f of files) {
       const location = this.storage.locate(f.root, f.path);
       // A file already registered at this location keeps its stored id and createdAt.
@@ -119,8 +126,10 @@ export class RecordService implements OnApplicationBootstrap, OnModuleDestroy {
         updatedAt: now,
       };
       // Each file and its dataset's totals (and those of a dataset it moved from) in one write.
-      await this.rules.registerFile(file, `record:${job.actor}`);
+      const registered = await this.rules.registerFile(file, `record:${job.actor}`);
+      if (registered.previousDatasetId) touched.add(registered.previousDatasetId);
     }
+    await this.aggregations.check(touched);
     return { datasetId: id, files: files.length };
   }
 }

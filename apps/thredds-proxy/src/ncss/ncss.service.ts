@@ -66,10 +66,14 @@ export class NcssService {
     request: string,
     limit: { bytes: number; name: string },
   ): Promise<SubsetPlan> {
+    // h5wasm can write dimension scales netCDF-C reads (H5DSattach_scale), but an HDF5 file's
+    // layout is only known once written whole: no size before streaming, as NetCDF-3 has.
     if (q.accept === 'netcdf4')
       throw InvalidError.field(
         'query.accept',
-        'netcdf4 output is not supported by this server (it cannot write NetCDF-4 with dimension scales yet); use accept=netcdf for NetCDF-3',
+        "netcdf4 output is not supported by this server: a NetCDF-4 (HDF5) file's size is only known once it is written whole, " +
+          'so it could neither stream with a Content-Length nor be checked against THREDDS_BIN_LIMIT before writing; ' +
+          'use accept=netcdf (NetCDF-3, 64-bit offset past 2 GiB), which every netCDF-4 client reads too',
       );
     return planSubset(o.dataset, q, { request, limit });
   }

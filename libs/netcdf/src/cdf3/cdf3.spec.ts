@@ -832,3 +832,145 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
     expect(() => ds.readRawChunks('f', [0, 0, 0], [T + 1, 1, 1])).toThrow(SelectionError);
   });
 });
+
+describe('NetCDF-3 variables over 2^31 - 1 bytes (sparse 64-bit offset files)', () => {
+  const { execFileSync } = jest.requireActual<typeof import('node:child_process')>('node:child_process');
+  const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+
+  /** Writes the header and `values` (variable → [element index, value]) of a float-only schema; the rest are holes. */
+  function sparse(path: string, schema: Netcdf3Schema, values: Record<string, [number, number][]>): void {
+    const { header, layout } = planNetcdf3(schema);
+    const fd = fs.openSync(path, 'w');
+    try {
+      fs.writeSync(fd, header, 0, header.length, 0);
+      for (const [name, list] of Object.entries(values)) {
+        const v = layout.variables.find((x) => x.name === name)!;
+        for (const [index, value] of list) {
+          const b = Buffer.alloc(4);
+          b.writeFloatBE(value);
+          const at = v.record
+            ? v.begin +
+              Math.floor(index / (v.sliceBytes / 4)) * layout.recordBytes +
+              (index % (v.sliceBytes / 4)) * 4
+            : v.begin + index * 4;
+          fs.writeSync(fd, b, 0, 4, at);
+        }
+      }
+      fs.ftruncateSync(fd, layout.fileBytes);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** ncks's value of one element (the reference reader). */
+  const ncks = (path: string, name: string, dims: [string, number][]): number =>
+    Number(
+      execFileSync(
+        'ncks',
+        ['-H', '-C', '-s', '%.6g', '-v', name, ...dims.flatMap(([d, i]) => ['-d', `${d},${i}`]), path],
+        { encoding: 'utf8' },
+      ).trim(),
+    );
+
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'climcat-cdf3-big-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a last fixed variable of 4.4 GB, whose vsize is the 2^32 - 1 marker, at both ends', async () => {
+    const path = join(dir, 'fixed.nc');
+    const ny = 1100;
+    const nx = 1_000_000;
+    sparse(
+      path,
+      {
+        format: '64bit-offset',
+        dimensions: [
+          { name: 'y', length: ny },
+          { name: 'x', length: nx },
+        ],
+        variables: [
+          { name: 'small', type: 'float', dimensions: ['y'] },
+          { name: 'big', type: 'float', dimensions: ['y', 'x'] },
+        ],
+      },
+      {
+        small: [[ny - 1, 7]],
+        big: [
+          [0, 1.5],
+          [ny * nx - 1, 2.5],
+          [(ny - 1) * nx + 3, 3.5],
+        ],
+      },
+    );
+    const header = await readCdf3Header(await FileByteSource.open(path));
+    const big = header.variables.find((v) => v.name === 'big')!;
+    expect(big.vsize).toBe(0xffffffff);
+    expect(big.sliceBytes).toBe(ny * nx * 4);
+    const file = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    try {
+      expect(arr(await file.read('big', [0, 0], [1, 2]))).toEqual([1.5, 0]);
+      expect(arr(await file.read('big', [ny - 1, 0], [1, 5], [1, 1]))).toEqual([0, 0, 0, 3.5, 0]);
+      expect(arr(await file.read('big', [ny - 1, nx - 2], [1, 2]))).toEqual([0, 2.5]);
+      expect(arr(await file.read('small', [ny - 1], [1]))).toEqual([7]);
+    } finally {
+      await file.close();
+    }
+    // netCDF-C reads the same values from the file our writer's header describes.
+    expect(
+      ncks(path, 'big', [
+        ['y', ny - 1],
+        ['x', nx - 1],
+      ]),
+    ).toBe(2.5);
+    expect(
+      ncks(path, 'big', [
+        ['y', ny - 1],
+        ['x', 3],
+      ]),
+    ).toBe(3.5);
+  });
+
+  it('reads a record variable whose record is 2.2 GB (vsize between 2^31 and 2^32)', async () => {
+    const path = join(dir, 'record.nc');
+    const nx = 550_000_000;
+    sparse(
+      path,
+      {
+        format: '64bit-offset',
+        dimensions: [
+          { name: 'time', length: 0, unlimited: true },
+          { name: 'x', length: nx },
+        ],
+        variables: [{ name: 'wide', type: 'float', dimensions: ['time', 'x'] }],
+        numRecords: 2,
+      },
+      {
+        wide: [
+          [nx - 1, 4.5],
+          [nx, 5.5],
+          [2 * nx - 1, 6.5],
+        ],
+      },
+    );
+    const header = await readCdf3Header(await FileByteSource.open(path));
+    expect(header.variables[0]!.vsize).toBe(nx * 4);
+    expect(header.recordBytes).toBe(nx * 4);
+    const file = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    try {
+      expect(arr(await file.read('wide', [0, nx - 1], [2, 1]))).toEqual([4.5, 6.5]);
+      expect(arr(await file.read('wide', [1, 0], [1, 2]))).toEqual([5.5, 0]);
+    } finally {
+      await file.close();
+    }
+    expect(
+      ncks(path, 'wide', [
+        ['time', 1],
+        ['x', nx - 1],
+      ]),
+    ).toBe(6.5);
+  });
+});

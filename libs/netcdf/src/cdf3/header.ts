@@ -43,7 +43,7 @@ export interface Cdf3VariableLayout {
   attributes: NcAttribute[];
   /** Offset of the data (first record for record variables). */
   begin: number;
-  /** vsize as stored (unreliable for > 4 GiB variables; informative only). */
+  /** vsize as stored (2^32 - 1 for variables past 4 GiB in CDF-1/2; informative only). */
   vsize: number;
   record: boolean;
   /** Bytes of one record (record variables) or of the whole variable (unpadded). */
@@ -310,7 +310,10 @@ export function parseCdf3Header(bytes: Uint8Array, fileSize: number, path: strin
     }
     const attrs = attributes(c, `${f}.attributes`);
     const type = ncType(c, `${f}.type`);
-    const vsize = c.count(`${f}.vsize`);
+    // Unsigned in CDF-1/2: a variable past 2^31 - 1 bytes (the last fixed one, or a record
+    // slab) stores its size up to 2^32 - 2, or 2^32 - 1 as a marker past 4 GiB; its size comes
+    // from the shape either way (sliceBytes), as netCDF-C computes it.
+    const vsize = version === 5 ? c.u64(`${f}.vsize`) : c.u32(`${f}.vsize`);
     const beginAt = c.pos;
     const begin = c.offset(`${f}.begin`);
     const record = dimIds.length > 0 && dimIds[0] === recordDimId;

@@ -421,7 +421,7 @@ const FLUSH_BYTES = 1 << 20;
 export class Netcdf3Writer {
   private slot = 0;
   private filled = 0;
-  private pending: Uint8Array[] = [];
+  private pending: Uint8Array | undefined;
   private pendingBytes = 0;
   private closed = false;
   private readonly nonRecord: number[];
@@ -479,6 +479,31 @@ export class Netcdf3Writer {
    * asserts which record is being written.
    */
   async write(variable: string, values: WritableValues, record?: number): Promise<void> {
+    return this.put(variable, record, (type) => encodeValues(type, values));
+  }
+
+  /**
+   * Like `write`, with the values given as their big-endian bytes, as a
+   * NetCDF-3 file stores them (a hyperslab copied from one): no decoding or
+   * encoding. The bytes may be handed to the target as they are, so the
+   * caller must not change them afterwards.
+   */
+  async writeRaw(variable: string, bytes: Uint8Array, record?: number): Promise<void> {
+    return this.put(variable, record, (type) => {
+      if (bytes.length % TYPE_SIZE[type] !== 0)
+        throw new NetcdfWriteError(
+          `${variable}: ${bytes.length} bytes are not a whole number of ${type} values`,
+          variable,
+        );
+      return bytes;
+    });
+  }
+
+  private async put(
+    variable: string,
+    record: number | undefined,
+    encode: (type: Cdf3Type) => Uint8Array,
+  ): Promise<void> {
     if (this.closed) throw new NetcdfWriteError('write after close');
     const target = this.layout.variables.findIndex((v) => v.name === variable);
     if (target < 0) throw new NetcdfWriteError(`no variable ${variable} in the schema`, variable);
@@ -498,7 +523,7 @@ export class Netcdf3Writer {
     }
     while (this.slot < targetSlot) await this.fillSlot();
     const v = this.variableAt(target);
-    const bytes = encodeValues(v.type, values);
+    const bytes = encode(v.type);
     // Values may run on into following records when nothing lies between them
     // (a lone record variable); otherwise they must fit in this slot.
     const lone = v.record && this.recordVars.length === 1;
@@ -573,20 +598,19 @@ export class Netcdf3Writer {
       await this.sink.write(bytes);
       return;
     }
-    this.pending.push(bytes.slice());
+    // Small pieces are copied into one staging buffer: the caller may reuse its bytes.
+    if (this.pendingBytes + bytes.length > FLUSH_BYTES) await this.flush();
+    this.pending ??= new Uint8Array(Buffer.allocUnsafeSlow(FLUSH_BYTES).buffer, 0, FLUSH_BYTES);
+    this.pending.set(bytes, this.pendingBytes);
     this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+    if (this.pendingBytes === FLUSH_BYTES) await this.flush();
   }
 
   private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const out = new Uint8Array(this.pendingBytes);
-    let at = 0;
-    for (const p of this.pending) {
-      out.set(p, at);
-      at += p.length;
-    }
-    this.pending = [];
+    if (this.pendingBytes === 0 || !this.pending) return;
+    const out = this.pending.subarray(0, this.pendingBytes);
+    // The target may keep `out` until it is written: the next piece goes to a new buffer.
+    this.pending = undefined;
     this.pendingBytes = 0;
     await this.sink.write(out);
   }
