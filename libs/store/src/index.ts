@@ -12,7 +12,13 @@ export type { StoreRoot } from './shared/legacy-locations';
 
 export type StoreOptions = (
   | { adapter: 'sqlite'; /** File path, or ':memory:'. */ path: string }
-  | { adapter: 'mongo'; uri: string; dbName?: string }
+  | {
+      adapter: 'mongo';
+      uri: string;
+      dbName?: string;
+      /** Most ids per `$in` / by-id write (default and maximum 10,000); lowered by tests. */
+      idsPerCall?: number;
+    }
 ) & {
   /**
    * The configured storage roots. Opening a store written before locations
@@ -28,6 +34,6 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     case 'sqlite':
       return SqliteStore.open(options.path, roots);
     case 'mongo':
-      return MongoStore.connect(options.uri, options.dbName, roots);
+      return MongoStore.connect(options.uri, options.dbName, roots, { idsPerCall: options.idsPerCall });
   }
 }

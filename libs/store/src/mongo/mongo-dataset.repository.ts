@@ -11,7 +11,7 @@ import type { Model, mongo, PipelineStage } from 'mongoose';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
-import { conflictOnDuplicate, escapeRegex } from './mongo-support';
+import { chunked, conflictOnDuplicate, escapeRegex } from './mongo-support';
 import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
 
 type Filter = Record<string, unknown>;
@@ -112,7 +112,10 @@ function keysetFilter(plan: SearchPlan): Filter | null {
 }
 
 export class MongoDatasetRepository implements DatasetRepository {
-  constructor(private readonly model: Model<DatasetDocument>) {}
+  constructor(
+    private readonly model: Model<DatasetDocument>,
+    private readonly idsPerCall: number,
+  ) {}
 
   async get(id: string): Promise<DatasetRecord | null> {
     const doc = await this.model.findOne({ id }).lean<DatasetDocument>().exec();
@@ -120,10 +123,15 @@ export class MongoDatasetRepository implements DatasetRepository {
   }
 
   async getMany(ids: string[]): Promise<DatasetRecord[]> {
-    const docs = await this.model
-      .find({ id: { $in: ids } })
-      .lean<DatasetDocument[]>()
-      .exec();
+    const docs: DatasetDocument[] = [];
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      docs.push(
+        ...(await this.model
+          .find({ id: { $in: slice } })
+          .lean<DatasetDocument[]>()
+          .exec()),
+      );
+    }
     return inRequestedOrder(ids, new Map(docs.map((doc) => [doc.id, toDataset(doc)])));
   }
 

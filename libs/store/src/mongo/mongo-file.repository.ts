@@ -25,7 +25,7 @@ import {
 } from '../shared/file-rules';
 import type { MongoAuditRepository } from './mongo-audit.repository';
 import type { MongoDatasetRepository } from './mongo-dataset.repository';
-import { isDuplicateKey } from './mongo-support';
+import { chunked, isDuplicateKey } from './mongo-support';
 import { toRecord, type FileDocument, type PendingTotals } from './schemas';
 
 /** Compare-and-set attempts of one dataset refresh against concurrent writers. */
@@ -65,6 +65,8 @@ export class MongoFileRepository implements FileRepository {
     private readonly model: Model<FileDocument>,
     private readonly datasets: MongoDatasetRepository,
     private readonly audit: MongoAuditRepository,
+    /** Most ids per `$in`: bulk removals are cut into calls of this size (16 MB command limit). */
+    private readonly idsPerCall: number,
   ) {}
 
   async get(id: string): Promise<FileRecord | null> {
@@ -95,17 +97,23 @@ export class MongoFileRepository implements FileRepository {
   }
 
   async retire(ids: string[], at: string, refresh: TotalsRefresh): Promise<FileRetirement> {
-    const present = { id: { $in: ids }, status: 'present' };
-    const owners = await this.model.find(present, { datasetId: 1 }).lean<{ datasetId: string }[]>().exec();
+    // One pending token for every slice: a crash mid-way leaves marks settlePending finishes.
     const token = randomUUID();
     const pending: PendingTotals = { token, datasets: [] };
-    const result = await this.model
-      .updateMany(present, { $set: { status: 'removed', updatedAt: at, pending } })
-      .exec();
-    const datasetIds = [...new Set(owners.map((o) => o.datasetId))];
+    const datasetIds = new Set<string>();
+    let removed = 0;
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const present = { id: { $in: slice }, status: 'present' };
+      const owners = await this.model.find(present, { datasetId: 1 }).lean<{ datasetId: string }[]>().exec();
+      for (const owner of owners) datasetIds.add(owner.datasetId);
+      const result = await this.model
+        .updateMany(present, { $set: { status: 'removed', updatedAt: at, pending } })
+        .exec();
+      removed += result.modifiedCount;
+    }
     await this.refreshDatasets(datasetIds, refresh);
     await this.clearPending(ids, token);
-    return { removed: result.modifiedCount, datasetIds };
+    return { removed, datasetIds: [...datasetIds] };
   }
 
   async settlePending(refresh: TotalsRefresh): Promise<string[]> {
@@ -176,20 +184,28 @@ export class MongoFileRepository implements FileRepository {
   }
 
   async markRemoved(ids: string[], at: string): Promise<number> {
-    const result = await this.model
-      .updateMany({ id: { $in: ids }, status: 'present' }, { $set: { status: 'removed', updatedAt: at } })
-      .exec();
-    return result.modifiedCount;
+    let removed = 0;
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const result = await this.model
+        .updateMany({ id: { $in: slice }, status: 'present' }, { $set: { status: 'removed', updatedAt: at } })
+        .exec();
+      removed += result.modifiedCount;
+    }
+    return removed;
   }
 
   async setAvailability(ids: string[], availability: FileAvailability): Promise<number> {
     if (!ids.length) return 0;
     // Absent counts as online: going online matches only files marked offline.
     const differs = availability === 'online' ? 'offline' : { $ne: 'offline' };
-    const result = await this.model
-      .updateMany({ id: { $in: ids }, availability: differs }, { $set: { availability } })
-      .exec();
-    return result.modifiedCount;
+    let changed = 0;
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const result = await this.model
+        .updateMany({ id: { $in: slice }, availability: differs }, { $set: { availability } })
+        .exec();
+      changed += result.modifiedCount;
+    }
+    return changed;
   }
 
   async deleteByDataset(datasetId: string): Promise<number> {
@@ -261,9 +277,11 @@ export class MongoFileRepository implements FileRepository {
   }
 
   private async clearPending(ids: string[], token: string): Promise<void> {
-    await this.model
-      .updateMany({ id: { $in: ids }, 'pending.token': token }, { $unset: { pending: 1 } })
-      .exec();
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      await this.model
+        .updateMany({ id: { $in: slice }, 'pending.token': token }, { $unset: { pending: 1 } })
+        .exec();
+    }
   }
 
   /** Applies `refresh` to each dataset (compare-and-set); the ids of those that changed. */

@@ -12,7 +12,7 @@ import {
   type QuotaSubjectKind,
 } from '@climcat/core';
 import type { Model, mongo } from 'mongoose';
-import { conflictOnDuplicate, findPage, findRecord, isDuplicateKey } from './mongo-support';
+import { chunked, conflictOnDuplicate, findPage, findRecord, isDuplicateKey } from './mongo-support';
 import {
   toRecord,
   type LeaseDocument,
@@ -51,6 +51,7 @@ export class MongoQuotaRepository implements QuotaRepository {
     private readonly plans: Model<PurgePlanDocument>,
     private readonly purged: Model<PurgedFileRecord>,
     private readonly leases: Model<LeaseDocument>,
+    private readonly idsPerCall: number,
   ) {}
 
   async getQuota(kind: QuotaSubjectKind, name: string): Promise<QuotaRecord | null> {
@@ -59,10 +60,15 @@ export class MongoQuotaRepository implements QuotaRepository {
 
   async getQuotas(kind: QuotaSubjectKind, names: readonly string[]): Promise<QuotaRecord[]> {
     if (names.length === 0) return [];
-    const docs = await this.quotas
-      .find({ kind, name: { $in: [...new Set(names)] } })
-      .lean<QuotaRecord[]>()
-      .exec();
+    const docs: QuotaRecord[] = [];
+    for (const slice of chunked([...new Set(names)], this.idsPerCall)) {
+      docs.push(
+        ...(await this.quotas
+          .find({ kind, name: { $in: slice } })
+          .lean<QuotaRecord[]>()
+          .exec()),
+      );
+    }
     return docs.map((doc) => toRecord<QuotaRecord>(doc));
   }
 

@@ -20,7 +20,7 @@ import {
   USAGE_DRIFT_INDEXES,
   USAGE_HISTORY_INDEXES,
 } from './mongo-usage-history.repository';
-import { ensureIndexes } from './mongo-support';
+import { ensureIndexes, MAX_IDS_PER_CALL } from './mongo-support';
 import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
 import {
@@ -41,6 +41,11 @@ import {
   usagePointSchema,
 } from './schemas';
 
+export interface MongoStoreOptions {
+  /** Most ids per `$in` / by-id write (default and maximum MAX_IDS_PER_CALL). */
+  idsPerCall?: number;
+}
+
 /** The production store: one mongoose connection, indexes created explicitly at start. */
 export class MongoStore implements Store {
   readonly adapter = 'mongo';
@@ -53,15 +58,18 @@ export class MongoStore implements Store {
   readonly promotions: MongoPromotionRepository;
   readonly usageHistory: MongoUsageHistoryRepository;
 
-  private constructor(private readonly connection: Connection) {
+  private constructor(
+    private readonly connection: Connection,
+    idsPerCall: number,
+  ) {
     const datasets = connection.model('Dataset', datasetSchema);
     const files = connection.model('File', fileSchema);
     const audit = connection.model('AuditEntry', auditSchema);
     const apiKeys = connection.model('ApiKey', apiKeySchema);
     const scans = connection.model('Scan', scanSchema);
-    this.datasets = new MongoDatasetRepository(datasets);
+    this.datasets = new MongoDatasetRepository(datasets, idsPerCall);
     this.audit = new MongoAuditRepository(audit);
-    this.files = new MongoFileRepository(files, this.datasets, this.audit);
+    this.files = new MongoFileRepository(files, this.datasets, this.audit, idsPerCall);
     this.apiKeys = new MongoApiKeyRepository(apiKeys);
     this.scans = new MongoScanRepository(scans);
     this.quotas = new MongoQuotaRepository(
@@ -71,6 +79,7 @@ export class MongoStore implements Store {
       connection.model('PurgePlanEntry', purgePlanSchema),
       connection.model('PurgedFile', purgedFileSchema),
       connection.model('Lease', leaseSchema),
+      idsPerCall,
     );
     this.promotions = new MongoPromotionRepository(connection.model('Promotion', promotionSchema));
     this.usageHistory = new MongoUsageHistoryRepository(
@@ -80,14 +89,23 @@ export class MongoStore implements Store {
   }
 
   /** `roots` upgrade file documents written before locations were (root name, path). */
-  static async connect(uri: string, dbName?: string, roots: readonly StoreRoot[] = []): Promise<MongoStore> {
+  static async connect(
+    uri: string,
+    dbName?: string,
+    roots: readonly StoreRoot[] = [],
+    options: MongoStoreOptions = {},
+  ): Promise<MongoStore> {
+    const idsPerCall = options.idsPerCall ?? MAX_IDS_PER_CALL;
+    if (!Number.isInteger(idsPerCall) || idsPerCall < 1 || idsPerCall > MAX_IDS_PER_CALL) {
+      throw new RangeError(`idsPerCall must be an integer in 1..${MAX_IDS_PER_CALL}, got ${idsPerCall}`);
+    }
     // autoCreate/autoIndex off: collections appear on first write and indexes are built below,
     // explicitly, so start-up never depends on `create` or on mongoose's background index builds.
     const connection = await mongoose
       .createConnection(uri, { dbName, autoCreate: false, autoIndex: false })
       .asPromise();
     try {
-      const store = new MongoStore(connection);
+      const store = new MongoStore(connection, idsPerCall);
       await upgradeFileLocations(connection.collection(COLLECTIONS.files), roots);
       await store.ensureIndexes();
       return store;

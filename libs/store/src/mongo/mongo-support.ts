@@ -41,6 +41,20 @@ export async function ensureIndexes(
   }
 }
 
+/**
+ * Most ids one command carries in an `$in` (or one `updateMany` touches by id):
+ * 10k 36-character ids are ~0.5 MB of BSON, far below the 16 MB command limit
+ * that an unbounded list (a scan removing ~370k files) exceeds.
+ */
+export const MAX_IDS_PER_CALL = 10_000;
+
+/** `items` in consecutive slices of at most `size` (none for an empty list). */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /** Escapes a string for use inside a regular expression (anchored prefix search). */
 export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
