@@ -9,6 +9,8 @@ import type { StoreRoot } from './shared/legacy-locations';
 import { SqliteStore } from './sqlite/sqlite-store';
 
 export type { StoreRoot } from './shared/legacy-locations';
+/** The mongo adapter's declared indexes per collection (what migrations build and start verifies). */
+export { INDEXES as MONGO_INDEXES } from './mongo/schemas';
 
 export type StoreOptions = (
   | { adapter: 'sqlite'; /** File path, or ':memory:'. */ path: string }

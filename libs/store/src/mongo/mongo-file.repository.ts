@@ -14,7 +14,7 @@ import {
   type StorageLocation,
   type TotalsRefresh,
 } from '@climcat/core';
-import type { FilterQuery, Model, mongo } from 'mongoose';
+import type { FilterQuery, Model } from 'mongoose';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_FILE_BATCH,
@@ -32,17 +32,6 @@ import { toRecord, type FileDocument, type PendingTotals } from './schemas';
 const REFRESH_ATTEMPTS = 8;
 /** Pending files read per batch by settlePending. */
 const PENDING_BATCH = 500;
-
-export const FILE_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  // Not `location`: that name was the old (kind, root, path) index, which mongo-upgrades.ts drops.
-  { key: { 'location.root': 1, 'location.path': 1 }, name: 'root_path', unique: true },
-  { key: { datasetId: 1, status: 1, 'location.path': 1 }, name: 'dataset_path' },
-  { key: { datasetId: 1, status: 1, 'timeCoverage.start': 1 }, name: 'dataset_time_start' },
-  { key: { datasetId: 1, status: 1, 'timeCoverage.end': 1 }, name: 'dataset_time_end' },
-  // Sparse: only files whose totals refresh has not finished carry `pending`.
-  { key: { 'pending.token': 1 }, name: 'pending', sparse: true },
-];
 
 function toFile(doc: object): FileRecord {
   return toRecord<FileRecord>(doc, 'pending');
@@ -164,22 +153,30 @@ export class MongoFileRepository implements FileRepository {
     batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
     const range = pathPrefixRange(prefix);
-    const under = range
-      ? {
-          $or: [{ 'location.path': range.exact }, { 'location.path': { $gte: range.from, $lt: range.to } }],
-        }
-      : {};
-    // Keyset on path over the unique location index.
+    const present = { 'location.root': root, status: 'present' };
+    // Keyset on path over root_path: each query is one index range (root =, path in (after, to)),
+    // not an `$or`. The directory's own path sorts before everything below it, so it is looked up
+    // first by itself; siblings such as `p.nc` or `p-old/` that sort between `p` and `p/` are never walked.
     yield* pathOrderedBatches(batchSize, async (after) => {
+      const out: FileRecord[] = [];
+      if (range && after < range.exact) {
+        const own = await this.model
+          .findOne({ ...present, 'location.path': range.exact })
+          .lean<FileDocument>()
+          .exec();
+        if (own) out.push(toFile(own));
+        // limit(0) would mean no limit.
+        if (out.length >= batchSize) return out;
+      }
+      const bounds: Record<string, string> = { $gt: after };
+      if (range) Object.assign(bounds, { $gte: range.from, $lt: range.to });
       const docs = await this.model
-        .find({
-          $and: [{ 'location.root': root, status: 'present' }, { 'location.path': { $gt: after } }, under],
-        })
+        .find({ ...present, 'location.path': bounds })
         .sort({ 'location.path': 1 })
-        .limit(batchSize)
+        .limit(batchSize - out.length)
         .lean<FileDocument[]>()
         .exec();
-      return docs.map(toFile);
+      return [...out, ...docs.map(toFile)];
     });
   }
 

@@ -11,7 +11,7 @@ import {
   type QuotaUsageState,
   type QuotaSubjectKind,
 } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { Model } from 'mongoose';
 import { chunked, conflictOnDuplicate, findPage, findRecord, isDuplicateKey } from './mongo-support';
 import {
   toRecord,
@@ -19,26 +19,6 @@ import {
   type PurgePlanDocument,
   type QuotaUsageStateDocument,
 } from './schemas';
-
-export const QUOTA_INDEXES: mongo.IndexDescription[] = [
-  { key: { kind: 1, name: 1 }, name: 'subject', unique: true },
-];
-export const QUOTA_STATE_INDEXES: mongo.IndexDescription[] = [
-  { key: { kind: 1, name: 1 }, name: 'subject', unique: true },
-];
-export const QUOTA_EXEMPTION_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { kind: 1, name: 1, expiresAt: 1 }, name: 'subject_expiry' },
-];
-export const PURGE_PLAN_INDEXES: mongo.IndexDescription[] = [
-  { key: { user: 1, path: 1, generation: 1 }, name: 'user_path_generation', unique: true },
-];
-export const PURGED_FILE_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { user: 1, purgedAt: -1 }, name: 'user_purged_at' },
-  { key: { purgedAt: 1 }, name: 'purged_at' },
-];
-export const LEASE_INDEXES: mongo.IndexDescription[] = [{ key: { name: 1 }, name: 'name', unique: true }];
 
 /** Compare-and-set rounds before giving up; each lost round means another writer won. */
 const MAX_ATTEMPTS = 200;

@@ -1,25 +1,13 @@
 import { UnavailableError, type Store } from '@climcat/core';
-import mongoose, { type Connection } from 'mongoose';
-import { API_KEY_INDEXES, MongoApiKeyRepository } from './mongo-api-key.repository';
-import { AUDIT_INDEXES, MongoAuditRepository } from './mongo-audit.repository';
-import { DATASET_INDEXES, MongoDatasetRepository } from './mongo-dataset.repository';
-import { FILE_INDEXES, MongoFileRepository } from './mongo-file.repository';
-import {
-  LEASE_INDEXES,
-  MongoQuotaRepository,
-  PURGE_PLAN_INDEXES,
-  PURGED_FILE_INDEXES,
-  QUOTA_EXEMPTION_INDEXES,
-  QUOTA_INDEXES,
-  QUOTA_STATE_INDEXES,
-} from './mongo-quota.repository';
-import { MongoPromotionRepository, PROMOTION_INDEXES } from './mongo-promotion.repository';
-import { MongoScanRepository, SCAN_INDEXES } from './mongo-scan.repository';
-import {
-  MongoUsageHistoryRepository,
-  USAGE_DRIFT_INDEXES,
-  USAGE_HISTORY_INDEXES,
-} from './mongo-usage-history.repository';
+import mongoose, { type Connection, type mongo } from 'mongoose';
+import { MongoApiKeyRepository } from './mongo-api-key.repository';
+import { MongoAuditRepository } from './mongo-audit.repository';
+import { MongoDatasetRepository } from './mongo-dataset.repository';
+import { MongoFileRepository } from './mongo-file.repository';
+import { MongoQuotaRepository } from './mongo-quota.repository';
+import { MongoPromotionRepository } from './mongo-promotion.repository';
+import { MongoScanRepository } from './mongo-scan.repository';
+import { MongoUsageHistoryRepository } from './mongo-usage-history.repository';
 import { ensureIndexes, MAX_IDS_PER_CALL } from './mongo-support';
 import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
@@ -27,6 +15,8 @@ import {
   apiKeySchema,
   auditSchema,
   COLLECTIONS,
+  INDEXES,
+  type CollectionName,
   datasetSchema,
   fileSchema,
   promotionSchema,
@@ -126,22 +116,10 @@ export class MongoStore implements Store {
   }
 
   private async ensureIndexes(): Promise<void> {
-    const c = (name: string) => this.connection.collection(name);
-    await Promise.all([
-      ensureIndexes(c(COLLECTIONS.datasets), DATASET_INDEXES),
-      ensureIndexes(c(COLLECTIONS.files), FILE_INDEXES),
-      ensureIndexes(c(COLLECTIONS.audit), AUDIT_INDEXES),
-      ensureIndexes(c(COLLECTIONS.apiKeys), API_KEY_INDEXES),
-      ensureIndexes(c(COLLECTIONS.scans), SCAN_INDEXES),
-      ensureIndexes(c(COLLECTIONS.quotas), QUOTA_INDEXES),
-      ensureIndexes(c(COLLECTIONS.quotaState), QUOTA_STATE_INDEXES),
-      ensureIndexes(c(COLLECTIONS.quotaExemptions), QUOTA_EXEMPTION_INDEXES),
-      ensureIndexes(c(COLLECTIONS.promotions), PROMOTION_INDEXES),
-      ensureIndexes(c(COLLECTIONS.purgePlan), PURGE_PLAN_INDEXES),
-      ensureIndexes(c(COLLECTIONS.purgedFiles), PURGED_FILE_INDEXES),
-      ensureIndexes(c(COLLECTIONS.leases), LEASE_INDEXES),
-      ensureIndexes(c(COLLECTIONS.usageHistory), USAGE_HISTORY_INDEXES),
-      ensureIndexes(c(COLLECTIONS.usageDrift), USAGE_DRIFT_INDEXES),
-    ]);
+    await Promise.all(
+      (Object.entries(INDEXES) as [CollectionName, mongo.IndexDescription[]][]).map(([name, indexes]) =>
+        ensureIndexes(this.connection.collection(name), indexes),
+      ),
+    );
   }
 }

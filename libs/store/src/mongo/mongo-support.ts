@@ -69,6 +69,16 @@ export async function findRecord<T extends object>(
   return doc ? toRecord<T>(doc) : null;
 }
 
+/**
+ * How many documents match `filter`. No filter at all is answered from the
+ * collection's metadata (`count` without a query reads no document); any
+ * filter is an index-backed `countDocuments`.
+ */
+export async function countMatching<T>(model: Model<T>, filter: FilterQuery<T>): Promise<number> {
+  if (Object.keys(filter).length === 0) return model.estimatedDocumentCount().exec();
+  return model.countDocuments(filter).exec();
+}
+
 /** One page of the records matching `filter` in `sort` order, with the total count. */
 export async function findPage<T extends object>(
   model: Model<T>,
@@ -77,7 +87,7 @@ export async function findPage<T extends object>(
   page: Page,
 ): Promise<Paged<T>> {
   const [total, docs] = await Promise.all([
-    model.countDocuments(filter).exec(),
+    countMatching(model, filter),
     model.find(filter).sort(sort).skip(page.offset).limit(page.limit).lean<T[]>().exec(),
   ]);
   return { total, items: docs.map((doc) => toRecord<T>(doc)) };
