@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       uri: 'mongodb://db:27017',
       dbName: 'cat',
       idsPerCall: 10_000,
+      migrate: 'auto',
     });
   });
 

@@ -99,6 +99,7 @@ const envSchema = z
     MONGODB_IDS_PER_CALL: positiveInt
       .max(10_000, { message: 'must be at most 10000 (a larger $in risks the 16 MB command limit)' })
       .default(10_000),
+    MONGODB_MIGRATE: z.enum(['auto', 'verify'], { message: 'must be auto or verify' }).default('auto'),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     S3_ENDPOINT: url(['http', 'https']).optional(),
     S3_REGION: z.string().min(1).default('us-east-1'),
@@ -310,6 +311,8 @@ export interface AppConfig {
         dbName: string;
         /** Most ids per `$in` / by-id write (bulk writes are cut into calls of this size). */
         idsPerCall: number;
+        /** `auto`: migrate at start (standalone, dev); `verify`: `climcat migrate` runs apart (the chart's Job). */
+        migrate: 'auto' | 'verify';
       };
   redisUrl?: string;
   s3?: S3Config;
@@ -465,7 +468,13 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     adminApiKey: e.ADMIN_API_KEY,
     store:
       adapter === 'mongo'
-        ? { adapter, uri: e.MONGODB_URI ?? '', dbName: e.MONGODB_DB, idsPerCall: e.MONGODB_IDS_PER_CALL }
+        ? {
+            adapter,
+            uri: e.MONGODB_URI ?? '',
+            dbName: e.MONGODB_DB,
+            idsPerCall: e.MONGODB_IDS_PER_CALL,
+            migrate: e.MONGODB_MIGRATE,
+          }
         : { adapter, path: `${stateDir}/catalog.sqlite` },
     redisUrl: e.REDIS_URL,
     s3: e.S3_ENDPOINT ? s3Config(e.S3_ENDPOINT, e) : undefined,

@@ -1,5 +1,5 @@
 import { UnavailableError, type Store } from '@climcat/core';
-import mongoose, { type Connection, type mongo } from 'mongoose';
+import mongoose, { type Connection } from 'mongoose';
 import { MongoApiKeyRepository } from './mongo-api-key.repository';
 import { MongoAuditRepository } from './mongo-audit.repository';
 import { MongoDatasetRepository } from './mongo-dataset.repository';
@@ -8,15 +8,12 @@ import { MongoQuotaRepository } from './mongo-quota.repository';
 import { MongoPromotionRepository } from './mongo-promotion.repository';
 import { MongoScanRepository } from './mongo-scan.repository';
 import { MongoUsageHistoryRepository } from './mongo-usage-history.repository';
-import { ensureIndexes, MAX_IDS_PER_CALL } from './mongo-support';
-import { upgradeFileLocations } from './mongo-upgrades';
+import { MAX_IDS_PER_CALL } from './mongo-support';
+import { migrateSchema, verifySchema } from './mongo-migrations';
 import type { StoreRoot } from '../shared/legacy-locations';
 import {
   apiKeySchema,
   auditSchema,
-  COLLECTIONS,
-  INDEXES,
-  type CollectionName,
   datasetSchema,
   fileSchema,
   promotionSchema,
@@ -34,9 +31,15 @@ import {
 export interface MongoStoreOptions {
   /** Most ids per `$in` / by-id write (default and maximum MAX_IDS_PER_CALL). */
   idsPerCall?: number;
+  /**
+   * `auto` (default; standalone, dev, tests): run the migration at connect.
+   * `verify` (production, where `climcat migrate` runs as a Job): only check; a
+   * missing index keeps `ping` (readiness) failing with what is missing.
+   */
+  migrate?: 'auto' | 'verify';
 }
 
-/** The production store: one mongoose connection, indexes created explicitly at start. */
+/** The production store: one mongoose connection; indexes built by the migration (mongo-migrations.ts). */
 export class MongoStore implements Store {
   readonly adapter = 'mongo';
   readonly datasets: MongoDatasetRepository;
@@ -47,6 +50,9 @@ export class MongoStore implements Store {
   readonly quotas: MongoQuotaRepository;
   readonly promotions: MongoPromotionRepository;
   readonly usageHistory: MongoUsageHistoryRepository;
+
+  /** Why the store cannot serve yet (verify mode): rechecked by `ping` until empty. */
+  private schemaProblems: string[] = [];
 
   private constructor(
     private readonly connection: Connection,
@@ -96,8 +102,9 @@ export class MongoStore implements Store {
       .asPromise();
     try {
       const store = new MongoStore(connection, idsPerCall);
-      await upgradeFileLocations(connection.collection(COLLECTIONS.files), roots);
-      await store.ensureIndexes();
+      const db = store.db();
+      if ((options.migrate ?? 'auto') === 'auto') await migrateSchema(db, roots);
+      else store.schemaProblems = await verifySchema(db);
       return store;
     } catch (error) {
       await connection.close();
@@ -106,20 +113,23 @@ export class MongoStore implements Store {
   }
 
   async ping(): Promise<void> {
+    const db = this.db();
+    await db.command({ ping: 1 });
+    if (this.schemaProblems.length) this.schemaProblems = await verifySchema(db);
+    if (this.schemaProblems.length) {
+      throw new UnavailableError(
+        `MongoDB schema not ready (${this.schemaProblems.join('; ')}): run \`climcat migrate\` (npm run migrate)`,
+      );
+    }
+  }
+
+  private db() {
     const db = this.connection.db;
     if (!db) throw new UnavailableError('MongoDB connection is not open');
-    await db.command({ ping: 1 });
+    return db;
   }
 
   async close(): Promise<void> {
     await this.connection.close();
-  }
-
-  private async ensureIndexes(): Promise<void> {
-    await Promise.all(
-      (Object.entries(INDEXES) as [CollectionName, mongo.IndexDescription[]][]).map(([name, indexes]) =>
-        ensureIndexes(this.connection.collection(name), indexes),
-      ),
-    );
   }
 }

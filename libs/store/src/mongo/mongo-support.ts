@@ -1,5 +1,5 @@
 import { ConflictError, type Page, type Paged } from '@climcat/core';
-import type { FilterQuery, Model, mongo } from 'mongoose';
+import type { FilterQuery, Model } from 'mongoose';
 import { toRecord } from './schemas';
 
 export function isDuplicateKey(error: unknown): boolean {
@@ -13,31 +13,6 @@ export async function conflictOnDuplicate<T>(fn: () => Promise<T>, message: stri
   } catch (error) {
     if (isDuplicateKey(error)) throw new ConflictError(message);
     throw error;
-  }
-}
-
-/** Server answers meaning "this server cannot build that index at all" (test servers), not "bad data". */
-const UNSUPPORTED_CODES = new Set([
-  59 /* CommandNotFound */, 115 /* CommandNotSupported */, 238 /* NotImplemented */,
-]);
-
-/**
- * Creates indexes one by one (createIndex is idempotent). A server that does
- * not implement an index kind is tolerated so the MongoDB-wire test server
- * works; any other failure (e.g. duplicates blocking a unique index) is fatal.
- */
-export async function ensureIndexes(
-  collection: mongo.Collection,
-  indexes: mongo.IndexDescription[],
-): Promise<void> {
-  for (const { key, ...options } of indexes) {
-    try {
-      await collection.createIndex(key, options);
-    } catch (error) {
-      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-      if (typeof code === 'number' && UNSUPPORTED_CODES.has(code)) continue;
-      throw error;
-    }
   }
 }
 
