@@ -330,19 +330,25 @@ describe('scans on the mongo adapter', () => {
   });
 
   it('removes more vanished files than one call takes and refreshes their dataset', async () => {
-    const source = cmip5Tas();
-    mkdirSync(dirname(join(archive, source)), { recursive: true });
-    copyFileSync(join(dataRoot, source), join(archive, source));
+    // Its own demo archive: the suite above corrupts a file of the shared one on purpose.
+    const own = await demoArchive(archive);
+    const source = own.find((p) => p.startsWith('cmip5/') && p.includes('/tas/'))!;
     const frames = copies(archive, source, 'beamline/run9', 7);
     const first = await scan({ root: 'data' }, ADMIN, mongoApp);
-    expect(first).toMatchObject({ state: 'completed', counts: { seen: 8, new: 8, failed: 0 } });
+    expect(first).toMatchObject({
+      state: 'completed',
+      counts: { seen: own.length + 7, new: own.length + 7, failed: 0 },
+    });
     const listed = await api(mongoApp, 'GET', '/api/v1/datasets?limit=100', { headers: ADMIN });
     const owner = listed.body.items.find((d: { fileCount: number }) => d.fileCount === 7);
     expect(owner).toBeDefined();
 
     rmSync(join(archive, 'beamline'), { recursive: true, force: true });
     const second = await scan({ root: 'data' }, ADMIN, mongoApp);
-    expect(second).toMatchObject({ state: 'completed', counts: { seen: 1, unchanged: 1, removed: 7 } });
+    expect(second).toMatchObject({
+      state: 'completed',
+      counts: { seen: own.length, unchanged: own.length, removed: 7 },
+    });
     const after = await api(mongoApp, 'GET', `/api/v1/datasets/${owner.id}`, { headers: ADMIN });
     expect(after.body).toMatchObject({ fileCount: 0, size: 0 });
     const files = await api(mongoApp, 'GET', `/api/v1/datasets/${owner.id}/files`, { headers: ADMIN });
