@@ -79,6 +79,7 @@ async function loadValidators(): Promise<Map<string, (m: Manifest) => void>> {
     'v1/PersistentVolumeClaim': 'kubernetes-models/v1/PersistentVolumeClaim',
     'apps/v1/Deployment': 'kubernetes-models/apps/v1/Deployment',
     'batch/v1/CronJob': 'kubernetes-models/batch/v1/CronJob',
+    'batch/v1/Job': 'kubernetes-models/batch/v1/Job',
     'policy/v1/PodDisruptionBudget': 'kubernetes-models/policy/v1/PodDisruptionBudget',
     'autoscaling/v2/HorizontalPodAutoscaler': 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
     'networking.k8s.io/v1/Ingress': 'kubernetes-models/networking.k8s.io/v1/Ingress',
@@ -129,6 +130,11 @@ function podSpecs(ms: Manifest[]): { owner: string; spec: PodSpecLike; probes: b
     ...ofKind(ms, 'CronJob').map((m) => ({
       owner: `CronJob/${m.metadata.name}`,
       spec: get(m, 'spec.jobTemplate.spec.template.spec') as PodSpecLike,
+      probes: false,
+    })),
+    ...ofKind(ms, 'Job').map((m) => ({
+      owner: `Job/${m.metadata.name}`,
+      spec: get(m, 'spec.template.spec') as PodSpecLike,
       probes: false,
     })),
   ];
@@ -294,6 +300,23 @@ describe.each(Object.entries(VALUE_SETS))('values: %s', (_name, values) => {
 });
 
 describe('specific renders', () => {
+  test('defaults: climcat migrate runs as a post-install/pre-upgrade hook Job and pods only verify the indexes', () => {
+    const ms = render();
+    const job = byName(ms, 'Job', 'rel-climcat-migrate');
+    expect(get(job, 'metadata.annotations')).toMatchObject({ 'helm.sh/hook': 'post-install,pre-upgrade' });
+    const container = get(job, 'spec.template.spec.containers.0') as Json;
+    expect(container.args).toEqual(['node', 'dist/apps/ingestor/src/migrate.js']);
+    expect(container.envFrom).toEqual([
+      { configMapRef: { name: 'rel-climcat' } },
+      { secretRef: { name: 'rel-climcat' } },
+    ]);
+    expect(get(ofKind(ms, 'ConfigMap')[0], 'data.MONGODB_MIGRATE')).toBe('verify');
+
+    const without = render({ migrations: { job: false } });
+    expect(ofKind(without, 'Job')).toHaveLength(0);
+    expect(get(ofKind(without, 'ConfigMap')[0], 'data.MONGODB_MIGRATE')).toBe('auto');
+  });
+
   test('defaults: HPAs for thredds-proxy and ingestor, a purge CronJob calling scratch-quota, PVCs kept on uninstall', () => {
     const ms = render();
     expect(

@@ -1,6 +1,7 @@
 import { testEnv } from '../harness/env';
 import { ADMIN, datasetBody, startApp, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
+import { migrateStore } from '@climcat/store';
 
 /** The production store behind the same API: the catalog against the MongoDB-wire server. */
 describe('catalog on the mongo adapter', () => {
@@ -63,5 +64,34 @@ describe('catalog on the mongo adapter', () => {
     expect(again.body).toMatchObject({ title: 'x', revision: 2 });
     const history = await api(running, 'GET', '/api/v1/datasets/m1.v1/history', { headers: ADMIN });
     expect(history.body.items.map((e: { action: string }) => e.action)).toEqual(['update', 'create']);
+  });
+});
+
+describe('mongo adapter with MONGODB_MIGRATE=verify (the Helm chart runs climcat migrate as a Job)', () => {
+  const env = {
+    MONGODB_URI: testEnv('TEST_MONGODB_URI'),
+    MONGODB_DB: `verify_${Date.now()}`,
+    MONGODB_MIGRATE: 'verify',
+  };
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    running = await startApp({ env });
+  });
+  afterAll(async () => {
+    await running.close();
+  });
+
+  it('starts without building indexes, is unready naming what is missing, and ready once migrated', async () => {
+    const before = await api(running, 'GET', '/health/ready');
+    expect(before.status).toBe(503);
+    expect(before.body.checks['store:mongo']).toMatchObject({ status: 'down' });
+    expect(before.body.checks['store:mongo'].error).toMatch(
+      /^MongoDB schema not ready \(index datasets\.id is missing;.*\): run `climcat migrate`/,
+    );
+    await migrateStore({ adapter: 'mongo', uri: env.MONGODB_URI, dbName: env.MONGODB_DB });
+    const after = await api(running, 'GET', '/health/ready');
+    expect(after.status).toBe(200);
+    expect(after.body.checks['store:mongo']).toMatchObject({ status: 'ok' });
   });
 });

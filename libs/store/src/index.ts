@@ -4,15 +4,27 @@
  * same observable behaviour.
  */
 import type { Store } from '@climcat/core';
+import mongoose from 'mongoose';
+import { migrateSchema, type MigrationReport } from './mongo/mongo-migrations';
 import { MongoStore } from './mongo/mongo-store';
 import type { StoreRoot } from './shared/legacy-locations';
 import { SqliteStore } from './sqlite/sqlite-store';
 
 export type { StoreRoot } from './shared/legacy-locations';
+/** The mongo adapter's declared indexes per collection (what migrations build and start verifies). */
+export { INDEXES as MONGO_INDEXES } from './mongo/schemas';
 
 export type StoreOptions = (
   | { adapter: 'sqlite'; /** File path, or ':memory:'. */ path: string }
-  | { adapter: 'mongo'; uri: string; dbName?: string }
+  | {
+      adapter: 'mongo';
+      uri: string;
+      dbName?: string;
+      /** Most ids per `$in` / by-id write (default and maximum 10,000); lowered by tests. */
+      idsPerCall?: number;
+      /** `auto` (default): migrate at connect; `verify`: only check (see migrateStore). */
+      migrate?: 'auto' | 'verify';
+    }
 ) & {
   /**
    * The configured storage roots. Opening a store written before locations
@@ -28,6 +40,36 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     case 'sqlite':
       return SqliteStore.open(options.path, roots);
     case 'mongo':
-      return MongoStore.connect(options.uri, options.dbName, roots);
+      return MongoStore.connect(options.uri, options.dbName, roots, {
+        idsPerCall: options.idsPerCall,
+        migrate: options.migrate,
+      });
+  }
+}
+
+export type { MigrationReport } from './mongo/mongo-migrations';
+
+/**
+ * `climcat migrate`: brings the store's schema to this release's. MongoDB:
+ * builds missing indexes, drops retired ones, upgrades legacy rows, records
+ * the schema version (safe to run from several processes at once). SQLite
+ * migrates itself whenever it opens, so this only opens and closes it.
+ */
+export async function migrateStore(
+  options: StoreOptions,
+  log: (message: string) => void = () => undefined,
+): Promise<MigrationReport | null> {
+  if (options.adapter === 'sqlite') {
+    await SqliteStore.open(options.path, options.roots ?? []).close();
+    return null;
+  }
+  const connection = await mongoose
+    .createConnection(options.uri, { dbName: options.dbName, autoCreate: false, autoIndex: false })
+    .asPromise();
+  try {
+    if (!connection.db) throw new Error('MongoDB connection is not open');
+    return await migrateSchema(connection.db, options.roots ?? [], log);
+  } finally {
+    await connection.close();
   }
 }

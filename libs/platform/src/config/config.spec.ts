@@ -16,7 +16,13 @@ describe('loadConfig', () => {
 
   it('switches to mongo when MONGODB_URI is set', () => {
     const config = loadConfig('catalog', { MONGODB_URI: 'mongodb://db:27017', MONGODB_DB: 'cat' });
-    expect(config.store).toEqual({ adapter: 'mongo', uri: 'mongodb://db:27017', dbName: 'cat' });
+    expect(config.store).toEqual({
+      adapter: 'mongo',
+      uri: 'mongodb://db:27017',
+      dbName: 'cat',
+      idsPerCall: 10_000,
+      migrate: 'auto',
+    });
   });
 
   it.each([

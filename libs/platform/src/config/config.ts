@@ -96,6 +96,10 @@ const envSchema = z
     STORE_ADAPTER: z.enum(['sqlite', 'mongo'], { message: 'must be sqlite or mongo' }).optional(),
     MONGODB_URI: url(['mongodb', 'mongodb+srv']).optional(),
     MONGODB_DB: z.string().min(1).default('climcat'),
+    MONGODB_IDS_PER_CALL: positiveInt
+      .max(10_000, { message: 'must be at most 10000 (a larger $in risks the 16 MB command limit)' })
+      .default(10_000),
+    MONGODB_MIGRATE: z.enum(['auto', 'verify'], { message: 'must be auto or verify' }).default('auto'),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     S3_ENDPOINT: url(['http', 'https']).optional(),
     S3_REGION: z.string().min(1).default('us-east-1'),
@@ -302,7 +306,17 @@ export interface AppConfig {
   derivedRoot: string;
   demoData: boolean;
   adminApiKey?: string;
-  store: { adapter: 'sqlite'; path: string } | { adapter: 'mongo'; uri: string; dbName: string };
+  store:
+    | { adapter: 'sqlite'; path: string }
+    | {
+        adapter: 'mongo';
+        uri: string;
+        dbName: string;
+        /** Most ids per `$in` / by-id write (bulk writes are cut into calls of this size). */
+        idsPerCall: number;
+        /** `auto`: migrate at start (standalone, dev); `verify`: `climcat migrate` runs apart (the chart's Job). */
+        migrate: 'auto' | 'verify';
+      };
   redisUrl?: string;
   s3?: S3Config;
   oidc?: {
@@ -462,7 +476,13 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
     adminApiKey: e.ADMIN_API_KEY,
     store:
       adapter === 'mongo'
-        ? { adapter, uri: e.MONGODB_URI ?? '', dbName: e.MONGODB_DB }
+        ? {
+            adapter,
+            uri: e.MONGODB_URI ?? '',
+            dbName: e.MONGODB_DB,
+            idsPerCall: e.MONGODB_IDS_PER_CALL,
+            migrate: e.MONGODB_MIGRATE,
+          }
         : { adapter, path: `${stateDir}/catalog.sqlite` },
     redisUrl: e.REDIS_URL,
     s3: e.S3_ENDPOINT ? s3Config(e.S3_ENDPOINT, e) : undefined,

@@ -5,15 +5,9 @@ import {
   type Page,
   type Paged,
 } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { Model } from 'mongoose';
 import { conflictOnDuplicate, findPage, findRecord } from './mongo-support';
 import { toRecord } from './schemas';
-
-export const API_KEY_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { hash: 1 }, name: 'hash', unique: true },
-  { key: { createdAt: -1, id: -1 }, name: 'newest' },
-];
 
 export class MongoApiKeyRepository implements ApiKeyRepository {
   constructor(private readonly model: Model<ApiKeyRecord>) {}

@@ -1,12 +1,7 @@
 import type { AuditEntry, AuditRepository, Page, Paged } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { Model } from 'mongoose';
 import { conflictOnDuplicate, findPage } from './mongo-support';
 import { toRecord } from './schemas';
-
-export const AUDIT_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { entityType: 1, entityId: 1, at: -1, id: -1 }, name: 'entity_newest' },
-];
 
 export class MongoAuditRepository implements AuditRepository {
   constructor(private readonly model: Model<AuditEntry>) {}

@@ -7,33 +7,14 @@ import {
   type DatasetSearchResult,
   type FacetCount,
 } from '@climcat/core';
-import type { Model, mongo, PipelineStage } from 'mongoose';
+import type { Model, PipelineStage } from 'mongoose';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
-import { conflictOnDuplicate, escapeRegex } from './mongo-support';
+import { chunked, conflictOnDuplicate, countMatching, escapeRegex } from './mongo-support';
 import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
 
 type Filter = Record<string, unknown>;
-
-/** Indexes behind every query shape below; README.md explains which query uses which. */
-export const DATASET_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { datasetId: 1, id: 1 }, name: 'sort_datasetId' },
-  { key: { createdAt: 1, id: 1 }, name: 'sort_createdAt' },
-  { key: { updatedAt: 1, id: 1 }, name: 'sort_updatedAt' },
-  { key: { size: 1, id: 1 }, name: 'sort_size' },
-  { key: { 'search.facets.n': 1, 'search.facets.v': 1 }, name: 'search_facets' },
-  { key: { 'search.tokens': 1 }, name: 'search_tokens' },
-  { key: { 'search.timeStart': 1, 'search.timeEnd': 1 }, name: 'search_time' },
-  { key: { 'search.south': 1, 'search.north': 1 }, name: 'search_lat' },
-  { key: { 'search.lon.min': 1, 'search.lon.max': 1 }, name: 'search_lon' },
-  { key: { 'access.ownerGroup': 1 }, name: 'access_ownerGroup' },
-  { key: { 'access.accessGroups': 1 }, name: 'access_accessGroups' },
-  { key: { 'access.public': 1 }, name: 'access_public' },
-  { key: { 'provenance.derivedFrom': 1 }, name: 'provenance_derivedFrom' },
-  { key: { kind: 1, project: 1 }, name: 'kind_project' },
-];
 
 function toDataset(doc: DatasetDocument): DatasetRecord {
   return toRecord<DatasetRecord>(doc, 'search');
@@ -84,7 +65,9 @@ function datasetFilter(plan: SearchPlan): Filter {
   if (plan.availability) and.push({ availability: { $in: plan.availability } });
   if (plan.derivedFrom) and.push({ 'provenance.derivedFrom': { $in: plan.derivedFrom } });
   if (plan.time) {
-    and.push({ 'search.timeStart': { $exists: true } });
+    // `$type`, not `$exists`: the string type bracket is an index bound on search_time (`$exists` on a
+    // non-sparse index scans all of it). Coverage is stored as strings or not at all.
+    and.push({ 'search.timeStart': { $type: 'string' } });
     if (plan.time.end !== undefined) and.push({ 'search.timeStart': { $lte: plan.time.end } });
     if (plan.time.start !== undefined) and.push({ 'search.timeEnd': { $gte: plan.time.start } });
   }
@@ -101,20 +84,29 @@ function datasetFilter(plan: SearchPlan): Filter {
   return and.length === 0 ? {} : { $and: and };
 }
 
-function keysetFilter(plan: SearchPlan): Filter | null {
-  if (!plan.after) return null;
-  const op = plan.sort.direction === 'asc' ? '$gt' : '$lt';
+function keysetFilter(plan: SearchPlan): Filter[] {
+  if (!plan.after) return [];
+  const asc = plan.sort.direction === 'asc';
+  const op = asc ? '$gt' : '$lt';
   const field = plan.sort.field;
-  return {
-    $or: [
-      { [field]: { [op]: plan.after.value } },
-      { [field]: plan.after.value, id: { [op]: plan.after.id } },
-    ],
-  };
+  return [
+    // The bound makes the cursor one range on the (field, id) sort index; the `$or` alone would be
+    // two branches the planner may not merge into one ordered scan.
+    { [field]: { [asc ? '$gte' : '$lte']: plan.after.value } },
+    {
+      $or: [
+        { [field]: { [op]: plan.after.value } },
+        { [field]: plan.after.value, id: { [op]: plan.after.id } },
+      ],
+    },
+  ];
 }
 
 export class MongoDatasetRepository implements DatasetRepository {
-  constructor(private readonly model: Model<DatasetDocument>) {}
+  constructor(
+    private readonly model: Model<DatasetDocument>,
+    private readonly idsPerCall: number,
+  ) {}
 
   async get(id: string): Promise<DatasetRecord | null> {
     const doc = await this.model.findOne({ id }).lean<DatasetDocument>().exec();
@@ -122,10 +114,15 @@ export class MongoDatasetRepository implements DatasetRepository {
   }
 
   async getMany(ids: string[]): Promise<DatasetRecord[]> {
-    const docs = await this.model
-      .find({ id: { $in: ids } })
-      .lean<DatasetDocument[]>()
-      .exec();
+    const docs: DatasetDocument[] = [];
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      docs.push(
+        ...(await this.model
+          .find({ id: { $in: slice } })
+          .lean<DatasetDocument[]>()
+          .exec()),
+      );
+    }
     return inRequestedOrder(ids, new Map(docs.map((doc) => [doc.id, toDataset(doc)])));
   }
 
@@ -158,7 +155,7 @@ export class MongoDatasetRepository implements DatasetRepository {
     const plan = planSearch(query);
     const filter = datasetFilter(plan);
     const [total, page, facets] = await Promise.all([
-      this.model.countDocuments(filter).exec(),
+      countMatching(this.model, filter),
       this.page(plan, filter),
       this.facetCounts(plan, filter),
     ]);
@@ -201,7 +198,7 @@ export class MongoDatasetRepository implements DatasetRepository {
     const keyset = keysetFilter(plan);
     const direction = plan.sort.direction === 'asc' ? 1 : -1;
     return this.model
-      .find(keyset ? { $and: [filter, keyset] } : filter)
+      .find(keyset.length ? { $and: [filter, ...keyset] } : filter)
       .sort({ [plan.sort.field]: direction, id: direction })
       .skip(plan.offset)
       .limit(plan.limit + 1)

@@ -15,7 +15,7 @@ import {
   type StorageLocation,
   type TotalsRefresh,
 } from '@climcat/core';
-import type { FilterQuery, Model, mongo } from 'mongoose';
+import type { FilterQuery, Model } from 'mongoose';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_FILE_BATCH,
@@ -26,24 +26,13 @@ import {
 } from '../shared/file-rules';
 import type { MongoAuditRepository } from './mongo-audit.repository';
 import type { MongoDatasetRepository } from './mongo-dataset.repository';
-import { isDuplicateKey } from './mongo-support';
+import { chunked, isDuplicateKey } from './mongo-support';
 import { toRecord, type FileDocument, type PendingTotals } from './schemas';
 
 /** Compare-and-set attempts of one dataset refresh against concurrent writers. */
 const REFRESH_ATTEMPTS = 8;
 /** Pending files read per batch by settlePending. */
 const PENDING_BATCH = 500;
-
-export const FILE_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  // Not `location`: that name was the old (kind, root, path) index, which mongo-upgrades.ts drops.
-  { key: { 'location.root': 1, 'location.path': 1 }, name: 'root_path', unique: true },
-  { key: { datasetId: 1, status: 1, 'location.path': 1 }, name: 'dataset_path' },
-  { key: { datasetId: 1, status: 1, 'timeCoverage.start': 1 }, name: 'dataset_time_start' },
-  { key: { datasetId: 1, status: 1, 'timeCoverage.end': 1 }, name: 'dataset_time_end' },
-  // Sparse: only files whose totals refresh has not finished carry `pending`.
-  { key: { 'pending.token': 1 }, name: 'pending', sparse: true },
-];
 
 function toFile(doc: object): FileRecord {
   return toRecord<FileRecord>(doc, 'pending');
@@ -66,6 +55,8 @@ export class MongoFileRepository implements FileRepository {
     private readonly model: Model<FileDocument>,
     private readonly datasets: MongoDatasetRepository,
     private readonly audit: MongoAuditRepository,
+    /** Most ids per `$in`: bulk removals are cut into calls of this size (16 MB command limit). */
+    private readonly idsPerCall: number,
   ) {}
 
   async get(id: string): Promise<FileRecord | null> {
@@ -96,17 +87,23 @@ export class MongoFileRepository implements FileRepository {
   }
 
   async retire(ids: string[], at: string, refresh: TotalsRefresh): Promise<FileRetirement> {
-    const present = { id: { $in: ids }, status: 'present' };
-    const owners = await this.model.find(present, { datasetId: 1 }).lean<{ datasetId: string }[]>().exec();
+    // One pending token for every slice: a crash mid-way leaves marks settlePending finishes.
     const token = randomUUID();
     const pending: PendingTotals = { token, datasets: [] };
-    const result = await this.model
-      .updateMany(present, { $set: { status: 'removed', updatedAt: at, pending } })
-      .exec();
-    const datasetIds = [...new Set(owners.map((o) => o.datasetId))];
+    const datasetIds = new Set<string>();
+    let removed = 0;
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const present = { id: { $in: slice }, status: 'present' };
+      const owners = await this.model.find(present, { datasetId: 1 }).lean<{ datasetId: string }[]>().exec();
+      for (const owner of owners) datasetIds.add(owner.datasetId);
+      const result = await this.model
+        .updateMany(present, { $set: { status: 'removed', updatedAt: at, pending } })
+        .exec();
+      removed += result.modifiedCount;
+    }
     await this.refreshDatasets(datasetIds, refresh);
     await this.clearPending(ids, token);
-    return { removed: result.modifiedCount, datasetIds };
+    return { removed, datasetIds: [...datasetIds] };
   }
 
   async settlePending(refresh: TotalsRefresh): Promise<string[]> {
@@ -157,30 +154,42 @@ export class MongoFileRepository implements FileRepository {
     batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
     const range = pathPrefixRange(prefix);
-    const under = range
-      ? {
-          $or: [{ 'location.path': range.exact }, { 'location.path': { $gte: range.from, $lt: range.to } }],
-        }
-      : {};
-    // Keyset on path over the unique location index.
+    const present = { 'location.root': root, status: 'present' };
+    // Keyset on path over root_path: each query is one index range (root =, path in (after, to)),
+    // not an `$or`. The directory's own path sorts before everything below it, so it is looked up
+    // first by itself; siblings such as `p.nc` or `p-old/` that sort between `p` and `p/` are never walked.
     yield* pathOrderedBatches(batchSize, async (after) => {
+      const out: FileRecord[] = [];
+      if (range && after < range.exact) {
+        const own = await this.model
+          .findOne({ ...present, 'location.path': range.exact })
+          .lean<FileDocument>()
+          .exec();
+        if (own) out.push(toFile(own));
+        // limit(0) would mean no limit.
+        if (out.length >= batchSize) return out;
+      }
+      const bounds: Record<string, string> = { $gt: after };
+      if (range) Object.assign(bounds, { $gte: range.from, $lt: range.to });
       const docs = await this.model
-        .find({
-          $and: [{ 'location.root': root, status: 'present' }, { 'location.path': { $gt: after } }, under],
-        })
+        .find({ ...present, 'location.path': bounds })
         .sort({ 'location.path': 1 })
-        .limit(batchSize)
+        .limit(batchSize - out.length)
         .lean<FileDocument[]>()
         .exec();
-      return docs.map(toFile);
+      return [...out, ...docs.map(toFile)];
     });
   }
 
   async markRemoved(ids: string[], at: string): Promise<number> {
-    const result = await this.model
-      .updateMany({ id: { $in: ids }, status: 'present' }, { $set: { status: 'removed', updatedAt: at } })
-      .exec();
-    return result.modifiedCount;
+    let removed = 0;
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const result = await this.model
+        .updateMany({ id: { $in: slice }, status: 'present' }, { $set: { status: 'removed', updatedAt: at } })
+        .exec();
+      removed += result.modifiedCount;
+    }
+    return removed;
   }
 
   async setChecksum(id: string, sha256: string, checksum: FileChecksum): Promise<boolean> {
@@ -203,10 +212,14 @@ export class MongoFileRepository implements FileRepository {
     if (!ids.length) return 0;
     // Absent counts as online: going online matches only files marked offline.
     const differs = availability === 'online' ? 'offline' : { $ne: 'offline' };
-    const result = await this.model
-      .updateMany({ id: { $in: ids }, availability: differs }, { $set: { availability } })
-      .exec();
-    return result.modifiedCount;
+    let changed = 0;
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const result = await this.model
+        .updateMany({ id: { $in: slice }, availability: differs }, { $set: { availability } })
+        .exec();
+      changed += result.modifiedCount;
+    }
+    return changed;
   }
 
   async deleteByDataset(datasetId: string): Promise<number> {
@@ -278,9 +291,11 @@ export class MongoFileRepository implements FileRepository {
   }
 
   private async clearPending(ids: string[], token: string): Promise<void> {
-    await this.model
-      .updateMany({ id: { $in: ids }, 'pending.token': token }, { $unset: { pending: 1 } })
-      .exec();
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      await this.model
+        .updateMany({ id: { $in: slice }, 'pending.token': token }, { $unset: { pending: 1 } })
+        .exec();
+    }
   }
 
   /** Applies `refresh` to each dataset (compare-and-set); the ids of those that changed. */

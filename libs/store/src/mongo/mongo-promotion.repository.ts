@@ -5,16 +5,10 @@ import {
   type PromotionRecord,
   type PromotionRepository,
 } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { Model } from 'mongoose';
 import { definedOnly } from '../shared/records';
 import { conflictOnDuplicate, findPage, findRecord } from './mongo-support';
 import { toRecord } from './schemas';
-
-export const PROMOTION_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { user: 1, createdAt: -1, id: -1 }, name: 'user_newest' },
-  { key: { state: 1 }, name: 'state' },
-];
 
 export class MongoPromotionRepository implements PromotionRepository {
   constructor(private readonly model: Model<PromotionRecord>) {}

@@ -11,34 +11,14 @@ import {
   type QuotaUsageState,
   type QuotaSubjectKind,
 } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
-import { conflictOnDuplicate, findPage, findRecord, isDuplicateKey } from './mongo-support';
+import type { Model } from 'mongoose';
+import { chunked, conflictOnDuplicate, findPage, findRecord, isDuplicateKey } from './mongo-support';
 import {
   toRecord,
   type LeaseDocument,
   type PurgePlanDocument,
   type QuotaUsageStateDocument,
 } from './schemas';
-
-export const QUOTA_INDEXES: mongo.IndexDescription[] = [
-  { key: { kind: 1, name: 1 }, name: 'subject', unique: true },
-];
-export const QUOTA_STATE_INDEXES: mongo.IndexDescription[] = [
-  { key: { kind: 1, name: 1 }, name: 'subject', unique: true },
-];
-export const QUOTA_EXEMPTION_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { kind: 1, name: 1, expiresAt: 1 }, name: 'subject_expiry' },
-];
-export const PURGE_PLAN_INDEXES: mongo.IndexDescription[] = [
-  { key: { user: 1, path: 1, generation: 1 }, name: 'user_path_generation', unique: true },
-];
-export const PURGED_FILE_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { user: 1, purgedAt: -1 }, name: 'user_purged_at' },
-  { key: { purgedAt: 1 }, name: 'purged_at' },
-];
-export const LEASE_INDEXES: mongo.IndexDescription[] = [{ key: { name: 1 }, name: 'name', unique: true }];
 
 /** Compare-and-set rounds before giving up; each lost round means another writer won. */
 const MAX_ATTEMPTS = 200;
@@ -51,6 +31,7 @@ export class MongoQuotaRepository implements QuotaRepository {
     private readonly plans: Model<PurgePlanDocument>,
     private readonly purged: Model<PurgedFileRecord>,
     private readonly leases: Model<LeaseDocument>,
+    private readonly idsPerCall: number,
   ) {}
 
   async getQuota(kind: QuotaSubjectKind, name: string): Promise<QuotaRecord | null> {
@@ -59,10 +40,15 @@ export class MongoQuotaRepository implements QuotaRepository {
 
   async getQuotas(kind: QuotaSubjectKind, names: readonly string[]): Promise<QuotaRecord[]> {
     if (names.length === 0) return [];
-    const docs = await this.quotas
-      .find({ kind, name: { $in: [...new Set(names)] } })
-      .lean<QuotaRecord[]>()
-      .exec();
+    const docs: QuotaRecord[] = [];
+    for (const slice of chunked([...new Set(names)], this.idsPerCall)) {
+      docs.push(
+        ...(await this.quotas
+          .find({ kind, name: { $in: slice } })
+          .lean<QuotaRecord[]>()
+          .exec()),
+      );
+    }
     return docs.map((doc) => toRecord<QuotaRecord>(doc));
   }
 

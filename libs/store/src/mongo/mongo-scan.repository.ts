@@ -1,13 +1,8 @@
 import { NotFoundError, type Page, type Paged, type ScanRecord, type ScanRepository } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { Model } from 'mongoose';
 import { definedOnly } from '../shared/records';
 import { conflictOnDuplicate, findPage, findRecord } from './mongo-support';
 import { toRecord } from './schemas';
-
-export const SCAN_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { createdAt: -1, id: -1 }, name: 'newest' },
-];
 
 export class MongoScanRepository implements ScanRepository {
   constructor(private readonly model: Model<ScanRecord>) {}

@@ -1,5 +1,5 @@
 import { ConflictError, type Page, type Paged } from '@climcat/core';
-import type { FilterQuery, Model, mongo } from 'mongoose';
+import type { FilterQuery, Model } from 'mongoose';
 import { toRecord } from './schemas';
 
 export function isDuplicateKey(error: unknown): boolean {
@@ -16,29 +16,18 @@ export async function conflictOnDuplicate<T>(fn: () => Promise<T>, message: stri
   }
 }
 
-/** Server answers meaning "this server cannot build that index at all" (test servers), not "bad data". */
-const UNSUPPORTED_CODES = new Set([
-  59 /* CommandNotFound */, 115 /* CommandNotSupported */, 238 /* NotImplemented */,
-]);
-
 /**
- * Creates indexes one by one (createIndex is idempotent). A server that does
- * not implement an index kind is tolerated so the MongoDB-wire test server
- * works; any other failure (e.g. duplicates blocking a unique index) is fatal.
+ * Most ids one command carries in an `$in` (or one `updateMany` touches by id):
+ * 10k 36-character ids are ~0.5 MB of BSON, far below the 16 MB command limit
+ * that an unbounded list (a scan removing ~370k files) exceeds.
  */
-export async function ensureIndexes(
-  collection: mongo.Collection,
-  indexes: mongo.IndexDescription[],
-): Promise<void> {
-  for (const { key, ...options } of indexes) {
-    try {
-      await collection.createIndex(key, options);
-    } catch (error) {
-      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-      if (typeof code === 'number' && UNSUPPORTED_CODES.has(code)) continue;
-      throw error;
-    }
-  }
+export const MAX_IDS_PER_CALL = 10_000;
+
+/** `items` in consecutive slices of at most `size` (none for an empty list). */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** Escapes a string for use inside a regular expression (anchored prefix search). */
@@ -55,6 +44,16 @@ export async function findRecord<T extends object>(
   return doc ? toRecord<T>(doc) : null;
 }
 
+/**
+ * How many documents match `filter`. No filter at all is answered from the
+ * collection's metadata (`count` without a query reads no document); any
+ * filter is an index-backed `countDocuments`.
+ */
+export async function countMatching<T>(model: Model<T>, filter: FilterQuery<T>): Promise<number> {
+  if (Object.keys(filter).length === 0) return model.estimatedDocumentCount().exec();
+  return model.countDocuments(filter).exec();
+}
+
 /** One page of the records matching `filter` in `sort` order, with the total count. */
 export async function findPage<T extends object>(
   model: Model<T>,
@@ -63,7 +62,7 @@ export async function findPage<T extends object>(
   page: Page,
 ): Promise<Paged<T>> {
   const [total, docs] = await Promise.all([
-    model.countDocuments(filter).exec(),
+    countMatching(model, filter),
     model.find(filter).sort(sort).skip(page.offset).limit(page.limit).lean<T[]>().exec(),
   ]);
   return { total, items: docs.map((doc) => toRecord<T>(doc)) };

@@ -21,6 +21,8 @@ export async function upgradeFileLocations(
   files: mongo.Collection,
   roots: readonly StoreRoot[],
 ): Promise<void> {
+  // A fresh database has nothing to upgrade: skip the unindexed legacy queries (collection scans).
+  if ((await files.estimatedDocumentCount()) === 0) return;
   await dropOldLocationIndex(files);
   const upgraded = { 'location.kind': { $exists: false } };
   // POSIX rows already named their root.

@@ -1,17 +1,7 @@
 import type { QuotaSubjectKind, UsageDrift, UsageHistoryRepository, UsagePoint } from '@climcat/core';
-import type { Model, mongo } from 'mongoose';
+import type { Model } from 'mongoose';
 import { conflictOnDuplicate, isDuplicateKey } from './mongo-support';
 import { toRecord } from './schemas';
-
-export const USAGE_HISTORY_INDEXES: mongo.IndexDescription[] = [
-  { key: { kind: 1, name: 1, day: 1 }, name: 'subject_day', unique: true },
-  { key: { day: 1 }, name: 'day' },
-];
-export const USAGE_DRIFT_INDEXES: mongo.IndexDescription[] = [
-  { key: { id: 1 }, name: 'id', unique: true },
-  { key: { user: 1, at: -1 }, name: 'user_at' },
-  { key: { at: -1 }, name: 'at' },
-];
 
 export class MongoUsageHistoryRepository implements UsageHistoryRepository {
   constructor(

@@ -7,7 +7,7 @@
  * fails loudly instead of being dropped; `minimize: false` so empty objects
  * round-trip; arrays default to undefined so absent optional arrays stay absent.
  */
-import { Schema } from 'mongoose';
+import { Schema, type mongo } from 'mongoose';
 import {
   AVAILABILITIES,
   DATASET_KINDS,
@@ -43,6 +43,97 @@ export const COLLECTIONS = {
   usageHistory: 'usage_history',
   usageDrift: 'usage_drift',
 } as const;
+
+export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
+
+/**
+ * Every index, in one place: what `climcat migrate` builds and app start
+ * verifies. Each query and the index serving it are listed in README.md, and
+ * the index-coverage test (test/store) fails when a query of the contract
+ * suite has none. Changing an index's keys means a new name: MongoDB refuses
+ * a second definition under an existing name (errors 85/86), and the
+ * migration drops the old name as obsolete.
+ */
+export const INDEXES: Record<CollectionName, mongo.IndexDescription[]> = {
+  datasets: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { datasetId: 1, id: 1 }, name: 'sort_datasetId' },
+    { key: { createdAt: 1, id: 1 }, name: 'sort_createdAt' },
+    { key: { updatedAt: 1, id: 1 }, name: 'sort_updatedAt' },
+    { key: { size: 1, id: 1 }, name: 'sort_size' },
+    { key: { 'search.facets.n': 1, 'search.facets.v': 1 }, name: 'search_facets' },
+    { key: { 'search.tokens': 1 }, name: 'search_tokens' },
+    { key: { 'search.timeStart': 1, 'search.timeEnd': 1 }, name: 'search_time' },
+    { key: { 'search.south': 1, 'search.north': 1 }, name: 'search_lat' },
+    { key: { 'search.lon.min': 1, 'search.lon.max': 1 }, name: 'search_lon' },
+    { key: { 'access.ownerGroup': 1 }, name: 'access_ownerGroup' },
+    { key: { 'access.accessGroups': 1 }, name: 'access_accessGroups' },
+    { key: { 'access.public': 1 }, name: 'access_public' },
+    { key: { 'provenance.derivedFrom': 1 }, name: 'provenance_derivedFrom' },
+    { key: { kind: 1, project: 1 }, name: 'kind_project' },
+    // `latest=true` (status) is the most frequent ESGF parameter.
+    { key: { status: 1 }, name: 'status' },
+    { key: { availability: 1 }, name: 'availability' },
+  ],
+  files: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    // Not `location`: that name was the old (kind, root, path) index, which mongo-upgrades.ts drops.
+    { key: { 'location.root': 1, 'location.path': 1 }, name: 'root_path', unique: true },
+    // listByDataset's equality (datasetId, status) then its sort (path, id): no blocking sort.
+    { key: { datasetId: 1, status: 1, 'location.path': 1, id: 1 }, name: 'dataset_listing' },
+    { key: { datasetId: 1, status: 1, 'timeCoverage.start': 1 }, name: 'dataset_time_start' },
+    { key: { datasetId: 1, status: 1, 'timeCoverage.end': 1 }, name: 'dataset_time_end' },
+    // Only files whose totals refresh has not finished carry `pending`: settlePending's keyset on id
+    // walks just those.
+    {
+      key: { id: 1 },
+      name: 'pending_id',
+      partialFilterExpression: { 'pending.token': { $exists: true } },
+    },
+  ],
+  audit: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { entityType: 1, entityId: 1, at: -1, id: -1 }, name: 'entity_newest' },
+    // `latest` breaks ties within a millisecond by insertion order (_id).
+    { key: { entityType: 1, entityId: 1, at: -1, _id: -1 }, name: 'entity_latest' },
+  ],
+  api_keys: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { hash: 1 }, name: 'hash', unique: true },
+    { key: { createdAt: -1, id: -1 }, name: 'newest' },
+  ],
+  scans: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { createdAt: -1, id: -1 }, name: 'newest' },
+  ],
+  quotas: [{ key: { kind: 1, name: 1 }, name: 'subject', unique: true }],
+  quota_state: [{ key: { kind: 1, name: 1 }, name: 'subject', unique: true }],
+  quota_exemptions: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { kind: 1, name: 1, expiresAt: 1 }, name: 'subject_expiry' },
+  ],
+  promotions: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { user: 1, createdAt: -1, id: -1 }, name: 'user_newest' },
+    { key: { state: 1 }, name: 'state' },
+  ],
+  purge_plan: [{ key: { user: 1, path: 1, generation: 1 }, name: 'user_path_generation', unique: true }],
+  purged_files: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { user: 1, purgedAt: -1 }, name: 'user_purged_at' },
+    { key: { purgedAt: 1 }, name: 'purged_at' },
+  ],
+  leases: [{ key: { name: 1 }, name: 'name', unique: true }],
+  usage_history: [
+    { key: { kind: 1, name: 1, day: 1 }, name: 'subject_day', unique: true },
+    { key: { day: 1 }, name: 'day' },
+  ],
+  usage_drift: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { user: 1, at: -1 }, name: 'user_at' },
+    { key: { at: -1 }, name: 'at' },
+  ],
+};
 
 const nested = { _id: false, minimize: false, strict: 'throw' } as const;
 
