@@ -52,7 +52,7 @@ function answerOf(chunks: Buffer[], lender?: StreamedAnswer['lender']) {
 
 describe('pumpAnswer', () => {
   it('writes every chunk in slices, releases a lent buffer only once its writes are done, then ends', async () => {
-    const lender = new BufferPool(WRITE_SLICE_BYTES * 2 + 10, 1).lender(1);
+    const lender = new BufferPool(WRITE_SLICE_BYTES * 2 + 10).lender(1);
     const lent = await lender.acquire();
     lent.fill(7);
     const { answer, closed } = answerOf([Buffer.from('head'), lent], lender);

@@ -781,7 +781,7 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
 
   it('reads into buffers borrowed from a lender, each given back once used, and stops when it closes', async () => {
     const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
-    const pool = new BufferPool(512, 4);
+    const pool = new BufferPool(512);
     for (const [name, sel] of [
       ['f', {}],
       ['d', { start: [1, 0, 1], count: [T - 1, Y, X - 1], stride: [1, 1, 1] }],
