@@ -8,7 +8,7 @@ import {
   dapDataset,
   decodeQueryOnce,
   encodeAscii,
-  encodeDods,
+  encodeDodsParts,
   MemoKey,
   renderDas,
   renderDds,
@@ -164,7 +164,8 @@ export class OpendapService {
     const lender = this.buffers.lender(DODS_BUFFERS_PER_STREAM);
     const chunks = (async function* () {
       yield Buffer.from(`${dds}Data:\n`, 'utf8');
-      yield* encodeDods(opened.dataset, projected, { chunkBytes: STREAM_CHUNK_BYTES, buffers: lender });
+      // Records are written where they were read (vectored), not moved together first.
+      yield* encodeDodsParts(opened.dataset, projected, { chunkBytes: STREAM_CHUNK_BYTES, buffers: lender });
     })();
     let closing: Promise<void> | undefined;
     const close = () =>
