@@ -40,6 +40,9 @@ jest.setTimeout(120_000);
 const BIG = { time: 4000, lat: 50, lon: 50 };
 /** Beside the public NetCDF-3 file: about 40 MB of float data. */
 const BIG_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big.nc');
+/** About 40 MB of records of 80 kB, each after its time value: sent as views of the read blocks. */
+const BIG_REC = { time: 500, lat: 100, lon: 200 };
+const BIG_REC_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big_records.nc');
 const MAX = 2;
 /** A named pipe catalogued as a file: opening it for reading blocks until someone writes (a stalled storage). */
 const FIFO_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_stalled.nc');
@@ -121,6 +124,7 @@ async function counter(
 const dods = (path: string, ce = '') => `/thredds/dodsC/data/${path}.dods${ce ? `?${ce}` : ''}`;
 const BIG_DODS = dods(BIG_PATH, 'tas');
 const BIG_DATA_BYTES = BIG.time * BIG.lat * BIG.lon * 4;
+const BIG_REC_DATA_BYTES = BIG_REC.time * BIG_REC.lat * BIG_REC.lon * 4;
 
 async function noSlotsLeft(app: RunningApp): Promise<void> {
   const limits = limitsOf(app);
@@ -190,6 +194,27 @@ beforeAll(async () => {
     },
     { tas: Float32Array.from({ length: n }, (_, i) => i % 1000) },
   );
+  const nRec = BIG_REC.time * BIG_REC.lat * BIG_REC.lon;
+  await writeNetcdf3(
+    join(root, BIG_REC_PATH),
+    {
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        { name: 'lat', length: BIG_REC.lat },
+        { name: 'lon', length: BIG_REC.lon },
+      ],
+      variables: [
+        { name: 'time', type: 'double', dimensions: ['time'], attributes: [] },
+        { name: 'tas', type: 'float', dimensions: ['time', 'lat', 'lon'], attributes: [] },
+      ],
+      globalAttributes: [],
+      numRecords: BIG_REC.time,
+    },
+    {
+      time: Float64Array.from({ length: BIG_REC.time }, (_, i) => i + 0.5),
+      tas: Float32Array.from({ length: nRec }, (_, i) => i % 1000),
+    },
+  );
   running = await startApp({
     env: { DATA_ROOT: root, THREDDS_MAX_CONCURRENT_PER_CALLER: String(MAX), THREDDS_BIN_LIMIT: '1GB' },
     logs: true,
@@ -202,6 +227,7 @@ beforeAll(async () => {
   execFileSync('mkfifo', [join(root, FIFO_PATH)]);
   for (const app of [running, slow]) {
     await catalogFile(app, BIG_PATH, statSync(join(root, BIG_PATH)).size);
+    await catalogFile(app, BIG_REC_PATH, statSync(join(root, BIG_REC_PATH)).size);
     await catalogFile(app, FIFO_PATH, 1000);
   }
 });
@@ -458,12 +484,11 @@ describe('the log line of each /thredds request', () => {
 describe('a .dods larger than its read buffers', () => {
   afterEach(() => noSlotsLeft(running));
 
-  it('is the file’s values, byte for byte, for a client that reads slowly', async () => {
-    // The reader reuses a few buffers, each only once the socket has written it: a client that pauses
-    // keeps writes pending, and any buffer read into too early would show as wrong values here.
+  /** The data part of `path`'s answer, read by a client that pauses every 50 chunks. */
+  async function slowlyRead(path: string): Promise<Buffer> {
     const { hostname, port } = new URL(running.url);
     const body = await new Promise<Buffer>((resolve, reject) => {
-      const req = request({ hostname, port, path: BIG_DODS, agent: false }, (res) => {
+      const req = request({ hostname, port, path, agent: false }, (res) => {
         const parts: Buffer[] = [];
         let pauses = 0;
         res.on('data', (chunk: Buffer) => {
@@ -479,11 +504,32 @@ describe('a .dods larger than its read buffers', () => {
       req.on('error', reject);
       req.end();
     });
-    const data = body.subarray(body.indexOf('\nData:\n') + 7);
+    return body.subarray(body.indexOf('\nData:\n') + 7);
+  }
+
+  it('is the file’s values, byte for byte, for a client that reads slowly', async () => {
+    // The reader reuses a few buffers, each only once the socket has written it: a client that pauses
+    // keeps writes pending, and any buffer read into too early would show as wrong values here.
+    const data = await slowlyRead(BIG_DODS);
     expect(data.length).toBe(8 + BIG_DATA_BYTES);
     expect([data.readUInt32BE(0), data.readUInt32BE(4)]).toEqual([BIG_DATA_BYTES / 4, BIG_DATA_BYTES / 4]);
     const want = Buffer.from(
       Float32Array.from({ length: BIG_DATA_BYTES / 4 }, (_, i) => i % 1000).buffer,
+    ).swap32();
+    expect(data.subarray(8).equals(want)).toBe(true);
+  });
+
+  it('is a record variable’s values, byte for byte, for a client that reads slowly', async () => {
+    // Each block read holds several records apart (the time values between them), written as
+    // views where they were read: a buffer given back before its last view is written shows here.
+    const data = await slowlyRead(dods(BIG_REC_PATH, 'tas'));
+    expect(data.length).toBe(8 + BIG_REC_DATA_BYTES);
+    expect([data.readUInt32BE(0), data.readUInt32BE(4)]).toEqual([
+      BIG_REC_DATA_BYTES / 4,
+      BIG_REC_DATA_BYTES / 4,
+    ]);
+    const want = Buffer.from(
+      Float32Array.from({ length: BIG_REC_DATA_BYTES / 4 }, (_, i) => i % 1000).buffer,
     ).swap32();
     expect(data.subarray(8).equals(want)).toBe(true);
   });

@@ -12,6 +12,12 @@ export interface Hyperslab {
 export interface HyperslabChunk<T> {
   offset: number;
   data: T;
+  /**
+   * readRawChunks with `inPlace` only: the selected bytes as views of `data`,
+   * in order, where they were read. `data` is then the block as read, the
+   * gaps between the runs included.
+   */
+  runs?: Uint8Array[];
 }
 
 export interface ReadOptions {
@@ -35,6 +41,13 @@ export interface ReadOptions {
    * bytes read ahead of the consumer are bounded and no chunk is allocated.
    */
   buffers?: BufferLender;
+  /**
+   * readRawChunks only: a block whose selected runs are long (a record
+   * variable's records, between the other variables' values) leaves them where
+   * they were read and lists them in `runs`, instead of moving them together:
+   * for a consumer that writes them out as they are (vectored socket writes).
+   */
+  inPlace?: boolean;
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;

@@ -7,6 +7,12 @@ import type { Readable } from 'node:stream';
 import { ThreddsPathService } from '../access/thredds-path.service';
 import { entityTag, type ByteRange } from './http-ranges';
 
+/**
+ * Bytes per read of a served file: the stream's default (64 KiB) costs a read and
+ * a socket write per 64 KiB (measured: 2.6 ms of CPU per MB against 0.8 with 1 MiB).
+ */
+const READ_BYTES = 1024 * 1024;
+
 /** One catalogued file opened for serving: its current size and validators, and its bytes by range. */
 export interface ServedFile {
   size: number;
@@ -69,6 +75,7 @@ export class FileServerService {
             handle.createReadStream({
               ...(range ? { start: range.start, end: range.end } : {}),
               autoClose: false,
+              highWaterMark: READ_BYTES,
             }),
           ),
         close: () => handle.close().catch(() => undefined),

@@ -8,7 +8,7 @@ import {
   dapDataset,
   decodeQueryOnce,
   encodeAscii,
-  encodeDods,
+  encodeDodsParts,
   MemoKey,
   renderDas,
   renderDds,
@@ -64,8 +64,13 @@ const STREAM_CHUNK_BYTES = 1 << 20;
  */
 const DODS_BUFFER_BYTES = 2 << 20;
 const DODS_BUFFERS_PER_STREAM = 3;
-/** Buffers kept for the next streams once the running ones are done (16 MiB). */
-const DODS_IDLE_BUFFERS = 8;
+/**
+ * 17 buffers per slab (34 MiB): above glibc's largest mmap threshold (32 MiB), so a slab
+ * freed after a burst of streams goes back to the OS; a slab's untouched pages cost nothing.
+ */
+const DODS_SLAB_BYTES = 17 * DODS_BUFFER_BYTES;
+/** Slabs with nothing lent are freed after this long without a new stream's read. */
+const DODS_POOL_IDLE_MS = 10_000;
 
 /**
  * OPeNDAP DAP2 answers for catalogued files the caller may read: DDS, DAS,
@@ -75,7 +80,10 @@ const DODS_IDLE_BUFFERS = 8;
 @Injectable()
 export class OpendapService {
   /** Read buffers shared by the process's .dods streams, each lending a few. */
-  private readonly buffers = new BufferPool(DODS_BUFFER_BYTES, DODS_IDLE_BUFFERS);
+  private readonly buffers = new BufferPool(DODS_BUFFER_BYTES, {
+    slabBytes: DODS_SLAB_BYTES,
+    idleMs: DODS_POOL_IDLE_MS,
+  });
 
   constructor(
     private readonly paths: ThreddsPathService,
@@ -156,7 +164,8 @@ export class OpendapService {
     const lender = this.buffers.lender(DODS_BUFFERS_PER_STREAM);
     const chunks = (async function* () {
       yield Buffer.from(`${dds}Data:\n`, 'utf8');
-      yield* encodeDods(opened.dataset, projected, { chunkBytes: STREAM_CHUNK_BYTES, buffers: lender });
+      // Records are written where they were read (vectored), not moved together first.
+      yield* encodeDodsParts(opened.dataset, projected, { chunkBytes: STREAM_CHUNK_BYTES, buffers: lender });
     })();
     let closing: Promise<void> | undefined;
     const close = () =>

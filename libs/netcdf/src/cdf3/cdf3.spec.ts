@@ -781,7 +781,7 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
 
   it('reads into buffers borrowed from a lender, each given back once used, and stops when it closes', async () => {
     const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
-    const pool = new BufferPool(512, 4);
+    const pool = new BufferPool(512);
     for (const [name, sel] of [
       ['f', {}],
       ['d', { start: [1, 0, 1], count: [T - 1, Y, X - 1], stride: [1, 1, 1] }],
@@ -821,6 +821,54 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
     expect(settled).toBe('waiting');
     lender.close();
     await expect(third).rejects.toBeInstanceOf(BufferLenderClosedError);
+    await ds.close();
+  });
+
+  it('leaves long records in place when asked (inPlace), as views of the block in order', async () => {
+    // Records of 80 kB (above the in-place threshold) between a double per record.
+    const [R, LAT, LON] = [7, 100, 200];
+    const tas = Float32Array.from({ length: R * LAT * LON }, (_, k) => k * 0.25 - 3);
+    const time = Float64Array.from({ length: R }, (_, k) => k + 0.5);
+    const big: Netcdf3Schema = {
+      format: 'classic',
+      numRecords: R,
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        { name: 'lat', length: LAT },
+        { name: 'lon', length: LON },
+      ],
+      variables: [
+        { name: 'time', type: 'double', dimensions: ['time'] },
+        { name: 'tas', type: 'float', dimensions: ['time', 'lat', 'lon'] },
+      ],
+    };
+    const ds = await Netcdf3File.open(new MemoryByteSource(await toBytes(big, { tas, time })));
+    for (const sel of [{}, { start: [1, 0, 0], count: [3, LAT, LON], stride: [2, 1, 1] }] as const) {
+      const s = sel as { start?: number[]; count?: number[]; stride?: number[] };
+      const parts: Buffer[] = [];
+      let withRuns = 0;
+      for await (const chunk of ds.readRawChunks('tas', s.start, s.count, s.stride, {
+        chunkBytes: 3 * LAT * LON * 4 + 100,
+        // Reads through the skipped records too (the stride-2 selection).
+        maxGapBytes: 1 << 20,
+        inPlace: true,
+      })) {
+        if (chunk.runs) {
+          withRuns++;
+          for (const run of chunk.runs) {
+            expect(run.buffer).toBe(chunk.data.buffer);
+            expect(run.length).toBe(LAT * LON * 4);
+          }
+        }
+        parts.push(...(chunk.runs ?? [chunk.data]).map((d) => Buffer.from(d)));
+      }
+      const want = bigEndian(await ds.read('tas', s.start, s.count, s.stride));
+      expect(Buffer.concat(parts).equals(want)).toBe(true);
+      expect(withRuns).toBeGreaterThan(0);
+    }
+    // Short runs (one longitude of every row) are moved together as without inPlace.
+    for await (const chunk of ds.readRawChunks('tas', [0, 0, 0], [R, LAT, 1], [1, 1, 1], { inPlace: true }))
+      expect(chunk.runs).toBeUndefined();
     await ds.close();
   });
 

@@ -40,6 +40,8 @@ const FORMATS: Record<1 | 2 | 5, NcFormat> = { 1: 'classic', 2: '64bit-offset', 
  * next read is already queued when one completes (measured ~5% faster than one).
  */
 const READS_AHEAD = 2;
+/** Shortest run readRawChunks leaves in place when asked (`inPlace`): shorter ones are moved together. */
+const IN_PLACE_MIN_RUN_BYTES = 64 * 1024;
 /**
  * Reads the header of a NetCDF-3 file, growing the read until it parses,
  * so only header bytes are fetched.
@@ -357,8 +359,12 @@ export class Netcdf3File implements NetcdfDataset {
       wasm: false,
       owned,
       lender: options.buffers,
-    }))
-      yield { offset: block.outOffset, data: this.gatherInPlace(p, block, bytes) };
+    })) {
+      const runs = options.inPlace ? this.runsInPlace(p, block, bytes) : undefined;
+      yield runs
+        ? { offset: block.outOffset, data: bytes, runs }
+        : { offset: block.outOffset, data: this.gatherInPlace(p, block, bytes) };
+    }
   }
 
   /**
@@ -452,6 +458,30 @@ export class Netcdf3File implements NetcdfDataset {
         );
       throw err;
     }
+  }
+
+  /**
+   * Views of the block's selected runs where they lie, when they are apart
+   * and each is long enough that a consumer writing them one by one saves the
+   * move (a socket takes up to 1024 of them in one vectored write). Undefined
+   * for a contiguous block, or runs so short that moving them is cheaper.
+   */
+  private runsInPlace(p: Plan, b: Block, bytes: Uint8Array): Uint8Array[] | undefined {
+    if ((b.runs <= 1 && b.length === b.outElements * p.elementSize) || p.runBytes < IN_PLACE_MIN_RUN_BYTES)
+      return undefined;
+    const out: Uint8Array[] = [];
+    let row = Math.floor(b.firstRun / p.innerCount);
+    let k = b.firstRun - row * p.innerCount;
+    for (let left = b.runs; left > 0; row++, k = 0) {
+      const runs = Math.min(p.innerCount - k, left);
+      const src = this.rowBase(p, row) - b.offset + k * p.innerStep;
+      for (let r = 0; r < runs; r++) {
+        const at = src + r * p.innerStep;
+        out.push(bytes.subarray(at, at + p.runBytes));
+      }
+      left -= runs;
+    }
+    return out;
   }
 
   /** The block's selected bytes back to back from its start, in file byte order (a forward move in place). */

@@ -116,7 +116,8 @@ async function* encodeArray(
   dataset: NetcdfDataset,
   p: ProjectedArray,
   options: ReadOptions,
-): AsyncGenerator<Buffer> {
+  inPlace: boolean,
+): AsyncGenerator<Buffer | Buffer[]> {
   const v = p.array.variable;
   const n = elementsOf(p);
   const scalar = p.array.dims.length === 0;
@@ -169,10 +170,13 @@ async function* encodeArray(
     for await (const chunk of dataset.readRawChunks(v.name, start, count, stride, {
       ...options,
       reuseBuffers: false,
+      inPlace,
     })) {
-      const d = chunk.data;
-      bytes += d.length;
-      yield Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      const views = (chunk.runs ?? [chunk.data]).map((d) =>
+        Buffer.from(d.buffer, d.byteOffset, d.byteLength),
+      );
+      for (const d of views) bytes += d.length;
+      yield views.length === 1 ? (views[0] as Buffer) : views;
       // A consumer lending buffers paces its own writes (and waits for them): no extra turn.
       if (!options.buffers) await nextTurn();
     }
@@ -199,5 +203,23 @@ export async function* encodeDods(
   projected: readonly Projected[],
   options: ReadOptions = {},
 ): AsyncGenerator<Buffer> {
-  for (const p of projectedArrays(projected)) yield* encodeArray(dataset, p, options);
+  for (const p of projectedArrays(projected))
+    for await (const part of encodeArray(dataset, p, options, false))
+      if (Array.isArray(part)) yield* part;
+      else yield part;
+}
+
+/**
+ * encodeDods for a consumer that writes vectored: the long runs of a block
+ * read as stored (a record variable's records) come as one array of views
+ * where they were read, in order, instead of being moved together first.
+ * With `options.buffers` an array's views are all of one lent buffer: give
+ * it back once the last is written.
+ */
+export async function* encodeDodsParts(
+  dataset: NetcdfDataset,
+  projected: readonly Projected[],
+  options: ReadOptions = {},
+): AsyncGenerator<Buffer | Buffer[]> {
+  for (const p of projectedArrays(projected)) yield* encodeArray(dataset, p, options, true);
 }
