@@ -432,6 +432,17 @@ describe('ESGF dialect as esgf-pyclient speaks it', () => {
     expect(body.detail.split('\n')).toHaveLength(names.length);
     expect(body.errors.map((e) => e.field).sort()).toEqual(names.map((n) => `query.${n}`).sort());
   });
+
+  it.each([
+    ['model%5B%24ne%5D=x', 'model', 'query.model[$ne]'],
+    ['model=%FF', 'model', 'query.model'],
+  ])('answers %s, refused before the route, with the detail esgf-pyclient reads', async (qs, name, field) => {
+    const res = await fetch(`${running.url}/esg-search/search?${PYESGF}&${qs}`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { detail: string; errors: { field: string }[] };
+    expect([...JSON.stringify(body).matchAll(PYESGF_INVALID)].map((m) => m[1])).toEqual([name]);
+    expect(body.errors.map((e) => e.field)).toEqual([field]);
+  });
 });
 
 /** The XML parsed by python3's xml.etree, summarised as JSON: what a script reading Solr XML sees. */

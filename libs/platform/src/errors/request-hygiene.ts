@@ -23,17 +23,14 @@ export function requestHygiene(
   for (const key of Object.keys(request.query as Record<string, unknown>)) {
     if (key.includes('$') || (jsonApi && /[[\]]/.test(key))) {
       done(
-        InvalidError.field(
-          `query.${key}`,
-          'operators and bracket syntax are not accepted in query parameters',
-        ),
+        queryProblem(request.url, key, 'operators and bracket syntax are not accepted in query parameters'),
       );
       return;
     }
   }
   const illFormedParam = findIllFormedQueryParam(request.url);
   if (illFormedParam !== null) {
-    done(InvalidError.field(`query.${illFormedParam}`, ILL_FORMED_QUERY));
+    done(queryProblem(request.url, illFormedParam, ILL_FORMED_QUERY));
     return;
   }
   // A streamed body (octet-stream routes) is bytes for its handler, not a JSON value to walk.
@@ -51,6 +48,16 @@ export function requestHygiene(
 }
 
 const ILL_FORMED_QUERY = 'is not percent-encoded UTF-8';
+
+/**
+ * On the ESGF API the detail is the line esgf-pyclient parses
+ * (`Invalid HTTP query parameter=(\w+)`), as the ESGF routes' own 400s write it.
+ */
+function queryProblem(url: string, key: string, message: string): InvalidError {
+  const field = `query.${key}`;
+  if (!url.startsWith('/esg-search')) return InvalidError.field(field, message);
+  return new InvalidError(`Invalid HTTP query parameter=${key}: ${message}`, [{ field, message }]);
+}
 const ILL_FORMED_STRING = 'is not valid Unicode (a lone surrogate such as \\ud800)';
 
 function findDollarKey(value: unknown, path: string, depth: number): string | null {
