@@ -195,6 +195,8 @@ async function main(): Promise<void> {
     SCAN_ON_BOOT: 'false',
     DEMO_DATA: 'false',
     THREDDS_BIN_LIMIT: String(Math.max(2e9, aggBytes * 1.1)),
+    // The scan's checksum stage would hash the files (50 MB/s, in this process) while the figures are measured.
+    CHECKSUM_ENABLED: 'false',
   });
   const modules = [CatalogModule, IngestorModule, ThreddsProxyModule, ScratchQuotaModule];
   const scanning = await createApp(config, modules);

@@ -412,6 +412,8 @@ function fileSink(handle: FileHandle): Sink {
 }
 
 const FLUSH_BYTES = 1 << 20;
+/** `writeRaw` copies bytes shorter than this into its own buffer: the caller may then reuse them. */
+export const WRITE_RAW_COPIES_BELOW = FLUSH_BYTES;
 
 /**
  * Writes a NetCDF-3 file slot by slot. Call `write(name, values)` in file
@@ -486,7 +488,8 @@ export class Netcdf3Writer {
    * Like `write`, with the values given as their big-endian bytes, as a
    * NetCDF-3 file stores them (a hyperslab copied from one): no decoding or
    * encoding. The bytes may be handed to the target as they are, so the
-   * caller must not change them afterwards.
+   * caller must not change them afterwards, unless they are fewer than
+   * {@link WRITE_RAW_COPIES_BELOW} (then they are copied before this returns).
    */
   async writeRaw(variable: string, bytes: Uint8Array, record?: number): Promise<void> {
     return this.put(variable, record, (type) => {
