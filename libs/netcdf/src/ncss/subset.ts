@@ -713,10 +713,10 @@ async function readRawBlock(
 const PIECE_BYTES = 4 << 20;
 
 /** Read buffers of raw copies, shared by the process's answers (the reader's reads ahead plus the one copied). */
-const RAW_READ_POOL = new BufferPool(1 << 20, 8);
+const RAW_READ_POOL = new BufferPool(1 << 20);
 const RAW_READS_HELD = 3;
 /** Output blocks of record batches, reused once the writer has copied their records out. */
-const BATCH_POOL = new BufferPool(PIECE_BYTES, 4);
+const BATCH_POOL = new BufferPool(PIECE_BYTES);
 
 /** Writes the planned subset as NetCDF-3 to `target`, streaming variable by variable (records in order). */
 export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: Writable): Promise<void> {
