@@ -52,6 +52,7 @@ const adapters: [string, () => Promise<Store>][] = [
         adapter: 'mongo',
         uri: testEnv('TEST_MONGODB_URI'),
         dbName: `contract_${runId}_${++opened}`,
+        maxTimeMS: MAX_TIME_MS,
       }),
   ],
 ];
@@ -68,9 +69,14 @@ async function collect<T>(iterable: AsyncIterable<T[]>): Promise<T[][]> {
 
 // Every query the mongo adapter sends during this suite, judged against the declared indexes.
 const mongoLog = recordMongoCalls();
+// Not the default, so the coverage test below sees the configured value reach every read.
+const MAX_TIME_MS = 20_000;
+const READ_METHODS = ['find', 'findOne', 'countDocuments', 'estimatedDocumentCount', 'aggregate'];
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
 afterAll(() => mongoLog.stop());
 
-describe.each(adapters)('%s store', (_adapter, open) => {
+describe.each(adapters)('%s store', (adapter, open) => {
   let store: Store;
 
   beforeEach(async () => {
@@ -247,6 +253,38 @@ describe.each(adapters)('%s store', (_adapter, open) => {
       );
       const result = await store.datasets.search(query({ sort: { field: 'createdAt', direction: 'asc' } }));
       expect(ids(result)).toEqual(['q', 'r', 'p']);
+    });
+
+    it('walks the same pages with countTotal false, total a lower bound, and no count sent', async () => {
+      await seed(
+        ...Array.from({ length: 7 }, (_, i) => dataset(`walk-${i}`, { datasetId: `walk-${i % 3}` })),
+      );
+      const base = query({ limit: 3, kind: ['standard'], facetCounts: ['project'] });
+      const walk = async (countTotal?: boolean) => {
+        const pages: DatasetSearchResult[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.datasets.search({ ...base, cursor, countTotal });
+          pages.push(page);
+          cursor = page.next ?? undefined;
+        } while (cursor);
+        return pages;
+      };
+      const counted = await walk();
+      const sent = mongoLog.calls.length;
+      const uncounted = await walk(false);
+      const counts = mongoLog.calls
+        .slice(sent)
+        .filter((call) => call.collection === 'datasets' && /count/i.test(call.method));
+      expect(uncounted.map((p) => [ids(p), p.next, p.facets])).toEqual(
+        counted.map((p) => [ids(p), p.next, p.facets]),
+      );
+      expect(counted.map((p) => p.total)).toEqual([7, 7, 7]);
+      // A lower bound: the page's items, plus one while more follow (SQLite may still count exactly).
+      for (const p of uncounted) expect(p.total).toBeGreaterThanOrEqual(p.items.length + (p.next ? 1 : 0));
+      expect(uncounted.map((p) => p.total)).toEqual(adapter === 'mongo' ? [4, 4, 1] : [7, 7, 7]);
+      expect(counts).toEqual([]);
+      if (adapter === 'mongo') expect(mongoLog.calls.slice(sent).length).toBeGreaterThan(0);
     });
 
     it('visits every item exactly once when following cursors, with next null on the last page', async () => {
@@ -1432,5 +1470,16 @@ describe('mongo index coverage', () => {
     }
     expect(unserved).toEqual([]);
     expect(KNOWN_SCANS.filter((known) => !verdicts.has(known.shape))).toEqual([]);
+  });
+
+  it('sends every read and aggregation with the configured maxTimeMS', () => {
+    const reads = mongoLog.calls.filter((call) => READ_METHODS.includes(call.method));
+    // The suite read through every collection it covers; a broken recorder must not pass.
+    expect(reads.length).toBeGreaterThan(200);
+    expect(new Set(reads.map((call) => call.method))).toEqual(new Set(READ_METHODS));
+    const unlimited = reads
+      .filter((call) => !call.args.some((arg) => isObject(arg) && arg.maxTimeMS === MAX_TIME_MS))
+      .map((call) => `${call.collection}.${call.method} ${JSON.stringify(call.args)}`);
+    expect(unlimited).toEqual([]);
   });
 });

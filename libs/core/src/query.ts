@@ -42,6 +42,13 @@ export interface DatasetQuery {
   facetLimit?: number;
   /** What a facet count counts: matching datasets (default) or their files (ESGF File searches). */
   facetCountUnit?: 'datasets' | 'files';
+  /**
+   * false: the store may skip counting the matches (a walk over cursor pages never reads
+   * the total, and on MongoDB each count is one more index pass per page). The result's
+   * `total` is then only a lower bound: offset + this page's items, plus 1 when more follow. Items,
+   * facet counts and `next` are unchanged. Default true.
+   */
+  countTotal?: boolean;
 }
 
 export interface FacetCount {

@@ -22,6 +22,8 @@ export type StoreOptions = (
       dbName?: string;
       /** Most ids per `$in` / by-id write (default and maximum 10,000); lowered by tests. */
       idsPerCall?: number;
+      /** Server-side limit of every read and aggregation, in ms (default 30,000); MaxTimeMSExpired → UnavailableError. */
+      maxTimeMS?: number;
       /** `auto` (default): migrate at connect; `verify`: only check (see migrateStore). */
       migrate?: 'auto' | 'verify';
     }
@@ -43,6 +45,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
       return MongoStore.connect(options.uri, options.dbName, roots, {
         idsPerCall: options.idsPerCall,
         migrate: options.migrate,
+        maxTimeMS: options.maxTimeMS,
       });
   }
 }

@@ -299,6 +299,7 @@ export class CapacityPlanService {
         sort: { field: 'datasetId', direction: 'asc' },
         limit: DATASET_PAGE,
         cursor,
+        countTotal: false,
       });
       yield* page.items;
       cursor = page.next ?? undefined;

@@ -96,7 +96,7 @@ export class CurationService {
     const matches: { id: string; revision: number }[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.store.datasets.search({ ...base, limit: BULK_PAGE, cursor });
+      const page = await this.store.datasets.search({ ...base, limit: BULK_PAGE, cursor, countTotal: false });
       matches.push(...page.items.map((d) => ({ id: d.id, revision: d.revision })));
       cursor = page.next ?? undefined;
     } while (cursor);

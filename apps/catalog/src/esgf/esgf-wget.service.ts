@@ -88,6 +88,7 @@ export class EsgfWgetService {
         cursor,
         facetCounts: undefined,
         offset: undefined,
+        countTotal: false,
       });
       for (const dataset of page.items) {
         // The search is filtered by access already; checked again because a script hands out URLs.

@@ -109,6 +109,7 @@ export class EsgfService {
         cursor,
         facetCounts: undefined,
         offset: undefined,
+        countTotal: false,
       });
       for (const dataset of page.items) {
         numFound += dataset.fileCount;
@@ -154,6 +155,7 @@ export class EsgfService {
         cursor,
         facetCounts: undefined,
         offset: undefined,
+        countTotal: false,
       });
       for (const dataset of page.items) {
         for (let at = 0; at < dataset.fileCount; at += 1000) {

@@ -8,7 +8,7 @@ export async function* walkDatasets(store: Store, query: DatasetQuery): AsyncGen
   let cursor: string | undefined;
   const base: DatasetQuery = { ...query, facetCounts: undefined, offset: undefined, limit: DATASET_PAGE };
   do {
-    const page = await store.datasets.search({ ...base, cursor });
+    const page = await store.datasets.search({ ...base, cursor, countTotal: false });
     yield* page.items;
     cursor = page.next ?? undefined;
   } while (cursor);

@@ -70,6 +70,7 @@ export class RepairService {
         access: { everything: true, groups: [] },
         sort: { field: 'datasetId', direction: 'asc' },
         limit: PAGE,
+        countTotal: false,
         ...(cursor ? { cursor } : {}),
       });
       for (const dataset of page.items) ids.add(dataset.id);

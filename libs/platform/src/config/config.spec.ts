@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       dbName: 'cat',
       idsPerCall: 10_000,
       migrate: 'auto',
+      maxTimeMS: 30_000,
     });
   });
 

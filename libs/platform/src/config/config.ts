@@ -100,6 +100,7 @@ const envSchema = z
       .max(10_000, { message: 'must be at most 10000 (a larger $in risks the 16 MB command limit)' })
       .default(10_000),
     MONGODB_MIGRATE: z.enum(['auto', 'verify'], { message: 'must be auto or verify' }).default('auto'),
+    MONGODB_MAX_TIME_MS: positiveInt.default(30_000),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     S3_ENDPOINT: url(['http', 'https']).optional(),
     S3_REGION: z.string().min(1).default('us-east-1'),
@@ -316,6 +317,8 @@ export interface AppConfig {
         idsPerCall: number;
         /** `auto`: migrate at start (standalone, dev); `verify`: `climcat migrate` runs apart (the chart's Job). */
         migrate: 'auto' | 'verify';
+        /** Server-side limit of every read and aggregation (maxTimeMS); exceeded → 503. */
+        maxTimeMS: number;
       };
   redisUrl?: string;
   s3?: S3Config;
@@ -482,6 +485,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
             dbName: e.MONGODB_DB,
             idsPerCall: e.MONGODB_IDS_PER_CALL,
             migrate: e.MONGODB_MIGRATE,
+            maxTimeMS: e.MONGODB_MAX_TIME_MS,
           }
         : { adapter, path: `${stateDir}/catalog.sqlite` },
     redisUrl: e.REDIS_URL,

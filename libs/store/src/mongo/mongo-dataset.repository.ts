@@ -154,13 +154,15 @@ export class MongoDatasetRepository implements DatasetRepository {
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
     const plan = planSearch(query);
     const filter = datasetFilter(plan);
-    const [total, page, facets] = await Promise.all([
-      countMatching(this.model, filter),
+    const [counted, page, facets] = await Promise.all([
+      query.countTotal === false ? null : countMatching(this.model, filter),
       this.page(plan, filter),
       this.facetCounts(plan, filter),
     ]);
     const more = page.length > plan.limit;
     const items = page.slice(0, plan.limit).map(toDataset);
+    // Not counted: the lower bound DatasetQuery.countTotal promises.
+    const total = counted ?? plan.offset + items.length + (more ? 1 : 0);
     return { total, items, facets, next: nextCursor(plan, items, more) };
   }
 

@@ -10,6 +10,7 @@ import { MongoScanRepository } from './mongo-scan.repository';
 import { MongoUsageHistoryRepository } from './mongo-usage-history.repository';
 import { MAX_IDS_PER_CALL } from './mongo-support';
 import { migrateSchema, verifySchema } from './mongo-migrations';
+import { DEFAULT_MAX_TIME_MS, limitReads, maxTimePlugin } from './mongo-max-time';
 import type { StoreRoot } from '../shared/legacy-locations';
 import {
   apiKeySchema,
@@ -37,7 +38,28 @@ export interface MongoStoreOptions {
    * missing index keeps `ping` (readiness) failing with what is missing.
    */
   migrate?: 'auto' | 'verify';
+  /** Server-side limit of every read and aggregation in ms (default DEFAULT_MAX_TIME_MS). */
+  maxTimeMS?: number;
 }
+
+const SCHEMAS = [
+  apiKeySchema,
+  auditSchema,
+  datasetSchema,
+  fileSchema,
+  promotionSchema,
+  leaseSchema,
+  purgedFileSchema,
+  purgePlanSchema,
+  quotaExemptionSchema,
+  quotaSchema,
+  quotaStateSchema,
+  scanSchema,
+  usageDriftSchema,
+  usagePointSchema,
+];
+// Once per process, before any model is compiled: the limit itself is per connection.
+for (const schema of SCHEMAS) maxTimePlugin(schema);
 
 /** The production store: one mongoose connection; indexes built by the migration (mongo-migrations.ts). */
 export class MongoStore implements Store {
@@ -97,9 +119,14 @@ export class MongoStore implements Store {
     }
     // autoCreate/autoIndex off: collections appear on first write and indexes are built below,
     // explicitly, so start-up never depends on `create` or on mongoose's background index builds.
+    const maxTimeMS = options.maxTimeMS ?? DEFAULT_MAX_TIME_MS;
+    if (!Number.isInteger(maxTimeMS) || maxTimeMS < 1) {
+      throw new RangeError(`maxTimeMS must be a positive integer, got ${maxTimeMS}`);
+    }
     const connection = await mongoose
       .createConnection(uri, { dbName, autoCreate: false, autoIndex: false })
       .asPromise();
+    limitReads(connection, maxTimeMS);
     try {
       const store = new MongoStore(connection, idsPerCall);
       const db = store.db();
