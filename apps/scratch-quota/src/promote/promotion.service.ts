@@ -333,7 +333,7 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     if (derivedRoot.kind !== 'posix')
       throw new UnavailableError('Promotion needs a POSIX derived root (DERIVED_ROOT)');
     const derivedDir = [project, ownerGroup, user, title].map((s) => slug(s)).join('/') + `/v${version}`;
-    const common = commonDirectory(paths);
+    const common = commonDirectory(files.map((f) => f.path));
     const bucket = this.config.s3?.bucket;
     const planned: PlannedFile[] = files.map((f) => {
       if (f.object && bucket) {
@@ -497,7 +497,7 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
         let summary: CfSummary;
         const source = await this.storage.open(bucket, key, o.size);
         try {
-          summary = await readCfSummary(source, { strict: false });
+          summary = await readCfSummary(source, { strict: false, cache: this.storage.cache });
         } catch (error) {
           problems.push({
             field: e.field,
