@@ -17,6 +17,8 @@ import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.m
 import { createStore } from '@climcat/store';
 import { ADMIN, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
 import { s3TestClient, testEnv } from '../harness/env';
+import { copyS3Verified } from '../../apps/scratch-quota/src/promote/s3-move';
+import type { Client } from 'minio';
 import { call, expectFieldProblem, keyFor, type Answer } from './http';
 import { requireTool } from '../netcdf/tools';
 import { dataset as storedDataset } from '../store/store-fixtures';
@@ -471,6 +473,13 @@ describe('promotion after a crash', () => {
   });
 });
 
+/** SHA-256 of an object's bytes. */
+async function bytesSha(s3: Client, bucket: string, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await s3.getObject(bucket, key)) chunks.push(c as Buffer);
+  return createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
+}
+
 describe('promotion of an S3 scratch prefix (s3rver)', () => {
   const BUCKET = `promote-s3-${Date.now().toString(36)}`;
   let app: RunningApp;
@@ -528,11 +537,7 @@ describe('promotion of an S3 scratch prefix (s3rver)', () => {
     await expect(s3.statObject(BUCKET, 'scratch/dora/runs/box/tas_a.nc')).rejects.toThrow();
     await expect(s3.statObject(BUCKET, 'scratch/dora/runs/box/deeper/tas_b.nc')).rejects.toThrow();
     expect((await s3.statObject(BUCKET, 'scratch/dora/runs/other.nc')).size).toBe(sizes[0]);
-    const bytesOf = async (key: string) => {
-      const chunks: Buffer[] = [];
-      for await (const c of await s3.getObject(BUCKET, key)) chunks.push(c as Buffer);
-      return createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
-    };
+    const bytesOf = (key: string) => bytesSha(s3, BUCKET, key);
     const base = 'derived/CMIP5/eucp/dora/s3_box/v1';
     expect(await bytesOf(`${base}/tas_a.nc`)).toBe(shas.a);
     expect(await bytesOf(`${base}/deeper/tas_b.nc`)).toBe(shas.b);
@@ -566,6 +571,25 @@ describe('promotion of an S3 scratch prefix (s3rver)', () => {
     const header = (await exec(requireTool('ncdump'), ['-h', url])).stdout;
     expect(header).toContain('time:calendar = "360_day"');
     expect(header).toContain('float tas(time, lat, lon)');
+  });
+
+  it('fails the copy of an object that changed after the plan, and deletes nothing', async () => {
+    const s3 = s3TestClient();
+    await put('scratch/dora/changing/c.nc', 'a.nc');
+    const planned = await s3.statObject(BUCKET, 'scratch/dora/changing/c.nc');
+    // Written again between the plan and the copy: another ETag.
+    await put('scratch/dora/changing/c.nc', 'b.nc');
+    const object = {
+      bucket: BUCKET,
+      key: 'scratch/dora/changing/c.nc',
+      size: planned.size,
+      etag: planned.etag.replace(/"/g, ''),
+    };
+    await expect(copyS3Verified(s3, object, 'derived/changing/c.nc', () => undefined)).rejects.toThrow(
+      /changed|does not verify|precondition/i,
+    );
+    expect(await bytesSha(s3, BUCKET, 'scratch/dora/changing/c.nc')).toBe(sha(join(local, 'b.nc')));
+    await expect(s3.statObject(BUCKET, 'derived/changing/c.nc')).rejects.toThrow();
   });
 
   it("refuses another user's prefix (403), an empty or objectless prefix and other buckets (400), touching nothing", async () => {
