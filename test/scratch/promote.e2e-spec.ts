@@ -16,6 +16,9 @@ import { ScratchQuotaModule } from '../../apps/scratch-quota/src/scratch-quota.m
 import { ThreddsProxyModule } from '../../apps/thredds-proxy/src/thredds-proxy.module';
 import { createStore } from '@climcat/store';
 import { ADMIN, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
+import { s3TestClient, testEnv } from '../harness/env';
+import { copyS3Verified } from '../../apps/scratch-quota/src/promote/s3-move';
+import type { Client } from 'minio';
 import { call, expectFieldProblem, keyFor, type Answer } from './http';
 import { requireTool } from '../netcdf/tools';
 import { dataset as storedDataset } from '../store/store-fixtures';
@@ -467,5 +470,144 @@ describe('promotion after a crash', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+/** SHA-256 of an object's bytes. */
+async function bytesSha(s3: Client, bucket: string, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await s3.getObject(bucket, key)) chunks.push(c as Buffer);
+  return createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
+}
+
+describe('promotion of an S3 scratch prefix (s3rver)', () => {
+  const BUCKET = `promote-s3-${Date.now().toString(36)}`;
+  let app: RunningApp;
+  let dora: Record<string, string>;
+  let local: string;
+
+  beforeAll(async () => {
+    requireTool('ncgen');
+    requireTool('ncdump');
+    await s3TestClient().makeBucket(BUCKET);
+    app = await start({
+      S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
+      S3_ACCESS_KEY: 'S3RVER',
+      S3_SECRET_KEY: 'S3RVER',
+      S3_BUCKET: BUCKET,
+    });
+    await seedSources(app);
+    dora = await keyFor(app, 'dora', ['eucp']);
+    local = tempDir();
+    await writePair(local, 'a.nc', 'b.nc');
+  });
+  afterAll(() => app.close());
+
+  const put = (key: string, file: string) =>
+    s3TestClient().putObject(BUCKET, key, readFileSync(join(local, file)));
+
+  it('copies the objects server-side to the derived prefix, verifies, catalogues and then deletes them', async () => {
+    const s3 = s3TestClient();
+    await put('scratch/dora/runs/box/tas_a.nc', 'a.nc');
+    await put('scratch/dora/runs/box/deeper/tas_b.nc', 'b.nc');
+    await put('scratch/dora/runs/other.nc', 'a.nc');
+    const shas = { a: sha(join(local, 'a.nc')), b: sha(join(local, 'b.nc')) };
+    const sizes = [statSync(join(local, 'a.nc')).size, statSync(join(local, 'b.nc')).size];
+    const usageBefore = (await call(app, 'POST', '/scratch/v1/rescan', dora, {})).body.usage;
+    expect(usageBefore.bytes).toBeGreaterThanOrEqual(2 * sizes[0]! + sizes[1]!);
+
+    const res = await call(app, 'POST', '/scratch/v1/me/promote', dora, {
+      ...PROVENANCE,
+      paths: [`s3://${BUCKET}/scratch/dora/runs/box/`],
+      title: 's3 box',
+      public: true,
+      version: '1',
+    });
+    expect([201, 202]).toContain(res.status);
+    const job = await settled(app, dora, res.body.href as string);
+    expect(job.body).toMatchObject({
+      state: 'done',
+      files: { done: 2, total: 2 },
+      bytes: { done: sizes[0]! + sizes[1]!, total: sizes[0]! + sizes[1]! },
+      directory: `${BUCKET}/derived/CMIP5/eucp/dora/s3_box/v1`,
+      moved: { renamed: 0, copied: 2 },
+    });
+
+    // Gone from scratch (the object outside the prefix stays), at the derived keys with the same bytes.
+    await expect(s3.statObject(BUCKET, 'scratch/dora/runs/box/tas_a.nc')).rejects.toThrow();
+    await expect(s3.statObject(BUCKET, 'scratch/dora/runs/box/deeper/tas_b.nc')).rejects.toThrow();
+    expect((await s3.statObject(BUCKET, 'scratch/dora/runs/other.nc')).size).toBe(sizes[0]);
+    const bytesOf = (key: string) => bytesSha(s3, BUCKET, key);
+    const base = 'derived/CMIP5/eucp/dora/s3_box/v1';
+    expect(await bytesOf(`${base}/tas_a.nc`)).toBe(shas.a);
+    expect(await bytesOf(`${base}/deeper/tas_b.nc`)).toBe(shas.b);
+
+    // Catalogued with its files (SHA-256 of the bytes), metadata read from the objects, lineage.
+    const id = 'derived.dora.s3_box.v1';
+    const dataset = await call(app, 'GET', `/api/v1/datasets/${id}`, dora);
+    expect(dataset.body).toMatchObject({
+      kind: 'derived',
+      fileCount: 2,
+      size: sizes[0]! + sizes[1]!,
+      access: { public: true, ownerGroup: 'eucp' },
+      timeCoverage: { start: '2006-01-01T00:00:00', end: '2006-05-01T00:00:00', calendar: '360_day' },
+      bbox: [0, 40, 30, 50],
+      provenance: { derivedFrom: [SOURCE], author: 'dora' },
+    });
+    const files = await call(app, 'GET', `/api/v1/datasets/${id}/files`, dora);
+    expect(files.body.items.map((f: any) => [f.root, f.path, f.sha256]).sort()).toEqual([
+      [BUCKET, `${base}/deeper/tas_b.nc`, shas.b],
+      [BUCKET, `${base}/tas_a.nc`, shas.a],
+    ]);
+    const lineage = await call(app, 'GET', `/api/v1/datasets/${SOURCE}/lineage`, dora);
+    expect(JSON.stringify(lineage.body.descendants)).toContain(id);
+
+    // The quota no longer counts the promoted objects.
+    const me = await call(app, 'GET', '/scratch/v1/me', dora);
+    expect(me.body.usage.bytes).toBeLessThanOrEqual(usageBefore.bytes - sizes[0]! - sizes[1]!);
+
+    // Readable over OPeNDAP through /thredds from the S3 root.
+    const url = `${app.url}/thredds/dodsC/${BUCKET}/${base}/tas_a.nc`;
+    const header = (await exec(requireTool('ncdump'), ['-h', url])).stdout;
+    expect(header).toContain('time:calendar = "360_day"');
+    expect(header).toContain('float tas(time, lat, lon)');
+  });
+
+  it('fails the copy of an object that changed after the plan, and deletes nothing', async () => {
+    const s3 = s3TestClient();
+    await put('scratch/dora/changing/c.nc', 'a.nc');
+    const planned = await s3.statObject(BUCKET, 'scratch/dora/changing/c.nc');
+    // Written again between the plan and the copy: another ETag.
+    await put('scratch/dora/changing/c.nc', 'b.nc');
+    const object = {
+      bucket: BUCKET,
+      key: 'scratch/dora/changing/c.nc',
+      size: planned.size,
+      etag: planned.etag.replace(/"/g, ''),
+    };
+    await expect(copyS3Verified(s3, object, 'derived/changing/c.nc', () => undefined)).rejects.toThrow(
+      /changed|does not verify|precondition/i,
+    );
+    expect(await bytesSha(s3, BUCKET, 'scratch/dora/changing/c.nc')).toBe(sha(join(local, 'b.nc')));
+    await expect(s3.statObject(BUCKET, 'derived/changing/c.nc')).rejects.toThrow();
+  });
+
+  it("refuses another user's prefix (403), an empty or objectless prefix and other buckets (400), touching nothing", async () => {
+    const s3 = s3TestClient();
+    await put('scratch/eve/mine.nc', 'a.nc');
+    const body = { ...PROVENANCE, title: 'not yours', version: '1' };
+    const promote = (paths: unknown[]) =>
+      call(app, 'POST', '/scratch/v1/me/promote', dora, { ...body, paths });
+    const forbidden = await promote([`s3://${BUCKET}/scratch/eve/`]);
+    expect(forbidden.status).toBe(403);
+    expect(JSON.stringify(forbidden.body)).toContain('body.paths[0]');
+    expect((await promote([`s3://${BUCKET}/scratch/dora/../eve/mine.nc`])).status).toBe(400);
+    expectFieldProblem(await promote([`s3://${BUCKET}/scratch/dora/`]), 400, 'body.paths[0]');
+    expectFieldProblem(await promote([`s3://${BUCKET}/scratch/dora/nothing-here/`]), 400, 'body.paths[0]');
+    expectFieldProblem(await promote(['s3://another-bucket/scratch/dora/x.nc']), 400, 'body.paths[0]');
+    expect((await s3.statObject(BUCKET, 'scratch/eve/mine.nc')).size).toBe(
+      statSync(join(local, 'a.nc')).size,
+    );
+    expectFieldProblem(await call(app, 'GET', '/api/v1/datasets/derived.dora.not_yours.v1', ADMIN), 404);
   });
 });

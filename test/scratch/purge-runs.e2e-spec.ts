@@ -682,3 +682,72 @@ describe('the purge of S3 scratch prefixes (s3rver)', () => {
     expect(usage.largest).toContainEqual({ path: `s3://${BUCKET}/scratch/sam/`, bytes: 3500 });
   });
 });
+
+describe('the scheduled purge job with S3 scratch (s3rver)', () => {
+  const BUCKET = `scratch-sched-${Date.now().toString(36)}`;
+  const hook = new Webhook();
+  beforeAll(async () => {
+    await hook.start();
+    await s3TestClient().makeBucket(BUCKET);
+  });
+  afterAll(() => hook.close());
+
+  it('visits users who have S3 scratch objects but no POSIX directory, and purges their idle objects', async () => {
+    const s3 = s3TestClient();
+    // s3rver's delimiter listing drops a common prefix whose objects all lie deeper than one level
+    // (its directory walk prunes them; S3 and MinIO do not), so olga has one object at the top.
+    await s3.putObject(BUCKET, 'scratch/olga/old.nc', Buffer.alloc(3000, 1));
+    await s3.putObject(BUCKET, 'scratch/olga/runs/deep/older.nc', Buffer.alloc(1000, 1));
+    // S3 keeps no access time: the objects were last modified 100 days before the clock.
+    clock.t = Date.now() + 100 * DAY;
+    const app = await startApp({
+      features: [CatalogModule, ScratchQuotaModule.withClock(clock)],
+      env: {
+        SCRATCH_PURGE_INTERVAL: '100ms',
+        SCRATCH_NOTIFY_WEBHOOK: hook.url,
+        S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+        S3_BUCKET: BUCKET,
+      },
+    });
+    try {
+      const dir = join(app.config.scratchRoot, 'olga');
+      expect(existsSync(dir)).toBe(false);
+      await eventually(() => hook.of('olga', 'purge.planned').length > 0, 10_000);
+      expect(
+        hook
+          .of('olga', 'purge.planned')[0]
+          ?.files.map((f: { path: string }) => f.path)
+          .sort(),
+      ).toEqual([`s3://${BUCKET}/scratch/olga/old.nc`, `s3://${BUCKET}/scratch/olga/runs/deep/older.nc`]);
+      // Nothing is deleted before the notice period; afterwards the scheduled job deletes both.
+      expect((await s3.statObject(BUCKET, 'scratch/olga/old.nc')).size).toBe(3000);
+      clock.t += 8 * DAY;
+      await eventually(() => hook.of('olga', 'purge.due-soon').length > 0, 10_000);
+      expect((await s3.statObject(BUCKET, 'scratch/olga/old.nc')).size).toBe(3000);
+      // Deletion waits a day after the "due soon" notice.
+      clock.t += 2 * DAY;
+      const gone = async (key: string) =>
+        s3.statObject(BUCKET, key).then(
+          () => false,
+          () => true,
+        );
+      let both = false;
+      const until = Date.now() + 10_000;
+      while (!both && Date.now() < until) {
+        both = (await gone('scratch/olga/old.nc')) && (await gone('scratch/olga/runs/deep/older.nc'));
+        if (!both) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(both).toBe(true);
+      const olga = await keyFor(app, 'olga');
+      const purged = await call(app, 'GET', '/scratch/v1/me/purged', olga);
+      expect(purged.body.items.map((i: { path: string }) => i.path).sort()).toEqual([
+        `s3://${BUCKET}/scratch/olga/old.nc`,
+        `s3://${BUCKET}/scratch/olga/runs/deep/older.nc`,
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+});

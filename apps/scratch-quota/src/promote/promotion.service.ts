@@ -8,6 +8,7 @@ import {
 import {
   ConflictError,
   DatasetRules,
+  ForbiddenError,
   InvalidError,
   NotFoundError,
   readsEverything,
@@ -26,14 +27,14 @@ import {
   type WriteContext,
 } from '@climcat/core';
 import { readCfSummary, type CfSummary } from '@climcat/netcdf';
-import { checkDatasetDraft, StorageService } from '@climcat/platform';
+import { APP_CONFIG, checkDatasetDraft, StorageService, type AppConfig } from '@climcat/platform';
 import { createHash, randomUUID } from 'node:crypto';
 import { lstat, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
 import { StatusService } from '../quotas/status.service';
 import { scratchPath, scratchUser } from '../scratch-paths';
-import { UsageService } from '../usage/usage.service';
+import { s3ScratchPrefix, UsageService } from '../usage/usage.service';
 import {
   commitMove,
   moveFile,
@@ -43,6 +44,15 @@ import {
   type MovedFile,
 } from './file-move';
 import { combineSummaries, sharedFacets, slug } from './promotion-metadata';
+import {
+  commitS3Move,
+  copyS3Verified,
+  isS3Move,
+  parseS3Url,
+  s3Url,
+  undoS3Move,
+  type CheckedObject,
+} from './s3-move';
 
 /** The storage root promoted files move to (DERIVED_ROOT). */
 export const DERIVED_ROOT_NAME = 'derived';
@@ -79,6 +89,9 @@ interface PlannedFile {
   summary: CfSummary;
   location: StorageLocation;
   target: string;
+  /** An S3 scratch object (source and target are then `s3://` URLs). */
+  object?: CheckedObject;
+  targetKey?: string;
 }
 
 interface Plan {
@@ -88,6 +101,8 @@ interface Plan {
   files: PlannedFile[];
   derivedDir: string;
   derivedBase: string;
+  /** `<root>/<dir>` the files go to, as the job shows it. */
+  directory: string;
 }
 
 /**
@@ -114,6 +129,7 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly usage: UsageService,
     private readonly status: StatusService,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async promote(caller: Principal, input: PromoteInput, requestId?: string): Promise<PromotionJob> {
@@ -136,7 +152,7 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
       phase: 'moving',
       files: { done: 0, total: plan.files.length },
       bytes: { done: 0, total: plan.files.reduce((sum, f) => sum + f.checked.size, 0) },
-      directory: `${DERIVED_ROOT_NAME}/${plan.derivedDir}`,
+      directory: plan.directory,
       moved: { renamed: 0, copied: 0 },
       moves: [],
       datasetCreated: false,
@@ -209,7 +225,7 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
   private async recover(job: PromotionJob): Promise<void> {
     const finishedAt = this.clock.now().toISOString();
     if (job.phase === 'committing') {
-      for (const m of job.moves) await commitMove(m);
+      for (const m of job.moves) await this.commit(m);
       await this.store.promotions.update(job.id, {
         state: 'done',
         phase: 'finished',
@@ -237,18 +253,21 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
       }
     }
     const current = job.current;
-    if (current && !job.moves.some((m) => m.target === current.target))
+    if (current && !isS3Move(current) && !job.moves.some((m) => m.target === current.target))
       trouble.push(...(await undoUnrecorded(current)));
+    if (current && isS3Move(current) && !job.moves.some((m) => m.target === current.target))
+      trouble.push(...(await this.undoUnrecordedS3(current)));
     for (const m of [...job.moves].reverse()) {
       try {
-        await undoMove(m);
+        await this.undo(m);
       } catch (e) {
         trouble.push(`${m.target} could not be put back to ${m.source} (${(e as Error).message})`);
       }
     }
     const base = this.storage.root(DERIVED_ROOT_NAME);
     if (base.kind === 'posix') {
-      const dirs = new Set([...job.moves, ...(current ? [current] : [])].map((m) => dirname(m.target)));
+      const posix = [...job.moves, ...(current ? [current] : [])].filter((m) => !isS3Move(m));
+      const dirs = new Set(posix.map((m) => dirname(m.target)));
       for (const dir of dirs) await pruneEmptyDirs(dir, base.dir);
     }
     const message =
@@ -274,7 +293,10 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     requestId?: string,
   ): Promise<Plan> {
     const problems: FieldProblem[] = [];
-    const paths = checkPaths(input.paths, problems);
+    const s3 =
+      Array.isArray(input.paths) && input.paths.some((p) => typeof p === 'string' && p.startsWith('s3://'));
+    const s3Paths = s3 ? this.checkS3Paths(user, input.paths as unknown[], problems) : [];
+    const paths = s3 ? s3Paths.map((p) => p.path) : checkPaths(input.paths, problems);
     const title = text(input.title, 'body.title', 256, problems);
     const description = text(input.description, 'body.description', 10_000, problems);
     const software = checkSoftware(input.software, problems);
@@ -289,7 +311,9 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     InvalidError.throwIfAny(problems);
 
     const sources = await this.readableSources(caller, sourceIds, problems);
-    const files = await this.checkFiles(user, paths, problems);
+    const files = s3
+      ? await this.checkS3Objects(user, s3Paths, problems)
+      : await this.checkFiles(user, paths, problems);
     InvalidError.throwIfAny(problems);
     const metadata = combineSummaries(
       files.map((f) => ({ field: f.field, summary: f.summary })),
@@ -309,20 +333,34 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     if (derivedRoot.kind !== 'posix')
       throw new UnavailableError('Promotion needs a POSIX derived root (DERIVED_ROOT)');
     const derivedDir = [project, ownerGroup, user, title].map((s) => slug(s)).join('/') + `/v${version}`;
-    const common = commonDirectory(paths);
+    const common = commonDirectory(files.map((f) => f.path));
+    const bucket = this.config.s3?.bucket;
     const planned: PlannedFile[] = files.map((f) => {
+      if (f.object && bucket) {
+        // S3_BUCKET is a root by its own name: the copy is catalogued (and served by /thredds) there.
+        const prefix = this.config.s3?.derivedPrefix ?? 'derived';
+        const location = this.storage.locate(
+          bucket,
+          `${prefix}/${derivedDir}/${f.path.slice(common.length)}`,
+        );
+        const resolved = this.storage.resolve(location);
+        if (resolved.kind !== 's3') throw new UnavailableError(`root ${bucket} is not S3`);
+        return { ...f, location, target: resolved.url, targetKey: resolved.key };
+      }
       const location = this.storage.locate(DERIVED_ROOT_NAME, `${derivedDir}/${f.path.slice(common.length)}`);
       const resolved = this.storage.resolve(location);
       if (resolved.kind !== 'posix') throw new UnavailableError('derived root is not POSIX');
       return { ...f, location, target: resolved.absolutePath };
     });
     for (const f of planned) {
-      const exists = await lstat(f.target).then(
-        () => true,
-        () => false,
-      );
+      const exists = f.object
+        ? (await this.storage.stat(f.location.root, f.location.path)) !== null
+        : await lstat(f.target).then(
+            () => true,
+            () => false,
+          );
       if (exists)
-        throw new ConflictError(`${DERIVED_ROOT_NAME}/${f.location.path} exists already`, [
+        throw new ConflictError(`${f.location.root}/${f.location.path} exists already`, [
           { field: f.field, message: 'its target in the derived area exists' },
         ]);
     }
@@ -372,7 +410,114 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
       files: planned,
       derivedDir,
       derivedBase: derivedRoot.dir,
+      directory:
+        s3 && bucket
+          ? `${bucket}/${this.config.s3?.derivedPrefix ?? 'derived'}/${derivedDir}`
+          : `${DERIVED_ROOT_NAME}/${derivedDir}`,
     };
+  }
+
+  /**
+   * `s3://<S3_BUCKET>/scratch/<user>/<path>` entries: an object, or a prefix
+   * (ending in `/`) standing for every object under it. Another user's prefix
+   * is forbidden; the path below the user's prefix follows the POSIX rules.
+   */
+  private checkS3Paths(
+    user: string,
+    value: unknown[],
+    problems: FieldProblem[],
+  ): { path: string; field: string; prefix: boolean }[] {
+    const bucket = this.config.s3?.bucket;
+    if (!bucket) {
+      problems.push({ field: 'body.paths', message: 'names s3:// objects, but no S3_BUCKET is configured' });
+      return [];
+    }
+    if (value.length > MAX_PATHS)
+      problems.push({ field: 'body.paths', message: `must list 1 to ${MAX_PATHS} entries` });
+    const home = s3Url(bucket, s3ScratchPrefix(user));
+    const out: { path: string; field: string; prefix: boolean }[] = [];
+    for (const [i, raw] of value.entries()) {
+      const field = `body.paths[${i}]`;
+      const at = typeof raw === 'string' ? parseS3Url(raw) : undefined;
+      if (typeof raw !== 'string' || !raw.startsWith('s3://') || !at) {
+        problems.push({ field, message: `must be an s3:// URL under ${home} like the other entries` });
+        continue;
+      }
+      if (at.bucket !== bucket) {
+        problems.push({ field, message: `names bucket ${at.bucket}; S3 scratch is ${home}` });
+        continue;
+      }
+      if (!at.key.startsWith(s3ScratchPrefix(user)))
+        throw new ForbiddenError(`${field}: ${raw} is not in your scratch prefix ${home}`);
+      const rest = at.key.slice(s3ScratchPrefix(user).length);
+      try {
+        out.push({ path: scratchPath(rest, field), field, prefix: rest.endsWith('/') });
+      } catch (error) {
+        if (!(error instanceof InvalidError)) throw error;
+        problems.push(...error.errors);
+      }
+    }
+    return out;
+  }
+
+  /** The objects the entries name, with size and ETag, that open as NetCDF. */
+  private async checkS3Objects(
+    user: string,
+    entries: { path: string; field: string; prefix: boolean }[],
+    problems: FieldProblem[],
+  ): Promise<Omit<PlannedFile, 'location' | 'target'>[]> {
+    const bucket = this.config.s3?.bucket as string;
+    const out: Omit<PlannedFile, 'location' | 'target'>[] = [];
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const base = s3ScratchPrefix(user);
+      const objects: { path: string; size: number; etag: string }[] = [];
+      if (e.prefix) {
+        for await (const o of this.storage.list(bucket, `${base}${e.path}`))
+          objects.push({ path: o.path.slice(base.length), size: o.size, etag: o.etag ?? '' });
+        if (objects.length === 0) {
+          problems.push({ field: e.field, message: `no objects under ${s3Url(bucket, base + e.path)}/` });
+          continue;
+        }
+      } else {
+        const st = await this.storage.stat(bucket, `${base}${e.path}`);
+        if (!st) {
+          problems.push({ field: e.field, message: `${e.path} does not exist in your S3 scratch prefix` });
+          continue;
+        }
+        objects.push({ path: e.path, size: st.size, etag: st.etag ?? '' });
+      }
+      for (const o of objects) {
+        if (seen.has(o.path)) {
+          problems.push({ field: e.field, message: `names ${o.path} twice` });
+          continue;
+        }
+        seen.add(o.path);
+        const key = `${base}${o.path}`;
+        let summary: CfSummary;
+        const source = await this.storage.open(bucket, key, o.size);
+        try {
+          summary = await readCfSummary(source, { strict: false, cache: this.storage.cache });
+        } catch (error) {
+          problems.push({
+            field: e.field,
+            message: `${o.path} is not a readable NetCDF file: ${(error as Error).message}`,
+          });
+          continue;
+        } finally {
+          await source.close().catch(() => undefined);
+        }
+        out.push({
+          path: o.path,
+          field: e.field,
+          source: s3Url(bucket, key),
+          checked: { size: o.size, dev: 0, ino: 0 },
+          summary,
+          object: { bucket, key, size: o.size, etag: o.etag },
+        });
+      }
+    }
+    return out;
   }
 
   private async readableSources(
@@ -460,14 +605,26 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     job.startedAt = this.clock.now().toISOString();
     await saver.save();
     const moved: MovedFile[] = job.moves;
+    const mtimes = new Map<string, Date>();
     try {
       for (const file of plan.files) {
         job.current = { source: file.source, target: file.target };
         await saver.save();
-        const m = await moveFile(file.source, file.target, file.checked, (n) => {
+        const onBytes = (n: number) => {
           job.bytes.done += n;
           saver.soon();
-        });
+        };
+        let m: MovedFile;
+        if (file.object && file.targetKey) {
+          const { lastModified, ...copied } = await copyS3Verified(
+            this.storage.s3(),
+            file.object,
+            file.targetKey,
+            onBytes,
+          );
+          mtimes.set(copied.target, lastModified);
+          m = copied;
+        } else m = await moveFile(file.source, file.target, file.checked, onBytes);
         moved.push(m);
         if (m.mode === 'rename') job.moved.renamed++;
         else job.moved.copied++;
@@ -482,13 +639,13 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
       const now = new Date().toISOString();
       for (const [i, file] of plan.files.entries()) {
         const m = moved[i]!;
-        const st = await stat(m.target);
+        const mtime = mtimes.get(m.target) ?? (await stat(m.target)).mtime;
         const record: FileRecord = {
           id: fileIdOf(file.location),
           datasetId: job.datasetId,
           location: file.location,
           size: m.size,
-          mtime: st.mtime.toISOString(),
+          mtime: mtime.toISOString(),
           sha256: m.sha256,
           format: file.summary.format,
           timeCoverage: file.summary.time
@@ -509,7 +666,7 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
       // The point of no return: from here a restart finishes the job instead of undoing it.
       job.phase = 'committing';
       await saver.save();
-      for (const m of moved) await commitMove(m);
+      for (const m of moved) await this.commit(m);
       job.state = 'done';
     } catch (error) {
       job.error = await this.rollBack(plan, moved, job.datasetCreated, error);
@@ -539,16 +696,47 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     }
     for (const m of [...moved].reverse()) {
       try {
-        await undoMove(m);
+        await this.undo(m);
       } catch (e) {
         trouble.push(`${m.target} could not be put back to ${m.source} (${(e as Error).message})`);
       }
     }
-    const dirs = [...new Set(plan.files.map((f) => dirname(f.target)))];
+    const dirs = [...new Set(plan.files.filter((f) => !f.object).map((f) => dirname(f.target)))];
     for (const dir of dirs) await pruneEmptyDirs(dir, plan.derivedBase);
     this.logger.warn({ err: error, trouble, dataset: plan.draft.id }, 'promotion failed and was rolled back');
     const message = `promotion failed, nothing was changed: ${reason}`;
     return trouble.length ? `${message}; ALSO: ${trouble.join('; ')}` : message;
+  }
+
+  /** Finishes a move: a copied source goes (an S3 one also from the live usage). */
+  private async commit(m: MovedFile): Promise<void> {
+    if (!isS3Move(m)) return commitMove(m);
+    await commitS3Move(this.storage.s3(), m);
+    const from = parseS3Url(m.source)!;
+    this.usage.noteS3Object(from.bucket, from.key, null);
+  }
+
+  private undo(m: MovedFile): Promise<void> {
+    return isS3Move(m) ? undoS3Move(this.storage.s3(), m) : undoMove(m);
+  }
+
+  /** An S3 copy a crash interrupted before it was recorded: the copy goes while the source is there. */
+  private async undoUnrecordedS3(current: { source: string; target: string }): Promise<string[]> {
+    const from = parseS3Url(current.source)!;
+    const to = parseS3Url(current.target)!;
+    try {
+      const kept = await this.storage
+        .s3()
+        .statObject(from.bucket, from.key)
+        .then(
+          () => true,
+          () => false,
+        );
+      if (kept) await this.storage.s3().removeObject(to.bucket, to.key);
+      return [];
+    } catch (error) {
+      return [`${current.target} could not be undone (${(error as Error).message})`];
+    }
   }
 
   /** The quota ledger sees the bytes leave the scratch directory (or stay, after a roll-back). */

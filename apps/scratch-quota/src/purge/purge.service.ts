@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
 import { displayPath, TreeScanner, type IdleFile } from '../usage/tree-scan';
 import { s3ScratchPrefix, UsageService } from '../usage/usage.service';
-import { listS3Idle, runS3Purge, s3KeyOf } from './s3-purge';
+import { listS3Idle, runS3Purge, s3KeyOf, s3PlanPath } from './s3-purge';
 import { compileExemptionPattern } from './exemption-pattern';
 import { appendPurgeMarker, PURGE_MARKER } from './purge-marker';
 import {
@@ -344,7 +344,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
       problems: [],
     };
     try {
-      const users = options.user ? [options.user] : await this.userDirectories(summary);
+      const users = options.user ? [options.user] : await this.scratchUsers(summary);
       for (const user of users) {
         summary.users++;
         try {
@@ -366,6 +366,32 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     summary.kept = summary.kept.slice(0, SUMMARY_LIMIT);
     summary.problems = summary.problems.slice(0, SUMMARY_LIMIT);
     return summary;
+  }
+
+  /** Users with a directory under SCRATCH_ROOT or objects under `scratch/<user>/` of the bucket, by name. */
+  private async scratchUsers(summary: PurgeRunSummary): Promise<string[]> {
+    const [posix, s3] = await Promise.all([this.userDirectories(summary), this.s3Users(summary)]);
+    return [...new Set([...posix, ...s3])].sort();
+  }
+
+  /** The `scratch/<user>/` prefixes of the bucket (listed with a delimiter: one entry per user). */
+  private async s3Users(summary: PurgeRunSummary): Promise<string[]> {
+    const bucket = this.bucket();
+    if (!bucket) return [];
+    const users: string[] = [];
+    const stream = this.storage.s3().listObjectsV2(bucket, 'scratch/', false);
+    for await (const item of stream as AsyncIterable<{ prefix?: string }>) {
+      if (!item.prefix) continue;
+      const name = item.prefix.slice('scratch/'.length).replace(/\/$/, '');
+      if (userNameProblem(name))
+        summary.problems.push({
+          user: name,
+          path: s3PlanPath(bucket, item.prefix),
+          reason: 'not a user name',
+        });
+      else users.push(name);
+    }
+    return users;
   }
 
   /** User directories directly under SCRATCH_ROOT (never through symlinks), by name. */
@@ -395,14 +421,18 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
       if (error.code === 'ENOENT') return undefined;
       throw error;
     });
-    if (!st) return;
-    if (!st.isDirectory()) {
+    if (st && !st.isDirectory()) {
       summary.problems.push({ user, path: '', reason: 'not a directory (symlinks are not followed)' });
       return;
     }
+    // No directory: a user with S3 scratch objects only (the POSIX side has nothing to plan).
+    const hasDir = st !== undefined;
+    if (!hasDir && !this.bucket()) return;
     const policy = this.policy();
     const [scan, stored, isExempt, s3] = await Promise.all([
-      this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) }),
+      hasDir
+        ? this.treeScanner().scan(dir, '', { idle: idleCriterion(policy, now) })
+        : { idle: [] as IdleFile[], problems: [] },
       this.store.quotas.listPurgePlan(user),
       this.exemptionMatcher(user, now),
       this.s3Idle(user, now),
@@ -454,10 +484,9 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const bucket = this.bucket();
     const inS3 = (f: PlannedFile) => bucket !== undefined && s3KeyOf(bucket, String(f.rawPath)) !== undefined;
-    const posix = await runPurge(dir, { ...plan, files: plan.files.filter((f) => !inS3(f)) }, now, {
-      policy,
-      dryRun,
-    });
+    const posix = hasDir
+      ? await runPurge(dir, { ...plan, files: plan.files.filter((f) => !inS3(f)) }, now, { policy, dryRun })
+      : { purged: [], kept: [], dryRun };
     const objects = bucket
       ? await runS3Purge(this.storage.s3(), bucket, plan.files.filter(inS3), now, { policy, dryRun })
       : { purged: [], kept: [], dryRun };
@@ -497,6 +526,8 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
         runId: summary.runId,
       })),
     );
+    // The marker is for notebook users looking at their directory; an S3-only user has none to write to.
+    if (!hasDir) return;
     try {
       await appendPurgeMarker(dir, summary.runId, now, run.purged);
     } catch (error) {

@@ -107,6 +107,12 @@ const envSchema = z
     S3_ACCESS_KEY: z.string().min(1).optional(),
     S3_SECRET_KEY: z.string().min(1).optional(),
     S3_BUCKET: z.string().min(3).optional(),
+    S3_DERIVED_PREFIX: z
+      .string()
+      .regex(/^(?!scratch(\/|$))[\w.-]+(\/[\w.-]+)*$/, {
+        message: 'must be a key prefix such as derived (no leading or trailing /, not under scratch/)',
+      })
+      .default('derived'),
     S3_PUBLIC_ENDPOINT: url(['http', 'https'])
       .refine((v) => new URL(v).pathname === '/' && !new URL(v).search, {
         message: 'must be scheme://host[:port] only (presigned URLs cannot carry a path prefix)',
@@ -285,6 +291,8 @@ export interface S3Config {
   accessKey: string;
   secretKey: string;
   bucket?: string;
+  /** Key prefix in `bucket` that promoted S3 scratch objects are copied under (S3_DERIVED_PREFIX). */
+  derivedPrefix: string;
   /** Where clients reach the store (S3_PUBLIC_ENDPOINT), when not at the internal endpoint: presigned URLs name it. */
   public?: { endPoint: string; port: number; useSSL: boolean };
 }
@@ -626,6 +634,7 @@ function s3Config(endpoint: string, e: z.infer<typeof envSchema>): S3Config {
     accessKey: e.S3_ACCESS_KEY ?? '',
     secretKey: e.S3_SECRET_KEY ?? '',
     bucket: e.S3_BUCKET,
+    derivedPrefix: e.S3_DERIVED_PREFIX,
     ...(e.S3_PUBLIC_ENDPOINT ? { public: hostOf(e.S3_PUBLIC_ENDPOINT) } : {}),
   };
 }
