@@ -16,6 +16,7 @@ import {
 } from '@climcat/core';
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import { listOf, parseInteger, singleParam, type RawQuery } from '../datasets/search-params';
+import { walkDatasets } from '../exports/file-walk';
 import { esgfInvalid, parseEsgfParams } from './esgf-params';
 import { wgetScript, type WgetFile } from './wget-script';
 
@@ -80,37 +81,25 @@ export class EsgfWgetService {
     const out: { dataset: DatasetRecord; file: FileRecord }[] = [];
     let total = 0;
     let skip = offset;
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.datasets.search({
-        ...query,
-        limit: 500,
-        cursor,
-        facetCounts: undefined,
-        offset: undefined,
-        countTotal: false,
-      });
-      for (const dataset of page.items) {
-        // The search is filtered by access already; checked again because a script hands out URLs.
-        if (!canRead(caller, dataset)) continue;
-        total += dataset.fileCount;
-        if (out.length >= limit) continue;
-        if (skip >= dataset.fileCount) {
-          skip -= dataset.fileCount;
-          continue;
-        }
-        for (let at = skip; out.length < limit; at += FILE_PAGE) {
-          const files = await this.store.files.listByDataset(dataset.id, {
-            offset: at,
-            limit: Math.min(FILE_PAGE, limit - out.length),
-          });
-          out.push(...files.items.map((file) => ({ dataset, file })));
-          if (files.items.length === 0 || at + files.items.length >= files.total) break;
-        }
-        skip = 0;
+    for await (const dataset of walkDatasets(this.store, query)) {
+      // The search is filtered by access already; checked again because a script hands out URLs.
+      if (!canRead(caller, dataset)) continue;
+      total += dataset.fileCount;
+      if (out.length >= limit) continue;
+      if (skip >= dataset.fileCount) {
+        skip -= dataset.fileCount;
+        continue;
       }
-      cursor = page.next ?? undefined;
-    } while (cursor);
+      for (let at = skip; out.length < limit; at += FILE_PAGE) {
+        const files = await this.store.files.listByDataset(dataset.id, {
+          offset: at,
+          limit: Math.min(FILE_PAGE, limit - out.length),
+        });
+        out.push(...files.items.map((file) => ({ dataset, file })));
+        if (files.items.length === 0 || at + files.items.length >= files.total) break;
+      }
+      skip = 0;
+    }
     return { files: out, total };
   }
 

@@ -14,6 +14,7 @@ import {
 } from '@climcat/core';
 import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
 import type { RawQuery } from '../datasets/search-params';
+import { walkDatasets } from '../exports/file-walk';
 import { parseEsgfParams, type EsgfFormat, type UpdatedRange } from './esgf-params';
 import {
   aggregationDoc,
@@ -101,34 +102,22 @@ export class EsgfService {
     const docs: EsgfDoc[] = [];
     let numFound = 0;
     let skip = offset;
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.datasets.search({
-        ...query,
-        limit: 500,
-        cursor,
-        facetCounts: undefined,
-        offset: undefined,
-        countTotal: false,
-      });
-      for (const dataset of page.items) {
-        numFound += dataset.fileCount;
-        if (docs.length >= limit) continue;
-        if (skip >= dataset.fileCount) {
-          skip -= dataset.fileCount;
-          continue;
-        }
-        const files = await this.store.files.listByDataset(dataset.id, {
-          offset: skip,
-          limit: limit - docs.length,
-        });
-        skip = 0;
-        docs.push(
-          ...files.items.map((f) => fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location))),
-        );
+    for await (const dataset of walkDatasets(this.store, query)) {
+      numFound += dataset.fileCount;
+      if (docs.length >= limit) continue;
+      if (skip >= dataset.fileCount) {
+        skip -= dataset.fileCount;
+        continue;
       }
-      cursor = page.next ?? undefined;
-    } while (cursor);
+      const files = await this.store.files.listByDataset(dataset.id, {
+        offset: skip,
+        limit: limit - docs.length,
+      });
+      skip = 0;
+      docs.push(
+        ...files.items.map((f) => fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location))),
+      );
+    }
     return { numFound, docs };
   }
 
@@ -147,29 +136,17 @@ export class EsgfService {
       (updated.to === undefined || f.updatedAt <= updated.to);
     const docs: EsgfDoc[] = [];
     let numFound = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.datasets.search({
-        ...query,
-        limit: 500,
-        cursor,
-        facetCounts: undefined,
-        offset: undefined,
-        countTotal: false,
-      });
-      for (const dataset of page.items) {
-        for (let at = 0; at < dataset.fileCount; at += 1000) {
-          const files = await this.store.files.listByDataset(dataset.id, { offset: at, limit: 1000 });
-          for (const f of files.items.filter(inRange)) {
-            if (numFound >= offset && docs.length < limit)
-              docs.push(fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location)));
-            numFound++;
-          }
-          if (files.items.length < 1000) break;
+    for await (const dataset of walkDatasets(this.store, query)) {
+      for (let at = 0; at < dataset.fileCount; at += 1000) {
+        const files = await this.store.files.listByDataset(dataset.id, { offset: at, limit: 1000 });
+        for (const f of files.items.filter(inRange)) {
+          if (numFound >= offset && docs.length < limit)
+            docs.push(fileDoc(this.node, dataset, f, this.storage.accessUrls(f.location)));
+          numFound++;
         }
+        if (files.items.length < 1000) break;
       }
-      cursor = page.next ?? undefined;
-    } while (cursor);
+    }
     return { numFound, docs };
   }
 }
