@@ -66,11 +66,11 @@ describe('climcat migrate on mongo', () => {
   it('two processes migrating one fresh database at once both succeed and leave every declared index', async () => {
     const dbName = freshDb();
     const [a, b] = await Promise.all([migrateProcess(dbName), migrateProcess(dbName)]);
-    expect({ code: a.code, output: a.output }).toMatchObject({
-      code: 0,
-      output: expect.stringContaining('schema version 0 -> 2'),
-    });
-    expect(b.code).toBe(0);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    // Whichever read the schema record first moved it; the other may have found it moved already.
+    expect(
+      [a.output, b.output].filter((out) => out.includes('schema version 0 -> 2')).length,
+    ).toBeGreaterThan(0);
     for (const [collection, declared] of Object.entries(MONGO_INDEXES)) {
       expect(await indexNames(dbName, collection)).toEqual(
         expect.arrayContaining(declared.map((ix) => String(ix.name))),

@@ -30,6 +30,6 @@ export class MongoAuditRepository implements AuditRepository {
   }
 
   async list(entityType: AuditEntry['entityType'], entityId: string, page: Page): Promise<Paged<AuditEntry>> {
-    return findPage(this.model, { entityType, entityId }, { at: -1, id: -1 }, page);
+    return findPage(this.model, { entityType, entityId }, { at: -1, _id: -1 }, page);
   }
 }

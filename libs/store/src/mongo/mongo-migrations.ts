@@ -26,6 +26,8 @@ export const META_COLLECTION = 'climcat_meta';
 export const RETIRED_INDEXES: Partial<Record<CollectionName, string[]>> = {
   // Replaced by dataset_listing (id tie-breaker for the sort) and pending_id (partial, on id).
   files: ['dataset_path', 'pending'],
+  // Listings now break ties by insertion order, as `latest` does: entity_latest serves both.
+  audit: ['entity_newest'],
 };
 
 /** Server answers meaning "this server cannot do that at all" (the MongoDB-wire test server). */

@@ -93,8 +93,7 @@ export const INDEXES: Record<CollectionName, mongo.IndexDescription[]> = {
   ],
   audit: [
     { key: { id: 1 }, name: 'id', unique: true },
-    { key: { entityType: 1, entityId: 1, at: -1, id: -1 }, name: 'entity_newest' },
-    // `latest` breaks ties within a millisecond by insertion order (_id).
+    // `latest` and listings break ties within a millisecond by insertion order (_id; ids are random).
     { key: { entityType: 1, entityId: 1, at: -1, _id: -1 }, name: 'entity_latest' },
   ],
   api_keys: [

@@ -18,11 +18,11 @@ export class SqliteAuditRepository implements AuditRepository {
       .pluck() as Statement<[string, string], number>;
     this.page = db
       .prepare(
-        'SELECT doc FROM audit WHERE entity_type = ? AND entity_id = ? ORDER BY at DESC, id DESC LIMIT ? OFFSET ?',
+        'SELECT doc FROM audit WHERE entity_type = ? AND entity_id = ? ORDER BY at DESC, pk DESC LIMIT ? OFFSET ?',
       )
       .pluck() as Statement<[string, string, number, number], string>;
     this.update = db.prepare('UPDATE audit SET at = ?, doc = ? WHERE id = ?');
-    // Entries of one millisecond go by insertion order here (listings break ties by id, which is random).
+    // Entries of one millisecond go by insertion order (ids are random), in listings as in `newest`.
     this.newest = db
       .prepare(
         'SELECT doc FROM audit WHERE entity_type = ? AND entity_id = ? ORDER BY at DESC, pk DESC LIMIT 1',
