@@ -7,25 +7,16 @@ import { ChecksumService } from './scans/checksum.service';
 import { RepairService } from './scans/repair.service';
 import { ScanService } from './scans/scan.service';
 
+const SERVICES = [
+  FileIngestService,
+  ScanService,
+  ChecksumService,
+  EventService,
+  RecordService,
+  JobService,
+  RepairService,
+];
+
 /** The ingest services without routes: used by the HTTP API and by the embedded Node-RED. */
-@Module({
-  providers: [
-    FileIngestService,
-    ScanService,
-    ChecksumService,
-    EventService,
-    RecordService,
-    JobService,
-    RepairService,
-  ],
-  exports: [
-    FileIngestService,
-    ScanService,
-    ChecksumService,
-    EventService,
-    RecordService,
-    JobService,
-    RepairService,
-  ],
-})
+@Module({ providers: SERVICES, exports: SERVICES })
 export class IngestServicesModule {}
