@@ -1,7 +1,7 @@
 export * from './config/config';
 export * from './errors/problem';
 export * from './errors/problem.filter';
-export { MAX_REQUEST_HEAD_BYTES, requestHeadBytes } from './errors/request-hygiene';
+export { esgfInvalid, MAX_REQUEST_HEAD_BYTES, requestHeadBytes } from './errors/request-hygiene';
 export * from './errors/validation';
 export * from './auth/api-key';
 export * from './auth/auth.service';

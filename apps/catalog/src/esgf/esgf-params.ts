@@ -8,13 +8,12 @@
  */
 import {
   FACET_NAMES,
-  InvalidError,
   tokenize,
   type AccessFilter,
   type DatasetQuery,
   type FieldProblem,
 } from '@climcat/core';
-import { MAX_PAGE_OFFSET } from '@climcat/platform';
+import { esgfInvalid, MAX_PAGE_OFFSET } from '@climcat/platform';
 import {
   listOf,
   normaliseDate,
@@ -143,18 +142,6 @@ function parseUpdated(raw: RawQuery, bad: Bad): UpdatedRange | null {
     else bad(edge, 'must be a UTC timestamp YYYY-MM-DDTHH:MM:SS[.sss]Z (or a date YYYY[-MM[-DD]])');
   }
   return range.from || range.to ? range : null;
-}
-
-/**
- * The 400 esgf-pyclient can read: it extracts the names with
- * `Invalid HTTP query parameter=(\w+)` from the body, so `detail` has one such
- * line per problem; `errors[]` keeps the fields as every other route does.
- */
-export function esgfInvalid(problems: FieldProblem[]): InvalidError {
-  const lines = problems.map(
-    (p) => `Invalid HTTP query parameter=${p.field.replace(/^query\./, '')}: ${p.message}`,
-  );
-  return new InvalidError(lines.join('\n'), problems);
 }
 
 export function parseEsgfParams(raw: RawQuery, access: AccessFilter): EsgfSearch {

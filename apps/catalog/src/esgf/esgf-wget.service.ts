@@ -14,10 +14,10 @@ import {
   type Principal,
   type Store,
 } from '@climcat/core';
-import { APP_CONFIG, StorageService, type AppConfig } from '@climcat/platform';
+import { APP_CONFIG, esgfInvalid, StorageService, type AppConfig } from '@climcat/platform';
 import { listOf, parseInteger, singleParam, type RawQuery } from '../datasets/search-params';
 import { walkDatasets } from '../exports/file-walk';
-import { esgfInvalid, parseEsgfParams } from './esgf-params';
+import { parseEsgfParams } from './esgf-params';
 import { wgetScript, type WgetFile } from './wget-script';
 
 /** ESGF's default number of files per script... */

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { InvalidError } from '@climcat/core';
+import { InvalidError, type FieldProblem } from '@climcat/core';
 import type { IncomingMessage } from 'node:http';
 import { findIllFormedQueryParam, findIllFormedString } from '../http/json-limits';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
@@ -50,13 +50,21 @@ export function requestHygiene(
 const ILL_FORMED_QUERY = 'is not percent-encoded UTF-8';
 
 /**
- * On the ESGF API the detail is the line esgf-pyclient parses
- * (`Invalid HTTP query parameter=(\w+)`), as the ESGF routes' own 400s write it.
+ * The 400 esgf-pyclient can read: it extracts the names with
+ * `Invalid HTTP query parameter=(\w+)` from the body, so `detail` has one such
+ * line per problem; `errors[]` keeps the fields as every other route does.
  */
+export function esgfInvalid(problems: FieldProblem[]): InvalidError {
+  const lines = problems.map(
+    (p) => `Invalid HTTP query parameter=${p.field.replace(/^query\./, '')}: ${p.message}`,
+  );
+  return new InvalidError(lines.join('\n'), problems);
+}
+
+/** A refused query parameter; on the ESGF API in the form its routes' own 400s have. */
 function queryProblem(url: string, key: string, message: string): InvalidError {
-  const field = `query.${key}`;
-  if (!url.startsWith('/esg-search')) return InvalidError.field(field, message);
-  return new InvalidError(`Invalid HTTP query parameter=${key}: ${message}`, [{ field, message }]);
+  const problem = { field: `query.${key}`, message };
+  return url.startsWith('/esg-search') ? esgfInvalid([problem]) : InvalidError.field(problem.field, message);
 }
 const ILL_FORMED_STRING = 'is not valid Unicode (a lone surrogate such as \\ud800)';
 
