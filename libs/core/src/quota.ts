@@ -243,16 +243,28 @@ export function purgeDecision(
   now: Date,
 ): PurgeDecision {
   const idleSince = lastUse(times, policy.noatime);
-  const idleDue = idleSince.getTime() + policy.maxIdleDays * DAY_MS;
+  const dueMs = purgeDueMs(idleSince.getTime(), policy, plannedAt?.getTime(), now.getTime());
+  if (dueMs === undefined) return { action: 'keep' };
+  const due = new Date(dueMs);
+  return now.getTime() >= dueMs ? { action: 'purge', due, idleSince } : { action: 'plan', due, idleSince };
+}
+
+/**
+ * {@link purgeDecision} on epoch milliseconds, for plans of many files
+ * (no objects per file): when the file becomes due, or undefined to keep it.
+ */
+export function purgeDueMs(
+  idleSinceMs: number,
+  policy: PurgePolicy,
+  plannedAtMs: number | undefined,
+  nowMs: number,
+): number | undefined {
+  const idleDue = idleSinceMs + policy.maxIdleDays * DAY_MS;
   const planFrom = idleDue - policy.noticeDays * DAY_MS;
   // A plan entry made before the file was last used no longer counts.
-  const noticed = plannedAt && plannedAt.getTime() >= idleSince.getTime() ? plannedAt : undefined;
-  if (now.getTime() < planFrom && !noticed) return { action: 'keep' };
-  const noticeFrom = (noticed ?? now).getTime();
-  const due = new Date(Math.max(idleDue, noticeFrom + policy.noticeDays * DAY_MS));
-  return now.getTime() >= due.getTime()
-    ? { action: 'purge', due, idleSince }
-    : { action: 'plan', due, idleSince };
+  const noticed = plannedAtMs !== undefined && plannedAtMs >= idleSinceMs ? plannedAtMs : undefined;
+  if (nowMs < planFrom && noticed === undefined) return undefined;
+  return Math.max(idleDue, (noticed ?? nowMs) + policy.noticeDays * DAY_MS);
 }
 
 /**

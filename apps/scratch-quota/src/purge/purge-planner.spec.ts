@@ -62,12 +62,12 @@ describe('purge planning and runs', () => {
       ['old/soon.nc', 'plan'],
     ]);
     // Never shown before: due one notice period from now at the earliest, even when idle long enough already.
-    for (const f of plan.files) expect(f.due).toEqual(new Date(NOW.getTime() + 7 * DAY));
+    for (const f of plan.files) expect(f.dueMs).toBe(NOW.getTime() + 7 * DAY);
     // The notice counts from when a file was first shown, not from each new plan.
     const later = await planPurge(scanner, user, policy, () => NOW, new Date(NOW.getTime() + DAY));
-    expect(later.files.find((f) => f.path === 'old/soon.nc')?.due).toEqual(new Date(NOW.getTime() + 7 * DAY));
+    expect(later.files.find((f) => f.path === 'old/soon.nc')?.dueMs).toBe(NOW.getTime() + 7 * DAY);
     expect(plan.bytes).toBe(3000);
-    expect(plan.next).toEqual(plan.files[0]?.due);
+    expect(plan.next).toEqual(new Date(plan.files[0]?.dueMs ?? NaN));
   });
 
   it('deletes what is due after the notice, and keeps a file touched after the plan', async () => {

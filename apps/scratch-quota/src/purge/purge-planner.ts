@@ -8,8 +8,9 @@
  */
 import { lstat, realpath, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { purgeDecision, unchangedSincePlan, type PurgePolicy } from '@climcat/core';
+import { purgeDueMs, unchangedSincePlan, type PurgePolicy } from '@climcat/core';
 import {
+  comparePaths,
   displayPath,
   type IdleCriterion,
   type IdleFile,
@@ -25,10 +26,11 @@ export interface PlannedFile {
   /** The path as the filesystem knows it (bytes when not UTF-8). */
   rawPath: ScanPath;
   size: number;
-  atime: Date;
-  mtime: Date;
+  /** Times as epoch milliseconds: a plan holds 100,000s of files, and three Dates each were most of its cost. */
+  atimeMs: number;
+  mtimeMs: number;
   /** When it will be (or became) due for deletion. */
-  due: Date;
+  dueMs: number;
   action: 'plan' | 'purge';
 }
 
@@ -72,30 +74,39 @@ export function planFromIdle(
 ): PurgePlan {
   const files: PlannedFile[] = [];
   for (const f of idle) {
-    const planned = toPlanned(f, policy, plannedAt(displayPath(f.path)), now);
+    const path = displayPath(f.path);
+    const planned = toPlanned(f, path, policy, plannedAt(path), now);
     if (planned) files.push(planned);
   }
-  files.sort((a, b) => a.due.getTime() - b.due.getTime() || a.path.localeCompare(b.path));
+  files.sort((a, b) => a.dueMs - b.dueMs || comparePaths(a.path, b.path));
   const first = files[0];
-  return { files, bytes: files.reduce((n, f) => n + f.size, 0), ...(first ? { next: first.due } : {}) };
+  return {
+    files,
+    bytes: files.reduce((n, f) => n + f.size, 0),
+    ...(first ? { next: new Date(first.dueMs) } : {}),
+  };
 }
 
 function toPlanned(
   f: IdleFile,
+  path: string,
   policy: PurgePolicy,
   plannedAt: Date | undefined,
   now: Date,
 ): PlannedFile | undefined {
-  const times = { atime: new Date(f.atimeMs), mtime: new Date(f.mtimeMs) };
-  const decision = purgeDecision(times, policy, plannedAt, now);
-  if (decision.action === 'keep') return undefined;
+  // Numbers until the file is known to be on the plan: plans hold 100,000s of files.
+  const idleSinceMs = policy.noatime ? f.mtimeMs : Math.max(f.atimeMs, f.mtimeMs);
+  const nowMs = now.getTime();
+  const dueMs = purgeDueMs(idleSinceMs, policy, plannedAt?.getTime(), nowMs);
+  if (dueMs === undefined) return undefined;
   return {
-    path: displayPath(f.path),
+    path,
     rawPath: f.path,
     size: f.size,
-    ...times,
-    due: decision.due,
-    action: decision.action,
+    atimeMs: f.atimeMs,
+    mtimeMs: f.mtimeMs,
+    dueMs,
+    action: nowMs >= dueMs ? 'purge' : 'plan',
   };
 }
 
@@ -149,7 +160,7 @@ export async function runPurge(
   const run: PurgeRun = { purged: [], kept: [], dryRun };
   const base = await realpath(directory);
   for (const f of plan.files) {
-    if (f.action !== 'purge' || f.due.getTime() > now.getTime()) continue;
+    if (f.action !== 'purge' || f.dueMs > now.getTime()) continue;
     const target = absolute(base, f.rawPath);
     try {
       const parent = parentOf(target);
@@ -164,22 +175,20 @@ export async function runPurge(
         continue;
       }
       const current = { size: st.size, atime: st.atime, mtime: st.mtime };
-      if (!unchangedSincePlan({ size: f.size, atime: f.atime, mtime: f.mtime }, current)) {
+      const planned = { size: f.size, atime: new Date(f.atimeMs), mtime: new Date(f.mtimeMs) };
+      if (!unchangedSincePlan(planned, current)) {
         run.kept.push({ path: f.path, why: 'used or changed after the plan was made' });
         continue;
       }
       if (!dryRun) await unlink(target);
+      const lastUse = options.policy.noatime ? planned.mtime : planned.atime;
       run.purged.push({
         path: f.path,
         size: f.size,
-        atime: f.atime,
-        mtime: f.mtime,
+        atime: planned.atime,
+        mtime: planned.mtime,
         purgedAt: now,
-        reason: `not used for ${options.policy.maxIdleDays} days (${options.policy.noatime ? 'mtime' : 'atime'} ${(options
-          .policy.noatime
-          ? f.mtime
-          : f.atime
-        ).toISOString()})`,
+        reason: `not used for ${options.policy.maxIdleDays} days (${options.policy.noatime ? 'mtime' : 'atime'} ${lastUse.toISOString()})`,
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);

@@ -49,9 +49,9 @@ export function mapPurgePlan(
     files: plan.files.slice(0, limit).map((f) => ({
       path: f.path,
       bytes: f.size,
-      atime: f.atime.toISOString(),
-      mtime: f.mtime.toISOString(),
-      due: f.due.toISOString(),
+      atime: new Date(f.atimeMs).toISOString(),
+      mtime: new Date(f.mtimeMs).toISOString(),
+      due: new Date(f.dueMs).toISOString(),
     })),
     total: plan.files.length,
     bytes: plan.bytes,

@@ -27,14 +27,14 @@ describe('the stored purge plan', () => {
   it('gives no notice time to a file whose notice was never delivered', () => {
     const f = idle('a.nc');
     const { plan } = storedPlan([f], [entry(f)], never, policy, new Date(NOW));
-    expect(plan.files[0]).toMatchObject({ action: 'plan', due: new Date(NOW + 7 * DAY) });
+    expect(plan.files[0]).toMatchObject({ action: 'plan', dueMs: NOW + 7 * DAY });
   });
 
   it('deletes only a day after the due-soon notice, counting the notice from its delivery', () => {
     const f = idle('a.nc');
     const told = new Date(NOW - 8 * DAY).toISOString();
     const noSoon = storedPlan([f], [entry(f, { notifiedAt: told })], never, policy, new Date(NOW)).plan;
-    expect(noSoon.files[0]).toMatchObject({ action: 'plan', due: new Date(NOW + DAY) });
+    expect(noSoon.files[0]).toMatchObject({ action: 'plan', dueMs: NOW + DAY });
     const soon = new Date(NOW - DAY).toISOString();
     const ready = storedPlan(
       [f],
@@ -43,7 +43,7 @@ describe('the stored purge plan', () => {
       policy,
       new Date(NOW),
     ).plan;
-    expect(ready.files[0]).toMatchObject({ action: 'purge', due: new Date(NOW) });
+    expect(ready.files[0]).toMatchObject({ action: 'purge', dueMs: NOW });
   });
 
   it('drops stored entries of files that changed, and leaves out exempt files and the marker', () => {

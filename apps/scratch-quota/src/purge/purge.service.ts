@@ -34,7 +34,7 @@ import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLOCK, type Clock } from '../clock';
-import { displayPath, TreeScanner, type IdleFile } from '../usage/tree-scan';
+import { comparePaths, displayPath, TreeScanner, type IdleFile } from '../usage/tree-scan';
 import { s3ScratchPrefix, UsageService } from '../usage/usage.service';
 import { listS3Idle, runS3Purge, s3KeyOf, s3PlanPath } from './s3-purge';
 import { compileExemptionPattern } from './exemption-pattern';
@@ -132,12 +132,12 @@ export function storedPlan(
   for (const f of plan.files) {
     const soon = entries.get(f.path)?.dueSoonNotifiedAt;
     const earliest = (soon ? Date.parse(soon) : now.getTime()) + DAY_MS;
-    if (earliest > f.due.getTime()) f.due = new Date(earliest);
-    f.action = f.due.getTime() <= now.getTime() ? 'purge' : 'plan';
+    if (earliest > f.dueMs) f.dueMs = earliest;
+    f.action = f.dueMs <= now.getTime() ? 'purge' : 'plan';
   }
-  plan.files.sort((a, b) => a.due.getTime() - b.due.getTime() || a.path.localeCompare(b.path));
+  plan.files.sort((a, b) => a.dueMs - b.dueMs || comparePaths(a.path, b.path));
   const first = plan.files[0];
-  if (first) plan.next = first.due;
+  if (first) plan.next = new Date(first.dueMs);
   return { plan, entries, idle, exempt: exempted };
 }
 
@@ -466,7 +466,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
     const entering = plan.files.filter((f) => !next.get(f.path)?.notifiedAt);
     const dueSoon = plan.files.filter((f) => {
       const e = entries.get(f.path);
-      return e?.notifiedAt && !e.dueSoonNotifiedAt && f.due.getTime() - now.getTime() <= DAY_MS;
+      return e?.notifiedAt && !e.dueSoonNotifiedAt && f.dueMs - now.getTime() <= DAY_MS;
     });
     for (const [event, files, mark] of [
       ['purge.planned', entering, (e: PurgePlanEntry) => (e.notifiedAt = now.toISOString())],
@@ -555,7 +555,7 @@ export class PurgeService implements OnApplicationBootstrap, OnModuleDestroy {
       at: now.toISOString(),
       files: files
         .slice(0, NOTICE_FILE_LIMIT)
-        .map((f) => ({ path: f.path, bytes: f.size, due: f.due.toISOString() })),
+        .map((f) => ({ path: f.path, bytes: f.size, due: new Date(f.dueMs).toISOString() })),
       bytes: files.reduce((n, f) => n + f.size, 0),
       plan: PLAN_URL,
     };

@@ -48,11 +48,11 @@ export async function runS3Purge(
 ): Promise<PurgeRun> {
   const run: PurgeRun = { purged: [], kept: [], dryRun: options.dryRun };
   for (const f of files) {
-    if (f.action !== 'purge' || f.due.getTime() > now.getTime()) continue;
+    if (f.action !== 'purge' || f.dueMs > now.getTime()) continue;
     const key = s3KeyOf(bucket, String(f.rawPath)) as string;
     try {
       const st = await client.statObject(bucket, key);
-      if (st.size !== f.size || st.lastModified.getTime() !== f.mtime.getTime()) {
+      if (st.size !== f.size || st.lastModified.getTime() !== f.mtimeMs) {
         run.kept.push({ path: f.path, why: 'used or changed after the plan was made' });
         continue;
       }
@@ -60,10 +60,10 @@ export async function runS3Purge(
       run.purged.push({
         path: f.path,
         size: f.size,
-        atime: f.atime,
-        mtime: f.mtime,
+        atime: new Date(f.atimeMs),
+        mtime: new Date(f.mtimeMs),
         purgedAt: now,
-        reason: `not modified for ${options.policy.maxIdleDays} days (S3 last modified ${f.mtime.toISOString()})`,
+        reason: `not modified for ${options.policy.maxIdleDays} days (S3 last modified ${new Date(f.mtimeMs).toISOString()})`,
       });
     } catch (error) {
       const code = (error as { code?: string }).code ?? String(error);

@@ -11,6 +11,20 @@ export interface ListRequest {
   idle?: IdleCriterion;
   /** SCRATCH_ROOT: the status file is skipped in its direct subdirectories (else in `dir` '' only). */
   serviceRoot?: string;
+  /**
+   * Walk on below `dir`, depth first, until about this many entries are
+   * listed; the subdirectories not reached come back in `pending`. Without
+   * it, only `dir` is listed and its subdirectories stay in its listing.
+   */
+  walkEntries?: number;
+}
+
+/** A worker's answer to one request: one listing a directory it visited. */
+export interface ListReply {
+  id: number;
+  listings: DirectoryListing[];
+  /** Subdirectories found by a walk and not listed yet. */
+  pending: ScanPath[];
 }
 
 export interface IdleCriterion {
@@ -30,7 +44,6 @@ export interface IdleFile {
 
 /** What one directory holds itself (not its subdirectories). */
 export interface DirectoryListing {
-  id: number;
   dir: ScanPath;
   /** The directory does not exist (any more). */
   missing?: boolean;
@@ -40,10 +53,21 @@ export interface DirectoryListing {
   apparentBytes: number;
   /** Non-directory entries (files, symlinks, others); hard links with nlink > 1 are in `links` instead. */
   files: number;
+  /** Empty in a walk's listings (their subdirectories were walked or are pending). */
   subdirectories: ScanPath[];
   /** Files with more than one link: counted once per scan by the caller, by dev:ino. */
   links: { key: string; bytes: number; apparentBytes: number }[];
   problems: { path: ScanPath; reason: string }[];
   /** Present when the request asked for idle files. */
-  idle?: IdleFile[];
+  idle?: IdleColumns;
+}
+
+/**
+ * Idle files as columns: a structured clone of one path array and one
+ * Float64Array costs a fraction of cloning an object per file.
+ */
+export interface IdleColumns {
+  paths: ScanPath[];
+  /** size, atimeMs, mtimeMs for each path in turn. */
+  numbers: Float64Array;
 }

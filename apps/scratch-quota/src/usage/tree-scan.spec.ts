@@ -40,6 +40,9 @@ describe('TreeScanner', () => {
     const odd = Buffer.concat([rootBytes, Buffer.from('/caf\xe9', 'latin1')]);
     mkdirSync(odd);
     writeFileSync(Buffer.concat([odd, Buffer.from('/\xff\xfe.dat', 'latin1')]), Buffer.alloc(9000, 3));
+    // A UTF-8 name that holds U+FFFD itself, beside a name that is not UTF-8: each keeps its own bytes.
+    writeFileSync(Buffer.concat([odd, Buffer.from('/real \uFFFD.nc')]), Buffer.alloc(5000, 3));
+    writeFileSync(join(root, 'bob', 'only \uFFFD here.nc'), Buffer.alloc(7000, 3));
     // Hard links count once; symlinks are never followed.
     writeFileSync(join(root, 'bob', 'linked.bin'), Buffer.alloc(64 * 1024, 4));
     linkSync(join(root, 'bob', 'linked.bin'), join(root, 'bob', 'run 0', 'linked-again.bin'));
@@ -81,7 +84,7 @@ describe('TreeScanner', () => {
     const odd = [...alice.directories.values()].find((d) => typeof d.path !== 'string');
     expect(odd).toBeDefined();
     expect(displayPath(odd!.path)).toBe('alice/caf\\xe9');
-    expect(odd!.files).toBe(1);
+    expect(odd!.files).toBe(2);
     expect(pathKey(odd!.path)).not.toBe('alice/caf\u00e9');
     expect(displayPath(Buffer.concat([Buffer.from('caf\u00e9/x\\y/'), Buffer.from([0x66, 0xff])]))).toBe(
       'caf\u00e9/x\\\\y/f\\xff',
@@ -94,6 +97,38 @@ describe('TreeScanner', () => {
     expect(largest.map((l) => l.path).sort()).toEqual(['alice', 'bob']);
     const bob = largest.find((l) => l.path === 'bob');
     expect(bob?.bytes).toBe(du(join(root, 'bob')));
+  });
+
+  it('gives the same result whether a worker walks on or hands every subdirectory back', async () => {
+    const handBack = new TreeScanner({ workers: 2, walkEntries: 1 });
+    const idle = { beforeMs: Date.now() + 60_000, noatime: false };
+    try {
+      const [walked, handed] = [
+        await scanner.scan(root, '', { idle }),
+        await handBack.scan(root, '', { idle }),
+      ];
+      expect(handed.totals).toEqual(walked.totals);
+      expect(new Map([...handed.directories].sort())).toEqual(new Map([...walked.directories].sort()));
+      const paths = (r: typeof walked) => r.idle.map((f) => displayPath(f.path)).sort();
+      expect(paths(handed)).toEqual(paths(walked));
+      // Every regular file by each of its names (find counts the hard link's two names too).
+      const regular = execFileSync('sh', ['-c', `find '${root}' -type f -print0 | tr -dc '\\0' | wc -c`]);
+      expect(paths(walked)).toHaveLength(Number(regular.toString()));
+    } finally {
+      await handBack.close();
+    }
+  });
+
+  it('keeps the bytes of every name: not UTF-8, and UTF-8 holding U+FFFD', async () => {
+    const result = await scanner.scan(root, '', { idle: { beforeMs: Date.now() + 60_000, noatime: false } });
+    const names = result.idle.map((f) => f.path);
+    const odd = names.find((p) => typeof p !== 'string' && displayPath(p).endsWith('\\xff\\xfe.dat'));
+    expect(odd && Buffer.from(odd).subarray(-6)).toEqual(Buffer.from('\xff\xfe.dat', 'latin1'));
+    // In a directory listed as bytes, a UTF-8 name is still a name of that directory.
+    expect(names.map(displayPath)).toEqual(
+      expect.arrayContaining(['alice/caf\\xe9/real \uFFFD.nc', 'bob/only \uFFFD here.nc']),
+    );
+    expect(result.totals.bytes).toBe(du(root));
   });
 
   it('reports a directory that vanished as empty, not as an error', async () => {

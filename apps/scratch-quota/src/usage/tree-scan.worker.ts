@@ -9,7 +9,7 @@ import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { isServiceFile } from '../service-files';
-import type { DirectoryListing, ListRequest, ScanPath } from './tree-scan.protocol';
+import type { DirectoryListing, ListReply, ListRequest, ScanPath } from './tree-scan.protocol';
 
 const SLASH = Buffer.from('/');
 
@@ -38,9 +38,37 @@ function reasonOf(error: unknown): string {
   return code ?? (error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * A directory's entries, names as strings; the names as bytes only when one
+ * did not decode (its U+FFFD could be a replaced byte), so a name that is
+ * not UTF-8 can still be stat'ed. Buffers for every name cost a third of a listing.
+ */
+function readNames(here: string | Buffer): Dirent<string | Buffer>[] {
+  const entries = readdirSync(here, { withFileTypes: true });
+  if (!entries.some((e) => e.name.includes('\uFFFD'))) return entries;
+  return readdirSync(here, { withFileTypes: true, encoding: 'buffer' });
+}
+
+/** Lists `request.dir`, and walks on below it when the request asks for a walk. */
+export function answer(request: ListRequest): ListReply {
+  const first = listDirectory(request);
+  if (request.walkEntries === undefined) return { id: request.id, listings: [first], pending: [] };
+  const listings: DirectoryListing[] = [];
+  const pending: ScanPath[] = [];
+  let entries = 0;
+  for (let listing: DirectoryListing | undefined = first; listing;) {
+    listings.push(listing);
+    entries += listing.files + listing.links.length + listing.subdirectories.length;
+    pending.push(...listing.subdirectories);
+    listing.subdirectories = [];
+    const next = entries < request.walkEntries ? pending.pop() : undefined;
+    listing = next === undefined ? undefined : listDirectory({ ...request, dir: next });
+  }
+  return { id: request.id, listings, pending };
+}
+
 export function listDirectory(request: ListRequest): DirectoryListing {
   const out: DirectoryListing = {
-    id: request.id,
     dir: request.dir,
     bytes: 0,
     apparentBytes: 0,
@@ -48,9 +76,10 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     subdirectories: [],
     links: [],
     problems: [],
-    ...(request.idle ? { idle: [] } : {}),
   };
   const idle = request.idle;
+  const idlePaths: ScanPath[] = [];
+  const idleNumbers: number[] = [];
   const userDirectory = inUserDirectory(request);
   const here = absolute(request.root, request.dir);
   try {
@@ -64,16 +93,17 @@ export function listDirectory(request: ListRequest): DirectoryListing {
     out.problems.push({ path: request.dir, reason: reasonOf(error) });
     return out;
   }
-  let entries: Dirent<Buffer>[];
+  let entries: Dirent<string | Buffer>[];
   try {
-    entries = readdirSync(here, { withFileTypes: true, encoding: 'buffer' });
+    entries = readNames(here);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
       out.problems.push({ path: request.dir, reason: reasonOf(error) });
     return out;
   }
   for (const entry of entries) {
-    const name = isUtf8(entry.name) ? entry.name.toString('utf8') : entry.name;
+    const name =
+      typeof entry.name === 'string' || !isUtf8(entry.name) ? entry.name : entry.name.toString('utf8');
     const rel = join(request.dir, name);
     if (entry.isDirectory()) {
       out.subdirectories.push(rel);
@@ -84,8 +114,10 @@ export function listDirectory(request: ListRequest): DirectoryListing {
       if (userDirectory && typeof name === 'string' && st.isFile() && isServiceFile(name, st.size)) continue;
       if (idle && st.isFile()) {
         const lastUse = idle.noatime ? st.mtimeMs : Math.max(st.atimeMs, st.mtimeMs);
-        if (lastUse < idle.beforeMs)
-          out.idle?.push({ path: rel, size: st.size, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs });
+        if (lastUse < idle.beforeMs) {
+          idlePaths.push(rel);
+          idleNumbers.push(st.size, st.atimeMs, st.mtimeMs);
+        }
       }
       if (st.isDirectory()) {
         out.subdirectories.push(rel); // replaced by a directory since the listing
@@ -101,9 +133,10 @@ export function listDirectory(request: ListRequest): DirectoryListing {
         out.problems.push({ path: rel, reason: reasonOf(error) });
     }
   }
+  if (idle) out.idle = { paths: idlePaths, numbers: Float64Array.from(idleNumbers) };
   return out;
 }
 
 parentPort?.on('message', (request: ListRequest) => {
-  parentPort?.postMessage(listDirectory(request));
+  parentPort?.postMessage(answer(request));
 });
