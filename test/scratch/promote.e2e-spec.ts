@@ -18,6 +18,8 @@ import { createStore } from '@climcat/store';
 import { ADMIN, datasetBody, startApp, tempDir, type RunningApp } from '../harness/app';
 import { s3TestClient, testEnv } from '../harness/env';
 import { copyS3Verified } from '../../apps/scratch-quota/src/promote/s3-move';
+import { PromotionService } from '../../apps/scratch-quota/src/promote/promotion.service';
+import type { PromotionRecord, Store } from '@climcat/core';
 import type { Client } from 'minio';
 import { call, expectFieldProblem, keyFor, type Answer } from './http';
 import { requireTool } from '../netcdf/tools';
@@ -609,5 +611,389 @@ describe('promotion of an S3 scratch prefix (s3rver)', () => {
       statSync(join(local, 'a.nc')).size,
     );
     expectFieldProblem(await call(app, 'GET', '/api/v1/datasets/derived.dora.not_yours.v1', ADMIN), 404);
+  });
+});
+
+/**
+ * What a process killed in the middle of an S3 promotion leaves, recovered by
+ * the next start: the objects are copied here server-side (as the service
+ * copies them) and the job written to the store as the service saves it.
+ * Each crash is recovered twice (a recovery that stopped before it saved the
+ * job runs again): the second run must change nothing.
+ */
+describe('S3 promotion after a crash (s3rver)', () => {
+  const BUCKET = `promote-crash-${Date.now().toString(36)}`;
+  const STALE = '2026-01-01T00:00:00.000Z';
+  let local: string;
+
+  beforeAll(async () => {
+    requireTool('ncgen');
+    requireTool('ncdump');
+    await s3TestClient().makeBucket(BUCKET);
+    local = tempDir();
+    await writePair(local, 'a.nc', 'b.nc');
+  });
+
+  const s3env = () => ({
+    S3_ENDPOINT: new URL(testEnv('TEST_S3_ENDPOINT')).origin,
+    S3_ACCESS_KEY: 'S3RVER',
+    S3_SECRET_KEY: 'S3RVER',
+    S3_BUCKET: BUCKET,
+  });
+  type Local = 'a.nc' | 'b.nc';
+  const bytes = (file: Local) => readFileSync(join(local, file));
+  const size = (file: Local) => statSync(join(local, file)).size;
+  const url = (key: string) => `s3://${BUCKET}/${key}`;
+  const put = (key: string, body: Buffer) => s3TestClient().putObject(BUCKET, key, body);
+  const shaOf = (key: string) => bytesSha(s3TestClient(), BUCKET, key);
+  const exists = (key: string) =>
+    s3TestClient()
+      .statObject(BUCKET, key)
+      .then(
+        () => true,
+        () => false,
+      );
+  /** The server-side copy the service makes. */
+  const copy = (from: string, to: string) => s3TestClient().copyObject(BUCKET, to, `/${BUCKET}/${from}`);
+  /** A copy as the job records it once it verified. */
+  const move = (from: string, to: string, file: Local) => ({
+    source: url(from),
+    target: url(to),
+    mode: 'copy' as const,
+    size: size(file),
+    sha256: sha(join(local, file)),
+  });
+  const jobId = (n: number, round: number) =>
+    `00000000-0000-4000-8000-${String(round * 100 + n).padStart(12, '0')}`;
+
+  function job(id: string, user: string, title: string, over: Partial<PromotionRecord>): PromotionRecord {
+    return {
+      id,
+      user,
+      datasetId: `derived.${user}.${title}.v1`,
+      state: 'running',
+      phase: 'moving',
+      files: { done: 0, total: 2 },
+      bytes: { done: 0, total: size('a.nc') + size('b.nc') },
+      directory: `${BUCKET}/derived/CMIP5/eucp/${user}/${title}/v1`,
+      moved: { renamed: 0, copied: 0 },
+      moves: [],
+      datasetCreated: false,
+      createdAt: STALE,
+      startedAt: STALE,
+      updatedAt: STALE,
+      ...over,
+    };
+  }
+
+  /** The dataset record and file records the job had made (as DatasetRules makes them). */
+  async function recordDataset(
+    store: Store,
+    id: string,
+    user: string,
+    files: { key: string; file: Local }[],
+  ): Promise<void> {
+    await store.datasets.create(
+      storedDataset(id, {
+        datasetId: id.replace(/\.v1$/, ''),
+        version: '1',
+        kind: 'derived',
+        facets: { project: 'CMIP5', variable: ['tas'] },
+        access: { public: true, ownerGroup: 'eucp', accessGroups: [] },
+        provenance: { derivedFrom: [SOURCE], software: 'cdo', softwareVersion: '2.1.1', author: user },
+        size: files.reduce((sum, f) => sum + size(f.file), 0),
+        fileCount: files.length,
+        // Made by the job, after it began.
+        createdAt: '2026-01-01T00:00:01.000Z',
+        updatedAt: '2026-01-01T00:00:01.000Z',
+      }),
+    );
+    for (const f of files)
+      await store.files.upsert({
+        id: createHash('sha256').update(f.key).digest('hex').slice(0, 32),
+        datasetId: id,
+        location: { root: BUCKET, path: f.key },
+        size: size(f.file),
+        mtime: '2026-01-01T00:00:01.000Z',
+        sha256: sha(join(local, f.file)),
+        format: f.file === 'a.nc' ? 'classic' : 'netcdf4',
+        timeCoverage: null,
+        variables: ['tas'],
+        status: 'present',
+        createdAt: '2026-01-01T00:00:01.000Z',
+        updatedAt: '2026-01-01T00:00:01.000Z',
+      });
+  }
+
+  /** Writes into the stopped app's store. */
+  async function inStore(stateDir: string, write: (store: Store) => Promise<void>): Promise<void> {
+    const store = await createStore({ adapter: 'sqlite', path: join(stateDir, 'catalog.sqlite') });
+    try {
+      await write(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  /**
+   * A stopped app on its own state dir with the sources and `user`'s key,
+   * the objects put into the scratch prefix, and the usage it measured then.
+   */
+  async function prepare(
+    user: string,
+    objects: Record<string, Local>,
+  ): Promise<{ stateDir: string; key: Record<string, string>; usage: number }> {
+    const stateDir = tempDir();
+    const app = await start(s3env(), stateDir);
+    try {
+      await seedSources(app);
+      const key = await keyFor(app, user, ['eucp']);
+      for (const [k, file] of Object.entries(objects)) await put(k, bytes(file));
+      const usage = (await call(app, 'POST', '/scratch/v1/rescan', key, {})).body.usage.bytes as number;
+      return { stateDir, key, usage };
+    } finally {
+      await app.close({ keepState: true });
+    }
+  }
+
+  /**
+   * Writes the crashed jobs (a fresh id each round, the same records), starts
+   * the app (its start-up sweep recovers them), waits for them to settle and
+   * checks the end state; a sweep run again then changes no job.
+   */
+  async function recoverTwice(
+    stateDir: string,
+    key: Record<string, string>,
+    crashed: (round: number) => PromotionRecord[],
+    check: (app: RunningApp, jobs: Answer[]) => Promise<void>,
+  ): Promise<void> {
+    for (const round of [1, 2]) {
+      const jobs = crashed(round);
+      await inStore(stateDir, async (store) => {
+        for (const j of jobs) await store.promotions.create(j);
+      });
+      const app = await start(s3env(), stateDir);
+      try {
+        const settledJobs: Answer[] = [];
+        for (const j of jobs) settledJobs.push(await settled(app, key, `/scratch/v1/me/promotions/${j.id}`));
+        await check(app, settledJobs);
+        await app.app.get(PromotionService).recoverAbandoned();
+        for (const [i, j] of jobs.entries())
+          expect((await call(app, 'GET', `/scratch/v1/me/promotions/${j.id}`, key)).body).toEqual(
+            settledJobs[i]!.body,
+          );
+      } finally {
+        await app.close({ keepState: true });
+      }
+    }
+  }
+
+  it('rolls back copies made before the dataset was recorded, keeping every scratch object', async () => {
+    const scratch = {
+      a: 'scratch/fred/crash/a.nc',
+      b: 'scratch/fred/crash/b.nc',
+      c: 'scratch/fred/rec/a.nc',
+      d: 'scratch/fred/rec/b.nc',
+    };
+    const { stateDir, key, usage } = await prepare('fred', {
+      [scratch.a]: 'a.nc',
+      [scratch.b]: 'b.nc',
+      [scratch.c]: 'a.nc',
+      [scratch.d]: 'b.nc',
+    });
+    // One job had copied a (verified, recorded) and b (copied, the crash came before it was recorded);
+    // another had copied both and created its dataset with one file, but not saved that it had.
+    const moving = 'derived/CMIP5/eucp/fred/moving/v1';
+    const recording = 'derived/CMIP5/eucp/fred/recording/v1';
+    const derived = [`${moving}/a.nc`, `${moving}/b.nc`, `${recording}/a.nc`, `${recording}/b.nc`];
+    await copy(scratch.a, derived[0]!);
+    await copy(scratch.b, derived[1]!);
+    await copy(scratch.c, derived[2]!);
+    await copy(scratch.d, derived[3]!);
+    await inStore(stateDir, (store) =>
+      recordDataset(store, 'derived.fred.recording.v1', 'fred', [{ key: derived[2]!, file: 'a.nc' }]),
+    );
+
+    await recoverTwice(
+      stateDir,
+      key,
+      (round) => [
+        job(jobId(1, round), 'fred', 'moving', {
+          files: { done: 1, total: 2 },
+          moved: { renamed: 0, copied: 1 },
+          moves: [move(scratch.a, derived[0]!, 'a.nc')],
+          current: { source: url(scratch.b), target: url(derived[1]!) },
+        }),
+        job(jobId(2, round), 'fred', 'recording', {
+          phase: 'recording',
+          files: { done: 2, total: 2 },
+          moved: { renamed: 0, copied: 2 },
+          moves: [move(scratch.c, derived[2]!, 'a.nc'), move(scratch.d, derived[3]!, 'b.nc')],
+          current: { source: url(scratch.d), target: url(derived[3]!) },
+        }),
+      ],
+      async (app, jobs) => {
+        for (const j of jobs) {
+          expect(j.body.state).toBe('failed');
+          expect(j.body.error).toMatch(/interrupted.*rolled back, nothing was changed/);
+          expect(j.body.error).not.toMatch(/ALSO/);
+        }
+        // Every scratch object with its bytes, no copy left, no dataset.
+        expect([
+          await shaOf(scratch.a),
+          await shaOf(scratch.b),
+          await shaOf(scratch.c),
+          await shaOf(scratch.d),
+        ]).toEqual([
+          sha(join(local, 'a.nc')),
+          sha(join(local, 'b.nc')),
+          sha(join(local, 'a.nc')),
+          sha(join(local, 'b.nc')),
+        ]);
+        for (const k of derived) expect(await exists(k)).toBe(false);
+        for (const id of ['derived.fred.moving.v1', 'derived.fred.recording.v1'])
+          expectFieldProblem(await call(app, 'GET', `/api/v1/datasets/${id}`, ADMIN), 404);
+        // The quota counts the objects as before the promotions.
+        expect((await call(app, 'GET', '/scratch/v1/me', key)).body.usage.bytes).toBe(usage);
+      },
+    );
+    await inStore(stateDir, async (store) => {
+      expect(await store.files.findByLocation({ root: BUCKET, path: derived[2]! })).toBeNull();
+    });
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('finishes a job that had recorded its dataset: the scratch objects go, the files are listed and served', async () => {
+    const scratch = { a: 'scratch/gina/done/a.nc', b: 'scratch/gina/done/sub/b.nc' };
+    const { stateDir, key, usage } = await prepare('gina', { [scratch.a]: 'a.nc', [scratch.b]: 'b.nc' });
+    const base = 'derived/CMIP5/eucp/gina/committed/v1';
+    const derived = { a: `${base}/a.nc`, b: `${base}/sub/b.nc` };
+    // Both copies verified, the dataset and its files recorded, a's scratch object deleted: then the crash.
+    await copy(scratch.a, derived.a);
+    await copy(scratch.b, derived.b);
+    await inStore(stateDir, (store) =>
+      recordDataset(store, 'derived.gina.committed.v1', 'gina', [
+        { key: derived.a, file: 'a.nc' },
+        { key: derived.b, file: 'b.nc' },
+      ]),
+    );
+    await s3TestClient().removeObject(BUCKET, scratch.a);
+
+    await recoverTwice(
+      stateDir,
+      key,
+      (round) => [
+        job(jobId(3, round), 'gina', 'committed', {
+          phase: 'committing',
+          files: { done: 2, total: 2 },
+          moved: { renamed: 0, copied: 2 },
+          moves: [move(scratch.a, derived.a, 'a.nc'), move(scratch.b, derived.b, 'b.nc')],
+          current: { source: url(scratch.b), target: url(derived.b) },
+          datasetCreated: true,
+        }),
+      ],
+      async (app, [done]) => {
+        expect(done!.body).toMatchObject({ state: 'done', files: { done: 2, total: 2 } });
+        expect(done!.body.error).toBeUndefined();
+        expect(await exists(scratch.a)).toBe(false);
+        expect(await exists(scratch.b)).toBe(false);
+        expect([await shaOf(derived.a), await shaOf(derived.b)]).toEqual([
+          sha(join(local, 'a.nc')),
+          sha(join(local, 'b.nc')),
+        ]);
+        const files = await call(app, 'GET', '/api/v1/datasets/derived.gina.committed.v1/files', key);
+        expect(files.body.items.map((f: any) => [f.root, f.path, f.sha256]).sort()).toEqual([
+          [BUCKET, derived.a, sha(join(local, 'a.nc'))],
+          [BUCKET, derived.b, sha(join(local, 'b.nc'))],
+        ]);
+        const header = (
+          await exec(requireTool('ncdump'), ['-h', `${app.url}/thredds/dodsC/${BUCKET}/${derived.b}`])
+        ).stdout;
+        expect(header).toContain('float tas(time, lat, lon)');
+        // The quota no longer counts the promoted objects.
+        expect((await call(app, 'GET', '/scratch/v1/me', key)).body.usage.bytes).toBe(
+          usage - size('a.nc') - size('b.nc'),
+        );
+      },
+    );
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('keeps a scratch object written again since it was copied, and the job says so', async () => {
+    const scratch = { a: 'scratch/hank/kept/a.nc', b: 'scratch/hank/kept/b.nc', c: 'scratch/hank/back/a.nc' };
+    const { stateDir, key, usage } = await prepare('hank', {
+      [scratch.a]: 'a.nc',
+      [scratch.b]: 'b.nc',
+      [scratch.c]: 'a.nc',
+    });
+    const kept = { a: 'derived/CMIP5/eucp/hank/kept/v1/a.nc', b: 'derived/CMIP5/eucp/hank/kept/v1/b.nc' };
+    const back = 'derived/CMIP5/eucp/hank/back/v1/a.nc';
+    // One job had recorded its dataset; the other had copied a file. Then the user wrote both sources
+    // again: one with other bytes of another size, one with one byte changed (same size, another ETag).
+    await copy(scratch.a, kept.a);
+    await copy(scratch.b, kept.b);
+    await copy(scratch.c, back);
+    await inStore(stateDir, (store) =>
+      recordDataset(store, 'derived.hank.kept.v1', 'hank', [
+        { key: kept.a, file: 'a.nc' },
+        { key: kept.b, file: 'b.nc' },
+      ]),
+    );
+    await put(scratch.a, bytes('b.nc'));
+    const edited = Buffer.from(bytes('a.nc'));
+    edited.writeUInt8(edited.readUInt8(edited.length - 1) ^ 1, edited.length - 1);
+    await put(scratch.c, edited);
+    const editedSha = createHash('sha256').update(edited).digest('hex');
+
+    await recoverTwice(
+      stateDir,
+      key,
+      (round) => [
+        job(jobId(4, round), 'hank', 'kept', {
+          phase: 'committing',
+          files: { done: 2, total: 2 },
+          moved: { renamed: 0, copied: 2 },
+          moves: [move(scratch.a, kept.a, 'a.nc'), move(scratch.b, kept.b, 'b.nc')],
+          current: { source: url(scratch.b), target: url(kept.b) },
+          datasetCreated: true,
+        }),
+        job(jobId(5, round), 'hank', 'back', {
+          files: { done: 1, total: 1 },
+          bytes: { done: size('a.nc'), total: size('a.nc') },
+          moved: { renamed: 0, copied: 1 },
+          moves: [move(scratch.c, back, 'a.nc')],
+          current: { source: url(scratch.c), target: url(back) },
+        }),
+      ],
+      async (app, [done, failed]) => {
+        // The dataset is there with the copied version; the rewritten object stays, the other goes.
+        expect(done!.body.state).toBe('done');
+        expect(done!.body.error).toContain(url(scratch.a));
+        expect(done!.body.error).toMatch(/changed since it was copied.*kept/);
+        expect(done!.body.error).not.toContain(url(scratch.b));
+        expect(await shaOf(scratch.a)).toBe(sha(join(local, 'b.nc')));
+        expect(await exists(scratch.b)).toBe(false);
+        expect([await shaOf(kept.a), await shaOf(kept.b)]).toEqual([
+          sha(join(local, 'a.nc')),
+          sha(join(local, 'b.nc')),
+        ]);
+        const files = await call(app, 'GET', '/api/v1/datasets/derived.hank.kept.v1/files', key);
+        expect(files.body.items.map((f: any) => f.path).sort()).toEqual([kept.a, kept.b]);
+
+        // Rolled back: the rewritten object stays as written, the copy of the planned one is kept too.
+        expect(failed!.body.state).toBe('failed');
+        expect(failed!.body.error).toMatch(/interrupted.*rolled back/);
+        expect(failed!.body.error).toMatch(/ALSO: .*changed since it was copied/);
+        expect(failed!.body.error).toContain(`${url(scratch.c)} changed since it was copied`);
+        expect(failed!.body.error).toContain(url(back));
+        expect(await shaOf(scratch.c)).toBe(editedSha);
+        expect(await shaOf(back)).toBe(sha(join(local, 'a.nc')));
+        expectFieldProblem(await call(app, 'GET', '/api/v1/datasets/derived.hank.back.v1', ADMIN), 404);
+
+        // The quota counts what is in scratch now: b went, a holds b's bytes, c is as large as before.
+        expect((await call(app, 'GET', '/scratch/v1/me', key)).body.usage.bytes).toBe(usage - size('a.nc'));
+      },
+    );
+    rmSync(stateDir, { recursive: true, force: true });
   });
 });

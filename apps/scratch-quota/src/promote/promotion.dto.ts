@@ -105,7 +105,10 @@ export class PromotionJobDto {
   moved!: MovedDto;
   /** Where to poll this job. */
   href!: string;
-  /** Why it failed (the scratch files are back in place and no dataset was made). */
+  /**
+   * Why it failed (the scratch files are back in place and no dataset was made);
+   * on a done job, which scratch objects were kept and why (written again since they were copied).
+   */
   error?: string;
   createdAt!: string;
   startedAt?: string;

@@ -225,14 +225,18 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
   private async recover(job: PromotionJob): Promise<void> {
     const finishedAt = this.clock.now().toISOString();
     if (job.phase === 'committing') {
-      for (const m of job.moves) await this.commit(m);
+      const kept = await this.commitAll(job.moves);
       await this.store.promotions.update(job.id, {
         state: 'done',
         phase: 'finished',
+        ...(kept ? { error: kept } : {}),
         finishedAt,
         updatedAt: finishedAt,
       });
-      this.logger.warn({ job: job.id }, 'finished a promotion its process left after the point of no return');
+      this.logger.warn(
+        { job: job.id, kept },
+        'finished a promotion its process left after the point of no return',
+      );
       return;
     }
     const trouble: string[] = [];
@@ -666,7 +670,8 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
       // The point of no return: from here a restart finishes the job instead of undoing it.
       job.phase = 'committing';
       await saver.save();
-      for (const m of moved) await this.commit(m);
+      const kept = await this.commitAll(moved);
+      if (kept) job.error = kept;
       job.state = 'done';
     } catch (error) {
       job.error = await this.rollBack(plan, moved, job.datasetCreated, error);
@@ -708,12 +713,27 @@ export class PromotionService implements OnApplicationBootstrap, OnModuleDestroy
     return trouble.length ? `${message}; ALSO: ${trouble.join('; ')}` : message;
   }
 
-  /** Finishes a move: a copied source goes (an S3 one also from the live usage). */
-  private async commit(m: MovedFile): Promise<void> {
-    if (!isS3Move(m)) return commitMove(m);
-    await commitS3Move(this.storage.s3(), m);
+  /** Finishes the moves; what a done job says about sources kept in scratch, if any. */
+  private async commitAll(moves: MovedFile[]): Promise<string | undefined> {
+    const kept: string[] = [];
+    for (const m of moves) {
+      const why = await this.commit(m);
+      if (why) kept.push(why);
+    }
+    return kept.length ? `the dataset is recorded, but ${kept.join('; ')}` : undefined;
+  }
+
+  /** Finishes a move: a copied source goes (an S3 one also from the live usage), or why it stays. */
+  private async commit(m: MovedFile): Promise<string | undefined> {
+    if (!isS3Move(m)) {
+      await commitMove(m);
+      return undefined;
+    }
+    const kept = await commitS3Move(this.storage.s3(), m);
+    if (kept) return kept;
     const from = parseS3Url(m.source)!;
     this.usage.noteS3Object(from.bucket, from.key, null);
+    return undefined;
   }
 
   private undo(m: MovedFile): Promise<void> {

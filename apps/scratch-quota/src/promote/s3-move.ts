@@ -3,7 +3,8 @@
  * service) to the derived prefix, verified before anything is deleted: the
  * copy must have the size and ETag the object had when the promotion was
  * planned, and the source must still be that object afterwards. The SHA-256
- * is streamed from the copy. The source is only deleted by `commitS3Move`.
+ * is streamed from the copy. The source is only deleted by `commitS3Move`,
+ * and only while it is still the object that was copied.
  */
 import { ConflictError } from '@climcat/core';
 import { CopyConditions, type Client } from 'minio';
@@ -85,20 +86,60 @@ export async function copyS3Verified(
   }
 }
 
-/** Removes the copy while the source is still there (after a commit the copy is the only one). */
+/**
+ * Removes the copy while the source is still the object that was copied (after
+ * a commit the copy is the only one; a source written again since leaves the
+ * copy as the only holder of the promoted version).
+ */
 export async function undoS3Move(client: Client, moved: MovedFile): Promise<void> {
   const from = parseS3Url(moved.source)!;
   const to = parseS3Url(moved.target)!;
-  const kept = await client.statObject(from.bucket, from.key).then(
-    (st) => st.size === moved.size,
-    () => false,
-  );
-  if (!kept) throw new Error(`${moved.source} is gone; ${moved.target} is kept as the only copy`);
+  const source = await statOrNull(client, from.bucket, from.key);
+  if (!source) throw new Error(`${moved.source} is gone; ${moved.target} is kept as the only copy`);
+  const copy = await statOrNull(client, to.bucket, to.key);
+  // Undone already (by a recovery that stopped before it saved the job).
+  if (!copy) return;
+  if (!sameObject(source, copy))
+    throw new Error(
+      `${moved.source} changed since it was copied; the copied version is kept at ${moved.target}`,
+    );
   await client.removeObject(to.bucket, to.key);
 }
 
-/** The scratch object goes once the promotion is recorded. */
-export async function commitS3Move(client: Client, moved: MovedFile): Promise<void> {
+/**
+ * The scratch object goes once the promotion is recorded, unless it is no
+ * longer the object that was copied (written again since, or its copy is
+ * missing): then it stays, and the reason is returned.
+ */
+export async function commitS3Move(client: Client, moved: MovedFile): Promise<string | undefined> {
   const from = parseS3Url(moved.source)!;
+  const to = parseS3Url(moved.target)!;
+  const source = await statOrNull(client, from.bucket, from.key);
+  // Deleted already (by a commit a crash interrupted).
+  if (!source) return undefined;
+  const copy = await statOrNull(client, to.bucket, to.key);
+  if (!copy) return `${moved.source} was kept in scratch: its copy ${moved.target} is missing`;
+  if (!sameObject(source, copy))
+    return `${moved.source} changed since it was copied to ${moved.target}; it was kept in scratch`;
   await client.removeObject(from.bucket, from.key);
+  return undefined;
+}
+
+/** A verified copy has the size and ETag of its source: while the source has them, it is that object. */
+function sameObject(a: { size: number; etag: string }, b: { size: number; etag: string }): boolean {
+  return a.size === b.size && clean(a.etag) === clean(b.etag);
+}
+
+async function statOrNull(
+  client: Client,
+  bucket: string,
+  key: string,
+): Promise<{ size: number; etag: string } | null> {
+  try {
+    return await client.statObject(bucket, key);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'NotFound' || code === 'NoSuchKey') return null;
+    throw error;
+  }
 }
