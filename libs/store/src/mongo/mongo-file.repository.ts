@@ -15,7 +15,7 @@ import {
   type StorageLocation,
   type TotalsRefresh,
 } from '@climcat/core';
-import type { FilterQuery, Model } from 'mongoose';
+import type { ClientSession, FilterQuery, Model } from 'mongoose';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_FILE_BATCH,
@@ -222,8 +222,12 @@ export class MongoFileRepository implements FileRepository {
     return changed;
   }
 
-  async deleteByDataset(datasetId: string): Promise<number> {
-    const result = await this.model.deleteMany({ datasetId }).exec();
+  /** With `session`, inside its transaction (the dataset delete cascade). */
+  async deleteByDataset(datasetId: string, session?: ClientSession): Promise<number> {
+    const result = await this.model
+      .deleteMany({ datasetId })
+      .session(session ?? null)
+      .exec();
     return result.deletedCount;
   }
 
