@@ -58,9 +58,22 @@ export function topologyOf(hello: { setName?: unknown; msg?: unknown }): string 
 }
 
 /**
- * Decided once per connection: a read-only probe transaction, committed. A
- * standalone mongod refuses it with error 20 (then: sequential writes); any
+ * The mode from the probe's outcome (`probeError` null: it committed). Only
+ * IllegalOperation (a standalone mongod) means "no transactions here"; any
  * other failure is a real problem and fails the connect.
+ */
+export function transactionSupport(topology: string, probeError: Error | null): TransactionSupport {
+  if (probeError === null) return { enabled: true, reason: `${topology} accepts transactions` };
+  if (codeOf(probeError) === ILLEGAL_OPERATION) {
+    return { enabled: false, reason: `${topology} refuses transactions (code ${ILLEGAL_OPERATION})` };
+  }
+  throw probeError;
+}
+
+/**
+ * Decided once per connection by a read-only probe transaction, committed
+ * (the `hello` reply alone cannot tell: some servers without a replica set
+ * name accept transactions).
  */
 export async function detectTransactions(
   connection: Connection,
@@ -69,22 +82,20 @@ export async function detectTransactions(
 ): Promise<TransactionSupport> {
   const db = connection.db;
   if (!db) throw new Error('MongoDB connection is not open');
-  const topology = topologyOf((await db.command({ hello: 1 })) as { setName?: unknown; msg?: unknown });
+  const topology = topologyOf(await db.command({ hello: 1 }));
   if (setting === 'off') return { enabled: false, reason: `${topology}; MONGODB_TRANSACTIONS=off` };
   const session = connection.getClient().startSession();
+  let probeError: Error | null = null;
   try {
     await session.withTransaction(async () => {
       await db.collection(probeCollection).findOne({ _id: 'schema' as never }, { session });
     }, TRANSACTION_OPTIONS);
-    return { enabled: true, reason: `${topology} accepts transactions` };
   } catch (error) {
-    if (codeOf(error) === ILLEGAL_OPERATION) {
-      return { enabled: false, reason: `${topology} refuses transactions (code ${ILLEGAL_OPERATION})` };
-    }
-    throw error;
+    probeError = error instanceof Error ? error : new Error(String(error));
   } finally {
     await session.endSession();
   }
+  return transactionSupport(topology, probeError);
 }
 
 /**
