@@ -163,11 +163,6 @@ export class MongoStore implements Store {
     }
   }
 
-  /** Whether the delete cascade and audit batches run as transactions (decided at connect). */
-  get transactional(): boolean {
-    return this.transactions.enabled;
-  }
-
   async deleteDataset(
     id: string,
     expectedRevision: number | undefined,
