@@ -60,16 +60,26 @@ export interface Started {
   cleanup?: () => void;
 }
 
-export async function startJongodb(): Promise<Started> {
+/**
+ * `replicaSet`: jongodb's single-node replica-set profile (a `hello` with
+ * `setName`; it refuses reads other than primary, write concerns other than
+ * 1 or majority, as a real set's primary would not).
+ */
+export async function startJongodb(options: { replicaSet?: string } = {}): Promise<Started> {
   if (!existsSync(JONGODB_BIN)) {
     throw new Error(
       `MongoDB-wire test server missing at ${JONGODB_BIN}: run "npm ci" (devDependency @jongodb/memory-server-bin-linux-x64-gnu)`,
     );
   }
   const port = await freePort();
-  const child = spawn(JONGODB_BIN, [`--port=${port}`], { stdio: 'ignore', detached: false });
+  const rs = options.replicaSet;
+  const args = [
+    `--port=${port}`,
+    ...(rs ? ['--topology-profile=singlenodereplicaset', `--replica-set-name=${rs}`] : []),
+  ];
+  const child = spawn(JONGODB_BIN, args, { stdio: 'ignore', detached: false });
   await waitForPort(port, 20_000, 'jongodb');
-  return { process: child, url: `mongodb://127.0.0.1:${port}` };
+  return { process: child, url: `mongodb://127.0.0.1:${port}${rs ? `/?replicaSet=${rs}` : ''}` };
 }
 
 export async function startRedis(): Promise<Started> {

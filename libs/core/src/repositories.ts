@@ -275,6 +275,14 @@ export interface Store {
   readonly quotas: QuotaRepository;
   readonly promotions: PromotionRepository;
   readonly usageHistory: UsageHistoryRepository;
+  /**
+   * The dataset delete cascade: deletes the dataset (compare-and-set as
+   * `datasets.delete`), its file rows, and appends `audit`, as one unit: if
+   * any write fails, none took effect (sqlite: one transaction; mongo: one
+   * transaction where the server supports them, else sequential writes in
+   * that order). Returns how many file rows went.
+   */
+  deleteDataset(id: string, expectedRevision: number | undefined, audit: AuditEntry[]): Promise<number>;
   /** Throws if the backing database cannot answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -82,7 +82,12 @@ export class PlatformModule {
           provide: STORE,
           useFactory: async (): Promise<Store> => {
             if (config.store.adapter === 'sqlite') mkdirSync(dirname(config.store.path), { recursive: true });
-            return createStore({ ...config.store, roots: config.roots });
+            const log = (message: string) => logger.info({ store: config.store.adapter }, message);
+            return createStore({
+              ...config.store,
+              roots: config.roots,
+              ...(config.store.adapter === 'mongo' ? { log } : {}),
+            });
           },
         },
         { provide: QUEUE_FACTORY, useFactory: () => createQueueFactory(config.redisUrl) },

@@ -6,6 +6,7 @@
 import type { Store } from '@climcat/core';
 import mongoose from 'mongoose';
 import { migrateSchema, type MigrationReport } from './mongo/mongo-migrations';
+import { connectionOptions } from './mongo/mongo-consistency';
 import { MongoStore } from './mongo/mongo-store';
 import type { StoreRoot } from './shared/legacy-locations';
 import { SqliteStore } from './sqlite/sqlite-store';
@@ -26,6 +27,10 @@ export type StoreOptions = (
       maxTimeMS?: number;
       /** `auto` (default): migrate at connect; `verify`: only check (see migrateStore). */
       migrate?: 'auto' | 'verify';
+      /** `auto` (default): transactions where the server accepts them (delete cascade, audit batches); `off`: sequential. */
+      transactions?: 'auto' | 'off';
+      /** Hears what the store decided at connect (transaction mode, migration steps). */
+      log?: (message: string) => void;
     }
 ) & {
   /**
@@ -46,6 +51,8 @@ export async function createStore(options: StoreOptions): Promise<Store> {
         idsPerCall: options.idsPerCall,
         migrate: options.migrate,
         maxTimeMS: options.maxTimeMS,
+        transactions: options.transactions,
+        log: options.log,
       });
   }
 }
@@ -67,7 +74,7 @@ export async function migrateStore(
     return null;
   }
   const connection = await mongoose
-    .createConnection(options.uri, { dbName: options.dbName, autoCreate: false, autoIndex: false })
+    .createConnection(options.uri, connectionOptions(options.dbName))
     .asPromise();
   try {
     if (!connection.db) throw new Error('MongoDB connection is not open');

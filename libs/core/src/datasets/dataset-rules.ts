@@ -279,9 +279,10 @@ export class DatasetRules {
     if (ifMatch !== undefined && current.revision !== ifMatch) {
       throw new PreconditionFailedError(`Dataset ${id} is at revision ${current.revision}, not ${ifMatch}`);
     }
-    await this.store.datasets.delete(id, ifMatch ?? current.revision);
-    await this.store.files.deleteByDataset(id);
-    await this.audit(ctx, id, 'delete', [{ path: '', from: editableView(current) }]);
+    // One unit: a failure part-way must not leave files of a deleted dataset or a delete without its audit.
+    await this.store.deleteDataset(id, ifMatch ?? current.revision, [
+      this.auditEntry(ctx, id, 'delete', [{ path: '', from: editableView(current) }]),
+    ]);
   }
 
   /**
@@ -593,19 +594,26 @@ export class DatasetRules {
     action: AuditEntry['action'],
     changes: AuditEntry['changes'],
   ): Promise<void> {
-    await this.store.audit.append([
-      {
-        id: randomUUID(),
-        entityType: 'dataset',
-        entityId: id,
-        action,
-        actor: who.caller?.subject ?? who.actor ?? 'system',
-        at: new Date().toISOString(),
-        changes,
-        ...(who.requestId ? { requestId: who.requestId } : {}),
-        ...(who.note ? { note: who.note } : {}),
-      },
-    ]);
+    await this.store.audit.append([this.auditEntry(who, id, action, changes)]);
+  }
+
+  private auditEntry(
+    who: { caller?: Principal; actor?: string; requestId?: string; note?: string },
+    id: string,
+    action: AuditEntry['action'],
+    changes: AuditEntry['changes'],
+  ): AuditEntry {
+    return {
+      id: randomUUID(),
+      entityType: 'dataset',
+      entityId: id,
+      action,
+      actor: who.caller?.subject ?? who.actor ?? 'system',
+      at: new Date().toISOString(),
+      changes,
+      ...(who.requestId ? { requestId: who.requestId } : {}),
+      ...(who.note ? { note: who.note } : {}),
+    };
   }
 }
 

@@ -23,7 +23,18 @@ describe('loadConfig', () => {
       idsPerCall: 10_000,
       migrate: 'auto',
       maxTimeMS: 30_000,
+      transactions: 'auto',
     });
+  });
+
+  it('lets MONGODB_TRANSACTIONS=off force sequential writes, and rejects other values', () => {
+    const env = { MONGODB_URI: 'mongodb://db:27017' };
+    expect(loadConfig('catalog', { ...env, MONGODB_TRANSACTIONS: 'off' }).store).toMatchObject({
+      transactions: 'off',
+    });
+    expect(() => loadConfig('catalog', { ...env, MONGODB_TRANSACTIONS: 'yes' })).toThrow(
+      'MONGODB_TRANSACTIONS must be auto or off',
+    );
   });
 
   it.each([

@@ -101,6 +101,7 @@ const envSchema = z
       .default(10_000),
     MONGODB_MIGRATE: z.enum(['auto', 'verify'], { message: 'must be auto or verify' }).default('auto'),
     MONGODB_MAX_TIME_MS: positiveInt.default(30_000),
+    MONGODB_TRANSACTIONS: z.enum(['auto', 'off'], { message: 'must be auto or off' }).default('auto'),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     S3_ENDPOINT: url(['http', 'https']).optional(),
     S3_REGION: z.string().min(1).default('us-east-1'),
@@ -327,6 +328,8 @@ export interface AppConfig {
         migrate: 'auto' | 'verify';
         /** Server-side limit of every read and aggregation (maxTimeMS); exceeded → 503. */
         maxTimeMS: number;
+        /** `auto`: delete cascades and audit batches as transactions where the server has them; `off`: sequential. */
+        transactions: 'auto' | 'off';
       };
   redisUrl?: string;
   s3?: S3Config;
@@ -494,6 +497,7 @@ export function loadConfig(service: ServiceName, env: NodeJS.ProcessEnv = proces
             idsPerCall: e.MONGODB_IDS_PER_CALL,
             migrate: e.MONGODB_MIGRATE,
             maxTimeMS: e.MONGODB_MAX_TIME_MS,
+            transactions: e.MONGODB_TRANSACTIONS,
           }
         : { adapter, path: `${stateDir}/catalog.sqlite` },
     redisUrl: e.REDIS_URL,

@@ -1,15 +1,32 @@
 import type { AuditEntry, AuditRepository, Page, Paged } from '@climcat/core';
-import type { Model } from 'mongoose';
+import type { ClientSession, Model } from 'mongoose';
+import type { MongoTransactions } from './mongo-consistency';
 import { conflictOnDuplicate, findPage } from './mongo-support';
 import { toRecord } from './schemas';
 
 export class MongoAuditRepository implements AuditRepository {
-  constructor(private readonly model: Model<AuditEntry>) {}
+  constructor(
+    private readonly model: Model<AuditEntry>,
+    private readonly transactions: MongoTransactions,
+  ) {}
 
+  /**
+   * A batch is one transaction where the server supports them: an entry that
+   * fails (a duplicate id) leaves none of the batch stored. Sequential (a
+   * standalone server), the entries before it stay.
+   */
   async append(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    // One insert is atomic by itself: no transaction to pay for.
+    if (entries.length === 1) return this.appendIn(entries, undefined);
+    await this.transactions.run((session) => this.appendIn(entries, session));
+  }
+
+  /** Inserts `entries` in order, in `session`'s transaction if given; duplicates → ConflictError. */
+  async appendIn(entries: AuditEntry[], session: ClientSession | undefined): Promise<void> {
+    if (entries.length === 0) return;
     await conflictOnDuplicate(
-      () => this.model.insertMany(entries, { ordered: true }),
+      () => this.model.insertMany(entries, { ordered: true, ...(session ? { session } : {}) }),
       'audit entry already exists',
     );
   }

@@ -7,7 +7,7 @@ import {
   type DatasetSearchResult,
   type FacetCount,
 } from '@climcat/core';
-import type { Model, PipelineStage } from 'mongoose';
+import type { ClientSession, Model, PipelineStage } from 'mongoose';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
@@ -145,10 +145,14 @@ export class MongoDatasetRepository implements DatasetRepository {
     return stored;
   }
 
-  async delete(id: string, expectedRevision?: number): Promise<void> {
+  /** With `session`, inside its transaction (the dataset delete cascade, MongoStore.deleteDataset). */
+  async delete(id: string, expectedRevision?: number, session?: ClientSession): Promise<void> {
     const filter = expectedRevision === undefined ? { id } : { id, revision: expectedRevision };
-    const result = await this.model.deleteOne(filter).exec();
-    if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision);
+    const result = await this.model
+      .deleteOne(filter)
+      .session(session ?? null)
+      .exec();
+    if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, session);
   }
 
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
@@ -238,8 +242,16 @@ export class MongoDatasetRepository implements DatasetRepository {
   }
 
   /** After a compare-and-set matched nothing: absent, or a different revision. */
-  private async explainMiss(id: string, expectedRevision: number | undefined): Promise<never> {
-    const current = await this.model.findOne({ id }, { revision: 1 }).lean<{ revision: number }>().exec();
+  private async explainMiss(
+    id: string,
+    expectedRevision: number | undefined,
+    session?: ClientSession,
+  ): Promise<never> {
+    const current = await this.model
+      .findOne({ id }, { revision: 1 })
+      .session(session ?? null)
+      .lean<{ revision: number }>()
+      .exec();
     throw revisionConflict(id, current, expectedRevision);
   }
 }

@@ -15,7 +15,7 @@ import {
   type StorageLocation,
   type TotalsRefresh,
 } from '@climcat/core';
-import type { FilterQuery, Model } from 'mongoose';
+import type { ClientSession, FilterQuery, Model } from 'mongoose';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_FILE_BATCH,
@@ -31,6 +31,8 @@ import { toRecord, type FileDocument, type PendingTotals } from './schemas';
 
 /** Compare-and-set attempts of one dataset refresh against concurrent writers. */
 const REFRESH_ATTEMPTS = 8;
+/** Reads and conditional writes of one upsert against concurrent writers of the same location. */
+const UPSERT_ATTEMPTS = 8;
 /** Pending files read per batch by settlePending. */
 const PENDING_BATCH = 500;
 
@@ -40,6 +42,20 @@ function toFile(doc: object): FileRecord {
 
 function locationFilter(location: StorageLocation) {
   return { 'location.root': location.root, 'location.path': location.path };
+}
+
+/** Matches the stored file only while it still holds what the upsert plan was computed from. */
+function asRead(existing: FileRecord): FilterQuery<FileDocument> {
+  return {
+    ...locationFilter(existing.location),
+    id: existing.id,
+    status: existing.status,
+    size: existing.size,
+    mtime: existing.mtime,
+    etag: existing.etag ?? { $exists: false },
+    datasetId: existing.datasetId,
+    updatedAt: existing.updatedAt,
+  };
 }
 
 /**
@@ -77,10 +93,10 @@ export class MongoFileRepository implements FileRepository {
     options: RegisterOptions = {},
   ): Promise<FileRegistration> {
     const token = randomUUID();
-    const { plan, existing } = await this.write(record, (moved) => ({ token, datasets: moved }));
+    const { plan, existing, inherited } = await this.write(record, (datasets) => ({ token, datasets }));
     const moved = existing && existing.datasetId !== plan.record.datasetId ? existing.datasetId : undefined;
     if (plan.write !== 'none' && !options.deferRefresh) {
-      await this.refreshDatasets([plan.record.datasetId, ...(moved ? [moved] : [])], refresh);
+      await this.refreshDatasets([plan.record.datasetId, ...(moved ? [moved] : []), ...inherited], refresh);
       await this.clearPending([plan.record.id], token);
     }
     return { outcome: plan.outcome, fileId: plan.record.id, ...(moved ? { previousDatasetId: moved } : {}) };
@@ -222,8 +238,12 @@ export class MongoFileRepository implements FileRepository {
     return changed;
   }
 
-  async deleteByDataset(datasetId: string): Promise<number> {
-    const result = await this.model.deleteMany({ datasetId }).exec();
+  /** With `session`, inside its transaction (the dataset delete cascade). */
+  async deleteByDataset(datasetId: string, session?: ClientSession): Promise<number> {
+    const result = await this.model
+      .deleteMany({ datasetId })
+      .session(session ?? null)
+      .exec();
     return result.deletedCount;
   }
 
@@ -264,28 +284,47 @@ export class MongoFileRepository implements FileRepository {
 
   /**
    * The upsert write; with `pending`, the document carries the mark it returns
-   * (given the dataset the file moved from, if any).
+   * (given the datasets whose totals it leaves to recompute). Every write is
+   * conditional on what was read: the insert on the location index, the
+   * replace on the stored fields the plan compared (id, status, size, mtime,
+   * etag, datasetId, updatedAt). A concurrent writer of the same location
+   * makes ours match nothing; we read again and plan against what it wrote,
+   * so neither write is lost, as under sqlite's serialised transactions.
    */
   private async write(
     record: FileRecord,
-    pending?: (moved: string[]) => PendingTotals,
-  ): Promise<{ plan: FileUpsertPlan; existing: FileRecord | null }> {
-    // Two passes at most: a concurrent first registration of the same location makes our insert
-    // collide on the location index; the second pass then compares against the winner.
-    for (let attempt = 0; ; attempt++) {
-      const existing = await this.findByLocation(record.location);
+    pending?: (datasets: string[]) => PendingTotals,
+  ): Promise<{ plan: FileUpsertPlan; existing: FileRecord | null; inherited: string[] }> {
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.model.findOne(locationFilter(record.location)).lean<FileDocument>().exec();
+      const existing = stored ? toFile(stored) : null;
       const plan = fileUpsertPlan(existing, record);
-      if (plan.write === 'none') return { plan, existing };
+      // An unsettled mark's datasets (a writer that crashed before recomputing) stay marked.
+      const inherited = stored?.pending?.datasets ?? [];
+      if (plan.write === 'none') return { plan, existing, inherited: [] };
       const moved = existing && existing.datasetId !== plan.record.datasetId ? [existing.datasetId] : [];
-      const doc: FileDocument = pending ? { ...plan.record, pending: pending(moved) } : plan.record;
+      const doc: FileDocument = pending
+        ? { ...plan.record, pending: pending([...new Set([...moved, ...inherited])]) }
+        : plan.record;
       try {
-        if (plan.write === 'insert') await this.model.create(doc);
-        else await this.model.replaceOne(locationFilter(record.location), doc).exec();
-        return { plan, existing };
+        if (plan.write === 'insert') {
+          await this.model.create(doc);
+          return { plan, existing, inherited };
+        }
+        const result = await this.model.replaceOne(asRead(existing!), doc).exec();
+        if (result.matchedCount === 1) return { plan, existing, inherited };
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
-        const locationTaken = attempt === 0 && (await this.findByLocation(record.location)) !== null;
-        if (!locationTaken) throw new ConflictError(`file ${record.id} already exists at another location`);
+        // The insert collided: on the location (a concurrent first registration; plan again)
+        // or on the id (another location has it).
+        if ((await this.findByLocation(record.location)) === null) {
+          throw new ConflictError(`file ${record.id} already exists at another location`);
+        }
+      }
+      if (attempt >= UPSERT_ATTEMPTS) {
+        throw new ConflictError(
+          `file ${record.location.root}:${record.location.path} was changed by ${UPSERT_ATTEMPTS} concurrent writers while registering it: retry`,
+        );
       }
     }
   }

@@ -34,6 +34,7 @@ export const RETIRED_INDEXES: Partial<Record<CollectionName, string[]>> = {
 const UNSUPPORTED_CODES = new Set([59 /* CommandNotFound */, 115 /* CommandNotSupported */, 238]);
 const INDEX_NOT_FOUND = 27;
 const NAMESPACE_NOT_FOUND = 26;
+const NAMESPACE_EXISTS = 48;
 const DUPLICATE_KEY = 11000;
 
 function codeOf(error: unknown): unknown {
@@ -60,8 +61,60 @@ export interface IndexDiff {
 export interface MigrationReport {
   fromVersion: number;
   toVersion: number;
+  /** Collections this run created (with the simple collation); empty where the server cannot `create`. */
+  collections: string[];
   created: string[];
   dropped: string[];
+}
+
+/**
+ * Binary (code-point) string comparison: what the index bounds, the prefix
+ * ranges and the sorts of the contract rely on, the same as sqlite's.
+ */
+const SIMPLE_COLLATION = { locale: 'simple' } as const;
+
+/**
+ * Creates climcat's collections with an explicit simple collation, before any
+ * index (createIndexes would create them with the server's default), and
+ * refuses collections an operator created with another collation: their
+ * string order and equality differ from what the queries assume. A server
+ * without `create` (the MongoDB-wire test server) is logged and skipped: its
+ * collections appear on first write, with simple comparison.
+ */
+async function createCollections(db: mongo.Db, log: (message: string) => void): Promise<string[]> {
+  const names = [...Object.keys(INDEXES), META_COLLECTION];
+  const created: string[] = [];
+  for (const name of names) {
+    try {
+      await db.createCollection(name, { collation: SIMPLE_COLLATION });
+      created.push(name);
+      log(`created collection ${name} (simple collation)`);
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === NAMESPACE_EXISTS) continue; // exists (another process, or an earlier run): checked below
+      if (typeof code === 'number' && UNSUPPORTED_CODES.has(code)) {
+        log(
+          `server cannot create collections (code ${code}): they appear on first write, not with an explicit collation`,
+        );
+        return created;
+      }
+      throw error;
+    }
+  }
+  const infos = (await db.listCollections({}, { nameOnly: false }).toArray()) as {
+    name: string;
+    options?: { collation?: { locale?: string } };
+  }[];
+  const foreign = infos.filter(
+    (info) => names.includes(info.name) && (info.options?.collation?.locale ?? 'simple') !== 'simple',
+  );
+  if (foreign.length) {
+    throw new Error(
+      `collections ${foreign.map((f) => `${f.name} (collation ${JSON.stringify(f.options?.collation)})`).join(', ')} ` +
+        'do not use the simple collation that climcat queries and indexes assume: recreate them without a collation',
+    );
+  }
+  return created;
 }
 
 function sameSpec(stored: StoredIndex, declared: mongo.IndexDescription): boolean {
@@ -147,6 +200,7 @@ export async function migrateSchema(
         'run the newer release (an older one would drop indexes it does not know)',
     );
   }
+  const collections = await createCollections(db, log);
   // Version 1 made file locations (root name, path); older rows are upgraded in place.
   if (fromVersion < 1) await upgradeFileLocations(db.collection('files'), roots);
 
@@ -198,7 +252,7 @@ export async function migrateSchema(
     }
   }
   await recordVersion(db);
-  return { fromVersion, toVersion: SCHEMA_VERSION, created, dropped };
+  return { fromVersion, toVersion: SCHEMA_VERSION, collections, created, dropped };
 }
 
 /** Moves the recorded version forward only; a concurrent or newer writer wins the race harmlessly. */

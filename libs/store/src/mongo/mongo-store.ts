@@ -1,4 +1,4 @@
-import { UnavailableError, type Store } from '@climcat/core';
+import { UnavailableError, type AuditEntry, type Store } from '@climcat/core';
 import mongoose, { type Connection } from 'mongoose';
 import { MongoApiKeyRepository } from './mongo-api-key.repository';
 import { MongoAuditRepository } from './mongo-audit.repository';
@@ -9,7 +9,13 @@ import { MongoPromotionRepository } from './mongo-promotion.repository';
 import { MongoScanRepository } from './mongo-scan.repository';
 import { MongoUsageHistoryRepository } from './mongo-usage-history.repository';
 import { MAX_IDS_PER_CALL } from './mongo-support';
-import { migrateSchema, verifySchema } from './mongo-migrations';
+import { META_COLLECTION, migrateSchema, verifySchema } from './mongo-migrations';
+import {
+  connectionOptions,
+  detectTransactions,
+  MongoTransactions,
+  type TransactionSetting,
+} from './mongo-consistency';
 import { DEFAULT_MAX_TIME_MS, limitReads, maxTimePlugin } from './mongo-max-time';
 import type { StoreRoot } from '../shared/legacy-locations';
 import {
@@ -40,6 +46,13 @@ export interface MongoStoreOptions {
   migrate?: 'auto' | 'verify';
   /** Server-side limit of every read and aggregation in ms (default DEFAULT_MAX_TIME_MS). */
   maxTimeMS?: number;
+  /**
+   * `auto` (default): the delete cascade and audit batches run as transactions
+   * when the server accepts one (replica set, mongos); `off`: sequential writes.
+   */
+  transactions?: TransactionSetting;
+  /** Hears what the store decided at connect (transaction mode) and the migration's steps. */
+  log?: (message: string) => void;
 }
 
 const SCHEMAS = [
@@ -79,6 +92,7 @@ export class MongoStore implements Store {
   private constructor(
     private readonly connection: Connection,
     idsPerCall: number,
+    private readonly transactions: MongoTransactions,
   ) {
     const datasets = connection.model('Dataset', datasetSchema);
     const files = connection.model('File', fileSchema);
@@ -86,7 +100,7 @@ export class MongoStore implements Store {
     const apiKeys = connection.model('ApiKey', apiKeySchema);
     const scans = connection.model('Scan', scanSchema);
     this.datasets = new MongoDatasetRepository(datasets, idsPerCall);
-    this.audit = new MongoAuditRepository(audit);
+    this.audit = new MongoAuditRepository(audit, transactions);
     this.files = new MongoFileRepository(files, this.datasets, this.audit, idsPerCall);
     this.apiKeys = new MongoApiKeyRepository(apiKeys);
     this.scans = new MongoScanRepository(scans);
@@ -123,20 +137,44 @@ export class MongoStore implements Store {
     if (!Number.isInteger(maxTimeMS) || maxTimeMS < 1) {
       throw new RangeError(`maxTimeMS must be a positive integer, got ${maxTimeMS}`);
     }
-    const connection = await mongoose
-      .createConnection(uri, { dbName, autoCreate: false, autoIndex: false })
-      .asPromise();
+    const log = options.log ?? (() => undefined);
+    // Write concern majority, primary reads, read concern majority, whatever the URI says.
+    const connection = await mongoose.createConnection(uri, connectionOptions(dbName)).asPromise();
     limitReads(connection, maxTimeMS);
     try {
-      const store = new MongoStore(connection, idsPerCall);
+      const support = await detectTransactions(connection, options.transactions ?? 'auto', META_COLLECTION);
+      log(
+        support.enabled
+          ? `MongoDB ${support.reason}: dataset delete cascades and audit batches run as transactions`
+          : `MongoDB ${support.reason}: dataset delete cascades and audit batches run as sequential writes (a failure part-way leaves the writes before it)`,
+      );
+      const store = new MongoStore(
+        connection,
+        idsPerCall,
+        new MongoTransactions(connection, support.enabled),
+      );
       const db = store.db();
-      if ((options.migrate ?? 'auto') === 'auto') await migrateSchema(db, roots);
+      if ((options.migrate ?? 'auto') === 'auto') await migrateSchema(db, roots, log);
       else store.schemaProblems = await verifySchema(db);
       return store;
     } catch (error) {
       await connection.close();
       throw error;
     }
+  }
+
+  async deleteDataset(
+    id: string,
+    expectedRevision: number | undefined,
+    audit: AuditEntry[],
+  ): Promise<number> {
+    // The compare-and-set delete first: it decides whether anything happens at all.
+    return this.transactions.run(async (session) => {
+      await this.datasets.delete(id, expectedRevision, session);
+      const files = await this.files.deleteByDataset(id, session);
+      await this.audit.appendIn(audit, session);
+      return files;
+    });
   }
 
   async ping(): Promise<void> {

@@ -141,6 +141,11 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   async delete(id: string, expectedRevision?: number): Promise<void> {
+    this.deleteNow(id, expectedRevision);
+  }
+
+  /** Synchronous, for use inside another repository's transaction (it nests as a savepoint). */
+  deleteNow(id: string, expectedRevision?: number): void {
     this.write(() => {
       const current = this.currentAt(id, expectedRevision);
       // The doc and the search rows go by ON DELETE CASCADE.

@@ -236,6 +236,11 @@ export class SqliteFileRepository implements FileRepository {
   }
 
   async deleteByDataset(datasetId: string): Promise<number> {
+    return this.deleteByDatasetNow(datasetId);
+  }
+
+  /** Synchronous, for use inside another repository's transaction. */
+  deleteByDatasetNow(datasetId: string): number {
     return this.deleteByDatasetId.run(datasetId).changes;
   }
 

@@ -1,4 +1,4 @@
-import type { Store } from '@climcat/core';
+import type { AuditEntry, Store } from '@climcat/core';
 import type { StoreRoot } from '../shared/legacy-locations';
 import { openDatabase, type Db } from './sqlite-database';
 import { SqliteApiKeyRepository } from './sqlite-api-key.repository';
@@ -36,6 +36,21 @@ export class SqliteStore implements Store {
   /** `roots` upgrade rows written before locations were (root name, path). */
   static open(path: string, roots: readonly StoreRoot[] = []): SqliteStore {
     return new SqliteStore(openDatabase(path, { roots }));
+  }
+
+  async deleteDataset(
+    id: string,
+    expectedRevision: number | undefined,
+    audit: AuditEntry[],
+  ): Promise<number> {
+    return this.db
+      .transaction(() => {
+        this.datasets.deleteNow(id, expectedRevision);
+        const files = this.files.deleteByDatasetNow(id);
+        this.audit.appendNow(audit);
+        return files;
+      })
+      .immediate();
   }
 
   async ping(): Promise<void> {
