@@ -9,6 +9,7 @@ import { MongoPromotionRepository } from './mongo-promotion.repository';
 import { MongoScanRepository } from './mongo-scan.repository';
 import { MongoUsageHistoryRepository } from './mongo-usage-history.repository';
 import { MAX_IDS_PER_CALL } from './mongo-support';
+import { CountCache, WriteGeneration } from './mongo-count-cache';
 import { migrateSchema, verifySchema } from './mongo-migrations';
 import { DEFAULT_MAX_TIME_MS, limitReads, maxTimePlugin } from './mongo-max-time';
 import type { StoreRoot } from '../shared/legacy-locations';
@@ -17,6 +18,7 @@ import {
   auditSchema,
   datasetSchema,
   fileSchema,
+  generationSchema,
   promotionSchema,
   leaseSchema,
   purgedFileSchema,
@@ -47,6 +49,7 @@ const SCHEMAS = [
   auditSchema,
   datasetSchema,
   fileSchema,
+  generationSchema,
   promotionSchema,
   leaseSchema,
   purgedFileSchema,
@@ -85,7 +88,12 @@ export class MongoStore implements Store {
     const audit = connection.model('AuditEntry', auditSchema);
     const apiKeys = connection.model('ApiKey', apiKeySchema);
     const scans = connection.model('Scan', scanSchema);
-    this.datasets = new MongoDatasetRepository(datasets, idsPerCall);
+    this.datasets = new MongoDatasetRepository(
+      datasets,
+      idsPerCall,
+      new WriteGeneration(connection.model('Generation', generationSchema), 'datasets'),
+      new CountCache(),
+    );
     this.audit = new MongoAuditRepository(audit);
     this.files = new MongoFileRepository(files, this.datasets, this.audit, idsPerCall);
     this.apiKeys = new MongoApiKeyRepository(apiKeys);
