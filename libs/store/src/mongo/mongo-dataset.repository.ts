@@ -6,6 +6,7 @@ import {
   type DatasetRepository,
   type DatasetSearchResult,
   type FacetCount,
+  type FacetName,
 } from '@climcat/core';
 import type { Model } from 'mongoose';
 import { topFacetValues } from '../shared/facet-order';
@@ -255,14 +256,14 @@ export class MongoDatasetRepository implements DatasetRepository {
    * One pass: the matching datasets' (name, value) pairs of the requested
    * names, grouped by the pair itself (`search.facets` elements are
    * `{n, v}`, stored in that order by every write), summed per dataset or per
-   * file. Sorting and `facetLimit` per name happen here, over the groups: a
+   * file (`$sum` skips a missing fileCount, as before). Sorting and `facetLimit` per name happen here, over the groups: a
    * `$facet` stage per name would re-read the unwound stream once per name.
    * Only `$project` of field paths, `$unwind`, `$match` and `$group` on a field
    * path: the test server evaluates no expressions, and MongoDB needs none.
    */
   private async facetCounts(plan: SearchPlan, filter: Filter): Promise<DatasetSearchResult['facets']> {
     const groups = await this.model
-      .aggregate<{ _id: { n: string; v: string }; count: number }>([
+      .aggregate<{ _id: { n: FacetName; v: string }; count: number }>([
         { $match: filter },
         { $project: { _id: 0, f: '$search.facets', files: '$fileCount' } },
         { $unwind: '$f' },
@@ -270,11 +271,18 @@ export class MongoDatasetRepository implements DatasetRepository {
         { $group: { _id: '$f', count: { $sum: plan.facetCountUnit === 'files' ? '$files' : 1 } } },
       ])
       .exec();
-    const byName = new Map<string, FacetCount[]>(plan.facetCounts.map((name) => [name, []]));
-    for (const group of groups) byName.get(group._id.n)?.push({ value: group._id.v, count: group.count });
+    // Summed by (name, value) here too: a pair stored with its fields in another order (a hand-edited
+    // document) is another group to MongoDB, whose documents compare field by field.
+    const byName = new Map<FacetName, Map<string, number>>(plan.facetCounts.map((name) => [name, new Map()]));
+    for (const { _id: pair, count } of groups) {
+      const values = byName.get(pair.n);
+      values?.set(pair.v, (values.get(pair.v) ?? 0) + count);
+    }
     const facets: DatasetSearchResult['facets'] = {};
-    for (const name of plan.facetCounts)
-      facets[name] = topFacetValues(byName.get(name) ?? [], plan.facetLimit);
+    for (const [name, values] of byName) {
+      const counts = [...values].map(([value, count]): FacetCount => ({ value, count }));
+      facets[name] = topFacetValues(counts, plan.facetLimit);
+    }
     return facets;
   }
 
