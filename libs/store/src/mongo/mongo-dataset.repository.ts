@@ -6,11 +6,14 @@ import {
   type DatasetRepository,
   type DatasetSearchResult,
   type FacetCount,
+  type FacetName,
 } from '@climcat/core';
-import type { ClientSession, Model, PipelineStage } from 'mongoose';
+import type { ClientSession, Model } from 'mongoose';
+import { topFacetValues } from '../shared/facet-order';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
+import { CountCache, filterSignature, type WriteGeneration } from './mongo-count-cache';
 import { chunked, conflictOnDuplicate, countMatching, escapeRegex } from './mongo-support';
 import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
 
@@ -103,10 +106,21 @@ function keysetFilter(plan: SearchPlan): Filter[] {
 }
 
 export class MongoDatasetRepository implements DatasetRepository {
+  /**
+   * Totals and facet counts per filter signature, trusted while `generation`
+   * (bumped by every dataset write, in any process) is unchanged: see
+   * mongo-count-cache.ts.
+   */
+  private readonly counts: CountCache;
+
   constructor(
     private readonly model: Model<DatasetDocument>,
     private readonly idsPerCall: number,
-  ) {}
+    private readonly generation: WriteGeneration,
+    counts: CountCache = new CountCache(),
+  ) {
+    this.counts = counts;
+  }
 
   async get(id: string): Promise<DatasetRecord | null> {
     const doc = await this.model.findOne({ id }).lean<DatasetDocument>().exec();
@@ -132,6 +146,7 @@ export class MongoDatasetRepository implements DatasetRepository {
       () => this.model.create(toDocument(stored)),
       `dataset ${record.id} already exists`,
     );
+    await this.changed();
     return stored;
   }
 
@@ -142,6 +157,7 @@ export class MongoDatasetRepository implements DatasetRepository {
       .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
       .exec();
     if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision);
+    await this.changed();
     return stored;
   }
 
@@ -153,15 +169,16 @@ export class MongoDatasetRepository implements DatasetRepository {
       .session(session ?? null)
       .exec();
     if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, session);
+    // Inside a transaction the caller bumps once it has committed (a bump before could be cached stale).
+    if (!session) await this.changed();
   }
 
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
     const plan = planSearch(query);
     const filter = datasetFilter(plan);
-    const [counted, page, facets] = await Promise.all([
-      query.countTotal === false ? null : countMatching(this.model, filter),
+    const [{ total: counted, facets }, page] = await Promise.all([
+      this.countsFor(plan, filter, query.countTotal !== false),
       this.page(plan, filter),
-      this.facetCounts(plan, filter),
     ]);
     const more = page.length > plan.limit;
     const items = page.slice(0, plan.limit).map(toDataset);
@@ -212,33 +229,77 @@ export class MongoDatasetRepository implements DatasetRepository {
       .exec();
   }
 
+  /**
+   * The total (unless not wanted) and the facet counts, from the cache while
+   * no dataset was written since they were counted (the generation is read
+   * first: see mongo-count-cache.ts).
+   */
+  private async countsFor(
+    plan: SearchPlan,
+    filter: Filter,
+    wantTotal: boolean,
+  ): Promise<{ total: number | null; facets: DatasetSearchResult['facets'] }> {
+    const wantFacets = plan.facetCounts.length > 0;
+    if (!wantTotal && !wantFacets) return { total: null, facets: {} };
+    const generation = await this.generation.current();
+    const signature = filterSignature(filter);
+    const facetKey = JSON.stringify([plan.facetCountUnit, plan.facetLimit, plan.facetCounts]);
+    const [total, facets] = await Promise.all([
+      wantTotal
+        ? this.counts.through(`total ${signature}`, generation, () => countMatching(this.model, filter))
+        : null,
+      wantFacets
+        ? this.counts.through(`facets ${facetKey} ${signature}`, generation, () =>
+            this.facetCounts(plan, filter),
+          )
+        : {},
+    ]);
+    return { total, facets };
+  }
+
+  /**
+   * One pass: the matching datasets' (name, value) pairs of the requested
+   * names, grouped by the pair itself (`search.facets` elements are
+   * `{n, v}`, stored in that order by every write), summed per dataset or per
+   * file (`$sum` skips a missing fileCount, as before). Sorting and `facetLimit` per name happen here, over the groups: a
+   * `$facet` stage per name would re-read the unwound stream once per name.
+   * Only `$project` of field paths, `$unwind`, `$match` and `$group` on a field
+   * path: the test server evaluates no expressions, and MongoDB needs none.
+   */
   private async facetCounts(plan: SearchPlan, filter: Filter): Promise<DatasetSearchResult['facets']> {
-    if (plan.facetCounts.length === 0) return {};
-    const perName: Record<string, PipelineStage.FacetPipelineStage[]> = Object.fromEntries(
-      plan.facetCounts.map((name): [string, PipelineStage.FacetPipelineStage[]] => [
-        name,
-        [
-          { $match: { 'f.n': name } },
-          { $group: { _id: '$f.v', count: { $sum: plan.facetCountUnit === 'files' ? '$files' : 1 } } },
-          { $sort: { count: -1, _id: 1 } },
-          { $limit: plan.facetLimit },
-        ],
-      ]),
-    );
-    const [result] = await this.model
-      .aggregate<Record<string, { _id: string; count: number }[]>>([
+    const groups = await this.model
+      .aggregate<{ _id: { n: FacetName; v: string }; count: number }>([
         { $match: filter },
         { $project: { _id: 0, f: '$search.facets', files: '$fileCount' } },
         { $unwind: '$f' },
         { $match: { 'f.n': { $in: plan.facetCounts } } },
-        { $facet: perName },
+        { $group: { _id: '$f', count: { $sum: plan.facetCountUnit === 'files' ? '$files' : 1 } } },
       ])
       .exec();
+    // Summed by (name, value) here too: a pair stored with its fields in another order (a hand-edited
+    // document) is another group to MongoDB, whose documents compare field by field.
+    const byName = new Map<FacetName, Map<string, number>>(plan.facetCounts.map((name) => [name, new Map()]));
+    for (const { _id: pair, count } of groups) {
+      const values = byName.get(pair.n);
+      values?.set(pair.v, (values.get(pair.v) ?? 0) + count);
+    }
     const facets: DatasetSearchResult['facets'] = {};
-    for (const name of plan.facetCounts) {
-      facets[name] = (result?.[name] ?? []).map((g): FacetCount => ({ value: g._id, count: g.count }));
+    for (const [name, values] of byName) {
+      const counts = [...values].map(([value, count]): FacetCount => ({ value, count }));
+      facets[name] = topFacetValues(counts, plan.facetLimit);
     }
     return facets;
+  }
+
+  /** After any dataset write: cached counts, here and in every other process, are stale. */
+  async changed(): Promise<void> {
+    try {
+      await this.generation.bump();
+    } catch (error) {
+      // Other processes trust their counts until the next bump or for the max age at most.
+      this.counts.clear();
+      throw error;
+    }
   }
 
   /** After a compare-and-set matched nothing: absent, or a different revision. */

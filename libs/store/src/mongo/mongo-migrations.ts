@@ -9,15 +9,12 @@
  * nothing, and the version only moves forward.
  */
 import type { mongo } from 'mongoose';
-import { INDEXES, type CollectionName } from './schemas';
+import { INDEXES, META_COLLECTION, type CollectionName } from './schemas';
 import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
 
 /** Bumped whenever INDEXES or a stored shape changes. */
 export const SCHEMA_VERSION = 2;
-
-/** Where the schema version is recorded (one document, `_id: 'schema'`). */
-export const META_COLLECTION = 'climcat_meta';
 
 /**
  * Index names climcat declared once and no longer does: the only ones a

@@ -9,13 +9,14 @@ import { MongoPromotionRepository } from './mongo-promotion.repository';
 import { MongoScanRepository } from './mongo-scan.repository';
 import { MongoUsageHistoryRepository } from './mongo-usage-history.repository';
 import { MAX_IDS_PER_CALL } from './mongo-support';
-import { META_COLLECTION, migrateSchema, verifySchema } from './mongo-migrations';
+import { migrateSchema, verifySchema } from './mongo-migrations';
 import {
   connectionOptions,
   detectTransactions,
   MongoTransactions,
   type TransactionSetting,
 } from './mongo-consistency';
+import { CountCache, WriteGeneration } from './mongo-count-cache';
 import { DEFAULT_MAX_TIME_MS, limitReads, maxTimePlugin } from './mongo-max-time';
 import type { StoreRoot } from '../shared/legacy-locations';
 import {
@@ -23,6 +24,8 @@ import {
   auditSchema,
   datasetSchema,
   fileSchema,
+  generationSchema,
+  META_COLLECTION,
   promotionSchema,
   leaseSchema,
   purgedFileSchema,
@@ -60,6 +63,7 @@ const SCHEMAS = [
   auditSchema,
   datasetSchema,
   fileSchema,
+  generationSchema,
   promotionSchema,
   leaseSchema,
   purgedFileSchema,
@@ -99,7 +103,12 @@ export class MongoStore implements Store {
     const audit = connection.model('AuditEntry', auditSchema);
     const apiKeys = connection.model('ApiKey', apiKeySchema);
     const scans = connection.model('Scan', scanSchema);
-    this.datasets = new MongoDatasetRepository(datasets, idsPerCall);
+    this.datasets = new MongoDatasetRepository(
+      datasets,
+      idsPerCall,
+      new WriteGeneration(connection.model('Generation', generationSchema), 'datasets'),
+      new CountCache(),
+    );
     this.audit = new MongoAuditRepository(audit, transactions);
     this.files = new MongoFileRepository(files, this.datasets, this.audit, idsPerCall);
     this.apiKeys = new MongoApiKeyRepository(apiKeys);
@@ -169,12 +178,14 @@ export class MongoStore implements Store {
     audit: AuditEntry[],
   ): Promise<number> {
     // The compare-and-set delete first: it decides whether anything happens at all.
-    return this.transactions.run(async (session) => {
+    const files = await this.transactions.run(async (session) => {
       await this.datasets.delete(id, expectedRevision, session);
       const files = await this.files.deleteByDataset(id, session);
       await this.audit.appendIn(audit, session);
       return files;
     });
+    await this.datasets.changed();
+    return files;
   }
 
   async ping(): Promise<void> {

@@ -26,6 +26,7 @@ import {
   type UsageDrift,
   type UsagePoint,
 } from '@climcat/core';
+import type { GenerationDocument } from './mongo-count-cache';
 
 export const COLLECTIONS = {
   datasets: 'datasets',
@@ -45,6 +46,13 @@ export const COLLECTIONS = {
 } as const;
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
+
+/**
+ * climcat's own bookkeeping, one document per purpose, found by `_id` (no
+ * declared index): `schema` (the migrated version) and `datasets` (the write
+ * generation search counts are cached under, mongo-count-cache.ts).
+ */
+export const META_COLLECTION = 'climcat_meta';
 
 /**
  * Every index, in one place: what `climcat migrate` builds and app start
@@ -464,6 +472,11 @@ export const promotionSchema = new Schema<PromotionRecord>(
     updatedAt: String,
   },
   topLevel(COLLECTIONS.promotions),
+);
+
+export const generationSchema = new Schema<GenerationDocument>(
+  { _id: { type: String, required: true }, generation: Number },
+  topLevel(META_COLLECTION),
 );
 
 /** A plan entry plus the generation of the save that wrote it (never leaves the repository). */

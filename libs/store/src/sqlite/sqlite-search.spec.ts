@@ -1,5 +1,5 @@
 import { prefixUpperBound } from './sqlite-dataset-filter';
-import { compareCodePoints } from './sqlite-facet-counter';
+import { compareCodePoints } from '../shared/facet-order';
 
 describe('prefixUpperBound', () => {
   it('increments the last character', () => {

@@ -1,0 +1,141 @@
+/**
+ * Search totals and facet counts, cached per canonical filter signature.
+ *
+ * A count visits every matching dataset (a curator's unfiltered search: all
+ * of them), so counting once per page and per request does not scale; the
+ * answers only change when a dataset is written. Several processes (replicas)
+ * share one database, so a process cannot know of another's writes by itself:
+ * every dataset write bumps a generation counter, one document in
+ * `climcat_meta` (`{_id: 'datasets', generation}`, `$inc` after the write), and
+ * a search reads it (one findOne by `_id`) before trusting a cached count.
+ *
+ * Why this is safe: the counter moves after the write it stands for, and a
+ * cached count is computed after its generation was read, so a count filed
+ * under generation G includes every write whose bump G includes. A write that
+ * completed before a search started has bumped the counter past G, or is
+ * within G: the search never misses it. The max age bounds what bypasses the
+ * counter (a process dying between write and bump, a replica of an older
+ * release during a rolling upgrade, an operator editing the collection).
+ *
+ * The price: one `$inc` on one document per dataset write (MongoDB serialises
+ * them on that document; thousands per second), and one indexed findOne per
+ * counted search, run beside the page query.
+ */
+import { isDuplicateKey } from './mongo-support';
+import type { Model } from 'mongoose';
+
+/** The generation counter document (`climcat_meta`). */
+export interface GenerationDocument {
+  _id: string;
+  generation: number;
+}
+
+/** How long a cached count may be trusted at all, whatever the counter says. */
+export const DEFAULT_COUNT_MAX_AGE_MS = 60_000;
+/** Most cached counts per store (least recently used are dropped). */
+export const DEFAULT_COUNT_ENTRIES = 1_000;
+
+/** The write generation of one collection, shared through the database by every process. */
+export class WriteGeneration {
+  constructor(
+    private readonly model: Model<GenerationDocument>,
+    private readonly name: string,
+  ) {}
+
+  async current(): Promise<number> {
+    const doc = await this.model
+      .findOne({ _id: this.name }, { generation: 1 })
+      .lean<GenerationDocument>()
+      .exec();
+    return doc?.generation ?? 0;
+  }
+
+  async bump(): Promise<void> {
+    const inc = () =>
+      this.model.updateOne({ _id: this.name }, { $inc: { generation: 1 } }, { upsert: true }).exec();
+    try {
+      await inc();
+    } catch (error) {
+      // Two first upserts at once: the loser's insert collides, and its $inc now finds the document.
+      if (!isDuplicateKey(error)) throw error;
+      await inc();
+    }
+  }
+}
+
+interface Entry {
+  generation: number;
+  at: number;
+  value: Promise<unknown>;
+}
+
+/** Counts by key and generation; concurrent misses of one key share one computation. */
+export class CountCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly maxAgeMs = DEFAULT_COUNT_MAX_AGE_MS,
+    private readonly maxEntries = DEFAULT_COUNT_ENTRIES,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The value cached for `key` at `generation` (and not older than the max age), else `compute()`'s. */
+  async through<T>(key: string, generation: number, compute: () => Promise<T>): Promise<T> {
+    const at = this.now();
+    let entry = this.entries.get(key);
+    if (entry && (entry.generation !== generation || at - entry.at > this.maxAgeMs)) entry = undefined;
+    if (entry) {
+      // Most recently used last: Map keeps insertion order.
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    } else {
+      const value = compute();
+      entry = { generation, at, value };
+      this.entries.set(key, entry);
+      this.evict();
+      // A failed count is not cached (the caller still sees the error).
+      const stored = entry;
+      value.catch(() => {
+        if (this.entries.get(key) === stored) this.entries.delete(key);
+      });
+    }
+    // Callers may change what they get; the cached value stays as computed.
+    return structuredClone((await entry.value) as T);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private evict(): void {
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries) return;
+      this.entries.delete(key);
+    }
+  }
+}
+
+/**
+ * A canonical text for a MongoDB filter: object keys sorted, and the operands
+ * of `$in`, `$and` and `$or` (whose order does not change the match) sorted,
+ * so equal filters built in another order share one cache entry.
+ */
+export function filterSignature(filter: unknown): string {
+  return JSON.stringify(canonical(filter, false));
+}
+
+const UNORDERED = new Set(['$in', '$and', '$or']);
+
+function canonical(value: unknown, unordered: boolean): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map((item) => canonical(item, false));
+    return unordered ? items.map((item) => JSON.stringify(item)).sort() : items;
+  }
+  if (value instanceof RegExp) return String(value);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, canonical((value as Record<string, unknown>)[key], UNORDERED.has(key))]),
+  );
+}
