@@ -17,6 +17,8 @@ export interface ListRequest {
    * it, only `dir` is listed and its subdirectories stay in its listing.
    */
   walkEntries?: number;
+  /** Further directories to list after `dir`, each alone (no walk), in this order. */
+  more?: ScanPath[];
 }
 
 /** A worker's answer to one request: one listing a directory it visited. */

@@ -131,6 +131,19 @@ describe('TreeScanner', () => {
     expect(result.totals.bytes).toBe(du(root));
   });
 
+  it('lists many directories in their order, a vanished one among them', async () => {
+    const dirs = ['alice', 'bob'].flatMap((u) =>
+      [0, 1, 2, 3, 4].flatMap((d) => [`${u}/run ${d}`, `${u}/run ${d}/out`]),
+    );
+    const asked = [...dirs, ...dirs, ...dirs, 'alice/not-here', ...dirs].slice(0, 70);
+    const listings = await scanner.listMany(root, asked);
+    expect(listings.map((l) => l.dir)).toEqual(asked);
+    expect(listings.find((l) => l.dir === 'alice/not-here')?.missing).toBe(true);
+    const out = listings.find((l) => l.dir === 'bob/run 3/out');
+    expect(out).toMatchObject({ files: 7, subdirectories: [] });
+    expect(listings.find((l) => l.dir === 'bob/run 3')?.subdirectories).toEqual(['bob/run 3/out']);
+  });
+
   it('reports a directory that vanished as empty, not as an error', async () => {
     const result = await scanner.scan(root, 'nobody-here');
     expect(result.totals).toEqual({ bytes: 0, apparentBytes: 0, files: 0, directories: 0 });

@@ -19,7 +19,7 @@ import type {
   ScanPath,
 } from './tree-scan.protocol';
 
-export type { IdleCriterion, IdleFile, ScanPath } from './tree-scan.protocol';
+export type { DirectoryListing, IdleCriterion, IdleFile, ScanPath } from './tree-scan.protocol';
 
 /** One directory's own usage (entries directly in it, plus its own blocks). */
 export interface DirectoryUsage {
@@ -112,6 +112,9 @@ export interface TreeScannerOptions {
   serviceRoot?: string;
 }
 
+/** Directories per message in listMany. */
+const LIST_GROUP = 32;
+
 interface Pending {
   resolve: (reply: ListReply) => void;
   reject: (error: Error) => void;
@@ -165,10 +168,18 @@ export class TreeScanner {
     this.pending.clear();
   }
 
-  /** Lists one directory (relative to `root`): its own usage and its subdirectories. */
-  async list(root: string, dir: ScanPath, idle?: IdleCriterion): Promise<DirectoryListing> {
-    const reply = await this.request({ root, dir, ...(idle ? { idle } : {}) });
-    return reply.listings[0] as DirectoryListing;
+  /**
+   * Lists directories (relative to `root`: each one's own usage and its
+   * subdirectories), in order, in groups of {@link LIST_GROUP} per
+   * message shared among the workers (a watcher's batch can name thousands).
+   */
+  async listMany(root: string, dirs: readonly ScanPath[]): Promise<DirectoryListing[]> {
+    const groups: ScanPath[][] = [];
+    for (let i = 0; i < dirs.length; i += LIST_GROUP) groups.push(dirs.slice(i, i + LIST_GROUP));
+    const replies = await Promise.all(
+      groups.map(([dir, ...more]) => this.request({ root, dir: dir as ScanPath, more })),
+    );
+    return replies.flatMap((r) => r.listings);
   }
 
   private request(request: Omit<ListRequest, 'id' | 'serviceRoot'>): Promise<ListReply> {

@@ -52,7 +52,10 @@ function readNames(here: string | Buffer): Dirent<string | Buffer>[] {
 /** Lists `request.dir`, and walks on below it when the request asks for a walk. */
 export function answer(request: ListRequest): ListReply {
   const first = listDirectory(request);
-  if (request.walkEntries === undefined) return { id: request.id, listings: [first], pending: [] };
+  if (request.walkEntries === undefined) {
+    const more = (request.more ?? []).map((dir) => listDirectory({ ...request, dir }));
+    return { id: request.id, listings: [first, ...more], pending: [] };
+  }
   const listings: DirectoryListing[] = [];
   const pending: ScanPath[] = [];
   let entries = 0;

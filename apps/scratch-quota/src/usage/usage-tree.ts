@@ -11,6 +11,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import {
   pathKey,
+  type DirectoryListing,
   type DirectoryUsage,
   type ScanPath,
   type ScanProblem,
@@ -303,13 +304,26 @@ export class UsageTree {
   }
 
   private async applyBatch(batch: [string, ScanPath][]): Promise<void> {
+    const listings = await this.scanner.listMany(
+      this.root,
+      batch.map(([, path]) => path),
+    );
+    // Each directory's known subdirectories, once per batch: a batch re-lists
+    // a large share of the tree when many files change at once.
+    const known = new Map<string, string[]>();
+    for (const k of this.directories.keys()) {
+      if (k === '') continue;
+      const parent = parentOf(k);
+      const siblings = known.get(parent);
+      if (siblings) siblings.push(k);
+      else known.set(parent, [k]);
+    }
     await Promise.all(
-      batch.map(async ([key, path]) => {
-        const listing = await this.scanner.list(this.root, path);
+      batch.map(async ([key, path], i) => {
+        const listing = listings[i] as DirectoryListing;
         this.changedDuringScan?.set(key, path);
         if (listing.missing) {
-          // Gone with everything under it.
-          for (const k of [...this.directories.keys()]) if (isUnder(k, key)) this.directories.delete(k);
+          this.dropSubtree(key); // gone with everything under it
           return;
         }
         const own: DirectoryUsage = {
@@ -328,11 +342,7 @@ export class UsageTree {
         ];
         const children = new Set(listing.subdirectories.map(pathKey));
         // Subdirectories that disappeared (renamed or deleted) leave with their subtree.
-        for (const k of [...this.directories.keys()]) {
-          if (k === key || !isUnder(k, key)) continue;
-          const child = key === '' ? k.split('/')[0]! : `${key}/${k.slice(key.length + 1).split('/')[0]!}`;
-          if (!children.has(child)) this.directories.delete(k);
-        }
+        for (const child of known.get(key) ?? []) if (!children.has(child)) this.dropSubtree(child);
         for (const sub of listing.subdirectories) {
           if (this.directories.has(pathKey(sub))) continue;
           const scanned = await this.scanner.scan(this.root, sub);
@@ -341,6 +351,10 @@ export class UsageTree {
         }
       }),
     );
+  }
+
+  private dropSubtree(key: string): void {
+    for (const k of [...this.directories.keys()]) if (isUnder(k, key)) this.directories.delete(k);
   }
 
   close(): void {
