@@ -232,13 +232,16 @@ export class SqliteDatasetRepository implements DatasetRepository {
     return { total, items, facets, next: nextCursor(plan, items, more) };
   }
 
-  /** Orders facet filters by how many datasets each matches (counted up to a cap, so it stays cheap). */
+  /**
+   * Orders facet filters by how many datasets each matches (the sum of its values' dataset counts,
+   * kept by triggers): the first one drives the query, so the order sets its cost.
+   */
   private mostSelectiveFirst(plan: SearchPlan): SearchPlan {
     if (plan.facets.length < 2) return plan;
     const estimate = this.statements
       .get(
-        'SELECT count(*) FROM (SELECT 1 FROM dataset_facets f WHERE f.name = ?' +
-          ' AND f.value IN (SELECT value FROM json_each(?)) LIMIT 20000)',
+        'SELECT coalesce(sum(v.datasets), 0) FROM facet_values v WHERE v.name = ?' +
+          ' AND v.value IN (SELECT value FROM json_each(?))',
       )
       .pluck();
     const sized = plan.facets.map((facet) => ({
