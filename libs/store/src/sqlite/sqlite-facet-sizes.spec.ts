@@ -15,6 +15,7 @@ function dataset(id: string, experiment: string, variables: string[]): Omit<Data
     project: 'CMIP5',
     facets: { project: 'CMIP5', experiment, variable: variables },
     variables: variables.map((name) => ({ name, units: 'K' })),
+    timeCoverage: { start: '2006-01-16T00:00:00', end: '2099-12-16T00:00:00', calendar: '360_day' },
     bbox: [0, -90, 360, 90],
     size: 1,
     fileCount: 1,
