@@ -99,3 +99,75 @@ describe('sqlite facet value sizes (facet_values.datasets)', () => {
     migrated.close();
   });
 });
+
+describe('sqlite one-pass search (few matches)', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'climcat-one-pass-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers as the count + codes + sorted page path does', async () => {
+    const db = openDatabase(join(dir, 'c.sqlite'), { roots: [] });
+    const onePass = new SqliteDatasetRepository(db);
+    const threePasses = new SqliteDatasetRepository(db, 0);
+    const experiments = ['rcp45', 'rcp85', 'historical', 'amip', 'piControl'];
+    const vars = ['tas', 'pr', 'psl', 'uas', 'vas', 'huss', 'zg'];
+    for (let i = 0; i < 300; i++) {
+      const record = dataset(`ds-${(i * 37) % 300}.\u00e9${i % 3}`, experiments[i % 5]!, [vars[i % 7]!]);
+      record.datasetId = `m${(i * 11) % 17}`;
+      record.size = (i * 7919) % 13;
+      record.fileCount = 1 + (i % 4);
+      record.createdAt = `2024-01-${String(1 + (i % 28)).padStart(2, '0')}T00:00:00Z`;
+      record.access = { public: i % 4 !== 0, ownerGroup: 'g', accessGroups: i % 8 === 0 ? ['eucp'] : [] };
+      await onePass.create(record);
+    }
+    const accesses = [
+      { everything: true, groups: [] },
+      { everything: false, groups: [] },
+      { everything: false, groups: ['eucp'] },
+    ];
+    const sorts = [
+      undefined,
+      ...(['size', 'createdAt', 'datasetId'] as const).flatMap((field) =>
+        (['asc', 'desc'] as const).map((direction) => ({ field, direction })),
+      ),
+    ];
+    const onePassSearches = jest.spyOn(
+      SqliteDatasetRepository.prototype as unknown as { searchOnePass: () => unknown },
+      'searchOnePass',
+    );
+    for (const access of accesses)
+      for (const sort of sorts)
+        for (const unit of ['datasets', 'files'] as const)
+          for (const facets of [
+            { experiment: ['rcp45'] },
+            { experiment: ['rcp85', 'amip'], variable: ['tas', 'zg'] },
+          ]) {
+            const query = {
+              access,
+              facets,
+              sort,
+              facetCounts: ['experiment', 'variable'] as ('experiment' | 'variable')[],
+              facetCountUnit: unit,
+              limit: 7,
+            };
+            for (const offset of [0, 5, 200]) {
+              const expected = await threePasses.search({ ...query, offset });
+              expect(await onePass.search({ ...query, offset })).toEqual(expected);
+            }
+            let cursor: string | undefined;
+            let pages = 0;
+            do {
+              const expected = await threePasses.search({ ...query, cursor });
+              expect(await onePass.search({ ...query, cursor })).toEqual(expected);
+              expect(expected.total).toBeGreaterThan(0);
+              cursor = expected.next ?? undefined;
+              pages++;
+            } while (cursor !== undefined);
+            expect(pages).toBeGreaterThan(1);
+          }
+    // Every search of `onePass` took the one pass: these filters match under half the catalog.
+    expect(onePassSearches.mock.contexts.every((c) => c === onePass)).toBe(true);
+    expect(onePassSearches.mock.calls.length).toBeGreaterThan(100);
+    db.close();
+  });
+});
