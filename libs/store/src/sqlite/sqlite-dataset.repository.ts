@@ -9,7 +9,14 @@ import type { Statement } from 'better-sqlite3';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys, type DatasetSearchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
-import { datasetCondition, json, matchesEverything, SORT_COLUMNS } from './sqlite-dataset-filter';
+import { compareCodePoints } from '../shared/facet-order';
+import {
+  datasetCondition,
+  json,
+  matchesEverything,
+  SORT_COLUMNS,
+  type SqlCondition,
+} from './sqlite-dataset-filter';
 import { conflictOnDuplicate, StatementCache, type Db } from './sqlite-database';
 import { FacetCounter, type CodeRows } from './sqlite-facet-counter';
 
@@ -41,6 +48,9 @@ const DATASET_COLUMNS = [
 
 type DatasetRow = Record<(typeof DATASET_COLUMNS)[number], string | number | Buffer | null>;
 
+/** Largest driving facet for a one-pass search: it holds every match in memory. */
+const ONE_PASS_MAX = 100_000;
+
 interface DocRow {
   doc: string;
   revision: number;
@@ -62,7 +72,10 @@ export class SqliteDatasetRepository implements DatasetRepository {
   private readonly insertDerived: Statement<[string, number]>;
   private readonly clearSearchRows: Statement<[number]>[];
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly onePassMax = ONE_PASS_MAX,
+  ) {
     this.statements = new StatementCache(db);
     this.facetCounter = new FacetCounter(db);
     const withDoc = 'SELECT d.pk, x.doc, d.revision FROM datasets d JOIN dataset_docs x ON x.pk = d.pk';
@@ -169,9 +182,14 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   private searchNow(unordered: SearchPlan): DatasetSearchResult {
-    const plan = this.mostSelectiveFirst(unordered);
+    const { plan, drivingSize } = this.mostSelectiveFirst(unordered);
     const where = datasetCondition(plan);
     const everything = matchesEverything(where);
+    if (!everything && plan.facetCounts.length > 0 && drivingSize !== undefined) {
+      const pks = this.statements.get('SELECT coalesce(max(pk), 0) FROM datasets').pluck();
+      if (drivingSize <= Math.min(this.onePassMax, (pks.get() as number) / 2))
+        return this.searchOnePass(plan, where);
+    }
     // Datasets only, unless facet counts will need the file-weighted totals anyway.
     const unit = plan.facetCounts.length > 0 ? plan.facetCountUnit : 'datasets';
     const total = everything
@@ -232,13 +250,53 @@ export class SqliteDatasetRepository implements DatasetRepository {
     return { total, items, facets, next: nextCursor(plan, items, more) };
   }
 
-  /** Orders facet filters by how many datasets each matches (counted up to a cap, so it stays cheap). */
-  private mostSelectiveFirst(plan: SearchPlan): SearchPlan {
-    if (plan.facets.length < 2) return plan;
+  /**
+   * Few matches (bounded by the driving facet's size): total, facet counts and page from one
+   * pass over the matching rows rather than three (count, codes, sorted keys), each of which
+   * costs a walk of the driving facet with index probes for the other filters.
+   */
+  private searchOnePass(plan: SearchPlan, where: SqlCondition): DatasetSearchResult {
+    const column = SORT_COLUMNS[plan.sort.field];
+    const rows = this.statements
+      .get(`SELECT d.pk, d.facet_codes, d.file_count, ${column}, d.id FROM datasets d WHERE ${where.sql}`)
+      .raw()
+      .all(...where.params) as [number, Buffer, number, string | number, string][];
+    const counted: CodeRows =
+      plan.facetCountUnit === 'files'
+        ? { unit: 'files', rows: rows.map((r): [Buffer, number] => [r[1], r[2]]) }
+        : { unit: 'datasets', rows: rows.map((r) => r[1]) };
+    const facets = this.facetCounter.countMatching(counted, plan.facetCounts, plan.facetLimit);
+    let items: DatasetRecord[] = [];
+    let more = false;
+    if (plan.limit > 0 && rows.length > plan.offset) {
+      // The order of `ORDER BY column, d.id` (BINARY collation: code point order).
+      const sign = plan.sort.direction === 'asc' ? 1 : -1;
+      const compareKey = (value: string | number, id: string, other: string | number, otherId: string) =>
+        sign *
+        ((typeof value === 'number'
+          ? value - (other as number)
+          : compareCodePoints(value, other as string)) || compareCodePoints(id, otherId));
+      const after = plan.after;
+      const page = (after ? rows.filter((r) => compareKey(r[3], r[4], after.value, after.id) > 0) : rows)
+        .sort((a, b) => compareKey(a[3], a[4], b[3], b[4]))
+        .slice(plan.offset, plan.offset + plan.limit + 1);
+      more = page.length > plan.limit;
+      items = page.slice(0, plan.limit).map((r) => toRecord(this.byPk.get(r[0])!));
+    }
+    return { total: rows.length, items, facets, next: nextCursor(plan, items, more) };
+  }
+
+  /**
+   * Orders facet filters by how many datasets each matches (the sum of its values' dataset counts,
+   * kept by triggers): the first one drives the query, so the order sets its cost. `drivingSize`
+   * bounds the number of matches (undefined without facet filters).
+   */
+  private mostSelectiveFirst(plan: SearchPlan): { plan: SearchPlan; drivingSize?: number } {
+    if (plan.facets.length === 0) return { plan };
     const estimate = this.statements
       .get(
-        'SELECT count(*) FROM (SELECT 1 FROM dataset_facets f WHERE f.name = ?' +
-          ' AND f.value IN (SELECT value FROM json_each(?)) LIMIT 20000)',
+        'SELECT coalesce(sum(v.datasets), 0) FROM facet_values v WHERE v.name = ?' +
+          ' AND v.value IN (SELECT value FROM json_each(?))',
       )
       .pluck();
     const sized = plan.facets.map((facet) => ({
@@ -246,7 +304,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
       size: estimate.get(facet.name, json(facet.values)) as number,
     }));
     sized.sort((a, b) => a.size - b.size);
-    return { ...plan, facets: sized.map((s) => s.facet) };
+    return { plan: { ...plan, facets: sized.map((s) => s.facet) }, drivingSize: sized[0]!.size };
   }
 
   /** The stored row, if it is at `expectedRevision` (any revision when undefined). */

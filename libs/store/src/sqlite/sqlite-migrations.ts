@@ -263,4 +263,18 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX usage_drift_user ON usage_drift (user, at);
   CREATE INDEX usage_drift_at ON usage_drift (at);
   `,
+  // ---- 7: datasets per facet value, kept by triggers (issue 16). Search orders its facet filters by
+  // these exact sizes: a count capped at 20k ranks every filter alike once each matches 20k datasets,
+  // and the broadest (project=CMIP5) then drove the query over most of the catalog.
+  `
+  ALTER TABLE facet_values ADD COLUMN datasets INTEGER NOT NULL DEFAULT 0;
+  UPDATE facet_values SET datasets =
+    (SELECT count(*) FROM dataset_facets f WHERE f.name = facet_values.name AND f.value = facet_values.value);
+  CREATE TRIGGER dataset_facets_count_insert AFTER INSERT ON dataset_facets BEGIN
+    UPDATE facet_values SET datasets = datasets + 1 WHERE name = NEW.name AND value = NEW.value;
+  END;
+  CREATE TRIGGER dataset_facets_count_delete AFTER DELETE ON dataset_facets BEGIN
+    UPDATE facet_values SET datasets = datasets - 1 WHERE name = OLD.name AND value = OLD.value;
+  END;
+  `,
 ];
