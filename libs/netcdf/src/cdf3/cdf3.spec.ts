@@ -824,6 +824,139 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
     await ds.close();
   });
 
+  it('reads many blocks per worker job into shared lent buffers (local file), equal to the decoded values', async () => {
+    const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    const pick = rng(7);
+    const names = ['b', 's', 'i', 'f', 'd', 'fixed'];
+    // Small buffers: a job's blocks end mid-buffer, records and rows cross job boundaries.
+    for (const bufferBytes of [512, 4096, 1 << 16]) {
+      const pool = new BufferPool(bufferBytes, { shared: true });
+      for (let trial = 0; trial < 24; trial++) {
+        const name = names[trial % names.length] as string;
+        const shape = name === 'fixed' ? [Y, X] : [T, Y, X];
+        // Boxes anywhere, to the grid's last row and column half of the time, with strides.
+        const start = shape.map((len) => Math.floor(pick() * len * 0.5));
+        const stride = shape.map(() => (pick() < 0.4 ? 1 + Math.floor(pick() * 3) : 1));
+        const count = shape.map((len, d) =>
+          Math.max(
+            1,
+            Math.floor(
+              ((pick() < 0.5 ? len : len * 0.8) - 1 - (start[d] as number)) / (stride[d] as number),
+            ) + 1,
+          ),
+        );
+        const lender = pool.lender(3);
+        const parts: Buffer[] = [];
+        let shared = 0;
+        let next = 0;
+        for await (const chunk of ds.readRawChunks(name, start, count, stride, {
+          buffers: lender,
+          maxGapBytes: [0, 64, 1 << 20][trial % 3],
+        })) {
+          if (chunk.data.buffer instanceof SharedArrayBuffer) shared++;
+          expect(chunk.offset).toBe(next);
+          next += chunk.data.length / (values[name] as NcArray).BYTES_PER_ELEMENT;
+          parts.push(Buffer.from(chunk.data));
+          lender.release(chunk.data);
+        }
+        lender.close();
+        const want = bigEndian(await ds.read(name, start, count, stride));
+        expect({ name, start, count, stride, equal: Buffer.concat(parts).equals(want) }).toEqual({
+          name,
+          start,
+          count,
+          stride,
+          equal: true,
+        });
+        expect(shared).toBe(parts.length);
+      }
+      expect(pool.idleCount).toBe(Math.min(3, pool.idleCount));
+    }
+    await ds.close();
+  });
+
+  it('reports a file truncated under a worker job as TRUNCATED', async () => {
+    const cut = join(dir, 'cut.nc');
+    await writeNetcdf3(cut, schema, values);
+    const source = await FileByteSource.open(cut);
+    const ds = await Netcdf3File.open(source, { ownsSource: true });
+    const { truncate } = await import('node:fs/promises');
+    await truncate(cut, 4096);
+    const lender = new BufferPool(4096, { shared: true }).lender(3);
+    const read = async () => {
+      for await (const chunk of ds.readRawChunks('f', undefined, undefined, undefined, { buffers: lender }))
+        lender.release(chunk.data);
+    };
+    await expect(read()).rejects.toMatchObject({ code: 'TRUNCATED' });
+    await ds.close();
+  });
+
+  it('keeps small record variables (time) in memory once read: later reads ask the file for nothing', async () => {
+    const R = 300;
+    const small: Netcdf3Schema = {
+      format: 'classic',
+      numRecords: R,
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        { name: 'bnds', length: 2 },
+        { name: 'x', length: 40 },
+      ],
+      variables: [
+        { name: 'time', type: 'double', dimensions: ['time'] },
+        { name: 'time_bnds', type: 'double', dimensions: ['time', 'bnds'] },
+        { name: 'v', type: 'float', dimensions: ['time', 'x'] },
+      ],
+    };
+    const data = {
+      time: Float64Array.from({ length: R }, (_, k) => k + 0.5),
+      time_bnds: Float64Array.from({ length: 2 * R }, (_, k) => (k >> 1) + (k & 1)),
+      v: Float32Array.from({ length: R * 40 }, (_, k) => k),
+    };
+    const file = join(dir, 'small.nc');
+    await writeNetcdf3(file, small, data);
+    for (const kind of ['memory', 'file'] as const) {
+      const counting = new CountingSource(await toBytes(small, data));
+      const ds = await Netcdf3File.open(kind === 'memory' ? counting : await FileByteSource.open(file), {
+        ownsSource: true,
+      });
+      expect(arr(await ds.read('time'))).toEqual(arr(data.time));
+      const after = counting.reads;
+      expect(arr(await ds.read('time', [5], [10], [3]))).toEqual(
+        Array.from({ length: 10 }, (_, k) => 5 + 3 * k + 0.5),
+      );
+      expect(counting.reads).toBe(after);
+      expect(arr(await ds.read('time_bnds', [R - 2, 1], [2, 1]))).toEqual([R - 1, R]);
+      const raw: Buffer[] = [];
+      for await (const chunk of ds.readRawChunks('time_bnds', [1, 0], [R / 2, 2], [2, 1]))
+        raw.push(Buffer.from(chunk.data));
+      expect(
+        Buffer.concat(raw).equals(bigEndian(await ds.read('time_bnds', [1, 0], [R / 2, 2], [2, 1]))),
+      ).toBe(true);
+      // v (160 bytes a record) is not kept.
+      expect(arr(await ds.read('v', [R - 1, 0], [1, 40]))).toEqual(arr(data.v.subarray((R - 1) * 40)));
+      // time_bnds loaded once (one sweep of the records) for both its reads, and v's one read.
+      if (kind === 'memory') expect(counting.reads - after).toBe(2);
+      await ds.close();
+    }
+    // Records far apart (9.6 MB of them): the column is loaded record by record, not swept.
+    const wide: Netcdf3Schema = {
+      ...small,
+      numRecords: 60,
+      dimensions: [small.dimensions[0]!, small.dimensions[1]!, { name: 'x', length: 40_000 }],
+    };
+    const wideFile = join(dir, 'wide.nc');
+    await writeNetcdf3(wideFile, wide, {
+      time: data.time.subarray(0, 60),
+      time_bnds: data.time_bnds.subarray(0, 120),
+    });
+    const ds = await Netcdf3File.open(await FileByteSource.open(wideFile), { ownsSource: true });
+    expect(arr(await ds.read('time_bnds', [0, 0], [60, 2], [1, 1]))).toEqual(
+      arr(data.time_bnds.subarray(0, 120)),
+    );
+    expect(arr(await ds.read('time', [59], [1]))).toEqual([59.5]);
+    await ds.close();
+  });
+
   it('leaves long records in place when asked (inPlace), as views of the block in order', async () => {
     // Records of 80 kB (above the in-place threshold) between a double per record.
     const [R, LAT, LON] = [7, 100, 200];

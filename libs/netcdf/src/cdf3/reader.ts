@@ -423,6 +423,11 @@ export class Netcdf3File implements NetcdfDataset {
     options: ReadOptions,
   ): AsyncGenerator<HyperslabChunk<Uint8Array>> {
     const p = this.plan(v, slab, await this.columnOf(v));
+    const lender = options.buffers;
+    if (lender?.shared && this.source.readRuns && !p.column && !options.inPlace) {
+      yield* this.groupedRawChunks(p, options, lender);
+      return;
+    }
     const owned = !options.reuseBuffers;
     for await (const { block, bytes } of this.readBlocks(p, options, {
       wasm: false,
@@ -433,6 +438,107 @@ export class Netcdf3File implements NetcdfDataset {
       yield runs
         ? { offset: block.outOffset, data: bytes, runs }
         : { offset: block.outOffset, data: this.gatherInPlace(p, block, bytes) };
+    }
+  }
+
+  /**
+   * readRawChunks through the source's `readRuns` (a local file's read worker):
+   * consecutive blocks whose selected bytes fill one lent buffer are read in
+   * one job, which copies their runs there back to back, so a selection of
+   * many short blocks (a box of a record variable: one block per record) costs
+   * a job per buffer rather than a read per block. READS_AHEAD jobs in flight.
+   */
+  private async *groupedRawChunks(
+    p: Plan,
+    options: ReadOptions,
+    lender: BufferLender,
+  ): AsyncGenerator<HyperslabChunk<Uint8Array>> {
+    if (p.totalElements === 0) return;
+    const source = this.source as Required<Pick<ByteSource, 'readRuns'>> & ByteSource;
+    const room = lender.bufferBytes;
+    const blockBytes = Math.max(p.elementSize, Math.min(room, this.source.maxReadBytes));
+    const blocks = this.blocks(
+      p,
+      blockBytes,
+      options.maxGapBytes ?? this.source.readHints?.maxGapBytes ?? 64 * 1024,
+    );
+    let carry: Block | undefined;
+    const nextGroup = () => {
+      const ops: number[] = [];
+      let bytes = 0;
+      let outOffset = 0;
+      for (;;) {
+        let b = carry;
+        carry = undefined;
+        if (!b) {
+          const n = blocks.next();
+          if (n.done) break;
+          b = n.value;
+        }
+        const out = b.outElements * p.elementSize;
+        if (bytes > 0 && bytes + out > room) {
+          carry = b;
+          break;
+        }
+        if (bytes === 0) outOffset = b.outOffset;
+        this.segmentsOf(p, b, ops);
+        bytes += out;
+      }
+      return bytes > 0 ? { outOffset, bytes, ops } : undefined;
+    };
+    const inFlight: { outOffset: number; data: Promise<Uint8Array> }[] = [];
+    const readNext = (): void => {
+      const group = nextGroup();
+      if (!group) return;
+      const data = lender.acquire().then(async (buffer) => {
+        const target = new Uint8Array(buffer.buffer, buffer.byteOffset, group.bytes);
+        try {
+          await source.readRuns({ ops: group.ops }, target);
+        } catch (err) {
+          lender.release(target);
+          throw this.readError(err, group.ops[0] as number);
+        }
+        return target;
+      });
+      data.catch(() => undefined); // awaited later; no unhandled rejection if the caller stops first
+      inFlight.push({ outOffset: group.outOffset, data });
+    };
+    try {
+      for (let i = 0; i < READS_AHEAD; i++) readNext();
+      for (let current = inFlight.shift(); current; current = inFlight.shift()) {
+        const data = await current.data;
+        readNext();
+        yield { offset: current.outOffset, data };
+      }
+    } finally {
+      // Buffers of jobs nobody will look at go back to the lender.
+      for (const r of inFlight)
+        r.data.then(
+          (bytes) => lender.release(bytes),
+          () => undefined,
+        );
+    }
+  }
+
+  /**
+   * Appends block `b` to a read job's ops (see RunsJob): its range, then its
+   * selected runs as segments of equally spaced runs (what gatherInPlace moves).
+   */
+  private segmentsOf(p: Plan, b: Block, ops: number[]): void {
+    const length = b.outElements * p.elementSize;
+    if (b.runs <= 1 && b.length === length) {
+      ops.push(b.offset, b.length, 1, 0, b.length, b.length, 1);
+      return;
+    }
+    const at = ops.length;
+    ops.push(b.offset, b.length, 0);
+    let row = Math.floor(b.firstRun / p.innerCount);
+    let k = b.firstRun - row * p.innerCount;
+    for (let left = b.runs; left > 0; row++, k = 0) {
+      const runs = Math.min(p.innerCount - k, left);
+      ops.push(this.rowBase(p, row) - b.offset + k * p.innerStep, p.runBytes, p.innerStep, runs);
+      ops[at + 2] = (ops[at + 2] as number) + 1;
+      left -= runs;
     }
   }
 
@@ -523,15 +629,22 @@ export class Netcdf3File implements NetcdfDataset {
       else target.set(await this.source.read(b.offset, b.length));
       return target;
     } catch (err) {
-      if (err instanceof ByteSourceError && err.code === 'OUT_OF_RANGE')
-        throw new NetcdfFormatError(
-          'TRUNCATED',
-          `data ends before byte ${b.offset + b.length}`,
-          this.description,
-          b.offset,
-        );
-      throw err;
+      throw this.readError(err, b.offset, b.offset + b.length);
     }
+  }
+
+  /** A source's error as the reader reports it: running past the end is a truncated file. */
+  private readError(err: unknown, offset: number, end?: number): unknown {
+    if (err instanceof ByteSourceError && err.code === 'OUT_OF_RANGE')
+      return new NetcdfFormatError(
+        'TRUNCATED',
+        end === undefined
+          ? `data ends before a block read from byte ${offset}`
+          : `data ends before byte ${end}`,
+        this.description,
+        err.offset ?? offset,
+      );
+    return err;
   }
 
   /**

@@ -713,7 +713,8 @@ async function readRawBlock(
 const PIECE_BYTES = 4 << 20;
 
 /** Read buffers of raw copies, shared by the process's answers (the reader's reads ahead plus the one copied). */
-const RAW_READ_POOL = new BufferPool(1 << 20);
+// Shared memory: a local file's read worker fills them (io/pread-worker.ts).
+const RAW_READ_POOL = new BufferPool(1 << 20, { shared: true });
 const RAW_READS_HELD = 3;
 /** Output blocks of record batches, reused once the writer has copied their records out. */
 const BATCH_POOL = new BufferPool(PIECE_BYTES);
