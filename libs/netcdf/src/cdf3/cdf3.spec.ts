@@ -869,10 +869,34 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
           equal: true,
         });
         expect(shared).toBe(parts.length);
+        // The same selection filled in place into shared memory, in one call.
+        const into = new Uint8Array(new SharedArrayBuffer(want.length));
+        expect(await ds.readRawInto(name, start, count, stride, into, { maxGapBytes: 64 })).toBe(true);
+        expect(Buffer.from(into).equals(want)).toBe(true);
       }
       expect(pool.idleCount).toBe(Math.min(3, pool.idleCount));
     }
     await ds.close();
+  });
+
+  it('fills only shared memory in place, from a source with a read worker', async () => {
+    const memory = await Netcdf3File.open(new MemoryByteSource(bytes));
+    const file = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    const n = Y * X * 4;
+    expect(
+      await memory.readRawInto(
+        'f',
+        [0, 0, 0],
+        [1, Y, X],
+        [1, 1, 1],
+        new Uint8Array(new SharedArrayBuffer(n)),
+      ),
+    ).toBe(false);
+    expect(await file.readRawInto('f', [0, 0, 0], [1, Y, X], [1, 1, 1], new Uint8Array(n))).toBe(false);
+    await expect(
+      file.readRawInto('f', [0, 0, 0], [1, Y, X], [1, 1, 1], new Uint8Array(new SharedArrayBuffer(n - 4))),
+    ).rejects.toThrow(SelectionError);
+    await file.close();
   });
 
   it('reports a file truncated under a worker job as TRUNCATED', async () => {
@@ -888,6 +912,10 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
         lender.release(chunk.data);
     };
     await expect(read()).rejects.toMatchObject({ code: 'TRUNCATED' });
+    const into = new Uint8Array(new SharedArrayBuffer(T * Y * X * 4));
+    await expect(ds.readRawInto('f', [0, 0, 0], [T, Y, X], [1, 1, 1], into)).rejects.toMatchObject({
+      code: 'TRUNCATED',
+    });
     await ds.close();
   });
 

@@ -123,6 +123,8 @@ const COLUMN_SLICE_BYTES = 64;
 const COLUMN_MAX_BYTES = 1 << 20;
 /** Local record spans up to this size are read in one sweep to load a column, longer ones record by record. */
 const COLUMN_SWEEP_BYTES = 8 << 20;
+/** Output bytes per worker job of readRawInto (a job is one message to the read worker). */
+const RAW_INTO_JOB_BYTES = 4 << 20;
 /** Record reads in flight while a column loads. */
 const COLUMN_READS_IN_FLIGHT = 16;
 
@@ -439,6 +441,61 @@ export class Netcdf3File implements NetcdfDataset {
         ? { offset: block.outOffset, data: bytes, runs }
         : { offset: block.outOffset, data: this.gatherInPlace(p, block, bytes) };
     }
+  }
+
+  /** See NetcdfDataset.readRawInto: worker jobs of up to RAW_INTO_JOB_BYTES each, written in place. */
+  async readRawInto(
+    variable: string,
+    start: readonly number[],
+    count: readonly number[],
+    stride: readonly number[],
+    target: Uint8Array,
+    options: ReadOptions = {},
+  ): Promise<boolean> {
+    const v = this.layout(variable);
+    const slab = normalizeSelection(variable, this.shapeOf(v), start, count, stride);
+    const e = TYPE_SIZE[v.type];
+    if (!this.source.readRuns || !(target.buffer instanceof SharedArrayBuffer)) return false;
+    if (elementCount(slab.count) * e !== target.length)
+      throw new SelectionError(
+        variable,
+        `target of ${target.length} bytes for a selection of ${elementCount(slab.count) * e}`,
+      );
+    if (this.columnOf(v)) return false;
+    const p = this.plan(v, slab);
+    if (p.totalElements === 0) return true;
+    const blockBytes = Math.max(
+      e,
+      Math.min(this.source.readHints?.blockBytes ?? DEFAULT_CHUNK_BYTES, this.source.maxReadBytes),
+    );
+    const blocks = this.blocks(
+      p,
+      blockBytes,
+      options.maxGapBytes ?? this.source.readHints?.maxGapBytes ?? 64 * 1024,
+    );
+    let ops: number[] = [];
+    let from = 0;
+    let at = 0;
+    const jobs: Promise<void>[] = [];
+    const send = () => {
+      const job = this.source.readRuns!({ ops }, target.subarray(from, at));
+      job.catch(() => undefined);
+      jobs.push(job);
+      ops = [];
+      from = at;
+    };
+    for (const b of blocks) {
+      this.segmentsOf(p, b, ops);
+      at += b.outElements * e;
+      if (at - from >= RAW_INTO_JOB_BYTES) send();
+    }
+    if (at > from) send();
+    try {
+      await Promise.all(jobs);
+    } catch (err) {
+      throw this.readError(err, p.base);
+    }
+    return true;
   }
 
   /**
