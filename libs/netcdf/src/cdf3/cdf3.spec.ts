@@ -248,6 +248,56 @@ describe('NetCDF-3 writer and reader', () => {
     expect(arr(await ds.read('r2'))).toEqual([9.969209968386869e36, 9.969209968386869e36]);
   });
 
+  it('stages in lent buffers given back by write callbacks (a socket), the same bytes as without', async () => {
+    const R = 40;
+    const schema: Netcdf3Schema = {
+      numRecords: R,
+      dimensions: [
+        { name: 't', length: 0, unlimited: true },
+        { name: 'n', length: 20_000 },
+      ],
+      variables: [
+        { name: 'time', type: 'double', dimensions: ['t'] },
+        { name: 'v', type: 'float', dimensions: ['t', 'n'] },
+      ],
+    };
+    const data = {
+      time: Float64Array.from({ length: R }, (_, k) => k),
+      v: Float32Array.from({ length: R * 20_000 }, (_, k) => k % 1000),
+    };
+    const want = await toBytes(schema, data);
+    const pool = new BufferPool(1 << 20);
+    const lender = pool.lender(2);
+    // A socket-like target: copies what it is given, calls back later (then the buffer may be reused).
+    const parts: Buffer[] = [];
+    let written = 0;
+    const { Writable } = await import('node:stream');
+    const target = new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _encoding, callback) {
+        parts.push(Buffer.from(chunk));
+        setTimeout(callback, 1);
+      },
+    });
+    const w = await Netcdf3Writer.create(target, schema, {
+      buffers: lender,
+      onWritten: (n) => (written += n),
+    });
+    for (let r = 0; r < R; r++) {
+      await w.write('time', data.time.subarray(r, r + 1), r);
+      await w.write('v', data.v.subarray(r * 20_000, (r + 1) * 20_000), r);
+    }
+    await w.close();
+    lender.close();
+    expect(Buffer.concat(parts).equals(Buffer.from(want))).toBe(true);
+    expect(written).toBe(want.length);
+    // 3.2 MB staged through the two buffers of one slab each, over and over.
+    expect(pool.slabCount).toBe(2);
+    await expect(
+      Netcdf3Writer.create(new PassThrough(), schema, { buffers: new BufferPool(4096).lender(1) }),
+    ).rejects.toThrow(/staging buffers must hold/);
+  });
+
   it('rejects schemas netCDF-C would reject', () => {
     const base: Netcdf3Schema = { dimensions: [{ name: 'n', length: 2 }], variables: [] };
     expect(() =>
