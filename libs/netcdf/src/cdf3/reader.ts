@@ -121,12 +121,10 @@ interface Plan {
 const COLUMN_SLICE_BYTES = 64;
 /** Largest such column kept (1 MiB: 131,072 doubles). */
 const COLUMN_MAX_BYTES = 1 << 20;
-/** Local record spans up to this size are read in one sweep to load a column, longer ones record by record. */
+/** Local record spans up to this size are read in one sweep to load a column, longer ones value by value in the read worker. */
 const COLUMN_SWEEP_BYTES = 8 << 20;
 /** Output bytes per worker job of readRawInto (a job is one message to the read worker). */
 const RAW_INTO_JOB_BYTES = 4 << 20;
-/** Record reads in flight while a column loads. */
-const COLUMN_READS_IN_FLIGHT = 16;
 
 /** NetCDF-3 file: metadata from the header, hyperslabs by computed byte ranges. */
 export class Netcdf3File implements NetcdfDataset {
@@ -240,28 +238,37 @@ export class Netcdf3File implements NetcdfDataset {
     const step = this.header.recordBytes;
     const out = new Uint8Array(records * v.sliceBytes);
     const span = (records - 1) * step + v.sliceBytes;
-    if (this.source.localPath === undefined) {
-      // Remote: as any read, through the gaps the source's hints allow (fewer, larger requests).
-      const whole = normalizeSelection(v.name, this.shapeOf(v), undefined, undefined, undefined);
-      const p = this.plan(v, whole);
-      for await (const { block, bytes } of this.readBlocks(p, {}, { wasm: false, owned: true }))
-        out.set(this.gatherInPlace(p, block, bytes), block.outOffset * p.elementSize);
-      return out;
-    }
-    const read = (offset: number, length: number, target: Uint8Array) =>
-      this.readBlock({ offset, length, firstRun: 0, runs: 1, outOffset: 0, outElements: 0 }, target);
-    if (span <= Math.min(COLUMN_SWEEP_BYTES, this.source.maxReadBytes)) {
-      const all = await read(v.begin, span, new Uint8Array(span));
+    if (
+      this.source.localPath !== undefined &&
+      span <= Math.min(COLUMN_SWEEP_BYTES, this.source.maxReadBytes)
+    ) {
+      const all = await this.readBlock(
+        { offset: v.begin, length: span, firstRun: 0, runs: 1, outOffset: 0, outElements: 0 },
+        new Uint8Array(span),
+      );
       for (let r = 0; r < records; r++)
         out.set(all.subarray(r * step, r * step + v.sliceBytes), r * v.sliceBytes);
       return out;
     }
-    let next = 0;
-    const worker = async () => {
-      for (let r = next++; r < records; r = next++)
-        await read(v.begin + r * step, v.sliceBytes, out.subarray(r * v.sliceBytes, (r + 1) * v.sliceBytes));
-    };
-    await Promise.all(Array.from({ length: Math.min(COLUMN_READS_IN_FLIGHT, records) }, worker));
+    if (this.source.readRuns) {
+      // One read-worker job for every record's value (an aggregation's cold plan reads 30 such columns).
+      const ops: number[] = [];
+      for (let r = 0; r < records; r++)
+        ops.push(v.begin + r * step, v.sliceBytes, 1, 0, v.sliceBytes, v.sliceBytes, 1);
+      const shared = new Uint8Array(new SharedArrayBuffer(out.length));
+      try {
+        await this.source.readRuns({ ops }, shared);
+      } catch (err) {
+        throw this.readError(err, v.begin);
+      }
+      out.set(shared);
+      return out;
+    }
+    // Other sources (remote): as any read, through the gaps the source's hints allow (fewer, larger requests).
+    const whole = normalizeSelection(v.name, this.shapeOf(v), undefined, undefined, undefined);
+    const p = this.plan(v, whole);
+    for await (const { block, bytes } of this.readBlocks(p, {}, { wasm: false, owned: true }))
+      out.set(this.gatherInPlace(p, block, bytes), block.outOffset * p.elementSize);
     return out;
   }
 
