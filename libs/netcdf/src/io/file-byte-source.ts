@@ -35,7 +35,14 @@ export class FileByteSource implements ByteSource {
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) throw new ByteSourceError('IO', 'not a regular file', path);
-      return new FileByteSource(handle, path, stat.size, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+      const source = new FileByteSource(
+        handle,
+        path,
+        stat.size,
+        options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
+      );
+      preadWorker().warm();
+      return source;
     } catch (err) {
       await handle.close();
       throw err;
