@@ -31,6 +31,21 @@ export interface NetcdfDataset {
     stride?: readonly number[],
     options?: ReadOptions,
   ): AsyncIterableIterator<HyperslabChunk<Uint8Array>>;
+  /**
+   * Where a worker thread can read the file (a local NetCDF-3 file): fills
+   * `target`, memory of a SharedArrayBuffer of exactly the selection's bytes,
+   * with them as readRawChunks would stream them, in as few worker jobs as
+   * possible. Resolves false, having read nothing, when it cannot (another
+   * source, target not shared): the caller then streams readRawChunks.
+   */
+  readRawInto?(
+    variable: string,
+    start: readonly number[],
+    count: readonly number[],
+    stride: readonly number[],
+    target: Uint8Array,
+    options?: ReadOptions,
+  ): Promise<boolean>;
   /** Collects a hyperslab into one typed array (refused past `options.maxBytes`). */
   read(
     variable: string,

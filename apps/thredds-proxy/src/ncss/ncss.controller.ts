@@ -1,8 +1,9 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@climcat/core';
-import { Caller } from '@climcat/platform';
+import { Caller, countRawBytesSent } from '@climcat/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { RequestLimitsService } from '../access/request-limits.service';
 import { splitNcssUrl } from './ncss-params';
 import { NcssService } from './ncss.service';
@@ -95,13 +96,30 @@ export class NcssController {
     }
     const file = await this.ncss.subset(caller, path, query, req.url);
     if (this.limits.timedOut(req)) {
-      file.body.destroy();
+      await file.close();
       return;
     }
-    await reply
+    void reply
       .type('application/x-netcdf')
       .header('Content-Length', String(file.bytes))
-      .header('Content-Disposition', `attachment; filename="${file.filename.replace(/"/g, '')}"`)
-      .send(file.body);
+      .header('Content-Disposition', `attachment; filename="${file.filename.replace(/"/g, '')}"`);
+    // Written to the socket directly (as .dods answers): the writer's staging buffers are reused
+    // once each write's callback says it is done, which a stream handed to Fastify would hide.
+    reply.hijack();
+    reply.raw.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+    if (req.method === 'HEAD') {
+      reply.raw.end();
+      await file.close();
+      return;
+    }
+    void file
+      .writeTo(reply.raw, (bytes) => countRawBytesSent(req, bytes))
+      .catch((error: unknown) => {
+        // Past the headers nothing but cutting the answer short tells the client.
+        if (!reply.raw.destroyed) {
+          req.log.error({ err: error }, 'NCSS answer failed while streaming');
+          reply.raw.destroy(error as Error);
+        }
+      });
   }
 }

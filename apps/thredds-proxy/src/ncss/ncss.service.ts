@@ -15,14 +15,20 @@ import {
   type SubsetPlan,
 } from '@climcat/netcdf';
 import { APP_CONFIG, type AppConfig } from '@climcat/platform';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { OpendapService, type OpenedDap } from '../opendap/opendap.service';
 
 /** A NetCDF answer: its exact length is known before the first byte is written. */
 export interface NcssFile {
-  body: Readable;
   bytes: number;
   filename: string;
+  /**
+   * Writes the answer to a socket or HTTP response (write callbacks mean written: staging
+   * buffers are reused), telling `onWritten` each write's bytes; closes the file either way.
+   */
+  writeTo(target: Writable, onWritten?: (bytes: number) => void): Promise<void>;
+  /** Gives the file back without writing (HEAD, or past the time limit). */
+  close(): Promise<void>;
 }
 
 export interface NcssText {
@@ -92,15 +98,21 @@ export class NcssService {
       await opened.close();
       throw error;
     }
-    const body = new PassThrough({ highWaterMark: 1 << 20 });
-    // A client gone mid-answer destroys the stream, which fails writeSubset; the file is closed either way.
-    writeSubset(opened.dataset, plan, body)
-      .catch((error: unknown) => {
-        if (!body.destroyed) body.destroy(error as Error);
-      })
-      .finally(() => void opened.close());
     const base = rawPath.split('/').pop() ?? 'subset.nc';
-    return { body, bytes: plan.fileBytes, filename: base.replace(/\.nc$/i, '') + '_subset.nc' };
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await opened.close();
+    };
+    return {
+      bytes: plan.fileBytes,
+      filename: base.replace(/\.nc$/i, '') + '_subset.nc',
+      // A client gone mid-answer destroys the target, which fails writeSubset.
+      writeTo: (target, onWritten) =>
+        writeSubset(opened.dataset, plan, target, { direct: true, onWritten }).finally(close),
+      close,
+    };
   }
 
   /** Grid as point in CSV or XML (a point in NetCDF goes through `subset`). */

@@ -248,6 +248,56 @@ describe('NetCDF-3 writer and reader', () => {
     expect(arr(await ds.read('r2'))).toEqual([9.969209968386869e36, 9.969209968386869e36]);
   });
 
+  it('stages in lent buffers given back by write callbacks (a socket), the same bytes as without', async () => {
+    const R = 40;
+    const schema: Netcdf3Schema = {
+      numRecords: R,
+      dimensions: [
+        { name: 't', length: 0, unlimited: true },
+        { name: 'n', length: 20_000 },
+      ],
+      variables: [
+        { name: 'time', type: 'double', dimensions: ['t'] },
+        { name: 'v', type: 'float', dimensions: ['t', 'n'] },
+      ],
+    };
+    const data = {
+      time: Float64Array.from({ length: R }, (_, k) => k),
+      v: Float32Array.from({ length: R * 20_000 }, (_, k) => k % 1000),
+    };
+    const want = await toBytes(schema, data);
+    const pool = new BufferPool(1 << 20);
+    const lender = pool.lender(2);
+    // A socket-like target: copies what it is given, calls back later (then the buffer may be reused).
+    const parts: Buffer[] = [];
+    let written = 0;
+    const { Writable } = await import('node:stream');
+    const target = new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _encoding, callback) {
+        parts.push(Buffer.from(chunk));
+        setTimeout(callback, 1);
+      },
+    });
+    const w = await Netcdf3Writer.create(target, schema, {
+      buffers: lender,
+      onWritten: (n) => (written += n),
+    });
+    for (let r = 0; r < R; r++) {
+      await w.write('time', data.time.subarray(r, r + 1), r);
+      await w.write('v', data.v.subarray(r * 20_000, (r + 1) * 20_000), r);
+    }
+    await w.close();
+    lender.close();
+    expect(Buffer.concat(parts).equals(Buffer.from(want))).toBe(true);
+    expect(written).toBe(want.length);
+    // 3.2 MB staged through the two buffers of one slab each, over and over.
+    expect(pool.slabCount).toBe(2);
+    await expect(
+      Netcdf3Writer.create(new PassThrough(), schema, { buffers: new BufferPool(4096).lender(1) }),
+    ).rejects.toThrow(/staging buffers must hold/);
+  });
+
   it('rejects schemas netCDF-C would reject', () => {
     const base: Netcdf3Schema = { dimensions: [{ name: 'n', length: 2 }], variables: [] };
     expect(() =>
@@ -821,6 +871,167 @@ describe('NetCDF-3 raw chunks (stored big-endian bytes, not swapped)', () => {
     expect(settled).toBe('waiting');
     lender.close();
     await expect(third).rejects.toBeInstanceOf(BufferLenderClosedError);
+    await ds.close();
+  });
+
+  it('reads many blocks per worker job into shared lent buffers (local file), equal to the decoded values', async () => {
+    const ds = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    const pick = rng(7);
+    const names = ['b', 's', 'i', 'f', 'd', 'fixed'];
+    // Small buffers: a job's blocks end mid-buffer, records and rows cross job boundaries.
+    for (const bufferBytes of [512, 4096, 1 << 16]) {
+      const pool = new BufferPool(bufferBytes, { shared: true });
+      for (let trial = 0; trial < 24; trial++) {
+        const name = names[trial % names.length] as string;
+        const shape = name === 'fixed' ? [Y, X] : [T, Y, X];
+        // Boxes anywhere, to the grid's last row and column half of the time, with strides.
+        const start = shape.map((len) => Math.floor(pick() * len * 0.5));
+        const stride = shape.map(() => (pick() < 0.4 ? 1 + Math.floor(pick() * 3) : 1));
+        const count = shape.map((len, d) =>
+          Math.max(
+            1,
+            Math.floor(
+              ((pick() < 0.5 ? len : len * 0.8) - 1 - (start[d] as number)) / (stride[d] as number),
+            ) + 1,
+          ),
+        );
+        const lender = pool.lender(3);
+        const parts: Buffer[] = [];
+        let shared = 0;
+        let next = 0;
+        for await (const chunk of ds.readRawChunks(name, start, count, stride, {
+          buffers: lender,
+          maxGapBytes: [0, 64, 1 << 20][trial % 3],
+        })) {
+          if (chunk.data.buffer instanceof SharedArrayBuffer) shared++;
+          expect(chunk.offset).toBe(next);
+          next += chunk.data.length / (values[name] as NcArray).BYTES_PER_ELEMENT;
+          parts.push(Buffer.from(chunk.data));
+          lender.release(chunk.data);
+        }
+        lender.close();
+        const want = bigEndian(await ds.read(name, start, count, stride));
+        expect({ name, start, count, stride, equal: Buffer.concat(parts).equals(want) }).toEqual({
+          name,
+          start,
+          count,
+          stride,
+          equal: true,
+        });
+        expect(shared).toBe(parts.length);
+        // The same selection filled in place into shared memory, in one call.
+        const into = new Uint8Array(new SharedArrayBuffer(want.length));
+        expect(await ds.readRawInto(name, start, count, stride, into, { maxGapBytes: 64 })).toBe(true);
+        expect(Buffer.from(into).equals(want)).toBe(true);
+      }
+      expect(pool.idleCount).toBe(Math.min(3, pool.idleCount));
+    }
+    await ds.close();
+  });
+
+  it('fills only shared memory in place, from a source with a read worker', async () => {
+    const memory = await Netcdf3File.open(new MemoryByteSource(bytes));
+    const file = await Netcdf3File.open(await FileByteSource.open(path), { ownsSource: true });
+    const n = Y * X * 4;
+    expect(
+      await memory.readRawInto(
+        'f',
+        [0, 0, 0],
+        [1, Y, X],
+        [1, 1, 1],
+        new Uint8Array(new SharedArrayBuffer(n)),
+      ),
+    ).toBe(false);
+    expect(await file.readRawInto('f', [0, 0, 0], [1, Y, X], [1, 1, 1], new Uint8Array(n))).toBe(false);
+    await expect(
+      file.readRawInto('f', [0, 0, 0], [1, Y, X], [1, 1, 1], new Uint8Array(new SharedArrayBuffer(n - 4))),
+    ).rejects.toThrow(SelectionError);
+    await file.close();
+  });
+
+  it('reports a file truncated under a worker job as TRUNCATED', async () => {
+    const cut = join(dir, 'cut.nc');
+    await writeNetcdf3(cut, schema, values);
+    const source = await FileByteSource.open(cut);
+    const ds = await Netcdf3File.open(source, { ownsSource: true });
+    const { truncate } = await import('node:fs/promises');
+    await truncate(cut, 4096);
+    const lender = new BufferPool(4096, { shared: true }).lender(3);
+    const read = async () => {
+      for await (const chunk of ds.readRawChunks('f', undefined, undefined, undefined, { buffers: lender }))
+        lender.release(chunk.data);
+    };
+    await expect(read()).rejects.toMatchObject({ code: 'TRUNCATED' });
+    const into = new Uint8Array(new SharedArrayBuffer(T * Y * X * 4));
+    await expect(ds.readRawInto('f', [0, 0, 0], [T, Y, X], [1, 1, 1], into)).rejects.toMatchObject({
+      code: 'TRUNCATED',
+    });
+    await ds.close();
+  });
+
+  it('keeps small record variables (time) in memory once read: later reads ask the file for nothing', async () => {
+    const R = 300;
+    const small: Netcdf3Schema = {
+      format: 'classic',
+      numRecords: R,
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        { name: 'bnds', length: 2 },
+        { name: 'x', length: 40 },
+      ],
+      variables: [
+        { name: 'time', type: 'double', dimensions: ['time'] },
+        { name: 'time_bnds', type: 'double', dimensions: ['time', 'bnds'] },
+        { name: 'v', type: 'float', dimensions: ['time', 'x'] },
+      ],
+    };
+    const data = {
+      time: Float64Array.from({ length: R }, (_, k) => k + 0.5),
+      time_bnds: Float64Array.from({ length: 2 * R }, (_, k) => (k >> 1) + (k & 1)),
+      v: Float32Array.from({ length: R * 40 }, (_, k) => k),
+    };
+    const file = join(dir, 'small.nc');
+    await writeNetcdf3(file, small, data);
+    for (const kind of ['memory', 'file'] as const) {
+      const counting = new CountingSource(await toBytes(small, data));
+      const ds = await Netcdf3File.open(kind === 'memory' ? counting : await FileByteSource.open(file), {
+        ownsSource: true,
+      });
+      expect(arr(await ds.read('time'))).toEqual(arr(data.time));
+      const after = counting.reads;
+      expect(arr(await ds.read('time', [5], [10], [3]))).toEqual(
+        Array.from({ length: 10 }, (_, k) => 5 + 3 * k + 0.5),
+      );
+      expect(counting.reads).toBe(after);
+      expect(arr(await ds.read('time_bnds', [R - 2, 1], [2, 1]))).toEqual([R - 1, R]);
+      const raw: Buffer[] = [];
+      for await (const chunk of ds.readRawChunks('time_bnds', [1, 0], [R / 2, 2], [2, 1]))
+        raw.push(Buffer.from(chunk.data));
+      expect(
+        Buffer.concat(raw).equals(bigEndian(await ds.read('time_bnds', [1, 0], [R / 2, 2], [2, 1]))),
+      ).toBe(true);
+      // v (160 bytes a record) is not kept.
+      expect(arr(await ds.read('v', [R - 1, 0], [1, 40]))).toEqual(arr(data.v.subarray((R - 1) * 40)));
+      // time_bnds loaded once (one sweep of the records) for both its reads, and v's one read.
+      if (kind === 'memory') expect(counting.reads - after).toBe(2);
+      await ds.close();
+    }
+    // Records far apart (9.6 MB of them): the column is loaded record by record, not swept.
+    const wide: Netcdf3Schema = {
+      ...small,
+      numRecords: 60,
+      dimensions: [small.dimensions[0]!, small.dimensions[1]!, { name: 'x', length: 40_000 }],
+    };
+    const wideFile = join(dir, 'wide.nc');
+    await writeNetcdf3(wideFile, wide, {
+      time: data.time.subarray(0, 60),
+      time_bnds: data.time_bnds.subarray(0, 120),
+    });
+    const ds = await Netcdf3File.open(await FileByteSource.open(wideFile), { ownsSource: true });
+    expect(arr(await ds.read('time_bnds', [0, 0], [60, 2], [1, 1]))).toEqual(
+      arr(data.time_bnds.subarray(0, 120)),
+    );
+    expect(arr(await ds.read('time', [59], [1]))).toEqual([59.5]);
     await ds.close();
   });
 

@@ -9,6 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { NetcdfWriteError } from '../errors';
+import type { BufferLender } from '../io/buffer-pool';
 import { ARRAY_TYPES, TYPE_SIZE, type NcArray, type NcType } from '../model';
 import { swapToNative } from './byte-swap';
 import { MAX_NAME_BYTES, NC_ATTRIBUTE, NC_DIMENSION, NC_VARIABLE, pad4 } from './header';
@@ -383,14 +384,36 @@ function fillBytes(v: VariableInput): Uint8Array {
 }
 
 interface Sink {
-  write(bytes: Uint8Array): Promise<void>;
+  /** `lent`: a staging buffer of the writer's lender, given back once the target wrote it. */
+  write(bytes: Uint8Array, lent?: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 
-function streamSink(stream: Writable): Sink {
+export interface Netcdf3WriterOptions {
+  /**
+   * Staging buffers borrowed from this lender and given back in each write's
+   * callback, instead of a fresh 1 MiB per flush. Only for a target whose write
+   * callback means the bytes are written out (a socket, an HTTP response), not
+   * one that may still hold them (a PassThrough queues them for its reader).
+   */
+  buffers?: BufferLender;
+  /** Told the length of each write to a stream target once it is done. */
+  onWritten?: (bytes: number) => void;
+}
+
+function streamSink(stream: Writable, options: Netcdf3WriterOptions): Sink {
+  const { buffers, onWritten } = options;
   return {
-    async write(bytes) {
-      if (!stream.write(bytes)) await once(stream, 'drain');
+    async write(bytes, lent) {
+      const done =
+        lent || onWritten
+          ? (error?: Error | null) => {
+              if (error) return;
+              onWritten?.(bytes.length);
+              if (lent) buffers?.release(lent);
+            }
+          : undefined;
+      if (!stream.write(bytes, done)) await once(stream, 'drain');
     },
     async close() {
       stream.end();
@@ -424,6 +447,8 @@ export class Netcdf3Writer {
   private slot = 0;
   private filled = 0;
   private pending: Uint8Array | undefined;
+  /** Whether `pending` is a buffer of the lender (given back by the sink once written). */
+  private pendingLent = false;
   private pendingBytes = 0;
   private closed = false;
   private readonly nonRecord: number[];
@@ -433,16 +458,26 @@ export class Netcdf3Writer {
     private readonly sink: Sink,
     readonly layout: Netcdf3Layout,
     readonly numRecords: number,
+    private readonly buffers?: BufferLender,
   ) {
     this.nonRecord = layout.variables.flatMap((v, i) => (v.record ? [] : [i]));
     this.recordVars = layout.variables.flatMap((v, i) => (v.record ? [i] : []));
   }
 
   /** Validates the schema, writes the header and returns a writer positioned at the first data slot. */
-  static async create(target: string | Writable, schema: Netcdf3Schema): Promise<Netcdf3Writer> {
+  static async create(
+    target: string | Writable,
+    schema: Netcdf3Schema,
+    options: Netcdf3WriterOptions = {},
+  ): Promise<Netcdf3Writer> {
     const { header, layout } = planNetcdf3(schema);
-    const sink = typeof target === 'string' ? fileSink(await open(target, 'w')) : streamSink(target);
-    const writer = new Netcdf3Writer(sink, layout, schema.numRecords ?? 0);
+    const sink = typeof target === 'string' ? fileSink(await open(target, 'w')) : streamSink(target, options);
+    const buffers = typeof target === 'string' ? undefined : options.buffers;
+    if (buffers && buffers.bufferBytes < FLUSH_BYTES)
+      throw new NetcdfWriteError(
+        `staging buffers must hold ${FLUSH_BYTES} bytes (not ${buffers.bufferBytes})`,
+      );
+    const writer = new Netcdf3Writer(sink, layout, schema.numRecords ?? 0, buffers);
     await writer.emit(header);
     return writer;
   }
@@ -603,7 +638,13 @@ export class Netcdf3Writer {
     }
     // Small pieces are copied into one staging buffer: the caller may reuse its bytes.
     if (this.pendingBytes + bytes.length > FLUSH_BYTES) await this.flush();
-    this.pending ??= new Uint8Array(Buffer.allocUnsafeSlow(FLUSH_BYTES).buffer, 0, FLUSH_BYTES);
+    if (!this.pending) {
+      const lent = this.buffers ? await this.buffers.acquire() : undefined;
+      this.pending = lent
+        ? new Uint8Array(lent.buffer, lent.byteOffset, FLUSH_BYTES)
+        : new Uint8Array(Buffer.allocUnsafeSlow(FLUSH_BYTES).buffer, 0, FLUSH_BYTES);
+      this.pendingLent = lent !== undefined;
+    }
     this.pending.set(bytes, this.pendingBytes);
     this.pendingBytes += bytes.length;
     if (this.pendingBytes === FLUSH_BYTES) await this.flush();
@@ -612,10 +653,12 @@ export class Netcdf3Writer {
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0 || !this.pending) return;
     const out = this.pending.subarray(0, this.pendingBytes);
-    // The target may keep `out` until it is written: the next piece goes to a new buffer.
+    // The target may keep `out` until it is written: the next piece goes to another buffer
+    // (a lent one comes back to the lender in the write's callback).
+    const lent = this.pendingLent ? this.pending : undefined;
     this.pending = undefined;
     this.pendingBytes = 0;
-    await this.sink.write(out);
+    await this.sink.write(out, lent);
   }
 
   /** Fills every slot not written yet, flushes and closes the target. */

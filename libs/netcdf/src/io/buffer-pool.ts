@@ -29,11 +29,14 @@ export interface BufferPoolOptions {
   slabBytes?: number;
   /** A slab with nothing lent is freed once the pool has lent nothing for this long (default 10 s). */
   idleMs?: number;
+  /** Slabs in SharedArrayBuffers, so a worker thread can read into them (io/pread-worker.ts). */
+  shared?: boolean;
 }
 
 export class BufferPool {
   readonly buffersPerSlab: number;
   private readonly idleMs: number;
+  readonly shared: boolean;
   /** By the slab's memory, oldest first (taken from first, so later slabs empty out). */
   private readonly slabs = new Map<ArrayBufferLike, Slab>();
   private lastTake = 0;
@@ -45,6 +48,7 @@ export class BufferPool {
   ) {
     this.buffersPerSlab = Math.max(1, Math.ceil((options.slabBytes ?? bufferBytes) / bufferBytes));
     this.idleMs = options.idleMs ?? 10_000;
+    this.shared = options.shared ?? false;
   }
 
   /** A buffer of `bufferBytes`, old contents included. */
@@ -55,7 +59,8 @@ export class BufferPool {
       if (buffer) return buffer;
     }
     // Its own ArrayBuffer (not Buffer's shared slab): the memory identifies the slab.
-    const memory = Buffer.allocUnsafeSlow(this.buffersPerSlab * this.bufferBytes);
+    const bytes = this.buffersPerSlab * this.bufferBytes;
+    const memory = this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes);
     const buffers = Array.from({ length: this.buffersPerSlab }, (_, i) =>
       memory.subarray(i * this.bufferBytes, (i + 1) * this.bufferBytes),
     );
@@ -148,6 +153,11 @@ export class BufferLender {
 
   get bufferBytes(): number {
     return this.pool.bufferBytes;
+  }
+
+  /** Whether the buffers lie in shared memory (a worker thread can fill them). */
+  get shared(): boolean {
+    return this.pool.shared;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { RunsJob } from './pread-worker';
 import { ByteSourceError } from '../errors';
 
 /**
@@ -20,6 +21,12 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Optional: fills `target` from `offset` without allocating (local files). */
   readInto?(target: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Optional (local files): reads every block of `job` and copies its runs
+   * into `target`, memory of a SharedArrayBuffer, in one job off the event
+   * loop (io/pread-worker.ts): many short reads for the price of one.
+   */
+  readRuns?(job: RunsJob, target: Uint8Array): Promise<void>;
   /**
    * How this source likes to be read: bytes per request and how large a gap
    * is cheaper to read through than to skip with another request (local

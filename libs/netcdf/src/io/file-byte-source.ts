@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { ByteSourceError, ByteSourceNotFoundError } from '../errors';
 import { checkReadArgs, DEFAULT_MAX_READ_BYTES, type ByteSource } from './byte-source';
+import { PreadError, preadWorker, type RunsJob } from './pread-worker';
 
 /** Positioned reads on a local file through one file handle. */
 export class FileByteSource implements ByteSource {
@@ -9,6 +10,8 @@ export class FileByteSource implements ByteSource {
   /** 1 MiB blocks stay in CPU cache between read and decode; 1 MiB gaps keep readahead sequential. */
   readonly readHints = { blockBytes: 1024 * 1024, maxGapBytes: 1024 * 1024 };
   private closed = false;
+  /** Worker jobs reading through this file's descriptor: close waits for them. */
+  private readonly jobs = new Set<Promise<void>>();
 
   private constructor(
     private readonly handle: FileHandle,
@@ -32,7 +35,14 @@ export class FileByteSource implements ByteSource {
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) throw new ByteSourceError('IO', 'not a regular file', path);
-      return new FileByteSource(handle, path, stat.size, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+      const source = new FileByteSource(
+        handle,
+        path,
+        stat.size,
+        options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
+      );
+      preadWorker().warm();
+      return source;
     } catch (err) {
       await handle.close();
       throw err;
@@ -80,9 +90,41 @@ export class FileByteSource implements ByteSource {
     }
   }
 
+  /** Reads the job's blocks in the read worker (see ByteSource.readRuns). */
+  async readRuns(job: RunsJob, target: Uint8Array): Promise<void> {
+    if (this.closed) throw new ByteSourceError('IO', 'read after close', this.description, job.ops[0]);
+    for (let i = 0; i < job.ops.length;) {
+      checkReadArgs(
+        this.description,
+        job.ops[i] as number,
+        job.ops[i + 1] as number,
+        Number.MAX_SAFE_INTEGER,
+        this.fileSize,
+      );
+      i += 3 + 4 * (job.ops[i + 2] as number);
+    }
+    const running = preadWorker().run(this.handle.fd, job, target);
+    const tracked = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.jobs.add(tracked);
+    void tracked.then(() => this.jobs.delete(tracked));
+    try {
+      await running;
+    } catch (err) {
+      const e = err as PreadError;
+      if (e.code === 'EOF')
+        throw new ByteSourceError('OUT_OF_RANGE', 'file shrank while reading', this.description, e.at);
+      throw new ByteSourceError('IO', `read failed: ${e.message}`, this.description, job.ops[0]);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The worker reads through the descriptor's number: it must not be closed (and reused) under it.
+    await Promise.all(this.jobs);
     await this.handle.close();
   }
 }

@@ -131,6 +131,86 @@ describe('planSubset + writeSubset', () => {
     }
   });
 
+  it('copies a local file (read-worker jobs) byte for byte as decoding: interleaved record variables, edges, strides', async () => {
+    // 96 × 144 floats a record for tas and pr, between time and time_bnds: each answer's record
+    // batches span many 1 MiB read buffers, and a buffer ends inside a record.
+    const [NT, NY, NX] = [60, 96, 144];
+    const dir = mkdtempSync(join(tmpdir(), 'climcat-ncss-file-'));
+    const path = join(dir, 'two.nc');
+    const dims = ['time', 'lat', 'lon'];
+    await writeNetcdf3(
+      path,
+      {
+        dimensions: [
+          { name: 'time', length: 0, unlimited: true },
+          { name: 'bnds', length: 2 },
+          { name: 'lat', length: NY },
+          { name: 'lon', length: NX },
+        ],
+        variables: [
+          {
+            name: 'time',
+            type: 'double',
+            dimensions: ['time'],
+            attributes: [
+              text('units', 'days since 2001-01-01'),
+              text('calendar', 'noleap'),
+              text('bounds', 'time_bnds'),
+            ],
+          },
+          { name: 'time_bnds', type: 'double', dimensions: ['time', 'bnds'] },
+          { name: 'lat', type: 'double', dimensions: ['lat'], attributes: [text('units', 'degrees_north')] },
+          { name: 'lon', type: 'double', dimensions: ['lon'], attributes: [text('units', 'degrees_east')] },
+          { name: 'tas', type: 'float', dimensions: dims, attributes: [text('units', 'K')] },
+          { name: 'pr', type: 'float', dimensions: dims, attributes: [text('units', 'kg m-2 s-1')] },
+        ],
+        numRecords: NT,
+      },
+      {
+        time: Float64Array.from({ length: NT }, (_, i) => i + 0.5),
+        time_bnds: Float64Array.from({ length: 2 * NT }, (_, i) => (i >> 1) + (i & 1)),
+        lat: Float64Array.from({ length: NY }, (_, j) => -90 + (j + 0.5) * (180 / NY)),
+        lon: Float64Array.from({ length: NX }, (_, i) => (i + 0.5) * (360 / NX)),
+        tas: Float32Array.from({ length: NT * NY * NX }, (_, i) => i * 0.5),
+        pr: Float32Array.from({ length: NT * NY * NX }, (_, i) => -i),
+      },
+    );
+    try {
+      const ds = await openNetcdf(await FileByteSource.open(path));
+      const decoding: NetcdfDataset = {
+        metadata: ds.metadata,
+        description: ds.description,
+        readChunks: ds.readChunks.bind(ds),
+        read: ds.read.bind(ds),
+        close: () => ds.close(),
+      };
+      const answer = async (source: NetcdfDataset, plan: Awaited<ReturnType<typeof planSubset>>) => {
+        const sink = new PassThrough();
+        const chunks: Buffer[] = [];
+        sink.on('data', (c: Buffer) => chunks.push(c));
+        await writeSubset(source, plan, sink);
+        return Buffer.concat(chunks);
+      };
+      for (const query of [
+        'var=tas,pr',
+        // The grid's north-east corner (last rows and columns).
+        'var=tas,pr&north=90&south=30&west=200&east=360',
+        // The south-west corner, strided in space and time.
+        'var=pr&north=-20&south=-90&west=0&east=100&horizStride=3&timeStride=2',
+        'var=tas&north=10&south=-10&west=100&east=101',
+        'var=tas,pr&latitude=89&longitude=359',
+      ]) {
+        const plan = await planSubset(ds, parseNcssQuery(query), { request: 'r' });
+        const raw = await answer(ds, plan);
+        expect({ query, bytes: raw.length }).toEqual({ query, bytes: plan.fileBytes });
+        expect({ query, equal: raw.equals(await answer(decoding, plan)) }).toEqual({ query, equal: true });
+      }
+      await ds.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an answer over the limit with a split along time that fits', async () => {
     const ds = await grid(100);
     const q = parseNcssQuery('var=tas');

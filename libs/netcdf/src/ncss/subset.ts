@@ -29,6 +29,7 @@ import {
   type Cdf3Type,
   type Netcdf3Format,
   type Netcdf3Schema,
+  type Netcdf3WriterOptions,
   type VariableInput,
 } from '../cdf3/writer';
 import { NetcdfWriteError } from '../errors';
@@ -667,6 +668,21 @@ async function readRawBlock(
     d === runs.length ? [picked] : (runs[d] as OutRun[]).flatMap((r) => combos(d + 1, [...picked, r]));
   const all = combos(0, []);
   const readRaw = ds.readRawChunks!.bind(ds);
+  // One box into shared memory: a local file's read worker fills it in place (no chunks, no copy).
+  const only = all.length === 1 ? all[0] : undefined;
+  if (
+    only &&
+    ds.readRawInto &&
+    (await ds.readRawInto(
+      src.name,
+      only.map((r) => r.start),
+      only.map((r) => r.count),
+      only.map((r) => r.stride),
+      out,
+      { maxGapBytes: MAX_GAP_BYTES },
+    ))
+  )
+    return out;
   // Reads go to pooled buffers, each given back once copied out: fresh read buffers per
   // batch made V8 run a full mark-compact for about every answer (measured on the NCSS bench).
   const lender = RAW_READ_POOL.lender(RAW_READS_HELD);
@@ -713,13 +729,39 @@ async function readRawBlock(
 const PIECE_BYTES = 4 << 20;
 
 /** Read buffers of raw copies, shared by the process's answers (the reader's reads ahead plus the one copied). */
-const RAW_READ_POOL = new BufferPool(1 << 20);
+// Shared memory: a local file's read worker fills them (io/pread-worker.ts).
+const RAW_READ_POOL = new BufferPool(1 << 20, { shared: true });
 const RAW_READS_HELD = 3;
 /** Output blocks of record batches, reused once the writer has copied their records out. */
-const BATCH_POOL = new BufferPool(PIECE_BYTES);
+// Shared memory: a local file's read worker fills them in place (NetcdfDataset.readRawInto).
+const BATCH_POOL = new BufferPool(PIECE_BYTES, { shared: true });
+
+/** Staging buffers of answers written straight to a socket (WriteSubsetOptions.direct). */
+const STAGING_POOL = new BufferPool(WRITE_RAW_COPIES_BELOW);
+/** Staging buffers one answer may have on their way to its socket (bounds its memory and paces it). */
+const STAGING_HELD = 4;
+
+export interface WriteSubsetOptions {
+  /**
+   * `target` is a socket or an HTTP response, whose write callbacks say the
+   * bytes are written out: the writer's staging buffers are pooled and reused
+   * then, instead of a fresh 1 MiB each (their page faults and collection were
+   * a good part of an answer's cost). Never for a stream that queues what it is
+   * given (a PassThrough).
+   */
+  direct?: boolean;
+  /** Told the length of each write once done (traffic accounting of a hijacked reply). */
+  onWritten?: (bytes: number) => void;
+}
 
 /** Writes the planned subset as NetCDF-3 to `target`, streaming variable by variable (records in order). */
-export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: Writable): Promise<void> {
+export async function writeSubset(
+  ds: NetcdfDataset,
+  plan: SubsetPlan,
+  target: Writable,
+  options: WriteSubsetOptions = {},
+): Promise<void> {
+  const lender = options.direct ? STAGING_POOL.lender(STAGING_HELD) : undefined;
   // A target destroyed early (client gone) never drains: a write waiting for
   // 'drain' is failed through 'error', later ones stop before writing.
   let done = false;
@@ -728,6 +770,8 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
     // A target closing after the writer ended it is done, not gone: its 'close' (a nextTick
     // after 'finish') can come before writeAll's promise settles, and an error then would make
     // a pipe destroy the answer while the last bytes are still on their way to the client.
+    // A writer waiting for a staging buffer that a destroyed socket will never give back stops.
+    if (!done) lender?.close();
     if (!done && !target.writableEnded && target.listenerCount('error') > 0) target.emit('error', closed());
   };
   target.once('close', onClose);
@@ -735,10 +779,11 @@ export async function writeSubset(ds: NetcdfDataset, plan: SubsetPlan, target: W
     if (target.destroyed) throw closed();
   };
   try {
-    await writeAll(ds, plan, target, alive);
+    await writeAll(ds, plan, target, alive, { buffers: lender, onWritten: options.onWritten });
   } finally {
     done = true;
     target.off('close', onClose);
+    lender?.close();
   }
 }
 
@@ -747,8 +792,9 @@ async function writeAll(
   plan: SubsetPlan,
   target: Writable,
   alive: () => void,
+  writerOptions: Netcdf3WriterOptions,
 ): Promise<void> {
-  const writer = await Netcdf3Writer.create(target, plan.schema);
+  const writer = await Netcdf3Writer.create(target, plan.schema, writerOptions);
   for (const v of plan.variables) {
     if (v.record) continue;
     if (v.source.dimensions.length === 0) {
