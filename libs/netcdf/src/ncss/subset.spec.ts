@@ -63,6 +63,26 @@ async function grid(nt: number): Promise<NetcdfDataset> {
   return openNetcdf(new MemoryByteSource(bytes));
 }
 
+/** The same file without readRawChunks: every value decoded and encoded again. */
+function decodingOnly(ds: NetcdfDataset): NetcdfDataset {
+  return {
+    metadata: ds.metadata,
+    description: ds.description,
+    readChunks: ds.readChunks.bind(ds),
+    read: ds.read.bind(ds),
+    close: () => ds.close(),
+  };
+}
+
+/** The whole NCSS answer of `plan` from `source`, as bytes. */
+async function answer(source: NetcdfDataset, plan: Awaited<ReturnType<typeof planSubset>>): Promise<Buffer> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  await writeSubset(source, plan, sink);
+  return Buffer.concat(chunks);
+}
+
 describe('planSubset + writeSubset', () => {
   it('knows the exact size before writing, and writes the planned cells', async () => {
     const ds = await grid(10);
@@ -101,21 +121,7 @@ describe('planSubset + writeSubset', () => {
 
   it('copies stored bytes (NetCDF-3 input) to the same answer, byte for byte, as decoding and encoding', async () => {
     const ds = await grid(40);
-    // The same file without readRawChunks: every value decoded and encoded again.
-    const decoding: NetcdfDataset = {
-      metadata: ds.metadata,
-      description: ds.description,
-      readChunks: ds.readChunks.bind(ds),
-      read: ds.read.bind(ds),
-      close: () => ds.close(),
-    };
-    const answer = async (source: NetcdfDataset, plan: Awaited<ReturnType<typeof planSubset>>) => {
-      const sink = new PassThrough();
-      const chunks: Buffer[] = [];
-      sink.on('data', (c: Buffer) => chunks.push(c));
-      await writeSubset(source, plan, sink);
-      return Buffer.concat(chunks);
-    };
+    const decoding = decodingOnly(ds);
     for (const query of [
       'var=tas',
       'var=tas&north=30&south=-30&west=40&east=100',
@@ -177,20 +183,7 @@ describe('planSubset + writeSubset', () => {
     );
     try {
       const ds = await openNetcdf(await FileByteSource.open(path));
-      const decoding: NetcdfDataset = {
-        metadata: ds.metadata,
-        description: ds.description,
-        readChunks: ds.readChunks.bind(ds),
-        read: ds.read.bind(ds),
-        close: () => ds.close(),
-      };
-      const answer = async (source: NetcdfDataset, plan: Awaited<ReturnType<typeof planSubset>>) => {
-        const sink = new PassThrough();
-        const chunks: Buffer[] = [];
-        sink.on('data', (c: Buffer) => chunks.push(c));
-        await writeSubset(source, plan, sink);
-        return Buffer.concat(chunks);
-      };
+      const decoding = decodingOnly(ds);
       for (const query of [
         'var=tas,pr',
         // The grid's north-east corner (last rows and columns).
