@@ -248,3 +248,36 @@ export function shapeKey(query: QueryShape): string {
     query.sort ? ` sort ${JSON.stringify(query.sort)}` : ''
   }${query.limited ? ' limit' : ''}`;
 }
+
+/** A scan an adapter makes on purpose, with why (listed beside the suite that sees it). */
+export interface KnownScan {
+  shape: string;
+  why: string;
+}
+
+/**
+ * Judges every recorded call against the declared indexes of its collection:
+ * the shapes seen (one unserved instance fails a shape), those no index
+ * serves and no known scan explains, and the known scans that never occurred
+ * (so each list only shrinks).
+ */
+export function coverageOf(
+  calls: readonly LoggedCall[],
+  declared: Record<string, mongo.IndexDescription[]>,
+  known: readonly KnownScan[],
+): { verdicts: Map<string, Verdict>; unserved: string[]; stale: KnownScan[] } {
+  const verdicts = new Map<string, Verdict>();
+  for (const call of calls) {
+    const indexes = declared[call.collection];
+    if (!indexes) continue;
+    for (const shape of shapesOf(call)) {
+      const key = shapeKey(shape);
+      const verdict = judge(indexes, shape);
+      if (!verdicts.get(key) || verdicts.get(key)?.index) verdicts.set(key, verdict);
+    }
+  }
+  const unserved = [...verdicts]
+    .filter(([key, v]) => !v.index && !known.some((k) => k.shape === key))
+    .map(([key, v]) => `${key}: ${v.reason}`);
+  return { verdicts, unserved, stale: known.filter((k) => !verdicts.has(k.shape)) };
+}

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { mongo } from 'mongoose';
-import { createStore, migrateStore, MONGO_INDEXES } from '@climcat/store';
+import { createStore, migrateStore, MONGO_INDEXES, MONGO_SCHEMA_VERSION } from '@climcat/store';
 import { testEnv } from '../harness/env';
 
 jest.setTimeout(120_000);
@@ -69,7 +69,8 @@ describe('climcat migrate on mongo', () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     // Whichever read the schema record first moved it; the other may have found it moved already.
     expect(
-      [a.output, b.output].filter((out) => out.includes('schema version 0 -> 2')).length,
+      [a.output, b.output].filter((out) => out.includes(`schema version 0 -> ${MONGO_SCHEMA_VERSION}`))
+        .length,
     ).toBeGreaterThan(0);
     for (const [collection, declared] of Object.entries(MONGO_INDEXES)) {
       expect(await indexNames(dbName, collection)).toEqual(
@@ -82,12 +83,14 @@ describe('climcat migrate on mongo', () => {
         .collection('climcat_meta')
         .findOne({ _id: 'schema' as never }),
     ).toMatchObject({
-      version: 2,
+      version: MONGO_SCHEMA_VERSION,
     });
     // A third run finds nothing to do.
     const again = await migrateProcess(dbName);
     expect(again.code).toBe(0);
-    expect(again.output).toContain('schema version 2 -> 2; created no index');
+    expect(again.output).toContain(
+      `schema version ${MONGO_SCHEMA_VERSION} -> ${MONGO_SCHEMA_VERSION}; created no index`,
+    );
   });
 
   it('a store in verify mode is not ready until the migration ran, and says what is missing', async () => {
@@ -143,7 +146,7 @@ describe('climcat migrate on mongo', () => {
       .collection('climcat_meta')
       .replaceOne({ _id: 'schema' as never }, { version: 99 });
     await expect(migrateStore({ adapter: 'mongo', uri, dbName })).rejects.toThrow(
-      "database schema version 99 is newer than this climcat's (2)",
+      `database schema version 99 is newer than this climcat's (${MONGO_SCHEMA_VERSION})`,
     );
     const store = await createStore({ adapter: 'mongo', uri, dbName, migrate: 'verify' });
     try {

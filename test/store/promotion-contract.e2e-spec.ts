@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, type PromotionRecord, type Store } from '@climcat/core';
-import { createStore } from '@climcat/store';
+import { createStore, MONGO_INDEXES } from '@climcat/store';
 import { testEnv } from '../harness/env';
+import { coverageOf, type KnownScan } from './index-coverage';
+import { recordMongoCalls } from './mongo-query-log';
 
 jest.setTimeout(30_000);
 
@@ -48,6 +50,10 @@ function job(id: string, over: Partial<PromotionRecord> = {}): PromotionRecord {
     ...over,
   };
 }
+
+// Every query the mongo adapter sends during this suite, judged at the end against the declared indexes.
+const mongoLog = recordMongoCalls();
+afterAll(() => mongoLog.stop());
 
 describe.each(adapters)('%s store: promotion jobs', (_adapter, open) => {
   let store: Store;
@@ -105,5 +111,21 @@ describe.each(adapters)('%s store: promotion jobs', (_adapter, open) => {
       (await store.promotions.listByUser('alice', { limit: 1, offset: 1 })).items.map((j) => j.id),
     ).toEqual(['p-3']);
     expect((await store.promotions.listUnfinished()).map((j) => j.id).sort()).toEqual(['p-2', 'p-4']);
+  });
+});
+
+/** Scans the promotion repositories make on purpose, each with why (the list only shrinks). */
+const KNOWN_SCANS: KnownScan[] = [];
+
+describe('mongo index coverage', () => {
+  it('serves every query the mongo adapter sent in this suite with a declared index', () => {
+    const { verdicts, unserved, stale } = coverageOf(mongoLog.calls, MONGO_INDEXES, KNOWN_SCANS);
+    if (process.env.INDEX_COVERAGE_REPORT) {
+      for (const [key, v] of verdicts) process.stdout.write(`${v.index ?? 'NONE'}\t${key}\n`);
+    }
+    // The suite queried the collections it covers; a broken recorder must not pass.
+    expect(verdicts.size).toBeGreaterThan(0);
+    expect(unserved).toEqual([]);
+    expect(stale).toEqual([]);
   });
 });

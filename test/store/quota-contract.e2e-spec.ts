@@ -14,8 +14,10 @@ import {
   type QuotaReservation,
   type Store,
 } from '@climcat/core';
-import { createStore } from '@climcat/store';
+import { createStore, MONGO_INDEXES } from '@climcat/store';
 import { testEnv } from '../harness/env';
+import { coverageOf, type KnownScan } from './index-coverage';
+import { recordMongoCalls } from './mongo-query-log';
 import { apiKey } from './store-fixtures';
 
 jest.setTimeout(60_000);
@@ -66,6 +68,10 @@ function reservation(id: string, bytes: number): QuotaReservation {
     expiresAt: '2026-01-01T01:00:00.000Z',
   };
 }
+
+// Every query the mongo adapter sends during this suite, judged at the end against the declared indexes.
+const mongoLog = recordMongoCalls();
+afterAll(() => mongoLog.stop());
 
 describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
   let store: Store;
@@ -351,5 +357,21 @@ describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
     await store.apiKeys.create(apiKey('k2'));
     expect((await store.apiKeys.get('k1'))?.user).toBe('alice');
     expect((await store.apiKeys.get('k2'))?.user).toBeUndefined();
+  });
+});
+
+/** Scans the quota repositories make on purpose, each with why (the list only shrinks). */
+const KNOWN_SCANS: KnownScan[] = [];
+
+describe('mongo index coverage', () => {
+  it('serves every query the mongo adapter sent in this suite with a declared index', () => {
+    const { verdicts, unserved, stale } = coverageOf(mongoLog.calls, MONGO_INDEXES, KNOWN_SCANS);
+    if (process.env.INDEX_COVERAGE_REPORT) {
+      for (const [key, v] of verdicts) process.stdout.write(`${v.index ?? 'NONE'}\t${key}\n`);
+    }
+    // The suite queried the collections it covers; a broken recorder must not pass.
+    expect(verdicts.size).toBeGreaterThan(0);
+    expect(unserved).toEqual([]);
+    expect(stale).toEqual([]);
   });
 });

@@ -21,7 +21,7 @@ import {
   type TotalsRefresh,
 } from '@climcat/core';
 import { createStore, MONGO_INDEXES } from '@climcat/store';
-import { judge, shapeKey, shapesOf, type Verdict } from './index-coverage';
+import { coverageOf, judge, type KnownScan } from './index-coverage';
 import { recordMongoCalls } from './mongo-query-log';
 import { testEnv } from '../harness/env';
 import {
@@ -1545,7 +1545,7 @@ describe('mongo search counts', () => {
  * Scans the adapter still makes on purpose, each with why; a shape listed here that no
  * longer occurs fails the test, so the list only shrinks.
  */
-const KNOWN_SCANS: { shape: string; why: string }[] = [
+const KNOWN_SCANS: KnownScan[] = [
   {
     shape: 'datasets.aggregate {}',
     why:
@@ -1586,27 +1586,14 @@ describe('mongo index coverage', () => {
   });
 
   it('serves every query the mongo adapter sent in this suite with a declared index', () => {
-    const verdicts = new Map<string, Verdict>();
-    for (const call of mongoLog.calls) {
-      const indexes = MONGO_INDEXES[call.collection as keyof typeof MONGO_INDEXES];
-      if (!indexes) continue;
-      for (const shape of shapesOf(call)) {
-        const key = shapeKey(shape);
-        const verdict = judge(indexes, shape);
-        // Shapes mask values: one unserved instance of a shape fails it.
-        if (!verdicts.get(key) || verdicts.get(key)?.index) verdicts.set(key, verdict);
-      }
-    }
+    const { verdicts, unserved, stale } = coverageOf(mongoLog.calls, MONGO_INDEXES, KNOWN_SCANS);
     // The suite ran queries on the collections it covers; a broken recorder must not pass.
     expect(verdicts.size).toBeGreaterThan(30);
-    const unserved = [...verdicts]
-      .filter(([key, v]) => !v.index && !KNOWN_SCANS.some((known) => known.shape === key))
-      .map(([key, v]) => `${key}: ${v.reason}`);
     if (process.env.INDEX_COVERAGE_REPORT) {
       for (const [key, v] of verdicts) process.stdout.write(`${v.index ?? 'NONE'}\t${key}\n`);
     }
     expect(unserved).toEqual([]);
-    expect(KNOWN_SCANS.filter((known) => !verdicts.has(known.shape))).toEqual([]);
+    expect(stale).toEqual([]);
   });
 
   it('sends every read and aggregation with the configured maxTimeMS', () => {

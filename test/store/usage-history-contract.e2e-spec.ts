@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, type Store, type UsagePoint } from '@climcat/core';
-import { createStore } from '@climcat/store';
+import { createStore, MONGO_INDEXES } from '@climcat/store';
 import { testEnv } from '../harness/env';
+import { coverageOf, type KnownScan } from './index-coverage';
+import { recordMongoCalls } from './mongo-query-log';
 
 jest.setTimeout(60_000);
 
@@ -43,6 +45,10 @@ function point(day: string, bytes: number, overrides: Partial<UsagePoint> = {}):
     ...overrides,
   };
 }
+
+// Every query the mongo adapter sends during this suite, judged at the end against the declared indexes.
+const mongoLog = recordMongoCalls();
+afterAll(() => mongoLog.stop());
 
 describe.each(adapters)('%s usage history repository', (_name, open) => {
   let store: Store;
@@ -116,5 +122,21 @@ describe.each(adapters)('%s usage history repository', (_name, open) => {
     await expect(h.recordDrift([drift('d1', 'carol', '2026-03-04T00:00:00.000Z')])).rejects.toBeInstanceOf(
       ConflictError,
     );
+  });
+});
+
+/** Scans the usage history repositories make on purpose, each with why (the list only shrinks). */
+const KNOWN_SCANS: KnownScan[] = [];
+
+describe('mongo index coverage', () => {
+  it('serves every query the mongo adapter sent in this suite with a declared index', () => {
+    const { verdicts, unserved, stale } = coverageOf(mongoLog.calls, MONGO_INDEXES, KNOWN_SCANS);
+    if (process.env.INDEX_COVERAGE_REPORT) {
+      for (const [key, v] of verdicts) process.stdout.write(`${v.index ?? 'NONE'}\t${key}\n`);
+    }
+    // The suite queried the collections it covers; a broken recorder must not pass.
+    expect(verdicts.size).toBeGreaterThan(0);
+    expect(unserved).toEqual([]);
+    expect(stale).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { SqliteStore } from './sqlite/sqlite-store';
 export type { StoreRoot } from './shared/legacy-locations';
 /** The mongo adapter's declared indexes per collection (what migrations build and start verifies). */
 export { INDEXES as MONGO_INDEXES } from './mongo/schemas';
+export { SCHEMA_VERSION as MONGO_SCHEMA_VERSION } from './mongo/mongo-migrations';
 
 export type StoreOptions = (
   | { adapter: 'sqlite'; /** File path, or ':memory:'. */ path: string }

@@ -14,7 +14,7 @@ import { upgradeFileLocations } from './mongo-upgrades';
 import type { StoreRoot } from '../shared/legacy-locations';
 
 /** Bumped whenever INDEXES or a stored shape changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Index names climcat declared once and no longer does: the only ones a
@@ -25,6 +25,11 @@ export const RETIRED_INDEXES: Partial<Record<CollectionName, string[]>> = {
   files: ['dataset_path', 'pending'],
   // Listings now break ties by insertion order, as `latest` does: entity_latest serves both.
   audit: ['entity_newest'],
+  // Schema 3: the listings' sort keys (and tie-breakers) follow their equality keys.
+  quota_exemptions: ['subject_expiry'],
+  promotions: ['state'],
+  purged_files: ['user_purged_at'],
+  usage_drift: ['user_at', 'at'],
 };
 
 /** Server answers meaning "this server cannot do that at all" (the MongoDB-wire test server). */

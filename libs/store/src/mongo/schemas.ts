@@ -117,17 +117,19 @@ export const INDEXES: Record<CollectionName, mongo.IndexDescription[]> = {
   quota_state: [{ key: { kind: 1, name: 1 }, name: 'subject', unique: true }],
   quota_exemptions: [
     { key: { id: 1 }, name: 'id', unique: true },
-    { key: { kind: 1, name: 1, expiresAt: 1 }, name: 'subject_expiry' },
+    // A subject's active exemptions, newest first: equality, then the sort (expiresAt is checked on the documents).
+    { key: { kind: 1, name: 1, createdAt: -1, id: -1 }, name: 'subject_newest' },
   ],
   promotions: [
     { key: { id: 1 }, name: 'id', unique: true },
     { key: { user: 1, createdAt: -1, id: -1 }, name: 'user_newest' },
-    { key: { state: 1 }, name: 'state' },
+    // Recovery's queued and running jobs, oldest first ($in on state merges the sorted runs).
+    { key: { state: 1, createdAt: 1 }, name: 'state_created' },
   ],
   purge_plan: [{ key: { user: 1, path: 1, generation: 1 }, name: 'user_path_generation', unique: true }],
   purged_files: [
     { key: { id: 1 }, name: 'id', unique: true },
-    { key: { user: 1, purgedAt: -1 }, name: 'user_purged_at' },
+    { key: { user: 1, purgedAt: -1, id: -1 }, name: 'user_newest' },
     { key: { purgedAt: 1 }, name: 'purged_at' },
   ],
   leases: [{ key: { name: 1 }, name: 'name', unique: true }],
@@ -137,8 +139,9 @@ export const INDEXES: Record<CollectionName, mongo.IndexDescription[]> = {
   ],
   usage_drift: [
     { key: { id: 1 }, name: 'id', unique: true },
-    { key: { user: 1, at: -1 }, name: 'user_at' },
-    { key: { at: -1 }, name: 'at' },
+    // Drift listings, newest first, ties by insertion order: per user and for everyone.
+    { key: { user: 1, at: -1, _id: -1 }, name: 'user_newest' },
+    { key: { at: -1, _id: -1 }, name: 'newest' },
   ],
 };
 
