@@ -281,3 +281,26 @@ export function coverageOf(
     .map(([key, v]) => `${key}: ${v.reason}`);
   return { verdicts, unserved, stale: known.filter((k) => !verdicts.has(k.shape)) };
 }
+
+/**
+ * The coverage test a contract suite ends with: every call `log` recorded
+ * during the suite has a declared index, or is one of `known`.
+ */
+export function describeIndexCoverage(
+  log: { calls: readonly LoggedCall[] },
+  declared: Record<string, mongo.IndexDescription[]>,
+  known: readonly KnownScan[] = [],
+): void {
+  describe('mongo index coverage', () => {
+    it('serves every query the mongo adapter sent in this suite with a declared index', () => {
+      const { verdicts, unserved, stale } = coverageOf(log.calls, declared, known);
+      if (process.env.INDEX_COVERAGE_REPORT) {
+        for (const [key, v] of verdicts) process.stdout.write(`${v.index ?? 'NONE'}\t${key}\n`);
+      }
+      // The suite queried the collections it covers; a broken recorder must not pass.
+      expect(verdicts.size).toBeGreaterThan(0);
+      expect(unserved).toEqual([]);
+      expect(stale).toEqual([]);
+    });
+  });
+}

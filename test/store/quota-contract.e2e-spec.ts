@@ -16,7 +16,7 @@ import {
 } from '@climcat/core';
 import { createStore, MONGO_INDEXES } from '@climcat/store';
 import { testEnv } from '../harness/env';
-import { coverageOf, type KnownScan } from './index-coverage';
+import { describeIndexCoverage } from './index-coverage';
 import { recordMongoCalls } from './mongo-query-log';
 import { apiKey } from './store-fixtures';
 
@@ -360,18 +360,4 @@ describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
   });
 });
 
-/** Scans the quota repositories make on purpose, each with why (the list only shrinks). */
-const KNOWN_SCANS: KnownScan[] = [];
-
-describe('mongo index coverage', () => {
-  it('serves every query the mongo adapter sent in this suite with a declared index', () => {
-    const { verdicts, unserved, stale } = coverageOf(mongoLog.calls, MONGO_INDEXES, KNOWN_SCANS);
-    if (process.env.INDEX_COVERAGE_REPORT) {
-      for (const [key, v] of verdicts) process.stdout.write(`${v.index ?? 'NONE'}\t${key}\n`);
-    }
-    // The suite queried the collections it covers; a broken recorder must not pass.
-    expect(verdicts.size).toBeGreaterThan(0);
-    expect(unserved).toEqual([]);
-    expect(stale).toEqual([]);
-  });
-});
+describeIndexCoverage(mongoLog, MONGO_INDEXES);
