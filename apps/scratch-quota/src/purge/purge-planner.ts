@@ -72,9 +72,23 @@ export function planFromIdle(
   plannedAt: (path: string) => Date | undefined,
   now: Date,
 ): PurgePlan {
+  return planFromPrintable(
+    idle.map((f): [string, IdleFile] => [displayPath(f.path), f]),
+    policy,
+    plannedAt,
+    now,
+  );
+}
+
+/** planFromIdle for idle files already keyed by their printable path (`displayPath`). */
+export function planFromPrintable(
+  idle: Iterable<[string, IdleFile]>,
+  policy: PurgePolicy,
+  plannedAt: (path: string) => Date | undefined,
+  now: Date,
+): PurgePlan {
   const files: PlannedFile[] = [];
-  for (const f of idle) {
-    const path = displayPath(f.path);
+  for (const [path, f] of idle) {
     const planned = toPlanned(f, path, policy, plannedAt(path), now);
     if (planned) files.push(planned);
   }

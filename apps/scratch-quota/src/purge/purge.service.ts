@@ -46,7 +46,13 @@ import {
   type PurgeNoticeEvent,
   type PurgeNotifier,
 } from './purge-notifier';
-import { idleCriterion, planFromIdle, runPurge, type PlannedFile, type PurgePlan } from './purge-planner';
+import {
+  idleCriterion,
+  planFromPrintable,
+  runPurge,
+  type PlannedFile,
+  type PurgePlan,
+} from './purge-planner';
 
 const DAY_MS = 24 * 3600 * 1000;
 export const PURGE_LEASE = 'scratch-purge';
@@ -120,8 +126,8 @@ export function storedPlan(
     const e = byPath.get(path);
     if (e && e.size === f.size && e.atimeMs === f.atimeMs && e.mtimeMs === f.mtimeMs) entries.set(path, e);
   }
-  const plan = planFromIdle(
-    [...idle.values()],
+  const plan = planFromPrintable(
+    idle,
     policy,
     (path) => {
       const told = entries.get(path)?.notifiedAt;
