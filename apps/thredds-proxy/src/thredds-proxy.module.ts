@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { warmReadWorker } from '@climcat/netcdf';
 import { RequestLimitsService } from './access/request-limits.service';
 import { ThreddsPathService } from './access/thredds-path.service';
 import { CatalogController } from './catalogs/catalog.controller';
@@ -36,4 +37,9 @@ import { PresignService } from './s3/presign.service';
     NcssService,
   ],
 })
-export class ThreddsProxyModule {}
+export class ThreddsProxyModule implements OnModuleInit {
+  /** Hyperslabs of local files are read by a worker thread; started here, not on the first request. */
+  onModuleInit(): void {
+    warmReadWorker();
+  }
+}

@@ -30,6 +30,7 @@ export {
   type ReadHints,
 } from './io/byte-source';
 export { FileByteSource } from './io/file-byte-source';
+export { warmReadWorker } from './io/pread-worker';
 export { BufferPool, BufferLender, BufferLenderClosedError } from './io/buffer-pool';
 export { S3ByteSource, type S3RangeClient } from './io/s3-byte-source';
 export { HttpByteSource, type HttpByteSourceOptions } from './io/http-byte-source';

@@ -8,6 +8,7 @@ import { coalesceRanges, MemoryByteSource, readRanges, readSpan } from './byte-s
 import { FileByteSource } from './file-byte-source';
 import { HttpByteSource } from './http-byte-source';
 import { LocalFileCache } from './local-cache';
+import { preadWorker } from './pread-worker';
 
 const payload = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7) % 251);
 
@@ -80,6 +81,21 @@ describe('FileByteSource', () => {
 
   it('reports missing files as not found', async () => {
     await expect(FileByteSource.open(join(dir, 'missing.nc'))).rejects.toThrow(ByteSourceNotFoundError);
+  });
+
+  it('starts the read worker on the first run of reads, not on open or plain reads', async () => {
+    const src = await FileByteSource.open(join(dir, 'f.bin'));
+    await src.read(0, 100);
+    // A header reader (the ingestor) never needs the thread.
+    expect(preadWorker().started).toBe(false);
+    const target = new Uint8Array(new SharedArrayBuffer(20));
+    // One block of 100 bytes at 1000, two runs of 10 bytes 50 apart.
+    await src.readRuns({ ops: [1000, 100, 1, 0, 10, 50, 2] }, target);
+    expect(preadWorker().started).toBe(true);
+    expect(target).toEqual(
+      Uint8Array.from([...payload.subarray(1000, 1010), ...payload.subarray(1050, 1060)]),
+    );
+    await src.close();
   });
 });
 

@@ -41,7 +41,6 @@ export class FileByteSource implements ByteSource {
         stat.size,
         options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
       );
-      preadWorker().warm();
       return source;
     } catch (err) {
       await handle.close();

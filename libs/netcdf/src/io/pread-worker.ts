@@ -106,6 +106,11 @@ export class PreadWorker {
     this.ensure();
   }
 
+  /** Whether the thread is running. */
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
+
   private ensure(): Worker {
     if (this.worker) return this.worker;
     // No inherited execArgv: the parent's preloads (ts-node under jest and the benches) would take a second to load here.
@@ -138,4 +143,13 @@ let shared: PreadWorker | undefined;
 export function preadWorker(): PreadWorker {
   shared ??= new PreadWorker();
   return shared;
+}
+
+/**
+ * Starts the process's read worker now, for a service that will read hyperslabs of local
+ * files (the THREDDS facade, at start). Not done on opening a file: the ingestor opens files
+ * only for their headers and never needs the thread.
+ */
+export function warmReadWorker(): void {
+  preadWorker().warm();
 }
