@@ -24,11 +24,12 @@
  * /thredds/fileServer over the same loopback client; "bare Node HTTP server" (printed, no
  * goal) sends the same file from a server with nothing but positioned reads into reused buffers
  * and socket writes, read by the same client: the ceiling of any answer over HTTP in Node here,
- * as a ratio to a raw read measured beside it.
+ * as a ratio to a raw read measured beside it; "sendfile server" (printed, no goal) sends it with
+ * python3's os.sendfile (zero copy, which Node lacks): the ceiling of any server with this client.
  * The app runs with THREDDS_MAX_CONCURRENT_PER_CALLER = max(4, streams): every request
  * is the same admin caller, and the default 4 would answer 12 of the 16 streams 429.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Agent, createServer, get as httpGet } from 'node:http';
@@ -193,6 +194,48 @@ async function bareFileServer(file: string): Promise<{ url: string; close: () =>
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
     close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * The ceiling of any server on this machine: python3's `os.sendfile` (zero copy: the kernel
+ * moves page-cache pages to the socket, no copy through the server's memory), read by the
+ * same client. What no Node server can reach (Node has no sendfile), shown beside the bare
+ * Node server so the transport's share of the gap to a raw read is visible.
+ */
+async function sendfileServer(file: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const script = [
+    'import http.server, os, sys',
+    'path = sys.argv[1]',
+    'class H(http.server.BaseHTTPRequestHandler):',
+    '    protocol_version = "HTTP/1.1"',
+    '    def do_GET(self):',
+    '        size = os.path.getsize(path)',
+    '        self.send_response(200)',
+    '        self.send_header("Content-Length", str(size))',
+    '        self.end_headers()',
+    '        self.wfile.flush()',
+    '        with open(path, "rb") as f:',
+    '            sent = 0',
+    '            while sent < size:',
+    '                sent += os.sendfile(self.connection.fileno(), f.fileno(), sent, size - sent)',
+    '    def log_message(self, *args):',
+    '        pass',
+    'server = http.server.HTTPServer(("127.0.0.1", 0), H)',
+    'print(server.server_address[1], flush=True)',
+    'server.serve_forever()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: async () => {
+      child.kill();
+      await new Promise((r) => child.once('exit', r));
+    },
   };
 }
 
@@ -380,9 +423,16 @@ async function main(): Promise<void> {
     async () => rate(await rawRead(nc3)),
   );
   await bare.close();
+  const zeroCopy = await sendfileServer(nc3);
+  const [sendfileRate, rawRate3] = await alternate(
+    async () => rate(await stream(zeroCopy.url)),
+    async () => rate(await rawRead(nc3)),
+  );
+  await zeroCopy.close();
   process.stdout.write(
     `.dods tas ${fmt(dodsRate, 0)} MB/s, raw read ${fmt(rawRate, 0)} MB/s; .dods again ${fmt(dodsRate2, 0)} MB/s, fileServer GET of the file ${fmt(fileServerRate, 0)} MB/s; ` +
-      `bare Node HTTP server ${fmt(bareRate, 0)} MB/s, raw read again ${fmt(rawRate2, 0)} MB/s\n`,
+      `bare Node HTTP server ${fmt(bareRate, 0)} MB/s, raw read again ${fmt(rawRate2, 0)} MB/s; ` +
+      `sendfile server ${fmt(sendfileRate, 0)} MB/s, raw read again ${fmt(rawRate3, 0)} MB/s\n`,
   );
 
   // Full variable vs ncks -v tas locally (seconds for the same variable).
@@ -485,6 +535,12 @@ async function main(): Promise<void> {
   );
   row('.dods full float var / fileServer GET (MB/s, context)', dodsRate2 / fileServerRate, '×', '—');
   row('bare Node HTTP server sending the file / raw read (ceiling, context)', bareRate / rawRate2, '×', '—');
+  row(
+    'zero-copy sendfile server (python3) / raw read (any server, context)',
+    sendfileRate / rawRate3,
+    '×',
+    '—',
+  );
   row(
     '.dods full float var vs ncks -v tas (speed-up)',
     ncksSec / dodsSec,
