@@ -1,5 +1,6 @@
 import { ByteSourceError, NetcdfFormatError, SelectionError } from '../errors';
 import type { BufferLender } from '../io/buffer-pool';
+import { copyBytes } from '../io/copy-bytes';
 import { DEFAULT_MAX_READ_BYTES, type ByteSource } from '../io/byte-source';
 import type { NetcdfDataset } from '../dataset';
 import {
@@ -261,7 +262,7 @@ export class Netcdf3File implements NetcdfDataset {
       } catch (err) {
         throw this.readError(err, v.begin);
       }
-      out.set(shared);
+      copyBytes(out, shared);
       return out;
     }
     // Other sources (remote): as any read, through the gaps the source's hints allow (fewer, larger requests).
@@ -685,7 +686,7 @@ export class Netcdf3File implements NetcdfDataset {
 
   private async readBlock(b: Block, target: Uint8Array, column?: Uint8Array): Promise<Uint8Array> {
     if (column) {
-      target.set(column.subarray(b.offset, b.offset + b.length));
+      copyBytes(target, column.subarray(b.offset, b.offset + b.length));
       return target;
     }
     try {

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { NetcdfWriteError } from '../errors';
 import type { BufferLender } from '../io/buffer-pool';
+import { copyBytes } from '../io/copy-bytes';
 import { ARRAY_TYPES, TYPE_SIZE, type NcArray, type NcType } from '../model';
 import { swapToNative } from './byte-swap';
 import { MAX_NAME_BYTES, NC_ATTRIBUTE, NC_DIMENSION, NC_VARIABLE, pad4 } from './header';
@@ -645,7 +646,7 @@ export class Netcdf3Writer {
         : new Uint8Array(Buffer.allocUnsafeSlow(FLUSH_BYTES).buffer, 0, FLUSH_BYTES);
       this.pendingLent = lent !== undefined;
     }
-    this.pending.set(bytes, this.pendingBytes);
+    copyBytes(this.pending, bytes, this.pendingBytes);
     this.pendingBytes += bytes.length;
     if (this.pendingBytes === FLUSH_BYTES) await this.flush();
   }

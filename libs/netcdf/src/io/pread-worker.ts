@@ -27,7 +27,9 @@ const { readSync } = require('node:fs');
 let scratch = Buffer.allocUnsafe(1 << 20);
 parentPort.on('message', (m) => {
   try {
-    const target = new Uint8Array(m.target, m.targetOffset, m.targetLength);
+    // A Buffer: fill() with a value as long as the range is one memcpy, where set() into
+    // shared memory copies with relaxed atomics (io/copy-bytes.ts).
+    const target = Buffer.from(m.target, m.targetOffset, m.targetLength);
     const ops = m.ops;
     let dst = 0;
     for (let i = 0; i < ops.length;) {
@@ -41,8 +43,11 @@ parentPort.on('message', (m) => {
       for (let s = 0; s < segments; s++) {
         const src = ops[i++], runBytes = ops[i++], step = ops[i++], runs = ops[i++];
         if (dst + runs * runBytes > target.length) throw new Error('runs overflow the target');
-        for (let r = 0; r < runs; r++, dst += runBytes)
-          target.set(scratch.subarray(src + r * step, src + r * step + runBytes), dst);
+        for (let r = 0; r < runs; r++, dst += runBytes) {
+          const run = scratch.subarray(src + r * step, src + r * step + runBytes);
+          if (runBytes >= 64) target.fill(run, dst, dst + runBytes);
+          else target.set(run, dst);
+        }
       }
     }
     parentPort.postMessage({ id: m.id });

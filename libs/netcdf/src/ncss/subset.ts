@@ -34,6 +34,7 @@ import {
 } from '../cdf3/writer';
 import { NetcdfWriteError } from '../errors';
 import { BufferPool } from '../io/buffer-pool';
+import { copyBytes } from '../io/copy-bytes';
 import { humanBytes } from '../dap2/size';
 import { gridBBox, gridVariables, readGrid, type GridInfo } from './grid';
 import { resolveInstant, resolveTimeWindow, type NcssQuery } from './params';
@@ -542,7 +543,10 @@ function copyBlock(src: NcArray, shape: number[], dst: NcArray, dstShape: number
     let off = offsets[n - 1] as number;
     for (let d = 0; d < n - 1; d++)
       off += ((offsets[d] as number) + (idx[d] as number)) * (strides[d] as number);
-    (dst as Float64Array).set((src as Float64Array).subarray(s, s + last), off);
+    // Raw blocks are bytes, often in the read worker's shared memory (copyBytes is fast there).
+    if (dst instanceof Uint8Array && src instanceof Uint8Array)
+      copyBytes(dst, src.subarray(s, s + last), off);
+    else (dst as Float64Array).set((src as Float64Array).subarray(s, s + last), off);
     s += last;
     for (let d = n - 2; d >= 0; d--) {
       idx[d] = (idx[d] as number) + 1;
@@ -688,7 +692,7 @@ async function readRawBlock(
   const lender = RAW_READ_POOL.lender(RAW_READS_HELD);
   const copy = async (chunks: AsyncIterable<{ offset: number; data: Uint8Array }>, to: Uint8Array) => {
     for await (const chunk of chunks) {
-      to.set(chunk.data, chunk.offset * e);
+      copyBytes(to, chunk.data, chunk.offset * e);
       lender.release(chunk.data);
     }
   };
