@@ -180,9 +180,9 @@ const SECURITY_HEADERS: FastifyHelmetOptions = {
  * Sets the headers @fastify/helmet sets with SECURITY_HEADERS on every
  * request, in the same place (an onRequest hook, on the raw response, so
  * that hijacked replies have them too). The plugin builds helmet's middleware
- * anew on each request and runs two async hooks, a third of the cost of a
- * small answer; with no CSP nonce the headers never vary, so they are taken
- * once from the plugin itself, answering one request of a probe server.
+ * anew on each request, in two async hooks; without CSP nonces the headers
+ * never vary, so they are taken once from the plugin itself, from one
+ * request to a probe server.
  */
 async function securityHeaders(server: FastifyInstance): Promise<void> {
   const probe = Fastify();
