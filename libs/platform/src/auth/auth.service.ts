@@ -120,7 +120,7 @@ export class AuthService {
       principal = cached.principal;
     } else {
       const record = await this.store.apiKeys.findByHash(hash);
-      principal = record && isUsable(record, new Date()) ? principalOfKey(record) : null;
+      principal = record && isUsable(record, new Date(now)) ? principalOfKey(record) : null;
       this.keyCache.set(hash, { principal, until: now + CACHE_TTL_MS });
       if (this.keyCache.size > 10_000) this.keyCache.clear();
     }
