@@ -69,10 +69,13 @@ async function main(): Promise<void> {
   const byId = (i: number) => `/api/v1/datasets/${encodeURIComponent(ids[(i * 7919) % ids.length]!)}`;
 
   const results: Record<string, unknown> = {};
-  results.facetSearchAnonymous = await latencies(200, (i) => get(facet(i)));
-  results.facetSearchAdmin = await latencies(200, (i) => get(facet(i), admin));
-  results.freeText = await latencies(200, (i) => get(text(i)));
-  results.getById = await latencies(500, (i) => get(byId(i), admin));
+  // BENCH_CATALOG_ONLY=byid measures only the get-by-id throughput (to iterate on per-request cost).
+  const onlyById = process.env.BENCH_CATALOG_ONLY === 'byid';
+  const none = { p50: NaN, p95: NaN, p99: NaN, mean: NaN };
+  results.facetSearchAnonymous = onlyById ? none : await latencies(200, (i) => get(facet(i)));
+  results.facetSearchAdmin = onlyById ? none : await latencies(200, (i) => get(facet(i), admin));
+  results.freeText = onlyById ? none : await latencies(200, (i) => get(text(i)));
+  results.getById = onlyById ? none : await latencies(500, (i) => get(byId(i), admin));
   const sample = await get(byId(1), admin);
   const bare = createServer((_req, res) => {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
       `  facet search, admin (no access filter):              p50 ${fmt(lat('facetSearchAdmin').p50)} ms, p95 ${fmt(lat('facetSearchAdmin').p95)} ms`,
       `  free text (2 terms):                                 p50 ${fmt(lat('freeText').p50)} ms, p95 ${fmt(lat('freeText').p95)} ms`,
       `  get by id:                                           p50 ${fmt(lat('getById').p50)} ms, p95 ${fmt(lat('getById').p95)} ms`,
-      `  get by id throughput: ${fmt(appRps, 0)} req/s vs bare Node ${fmt(bareRps, 0)} req/s = ${fmt(appRps / bareRps, 2)}× (goal ≥ 0.5)`,
+      `  get by id throughput: ${fmt(appRps, 0)} req/s vs bare Node ${fmt(bareRps, 0)} req/s = ${fmt(appRps / bareRps, 2)}× (goal ≥ 0.7)`,
       `    bare framework (Nest on Fastify, one route, same JSON): ${fmt(rps.framework, 0)} req/s = ${fmt(rps.framework / bareRps, 2)}×`,
       `  peak RSS ${fmt(peakRssMb(), 0)} MB`,
       '',

@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type INestApplication, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { InvalidError } from '@climcat/core';
 import type { Logger as PinoLogger } from 'pino';
@@ -89,7 +89,7 @@ export async function configureHttp(app: ClimcatApp, config: AppConfig): Promise
   requestContext(server, app.get<PinoLogger>(ROOT_LOGGER));
   httpMetrics(server, app.get(MetricsService));
   server.addHook('onRequest', pathHygiene);
-  await app.register(helmet, SECURITY_HEADERS);
+  await securityHeaders(server);
   app.enableCors({
     origin: true,
     // @fastify/cors allows only GET, HEAD and POST unless told: notebooks in browsers curate too.
@@ -175,6 +175,34 @@ const SECURITY_HEADERS: FastifyHelmetOptions = {
   xPermittedCrossDomainPolicies: false,
   xXssProtection: false,
 };
+
+/**
+ * Sets the headers @fastify/helmet sets with SECURITY_HEADERS on every
+ * request, in the same place (an onRequest hook, on the raw response, so
+ * that hijacked replies have them too). The plugin builds helmet's middleware
+ * anew on each request, in two async hooks; without CSP nonces the headers
+ * never vary, so they are taken once from the plugin itself, from one
+ * request to a probe server.
+ */
+async function securityHeaders(server: FastifyInstance): Promise<void> {
+  const probe = Fastify();
+  await probe.register(helmet, SECURITY_HEADERS);
+  let headers: [string, string][] = [];
+  // After the plugin's hooks, before anything else touches the response: exactly what it set.
+  probe.addHook('onRequest', (_request, reply, done) => {
+    headers = Object.entries(reply.raw.getHeaders()).map(([name, value]) => [name, String(value)]);
+    done();
+  });
+  probe.get('/', () => '');
+  await probe.inject('/');
+  await probe.close();
+  if (!headers.some(([name]) => name === 'x-content-type-options'))
+    throw new Error('@fastify/helmet set no security headers on the probe request');
+  server.addHook('onRequest', (_request, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    done();
+  });
+}
 
 /** Creates a configured, not yet listening application (tests use this too). */
 export async function createApp(

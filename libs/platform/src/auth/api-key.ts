@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 
 /** API keys are `cc_` + 43 base64url characters (256 random bits). */
 export const API_KEY_PREFIX = 'cc_';
@@ -10,10 +10,13 @@ export function generateApiKey(): string {
 /**
  * Keys are high-entropy random tokens, so a plain SHA-256 is the right
  * storage hash (as GitHub and Stripe do): slow password hashes add nothing
- * against 256-bit secrets and would cost every request.
+ * against 256-bit secrets and would cost every request. The one-shot
+ * `crypto.hash` (Node ≥ 20.12) is a third of the cost of a Hash object.
  */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return typeof hash === 'function'
+    ? hash('sha256', key, 'hex')
+    : createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
 /** The part of a key safe to show in listings. */

@@ -12,6 +12,9 @@ import { withRetryAfter } from './jupyterhub';
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  /** Per controller class and handler: whether it authenticates its callers itself (metadata never changes). */
+  private readonly ownAuthentication = new WeakMap<object, WeakMap<object, boolean>>();
+
   constructor(
     private readonly auth: AuthService,
     private readonly reflector: Reflector,
@@ -20,10 +23,18 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<RequestWithPrincipal>();
-    const own = this.reflector.getAllAndOverride<boolean | undefined>(OWN_AUTHENTICATION, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let handlers = this.ownAuthentication.get(controller);
+    if (!handlers) this.ownAuthentication.set(controller, (handlers = new WeakMap()));
+    let own = handlers.get(handler);
+    if (own === undefined) {
+      own = !!this.reflector.getAllAndOverride<boolean | undefined>(OWN_AUTHENTICATION, [
+        handler,
+        controller,
+      ]);
+      handlers.set(handler, own);
+    }
     if (own) {
       req.principal = ANONYMOUS;
       return true;

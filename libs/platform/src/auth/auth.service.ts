@@ -100,21 +100,16 @@ export class AuthService {
     if (authorization === undefined || authorization.trim() === '') return ANONYMOUS;
     const { scheme, token } = extractToken(authorization);
     if (scheme !== 'token' && looksLikeJwt(token)) return this.verifyJwt(token);
-    if (this.isOwnKey(token)) return this.verifyApiKey(token);
+    // Hashed once: it tells the admin key apart and looks the key up.
+    const hash = hashApiKey(token);
+    if (token.startsWith(API_KEY_PREFIX) || hash === this.adminKeyHash) return this.verifyApiKey(hash);
     // JupyterHub tokens come as `token <t>` (the hub's own scheme) or as Bearer / Basic password.
     if (scheme === 'token' || this.hub.config) return this.hub.principalFor(token);
-    return this.verifyApiKey(token);
+    return this.verifyApiKey(hash);
   }
 
-  private isOwnKey(token: string): boolean {
-    return (
-      token.startsWith(API_KEY_PREFIX) ||
-      (this.adminKeyHash !== undefined && hashApiKey(token) === this.adminKeyHash)
-    );
-  }
-
-  private async verifyApiKey(key: string): Promise<Principal> {
-    const hash = hashApiKey(key);
+  /** The principal of the API key with this hash (see hashApiKey). */
+  private async verifyApiKey(hash: string): Promise<Principal> {
     if (this.adminKeyHash && hash === this.adminKeyHash) {
       return { via: 'api-key', subject: 'admin-bootstrap', user: 'admin', roles: ['admin'], groups: [] };
     }
@@ -125,7 +120,7 @@ export class AuthService {
       principal = cached.principal;
     } else {
       const record = await this.store.apiKeys.findByHash(hash);
-      principal = record && isUsable(record, new Date()) ? principalOfKey(record) : null;
+      principal = record && isUsable(record, new Date(now)) ? principalOfKey(record) : null;
       this.keyCache.set(hash, { principal, until: now + CACHE_TTL_MS });
       if (this.keyCache.size > 10_000) this.keyCache.clear();
     }
