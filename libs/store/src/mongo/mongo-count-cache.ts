@@ -22,7 +22,7 @@
  * counted search, run beside the page query.
  */
 import { isDuplicateKey } from './mongo-support';
-import type { Model } from 'mongoose';
+import type { ClientSession, Model } from 'mongoose';
 
 /** The generation counter document (`climcat_meta`). */
 export interface GenerationDocument {
@@ -37,28 +37,52 @@ export const DEFAULT_COUNT_ENTRIES = 1_000;
 
 /** The write generation of one collection, shared through the database by every process. */
 export class WriteGeneration {
+  private exists = false;
+
   constructor(
     private readonly model: Model<GenerationDocument>,
     private readonly name: string,
   ) {}
 
-  async current(): Promise<number> {
+  /** With `session`: as its snapshot transaction sees it. */
+  async current(session?: ClientSession): Promise<number> {
     const doc = await this.model
       .findOne({ _id: this.name }, { generation: 1 })
+      .session(session ?? null)
       .lean<GenerationDocument>()
       .exec();
     return doc?.generation ?? 0;
   }
 
-  async bump(): Promise<void> {
-    const inc = () =>
-      this.model.updateOne({ _id: this.name }, { $inc: { generation: 1 } }, { upsert: true }).exec();
+  /**
+   * Creates the counter document if missing; before a transaction that bumps
+   * it (inside one, a first upsert racing another would abort it on a
+   * duplicate key or write conflict).
+   */
+  async ensure(): Promise<void> {
+    if (this.exists) return;
+    await this.upsert({ $setOnInsert: { generation: 0 } });
+    this.exists = true;
+  }
+
+  /** With `session`: inside its transaction, so the bump commits with the write it stands for. */
+  async bump(session?: ClientSession): Promise<void> {
+    await this.upsert({ $inc: { generation: 1 } }, session);
+    this.exists = true;
+  }
+
+  private async upsert(update: Record<string, unknown>, session?: ClientSession): Promise<void> {
+    const write = () =>
+      this.model
+        .updateOne({ _id: this.name }, update, { upsert: true })
+        .session(session ?? null)
+        .exec();
     try {
-      await inc();
+      await write();
     } catch (error) {
-      // Two first upserts at once: the loser's insert collides, and its $inc now finds the document.
-      if (!isDuplicateKey(error)) throw error;
-      await inc();
+      // Two first upserts at once: the loser's insert collides, and its update now finds the document.
+      if (session || !isDuplicateKey(error)) throw error;
+      await write();
     }
   }
 }

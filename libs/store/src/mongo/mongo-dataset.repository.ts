@@ -13,6 +13,7 @@ import { topFacetValues } from '../shared/facet-order';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
+import { MongoTransactions } from './mongo-consistency';
 import { CountCache, filterSignature, type WriteGeneration } from './mongo-count-cache';
 import { chunked, conflictOnDuplicate, countMatching, escapeRegex } from './mongo-support';
 import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
@@ -113,13 +114,26 @@ export class MongoDatasetRepository implements DatasetRepository {
    */
   private readonly counts: CountCache;
 
+  /**
+   * Where enabled, every dataset write commits with its generation bump and a
+   * search reads in one snapshot (see `search`); else sequential.
+   */
+  private readonly transactions: MongoTransactions;
+
   constructor(
     private readonly model: Model<DatasetDocument>,
     private readonly idsPerCall: number,
     private readonly generation: WriteGeneration,
     counts: CountCache = new CountCache(),
+    transactions?: MongoTransactions,
   ) {
     this.counts = counts;
+    this.transactions = transactions ?? MongoTransactions.none();
+  }
+
+  /** Whether a search reads its generation, total, page and counts in one snapshot. */
+  get snapshotSearch(): boolean {
+    return this.transactions.enabled;
   }
 
   async get(id: string): Promise<DatasetRecord | null> {
@@ -143,43 +157,94 @@ export class MongoDatasetRepository implements DatasetRepository {
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
     const stored: DatasetRecord = { ...record, revision: 1 };
     await conflictOnDuplicate(
-      () => this.model.create(toDocument(stored)),
+      () => this.written((session) => this.model.create([toDocument(stored)], { session })),
       `dataset ${record.id} already exists`,
     );
-    await this.changed();
     return stored;
   }
 
   async replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord> {
     const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
-    // Compare-and-set: the filter matches only the revision the caller read.
-    const result = await this.model
-      .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
-      .exec();
-    if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision);
-    await this.changed();
+    await this.written(async (session) => {
+      // Compare-and-set: the filter matches only the revision the caller read.
+      const result = await this.model
+        .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
+        .session(session ?? null)
+        .exec();
+      if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision, session);
+    });
     return stored;
   }
 
   /** With `session`, inside its transaction (the dataset delete cascade, MongoStore.deleteDataset). */
   async delete(id: string, expectedRevision?: number, session?: ClientSession): Promise<void> {
     const filter = expectedRevision === undefined ? { id } : { id, revision: expectedRevision };
-    const result = await this.model
-      .deleteOne(filter)
-      .session(session ?? null)
-      .exec();
-    if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, session);
-    // Inside a transaction the caller bumps once it has committed (a bump before could be cached stale).
-    if (!session) await this.changed();
+    await this.written(async (inner) => {
+      const result = await this.model
+        .deleteOne(filter)
+        .session(inner ?? null)
+        .exec();
+      if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, inner);
+    }, session);
   }
 
+  /**
+   * A dataset write and its generation bump: in one transaction where
+   * enabled (`outer`: the caller's), so a snapshot that sees generation G sees
+   * exactly the writes G counts and a count cached under G is exact for it;
+   * else the write, then the bump (a reader may see the write under the old
+   * generation until the bump lands).
+   */
+  private async written<T>(
+    work: (session: ClientSession | undefined) => Promise<T>,
+    outer?: ClientSession,
+  ): Promise<T> {
+    if (outer) {
+      // The caller ran prepareWrite() before starting its transaction.
+      const result = await work(outer);
+      await this.generation.bump(outer);
+      return result;
+    }
+    if (this.transactions.enabled) {
+      await this.prepareWrite();
+      return this.transactions.run(async (session) => {
+        const result = await work(session);
+        await this.generation.bump(session);
+        return result;
+      });
+    }
+    const result = await work(undefined);
+    await this.changed();
+    return result;
+  }
+
+  /** Before a transaction that writes a dataset: the generation counter exists. */
+  async prepareWrite(): Promise<void> {
+    if (this.transactions.enabled) await this.generation.ensure();
+  }
+
+  /**
+   * Where transactions are enabled, a counted search runs as one read-only
+   * snapshot transaction: the generation, then total, page and facet counts
+   * (cached or computed) all at one moment, so the total and counts agree
+   * with the items. Else the three reads run side by side, each at its own
+   * moment (a concurrent write can fall between them).
+   */
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
     const plan = planSearch(query);
     const filter = datasetFilter(plan);
-    const [{ total: counted, facets }, page] = await Promise.all([
-      this.countsFor(plan, filter, query.countTotal !== false),
-      this.page(plan, filter),
-    ]);
+    const wantTotal = query.countTotal !== false;
+    const wantCounts = wantTotal || plan.facetCounts.length > 0;
+    const read = async (session: ClientSession | undefined) => {
+      // The transaction starts with its first command, so that one goes alone.
+      const generation = wantCounts ? await this.generation.current(session) : 0;
+      return Promise.all([
+        this.countsFor(plan, filter, wantTotal, generation, session),
+        this.page(plan, filter, session),
+      ]);
+    };
+    const [{ total: counted, facets }, page] =
+      wantCounts && this.transactions.enabled ? await this.transactions.read(read) : await read(undefined);
     const more = page.length > plan.limit;
     const items = page.slice(0, plan.limit).map(toDataset);
     // Not counted: the lower bound DatasetQuery.countTotal promises.
@@ -216,7 +281,11 @@ export class MongoDatasetRepository implements DatasetRepository {
     return perKind.flat().sort((a, b) => compare(a.kind, b.kind) || compare(a.project, b.project));
   }
 
-  private async page(plan: SearchPlan, filter: Filter): Promise<DatasetDocument[]> {
+  private async page(
+    plan: SearchPlan,
+    filter: Filter,
+    session: ClientSession | undefined,
+  ): Promise<DatasetDocument[]> {
     if (plan.limit === 0) return [];
     const keyset = keysetFilter(plan);
     const direction = plan.sort.direction === 'asc' ? 1 : -1;
@@ -225,32 +294,39 @@ export class MongoDatasetRepository implements DatasetRepository {
       .sort({ [plan.sort.field]: direction, id: direction })
       .skip(plan.offset)
       .limit(plan.limit + 1)
+      .session(session ?? null)
       .lean<DatasetDocument[]>()
       .exec();
   }
 
   /**
    * The total (unless not wanted) and the facet counts, from the cache while
-   * no dataset was written since they were counted (the generation is read
-   * first: see mongo-count-cache.ts).
+   * no dataset was written since they were counted (`generation` was read
+   * before: see mongo-count-cache.ts). Snapshot and sequential searches
+   * share no entries: only a count computed in a snapshot is exact for
+   * another snapshot of its generation.
    */
   private async countsFor(
     plan: SearchPlan,
     filter: Filter,
     wantTotal: boolean,
+    generation: number,
+    session: ClientSession | undefined,
   ): Promise<{ total: number | null; facets: DatasetSearchResult['facets'] }> {
     const wantFacets = plan.facetCounts.length > 0;
     if (!wantTotal && !wantFacets) return { total: null, facets: {} };
-    const generation = await this.generation.current();
+    const mode = session ? 'snapshot' : 'latest';
     const signature = filterSignature(filter);
     const facetKey = JSON.stringify([plan.facetCountUnit, plan.facetLimit, plan.facetCounts]);
     const [total, facets] = await Promise.all([
       wantTotal
-        ? this.counts.through(`total ${signature}`, generation, () => countMatching(this.model, filter))
+        ? this.counts.through(`${mode} total ${signature}`, generation, () =>
+            countMatching(this.model, filter, session),
+          )
         : null,
       wantFacets
-        ? this.counts.through(`facets ${facetKey} ${signature}`, generation, () =>
-            this.facetCounts(plan, filter),
+        ? this.counts.through(`${mode} facets ${facetKey} ${signature}`, generation, () =>
+            this.facetCounts(plan, filter, session),
           )
         : {},
     ]);
@@ -266,7 +342,11 @@ export class MongoDatasetRepository implements DatasetRepository {
    * Only `$project` of field paths, `$unwind`, `$match` and `$group` on a field
    * path: the test server evaluates no expressions, and MongoDB needs none.
    */
-  private async facetCounts(plan: SearchPlan, filter: Filter): Promise<DatasetSearchResult['facets']> {
+  private async facetCounts(
+    plan: SearchPlan,
+    filter: Filter,
+    session: ClientSession | undefined,
+  ): Promise<DatasetSearchResult['facets']> {
     const groups = await this.model
       .aggregate<{ _id: { n: FacetName; v: string }; count: number }>([
         { $match: filter },
@@ -275,6 +355,7 @@ export class MongoDatasetRepository implements DatasetRepository {
         { $match: { 'f.n': { $in: plan.facetCounts } } },
         { $group: { _id: '$f', count: { $sum: plan.facetCountUnit === 'files' ? '$files' : 1 } } },
       ])
+      .session(session ?? null)
       .exec();
     // Summed by (name, value) here too: a pair stored with its fields in another order (a hand-edited
     // document) is another group to MongoDB, whose documents compare field by field.
