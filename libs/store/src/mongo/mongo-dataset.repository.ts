@@ -157,7 +157,7 @@ export class MongoDatasetRepository implements DatasetRepository {
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
     const stored: DatasetRecord = { ...record, revision: 1 };
     await conflictOnDuplicate(
-      () => this.written((session) => this.model.create([toDocument(stored)], { session })),
+      () => this.written(() => this.model.create(toDocument(stored))),
       `dataset ${record.id} already exists`,
     );
     return stored;
@@ -165,69 +165,66 @@ export class MongoDatasetRepository implements DatasetRepository {
 
   async replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord> {
     const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
-    await this.written(async (session) => {
+    await this.written(async () => {
       // Compare-and-set: the filter matches only the revision the caller read.
       const result = await this.model
         .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
-        .session(session ?? null)
         .exec();
-      if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision, session);
+      if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision);
     });
     return stored;
   }
 
-  /** With `session`, inside its transaction (the dataset delete cascade, MongoStore.deleteDataset). */
+  /**
+   * With `session`, inside its transaction (the dataset delete cascade,
+   * MongoStore.deleteDataset), whose caller runs `beginWrite` before it and
+   * `changed` once it has committed.
+   */
   async delete(id: string, expectedRevision?: number, session?: ClientSession): Promise<void> {
     const filter = expectedRevision === undefined ? { id } : { id, revision: expectedRevision };
-    await this.written(async (inner) => {
+    const remove = async () => {
       const result = await this.model
         .deleteOne(filter)
-        .session(inner ?? null)
+        .session(session ?? null)
         .exec();
-      if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, inner);
-    }, session);
+      if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, session);
+    };
+    if (session) await remove();
+    else await this.written(remove);
   }
 
   /**
-   * A dataset write and its generation bump: in one transaction where
-   * enabled (`outer`: the caller's), so a snapshot that sees generation G sees
-   * exactly the writes G counts and a count cached under G is exact for it;
-   * else the write, then the bump (a reader may see the write under the old
-   * generation until the bump lands).
+   * A dataset write between `beginWrite` (one more write in flight) and
+   * `changed` (generation bumped, one fewer), even when it fails: a snapshot
+   * that sees no write in flight sees exactly the writes its generation
+   * counts (see `search`). Not a transaction: the test server applies
+   * concurrent transactions' writes last-commit-wins, which would break the
+   * compare-and-set and lose bumps.
    */
-  private async written<T>(
-    work: (session: ClientSession | undefined) => Promise<T>,
-    outer?: ClientSession,
-  ): Promise<T> {
-    if (outer) {
-      // The caller ran prepareWrite() before starting its transaction.
-      const result = await work(outer);
-      await this.generation.bump(outer);
-      return result;
+  private async written<T>(work: () => Promise<T>): Promise<T> {
+    await this.beginWrite();
+    try {
+      return await work();
+    } finally {
+      await this.changed();
     }
-    if (this.transactions.enabled) {
-      await this.prepareWrite();
-      return this.transactions.run(async (session) => {
-        const result = await work(session);
-        await this.generation.bump(session);
-        return result;
-      });
-    }
-    const result = await work(undefined);
-    await this.changed();
-    return result;
   }
 
-  /** Before a transaction that writes a dataset: the generation counter exists. */
-  async prepareWrite(): Promise<void> {
-    if (this.transactions.enabled) await this.generation.ensure();
+  /** Before a dataset write: the generation counter's in-flight count goes up. */
+  async beginWrite(): Promise<void> {
+    await this.generation.begin();
   }
 
   /**
    * Where transactions are enabled, a counted search runs as one read-only
-   * snapshot transaction: the generation, then total, page and facet counts
-   * (cached or computed) all at one moment, so the total and counts agree
-   * with the items. Else the three reads run side by side, each at its own
+   * snapshot transaction: the generation state, then total, page and facet
+   * counts all at one moment, so the total and counts agree with the items.
+   * A cached count is used (and stored) only when the snapshot sees no
+   * dataset write in flight (`pending` 0): then its data is exactly what its
+   * generation counts, the same in every snapshot of that generation (a
+   * write's `begin` precedes its data and its bump follows it). With writes
+   * in flight the counts are computed in the snapshot and not cached.
+   * Without transactions the three reads run side by side, each at its own
    * moment (a concurrent write can fall between them).
    */
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
@@ -237,9 +234,12 @@ export class MongoDatasetRepository implements DatasetRepository {
     const wantCounts = wantTotal || plan.facetCounts.length > 0;
     const read = async (session: ClientSession | undefined) => {
       // The transaction starts with its first command, so that one goes alone.
-      const generation = wantCounts ? await this.generation.current(session) : 0;
+      const state = wantCounts ? await this.generation.state(session) : { generation: 0, pending: 0 };
+      // Outside a snapshot the generation alone keys the cache (see mongo-count-cache.ts).
+      const cached = !session || state.pending === 0;
+      if (!cached) await this.generation.settle(state);
       return Promise.all([
-        this.countsFor(plan, filter, wantTotal, generation, session),
+        this.countsFor(plan, filter, wantTotal, cached ? state.generation : null, session),
         this.page(plan, filter, session),
       ]);
     };
@@ -310,7 +310,7 @@ export class MongoDatasetRepository implements DatasetRepository {
     plan: SearchPlan,
     filter: Filter,
     wantTotal: boolean,
-    generation: number,
+    generation: number | null,
     session: ClientSession | undefined,
   ): Promise<{ total: number | null; facets: DatasetSearchResult['facets'] }> {
     const wantFacets = plan.facetCounts.length > 0;
@@ -318,16 +318,13 @@ export class MongoDatasetRepository implements DatasetRepository {
     const mode = session ? 'snapshot' : 'latest';
     const signature = filterSignature(filter);
     const facetKey = JSON.stringify([plan.facetCountUnit, plan.facetLimit, plan.facetCounts]);
+    // generation null: not cacheable, computed here.
+    const through = <T>(key: string, compute: () => Promise<T>) =>
+      generation === null ? compute() : this.counts.through(`${mode} ${key}`, generation, compute);
     const [total, facets] = await Promise.all([
-      wantTotal
-        ? this.counts.through(`${mode} total ${signature}`, generation, () =>
-            countMatching(this.model, filter, session),
-          )
-        : null,
+      wantTotal ? through(`total ${signature}`, () => countMatching(this.model, filter, session)) : null,
       wantFacets
-        ? this.counts.through(`${mode} facets ${facetKey} ${signature}`, generation, () =>
-            this.facetCounts(plan, filter, session),
-          )
+        ? through(`facets ${facetKey} ${signature}`, () => this.facetCounts(plan, filter, session))
         : {},
     ]);
     return { total, facets };

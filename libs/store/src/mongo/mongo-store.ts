@@ -160,7 +160,7 @@ export class MongoStore implements Store {
       );
       log(
         support.enabled
-          ? 'MongoDB searches read generation, total, page and facet counts in one snapshot transaction; dataset writes commit with their generation bump'
+          ? 'MongoDB searches read total, page and facet counts in one snapshot transaction'
           : 'MongoDB searches read total, page and facet counts side by side, each at its own moment',
       );
       const store = new MongoStore(
@@ -183,15 +183,19 @@ export class MongoStore implements Store {
     expectedRevision: number | undefined,
     audit: AuditEntry[],
   ): Promise<number> {
-    // The compare-and-set delete first: it decides whether anything happens at all. It bumps the
-    // generation inside the transaction (committed with it), or right after it when sequential.
-    await this.datasets.prepareWrite();
-    return this.transactions.run(async (session) => {
-      await this.datasets.delete(id, expectedRevision, session);
-      const files = await this.files.deleteByDataset(id, session);
-      await this.audit.appendIn(audit, session);
-      return files;
-    });
+    // The compare-and-set delete first: it decides whether anything happens at all. The generation
+    // bump comes once the transaction has committed (or failed), as for every dataset write.
+    await this.datasets.beginWrite();
+    try {
+      return await this.transactions.run(async (session) => {
+        await this.datasets.delete(id, expectedRevision, session);
+        const files = await this.files.deleteByDataset(id, session);
+        await this.audit.appendIn(audit, session);
+        return files;
+      });
+    } finally {
+      await this.datasets.changed();
+    }
   }
 
   async ping(): Promise<void> {
