@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import {
   ConflictError,
   PreconditionFailedError,
+  type DatasetQuery,
   type FileUpsertOutcome,
   type Store,
   type TotalsRefresh,
 } from '@climcat/core';
 import { createStore } from '@climcat/store';
 import { testEnv } from '../harness/env';
-import { auditEntry, dataset, file } from './store-fixtures';
+import { auditEntry, dataset, EVERYTHING, file } from './store-fixtures';
 
 jest.setTimeout(60_000);
 
@@ -33,16 +34,25 @@ interface Variant {
   /** Whether a failing write part-way undoes the writes before it. */
   atomic: boolean;
   open(log?: (message: string) => void): Promise<Store>;
+  /** A second store on the database the last `open` made (another process, as far as the store knows). */
+  reopen(): Promise<Store>;
+  /** Whether a search reads total, page and counts at one moment. */
+  snapshotSearch: boolean;
 }
 
-const mongo = (transactions: 'auto' | 'off') => (log?: (message: string) => void) =>
+const mongoOpen = (transactions: 'auto' | 'off', dbName: string, log?: (message: string) => void) =>
   createStore({
     adapter: 'mongo',
     uri: testEnv('TEST_MONGODB_URI'),
-    dbName: `consistency_${runId}_${++opened}`,
+    dbName,
     transactions,
     ...(log ? { log } : {}),
   });
+const mongo = (transactions: 'auto' | 'off') => (log?: (message: string) => void) =>
+  mongoOpen(transactions, `consistency_${runId}_${++opened}`, log);
+const mongoReopen = (transactions: 'auto' | 'off') => () =>
+  mongoOpen(transactions, `consistency_${runId}_${opened}`);
+const sqlitePath = () => join(tempDir, `store-${opened}.db`);
 
 const variants: [string, Variant][] = [
   [
@@ -50,11 +60,22 @@ const variants: [string, Variant][] = [
     {
       name: 'sqlite',
       atomic: true,
-      open: () => createStore({ adapter: 'sqlite', path: join(tempDir, `store-${++opened}.db`) }),
+      snapshotSearch: true,
+      open: () => {
+        ++opened;
+        return createStore({ adapter: 'sqlite', path: sqlitePath() });
+      },
+      reopen: () => createStore({ adapter: 'sqlite', path: sqlitePath() }),
     },
   ],
-  ['mongo (transactions)', { name: 'mongo', atomic: true, open: mongo('auto') }],
-  ['mongo (sequential)', { name: 'mongo', atomic: false, open: mongo('off') }],
+  [
+    'mongo (transactions)',
+    { name: 'mongo', atomic: true, snapshotSearch: true, open: mongo('auto'), reopen: mongoReopen('auto') },
+  ],
+  [
+    'mongo (sequential)',
+    { name: 'mongo', atomic: false, snapshotSearch: false, open: mongo('off'), reopen: mongoReopen('off') },
+  ],
 ];
 
 /** Totals straight from the files; no audit. */
@@ -171,6 +192,69 @@ describe.each(variants)('%s', (_label, variant) => {
       if (variant.atomic) expect(await auditIds('ds-1')).toEqual([]);
       expect(await auditIds('ds-9')).toEqual(['a-0']);
     });
+  });
+
+  describe('a search racing with dataset creates from a second store', () => {
+    const CREATES = 50;
+    const query: DatasetQuery = {
+      access: EVERYTHING,
+      facets: { experiment: ['race'] },
+      facetCounts: ['model'],
+      limit: CREATES * 2,
+    };
+
+    /** Repeated searches while another store creates the datasets they match; what disagreed. */
+    async function race(): Promise<{ searches: number; disagreements: string[] }> {
+      const writer = await variant.reopen();
+      const disagreements: string[] = [];
+      let searches = 0;
+      let writing = true;
+      try {
+        const writes = (async () => {
+          try {
+            for (let i = 0; i < CREATES; i++) {
+              await writer.datasets.create(
+                dataset(`race-${String(i).padStart(2, '0')}`, {
+                  facets: { project: 'CMIP5', model: `m${i % 3}`, experiment: 'race', variable: ['tas'] },
+                }),
+              );
+            }
+          } finally {
+            writing = false;
+          }
+        })();
+        while (writing) {
+          const result = await store.datasets.search(query);
+          searches++;
+          const counted = (result.facets.model ?? []).reduce((sum, c) => sum + c.count, 0);
+          if (result.total !== result.items.length || counted !== result.total) {
+            disagreements.push(`total ${result.total}, items ${result.items.length}, counts ${counted}`);
+          }
+        }
+        await writes;
+      } finally {
+        await writer.close();
+      }
+      const final = await store.datasets.search(query);
+      expect([final.total, final.items.length]).toEqual([CREATES, CREATES]);
+      return { searches, disagreements };
+    }
+
+    if (variant.snapshotSearch) {
+      it('always returns a total, items and facet counts of one moment', async () => {
+        const { searches, disagreements } = await race();
+        // Enough searches overlapped the writes for a disagreement to have a chance.
+        expect(searches).toBeGreaterThan(10);
+        expect(disagreements).toEqual([]);
+      });
+    } else {
+      it('returns every dataset once the writes are done (total, page and counts are three moments)', async () => {
+        const { searches, disagreements } = await race();
+        expect(searches).toBeGreaterThan(10);
+        // Not a snapshot: seen disagreeing on the test server (README, Consistency); reported, not required.
+        process.stdout.write(`sequential search race: ${disagreements.length} of ${searches} disagreed\n`);
+      });
+    }
   });
 
   describe('concurrent registrations of one location', () => {
