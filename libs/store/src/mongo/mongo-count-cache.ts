@@ -17,9 +17,14 @@
  * counter (a process dying between write and bump, a replica of an older
  * release during a rolling upgrade, an operator editing the collection).
  *
- * The price: one `$inc` on one document per dataset write (MongoDB serialises
- * them on that document; thousands per second), and one indexed findOne per
- * counted search, run beside the page query.
+ * Snapshot searches (transactions enabled) also need to know that no write
+ * is in flight: `pending`, `$inc`ed before each write and decremented by its
+ * bump (see MongoDatasetRepository.search and the README's Consistency).
+ *
+ * The price: two `$inc`s on one document per dataset write (`begin` and
+ * `bump`; MongoDB serialises them on that document, thousands per second),
+ * and one indexed findOne per counted search (in its snapshot, or before the
+ * page query without transactions).
  */
 import { isDuplicateKey } from './mongo-support';
 import type { ClientSession, Model } from 'mongoose';
@@ -74,11 +79,15 @@ export class WriteGeneration {
   }
 
   /**
-   * A state with writes in flight that has not changed for the max age is a
-   * write that died between `begin` and `bump` (a crashed process): declared
-   * settled, so snapshot searches use the cache again. Conditional on the
-   * state, so a write that moved it meanwhile is not lost. Returns whether
-   * it acted.
+   * A state with writes in flight that has not changed for the max age (as
+   * this process has seen it) is a write that died between `begin` and `bump`
+   * (a crashed process): `pending` is reset to 0, so snapshot searches use
+   * the cache again. Conditional on the state, so a write that moved it
+   * meanwhile is kept; and the reset bumps the generation too, so another
+   * process holding the same stale sighting cannot reset a write begun since
+   * (its condition no longer matches). Only a quiet minute settles: while
+   * writes keep moving the state, a stuck `pending` stays (searches are right,
+   * their counts uncached). Returns whether it reset the counter.
    */
   async settle(seen: GenerationState): Promise<boolean> {
     const at = this.now();
@@ -89,13 +98,13 @@ export class WriteGeneration {
     }
     if (at - last.since <= this.maxAgeMs) return false;
     this.unsettled = null;
-    await this.model
+    const result = await this.model
       .updateOne(
         { _id: this.name, generation: seen.generation, pending: seen.pending },
-        { $set: { pending: 0 } },
+        { $set: { pending: 0 }, $inc: { generation: 1 } },
       )
       .exec();
-    return true;
+    return result.modifiedCount === 1;
   }
 
   private async upsert(update: Record<string, unknown>): Promise<void> {

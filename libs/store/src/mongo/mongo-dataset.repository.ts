@@ -223,8 +223,10 @@ export class MongoDatasetRepository implements DatasetRepository {
    * dataset write in flight (`pending` 0): then its data is exactly what its
    * generation counts, the same in every snapshot of that generation (a
    * write's `begin` precedes its data and its bump follows it). With writes
-   * in flight the counts are computed in the snapshot and not cached.
-   * Without transactions the three reads run side by side, each at its own
+   * in flight the counts are computed in the snapshot and not cached (and a
+   * state stuck that way is settled after the max age, `WriteGeneration.settle`).
+   * In the transaction the reads go one after another (the driver does not
+   * support parallel operations in one transaction). Without transactions the three reads run side by side, each at its own
    * moment (a concurrent write can fall between them).
    */
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
@@ -236,15 +238,26 @@ export class MongoDatasetRepository implements DatasetRepository {
       // The transaction starts with its first command, so that one goes alone.
       const state = wantCounts ? await this.generation.state(session) : { generation: 0, pending: 0 };
       // Outside a snapshot the generation alone keys the cache (see mongo-count-cache.ts).
-      const cached = !session || state.pending === 0;
-      if (!cached) await this.generation.settle(state);
-      return Promise.all([
-        this.countsFor(plan, filter, wantTotal, cached ? state.generation : null, session),
-        this.page(plan, filter, session),
-      ]);
+      const generation = !session || state.pending === 0 ? state.generation : null;
+      if (!session) {
+        const [counts, page] = await Promise.all([
+          this.countsFor(plan, filter, wantTotal, generation, undefined),
+          this.page(plan, filter, undefined),
+        ]);
+        return { state, counts, page };
+      }
+      // One operation at a time: the driver does not support parallel operations in one transaction.
+      const counts = await this.countsFor(plan, filter, wantTotal, generation, session);
+      return { state, counts, page: await this.page(plan, filter, session) };
     };
-    const [{ total: counted, facets }, page] =
-      wantCounts && this.transactions.enabled ? await this.transactions.read(read) : await read(undefined);
+    const snapshot = wantCounts && this.transactions.enabled;
+    const {
+      state,
+      counts: { total: counted, facets },
+      page,
+    } = snapshot ? await this.transactions.read(read) : await read(undefined);
+    // After the transaction: it only reads (the driver may run it again on a transient error).
+    if (snapshot && state.pending !== 0) await this.generation.settle(state);
     const more = page.length > plan.limit;
     const items = page.slice(0, plan.limit).map(toDataset);
     // Not counted: the lower bound DatasetQuery.countTotal promises.
@@ -321,13 +334,19 @@ export class MongoDatasetRepository implements DatasetRepository {
     // generation null: not cacheable, computed here.
     const through = <T>(key: string, compute: () => Promise<T>) =>
       generation === null ? compute() : this.counts.through(`${mode} ${key}`, generation, compute);
-    const [total, facets] = await Promise.all([
-      wantTotal ? through(`total ${signature}`, () => countMatching(this.model, filter, session)) : null,
+    const total = async () =>
+      wantTotal ? through(`total ${signature}`, () => countMatching(this.model, filter, session)) : null;
+    const facets = async (): Promise<DatasetSearchResult['facets']> =>
       wantFacets
         ? through(`facets ${facetKey} ${signature}`, () => this.facetCounts(plan, filter, session))
-        : {},
-    ]);
-    return { total, facets };
+        : {};
+    if (session) {
+      // In a transaction one operation at a time (see `search`).
+      const counted = await total();
+      return { total: counted, facets: await facets() };
+    }
+    const [counted, faceted] = await Promise.all([total(), facets()]);
+    return { total: counted, facets: faceted };
   }
 
   /**
