@@ -70,7 +70,8 @@ export class WriteGeneration {
 
   /** Before a dataset write: one more write in flight. */
   async begin(): Promise<void> {
-    await this.upsert({ $inc: { pending: 1 } });
+    // `generation: 0` creates the field on a first write, for `settle`'s condition to match.
+    await this.upsert({ $inc: { pending: 1, generation: 0 } });
   }
 
   /** After a dataset write (done or failed): the generation moves on, one write fewer in flight. */
