@@ -115,8 +115,9 @@ export class MongoDatasetRepository implements DatasetRepository {
   private readonly counts: CountCache;
 
   /**
-   * Where enabled, every dataset write commits with its generation bump and a
-   * search reads in one snapshot (see `search`); else sequential.
+   * Where enabled, a counted search reads in one snapshot (see `search`).
+   * Writes stay outside transactions, bracketed by the generation counter
+   * (`written`).
    */
   private readonly transactions: MongoTransactions;
 
@@ -129,11 +130,6 @@ export class MongoDatasetRepository implements DatasetRepository {
   ) {
     this.counts = counts;
     this.transactions = transactions ?? MongoTransactions.none();
-  }
-
-  /** Whether a search reads its generation, total, page and counts in one snapshot. */
-  get snapshotSearch(): boolean {
-    return this.transactions.enabled;
   }
 
   async get(id: string): Promise<DatasetRecord | null> {
