@@ -14,7 +14,7 @@ import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
 import { MongoTransactions } from './mongo-consistency';
-import { CountCache, filterSignature, type WriteGeneration } from './mongo-count-cache';
+import { CountCache, filterSignature, type GenerationState, type WriteGeneration } from './mongo-count-cache';
 import { chunked, conflictOnDuplicate, countMatching, escapeRegex } from './mongo-support';
 import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
 
@@ -104,6 +104,12 @@ function keysetFilter(plan: SearchPlan): Filter[] {
       ],
     },
   ];
+}
+
+/** A search's total (null: not counted) and facet counts. */
+interface SearchCounts {
+  total: number | null;
+  facets: DatasetSearchResult['facets'];
 }
 
 export class MongoDatasetRepository implements DatasetRepository {
@@ -213,47 +219,48 @@ export class MongoDatasetRepository implements DatasetRepository {
 
   /**
    * Where transactions are enabled, a counted search runs as one read-only
-   * snapshot transaction: the generation state, then total, page and facet
-   * counts all at one moment, so the total and counts agree with the items.
-   * A cached count is used (and stored) only when the snapshot sees no
-   * dataset write in flight (`pending` 0): then its data is exactly what its
-   * generation counts, the same in every snapshot of that generation (a
-   * write's `begin` precedes its data and its bump follows it). With writes
-   * in flight the counts are computed in the snapshot and not cached (and a
-   * state stuck that way is settled after the max age, `WriteGeneration.settle`).
-   * In the transaction the reads go one after another (the driver does not
-   * support parallel operations in one transaction). Without transactions the three reads run side by side, each at its own
-   * moment (a concurrent write can fall between them).
+   * snapshot transaction: the generation state, then total, facet counts and
+   * page, one after another (the driver does not support parallel operations
+   * in one transaction), all at one moment, so the total and counts agree
+   * with the items. A cached count is used (and stored) only when the
+   * snapshot sees no dataset write in flight (`pending` 0): then its data is
+   * exactly what its generation counts, the same in every snapshot of that
+   * generation (a write's `begin` precedes its data and its bump follows it).
+   * With writes in flight the counts are computed in the snapshot and not
+   * cached (and a state stuck that way is settled after the max age,
+   * `WriteGeneration.settle`). Without transactions, as before: the page
+   * beside the generation read and the counts, each at its own moment (a
+   * concurrent write can fall between them).
    */
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
     const plan = planSearch(query);
     const filter = datasetFilter(plan);
     const wantTotal = query.countTotal !== false;
     const wantCounts = wantTotal || plan.facetCounts.length > 0;
-    const read = async (session: ClientSession | undefined) => {
-      // The transaction starts with its first command, so that one goes alone.
-      const state = wantCounts ? await this.generation.state(session) : { generation: 0, pending: 0 };
-      // Outside a snapshot the generation alone keys the cache (see mongo-count-cache.ts).
-      const generation = !session || state.pending === 0 ? state.generation : null;
-      if (!session) {
-        const [counts, page] = await Promise.all([
-          this.countsFor(plan, filter, wantTotal, generation, undefined),
-          this.page(plan, filter, undefined),
-        ]);
-        return { state, counts, page };
-      }
-      // One operation at a time: the driver does not support parallel operations in one transaction.
-      const counts = await this.countsFor(plan, filter, wantTotal, generation, session);
-      return { state, counts, page: await this.page(plan, filter, session) };
-    };
-    const snapshot = wantCounts && this.transactions.enabled;
-    const {
-      state,
-      counts: { total: counted, facets },
-      page,
-    } = snapshot ? await this.transactions.read(read) : await read(undefined);
-    // After the transaction: it only reads (the driver may run it again on a transient error).
-    if (snapshot && state.pending !== 0) await this.generation.settle(state);
+    let counts: SearchCounts;
+    let page: DatasetDocument[];
+    if (wantCounts && this.transactions.enabled) {
+      let state: GenerationState;
+      ({ state, counts, page } = await this.transactions.read(async (session) => {
+        // The transaction starts with its first command; then one operation at a time (the driver
+        // does not support parallel operations in one transaction).
+        const state = await this.generation.state(session);
+        const generation = state.pending === 0 ? state.generation : null;
+        const counts = await this.countsFor(plan, filter, wantTotal, generation, session);
+        return { state, counts, page: await this.page(plan, filter, session) };
+      }));
+      // After the transaction, which only reads (the driver may run it again on a transient error).
+      if (state.pending !== 0) await this.generation.settle(state);
+    } else {
+      // Side by side, each at its own moment; the generation alone keys the cache, read before the
+      // counts (see mongo-count-cache.ts).
+      const latest = async (): Promise<SearchCounts> =>
+        wantCounts
+          ? this.countsFor(plan, filter, wantTotal, await this.generation.current(), undefined)
+          : { total: null, facets: {} };
+      [counts, page] = await Promise.all([latest(), this.page(plan, filter, undefined)]);
+    }
+    const { total: counted, facets } = counts;
     const more = page.length > plan.limit;
     const items = page.slice(0, plan.limit).map(toDataset);
     // Not counted: the lower bound DatasetQuery.countTotal promises.
@@ -321,7 +328,7 @@ export class MongoDatasetRepository implements DatasetRepository {
     wantTotal: boolean,
     generation: number | null,
     session: ClientSession | undefined,
-  ): Promise<{ total: number | null; facets: DatasetSearchResult['facets'] }> {
+  ): Promise<SearchCounts> {
     const wantFacets = plan.facetCounts.length > 0;
     if (!wantTotal && !wantFacets) return { total: null, facets: {} };
     const mode = session ? 'snapshot' : 'latest';
