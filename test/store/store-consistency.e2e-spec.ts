@@ -12,13 +12,15 @@ import { join } from 'node:path';
 import {
   ConflictError,
   PreconditionFailedError,
+  type DatasetQuery,
+  type DatasetSearchResult,
   type FileUpsertOutcome,
   type Store,
   type TotalsRefresh,
 } from '@climcat/core';
 import { createStore } from '@climcat/store';
 import { testEnv } from '../harness/env';
-import { auditEntry, dataset, file } from './store-fixtures';
+import { auditEntry, dataset, EVERYTHING, file } from './store-fixtures';
 
 jest.setTimeout(60_000);
 
@@ -33,16 +35,25 @@ interface Variant {
   /** Whether a failing write part-way undoes the writes before it. */
   atomic: boolean;
   open(log?: (message: string) => void): Promise<Store>;
+  /** A second store on the database the last `open` made (another process, as far as the store knows). */
+  reopen(): Promise<Store>;
+  /** Whether a search reads total, page and counts at one moment. */
+  snapshotSearch: boolean;
 }
 
-const mongo = (transactions: 'auto' | 'off') => (log?: (message: string) => void) =>
+const mongoOpen = (transactions: 'auto' | 'off', dbName: string, log?: (message: string) => void) =>
   createStore({
     adapter: 'mongo',
     uri: testEnv('TEST_MONGODB_URI'),
-    dbName: `consistency_${runId}_${++opened}`,
+    dbName,
     transactions,
     ...(log ? { log } : {}),
   });
+const mongo = (transactions: 'auto' | 'off') => (log?: (message: string) => void) =>
+  mongoOpen(transactions, `consistency_${runId}_${++opened}`, log);
+const mongoReopen = (transactions: 'auto' | 'off') => () =>
+  mongoOpen(transactions, `consistency_${runId}_${opened}`);
+const sqlitePath = () => join(tempDir, `store-${opened}.db`);
 
 const variants: [string, Variant][] = [
   [
@@ -50,11 +61,22 @@ const variants: [string, Variant][] = [
     {
       name: 'sqlite',
       atomic: true,
-      open: () => createStore({ adapter: 'sqlite', path: join(tempDir, `store-${++opened}.db`) }),
+      snapshotSearch: true,
+      open: () => {
+        ++opened;
+        return createStore({ adapter: 'sqlite', path: sqlitePath() });
+      },
+      reopen: () => createStore({ adapter: 'sqlite', path: sqlitePath() }),
     },
   ],
-  ['mongo (transactions)', { name: 'mongo', atomic: true, open: mongo('auto') }],
-  ['mongo (sequential)', { name: 'mongo', atomic: false, open: mongo('off') }],
+  [
+    'mongo (transactions)',
+    { name: 'mongo', atomic: true, snapshotSearch: true, open: mongo('auto'), reopen: mongoReopen('auto') },
+  ],
+  [
+    'mongo (sequential)',
+    { name: 'mongo', atomic: false, snapshotSearch: false, open: mongo('off'), reopen: mongoReopen('off') },
+  ],
 ];
 
 /** Totals straight from the files; no audit. */
@@ -171,6 +193,88 @@ describe.each(variants)('%s', (_label, variant) => {
       if (variant.atomic) expect(await auditIds('ds-1')).toEqual([]);
       expect(await auditIds('ds-9')).toEqual(['a-0']);
     });
+  });
+
+  describe('a search racing with dataset creates from a second store', () => {
+    const CREATES = 50;
+    // 50 paced rounds took 14-18 s at load 10-18 with transactions (every search counts while a write is in flight).
+    const RACE_TIMEOUT = 120_000;
+    const query: DatasetQuery = {
+      access: EVERYTHING,
+      facets: { experiment: ['race'] },
+      facetCounts: ['model'],
+      limit: CREATES * 2,
+    };
+
+    const disagreement = (result: DatasetSearchResult): string | null => {
+      const counted = (result.facets.model ?? []).reduce((sum, c) => sum + c.count, 0);
+      return result.total === result.items.length && counted === result.total
+        ? null
+        : `total ${result.total}, items ${result.items.length}, counts ${counted}`;
+    };
+
+    /**
+     * CREATES rounds, each one create from another store with searches
+     * started beside it and repeated until it is done (so at least one per
+     * create, however loaded the machine: the writer never runs ahead of the
+     * searches). Started together, a search's total, page and counts queries
+     * go out just when the create's insert does (each first awaits one
+     * counter command), so a search that does not read one moment disagrees
+     * with itself in a good part of the rounds. What disagreed.
+     */
+    async function race(): Promise<{ searches: number; disagreements: string[] }> {
+      const writer = await variant.reopen();
+      const disagreements: string[] = [];
+      let searches = 0;
+      try {
+        for (let i = 0; i < CREATES; i++) {
+          let creating = true;
+          const create = writer.datasets
+            .create(
+              dataset(`race-${String(i).padStart(2, '0')}`, {
+                facets: { project: 'CMIP5', model: `m${i % 3}`, experiment: 'race', variable: ['tas'] },
+              }),
+            )
+            .finally(() => (creating = false));
+          do {
+            const wrong = disagreement(await store.datasets.search(query));
+            searches++;
+            if (wrong) disagreements.push(`round ${i}: ${wrong}`);
+            // Let the create's callbacks run before deciding whether to search again.
+            await new Promise((resolve) => setImmediate(resolve));
+          } while (creating);
+          await create;
+        }
+      } finally {
+        await writer.close();
+      }
+      const final = await store.datasets.search(query);
+      expect([final.total, final.items.length]).toEqual([CREATES, CREATES]);
+      return { searches, disagreements };
+    }
+
+    if (variant.snapshotSearch) {
+      it(
+        'always returns a total, items and facet counts of one moment',
+        async () => {
+          const { searches, disagreements } = await race();
+          expect(searches).toBeGreaterThanOrEqual(CREATES);
+          expect(disagreements).toEqual([]);
+        },
+        RACE_TIMEOUT,
+      );
+    } else {
+      it(
+        'returns every dataset once the writes are done (total, page and counts are three moments)',
+        async () => {
+          const { searches, disagreements } = await race();
+          expect(searches).toBeGreaterThanOrEqual(CREATES);
+          // Not a snapshot: seen disagreeing on the test server (README, Consistency); reported, not required.
+          process.stdout.write(`sequential search race: ${disagreements.length} of ${searches} disagreed\n`);
+        },
+        RACE_TIMEOUT,
+      );
+    }
   });
 
   describe('concurrent registrations of one location', () => {

@@ -1547,6 +1547,12 @@ describe('mongo search counts', () => {
  */
 const KNOWN_SCANS: KnownScan[] = [
   {
+    shape: 'datasets.countDocuments {}',
+    why:
+      'the total of an unfiltered search read in a snapshot transaction, where MongoDB refuses the ' +
+      'metadata `count`: once per write generation, then cached (mongo-count-cache.ts), like the facet counts below',
+  },
+  {
     shape: 'datasets.aggregate {}',
     why:
       'facet counts of an unfiltered search visit every dataset: once per write generation, then cached ' +

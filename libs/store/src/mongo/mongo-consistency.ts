@@ -104,8 +104,13 @@ export async function detectTransactions(
  * was written before it).
  */
 export class MongoTransactions {
+  /** Sequential writes, one-at-a-time reads (no connection needed). */
+  static none(): MongoTransactions {
+    return new MongoTransactions(null, false);
+  }
+
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: Connection | null,
     readonly enabled: boolean,
   ) {}
 
@@ -115,7 +120,7 @@ export class MongoTransactions {
    * retries transient errors), so it must only write, not act outside.
    */
   async run<T>(work: (session: ClientSession | undefined) => Promise<T>): Promise<T> {
-    if (!this.enabled) return work(undefined);
+    if (!this.enabled || !this.connection) return work(undefined);
     const session = this.connection.getClient().startSession();
     try {
       let result: { value: T } | undefined;
@@ -127,5 +132,17 @@ export class MongoTransactions {
     } finally {
       await session.endSession();
     }
+  }
+
+  /**
+   * Reads that must see one moment (a search's generation, total, page and
+   * counts): a read-only transaction with snapshot read concern where
+   * transactions are enabled, else `work(undefined)` (each read at its own
+   * moment). Not a `snapshot: true` session: the test server does not isolate
+   * those, and the `count` command is refused in both on MongoDB, while a
+   * transaction's snapshot works on both.
+   */
+  async read<T>(work: (session: ClientSession | undefined) => Promise<T>): Promise<T> {
+    return this.run(work);
   }
 }

@@ -17,17 +17,24 @@
  * counter (a process dying between write and bump, a replica of an older
  * release during a rolling upgrade, an operator editing the collection).
  *
- * The price: one `$inc` on one document per dataset write (MongoDB serialises
- * them on that document; thousands per second), and one indexed findOne per
- * counted search, run beside the page query.
+ * Snapshot searches (transactions enabled) also need to know that no write
+ * is in flight: `pending`, `$inc`ed before each write and decremented by its
+ * bump (see MongoDatasetRepository.search and the README's Consistency).
+ *
+ * The price: two `$inc`s on one document per dataset write (`begin` and
+ * `bump`; MongoDB serialises them on that document, thousands per second),
+ * and one indexed findOne per counted search (in its snapshot, or before the
+ * page query without transactions).
  */
 import { isDuplicateKey } from './mongo-support';
-import type { Model } from 'mongoose';
+import type { ClientSession, Model } from 'mongoose';
 
 /** The generation counter document (`climcat_meta`). */
 export interface GenerationDocument {
   _id: string;
   generation: number;
+  /** Dataset writes begun and not yet bumped (absent: written by an older release, taken as 0). */
+  pending?: number;
 }
 
 /** How long a cached count may be trusted at all, whatever the counter says. */
@@ -37,30 +44,86 @@ export const DEFAULT_COUNT_ENTRIES = 1_000;
 
 /** The write generation of one collection, shared through the database by every process. */
 export class WriteGeneration {
+  /** The unsettled state first seen, and when (see `settle`). */
+  private unsettled: { generation: number; pending: number; since: number } | null = null;
+
   constructor(
     private readonly model: Model<GenerationDocument>,
     private readonly name: string,
+    private readonly maxAgeMs = DEFAULT_COUNT_MAX_AGE_MS,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async current(): Promise<number> {
-    const doc = await this.model
-      .findOne({ _id: this.name }, { generation: 1 })
-      .lean<GenerationDocument>()
-      .exec();
-    return doc?.generation ?? 0;
+    return (await this.state()).generation;
   }
 
+  /** With `session`: as its snapshot transaction sees it. */
+  async state(session?: ClientSession): Promise<GenerationState> {
+    const doc = await this.model
+      .findOne({ _id: this.name }, { generation: 1, pending: 1 })
+      .session(session ?? null)
+      .lean<GenerationDocument>()
+      .exec();
+    return { generation: doc?.generation ?? 0, pending: doc?.pending ?? 0 };
+  }
+
+  /** Before a dataset write: one more write in flight. */
+  async begin(): Promise<void> {
+    // `generation: 0` creates the field on a first write, for `settle`'s condition to match.
+    await this.upsert({ $inc: { pending: 1, generation: 0 } });
+  }
+
+  /** After a dataset write (done or failed): the generation moves on, one write fewer in flight. */
   async bump(): Promise<void> {
-    const inc = () =>
-      this.model.updateOne({ _id: this.name }, { $inc: { generation: 1 } }, { upsert: true }).exec();
+    await this.upsert({ $inc: { generation: 1, pending: -1 } });
+  }
+
+  /**
+   * A state with writes in flight that has not changed for the max age (as
+   * this process has seen it) is a write that died between `begin` and `bump`
+   * (a crashed process): `pending` is reset to 0, so snapshot searches use
+   * the cache again. Conditional on the state, so a write that moved it
+   * meanwhile is kept; and the reset bumps the generation too, so another
+   * process holding the same stale sighting cannot reset a write begun since
+   * (its condition no longer matches). Only a quiet minute settles: while
+   * writes keep moving the state, a stuck `pending` stays (searches are right,
+   * their counts uncached). Returns whether it reset the counter.
+   */
+  async settle(seen: GenerationState): Promise<boolean> {
+    const at = this.now();
+    const last = this.unsettled;
+    if (!last || last.generation !== seen.generation || last.pending !== seen.pending) {
+      this.unsettled = { ...seen, since: at };
+      return false;
+    }
+    if (at - last.since <= this.maxAgeMs) return false;
+    this.unsettled = null;
+    const result = await this.model
+      .updateOne(
+        { _id: this.name, generation: seen.generation, pending: seen.pending },
+        { $set: { pending: 0 }, $inc: { generation: 1 } },
+      )
+      .exec();
+    return result.modifiedCount === 1;
+  }
+
+  private async upsert(update: Record<string, unknown>): Promise<void> {
+    const write = () => this.model.updateOne({ _id: this.name }, update, { upsert: true }).exec();
     try {
-      await inc();
+      await write();
     } catch (error) {
-      // Two first upserts at once: the loser's insert collides, and its $inc now finds the document.
+      // Two first upserts at once: the loser's insert collides, and its update now finds the document.
       if (!isDuplicateKey(error)) throw error;
-      await inc();
+      await write();
     }
   }
+}
+
+/** The counter document as one read sees it: `pending` writes have begun and not bumped. */
+export interface GenerationState {
+  generation: number;
+  pending: number;
 }
 
 interface Entry {

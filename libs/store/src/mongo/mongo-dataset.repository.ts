@@ -13,7 +13,8 @@ import { topFacetValues } from '../shared/facet-order';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
 import { searchKeys } from '../shared/search-index';
 import { nextCursor, planSearch, type SearchPlan } from '../shared/search-plan';
-import { CountCache, filterSignature, type WriteGeneration } from './mongo-count-cache';
+import { MongoTransactions } from './mongo-consistency';
+import { CountCache, filterSignature, type GenerationState, type WriteGeneration } from './mongo-count-cache';
 import { chunked, conflictOnDuplicate, countMatching, escapeRegex } from './mongo-support';
 import { toRecord, type DatasetDocument, type DatasetSearchDocument } from './schemas';
 
@@ -105,6 +106,12 @@ function keysetFilter(plan: SearchPlan): Filter[] {
   ];
 }
 
+/** A search's total (null: not counted) and facet counts. */
+interface SearchCounts {
+  total: number | null;
+  facets: DatasetSearchResult['facets'];
+}
+
 export class MongoDatasetRepository implements DatasetRepository {
   /**
    * Totals and facet counts per filter signature, trusted while `generation`
@@ -113,13 +120,22 @@ export class MongoDatasetRepository implements DatasetRepository {
    */
   private readonly counts: CountCache;
 
+  /**
+   * Where enabled, a counted search reads in one snapshot (see `search`).
+   * Writes stay outside transactions, bracketed by the generation counter
+   * (`written`).
+   */
+  private readonly transactions: MongoTransactions;
+
   constructor(
     private readonly model: Model<DatasetDocument>,
     private readonly idsPerCall: number,
     private readonly generation: WriteGeneration,
     counts: CountCache = new CountCache(),
+    transactions?: MongoTransactions,
   ) {
     this.counts = counts;
+    this.transactions = transactions ?? MongoTransactions.none();
   }
 
   async get(id: string): Promise<DatasetRecord | null> {
@@ -143,43 +159,108 @@ export class MongoDatasetRepository implements DatasetRepository {
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
     const stored: DatasetRecord = { ...record, revision: 1 };
     await conflictOnDuplicate(
-      () => this.model.create(toDocument(stored)),
+      () => this.written(() => this.model.create(toDocument(stored))),
       `dataset ${record.id} already exists`,
     );
-    await this.changed();
     return stored;
   }
 
   async replace(record: DatasetRecord, expectedRevision: number): Promise<DatasetRecord> {
     const stored: DatasetRecord = { ...record, revision: expectedRevision + 1 };
-    // Compare-and-set: the filter matches only the revision the caller read.
-    const result = await this.model
-      .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
-      .exec();
-    if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision);
-    await this.changed();
+    await this.written(async () => {
+      // Compare-and-set: the filter matches only the revision the caller read.
+      const result = await this.model
+        .replaceOne({ id: record.id, revision: expectedRevision }, toDocument(stored))
+        .exec();
+      if (result.matchedCount === 0) await this.explainMiss(record.id, expectedRevision);
+    });
     return stored;
   }
 
-  /** With `session`, inside its transaction (the dataset delete cascade, MongoStore.deleteDataset). */
+  /**
+   * With `session`, inside its transaction (the dataset delete cascade,
+   * MongoStore.deleteDataset), whose caller runs `beginWrite` before it and
+   * `changed` once it has committed.
+   */
   async delete(id: string, expectedRevision?: number, session?: ClientSession): Promise<void> {
     const filter = expectedRevision === undefined ? { id } : { id, revision: expectedRevision };
-    const result = await this.model
-      .deleteOne(filter)
-      .session(session ?? null)
-      .exec();
-    if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, session);
-    // Inside a transaction the caller bumps once it has committed (a bump before could be cached stale).
-    if (!session) await this.changed();
+    const remove = async () => {
+      const result = await this.model
+        .deleteOne(filter)
+        .session(session ?? null)
+        .exec();
+      if (result.deletedCount === 0) await this.explainMiss(id, expectedRevision, session);
+    };
+    if (session) await remove();
+    else await this.written(remove);
   }
 
+  /**
+   * A dataset write between `beginWrite` (one more write in flight) and
+   * `changed` (generation bumped, one fewer), even when it fails: a snapshot
+   * that sees no write in flight sees exactly the writes its generation
+   * counts (see `search`). Not a transaction: the test server applies
+   * concurrent transactions' writes last-commit-wins, which would break the
+   * compare-and-set and lose bumps.
+   */
+  private async written<T>(work: () => Promise<T>): Promise<T> {
+    await this.beginWrite();
+    try {
+      return await work();
+    } finally {
+      await this.changed();
+    }
+  }
+
+  /** Before a dataset write: the generation counter's in-flight count goes up. */
+  async beginWrite(): Promise<void> {
+    await this.generation.begin();
+  }
+
+  /**
+   * Where transactions are enabled, a counted search runs as one read-only
+   * snapshot transaction: the generation state, then total, facet counts and
+   * page, one after another (the driver does not support parallel operations
+   * in one transaction), all at one moment, so the total and counts agree
+   * with the items. A cached count is used (and stored) only when the
+   * snapshot sees no dataset write in flight (`pending` 0): then its data is
+   * exactly what its generation counts, the same in every snapshot of that
+   * generation (a write's `begin` precedes its data and its bump follows it).
+   * With writes in flight the counts are computed in the snapshot and not
+   * cached (and a state stuck that way is settled after the max age,
+   * `WriteGeneration.settle`). Without transactions, as before: the page
+   * beside the generation read and the counts, each at its own moment (a
+   * concurrent write can fall between them).
+   */
   async search(query: DatasetQuery): Promise<DatasetSearchResult> {
     const plan = planSearch(query);
     const filter = datasetFilter(plan);
-    const [{ total: counted, facets }, page] = await Promise.all([
-      this.countsFor(plan, filter, query.countTotal !== false),
-      this.page(plan, filter),
-    ]);
+    const wantTotal = query.countTotal !== false;
+    const wantCounts = wantTotal || plan.facetCounts.length > 0;
+    let counts: SearchCounts;
+    let page: DatasetDocument[];
+    if (wantCounts && this.transactions.enabled) {
+      let state: GenerationState;
+      ({ state, counts, page } = await this.transactions.read(async (session) => {
+        // The transaction starts with its first command; then one operation at a time (the driver
+        // does not support parallel operations in one transaction).
+        const state = await this.generation.state(session);
+        const generation = state.pending === 0 ? state.generation : null;
+        const counts = await this.countsFor(plan, filter, wantTotal, generation, session);
+        return { state, counts, page: await this.page(plan, filter, session) };
+      }));
+      // After the transaction, which only reads (the driver may run it again on a transient error).
+      if (state.pending !== 0) await this.generation.settle(state);
+    } else {
+      // Side by side, each at its own moment; the generation alone keys the cache, read before the
+      // counts (see mongo-count-cache.ts).
+      const latest = async (): Promise<SearchCounts> =>
+        wantCounts
+          ? this.countsFor(plan, filter, wantTotal, await this.generation.current(), undefined)
+          : { total: null, facets: {} };
+      [counts, page] = await Promise.all([latest(), this.page(plan, filter, undefined)]);
+    }
+    const { total: counted, facets } = counts;
     const more = page.length > plan.limit;
     const items = page.slice(0, plan.limit).map(toDataset);
     // Not counted: the lower bound DatasetQuery.countTotal promises.
@@ -216,7 +297,11 @@ export class MongoDatasetRepository implements DatasetRepository {
     return perKind.flat().sort((a, b) => compare(a.kind, b.kind) || compare(a.project, b.project));
   }
 
-  private async page(plan: SearchPlan, filter: Filter): Promise<DatasetDocument[]> {
+  private async page(
+    plan: SearchPlan,
+    filter: Filter,
+    session: ClientSession | undefined,
+  ): Promise<DatasetDocument[]> {
     if (plan.limit === 0) return [];
     const keyset = keysetFilter(plan);
     const direction = plan.sort.direction === 'asc' ? 1 : -1;
@@ -225,36 +310,46 @@ export class MongoDatasetRepository implements DatasetRepository {
       .sort({ [plan.sort.field]: direction, id: direction })
       .skip(plan.offset)
       .limit(plan.limit + 1)
+      .session(session ?? null)
       .lean<DatasetDocument[]>()
       .exec();
   }
 
   /**
    * The total (unless not wanted) and the facet counts, from the cache while
-   * no dataset was written since they were counted (the generation is read
-   * first: see mongo-count-cache.ts).
+   * no dataset was written since they were counted (`generation` was read
+   * before: see mongo-count-cache.ts). Snapshot and sequential searches
+   * share no entries: only a count computed in a snapshot is exact for
+   * another snapshot of its generation.
    */
   private async countsFor(
     plan: SearchPlan,
     filter: Filter,
     wantTotal: boolean,
-  ): Promise<{ total: number | null; facets: DatasetSearchResult['facets'] }> {
+    generation: number | null,
+    session: ClientSession | undefined,
+  ): Promise<SearchCounts> {
     const wantFacets = plan.facetCounts.length > 0;
     if (!wantTotal && !wantFacets) return { total: null, facets: {} };
-    const generation = await this.generation.current();
+    const mode = session ? 'snapshot' : 'latest';
     const signature = filterSignature(filter);
     const facetKey = JSON.stringify([plan.facetCountUnit, plan.facetLimit, plan.facetCounts]);
-    const [total, facets] = await Promise.all([
-      wantTotal
-        ? this.counts.through(`total ${signature}`, generation, () => countMatching(this.model, filter))
-        : null,
+    // generation null: not cacheable, computed here.
+    const through = <T>(key: string, compute: () => Promise<T>) =>
+      generation === null ? compute() : this.counts.through(`${mode} ${key}`, generation, compute);
+    const total = async () =>
+      wantTotal ? through(`total ${signature}`, () => countMatching(this.model, filter, session)) : null;
+    const facets = async (): Promise<DatasetSearchResult['facets']> =>
       wantFacets
-        ? this.counts.through(`facets ${facetKey} ${signature}`, generation, () =>
-            this.facetCounts(plan, filter),
-          )
-        : {},
-    ]);
-    return { total, facets };
+        ? through(`facets ${facetKey} ${signature}`, () => this.facetCounts(plan, filter, session))
+        : {};
+    if (session) {
+      // In a transaction one operation at a time (see `search`).
+      const counted = await total();
+      return { total: counted, facets: await facets() };
+    }
+    const [counted, faceted] = await Promise.all([total(), facets()]);
+    return { total: counted, facets: faceted };
   }
 
   /**
@@ -266,7 +361,11 @@ export class MongoDatasetRepository implements DatasetRepository {
    * Only `$project` of field paths, `$unwind`, `$match` and `$group` on a field
    * path: the test server evaluates no expressions, and MongoDB needs none.
    */
-  private async facetCounts(plan: SearchPlan, filter: Filter): Promise<DatasetSearchResult['facets']> {
+  private async facetCounts(
+    plan: SearchPlan,
+    filter: Filter,
+    session: ClientSession | undefined,
+  ): Promise<DatasetSearchResult['facets']> {
     const groups = await this.model
       .aggregate<{ _id: { n: FacetName; v: string }; count: number }>([
         { $match: filter },
@@ -275,6 +374,7 @@ export class MongoDatasetRepository implements DatasetRepository {
         { $match: { 'f.n': { $in: plan.facetCounts } } },
         { $group: { _id: '$f', count: { $sum: plan.facetCountUnit === 'files' ? '$files' : 1 } } },
       ])
+      .session(session ?? null)
       .exec();
     // Summed by (name, value) here too: a pair stored with its fields in another order (a hand-edited
     // document) is another group to MongoDB, whose documents compare field by field.

@@ -108,6 +108,7 @@ export class MongoStore implements Store {
       idsPerCall,
       new WriteGeneration(connection.model('Generation', generationSchema), 'datasets'),
       new CountCache(),
+      transactions,
     );
     this.audit = new MongoAuditRepository(audit, transactions);
     this.files = new MongoFileRepository(files, this.datasets, this.audit, idsPerCall);
@@ -157,6 +158,11 @@ export class MongoStore implements Store {
           ? `MongoDB ${support.reason}: dataset delete cascades and audit batches run as transactions`
           : `MongoDB ${support.reason}: dataset delete cascades and audit batches run as sequential writes (a failure part-way leaves the writes before it)`,
       );
+      log(
+        support.enabled
+          ? 'MongoDB searches read total, page and facet counts in one snapshot transaction'
+          : 'MongoDB searches read total, page and facet counts side by side, each at its own moment',
+      );
       const store = new MongoStore(
         connection,
         idsPerCall,
@@ -177,15 +183,19 @@ export class MongoStore implements Store {
     expectedRevision: number | undefined,
     audit: AuditEntry[],
   ): Promise<number> {
-    // The compare-and-set delete first: it decides whether anything happens at all.
-    const files = await this.transactions.run(async (session) => {
-      await this.datasets.delete(id, expectedRevision, session);
-      const files = await this.files.deleteByDataset(id, session);
-      await this.audit.appendIn(audit, session);
-      return files;
-    });
-    await this.datasets.changed();
-    return files;
+    // The compare-and-set delete first: it decides whether anything happens at all. The generation
+    // bump comes once the transaction has committed (or failed), as for every dataset write.
+    await this.datasets.beginWrite();
+    try {
+      return await this.transactions.run(async (session) => {
+        await this.datasets.delete(id, expectedRevision, session);
+        const files = await this.files.deleteByDataset(id, session);
+        await this.audit.appendIn(audit, session);
+        return files;
+      });
+    } finally {
+      await this.datasets.changed();
+    }
   }
 
   async ping(): Promise<void> {

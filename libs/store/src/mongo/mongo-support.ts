@@ -1,5 +1,5 @@
 import { ConflictError, type Page, type Paged } from '@climcat/core';
-import type { FilterQuery, Model } from 'mongoose';
+import type { ClientSession, FilterQuery, Model } from 'mongoose';
 import { toRecord } from './schemas';
 
 export function isDuplicateKey(error: unknown): boolean {
@@ -47,9 +47,16 @@ export async function findRecord<T extends object>(
 /**
  * How many documents match `filter`. No filter at all is answered from the
  * collection's metadata (`count` without a query reads no document); any
- * filter is an index-backed `countDocuments`.
+ * filter is an index-backed `countDocuments`. Inside a transaction (`session`)
+ * always `countDocuments`: MongoDB refuses the `count` command there, and the
+ * metadata is not part of the snapshot.
  */
-export async function countMatching<T>(model: Model<T>, filter: FilterQuery<T>): Promise<number> {
+export async function countMatching<T>(
+  model: Model<T>,
+  filter: FilterQuery<T>,
+  session?: ClientSession,
+): Promise<number> {
+  if (session) return model.countDocuments(filter).session(session).exec();
   if (Object.keys(filter).length === 0) return model.estimatedDocumentCount().exec();
   return model.countDocuments(filter).exec();
 }

@@ -478,7 +478,7 @@ export const promotionSchema = new Schema<PromotionRecord>(
 );
 
 export const generationSchema = new Schema<GenerationDocument>(
-  { _id: { type: String, required: true }, generation: Number },
+  { _id: { type: String, required: true }, generation: Number, pending: Number },
   topLevel(META_COLLECTION),
 );
 
