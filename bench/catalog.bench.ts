@@ -17,11 +17,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createStore } from '@climcat/store';
-import type { FileRecord } from '@climcat/core';
+import { openDatabase } from '../libs/store/src/sqlite/sqlite-database';
+import { SqliteAuditRepository } from '../libs/store/src/sqlite/sqlite-audit.repository';
+import { SqliteDatasetRepository } from '../libs/store/src/sqlite/sqlite-dataset.repository';
+import { SqliteFileRepository } from '../libs/store/src/sqlite/sqlite-file.repository';
 import { createApp, loadConfig } from '@climcat/platform';
 import { CatalogModule } from '../apps/catalog/src/catalog.module';
 import { datasetAt, EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
+import { seededFile } from './catalog-files';
 import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 100_000);
@@ -121,46 +124,34 @@ async function main(): Promise<void> {
   if (!kept) rmSync(state, { recursive: true, force: true });
 }
 
+/** Records per write transaction while seeding: one commit per batch instead of one per record. */
+const SEED_BATCH = 2_000;
+
+/**
+ * Seeds through the sqlite repositories' synchronous writes (the same rows, search keys and
+ * triggers as `create` / `upsert`), SEED_BATCH records per transaction.
+ */
 async function seed(path: string, rand: () => number, ids: string[]): Promise<void> {
   process.stdout.write(`seeding ${DATASETS} datasets × ${FILES_PER} files into ${path}\n`);
-  const store = await createStore({ adapter: 'sqlite', path });
+  const db = openDatabase(path, { roots: [] });
+  const datasets = new SqliteDatasetRepository(db);
+  const files = new SqliteFileRepository(db, datasets, new SqliteAuditRepository(db));
+  const inBatches = (count: number, write: (i: number) => void) => {
+    for (let from = 0; from < count; from += SEED_BATCH)
+      db.transaction(() => {
+        for (let i = from; i < Math.min(count, from + SEED_BATCH); i++) write(i);
+      })();
+  };
   let t = performance.now();
-  for (let i = 0; i < DATASETS; i++) {
-    const d = datasetAt(i, rand, FILES_PER);
-    await store.datasets.create(d);
-    ids.push(d.id);
-  }
+  inBatches(DATASETS, (i) => ids.push(datasets.createNow(datasetAt(i, rand, FILES_PER)).id));
   const datasetSeconds = (performance.now() - t) / 1000;
   t = performance.now();
   const now = new Date().toISOString();
-  for (let i = 0; i < DATASETS; i++) {
-    const id = ids[i]!;
-    for (let f = 0; f < FILES_PER; f++) {
-      const file: FileRecord = {
-        id: `${i}-${f}`,
-        datasetId: id,
-        location: {
-          root: 'data',
-          path: `${id.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
-        },
-        size: 400_000_000,
-        mtime: now,
-        format: 'NETCDF4',
-        timeCoverage: {
-          start: `${2006 + f * 10}-01-16T00:00:00`,
-          end: `${2015 + f * 10}-12-16T00:00:00`,
-          calendar: '360_day',
-        },
-        variables: ['tas'],
-        status: 'present',
-        createdAt: now,
-        updatedAt: now,
-      };
-      await store.files.upsert(file);
-    }
-  }
+  inBatches(DATASETS, (i) => {
+    for (let f = 0; f < FILES_PER; f++) files.upsertNow(seededFile(ids[i]!, i, f, now));
+  });
   const fileSeconds = (performance.now() - t) / 1000;
-  await store.close();
+  db.close();
   process.stdout.write(
     `seeded: datasets ${fmt(DATASETS / datasetSeconds, 0)}/s, files ${fmt((DATASETS * FILES_PER) / fileSeconds, 0)}/s\n`,
   );

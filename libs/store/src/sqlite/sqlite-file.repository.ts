@@ -154,7 +154,8 @@ export class SqliteFileRepository implements FileRepository {
     return [];
   }
 
-  private upsertNow(record: FileRecord): {
+  /** Synchronous, for use inside the caller's transaction (a bulk load's: one commit per batch). */
+  upsertNow(record: FileRecord): {
     outcome: FileUpsertOutcome;
     stored: FileRecord;
     previous: FileRecord | null;
