@@ -13,43 +13,17 @@ import { Controller, Get, Module, Param, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { openDatabase } from '../libs/store/src/sqlite/sqlite-database';
-import { SqliteAuditRepository } from '../libs/store/src/sqlite/sqlite-audit.repository';
-import { SqliteDatasetRepository } from '../libs/store/src/sqlite/sqlite-dataset.repository';
-import { SqliteFileRepository } from '../libs/store/src/sqlite/sqlite-file.repository';
 import { createApp, loadConfig } from '@climcat/platform';
 import { CatalogModule } from '../apps/catalog/src/catalog.module';
-import { datasetAt, EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
-import { seededFile } from './catalog-files';
-import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
+import { EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
+import { seededCatalog } from './catalog-seed';
+import { fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 100_000);
 const FILES_PER = Number(process.argv[3] ?? 10);
 
 async function main(): Promise<void> {
-  // BENCH_STATE_DIR keeps the seeded store between runs (seeding 1M datasets takes long); the
-  // directory is reused when it holds a store seeded with the same sizes.
-  const kept = process.env.BENCH_STATE_DIR;
-  const state = kept ?? mkdtempSync(join(tmpdir(), 'climcat-bench-catalog-'));
-  if (kept) mkdirSync(kept, { recursive: true });
-  const path = join(state, 'catalog.sqlite');
-  const marker = join(state, 'seeded.json');
-  const sizes = JSON.stringify({ datasets: DATASETS, filesPerDataset: FILES_PER });
-  const reuse = kept !== undefined && existsSync(marker) && readFileSync(marker, 'utf8') === sizes;
-  const rand = prng(42);
-  const ids: string[] = [];
-  if (reuse) {
-    process.stdout.write(`reusing ${path} (${DATASETS} datasets × ${FILES_PER} files)\n`);
-    for (let i = 0; i < DATASETS; i++) ids.push(datasetAt(i, rand, FILES_PER).id);
-  } else {
-    if (kept) rmSync(path, { force: true });
-    await seed(path, rand, ids);
-    if (kept) writeFileSync(marker, sizes);
-  }
+  const { state, ids, cleanup } = await seededCatalog(DATASETS, FILES_PER);
   const config = loadConfig('catalog', {
     STATE_DIR: state,
     LOG_LEVEL: 'silent',
@@ -121,40 +95,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  if (!kept) rmSync(state, { recursive: true, force: true });
-}
-
-/** Records per write transaction while seeding: one commit per batch instead of one per record. */
-const SEED_BATCH = 2_000;
-
-/**
- * Seeds through the sqlite repositories' synchronous writes (the same rows, search keys and
- * triggers as `create` / `upsert`), SEED_BATCH records per transaction.
- */
-async function seed(path: string, rand: () => number, ids: string[]): Promise<void> {
-  process.stdout.write(`seeding ${DATASETS} datasets × ${FILES_PER} files into ${path}\n`);
-  const db = openDatabase(path, { roots: [] });
-  const datasets = new SqliteDatasetRepository(db);
-  const files = new SqliteFileRepository(db, datasets, new SqliteAuditRepository(db));
-  const inBatches = (count: number, write: (i: number) => void) => {
-    for (let from = 0; from < count; from += SEED_BATCH)
-      db.transaction(() => {
-        for (let i = from; i < Math.min(count, from + SEED_BATCH); i++) write(i);
-      })();
-  };
-  let t = performance.now();
-  inBatches(DATASETS, (i) => ids.push(datasets.createNow(datasetAt(i, rand, FILES_PER)).id));
-  const datasetSeconds = (performance.now() - t) / 1000;
-  t = performance.now();
-  const now = new Date().toISOString();
-  inBatches(DATASETS, (i) => {
-    for (let f = 0; f < FILES_PER; f++) files.upsertNow(seededFile(ids[i]!, i, f, now));
-  });
-  const fileSeconds = (performance.now() - t) / 1000;
-  db.close();
-  process.stdout.write(
-    `seeded: datasets ${fmt(DATASETS / datasetSeconds, 0)}/s, files ${fmt((DATASETS * FILES_PER) / fileSeconds, 0)}/s\n`,
-  );
+  cleanup();
 }
 
 /** Nest on Fastify with one route answering `body` at the get-by-id path: no hook, guard, pipe or store. */

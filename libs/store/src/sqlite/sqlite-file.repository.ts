@@ -154,8 +154,7 @@ export class SqliteFileRepository implements FileRepository {
     return [];
   }
 
-  /** Synchronous, for use inside the caller's transaction (a bulk load's: one commit per batch). */
-  upsertNow(record: FileRecord): {
+  private upsertNow(record: FileRecord): {
     outcome: FileUpsertOutcome;
     stored: FileRecord;
     previous: FileRecord | null;
