@@ -41,10 +41,21 @@ export async function seededCatalog(datasets: number, filesPer: number): Promise
     process.stdout.write(`reusing ${path} (${datasets} datasets × ${filesPer} files)\n`);
     for (let i = 0; i < datasets; i++) ids.push(datasetAt(i, rand, filesPer).id);
   } else {
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    // An interrupted seeding with as many files per dataset resumes: its committed batches are
+    // the first datasets of any catalog with that many files per dataset.
+    const progress = join(state, 'seeding.json');
+    const resumable =
+      kept !== undefined &&
+      existsSync(progress) &&
+      readFileSync(progress, 'utf8') === JSON.stringify({ filesPerDataset: filesPer });
+    if (!resumable) for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
     rmSync(marker, { force: true });
+    if (kept) writeFileSync(progress, JSON.stringify({ filesPerDataset: filesPer }));
     seed(path, datasets, filesPer, rand, ids);
-    if (kept) writeFileSync(marker, sizes);
+    if (kept) {
+      writeFileSync(marker, sizes);
+      rmSync(progress);
+    }
   }
   return { state, path, ids, cleanup: () => kept ?? rmSync(state, { recursive: true, force: true }) };
 }
@@ -56,9 +67,16 @@ export async function seededCatalog(datasets: number, filesPer: number): Promise
 function seed(path: string, datasets: number, filesPer: number, rand: () => number, ids: string[]): void {
   process.stdout.write(`seeding ${datasets} datasets × ${filesPer} files into ${path}\n`);
   const db = openDatabase(path, { roots: [] });
+  // The whole catalog in the page cache: random index inserts otherwise read a page from the OS each.
+  db.pragma('cache_size = -4000000');
   const repo = new SqliteDatasetRepository(db);
+  const done = db.prepare('SELECT count(*) FROM datasets').pluck().get() as number;
+  if (db.prepare('SELECT count(*) FROM files').pluck().get() !== 0 || done > datasets)
+    throw new Error(`${path} holds another catalog: remove it`);
+  for (let i = 0; i < done; i++) ids.push(datasetAt(i, rand, filesPer).id);
+  if (done > 0) process.stdout.write(`resuming after ${done} datasets\n`);
   let t = performance.now();
-  for (let from = 0; from < datasets; from += SEED_BATCH)
+  for (let from = done; from < datasets; from += SEED_BATCH)
     db.transaction(() => {
       for (let i = from; i < Math.min(datasets, from + SEED_BATCH); i++)
         ids.push(repo.createNow(datasetAt(i, rand, filesPer)).id);
@@ -71,7 +89,7 @@ function seed(path: string, datasets: number, filesPer: number, rand: () => numb
   checkSeededFiles(db, ids, filesPer, mtime);
   db.close();
   process.stdout.write(
-    `seeded: datasets ${fmt(datasets / datasetSeconds, 0)}/s, files ${fmt((datasets * filesPer) / fileSeconds, 0)}/s\n`,
+    `seeded: datasets ${fmt((datasets - done) / datasetSeconds, 0)}/s, files ${fmt((datasets * filesPer) / fileSeconds, 0)}/s\n`,
   );
 }
 
