@@ -13,40 +13,17 @@ import { Controller, Get, Module, Param, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { createStore } from '@climcat/store';
-import type { FileRecord } from '@climcat/core';
 import { createApp, loadConfig } from '@climcat/platform';
 import { CatalogModule } from '../apps/catalog/src/catalog.module';
-import { datasetAt, EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
-import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
+import { EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
+import { seededCatalog } from './catalog-seed';
+import { fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 100_000);
 const FILES_PER = Number(process.argv[3] ?? 10);
 
 async function main(): Promise<void> {
-  // BENCH_STATE_DIR keeps the seeded store between runs (seeding 1M datasets takes long); the
-  // directory is reused when it holds a store seeded with the same sizes.
-  const kept = process.env.BENCH_STATE_DIR;
-  const state = kept ?? mkdtempSync(join(tmpdir(), 'climcat-bench-catalog-'));
-  if (kept) mkdirSync(kept, { recursive: true });
-  const path = join(state, 'catalog.sqlite');
-  const marker = join(state, 'seeded.json');
-  const sizes = JSON.stringify({ datasets: DATASETS, filesPerDataset: FILES_PER });
-  const reuse = kept !== undefined && existsSync(marker) && readFileSync(marker, 'utf8') === sizes;
-  const rand = prng(42);
-  const ids: string[] = [];
-  if (reuse) {
-    process.stdout.write(`reusing ${path} (${DATASETS} datasets × ${FILES_PER} files)\n`);
-    for (let i = 0; i < DATASETS; i++) ids.push(datasetAt(i, rand, FILES_PER).id);
-  } else {
-    if (kept) rmSync(path, { force: true });
-    await seed(path, rand, ids);
-    if (kept) writeFileSync(marker, sizes);
-  }
+  const { state, ids, cleanup } = await seededCatalog(DATASETS, FILES_PER);
   const config = loadConfig('catalog', {
     STATE_DIR: state,
     LOG_LEVEL: 'silent',
@@ -121,52 +98,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  if (!kept) rmSync(state, { recursive: true, force: true });
-}
-
-async function seed(path: string, rand: () => number, ids: string[]): Promise<void> {
-  process.stdout.write(`seeding ${DATASETS} datasets × ${FILES_PER} files into ${path}\n`);
-  const store = await createStore({ adapter: 'sqlite', path });
-  let t = performance.now();
-  for (let i = 0; i < DATASETS; i++) {
-    const d = datasetAt(i, rand, FILES_PER);
-    await store.datasets.create(d);
-    ids.push(d.id);
-  }
-  const datasetSeconds = (performance.now() - t) / 1000;
-  t = performance.now();
-  const now = new Date().toISOString();
-  for (let i = 0; i < DATASETS; i++) {
-    const id = ids[i]!;
-    for (let f = 0; f < FILES_PER; f++) {
-      const file: FileRecord = {
-        id: `${i}-${f}`,
-        datasetId: id,
-        location: {
-          root: 'data',
-          path: `${id.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
-        },
-        size: 400_000_000,
-        mtime: now,
-        format: 'NETCDF4',
-        timeCoverage: {
-          start: `${2006 + f * 10}-01-16T00:00:00`,
-          end: `${2015 + f * 10}-12-16T00:00:00`,
-          calendar: '360_day',
-        },
-        variables: ['tas'],
-        status: 'present',
-        createdAt: now,
-        updatedAt: now,
-      };
-      await store.files.upsert(file);
-    }
-  }
-  const fileSeconds = (performance.now() - t) / 1000;
-  await store.close();
-  process.stdout.write(
-    `seeded: datasets ${fmt(DATASETS / datasetSeconds, 0)}/s, files ${fmt((DATASETS * FILES_PER) / fileSeconds, 0)}/s\n`,
-  );
+  cleanup();
 }
 
 /** Nest on Fastify with one route answering `body` at the get-by-id path: no hook, guard, pipe or store. */

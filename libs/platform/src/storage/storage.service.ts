@@ -11,7 +11,8 @@ import {
 } from '@climcat/core';
 import { FileByteSource, LocalFileCache, S3ByteSource, type ByteSource } from '@climcat/netcdf';
 import { Client } from 'minio';
-import { lstat, opendir, realpath } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { APP_CONFIG, type AppConfig, type RootConfig } from '../config/config';
 
@@ -288,43 +289,78 @@ function joinKey(prefix: string, path: string): string {
 }
 
 /** Depth-first walk in full-path order; regular files only (symlinks are not followed). */
-async function* walk(base: string, relative: string): AsyncGenerator<StoredObject> {
-  const dir = relative ? join(base, relative) : base;
-  let handle;
+/**
+ * Files stat-ed at once while walking a directory: awaiting each lstat in turn costs a thread-pool
+ * round trip per file, which bounded a rescan to a few thousand files/s.
+ */
+const STAT_WINDOW = 64;
+
+interface WalkEntry {
+  name: string;
+  dir: boolean;
+  file: boolean;
+}
+
+/** A directory's entries in walk order, or null when `dir` is not a directory (any more). */
+async function readEntries(dir: string): Promise<WalkEntry[] | null> {
+  let dirents: Dirent[];
   try {
-    handle = await opendir(dir);
+    // One call for the whole directory (opendir reads 32 entries per round trip); the entries are
+    // sorted below, so they are all held at once either way.
+    dirents = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      // A prefix may name a single file.
-      try {
-        const st = await lstat(dir);
-        if (st.isFile()) yield { path: relative, size: st.size, mtime: st.mtime.toISOString() };
-      } catch {
-        // nothing there
-      }
-      return;
-    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw error;
   }
-  const entries: { name: string; dir: boolean; file: boolean }[] = [];
-  for await (const entry of handle) {
-    if (entry.name.startsWith('.')) continue;
-    entries.push({ name: entry.name, dir: entry.isDirectory(), file: entry.isFile() });
-  }
+  const entries = dirents
+    .filter((entry) => !entry.name.startsWith('.'))
+    .map((entry) => ({ name: entry.name, dir: entry.isDirectory(), file: entry.isFile() }));
   // Directories sort as "name/" so the walk yields full paths in byte order, the order
   // the catalog lists files in (scans merge the two).
-  const key = (e: { name: string; dir: boolean }) => (e.dir ? `${e.name}/` : e.name);
-  entries.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-  for (const entry of entries) {
-    const rel = relative ? `${relative}/${entry.name}` : entry.name;
-    if (entry.dir) yield* walk(base, rel);
-    else if (entry.file) {
-      try {
-        const st = await lstat(join(base, rel));
-        yield { path: rel, size: st.size, mtime: st.mtime.toISOString() };
-      } catch {
-        // vanished between listing and stat
+  const key = (e: WalkEntry) => (e.dir ? `${e.name}/` : e.name);
+  return entries.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/**
+ * Depth first with an explicit stack: a recursive `yield*` would pass every file through one
+ * generator per directory level (a dozen in a DRS tree).
+ */
+async function* walk(base: string, relative: string): AsyncGenerator<StoredObject> {
+  const stack: { relative: string; entries: WalkEntry[]; at: number }[] = [];
+  const enter = async function* (rel: string): AsyncGenerator<StoredObject> {
+    const entries = await readEntries(rel ? join(base, rel) : base);
+    if (entries) {
+      stack.push({ relative: rel, entries, at: 0 });
+      return;
+    }
+    // A prefix may name a single file (and a directory may have become one).
+    try {
+      const st = await lstat(join(base, rel));
+      if (st.isFile()) yield { path: rel, size: st.size, mtime: st.mtime.toISOString() };
+    } catch {
+      // nothing there
+    }
+  };
+  yield* enter(relative);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const { entries } = top;
+    const relativeOf = (name: string) => (top.relative ? `${top.relative}/${name}` : name);
+    if (top.at >= entries.length) {
+      stack.pop();
+    } else if (entries[top.at]!.dir) {
+      yield* enter(relativeOf(entries[top.at++]!.name));
+    } else {
+      // The next files up to the next directory, stat-ed together and yielded in order.
+      const run: string[] = [];
+      for (; top.at < entries.length && !entries[top.at]!.dir && run.length < STAT_WINDOW; top.at++)
+        if (entries[top.at]!.file) run.push(relativeOf(entries[top.at]!.name));
+      // null: vanished between listing and stat
+      const stats = await Promise.all(run.map((rel) => lstat(join(base, rel)).catch(() => null)));
+      for (let k = 0; k < run.length; k++) {
+        const st = stats[k];
+        if (st) yield { path: run[k]!, size: st.size, mtime: st.mtime.toISOString() };
       }
     }
   }

@@ -35,12 +35,30 @@ export function json(values: readonly string[]): string {
   return JSON.stringify(values);
 }
 
+/** Token rows of `t` that prefix-match `token` (a range on the primary key, or on `(ds, token)` with `t.ds`). */
+function tokenRange(token: string, params: unknown[]): string {
+  const upper = prefixUpperBound(token);
+  params.push(token);
+  if (upper === null) return 't.token >= ?';
+  params.push(upper);
+  return 't.token >= ? AND t.token < ?';
+}
+
+/**
+ * Which filter drives the query: the first facet filter or the first text term (the caller
+ * orders both most selective first, and passes `text` when that term is rarer than the facet).
+ */
+export type DrivingFilter = 'facet' | 'text';
+
 /**
  * Lists are bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`),
  * so the SQL text depends only on the shape of the query and prepared
  * statements are reused across searches.
  */
-export function datasetCondition(plan: SearchPlan): SqlCondition {
+export function datasetCondition(
+  plan: SearchPlan,
+  drive: DrivingFilter = plan.facets.length > 0 ? 'facet' : 'text',
+): SqlCondition {
   const conditions: string[] = [];
   const params: unknown[] = [];
   if (!plan.access.everything) {
@@ -54,27 +72,25 @@ export function datasetCondition(plan: SearchPlan): SqlCondition {
       params.push(json(plan.access.groups), json(plan.access.groups));
     }
   }
-  // The first facet (the caller orders them most selective first) drives the query as an IN
-  // set; the others are per-row index probes. SQLite would otherwise materialise every IN set,
-  // and a broad one (project=CMIP5: most of the catalog) costs tens of ms per evaluation.
+  // One filter drives the query as an IN set; the others are per-row index probes. SQLite would
+  // otherwise materialise every IN set, and a broad one (project=CMIP5, or a text term such as
+  // `esm`: most of the catalog) costs tens of ms per evaluation.
   plan.facets.forEach((facet, i) => {
     conditions.push(
-      i === 0
+      drive === 'facet' && i === 0
         ? 'd.pk IN (SELECT f.ds FROM dataset_facets f WHERE f.name = ? AND f.value IN (SELECT value FROM json_each(?)))'
         : 'EXISTS (SELECT 1 FROM dataset_facets f WHERE f.name = ? AND f.value IN (SELECT value FROM json_each(?)) AND f.ds = d.pk)',
     );
     params.push(facet.name, json(facet.values));
   });
-  for (const token of plan.text) {
-    const upper = prefixUpperBound(token);
-    if (upper === null) {
-      conditions.push('d.pk IN (SELECT t.ds FROM dataset_tokens t WHERE t.token >= ?)');
-      params.push(token);
-    } else {
-      conditions.push('d.pk IN (SELECT t.ds FROM dataset_tokens t WHERE t.token >= ? AND t.token < ?)');
-      params.push(token, upper);
-    }
-  }
+  plan.text.forEach((token, i) => {
+    // A probe is a range on the `(ds, token)` index of dataset_tokens.
+    conditions.push(
+      drive === 'text' && i === 0
+        ? `d.pk IN (SELECT t.ds FROM dataset_tokens t WHERE ${tokenRange(token, params)})`
+        : `EXISTS (SELECT 1 FROM dataset_tokens t WHERE t.ds = d.pk AND ${tokenRange(token, params)})`,
+    );
+  });
   const lists: [string, readonly string[] | undefined][] = [
     ['d.id', plan.ids],
     ['d.dataset_id', plan.datasetIds],

@@ -13,6 +13,8 @@ import { compareCodePoints } from '../shared/facet-order';
 import {
   datasetCondition,
   json,
+  prefixUpperBound,
+  type DrivingFilter,
   matchesEverything,
   SORT_COLUMNS,
   type SqlCondition,
@@ -51,6 +53,9 @@ type DatasetRow = Record<(typeof DATASET_COLUMNS)[number], string | number | Buf
 /** Largest driving facet for a one-pass search: it holds every match in memory. */
 const ONE_PASS_MAX = 100_000;
 
+/** The first limit up to which text terms' token rows are counted (see rarestTerm). */
+const RAREST_TERM_FIRST_LIMIT = 4_096;
+
 interface DocRow {
   doc: string;
   revision: number;
@@ -75,6 +80,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
   constructor(
     private readonly db: Db,
     private readonly onePassMax = ONE_PASS_MAX,
+    private readonly firstTermLimit = RAREST_TERM_FIRST_LIMIT,
   ) {
     this.statements = new StatementCache(db);
     this.facetCounter = new FacetCounter(db);
@@ -121,6 +127,11 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {
+    return this.createNow(record);
+  }
+
+  /** Synchronous, for use inside another transaction (a bulk load's: one commit per batch). */
+  createNow(record: Omit<DatasetRecord, 'revision'>): DatasetRecord {
     const stored: DatasetRecord = { ...record, revision: 1 };
     const row = this.rowFor(stored);
     this.write(() => {
@@ -182,10 +193,10 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   private searchNow(unordered: SearchPlan): DatasetSearchResult {
-    const { plan, drivingSize } = this.mostSelectiveFirst(unordered);
-    const where = datasetCondition(plan);
+    const { plan, drive, drivingSize } = this.mostSelectiveFirst(unordered);
+    const where = datasetCondition(plan, drive);
     const everything = matchesEverything(where);
-    if (!everything && plan.facetCounts.length > 0 && drivingSize !== undefined) {
+    if (!everything && drivingSize !== undefined) {
       const pks = this.statements.get('SELECT coalesce(max(pk), 0) FROM datasets').pluck();
       if (drivingSize <= Math.min(this.onePassMax, (pks.get() as number) / 2))
         return this.searchOnePass(plan, where);
@@ -251,7 +262,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
   }
 
   /**
-   * Few matches (bounded by the driving facet's size): total, facet counts and page from one
+   * Few matches (bounded by the driving filter's size): total, facet counts and page from one
    * pass over the matching rows rather than three (count, codes, sorted keys), each of which
    * costs a walk of the driving facet with index probes for the other filters.
    */
@@ -261,11 +272,14 @@ export class SqliteDatasetRepository implements DatasetRepository {
       .get(`SELECT d.pk, d.facet_codes, d.file_count, ${column}, d.id FROM datasets d WHERE ${where.sql}`)
       .raw()
       .all(...where.params) as [number, Buffer, number, string | number, string][];
-    const counted: CodeRows =
-      plan.facetCountUnit === 'files'
-        ? { unit: 'files', rows: rows.map((r): [Buffer, number] => [r[1], r[2]]) }
-        : { unit: 'datasets', rows: rows.map((r) => r[1]) };
-    const facets = this.facetCounter.countMatching(counted, plan.facetCounts, plan.facetLimit);
+    let facets: DatasetSearchResult['facets'] = {};
+    if (plan.facetCounts.length > 0) {
+      const counted: CodeRows =
+        plan.facetCountUnit === 'files'
+          ? { unit: 'files', rows: rows.map((r): [Buffer, number] => [r[1], r[2]]) }
+          : { unit: 'datasets', rows: rows.map((r) => r[1]) };
+      facets = this.facetCounter.countMatching(counted, plan.facetCounts, plan.facetLimit);
+    }
     let items: DatasetRecord[] = [];
     let more = false;
     if (plan.limit > 0 && rows.length > plan.offset) {
@@ -288,23 +302,78 @@ export class SqliteDatasetRepository implements DatasetRepository {
 
   /**
    * Orders facet filters by how many datasets each matches (the sum of its values' dataset counts,
-   * kept by triggers): the first one drives the query, so the order sets its cost. `drivingSize`
-   * bounds the number of matches (undefined without facet filters).
+   * kept by triggers) and picks the rarest text term if it is rarer than every facet filter: the
+   * driving filter sets the query's cost. `drivingSize` bounds the number of matches (undefined
+   * without facet filters or text).
    */
-  private mostSelectiveFirst(plan: SearchPlan): { plan: SearchPlan; drivingSize?: number } {
-    if (plan.facets.length === 0) return { plan };
-    const estimate = this.statements
-      .get(
-        'SELECT coalesce(sum(v.datasets), 0) FROM facet_values v WHERE v.name = ?' +
-          ' AND v.value IN (SELECT value FROM json_each(?))',
-      )
-      .pluck();
-    const sized = plan.facets.map((facet) => ({
-      facet,
-      size: estimate.get(facet.name, json(facet.values)) as number,
-    }));
-    sized.sort((a, b) => a.size - b.size);
-    return { plan: { ...plan, facets: sized.map((s) => s.facet) }, drivingSize: sized[0]!.size };
+  private mostSelectiveFirst(plan: SearchPlan): {
+    plan: SearchPlan;
+    drive: DrivingFilter;
+    drivingSize?: number;
+  } {
+    let ordered = plan;
+    let facetSize = Infinity;
+    if (plan.facets.length > 0) {
+      const estimate = this.statements
+        .get(
+          'SELECT coalesce(sum(v.datasets), 0) FROM facet_values v WHERE v.name = ?' +
+            ' AND v.value IN (SELECT value FROM json_each(?))',
+        )
+        .pluck();
+      const sized = plan.facets.map((facet) => ({
+        facet,
+        size: estimate.get(facet.name, json(facet.values)) as number,
+      }));
+      sized.sort((a, b) => a.size - b.size);
+      ordered = { ...plan, facets: sized.map((s) => s.facet) };
+      facetSize = sized[0]!.size;
+    }
+    const rarest = this.rarestTerm(plan.text, facetSize);
+    if (rarest) {
+      const text = [plan.text[rarest.term]!, ...plan.text.filter((_, i) => i !== rarest.term)];
+      return { plan: { ...ordered, text }, drive: 'text', drivingSize: rarest.size };
+    }
+    return {
+      plan: ordered,
+      drive: 'facet',
+      ...(Number.isFinite(facetSize) ? { drivingSize: facetSize } : {}),
+    };
+  }
+
+  /**
+   * The term with the fewest token rows (an upper bound on the datasets it matches: a dataset may
+   * hold several tokens it prefixes), if it has fewer than `below`. Token rows are counted with a
+   * limit that grows fourfold until some term stays under it, so the counting costs a few times the
+   * rarest term's rows however common the others are (`esm` prefixes a third of the catalog).
+   */
+  private rarestTerm(terms: string[], below: number): { term: number; size: number } | undefined {
+    if (terms.length === 0) return undefined;
+    const count = (token: string, limit: number): number => {
+      const upper = prefixUpperBound(token);
+      return upper === null
+        ? (this.statements
+            .get('SELECT count(*) FROM (SELECT 1 FROM dataset_tokens WHERE token >= ? LIMIT ?)')
+            .pluck()
+            .get(token, limit) as number)
+        : (this.statements
+            .get('SELECT count(*) FROM (SELECT 1 FROM dataset_tokens WHERE token >= ? AND token < ? LIMIT ?)')
+            .pluck()
+            .get(token, upper, limit) as number);
+    };
+    const most = below - 1;
+    if (most < 0) return undefined;
+    for (let limit = Math.min(most, Math.max(1, this.firstTermLimit)); ; limit = Math.min(most, limit * 4)) {
+      let best: { term: number; size: number } | undefined;
+      for (let term = 0; term < terms.length; term++) {
+        // Once a term fits, the others only need counting up to its size.
+        const cap = best ? best.size - 1 : limit;
+        if (cap < 0) break;
+        const size = count(terms[term]!, cap + 1);
+        if (size <= cap) best = { term, size };
+      }
+      if (best) return best;
+      if (limit >= most) return undefined;
+    }
   }
 
   /** The stored row, if it is at `expectedRevision` (any revision when undefined). */

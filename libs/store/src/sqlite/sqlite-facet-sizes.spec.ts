@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { openDatabase, type Db } from './sqlite-database';
 import { SqliteDatasetRepository } from './sqlite-dataset.repository';
 import { MIGRATIONS } from './sqlite-migrations';
+import { searchKeys } from '../shared/search-index';
+import { planSearch } from '../shared/search-plan';
 
 function dataset(id: string, experiment: string, variables: string[]): Omit<DatasetRecord, 'revision'> {
   return {
@@ -168,6 +170,129 @@ describe('sqlite one-pass search (few matches)', () => {
     // Every search of `onePass` took the one pass: these filters match under half the catalog.
     expect(onePassSearches.mock.contexts.every((c) => c === onePass)).toBe(true);
     expect(onePassSearches.mock.calls.length).toBeGreaterThan(100);
+    db.close();
+  });
+});
+
+describe('sqlite text search driven by its rarest term', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'climcat-text-drive-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Titles with words of very different frequencies: `alpha` in all, `gamma` in 1/10, ... */
+  function catalog(): Omit<DatasetRecord, 'revision'>[] {
+    const experiments = ['rcp45', 'rcp85', 'historical', 'amip', 'piControl'];
+    const vars = ['tas', 'pr', 'psl', 'uas', 'vas', 'huss', 'zg'];
+    return Array.from({ length: 300 }, (_, i) => {
+      const record = dataset(`ds-${(i * 37) % 300}.\u00e9${i % 3}`, experiments[i % 5]!, [vars[i % 7]!]);
+      const words = [
+        'alpha',
+        i % 3 === 0 ? 'beta' : '',
+        i % 10 === 0 ? 'gamma' : '',
+        i % 7 === 0 ? 'delta-epsilon' : '',
+      ];
+      if (i % 13 === 0) words.push('gammaray', 'gam');
+      record.title = words.filter(Boolean).join(' ');
+      record.datasetId = `m${(i * 11) % 17}`;
+      record.size = (i * 7919) % 13;
+      record.fileCount = 1 + (i % 4);
+      record.access = { public: i % 4 !== 0, ownerGroup: 'g', accessGroups: i % 8 === 0 ? ['eucp'] : [] };
+      return record;
+    });
+  }
+
+  it('picks the term with the fewest token rows, if it is rarer than the bound', async () => {
+    const db = openDatabase(join(dir, 'c.sqlite'), { roots: [] });
+    // A first limit of 2 makes the count limits grow (2, 8, 32, 128) before the rarest term fits.
+    const repo = new SqliteDatasetRepository(db, undefined, 2);
+    for (const record of catalog()) await repo.create(record);
+    const rarest = (terms: string[], below: number) =>
+      (
+        repo as unknown as {
+          rarestTerm(terms: string[], below: number): { term: number; size: number } | undefined;
+        }
+      ).rarestTerm(terms, below);
+    // alpha: 300 rows; beta: 100; `gamma` prefixes gamma and gammaray (30 + 24 rows), `gam` those and gam.
+    expect(rarest(['alpha', 'beta', 'gamma'], Infinity)).toEqual({ term: 2, size: 54 });
+    expect(rarest(['gamma', 'alpha'], Infinity)).toEqual({ term: 0, size: 54 });
+    expect(rarest(['gam', 'beta'], Infinity)).toEqual({ term: 0, size: 78 });
+    expect(rarest(['alpha', 'nothing'], Infinity)).toEqual({ term: 1, size: 0 });
+    // A facet filter of 54 datasets drives unless a term is rarer still.
+    expect(rarest(['alpha', 'gamma'], 54)).toBeUndefined();
+    expect(rarest(['alpha', 'gamma'], 55)).toEqual({ term: 1, size: 54 });
+    expect(rarest(['alpha'], 0)).toBeUndefined();
+    expect(rarest([], Infinity)).toBeUndefined();
+    db.close();
+  });
+
+  it('answers as the count + sorted page path and as a filter over the records does', async () => {
+    const db = openDatabase(join(dir, 'c.sqlite'), { roots: [] });
+    const onePass = new SqliteDatasetRepository(db, undefined, 2);
+    const threePasses = new SqliteDatasetRepository(db, 0);
+    const records = catalog();
+    for (const record of records) await onePass.create(record);
+    const onePassSearches = jest.spyOn(
+      SqliteDatasetRepository.prototype as unknown as { searchOnePass: () => unknown },
+      'searchOnePass',
+    );
+    const accesses = [
+      { everything: true, groups: [] },
+      { everything: false, groups: ['eucp'] },
+    ];
+    const sorts = [undefined, { field: 'size', direction: 'desc' } as const];
+    let textDriven = 0;
+    for (const access of accesses)
+      for (const sort of sorts)
+        for (const text of [
+          ['alpha', 'gamma'],
+          ['gam', 'beta'],
+          ['delta-epsilon', 'alpha', 'b'],
+          ['d', 'tas'],
+          ['nothing', 'alpha'],
+          ['\u{10ffff}'],
+        ])
+          for (const facets of [undefined, { experiment: ['rcp45'] }, { variable: ['tas', 'zg', 'pr'] }])
+            for (const facetCounts of [[], ['experiment', 'variable'] as ('experiment' | 'variable')[]]) {
+              const query = { access, facets, sort, text, facetCounts, limit: 4 };
+              const readable = records.filter(
+                (r) =>
+                  access.everything ||
+                  r.access.public ||
+                  r.access.accessGroups.some((g) => (access.groups).includes(g)),
+              );
+              const expectedIds = readable
+                .filter((r) => {
+                  const tokens = searchKeys(r).tokens;
+                  return (
+                    text.every((t) => tokens.some((token) => token.startsWith(t))) &&
+                    Object.entries(facets ?? {}).every(([name, values]) =>
+                      [r.facets[name as 'experiment']].flat().some((v) => values.includes(v!)),
+                    )
+                  );
+                })
+                .map((r) => r.id)
+                .sort();
+              const all = await threePasses.search({ ...query, limit: 1000 });
+              expect(all.items.map((r) => r.id).sort()).toEqual(expectedIds);
+              expect((await onePass.search({ ...query, limit: 1000 })).items).toEqual(all.items);
+              for (const offset of [0, 3])
+                expect(await onePass.search({ ...query, offset })).toEqual(
+                  await threePasses.search({ ...query, offset }),
+                );
+              let cursor: string | undefined;
+              do {
+                const expected = await threePasses.search({ ...query, cursor });
+                expect(await onePass.search({ ...query, cursor })).toEqual(expected);
+                cursor = expected.next ?? undefined;
+              } while (cursor !== undefined);
+              const driving = (
+                onePass as unknown as { mostSelectiveFirst(plan: unknown): { drive: string } }
+              ).mostSelectiveFirst(planSearch(query));
+              if (driving.drive === 'text') textDriven++;
+            }
+    // Text drove the searches whose rarest term is rarer than their facet filter (or that have none).
+    expect(textDriven).toBeGreaterThan(50);
+    expect(onePassSearches.mock.contexts.filter((c) => c === onePass).length).toBeGreaterThan(200);
     db.close();
   });
 });

@@ -1,0 +1,144 @@
+/**
+ * Rescan of unchanged files with the catalog at CMIP6 scale: the sqlite store seeded by
+ * catalog-seed.ts (1M datasets / 10M file records for `1000000 10`), and on disk the files of
+ * the records under `prefix` (all of them when empty) as sparse files of the recorded size and
+ * mtime, which is all a scan's unchanged test looks at (no content is read). Reports the scan's
+ * files/s, and for the explanation the listing alone and the catalog walk alone.
+ *
+ *   BENCH_STATE_DIR=/tmp/cat1m npx ts-node -r tsconfig-paths/register --transpile-only bench/rescan.bench.ts [datasets] [filesPerDataset] [prefix]
+ *
+ * The tree is made under $BENCH_STATE_DIR/tree-<prefix> and removed at the end unless
+ * BENCH_KEEP_TREE=1 (10M files take minutes to create and to delete).
+ */
+import Database from 'better-sqlite3';
+import {
+  closeSync,
+  existsSync,
+  futimesSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SYSTEM } from '@climcat/core';
+import { createApp, loadConfig, StorageService } from '@climcat/platform';
+import { STORE, type Store } from '@climcat/core';
+import { IngestorModule } from '../apps/ingestor/src/ingestor.module';
+import { ScanService } from '../apps/ingestor/src/scans/scan.service';
+import { pathPrefixRange } from '../libs/store/src/shared/file-rules';
+import { seededCatalog } from './catalog-seed';
+import { fmt, peakRssMb } from './lib';
+
+const DATASETS = Number(process.argv[2] ?? 100_000);
+const FILES_PER = Number(process.argv[3] ?? 10);
+const PREFIX = process.argv[4] ?? '';
+
+/** Sparse files with the size and mtime of the store's present records under `prefix`. */
+function layOut(catalog: string, tree: string): number {
+  const db = new Database(catalog, { readonly: true });
+  const range = pathPrefixRange(PREFIX);
+  const rows = (
+    range
+      ? db
+          .prepare(
+            "SELECT path, size, mtime FROM files WHERE root = 'data' AND status = 'present'" +
+              ' AND (path = @exact OR (path >= @from AND path < @to))',
+          )
+          .raw()
+          .iterate(range)
+      : db
+          .prepare("SELECT path, size, mtime FROM files WHERE root = 'data' AND status = 'present'")
+          .raw()
+          .iterate()
+  ) as IterableIterator<[string, number, string]>;
+  let made = 0;
+  let dir = '';
+  for (const [path, size, mtime] of rows) {
+    const file = join(tree, path);
+    if (dirname(file) !== dir) {
+      dir = dirname(file);
+      mkdirSync(dir, { recursive: true });
+    }
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, size);
+    const at = new Date(mtime);
+    futimesSync(fd, at, at);
+    closeSync(fd);
+    made++;
+  }
+  db.close();
+  return made;
+}
+
+async function main(): Promise<void> {
+  const { state, path, cleanup } = await seededCatalog(DATASETS, FILES_PER);
+  const tree = join(state, `tree-${PREFIX.replace(/\//g, '_') || 'all'}`);
+  const marker = join(tree, '.laid-out');
+  let t = performance.now();
+  if (!existsSync(marker)) {
+    rmSync(tree, { recursive: true, force: true });
+    mkdirSync(tree, { recursive: true });
+    const made = layOut(path, tree);
+    writeFileSync(marker, String(made));
+    process.stdout.write(
+      `laid out ${made} files under ${tree} (${fmt(made / ((performance.now() - t) / 1000), 0)} files/s)\n`,
+    );
+  }
+
+  const config = loadConfig('ingestor', {
+    STATE_DIR: state,
+    DATA_ROOT: tree,
+    LOG_LEVEL: 'silent',
+    INGEST_CONCURRENCY: '4',
+    // The checksum stage (whole-file reads, its own job after a scan) is not the rescan.
+    CHECKSUM_ENABLED: 'false',
+  });
+  const app = await createApp(config, [IngestorModule]);
+  await app.init();
+  const storage = app.get(StorageService);
+  const store = app.get<Store>(STORE);
+  const scans = app.get(ScanService);
+
+  // The two inputs of the scan's merge, each alone.
+  t = performance.now();
+  let listed = 0;
+  for await (const _object of storage.list('data', PREFIX)) listed++;
+  const listSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  let known = 0;
+  for await (const batch of store.files.iterateByRoot('data', PREFIX)) known += batch.length;
+  const knownSeconds = (performance.now() - t) / 1000;
+
+  const rescans: { seconds: number; counts: object }[] = [];
+  for (let run = 0; run < 2; run++) {
+    t = performance.now();
+    const scan = await scans.start(SYSTEM, 'data', PREFIX);
+    await scans.drained();
+    const seconds = (performance.now() - t) / 1000;
+    const done = await scans.get(SYSTEM, scan.id);
+    if (done.state !== 'completed') throw new Error(`rescan ${done.state}: ${done.message ?? ''}`);
+    rescans.push({ seconds, counts: done.counts });
+  }
+  await app.close();
+
+  process.stdout.write(
+    [
+      '',
+      `rescan bench: store of ${DATASETS} datasets / ${DATASETS * FILES_PER} files, ${listed} unchanged files on disk under '${PREFIX}', sqlite, 2 cores`,
+      ...rescans.map(
+        (r, i) =>
+          `  rescan ${i + 1}: ${fmt(listed / r.seconds, 0)} files/s (${fmt(r.seconds, 1)} s; ${JSON.stringify(r.counts)}) (goal ≥ 20000)`,
+      ),
+      `  listing alone: ${fmt(listed / listSeconds, 0)} files/s; catalog walk alone (iterateByRoot, ${known} records): ${fmt(known / knownSeconds, 0)} files/s`,
+      `  peak RSS ${fmt(peakRssMb(), 0)} MB`,
+      '',
+    ].join('\n'),
+  );
+  if (process.env.BENCH_KEEP_TREE !== '1') rmSync(tree, { recursive: true, force: true });
+  cleanup();
+}
+
+void main();

@@ -1,0 +1,59 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config/config';
+import { StorageService } from './storage.service';
+
+describe('StorageService.list on a POSIX root', () => {
+  let dir: string;
+  let storage: StorageService;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'climcat-list-'));
+    storage = new StorageService(
+      loadConfig('ingestor', { STATE_DIR: join(dir, 'state'), DATA_ROOT: join(dir, 'data') }),
+    );
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const put = (path: string, bytes = 1) => {
+    const file = join(dir, 'data', path);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, Buffer.alloc(bytes));
+  };
+  const listed = async (prefix = '') => {
+    const out: { path: string; size: number }[] = [];
+    for await (const o of storage.list('data', prefix)) out.push({ path: o.path, size: o.size });
+    return out;
+  };
+
+  it('yields every file in byte order of the full path, directories nested at any depth', async () => {
+    // More files in one directory than are stat-ed at once, files before and after sub-directories,
+    // a directory name that sorts before a file name only once a slash follows it (`a-` < `a/`).
+    const paths = [
+      ...Array.from({ length: 150 }, (_, i) => `big/f${String(i).padStart(3, '0')}.nc`),
+      'a.nc',
+      'a/b/c/d/e/deep.nc',
+      'a/b/x.nc',
+      'a-b.nc',
+      'a/z.nc',
+      'm/\u00e9.nc',
+      'm/z.nc',
+    ];
+    paths.forEach((p, i) => put(p, i));
+    // Hidden entries and symlinks are not files of the archive.
+    put('.hidden/x.nc');
+    put('m/.part');
+    symlinkSync(join(dir, 'data', 'a.nc'), join(dir, 'data', 'm', 'link.nc'));
+    const expected = [...paths].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const result = await listed();
+    expect(result.map((o) => o.path)).toEqual(expected);
+    expect(result.find((o) => o.path === 'a/z.nc')?.size).toBe(paths.indexOf('a/z.nc'));
+    expect((await listed('a')).map((o) => o.path)).toEqual(['a/b/c/d/e/deep.nc', 'a/b/x.nc', 'a/z.nc']);
+  });
+
+  it('lists a prefix naming one file as that file, and nothing for a missing prefix', async () => {
+    put('a/b.nc', 7);
+    expect(await listed('a/b.nc')).toEqual([{ path: 'a/b.nc', size: 7 }]);
+    expect(await listed('nope')).toEqual([]);
+  });
+});
