@@ -258,7 +258,7 @@ describe('sqlite text search driven by its rarest term', () => {
                 (r) =>
                   access.everything ||
                   r.access.public ||
-                  r.access.accessGroups.some((g) => (access.groups).includes(g)),
+                  r.access.accessGroups.some((g) => access.groups.includes(g)),
               );
               const expectedIds = readable
                 .filter((r) => {
