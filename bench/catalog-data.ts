@@ -3,7 +3,7 @@
  * (70% / 30%), 80% public, drawn from a seeded generator so every run and every store
  * adapter gets the same catalog.
  */
-import type { DatasetRecord } from '@climcat/core';
+import type { DatasetRecord, FileRecord } from '@climcat/core';
 
 export const MODELS: [string, string][] = [];
 const INSTITUTES = [
@@ -182,5 +182,45 @@ export function datasetAt(i: number, rand: () => number, filesPer: number): Omit
     keywords: ['CMIP5'],
     createdAt: now,
     updatedAt: now,
+  };
+}
+
+/** File `f` of dataset number `i` (id `datasetId`), as seeded; `mtime` is the seeding time. */
+export function seededFile(datasetId: string, i: number, f: number, mtime: string): FileRecord {
+  return {
+    id: `${i}-${f}`,
+    datasetId,
+    location: {
+      root: 'data',
+      path: `${datasetId.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
+    },
+    size: 400_000_000,
+    mtime,
+    format: 'NETCDF4',
+    timeCoverage: {
+      start: `${2006 + f * 10}-01-16T00:00:00`,
+      end: `${2015 + f * 10}-12-16T00:00:00`,
+      calendar: '360_day',
+    },
+    variables: ['tas'],
+    status: 'present',
+    createdAt: mtime,
+    updatedAt: mtime,
+  };
+}
+
+/** The benchmarks' query mix: URLs of the i-th facet search, free-text search and get-by-id of `ids`. */
+export function catalogQueries(ids: readonly string[]): {
+  facet: (i: number) => string;
+  text: (i: number) => string;
+  byId: (i: number) => string;
+} {
+  const facetsParam = 'facets=model,institute,time_frequency,realm,cmor_table,ensemble,experiment,variable';
+  return {
+    facet: (i) =>
+      `/api/v1/datasets?project=CMIP5&experiment=${EXPERIMENTS[i % EXPERIMENTS.length]}&variable=${VARIABLES[i % VARIABLES.length]}&${facetsParam}&limit=20`,
+    text: (i) =>
+      `/api/v1/datasets?q=${encodeURIComponent(`${MODELS[i % MODELS.length]![1]} ${VARIABLES[i % VARIABLES.length]}`)}&limit=20`,
+    byId: (i) => `/api/v1/datasets/${encodeURIComponent(ids[(i * 7919) % ids.length]!)}`,
   };
 }

@@ -44,7 +44,7 @@ import { COLLECTIONS, datasetSchema, fileSchema, META_COLLECTION } from '../libs
 import { startJongodb } from '../test/harness/servers';
 import { coverageOf } from '../test/store/index-coverage';
 import { recordMongoCalls, type LoggedCall } from '../test/store/mongo-query-log';
-import { datasetAt, EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
+import { catalogQueries, datasetAt, seededFile } from './catalog-data';
 import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 5_000);
@@ -141,12 +141,7 @@ async function run(uri: string, serverPid: number | undefined, external: boolean
     if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return res.text();
   };
-  const facetsParam = 'facets=model,institute,time_frequency,realm,cmor_table,ensemble,experiment,variable';
-  const facet = (i: number) =>
-    `/api/v1/datasets?project=CMIP5&experiment=${EXPERIMENTS[i % EXPERIMENTS.length]}&variable=${VARIABLES[i % VARIABLES.length]}&${facetsParam}&limit=20`;
-  const text = (i: number) =>
-    `/api/v1/datasets?q=${encodeURIComponent(`${MODELS[i % MODELS.length]![1]} ${VARIABLES[i % VARIABLES.length]}`)}&limit=20`;
-  const byId = (i: number) => `/api/v1/datasets/${encodeURIComponent(ids[(i * 7919) % ids.length]!)}`;
+  const { facet, text, byId } = catalogQueries(ids);
 
   // Plans first, while every count is still uncached (a cached search sends no count).
   const plans: string[] = [];
@@ -327,31 +322,7 @@ async function seed(
 /** The n-th file of the seeded datasets (as bench/catalog.bench.ts writes them). */
 function filesOf(ids: string[]): (n: number) => FileRecord {
   const now = new Date().toISOString();
-  return (n) => {
-    const i = Math.floor(n / FILES_PER);
-    const f = n % FILES_PER;
-    const id = ids[i]!;
-    return {
-      id: `${i}-${f}`,
-      datasetId: id,
-      location: {
-        root: 'data',
-        path: `${id.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
-      },
-      size: 400_000_000,
-      mtime: now,
-      format: 'NETCDF4',
-      timeCoverage: {
-        start: `${2006 + f * 10}-01-16T00:00:00`,
-        end: `${2015 + f * 10}-12-16T00:00:00`,
-        calendar: '360_day',
-      },
-      variables: ['tas'],
-      status: 'present',
-      createdAt: now,
-      updatedAt: now,
-    };
-  };
+  return (n) => seededFile(ids[Math.floor(n / FILES_PER)]!, Math.floor(n / FILES_PER), n % FILES_PER, now);
 }
 
 /**

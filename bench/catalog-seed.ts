@@ -4,7 +4,6 @@
  * between runs (seeding 1M datasets takes long): the directory is reused when it holds a store
  * seeded with the same sizes.
  */
-import type { FileRecord } from '@climcat/core';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import { openDatabase, type Db } from '../libs/store/src/sqlite/sqlite-database';
 import { SqliteDatasetRepository } from '../libs/store/src/sqlite/sqlite-dataset.repository';
-import { datasetAt } from './catalog-data';
+import { datasetAt, seededFile } from './catalog-data';
 import { fmt, prng } from './lib';
 
 /** Records per write transaction while seeding: one commit per batch instead of one per record. */
@@ -91,30 +90,6 @@ function seed(path: string, datasets: number, filesPer: number, rand: () => numb
   process.stdout.write(
     `seeded: datasets ${fmt((datasets - done) / datasetSeconds, 0)}/s, files ${fmt((datasets * filesPer) / fileSeconds, 0)}/s\n`,
   );
-}
-
-/** File `f` of dataset number `i` (id `datasetId`), as seeded; `mtime` is the seeding time. */
-export function seededFile(datasetId: string, i: number, f: number, mtime: string): FileRecord {
-  return {
-    id: `${i}-${f}`,
-    datasetId,
-    location: {
-      root: 'data',
-      path: `${datasetId.replace(/\./g, '/')}/f_${2006 + f * 10}01-${2015 + f * 10}12.nc`,
-    },
-    size: 400_000_000,
-    mtime,
-    format: 'NETCDF4',
-    timeCoverage: {
-      start: `${2006 + f * 10}-01-16T00:00:00`,
-      end: `${2015 + f * 10}-12-16T00:00:00`,
-      calendar: '360_day',
-    },
-    variables: ['tas'],
-    status: 'present',
-    createdAt: mtime,
-    updatedAt: mtime,
-  };
 }
 
 /**

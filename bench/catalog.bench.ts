@@ -15,7 +15,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createServer } from 'node:http';
 import { createApp, loadConfig } from '@climcat/platform';
 import { CatalogModule } from '../apps/catalog/src/catalog.module';
-import { EXPERIMENTS, MODELS, VARIABLES } from './catalog-data';
+import { catalogQueries } from './catalog-data';
 import { seededCatalog } from './catalog-seed';
 import { fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
@@ -38,12 +38,7 @@ async function main(): Promise<void> {
     if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return res.text();
   };
-  const facetsParam = 'facets=model,institute,time_frequency,realm,cmor_table,ensemble,experiment,variable';
-  const facet = (i: number) =>
-    `/api/v1/datasets?project=CMIP5&experiment=${EXPERIMENTS[i % EXPERIMENTS.length]}&variable=${VARIABLES[i % VARIABLES.length]}&${facetsParam}&limit=20`;
-  const text = (i: number) =>
-    `/api/v1/datasets?q=${encodeURIComponent(`${MODELS[i % MODELS.length]![1]} ${VARIABLES[i % VARIABLES.length]}`)}&limit=20`;
-  const byId = (i: number) => `/api/v1/datasets/${encodeURIComponent(ids[(i * 7919) % ids.length]!)}`;
+  const { facet, text, byId } = catalogQueries(ids);
 
   const results: Record<string, unknown> = {};
   // BENCH_CATALOG_ONLY=byid measures only the get-by-id throughput (to iterate on per-request cost).
