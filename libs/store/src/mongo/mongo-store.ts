@@ -37,6 +37,7 @@ import {
   usageDriftSchema,
   usagePointSchema,
 } from './schemas';
+import * as schemaModule from './schemas';
 
 export interface MongoStoreOptions {
   /** Most ids per `$in` / by-id write (default and maximum MAX_IDS_PER_CALL). */
@@ -58,25 +59,9 @@ export interface MongoStoreOptions {
   log?: (message: string) => void;
 }
 
-const SCHEMAS = [
-  apiKeySchema,
-  auditSchema,
-  datasetSchema,
-  fileSchema,
-  generationSchema,
-  promotionSchema,
-  leaseSchema,
-  purgedFileSchema,
-  purgePlanSchema,
-  quotaExemptionSchema,
-  quotaSchema,
-  quotaStateSchema,
-  scanSchema,
-  usageDriftSchema,
-  usagePointSchema,
-];
-// Once per process, before any model is compiled: the limit itself is per connection.
-for (const schema of SCHEMAS) maxTimePlugin(schema);
+// Once per process, before any model is compiled, on every schema the module declares (a schema
+// added there is limited too); the limit itself is per connection.
+for (const value of Object.values(schemaModule)) if (value instanceof mongoose.Schema) maxTimePlugin(value);
 
 /** The production store: one mongoose connection; indexes built by the migration (mongo-migrations.ts). */
 export class MongoStore implements Store {
