@@ -4,6 +4,8 @@
  * adapter gets the same catalog.
  */
 import type { DatasetRecord, FileRecord } from '@climcat/core';
+import { createApp, loadConfig, type ClimcatApp } from '@climcat/platform';
+import { CatalogModule } from '../apps/catalog/src/catalog.module';
 
 export const MODELS: [string, string][] = [];
 const INSTITUTES = [
@@ -223,4 +225,29 @@ export function catalogQueries(ids: readonly string[]): {
       `/api/v1/datasets?q=${encodeURIComponent(`${MODELS[i % MODELS.length]![1]} ${VARIABLES[i % VARIABLES.length]}`)}&limit=20`,
     byId: (i) => `/api/v1/datasets/${encodeURIComponent(ids[(i * 7919) % ids.length]!)}`,
   };
+}
+
+/** The benchmarks' admin key (ADMIN_API_KEY of the catalog they start). */
+export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
+
+/**
+ * The catalog app on a loopback port with `env` (plus the bench admin key), and a GET that
+ * fails on anything but 200; `admin` is the admin's Authorization header.
+ */
+export async function serveCatalog(env: Record<string, string>): Promise<{
+  app: ClimcatApp;
+  base: string;
+  admin: Record<string, string>;
+  get: (path: string, headers?: Record<string, string>) => Promise<string>;
+}> {
+  const config = loadConfig('catalog', { ADMIN_API_KEY: BENCH_ADMIN_KEY, ...env });
+  const app = await createApp(config, [CatalogModule]);
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}${path}`, { headers });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.text();
+  };
+  return { app, base, admin: { Authorization: `Bearer ${BENCH_ADMIN_KEY}` }, get };
 }

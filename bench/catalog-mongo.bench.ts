@@ -37,14 +37,12 @@ import { execSync } from 'node:child_process';
 import mongoose, { mongo } from 'mongoose';
 import { createStore, migrateStore, MONGO_INDEXES, type StoreOptions } from '@climcat/store';
 import type { FileRecord, Store } from '@climcat/core';
-import { createApp, loadConfig } from '@climcat/platform';
-import { CatalogModule } from '../apps/catalog/src/catalog.module';
 import { toDocument } from '../libs/store/src/mongo/mongo-dataset.repository';
 import { COLLECTIONS, datasetSchema, fileSchema, META_COLLECTION } from '../libs/store/src/mongo/schemas';
 import { startJongodb } from '../test/harness/servers';
 import { coverageOf } from '../test/store/index-coverage';
 import { recordMongoCalls, type LoggedCall } from '../test/store/mongo-query-log';
-import { catalogQueries, datasetAt, seededFile } from './catalog-data';
+import { catalogQueries, datasetAt, seededFile, serveCatalog } from './catalog-data';
 import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 5_000);
@@ -58,7 +56,6 @@ const SEED_CONCURRENCY = 4;
 /** `bulk` (default): the store's documents by insertMany (see seedBulk); `store`: one store call per record. */
 const SEED_MODE = process.env.BENCH_MONGO_SEED === 'store' ? 'store' : 'bulk';
 const BULK_BATCH = Number(process.env.BENCH_MONGO_BULK_BATCH ?? 20_000);
-const ADMIN_KEY = 'bench-admin-key-0123456789';
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -122,25 +119,15 @@ async function run(uri: string, serverPid: number | undefined, external: boolean
     }
   }
 
-  const config = loadConfig('catalog', {
+  const { app, admin, get } = await serveCatalog({
     STATE_DIR: mkdtempSync(join(tmpdir(), 'climcat-bench-mongo-')),
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
-    ADMIN_API_KEY: ADMIN_KEY,
     MONGODB_URI: uri,
     MONGODB_DB: DB,
     MONGODB_MIGRATE: 'verify',
     // Measured, not cut off: at large sizes a count may run past the production default of 30 s.
     MONGODB_MAX_TIME_MS: '600000',
   });
-  const app = await createApp(config, [CatalogModule]);
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-  const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${base}${path}`, { headers });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.text();
-  };
   const { facet, text, byId } = catalogQueries(ids);
 
   // Plans first, while every count is still uncached (a cached search sends no count).

@@ -13,9 +13,7 @@ import { Controller, Get, Module, Param, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createServer } from 'node:http';
-import { createApp, loadConfig } from '@climcat/platform';
-import { CatalogModule } from '../apps/catalog/src/catalog.module';
-import { catalogQueries } from './catalog-data';
+import { catalogQueries, serveCatalog } from './catalog-data';
 import { seededCatalog } from './catalog-seed';
 import { fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
@@ -24,20 +22,7 @@ const FILES_PER = Number(process.argv[3] ?? 10);
 
 async function main(): Promise<void> {
   const { state, ids, cleanup } = await seededCatalog(DATASETS, FILES_PER);
-  const config = loadConfig('catalog', {
-    STATE_DIR: state,
-    LOG_LEVEL: 'silent',
-    ADMIN_API_KEY: 'bench-admin-key-0123456789',
-  });
-  const app = await createApp(config, [CatalogModule]);
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-  const admin = { Authorization: 'Bearer bench-admin-key-0123456789' };
-  const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${base}${path}`, { headers });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.text();
-  };
+  const { app, admin, get } = await serveCatalog({ STATE_DIR: state, LOG_LEVEL: 'silent' });
   const { facet, text, byId } = catalogQueries(ids);
 
   const results: Record<string, unknown> = {};
