@@ -28,7 +28,6 @@
  * sustains only to a few thousand records (see README, performance). BENCH_MONGO_REPS (default 200) sets the latency samples per
  * search kind, BENCH_MONGO_COLD (default 20) the first-vs-repeat pairs; BENCH_LOG_LEVEL the app's log level (default silent).
  */
-import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +42,7 @@ import { startJongodb } from '../test/harness/servers';
 import { coverageOf } from '../test/store/index-coverage';
 import { recordMongoCalls, type LoggedCall } from '../test/store/mongo-query-log';
 import { catalogQueries, datasetAt, seededFile, serveCatalog } from './catalog-data';
-import { fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
+import { bareJsonServer, fmt, interleavedThroughput, latencies, peakRssMb, prng } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 5_000);
 const FILES_PER = Number(process.argv[3] ?? 2);
@@ -177,23 +176,18 @@ async function run(uri: string, serverPid: number | undefined, external: boolean
   await measure('freeText', REPS, (i) => get(text(i)));
   await measure('getById', 500, (i) => get(byId(i), admin));
   const sample = await get(byId(1), admin);
-  const bare = createServer((_req, res) => {
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(sample);
-  });
-  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-  const barePort = (bare.address() as { port: number }).port;
+  const bare = await bareJsonServer(sample);
   const rps = await interleavedThroughput(
     {
       climcat: (i) => get(byId(i), admin),
-      bareNode: async () => (await fetch(`http://127.0.0.1:${barePort}/x`)).text(),
+      bareNode: async () => (await fetch(bare.url)).text(),
     },
     10,
     0.5,
     16,
   );
   const rpsLoad = load();
-  bare.close();
+  bare.server.close();
   await app.close();
   const memory = serverMemory();
 

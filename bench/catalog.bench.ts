@@ -12,10 +12,9 @@
 import { Controller, Get, Module, Param, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { createServer } from 'node:http';
 import { catalogQueries, serveCatalog } from './catalog-data';
 import { seededCatalog } from './catalog-seed';
-import { fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
+import { bareJsonServer, fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
 const DATASETS = Number(process.argv[2] ?? 100_000);
 const FILES_PER = Number(process.argv[3] ?? 10);
@@ -34,12 +33,7 @@ async function main(): Promise<void> {
   results.freeText = onlyById ? none : await latencies(200, (i) => get(text(i)));
   results.getById = onlyById ? none : await latencies(500, (i) => get(byId(i), admin));
   const sample = await get(byId(1), admin);
-  const bare = createServer((_req, res) => {
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(sample);
-  });
-  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-  const barePort = (bare.address() as { port: number }).port;
+  const bare = await bareJsonServer(sample);
   const floor = await NestFactory.create(frameworkFloor(JSON.parse(sample)), new FastifyAdapter(), {
     logger: false,
   });
@@ -49,7 +43,7 @@ async function main(): Promise<void> {
   const rps = await interleavedThroughput(
     {
       climcat: (i) => get(byId(i), admin),
-      bareNode: async () => (await fetch(`http://127.0.0.1:${barePort}/x`)).text(),
+      bareNode: async () => (await fetch(bare.url)).text(),
       framework: async (i) => (await fetch(`${floorBase}${byId(i)}`)).text(),
     },
     10,
@@ -60,7 +54,7 @@ async function main(): Promise<void> {
   const bareRps = rps.bareNode;
   results.getByIdRps = { ...rps, ratio: appRps / bareRps, frameworkRatio: rps.framework / bareRps };
   await floor.close();
-  bare.close();
+  bare.server.close();
   await app.close();
 
   const lat = (name: string) => results[name] as { p50: number; p95: number };

@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, load loops, output. */
 import { prng } from '../test/harness/random';
+import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 export function percentile(sorted: number[], p: number): number {
@@ -125,4 +126,14 @@ export async function alternateMedians(
     }
   }
   return [median(as), median(bs)];
+}
+
+/** A bare Node HTTP server answering `body` as JSON to every request: the baseline of request rates. */
+export async function bareJsonServer(body: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/x`, server };
 }
