@@ -6,11 +6,13 @@
  * stops a stream, and answers 503 at once when nothing was sent yet;
  * requests and bytes actually sent are counted, each request has one log
  * line with its constraint, status, bytes and outcome, and an aborted .dods
- * closes its file. Slots are held by pausing the client.
+ * closes its file. Large .dods and NCSS answers are the same bytes for a client
+ * that reads slowly, and an aborted NCSS answer closes its file too. Slots are
+ * held by pausing the client.
  */
 import { STORE, type FileRecord, type Store } from '@climcat/core';
 import { MetricsService } from '@climcat/platform';
-import { writeNetcdf3 } from '@climcat/netcdf';
+import { MemoryByteSource, openNetcdf, writeNetcdf3 } from '@climcat/netcdf';
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
@@ -43,6 +45,8 @@ const BIG_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big.nc');
 /** About 40 MB of records of 80 kB, each after its time value: sent as views of the read blocks. */
 const BIG_REC = { time: 500, lat: 100, lon: 200 };
 const BIG_REC_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big_records.nc');
+/** The same as a grid (time, lat and lon coordinates) for NCSS: about 40 MB of records. */
+const BIG_GRID_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_big_grid.nc');
 const MAX = 2;
 /** A named pipe catalogued as a file: opening it for reading blocks until someone writes (a stalled storage). */
 const FIFO_PATH = PATHS.nc3.replace(/[^/]+$/, 'tas_stalled.nc');
@@ -215,6 +219,48 @@ beforeAll(async () => {
       tas: Float32Array.from({ length: nRec }, (_, i) => i % 1000),
     },
   );
+  await writeNetcdf3(
+    join(root, BIG_GRID_PATH),
+    {
+      dimensions: [
+        { name: 'time', length: 0, unlimited: true },
+        { name: 'lat', length: BIG_REC.lat },
+        { name: 'lon', length: BIG_REC.lon },
+      ],
+      variables: [
+        {
+          name: 'time',
+          type: 'double',
+          dimensions: ['time'],
+          attributes: [
+            { name: 'units', value: 'days since 2000-01-01' },
+            { name: 'calendar', value: '360_day' },
+          ],
+        },
+        {
+          name: 'lat',
+          type: 'double',
+          dimensions: ['lat'],
+          attributes: [{ name: 'units', value: 'degrees_north' }],
+        },
+        {
+          name: 'lon',
+          type: 'double',
+          dimensions: ['lon'],
+          attributes: [{ name: 'units', value: 'degrees_east' }],
+        },
+        { name: 'tas', type: 'float', dimensions: ['time', 'lat', 'lon'], attributes: [] },
+      ],
+      globalAttributes: [],
+      numRecords: BIG_REC.time,
+    },
+    {
+      time: Float64Array.from({ length: BIG_REC.time }, (_, i) => i + 0.5),
+      lat: Float64Array.from({ length: BIG_REC.lat }, (_, j) => -89.1 + j * 1.8),
+      lon: Float64Array.from({ length: BIG_REC.lon }, (_, i) => i * 1.8),
+      tas: Float32Array.from({ length: nRec }, (_, i) => i % 1000),
+    },
+  );
   running = await startApp({
     env: { DATA_ROOT: root, THREDDS_MAX_CONCURRENT_PER_CALLER: String(MAX), THREDDS_BIN_LIMIT: '1GB' },
     logs: true,
@@ -228,6 +274,7 @@ beforeAll(async () => {
   for (const app of [running, slow]) {
     await catalogFile(app, BIG_PATH, statSync(join(root, BIG_PATH)).size);
     await catalogFile(app, BIG_REC_PATH, statSync(join(root, BIG_REC_PATH)).size);
+    await catalogFile(app, BIG_GRID_PATH, statSync(join(root, BIG_GRID_PATH)).size);
     await catalogFile(app, FIFO_PATH, 1000);
   }
 });
@@ -539,6 +586,65 @@ describe('a .dods larger than its read buffers', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-description')).toBe('dods-data');
     expect((await res.arrayBuffer()).byteLength).toBe(0);
+  });
+});
+
+describe('an NCSS answer larger than its staging buffers', () => {
+  afterEach(() => noSlotsLeft(running));
+  /** A box of 40 × 150 of the 100 × 200 cells, every record (about 12 MB). */
+  const BOX = { lat: [20, 59], lon: [10, 159] } as const;
+  const latOf = (j: number) => -89.1 + j * 1.8;
+  const ncss = `/thredds/ncss/grid/data/${BIG_GRID_PATH}?var=tas&south=${latOf(BOX.lat[0])}&north=${latOf(BOX.lat[1])}&west=${BOX.lon[0] * 1.8}&east=${BOX.lon[1] * 1.8}&accept=netcdf`;
+
+  it('is the box of every record, byte for byte the same for a client that reads slowly', async () => {
+    // Staging buffers are reused once the socket wrote them, and the writer no longer waits for
+    // an empty queue: a buffer filled again too early would show as wrong values here.
+    const { hostname, port } = new URL(running.url);
+    const slowBody = await new Promise<Buffer>((resolve, reject) => {
+      const req = request({ hostname, port, path: ncss, agent: false }, (res) => {
+        const parts: Buffer[] = [];
+        let pauses = 0;
+        res.on('data', (chunk: Buffer) => {
+          parts.push(chunk);
+          if (pauses++ % 50 === 0) {
+            res.pause();
+            setTimeout(() => res.resume(), 20);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(parts)));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const fast = await get(running, ncss);
+    expect(fast.status).toBe(200);
+    expect(Number(fast.headers.get('content-length'))).toBe(fast.body.length);
+    expect(slowBody.equals(fast.body)).toBe(true);
+    const answer = await openNetcdf(new MemoryByteSource(new Uint8Array(fast.body)));
+    const tas = (await answer.read('tas')) as Float32Array;
+    const [ny, nx] = [BOX.lat[1] - BOX.lat[0] + 1, BOX.lon[1] - BOX.lon[0] + 1];
+    expect(tas.length).toBe(BIG_REC.time * ny * nx);
+    let wrong = 0;
+    for (let t = 0; t < BIG_REC.time; t++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const source = (t * BIG_REC.lat + BOX.lat[0] + j) * BIG_REC.lon + BOX.lon[0] + i;
+          if (tas[(t * ny + j) * nx + i] !== source % 1000) wrong++;
+        }
+    expect(wrong).toBe(0);
+    await answer.close();
+  });
+
+  it('stopped by the client closes its file and gives its slot back', async () => {
+    const file = realpathSync(join(root, BIG_GRID_PATH));
+    expect((await get(running, `${ncss}&timeStride=100`)).status).toBe(200);
+    const baseline = openHandles(file);
+    const held = await hold(running, ncss);
+    expect(held.status).toBe(200);
+    expect(held.received).toBeLessThan(Number(held.headers['content-length']));
+    await abort([held]);
+    await until('the aborted answer to close its file', () => openHandles(file) === baseline);
   });
 });
 

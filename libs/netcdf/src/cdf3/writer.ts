@@ -414,7 +414,9 @@ function streamSink(stream: Writable, options: Netcdf3WriterOptions): Sink {
               if (lent) buffers?.release(lent);
             }
           : undefined;
-      if (!stream.write(bytes, done)) await once(stream, 'drain');
+      // A lent buffer needs no 'drain': the lender paces the writer (acquire waits while all
+      // its buffers are on their way), and waiting for an empty queue left the socket idle.
+      if (!stream.write(bytes, done) && !lent) await once(stream, 'drain');
     },
     async close() {
       stream.end();
@@ -651,7 +653,11 @@ export class Netcdf3Writer {
     if (this.pendingBytes === FLUSH_BYTES) await this.flush();
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Sends what is staged now instead of when a staging buffer is full: for a caller about to
+   * wait for its next values, so the target is not left idle meanwhile.
+   */
+  async flush(): Promise<void> {
     if (this.pendingBytes === 0 || !this.pending) return;
     const out = this.pending.subarray(0, this.pendingBytes);
     // The target may keep `out` until it is written: the next piece goes to another buffer

@@ -97,6 +97,37 @@ describe('FileByteSource', () => {
     );
     await src.close();
   });
+
+  it('copies short and long runs of several blocks to the target in order', async () => {
+    const src = await FileByteSource.open(join(dir, 'f.bin'));
+    // Block 1 (0..9000): 3 long runs of 2,500 bytes 3,000 apart, then 40 short runs of 3 bytes
+    // 7 apart (gathered locally first). Block 2 (9,500..10,000): one run of 500 bytes.
+    // Block 3 (0..1000): 400 short runs of 200 bytes 1 apart, 80,000 bytes in all, more than
+    // the worker's first 64 KiB gathering buffer.
+    const shortFrom = 9000 - 7 * 40 - 100;
+    const target = new Uint8Array(new SharedArrayBuffer(3 * 2500 + 40 * 3 + 500 + 400 * 200));
+    await src.readRuns(
+      {
+        // prettier-ignore
+        ops: [
+          0, 9000, 2, 0, 2500, 3000, 3, shortFrom, 3, 7, 40,
+          9500, 500, 1, 0, 500, 0, 1,
+          0, 1000, 1, 0, 200, 1, 400,
+        ],
+      },
+      target,
+    );
+    const expected = [
+      ...[0, 3000, 6000].flatMap((at) => [...payload.subarray(at, at + 2500)]),
+      ...Array.from({ length: 40 }, (_, r) => [
+        ...payload.subarray(shortFrom + 7 * r, shortFrom + 7 * r + 3),
+      ]).flat(),
+      ...payload.subarray(9500, 10_000),
+      ...Array.from({ length: 400 }, (_, r) => [...payload.subarray(r, r + 200)]).flat(),
+    ];
+    expect(Buffer.from(target).equals(Buffer.from(expected))).toBe(true);
+    await src.close();
+  });
 });
 
 describe('HttpByteSource', () => {

@@ -25,6 +25,8 @@ const SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { readSync } = require('node:fs');
 let scratch = Buffer.allocUnsafe(1 << 20);
+let gathered = Buffer.allocUnsafe(1 << 16);
+const SMALL_RUN = 4096;
 parentPort.on('message', (m) => {
   try {
     // A Buffer: fill() with a value as long as the range is one memcpy, where set() into
@@ -42,7 +44,18 @@ parentPort.on('message', (m) => {
       }
       for (let s = 0; s < segments; s++) {
         const src = ops[i++], runBytes = ops[i++], step = ops[i++], runs = ops[i++];
-        if (dst + runs * runBytes > target.length) throw new Error('runs overflow the target');
+        const bytes = runs * runBytes;
+        if (dst + bytes > target.length) throw new Error('runs overflow the target');
+        if (runs > 1 && runBytes < SMALL_RUN) {
+          // Short runs are gathered here first, then copied to shared memory in one go: each copy
+          // into shared memory costs ~110 ns however short (the bench's region: 61 rows of 364 B
+          // per record), one into a local buffer half that.
+          if (gathered.length < bytes) gathered = Buffer.allocUnsafe(bytes);
+          for (let r = 0, at = src; r < runs; r++, at += step) scratch.copy(gathered, r * runBytes, at, at + runBytes);
+          target.fill(gathered.subarray(0, bytes), dst, dst + bytes);
+          dst += bytes;
+          continue;
+        }
         for (let r = 0; r < runs; r++, dst += runBytes) {
           const run = scratch.subarray(src + r * step, src + r * step + runBytes);
           if (runBytes >= 64) target.fill(run, dst, dst + runBytes);

@@ -731,6 +731,13 @@ async function readRawBlock(
 
 /** Bytes per piece of a non-record variable: bounds the memory of one answer. */
 const PIECE_BYTES = 4 << 20;
+/**
+ * Bytes of a record variable's first batch; each next one may take twice as many, up to
+ * PIECE_BYTES. The first bytes then leave after a short read instead of a whole 4 MiB batch's
+ * (the NCSS bench's 10% region: the first write came 7.6 ms into the answer, 4 ms of it reading
+ * the first batch).
+ */
+const FIRST_BATCH_BYTES = 256 << 10;
 
 /** Read buffers of raw copies, shared by the process's answers (the reader's reads ahead plus the one copied). */
 // Shared memory: a local file's read worker fills them (io/pread-worker.ts).
@@ -848,45 +855,54 @@ async function writeAll(
       raw: boolean;
       /** BATCH_POOL's buffer holding `data`, given back once the batch is written. */
       pooled?: Buffer;
+      /** The bytes the batch was allowed (the next one may take twice as many, up to PIECE_BYTES). */
+      capBytes: number;
     };
-    const readBatch = (v: PlanVariable, from: number): Promise<Batch> => {
+    const readBatch = (v: PlanVariable, from: number, capBytes: number): Promise<Batch> => {
       const dims = v.source.dimensions.slice(1).map((d) => plan.dimensions.get(d) as PlanDimension);
       const slabBytes = dims.reduce((a, d) => a * d.indices.length, 1) * TYPE_SIZE[v.source.type];
-      const m = Math.min(
-        records.length - from,
-        Math.max(1, Math.floor(PIECE_BYTES / Math.max(1, slabBytes))),
-      );
+      const m = Math.min(records.length - from, Math.max(1, Math.floor(capBytes / Math.max(1, slabBytes))));
       const picked = outRuns(records.slice(from, from + m));
       // Stored bytes copied as they are where the output holds the same bytes; decoded otherwise.
       const raw = passesRaw(ds, v);
       // The writer copies a record's bytes when they are few (see WRITE_RAW_COPIES_BELOW), so
-      // the block can then be reused for a later batch instead of left to the GC.
+      // the block can then be reused for a later batch instead of left to the GC. Not for a
+      // variable that is small in all (a whole time_bnds would hold a 4 MiB buffer for a few KB).
       const pooled =
         raw &&
         slabBytes < WRITE_RAW_COPIES_BELOW &&
         m * slabBytes <= PIECE_BYTES &&
-        m * slabBytes > PIECE_BYTES / 4
+        (m * slabBytes > PIECE_BYTES / 4 || capBytes < PIECE_BYTES)
           ? BATCH_POOL.take()
           : undefined;
       const data = raw ? readRawBlock(ds, plan, v, picked, pooled) : readBlock(ds, plan, v, picked);
-      return data.then((d) => ({ from, to: from + m, data: d, per: d.length / m, raw, pooled }));
+      return data.then((d) => ({ from, to: from + m, data: d, per: d.length / m, raw, pooled, capBytes }));
     };
-    const batches = new Map<string, { batch: Batch; next?: Promise<Batch> }>();
-    const prefetch = (v: PlanVariable, batch: Batch) => {
-      if (batch.to >= records.length) return undefined;
-      const next = readBatch(v, batch.to);
+    type Held = { batch: Batch; next?: Promise<Batch>; nextRead?: boolean };
+    const batches = new Map<string, Held>();
+    const prefetch = (v: PlanVariable, held: Held) => {
+      const batch = held.batch;
+      if (batch.to >= records.length) return;
+      const next = readBatch(v, batch.to, Math.min(PIECE_BYTES, 2 * batch.capBytes));
+      held.next = next;
       // Awaited when its records come; a write failing first must not leave it unhandled.
-      next.catch(() => undefined);
-      return next;
+      next.then(
+        () => (held.nextRead = true),
+        () => undefined,
+      );
     };
     for (let r = 0; r < records.length; r++) {
       for (const v of recordVars) {
         let held = batches.get(v.name);
         if (!held || r >= held.batch.to) {
-          const batch = held?.next && held.batch.to === r ? await held.next : await readBatch(v, r);
+          const ahead = held?.next && held.batch.to === r ? held.next : undefined;
+          // Waiting for a read: what is staged goes to the client meanwhile.
+          if (!ahead || !held?.nextRead) await writer.flush();
+          const batch = ahead ? await ahead : await readBatch(v, r, FIRST_BATCH_BYTES);
           // Every record of the held batch was written (copied by the writer).
           if (held?.batch.pooled) BATCH_POOL.give(held.batch.pooled);
-          held = { batch, next: prefetch(v, batch) };
+          held = { batch };
+          prefetch(v, held);
           batches.set(v.name, held);
         }
         const batch = held.batch;
