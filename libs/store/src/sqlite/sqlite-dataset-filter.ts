@@ -46,9 +46,11 @@ function tokenRange(token: string, params: unknown[]): string {
 
 /**
  * Which filter drives the query: the first facet filter or the first text term (the caller
- * orders both most selective first, and passes `text` when that term is rarer than the facet).
+ * orders both most selective first, and passes `text` when that term is rarer than the facet),
+ * or the datasets `pks` (ascending) that the caller found by intersecting the facet filters it
+ * took out of the plan.
  */
-export type DrivingFilter = 'facet' | 'text';
+export type DrivingFilter = 'facet' | 'text' | { pks: readonly number[] };
 
 /**
  * Lists are bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`),
@@ -75,6 +77,10 @@ export function datasetCondition(
   // One filter drives the query as an IN set; the others are per-row index probes. SQLite would
   // otherwise materialise every IN set, and a broad one (project=CMIP5, or a text term such as
   // `esm`: most of the catalog) costs tens of ms per evaluation.
+  if (typeof drive === 'object') {
+    conditions.push('d.pk IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(drive.pks));
+  }
   plan.facets.forEach((facet, i) => {
     conditions.push(
       drive === 'facet' && i === 0

@@ -56,6 +56,18 @@ const ONE_PASS_MAX = 100_000;
 /** The first limit up to which text terms' token rows are counted (see rarestTerm). */
 const RAREST_TERM_FIRST_LIMIT = 4_096;
 
+/**
+ * Smallest driving facet whose datasets are intersected with the next facet filters' (see
+ * intersectFacets): below it, probing the others per driving row costs less than listing them.
+ */
+const INTERSECT_MIN = 1_000;
+/**
+ * A facet filter joins the intersection while it lists at most this many times the datasets left:
+ * listing its datasets (an index range, ~0.3 µs a row) then costs less than probing it for each
+ * dataset left (a descent of the facet index, 2-4 µs at a million datasets).
+ */
+const INTERSECT_RATIO = 8;
+
 interface DocRow {
   doc: string;
   revision: number;
@@ -81,6 +93,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
     private readonly db: Db,
     private readonly onePassMax = ONE_PASS_MAX,
     private readonly firstTermLimit = RAREST_TERM_FIRST_LIMIT,
+    private readonly intersectMin = INTERSECT_MIN,
   ) {
     this.statements = new StatementCache(db);
     this.facetCounter = new FacetCounter(db);
@@ -313,6 +326,7 @@ export class SqliteDatasetRepository implements DatasetRepository {
   } {
     let ordered = plan;
     let facetSize = Infinity;
+    let sizes: number[] = [];
     if (plan.facets.length > 0) {
       const estimate = this.statements
         .get(
@@ -327,16 +341,53 @@ export class SqliteDatasetRepository implements DatasetRepository {
       sized.sort((a, b) => a.size - b.size);
       ordered = { ...plan, facets: sized.map((s) => s.facet) };
       facetSize = sized[0]!.size;
+      sizes = sized.map((s) => s.size);
     }
     const rarest = this.rarestTerm(plan.text, facetSize);
     if (rarest) {
       const text = [plan.text[rarest.term]!, ...plan.text.filter((_, i) => i !== rarest.term)];
       return { plan: { ...ordered, text }, drive: 'text', drivingSize: rarest.size };
     }
+    if (sizes.length >= 2 && facetSize >= this.intersectMin && sizes[1]! <= INTERSECT_RATIO * facetSize)
+      return this.intersectFacets(ordered, sizes);
     return {
       plan: ordered,
       drive: 'facet',
       ...(Number.isFinite(facetSize) ? { drivingSize: facetSize } : {}),
+    };
+  }
+
+  /**
+   * The datasets of the smallest facet filters, intersected in memory: each filter's datasets
+   * come from the facet index in order, so a walk of the lists finds the common ones. The next
+   * filter joins while it lists at most INTERSECT_RATIO times the datasets left; the rest stay
+   * probes, now only for the datasets left. At a million datasets the bench's variable and
+   * experiment filters list 50k and 83k datasets with ~4k in common: probing experiment for each
+   * of the 50k cost 3-5× the two lists.
+   */
+  private intersectFacets(
+    ordered: SearchPlan,
+    sizes: number[],
+  ): { plan: SearchPlan; drive: DrivingFilter; drivingSize: number } {
+    const list = this.statements
+      .get(
+        'SELECT f.ds FROM dataset_facets f WHERE f.name = ? AND f.value IN (SELECT value FROM json_each(?))',
+      )
+      .pluck();
+    const datasetsOf = (facet: SearchPlan['facets'][number]): Float64Array => {
+      const pks = Float64Array.from(list.all(facet.name, json(facet.values)) as number[]);
+      // One value's datasets come in order; several values' are runs to sort (and a dataset with
+      // two of the values is listed twice).
+      return facet.values.length > 1 ? unique(pks.sort()) : pks;
+    };
+    let pks = datasetsOf(ordered.facets[0]!);
+    let used = 1;
+    while (used < ordered.facets.length && sizes[used]! <= INTERSECT_RATIO * pks.length)
+      pks = intersectSorted(pks, datasetsOf(ordered.facets[used++]!));
+    return {
+      plan: { ...ordered, facets: ordered.facets.slice(used) },
+      drive: { pks: Array.from(pks) },
+      drivingSize: pks.length,
     };
   }
 
@@ -400,6 +451,31 @@ export class SqliteDatasetRepository implements DatasetRepository {
     for (const token of keys.tokens) this.insertToken.run(token, pk);
     for (const parent of record.provenance?.derivedFrom ?? []) this.insertDerived.run(parent, pk);
   }
+}
+
+/** The values of `sorted` (ascending) without repeats. */
+function unique(sorted: Float64Array): Float64Array {
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++)
+    if (i === 0 || sorted[i] !== sorted[n - 1]) sorted[n++] = sorted[i]!;
+  return sorted.subarray(0, n);
+}
+
+/** The values in both ascending lists, ascending. */
+function intersectSorted(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(Math.min(a.length, b.length));
+  let n = 0;
+  for (let i = 0, j = 0; i < a.length && j < b.length;) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      out[n++] = x;
+      i++;
+      j++;
+    } else if (x < y) i++;
+    else j++;
+  }
+  return out.subarray(0, n);
 }
 
 function toRecord(row: DocRow): DatasetRecord {

@@ -296,3 +296,84 @@ describe('sqlite text search driven by its rarest term', () => {
     db.close();
   });
 });
+
+describe('sqlite search driven by intersected facet filters', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'climcat-intersect-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers as probing every filter does, the one pass and the three passes alike', async () => {
+    const db = openDatabase(join(dir, 'c.sqlite'), { roots: [] });
+    // No minimum: every search with two facet filters of similar sizes intersects them.
+    const intersecting = new SqliteDatasetRepository(db, undefined, undefined, 0);
+    const intersectingThreePasses = new SqliteDatasetRepository(db, 0, undefined, 0);
+    const probing = new SqliteDatasetRepository(db, 0, undefined, Infinity);
+    const experiments = ['rcp45', 'rcp85', 'historical', 'amip', 'piControl'];
+    const vars = ['tas', 'pr', 'psl', 'uas', 'vas', 'huss', 'zg'];
+    const records: Omit<DatasetRecord, 'revision'>[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Some datasets hold two variables: a filter on both lists them twice.
+      const variables = i % 5 === 0 ? [vars[i % 7]!, vars[(i + 3) % 7]!] : [vars[i % 7]!];
+      const record = dataset(`ds-${(i * 37) % 400}.${i % 3}`, experiments[i % 5]!, variables);
+      record.datasetId = `m${(i * 11) % 17}`;
+      record.size = (i * 7919) % 13;
+      record.fileCount = 1 + (i % 4);
+      record.access = { public: i % 4 !== 0, ownerGroup: 'g', accessGroups: i % 8 === 0 ? ['eucp'] : [] };
+      if (i % 9 === 0) record.facets = { ...record.facets, project: 'CORDEX' };
+      records.push(record);
+      await intersecting.create(record);
+    }
+    const intersections = jest.spyOn(
+      SqliteDatasetRepository.prototype as unknown as { intersectFacets: () => unknown },
+      'intersectFacets',
+    );
+    const accesses = [
+      { everything: true, groups: [] },
+      { everything: false, groups: [] },
+      { everything: false, groups: ['eucp'] },
+    ];
+    const filters: Record<string, string[]>[] = [
+      { experiment: ['rcp45'], variable: ['tas'] },
+      { experiment: ['rcp85', 'amip'], variable: ['tas', 'zg', 'psl'] },
+      { project: ['CMIP5'], experiment: ['historical'], variable: ['pr', 'uas'] },
+      { experiment: ['rcp45'], variable: ['nothing'] },
+      { variable: ['tas', 'psl'], experiment: ['rcp45', 'rcp85', 'historical', 'amip'] },
+    ];
+    for (const access of accesses)
+      for (const facets of filters)
+        for (const sort of [undefined, { field: 'size', direction: 'desc' } as const]) {
+          const query = {
+            access,
+            facets,
+            sort,
+            facetCounts: ['experiment', 'variable', 'project'] as ('experiment' | 'variable' | 'project')[],
+            limit: 6,
+          };
+          const matching = records.filter(
+            (r) =>
+              (access.everything ||
+                r.access.public ||
+                r.access.accessGroups.some((g) => access.groups.includes(g))) &&
+              Object.entries(facets).every(([name, values]) =>
+                [r.facets[name as 'variable']].flat().some((v) => values.includes(v as string)),
+              ),
+          );
+          for (const offset of [0, 4]) {
+            const expected = await probing.search({ ...query, offset });
+            expect(expected.total).toBe(matching.length);
+            expect(await intersecting.search({ ...query, offset })).toEqual(expected);
+            expect(await intersectingThreePasses.search({ ...query, offset })).toEqual(expected);
+          }
+          let cursor: string | undefined;
+          do {
+            const expected = await probing.search({ ...query, cursor });
+            expect(await intersecting.search({ ...query, cursor })).toEqual(expected);
+            cursor = expected.next ?? undefined;
+          } while (cursor !== undefined);
+        }
+    // The probing repository never intersected; the others did for every search.
+    expect(intersections.mock.contexts.some((c) => c === probing)).toBe(false);
+    expect(intersections.mock.contexts.filter((c) => c === intersecting).length).toBeGreaterThan(50);
+    db.close();
+  });
+});
