@@ -229,6 +229,8 @@ describe('sqlite text search driven by its rarest term', () => {
     const db = openDatabase(join(dir, 'c.sqlite'), { roots: [] });
     const onePass = new SqliteDatasetRepository(db, undefined, 2);
     const threePasses = new SqliteDatasetRepository(db, 0);
+    // Intersects the datasets of its rarest terms whenever it can (no minimum).
+    const intersecting = new SqliteDatasetRepository(db, undefined, 2, 0);
     const records = catalog();
     for (const record of records) await onePass.create(record);
     const onePassSearches = jest.spyOn(
@@ -241,6 +243,7 @@ describe('sqlite text search driven by its rarest term', () => {
     ];
     const sorts = [undefined, { field: 'size', direction: 'desc' } as const];
     let textDriven = 0;
+    let termsIntersected = 0;
     for (const access of accesses)
       for (const sort of sorts)
         for (const text of [
@@ -249,6 +252,8 @@ describe('sqlite text search driven by its rarest term', () => {
           ['delta-epsilon', 'alpha', 'b'],
           ['d', 'tas'],
           ['nothing', 'alpha'],
+          // gammaray: 24 datasets; alpha: all 300, more than 8 × 24, so alpha stays a probe.
+          ['gammaray', 'alpha'],
           ['\u{10ffff}'],
         ])
           for (const facets of [undefined, { experiment: ['rcp45'] }, { variable: ['tas', 'zg', 'pr'] }])
@@ -275,16 +280,23 @@ describe('sqlite text search driven by its rarest term', () => {
               const all = await threePasses.search({ ...query, limit: 1000 });
               expect(all.items.map((r) => r.id).sort()).toEqual(expectedIds);
               expect((await onePass.search({ ...query, limit: 1000 })).items).toEqual(all.items);
-              for (const offset of [0, 3])
-                expect(await onePass.search({ ...query, offset })).toEqual(
-                  await threePasses.search({ ...query, offset }),
-                );
+              expect((await intersecting.search({ ...query, limit: 1000 })).items).toEqual(all.items);
+              for (const offset of [0, 3]) {
+                const expected = await threePasses.search({ ...query, offset });
+                expect(await onePass.search({ ...query, offset })).toEqual(expected);
+                expect(await intersecting.search({ ...query, offset })).toEqual(expected);
+              }
               let cursor: string | undefined;
               do {
                 const expected = await threePasses.search({ ...query, cursor });
                 expect(await onePass.search({ ...query, cursor })).toEqual(expected);
+                expect(await intersecting.search({ ...query, cursor })).toEqual(expected);
                 cursor = expected.next ?? undefined;
               } while (cursor !== undefined);
+              const intersected = (
+                intersecting as unknown as { mostSelectiveFirst(plan: unknown): { drive: unknown } }
+              ).mostSelectiveFirst(planSearch(query));
+              if (typeof intersected.drive === 'object' && text.length > 1) termsIntersected++;
               const driving = (
                 onePass as unknown as { mostSelectiveFirst(plan: unknown): { drive: string } }
               ).mostSelectiveFirst(planSearch(query));
@@ -292,6 +304,8 @@ describe('sqlite text search driven by its rarest term', () => {
             }
     // Text drove the searches whose rarest term is rarer than their facet filter (or that have none).
     expect(textDriven).toBeGreaterThan(50);
+    // ... and where it did with several terms, `intersecting` listed and intersected them.
+    expect(termsIntersected).toBeGreaterThan(20);
     expect(onePassSearches.mock.contexts.filter((c) => c === onePass).length).toBeGreaterThan(200);
     db.close();
   });
