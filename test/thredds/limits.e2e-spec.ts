@@ -28,6 +28,7 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { RequestLimitsService } from '../../apps/thredds-proxy/src/access/request-limits.service';
 import { startApp, tempDir, type LogLine, type RunningApp } from '../harness/app';
+import { CMIP5_TAS_VARIABLES } from '../harness/cmip5';
 import {
   basic,
   catalogArchive,
@@ -93,6 +94,28 @@ async function get(
 ): Promise<{ status: number; headers: Headers; body: Buffer }> {
   const res = await fetch(`${app.url}${path}`, { headers });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** The whole answer to `path`, read by a client that pauses for 20 ms every 50 chunks. */
+function readSlowly(app: RunningApp, path: string): Promise<Buffer> {
+  const { hostname, port } = new URL(app.url);
+  return new Promise<Buffer>((resolve, reject) => {
+    const req = request({ hostname, port, path, agent: false }, (res) => {
+      const parts: Buffer[] = [];
+      let pauses = 0;
+      res.on('data', (chunk: Buffer) => {
+        parts.push(chunk);
+        if (pauses++ % 50 === 0) {
+          res.pause();
+          setTimeout(() => res.resume(), 20);
+        }
+      });
+      res.on('end', () => resolve(Buffer.concat(parts)));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function abort(held: Held[]): Promise<void> {
@@ -227,30 +250,7 @@ beforeAll(async () => {
         { name: 'lat', length: BIG_REC.lat },
         { name: 'lon', length: BIG_REC.lon },
       ],
-      variables: [
-        {
-          name: 'time',
-          type: 'double',
-          dimensions: ['time'],
-          attributes: [
-            { name: 'units', value: 'days since 2000-01-01' },
-            { name: 'calendar', value: '360_day' },
-          ],
-        },
-        {
-          name: 'lat',
-          type: 'double',
-          dimensions: ['lat'],
-          attributes: [{ name: 'units', value: 'degrees_north' }],
-        },
-        {
-          name: 'lon',
-          type: 'double',
-          dimensions: ['lon'],
-          attributes: [{ name: 'units', value: 'degrees_east' }],
-        },
-        { name: 'tas', type: 'float', dimensions: ['time', 'lat', 'lon'], attributes: [] },
-      ],
+      variables: CMIP5_TAS_VARIABLES,
       globalAttributes: [],
       numRecords: BIG_REC.time,
     },
@@ -533,24 +533,7 @@ describe('a .dods larger than its read buffers', () => {
 
   /** The data part of `path`'s answer, read by a client that pauses every 50 chunks. */
   async function slowlyRead(path: string): Promise<Buffer> {
-    const { hostname, port } = new URL(running.url);
-    const body = await new Promise<Buffer>((resolve, reject) => {
-      const req = request({ hostname, port, path, agent: false }, (res) => {
-        const parts: Buffer[] = [];
-        let pauses = 0;
-        res.on('data', (chunk: Buffer) => {
-          parts.push(chunk);
-          if (pauses++ % 50 === 0) {
-            res.pause();
-            setTimeout(() => res.resume(), 20);
-          }
-        });
-        res.on('end', () => resolve(Buffer.concat(parts)));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await readSlowly(running, path);
     return body.subarray(body.indexOf('\nData:\n') + 7);
   }
 
@@ -599,24 +582,7 @@ describe('an NCSS answer larger than its staging buffers', () => {
   it('is the box of every record, byte for byte the same for a client that reads slowly', async () => {
     // Staging buffers are reused once the socket wrote them, and the writer no longer waits for
     // an empty queue: a buffer filled again too early would show as wrong values here.
-    const { hostname, port } = new URL(running.url);
-    const slowBody = await new Promise<Buffer>((resolve, reject) => {
-      const req = request({ hostname, port, path: ncss, agent: false }, (res) => {
-        const parts: Buffer[] = [];
-        let pauses = 0;
-        res.on('data', (chunk: Buffer) => {
-          parts.push(chunk);
-          if (pauses++ % 50 === 0) {
-            res.pause();
-            setTimeout(() => res.resume(), 20);
-          }
-        });
-        res.on('end', () => resolve(Buffer.concat(parts)));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const slowBody = await readSlowly(running, ncss);
     const fast = await get(running, ncss);
     expect(fast.status).toBe(200);
     expect(Number(fast.headers.get('content-length'))).toBe(fast.body.length);
