@@ -17,6 +17,7 @@ import {
   type AuditEntry,
   type DatasetSearchResult,
   type FileRecord,
+  type FileState,
   type Store,
   type TotalsRefresh,
 } from '@climcat/core';
@@ -1002,6 +1003,50 @@ describe.each(adapters)('%s store', (adapter, open) => {
       expect(batches.map((batch) => batch.map((f) => f.location.path))).toEqual([
         ['a/b', 'a/b/1.nc'],
         ['a/b/3.nc', 'a/b/sub/2.nc'],
+      ]);
+    });
+
+    it('iterates file states as the same files and batches as the records, with the fields a scan compares', async () => {
+      const paths = ['a/b/3.nc', 'a/b/1.nc', 'a/b', 'a/bc/2.nc', 'a/b/sub/2.nc', 'z.nc'];
+      for (const [i, path] of paths.entries())
+        await store.files.upsert(
+          file(`f-${i}`, path, {
+            datasetId: `ds-${i % 2}`,
+            size: 100 + i,
+            ...(i % 2 ? { etag: `etag-${i}` } : {}),
+            sha256: 'a'.repeat(64),
+          }),
+        );
+      await store.files.upsert(file('f-gone', 'a/b/2.nc'));
+      await store.files.markRemoved(['f-gone'], '2024-02-01T00:00:00Z');
+      // A re-registration changes the record: the states follow it.
+      await store.files.upsert(file('f-1', 'a/b/1.nc', { size: 7, mtime: '2024-03-01T00:00:00Z' }));
+      const stateOf = (f: FileRecord): FileState => ({
+        id: f.id,
+        datasetId: f.datasetId,
+        location: f.location,
+        size: f.size,
+        mtime: f.mtime,
+        ...(f.etag === undefined ? {} : { etag: f.etag }),
+        status: f.status,
+      });
+      for (const prefix of ['a/b', '']) {
+        const records = await collect(store.files.iterateByRoot('data', prefix, 2));
+        const states = await collect(store.files.iterateStatesByRoot('data', prefix, 2));
+        expect(states).toEqual(records.map((batch) => batch.map(stateOf)));
+      }
+      // A prefix naming a file.
+      expect(await collect(store.files.iterateStatesByRoot('data', 'a/b/1.nc'))).toEqual([
+        [
+          {
+            id: 'f-1',
+            datasetId: 'ds-1',
+            location: { root: 'data', path: 'a/b/1.nc' },
+            size: 7,
+            mtime: '2024-03-01T00:00:00Z',
+            status: 'present',
+          },
+        ],
       ]);
     });
 

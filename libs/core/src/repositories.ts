@@ -112,6 +112,12 @@ export interface FileRetirement {
   datasetIds: string[];
 }
 
+/** What a scan compares a listed file with: a file record without the fields only readers need. */
+export type FileState = Pick<
+  FileRecord,
+  'id' | 'datasetId' | 'location' | 'size' | 'mtime' | 'etag' | 'status'
+>;
+
 export interface FileRepository {
   get(id: string): Promise<FileRecord | null>;
   findByLocation(location: StorageLocation): Promise<FileRecord | null>;
@@ -124,6 +130,11 @@ export interface FileRepository {
   listByDataset(datasetId: string, page: Page): Promise<Paged<FileRecord>>;
   /** Present files under a root (and optional path prefix), in path order, in batches. */
   iterateByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileRecord[]>;
+  /**
+   * The same files and batches as `iterateByRoot`, as their states only: a
+   * rescan of millions of unchanged files need not decode whole records.
+   */
+  iterateStatesByRoot(root: string, prefix: string, batchSize?: number): AsyncIterable<FileState[]>;
   /** Marks files removed; returns how many changed state. */
   markRemoved(ids: string[], at: string): Promise<number>;
   /**

@@ -13,7 +13,7 @@ import {
   readsEverything,
   requireRole,
   SYSTEM,
-  type FileRecord,
+  type FileState,
   type Page,
   type Paged,
   type Principal,
@@ -35,6 +35,7 @@ import { randomUUID } from 'node:crypto';
 import { FileIngestService } from '../files/file-ingest.service';
 import { mapScan, type ScanDto } from '../ingest.dto';
 import { ChecksumService, queuedChecksums } from './checksum.service';
+import { mergeByPath } from './path-merge';
 
 export const SCAN_QUEUE = 'ingest-scans';
 /** Errors kept on a scan record; `counts.failed` has the total. */
@@ -249,74 +250,62 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.warn({ path, err: error }, 'unexpected ingest failure');
     };
 
-    const known = this.store.files.iterateByRoot(root.name, initial.prefix)[Symbol.asyncIterator]();
-    let knownBatch: FileRecord[] = [];
-    let knownAt = 0;
-    let knownDone = false;
-    const peekKnown = async (): Promise<FileRecord | null> => {
-      while (knownAt >= knownBatch.length && !knownDone) {
-        const next = await known.next();
-        if (next.done) knownDone = true;
-        else {
-          knownBatch = next.value;
-          knownAt = 0;
-        }
-      }
-      return knownAt < knownBatch.length ? knownBatch[knownAt]! : null;
-    };
-    const removeUpTo = async (path: string | null) => {
-      const gone: FileRecord[] = [];
-      for (let k = await peekKnown(); k && (path === null || k.location.path < path); k = await peekKnown()) {
-        gone.push(k);
-        knownAt++;
-      }
-      if (gone.length) {
-        counts.removed += await this.files.retire(
-          gone.map((g) => g.id),
-          actor,
-        );
-        gone.forEach((g) => touched.add(g.datasetId));
-      }
+    // Known files no longer listed, retired before the next listed file is looked at.
+    let gone: FileState[] = [];
+    const retireGone = async () => {
+      const batch = gone;
+      gone = [];
+      counts.removed += await this.files.retire(
+        batch.map((g) => g.id),
+        actor,
+      );
+      for (const g of batch) touched.add(g.datasetId);
     };
 
     const pool = new Set<Promise<void>>();
     const limit = Math.max(1, this.config.ingest.concurrency);
     try {
-      for await (const object of this.storage.list(initial.root, initial.prefix)) {
-        if (cancelled) break;
-        counts.seen++;
-        bytes += object.size;
-        await removeUpTo(object.path);
-        const existing = await peekKnown();
-        let previous: FileRecord | null = null;
-        if (existing && existing.location.path === object.path) {
-          previous = existing;
-          knownAt++;
+      const pairs = mergeByPath(
+        this.storage.list(initial.root, initial.prefix),
+        this.store.files.iterateStatesByRoot(root.name, initial.prefix),
+      );
+      merge: for await (const batch of pairs) {
+        for (const { listed: object, known: previous } of batch) {
+          if (!object) {
+            gone.push(previous);
+            continue;
+          }
+          if (cancelled) break merge;
+          counts.seen++;
+          bytes += object.size;
+          if (gone.length) await retireGone();
+          if (previous && unchanged(previous, object)) {
+            counts.unchanged++;
+            seenDatasets.add(previous.datasetId);
+          } else {
+            const task = this.files
+              // Totals of the datasets written are settled every FLUSH_FILES files and at the end.
+              .ingest(initial.root, object, actor, { deferRefresh: true })
+              .then((result) => {
+                unsettled++;
+                counts[
+                  previous?.status === 'present' && result.outcome !== 'unchanged'
+                    ? 'changed'
+                    : result.outcome
+                ]++;
+                touched.add(result.datasetId);
+                if (result.previousDatasetId) touched.add(result.previousDatasetId);
+              })
+              .catch((error: unknown) => fail(object.path, error))
+              .finally(() => pool.delete(task));
+            pool.add(task);
+            if (pool.size >= limit) await Promise.race(pool);
+          }
+          if (counts.seen - publishedSeen >= FLUSH_FILES || unsettled >= FLUSH_FILES) await flush();
         }
-        if (previous && unchanged(previous, object)) {
-          counts.unchanged++;
-          seenDatasets.add(previous.datasetId);
-        } else {
-          const task = this.files
-            // Totals of the datasets written are settled every FLUSH_FILES files and at the end.
-            .ingest(initial.root, object, actor, { deferRefresh: true })
-            .then((result) => {
-              unsettled++;
-              counts[
-                previous?.status === 'present' && result.outcome !== 'unchanged' ? 'changed' : result.outcome
-              ]++;
-              touched.add(result.datasetId);
-              if (result.previousDatasetId) touched.add(result.previousDatasetId);
-            })
-            .catch((error: unknown) => fail(object.path, error))
-            .finally(() => pool.delete(task));
-          pool.add(task);
-          if (pool.size >= limit) await Promise.race(pool);
-        }
-        await flush();
       }
       await Promise.all(pool);
-      if (!cancelled) await removeUpTo(null);
+      if (!cancelled && gone.length) await retireGone();
       await this.files.settlePending(actor);
       await publish();
       if (!cancelled) {
@@ -410,7 +399,7 @@ function showsErrors(caller: Principal, scan: ScanRecord): boolean {
 }
 
 /** Same size and ETag (or mtime when there is no ETag): the file need not be read again. */
-export function unchanged(known: FileRecord, object: StoredObject): boolean {
+export function unchanged(known: FileState, object: StoredObject): boolean {
   if (known.status !== 'present' || known.size !== object.size) return false;
   if (object.etag && known.etag) return object.etag === known.etag;
   return known.mtime === object.mtime;

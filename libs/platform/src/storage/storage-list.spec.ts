@@ -56,4 +56,40 @@ describe('StorageService.list on a POSIX root', () => {
     expect(await listed('a/b.nc')).toEqual([{ path: 'a/b.nc', size: 7 }]);
     expect(await listed('nope')).toEqual([]);
   });
+
+  it('lists a DRS tree of more directories than it reads ahead in order', async () => {
+    // More leaf directories than the walk reads ahead, with a chain of single sub-directories
+    // above each (as DRS versions are), files beside sub-directories, and a directory of more
+    // files than one batch takes.
+    const paths = [
+      ...Array.from({ length: 300 }, (_, i) => {
+        const ds = String(i).padStart(3, '0');
+        return [`m/e${ds[0]}/i${ds}/v1/a.nc`, `m/e${ds[0]}/i${ds}/v1/b.nc`];
+      }).flat(),
+      ...Array.from({ length: 130 }, (_, i) => `big/f${String(i).padStart(3, '0')}.nc`),
+      'm/e1.nc',
+      'm/e1/x.nc',
+    ];
+    paths.forEach((p) => put(p));
+    mkdirSync(join(dir, 'data', 'm', 'empty', 'deeper'), { recursive: true });
+    const expected = [...paths].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect((await listed()).map((o) => o.path)).toEqual(expected);
+    expect((await listed('m/e1')).map((o) => o.path)).toEqual(expected.filter((p) => p.startsWith('m/e1/')));
+  });
+
+  it('may be stopped after its first batch, with reads under way', async () => {
+    Array.from({ length: 200 }, (_, i) => put(`d${String(i).padStart(3, '0')}/a.nc`));
+    const walk = storage.list('data', '');
+    const first = await walk.next();
+    expect(first.done ? null : first.value.path).toBe('d000/a.nc');
+    await walk.return(undefined);
+    expect((await walk.next()).done).toBe(true);
+  });
+
+  it('fails on a directory it cannot read', async () => {
+    // (Run as root, mode 000 reads anyway: a symlink loop is unreadable for everyone.)
+    put('a/1.nc');
+    symlinkSync('loop', join(dir, 'data', 'loop'));
+    await expect(listed('loop')).rejects.toThrow(/ELOOP/);
+  });
 });

@@ -8,6 +8,7 @@ import {
   type FileRegistration,
   type FileRepository,
   type FileRetirement,
+  type FileState,
   type FileUpsertOutcome,
   type Page,
   type Paged,
@@ -36,8 +37,26 @@ const UPSERT_ATTEMPTS = 8;
 /** Pending files read per batch by settlePending. */
 const PENDING_BATCH = 500;
 
+/** The fields of a FileState (`_id` left out): less to send for each of millions of files. */
+const STATE_FIELDS: Record<string, 0 | 1> = {
+  _id: 0,
+  id: 1,
+  datasetId: 1,
+  location: 1,
+  size: 1,
+  mtime: 1,
+  etag: 1,
+  status: 1,
+};
+
 function toFile(doc: object): FileRecord {
   return toRecord<FileRecord>(doc, 'pending');
+}
+
+/** The state fields alone, whether or not the server applied the projection. */
+function toState(doc: object): FileState {
+  const { id, datasetId, location, size, mtime, etag, status } = doc as FileRecord;
+  return { id, datasetId, location, size, mtime, ...(etag === undefined ? {} : { etag }), status };
 }
 
 function locationFilter(location: StorageLocation) {
@@ -169,31 +188,50 @@ export class MongoFileRepository implements FileRepository {
     prefix: string,
     batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
+    yield* this.pathBatches(root, prefix, batchSize, null, toFile);
+  }
+
+  async *iterateStatesByRoot(
+    root: string,
+    prefix: string,
+    batchSize = DEFAULT_FILE_BATCH,
+  ): AsyncIterable<FileState[]> {
+    yield* this.pathBatches(root, prefix, batchSize, STATE_FIELDS, toState);
+  }
+
+  /** Present files under root and prefix in path order, each document as `projection` keeps it. */
+  private pathBatches<T extends Pick<FileRecord, 'location'>>(
+    root: string,
+    prefix: string,
+    batchSize: number,
+    projection: Record<string, 0 | 1> | null,
+    map: (doc: object) => T,
+  ): AsyncGenerator<T[]> {
     const range = pathPrefixRange(prefix);
     const present = { 'location.root': root, status: 'present' };
     // Keyset on path over root_path: each query is one index range (root =, path in (after, to)),
     // not an `$or`. The directory's own path sorts before everything below it, so it is looked up
     // first by itself; siblings such as `p.nc` or `p-old/` that sort between `p` and `p/` are never walked.
-    yield* pathOrderedBatches(batchSize, async (after) => {
-      const out: FileRecord[] = [];
+    return pathOrderedBatches(batchSize, async (after) => {
+      const out: T[] = [];
       if (range && after < range.exact) {
         const own = await this.model
-          .findOne({ ...present, 'location.path': range.exact })
+          .findOne({ ...present, 'location.path': range.exact }, projection)
           .lean<FileDocument>()
           .exec();
-        if (own) out.push(toFile(own));
+        if (own) out.push(map(own));
         // limit(0) would mean no limit.
         if (out.length >= batchSize) return out;
       }
       const bounds: Record<string, string> = { $gt: after };
       if (range) Object.assign(bounds, { $gte: range.from, $lt: range.to });
       const docs = await this.model
-        .find({ ...present, 'location.path': bounds })
+        .find({ ...present, 'location.path': bounds }, projection)
         .sort({ 'location.path': 1 })
         .limit(batchSize - out.length)
         .lean<FileDocument[]>()
         .exec();
-      return [...out, ...docs.map(toFile)];
+      return [...out, ...docs.map(map)];
     });
   }
 

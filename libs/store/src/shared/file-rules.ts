@@ -61,10 +61,10 @@ export const DEFAULT_FILE_BATCH = 1000;
  * is one short query, so memory stays bounded and no cursor or read
  * transaction outlives a batch.
  */
-export async function* pathOrderedBatches(
+export async function* pathOrderedBatches<T extends Pick<FileRecord, 'location'>>(
   batchSize: number,
-  fetch: (after: string) => FileRecord[] | Promise<FileRecord[]>,
-): AsyncGenerator<FileRecord[]> {
+  fetch: (after: string) => T[] | Promise<T[]>,
+): AsyncGenerator<T[]> {
   let after = '';
   for (;;) {
     const batch = await fetch(after);

@@ -6,6 +6,7 @@ import type {
   FileRegistration,
   FileRepository,
   FileRetirement,
+  FileState,
   FileUpsertOutcome,
   Page,
   Paged,
@@ -44,6 +45,9 @@ type FileColumns = Record<
   string | number | null
 >;
 
+/** `id, dataset_id, path, status, size, mtime, etag`, as `raw()` statements give them. */
+type StateRow = [string, string, string, FileState['status'], number, string, string | null];
+
 interface IterateParams {
   root: string;
   after: string;
@@ -61,6 +65,8 @@ export class SqliteFileRepository implements FileRepository {
   private readonly pageByDataset: Statement<[string, number, number], FileRow>;
   private readonly iterateAll: Statement<[IterateParams], FileRow>;
   private readonly iterateUnder: Statement<[IterateParams & PathPrefix], FileRow>;
+  private readonly statesAll: Statement<[IterateParams], StateRow>;
+  private readonly statesUnder: Statement<[IterateParams & PathPrefix], StateRow>;
   private readonly removeMany: Statement<[string, string]>;
   private readonly deleteByDatasetId: Statement<[string]>;
   private readonly aggregateDataset: Statement<[string], FileAggregate>;
@@ -89,12 +95,24 @@ export class SqliteFileRepository implements FileRepository {
       `SELECT pk, doc FROM files WHERE dataset_id = ? AND ${PRESENT} ORDER BY path, id LIMIT ? OFFSET ?`,
     );
     // Keyset on path within unique(root, path): @after is the last path of the previous batch.
-    const base = 'SELECT pk, doc, path FROM files' + ` WHERE root = @root AND ${PRESENT} AND path > @after`;
-    this.iterateAll = db.prepare(`${base} ORDER BY path LIMIT @limit`);
-    this.iterateUnder = db.prepare(
-      `SELECT * FROM (${base} AND path = @exact UNION ALL ${base} AND path >= @from AND path < @to)` +
-        ' ORDER BY path LIMIT @limit',
-    );
+    const iterate = <Row>(columns: string) => {
+      const base = `SELECT ${columns} FROM files WHERE root = @root AND ${PRESENT} AND path > @after`;
+      return {
+        all: db.prepare<[IterateParams], Row>(`${base} ORDER BY path LIMIT @limit`),
+        under: db.prepare<[IterateParams & PathPrefix], Row>(
+          `SELECT * FROM (${base} AND path = @exact UNION ALL ${base} AND path >= @from AND path < @to)` +
+            ' ORDER BY path LIMIT @limit',
+        ),
+      };
+    };
+    const records = iterate<FileRow>('pk, doc, path');
+    this.iterateAll = records.all;
+    this.iterateUnder = records.under;
+    // The columns hold what the doc holds for these fields (`columns()` writes both, and so
+    // does every status change), so the states need no JSON.
+    const states = iterate<StateRow>('id, dataset_id, path, status, size, mtime, etag');
+    this.statesAll = states.all.raw();
+    this.statesUnder = states.under.raw();
     this.removeMany = db.prepare(
       "UPDATE files SET status = 'removed', doc = json_set(doc, '$.status', 'removed', '$.updatedAt', ?)" +
         ` WHERE id IN (SELECT value FROM json_each(?)) AND ${PRESENT}`,
@@ -205,6 +223,27 @@ export class SqliteFileRepository implements FileRepository {
       return (range ? this.iterateUnder.all({ ...params, ...range }) : this.iterateAll.all(params)).map(
         parse,
       );
+    });
+  }
+
+  async *iterateStatesByRoot(
+    root: string,
+    prefix: string,
+    batchSize = DEFAULT_FILE_BATCH,
+  ): AsyncIterable<FileState[]> {
+    const range = pathPrefixRange(prefix);
+    yield* pathOrderedBatches(batchSize, (after) => {
+      const params: IterateParams = { root, after, limit: batchSize };
+      const rows = range ? this.statesUnder.all({ ...params, ...range }) : this.statesAll.all(params);
+      return rows.map(([id, datasetId, path, status, size, mtime, etag]): FileState => ({
+        id,
+        datasetId,
+        location: { root, path },
+        size,
+        mtime,
+        ...(etag === null ? {} : { etag }),
+        status,
+      }));
     });
   }
 
