@@ -2,35 +2,15 @@
  * The promotion-job repository contract (scratch promotions, issue 12):
  * identical behaviour on the SQLite adapter and the MongoDB adapter.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ConflictError, NotFoundError, type PromotionRecord, type Store } from '@climcat/core';
-import { createStore, MONGO_INDEXES } from '@climcat/store';
-import { testEnv } from '../harness/env';
+import { MONGO_INDEXES } from '@climcat/store';
 import { describeIndexCoverage } from './index-coverage';
 import { recordMongoCalls } from './mongo-query-log';
+import { storeAdapters } from './store-adapters';
 
 jest.setTimeout(30_000);
 
-const tempDir = mkdtempSync(join(tmpdir(), 'climcat-promotion-store-'));
-afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
-
-let opened = 0;
-const runId = `${process.pid}_${Date.now().toString(36)}`;
-
-const adapters: [string, () => Promise<Store>][] = [
-  ['sqlite', () => createStore({ adapter: 'sqlite', path: join(tempDir, `store-${++opened}.db`) })],
-  [
-    'mongo',
-    () =>
-      createStore({
-        adapter: 'mongo',
-        uri: testEnv('TEST_MONGODB_URI'),
-        dbName: `promotion_${runId}_${++opened}`,
-      }),
-  ],
-];
+const adapters = storeAdapters('promotion');
 
 function job(id: string, over: Partial<PromotionRecord> = {}): PromotionRecord {
   return {

@@ -3,9 +3,6 @@
  * server): quota records, atomic per-subject state updates under concurrency,
  * exemptions with expiry, and the API key `user` field.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   ConflictError,
   type PurgedFileRecord,
@@ -14,35 +11,16 @@ import {
   type QuotaReservation,
   type Store,
 } from '@climcat/core';
-import { createStore, MONGO_INDEXES } from '@climcat/store';
-import { testEnv } from '../harness/env';
+import { MONGO_INDEXES } from '@climcat/store';
 import { describeIndexCoverage } from './index-coverage';
 import { recordMongoCalls } from './mongo-query-log';
+import { storeAdapters } from './store-adapters';
 import { apiKey } from './store-fixtures';
 
 jest.setTimeout(60_000);
 
-const tempDir = mkdtempSync(join(tmpdir(), 'climcat-quota-store-'));
-afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
-
-let opened = 0;
-const runId = `${process.pid}_${Date.now().toString(36)}`;
-
-const adapters: [string, () => Promise<Store>, () => Promise<Store>][] = [];
-{
-  const path = (n: number) => join(tempDir, `quota-${n}.db`);
-  const mongo = (n: number) =>
-    createStore({ adapter: 'mongo', uri: testEnv('TEST_MONGODB_URI'), dbName: `quota_${runId}_${n}` });
-  adapters.push(
-    // The second opener gives another connection to the same database (as a second process would).
-    [
-      'sqlite',
-      () => createStore({ adapter: 'sqlite', path: path(++opened) }),
-      () => createStore({ adapter: 'sqlite', path: path(opened) }),
-    ],
-    ['mongo', () => mongo(++opened), () => mongo(opened)],
-  );
-}
+// The second opener gives another connection to the same database (as a second process would).
+const adapters = storeAdapters('quota');
 
 function quota(overrides: Partial<QuotaRecord> = {}): QuotaRecord {
   return {

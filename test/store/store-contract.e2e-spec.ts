@@ -24,6 +24,7 @@ import {
 import { createStore, MONGO_INDEXES } from '@climcat/store';
 import { coverageOf, judge, type KnownScan } from './index-coverage';
 import { recordMongoCalls } from './mongo-query-log';
+import { storeAdapters } from './store-adapters';
 import { testEnv } from '../harness/env';
 import {
   apiKey,
@@ -45,20 +46,6 @@ afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
 let opened = 0;
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 
-const adapters: [string, () => Promise<Store>][] = [
-  ['sqlite', () => createStore({ adapter: 'sqlite', path: join(tempDir, `store-${++opened}.db`) })],
-  [
-    'mongo',
-    () =>
-      createStore({
-        adapter: 'mongo',
-        uri: testEnv('TEST_MONGODB_URI'),
-        dbName: `contract_${runId}_${++opened}`,
-        maxTimeMS: MAX_TIME_MS,
-      }),
-  ],
-];
-
 function ids(result: { items: { id: string }[] }): string[] {
   return result.items.map((item) => item.id);
 }
@@ -77,6 +64,8 @@ const READ_METHODS = ['find', 'findOne', 'countDocuments', 'estimatedDocumentCou
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null;
 afterAll(() => mongoLog.stop());
+
+const adapters = storeAdapters('contract', { maxTimeMS: MAX_TIME_MS });
 
 describe.each(adapters)('%s store', (adapter, open) => {
   let store: Store;

@@ -4,35 +4,15 @@
  * measurement wins, ranges oldest first, users and groups apart, pruning by
  * day, and drift records newest first.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ConflictError, type Store, type UsagePoint } from '@climcat/core';
-import { createStore, MONGO_INDEXES } from '@climcat/store';
-import { testEnv } from '../harness/env';
+import { MONGO_INDEXES } from '@climcat/store';
 import { describeIndexCoverage } from './index-coverage';
 import { recordMongoCalls } from './mongo-query-log';
+import { storeAdapters } from './store-adapters';
 
 jest.setTimeout(60_000);
 
-const tempDir = mkdtempSync(join(tmpdir(), 'climcat-usage-store-'));
-afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
-
-let opened = 0;
-const runId = `${process.pid}_${Date.now().toString(36)}`;
-
-const adapters: [string, () => Promise<Store>][] = [
-  ['sqlite', () => createStore({ adapter: 'sqlite', path: join(tempDir, `usage-${++opened}.db`) })],
-  [
-    'mongo',
-    () =>
-      createStore({
-        adapter: 'mongo',
-        uri: testEnv('TEST_MONGODB_URI'),
-        dbName: `usage_${runId}_${++opened}`,
-      }),
-  ],
-];
+const adapters = storeAdapters('usage');
 
 function point(day: string, bytes: number, overrides: Partial<UsagePoint> = {}): UsagePoint {
   return {
