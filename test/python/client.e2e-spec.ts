@@ -169,7 +169,8 @@ describe('Python client (clients/python) against the standalone server', () => {
       'import sys, nbformat, nbclient',
       'nb = nbformat.read(sys.argv[1], as_version=4)',
       "nbclient.NotebookClient(nb, timeout=240, kernel_name='python3', resources={'metadata': {'path': sys.argv[2]}}).execute()",
-      "print('\\n'.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.outputs if o.get('output_type') == 'stream'))",
+      // A stream's pieces hold their own newlines: one print may arrive as two pieces ("shared as", " derived...").
+      "print(''.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.outputs if o.get('output_type') == 'stream'))",
     ].join('\n');
     let output: string;
     try {
