@@ -112,14 +112,10 @@ export class StorageService {
 
   /** Lists files under a root and prefix in path order, without reading contents. */
   async *list(rootName: string, prefix = ''): AsyncGenerator<StoredObject> {
-    for await (const batch of this.listBatches(rootName, prefix)) yield* batch;
-  }
-
-  /** `list` in consecutive batches: a few files of one directory, or a page of objects. */
-  private async *listBatches(rootName: string, prefix: string): AsyncGenerator<StoredObject[]> {
     const at = prefix ? this.resolve(this.locate(rootName, prefix)) : place(this.root(rootName), '');
     if (at.kind === 'posix') {
-      yield* walk(at.root.dir, at.location.path);
+      // The walk stats a directory's files together and hands them over as one batch.
+      for await (const batch of walk(at.root.dir, at.location.path)) yield* batch;
       return;
     }
     const under = at.location.path;
@@ -127,7 +123,6 @@ export class StorageService {
     const keyPrefix = under ? at.key : at.root.prefix ? `${at.root.prefix}/` : '';
     const strip = at.root.prefix ? at.root.prefix.length + 1 : 0;
     const stream = this.s3().listObjectsV2(at.bucket, keyPrefix, true);
-    let batch: StoredObject[] = [];
     for await (const item of stream as AsyncIterable<{
       name?: string;
       size?: number;
@@ -137,18 +132,13 @@ export class StorageService {
       if (!item.name || item.name.endsWith('/')) continue;
       const path = item.name.slice(strip);
       if (under && path !== under && !path.startsWith(`${under}/`)) continue;
-      batch.push({
+      yield {
         path,
         size: item.size ?? 0,
         mtime: (item.lastModified ?? new Date(0)).toISOString(),
         ...(item.etag ? { etag: item.etag.replace(/"/g, '') } : {}),
-      });
-      if (batch.length >= S3_BATCH) {
-        yield batch;
-        batch = [];
-      }
+      };
     }
-    if (batch.length) yield batch;
   }
 
   /** The current state of one file, or null when it does not exist. */
@@ -298,9 +288,6 @@ function place(root: RootConfig, path: string): ResolvedLocation {
 function joinKey(prefix: string, path: string): string {
   return [prefix, path].filter(Boolean).join('/');
 }
-
-/** Objects per batch of an S3 listing (a ListObjectsV2 page holds up to 1000). */
-const S3_BATCH = 1000;
 
 /** Files stat-ed together, and so at most the files of one batch of the walk. */
 const STAT_RUN = 64;

@@ -325,7 +325,6 @@ export class SqliteDatasetRepository implements DatasetRepository {
     drivingSize?: number;
   } {
     let ordered = plan;
-    let facetSize = Infinity;
     let sizes: number[] = [];
     if (plan.facets.length > 0) {
       const estimate = this.statements
@@ -340,9 +339,10 @@ export class SqliteDatasetRepository implements DatasetRepository {
       }));
       sized.sort((a, b) => a.size - b.size);
       ordered = { ...plan, facets: sized.map((s) => s.facet) };
-      facetSize = sized[0]!.size;
       sizes = sized.map((s) => s.size);
     }
+    // The smallest facet filter's size (none: no bound).
+    const facetSize = sizes[0] ?? Infinity;
     const rarest = this.rarestTerm(plan.text, facetSize);
     if (rarest) {
       const text = [plan.text[rarest.term]!, ...plan.text.filter((_, i) => i !== rarest.term)];

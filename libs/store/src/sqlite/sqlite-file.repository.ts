@@ -48,6 +48,27 @@ type FileColumns = Record<
 /** `id, dataset_id, path, status, size, mtime, etag`, as `raw()` statements give them. */
 type StateRow = [string, string, string, FileState['status'], number, string, string | null];
 
+/** The keyset walk of one root in path order (`under`: below a prefix), as rows of one shape. */
+interface PathWalk<Row> {
+  all: Statement<[IterateParams], Row>;
+  under: Statement<[IterateParams & PathPrefix], Row>;
+}
+
+/** Batches of `walk`'s rows under root and prefix, each row made a `T` by `map`. */
+function pathBatches<Row, T extends Pick<FileRecord, 'location'>>(
+  walk: PathWalk<Row>,
+  root: string,
+  prefix: string,
+  batchSize: number,
+  map: (row: Row) => T,
+): AsyncGenerator<T[]> {
+  const range = pathPrefixRange(prefix);
+  return pathOrderedBatches(batchSize, (after) => {
+    const params: IterateParams = { root, after, limit: batchSize };
+    return (range ? walk.under.all({ ...params, ...range }) : walk.all.all(params)).map(map);
+  });
+}
+
 interface IterateParams {
   root: string;
   after: string;
@@ -63,10 +84,8 @@ export class SqliteFileRepository implements FileRepository {
   private readonly updateRow: Statement<[FileColumns & { pk: number }]>;
   private readonly countByDataset: Statement<[string], number>;
   private readonly pageByDataset: Statement<[string, number, number], FileRow>;
-  private readonly iterateAll: Statement<[IterateParams], FileRow>;
-  private readonly iterateUnder: Statement<[IterateParams & PathPrefix], FileRow>;
-  private readonly statesAll: Statement<[IterateParams], StateRow>;
-  private readonly statesUnder: Statement<[IterateParams & PathPrefix], StateRow>;
+  private readonly iterateRecords: PathWalk<FileRow>;
+  private readonly iterateStates: PathWalk<StateRow>;
   private readonly removeMany: Statement<[string, string]>;
   private readonly deleteByDatasetId: Statement<[string]>;
   private readonly aggregateDataset: Statement<[string], FileAggregate>;
@@ -95,7 +114,7 @@ export class SqliteFileRepository implements FileRepository {
       `SELECT pk, doc FROM files WHERE dataset_id = ? AND ${PRESENT} ORDER BY path, id LIMIT ? OFFSET ?`,
     );
     // Keyset on path within unique(root, path): @after is the last path of the previous batch.
-    const iterate = <Row>(columns: string) => {
+    const iterate = <Row>(columns: string): PathWalk<Row> => {
       const base = `SELECT ${columns} FROM files WHERE root = @root AND ${PRESENT} AND path > @after`;
       return {
         all: db.prepare<[IterateParams], Row>(`${base} ORDER BY path LIMIT @limit`),
@@ -105,14 +124,11 @@ export class SqliteFileRepository implements FileRepository {
         ),
       };
     };
-    const records = iterate<FileRow>('pk, doc, path');
-    this.iterateAll = records.all;
-    this.iterateUnder = records.under;
+    this.iterateRecords = iterate<FileRow>('pk, doc, path');
     // The columns hold what the doc holds for these fields (`columns()` writes both, and so
     // does every status change), so the states need no JSON.
     const states = iterate<StateRow>('id, dataset_id, path, status, size, mtime, etag');
-    this.statesAll = states.all.raw();
-    this.statesUnder = states.under.raw();
+    this.iterateStates = { all: states.all.raw(), under: states.under.raw() };
     this.removeMany = db.prepare(
       "UPDATE files SET status = 'removed', doc = json_set(doc, '$.status', 'removed', '$.updatedAt', ?)" +
         ` WHERE id IN (SELECT value FROM json_each(?)) AND ${PRESENT}`,
@@ -217,13 +233,7 @@ export class SqliteFileRepository implements FileRepository {
     prefix: string,
     batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileRecord[]> {
-    const range = pathPrefixRange(prefix);
-    yield* pathOrderedBatches(batchSize, (after) => {
-      const params: IterateParams = { root, after, limit: batchSize };
-      return (range ? this.iterateUnder.all({ ...params, ...range }) : this.iterateAll.all(params)).map(
-        parse,
-      );
-    });
+    yield* pathBatches(this.iterateRecords, root, prefix, batchSize, parse);
   }
 
   async *iterateStatesByRoot(
@@ -231,11 +241,12 @@ export class SqliteFileRepository implements FileRepository {
     prefix: string,
     batchSize = DEFAULT_FILE_BATCH,
   ): AsyncIterable<FileState[]> {
-    const range = pathPrefixRange(prefix);
-    yield* pathOrderedBatches(batchSize, (after) => {
-      const params: IterateParams = { root, after, limit: batchSize };
-      const rows = range ? this.statesUnder.all({ ...params, ...range }) : this.statesAll.all(params);
-      return rows.map(([id, datasetId, path, status, size, mtime, etag]): FileState => ({
+    yield* pathBatches(
+      this.iterateStates,
+      root,
+      prefix,
+      batchSize,
+      ([id, datasetId, path, status, size, mtime, etag]): FileState => ({
         id,
         datasetId,
         location: { root, path },
@@ -243,8 +254,8 @@ export class SqliteFileRepository implements FileRepository {
         mtime,
         ...(etag === null ? {} : { etag }),
         status,
-      }));
-    });
+      }),
+    );
   }
 
   async markRemoved(ids: string[], at: string): Promise<number> {
