@@ -235,6 +235,8 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     const ticker = setInterval(() => void publish(), FLUSH_MS);
     ticker.unref();
     let unsettled = 0;
+    // Checked before awaiting flush: most files need neither (no await per file).
+    const flushDue = () => counts.seen - publishedSeen >= FLUSH_FILES || unsettled >= FLUSH_FILES;
     const flush = async () => {
       if (counts.seen - publishedSeen >= FLUSH_FILES) await publish();
       if (unsettled >= FLUSH_FILES) {
@@ -301,7 +303,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
             pool.add(task);
             if (pool.size >= limit) await Promise.race(pool);
           }
-          if (counts.seen - publishedSeen >= FLUSH_FILES || unsettled >= FLUSH_FILES) await flush();
+          if (flushDue()) await flush();
         }
       }
       await Promise.all(pool);
