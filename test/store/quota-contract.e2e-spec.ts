@@ -330,6 +330,25 @@ describe.each(adapters)('%s quota repository', (_name, open, openAgain) => {
     }
   });
 
+  it('gives an expired lease to exactly one of many contenders at once, every round', async () => {
+    const others = [await openAgain(), await openAgain()];
+    try {
+      const t = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 0, minutes));
+      expect(await store.quotas.acquireLease('purge', 'first', t(1), t(0))).toBe(true);
+      for (let round = 1; round <= 20; round++) {
+        // Each round the lease has expired: the takeover is the compare-and-set, raced 40 ways.
+        const won = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            [store, ...others][i % 3]!.quotas.acquireLease('purge', `r${round}-${i}`, t(round + 1), t(round)),
+          ),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all(others.map((other) => other.close()));
+    }
+  });
+
   it('stores an API key user, and keeps it absent on keys created without one', async () => {
     await store.apiKeys.create(apiKey('k1', { user: 'alice' }));
     await store.apiKeys.create(apiKey('k2'));

@@ -20,6 +20,7 @@ import {
 } from '@climcat/core';
 import { createStore } from '@climcat/store';
 import { testEnv } from '../harness/env';
+import { startJongodb, type Started } from '../harness/servers';
 import { auditEntry, dataset, EVERYTHING, file } from './store-fixtures';
 
 jest.setTimeout(60_000);
@@ -39,6 +40,17 @@ interface Variant {
   reopen(): Promise<Store>;
   /** Whether a search reads total, page and counts at one moment. */
   snapshotSearch: boolean;
+  /**
+   * Races on a test server of its own: the test server's snapshot copies one
+   * collection after another, each under its own lock, across every database
+   * it holds. With the whole run's databases on it, a create's insert and its
+   * generation bump can both land between the copies of `datasets` and of
+   * `climcat_meta` (seen in CI: total 49 filed under the final generation,
+   * 50 items). Holding one small database, its copies are microseconds apart,
+   * far less than the round trip between those two writes. MongoDB's
+   * snapshots are one point in time.
+   */
+  ownServer?: boolean;
 }
 
 const mongoOpen = (transactions: 'auto' | 'off', dbName: string, log?: (message: string) => void) =>
@@ -71,7 +83,14 @@ const variants: [string, Variant][] = [
   ],
   [
     'mongo (transactions)',
-    { name: 'mongo', atomic: true, snapshotSearch: true, open: mongo('auto'), reopen: mongoReopen('auto') },
+    {
+      name: 'mongo',
+      atomic: true,
+      snapshotSearch: true,
+      ownServer: true,
+      open: mongo('auto'),
+      reopen: mongoReopen('auto'),
+    },
   ],
   [
     'mongo (sequential)',
@@ -206,6 +225,16 @@ describe.each(variants)('%s', (_label, variant) => {
       limit: CREATES * 2,
     };
 
+    let own: Started | null = null;
+    beforeAll(async () => {
+      if (variant.ownServer) own = await startJongodb();
+    });
+    afterAll(() => {
+      own?.process.kill();
+    });
+    const openOwn = (url: string) =>
+      createStore({ adapter: 'mongo', uri: url, dbName: `race_${runId}_${opened}`, transactions: 'auto' });
+
     const disagreement = (result: DatasetSearchResult): string | null => {
       const counted = (result.facets.model ?? []).reduce((sum, c) => sum + c.count, 0);
       return result.total === result.items.length && counted === result.total
@@ -223,7 +252,8 @@ describe.each(variants)('%s', (_label, variant) => {
      * with itself in a good part of the rounds. What disagreed.
      */
     async function race(): Promise<{ searches: number; disagreements: string[] }> {
-      const writer = await variant.reopen();
+      const reader = own ? await openOwn(own.url) : store;
+      const writer = own ? await openOwn(own.url) : await variant.reopen();
       const disagreements: string[] = [];
       let searches = 0;
       try {
@@ -237,7 +267,7 @@ describe.each(variants)('%s', (_label, variant) => {
             )
             .finally(() => (creating = false));
           do {
-            const wrong = disagreement(await store.datasets.search(query));
+            const wrong = disagreement(await reader.datasets.search(query));
             searches++;
             if (wrong) disagreements.push(`round ${i}: ${wrong}`);
             // Let the create's callbacks run before deciding whether to search again.
@@ -245,11 +275,12 @@ describe.each(variants)('%s', (_label, variant) => {
           } while (creating);
           await create;
         }
+        const final = await reader.datasets.search(query);
+        expect([final.total, final.items.length]).toEqual([CREATES, CREATES]);
       } finally {
         await writer.close();
+        if (reader !== store) await reader.close();
       }
-      const final = await store.datasets.search(query);
-      expect([final.total, final.items.length]).toEqual([CREATES, CREATES]);
       return { searches, disagreements };
     }
 

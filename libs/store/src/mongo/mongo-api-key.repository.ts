@@ -7,7 +7,6 @@ import {
 } from '@climcat/core';
 import type { Model } from 'mongoose';
 import { conflictOnDuplicate, findPage, findRecord } from './mongo-support';
-import { toRecord } from './schemas';
 
 export class MongoApiKeyRepository implements ApiKeyRepository {
   constructor(private readonly model: Model<ApiKeyRecord>) {}
@@ -34,11 +33,9 @@ export class MongoApiKeyRepository implements ApiKeyRepository {
 
   async revoke(id: string, at: string): Promise<ApiKeyRecord> {
     // Only an unrevoked key is updated: revoking twice keeps the first revocation time.
-    const revoked = await this.model
-      .findOneAndUpdate({ id, revokedAt: { $exists: false } }, { $set: { revokedAt: at } }, { new: true })
-      .lean<ApiKeyRecord>()
-      .exec();
-    if (revoked) return toRecord<ApiKeyRecord>(revoked);
+    // An update command, not findOneAndUpdate: the test server runs a findAndModify's match and write
+    // as two steps, so two revocations could both match.
+    await this.model.updateOne({ id, revokedAt: { $exists: false } }, { $set: { revokedAt: at } }).exec();
     const current = await this.get(id);
     if (!current) throw new NotFoundError(`api key ${id} not found`);
     return current;

@@ -91,11 +91,12 @@ export class MongoQuotaRepository implements QuotaRepository {
           throw error;
         }
       }
+      // replaceOne, not findOneAndReplace: the test server matches and replaces a findAndModify in two
+      // steps (two writers of one revision both win), an update command under one lock.
       const written = await this.states
-        .findOneAndReplace({ kind, name, revision: doc.revision }, { ...next, revision: doc.revision + 1 })
-        .lean()
+        .replaceOne({ kind, name, revision: doc.revision }, { ...next, revision: doc.revision + 1 })
         .exec();
-      if (written) return result;
+      if (written.matchedCount === 1) return result;
       // Lost the race: back off a little (jittered) so fifty writers do not retry in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 + attempt * 2)));
     }
@@ -131,15 +132,14 @@ export class MongoQuotaRepository implements QuotaRepository {
   }
 
   async approveExemption(id: string, by: string, at: string): Promise<QuotaExemption | null> {
-    const doc = await this.exemptions
-      .findOneAndUpdate(
+    // A compare-and-set as an update command (see `update`): of two approvals one matches.
+    const approved = await this.exemptions
+      .updateOne(
         { id, status: 'requested' },
         { $set: { status: 'approved', approvedBy: by, approvedAt: at } },
-        { new: true },
       )
-      .lean<QuotaExemption>()
       .exec();
-    return doc ? toRecord<QuotaExemption>(doc) : null;
+    return approved.matchedCount === 1 ? this.getExemption(id) : null;
   }
 
   async listPurgePlan(user: string): Promise<PurgePlanEntry[]> {
@@ -191,16 +191,15 @@ export class MongoQuotaRepository implements QuotaRepository {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
-    // Taken over only if expired or already ours; the filter makes it a compare-and-set.
+    // Taken over only if expired or already ours; the filter makes it a compare-and-set (an update
+    // command, see `update`).
     const taken = await this.leases
-      .findOneAndUpdate(
+      .updateOne(
         { name, $or: [{ holder }, { until: { $lte: now.toISOString() } }] },
         { $set: { holder, until: until.toISOString() } },
-        { new: true },
       )
-      .lean()
       .exec();
-    return taken !== null;
+    return taken.matchedCount === 1;
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
