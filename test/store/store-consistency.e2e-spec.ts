@@ -53,10 +53,15 @@ interface Variant {
   ownServer?: boolean;
 }
 
-const mongoOpen = (transactions: 'auto' | 'off', dbName: string, log?: (message: string) => void) =>
+const mongoOpen = (
+  transactions: 'auto' | 'off',
+  dbName: string,
+  log?: (message: string) => void,
+  uri = testEnv('TEST_MONGODB_URI'),
+) =>
   createStore({
     adapter: 'mongo',
-    uri: testEnv('TEST_MONGODB_URI'),
+    uri,
     dbName,
     transactions,
     ...(log ? { log } : {}),
@@ -232,8 +237,7 @@ describe.each(variants)('%s', (_label, variant) => {
     afterAll(() => {
       own?.process.kill();
     });
-    const openOwn = (url: string) =>
-      createStore({ adapter: 'mongo', uri: url, dbName: `race_${runId}_${opened}`, transactions: 'auto' });
+    const openOwn = (url: string) => mongoOpen('auto', `race_${runId}_${opened}`, undefined, url);
 
     const disagreement = (result: DatasetSearchResult): string | null => {
       const counted = (result.facets.model ?? []).reduce((sum, c) => sum + c.count, 0);
