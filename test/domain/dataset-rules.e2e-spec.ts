@@ -715,6 +715,39 @@ describe.each(adapters)('DatasetRules on the %s store', (_adapter, open) => {
       expect((await auditOf('ds.v1'))[0]).toMatchObject({ actor: 'repair:cura' });
     });
 
+    it('rewrites an availability and time coverage that drifted from the files, the totals being right', async () => {
+      await rules.create(ctx(alice), draft('ds'));
+      await rules.create(ctx(alice), draft('ok'));
+      const timeCoverage = { start: '2006-01-16T00:00:00', end: '2010-12-16T00:00:00', calendar: '360_day' };
+      await store.files.upsert(file('f-1', 'ds/a.nc', { datasetId: 'ds.v1', size: 10, timeCoverage }));
+      await rules.refreshAggregates(['ds.v1'], 'ingestor');
+      const settled = (await store.datasets.get('ds.v1'))!;
+      expect(settled.timeCoverage).not.toBeNull();
+      await store.datasets.replace(
+        { ...settled, availability: 'offline', timeCoverage: null },
+        settled.revision,
+      );
+      // Nothing to report (size and count agree), but the record follows its files again.
+      expect(await rules.repairTotals(['ok.v1', 'ds.v1'], 'repair:cura')).toEqual([]);
+      expect(await store.datasets.get('ds.v1')).toMatchObject({
+        availability: 'online',
+        timeCoverage: settled.timeCoverage,
+        revision: settled.revision + 2,
+      });
+    });
+
+    it('checks more datasets than one chunk of reads holds', async () => {
+      await drifted();
+      const many = Array.from({ length: 2500 }, (_, i) => `ghost-${i}`);
+      const fixed = await rules.repairTotals(
+        [...many.slice(0, 1700), 'ds.v1', ...many.slice(1700)],
+        'repair:cura',
+      );
+      expect(fixed).toEqual([
+        { datasetId: 'ds.v1', from: { fileCount: 0, size: 0 }, to: { fileCount: 2, size: 30 } },
+      ]);
+    });
+
     it('changes nothing on a dry run', async () => {
       await drifted();
       const before = await store.datasets.get('ds.v1');

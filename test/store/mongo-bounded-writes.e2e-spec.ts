@@ -113,6 +113,20 @@ describe('mongo store with idsPerCall 3', () => {
     expect(Math.max(...inLists())).toBeLessThanOrEqual(IDS_PER_CALL);
   });
 
+  it("a totals check's reads (totalsOf, aggregateMany) over more datasets than one call takes", async () => {
+    await seedFiles(14, 7);
+    await store.files.markRemoved(['f-000', 'f-007'], '2024-02-01T00:00:00Z');
+    log.calls.length = 0;
+    const wanted = ['ds-7', 'nope', 'ds-1', 'ds-5', 'ds-3', 'ds-7', 'ds-2', 'ds-6', 'ds-4'];
+    const totals = await store.datasets.totalsOf(wanted);
+    expect(totals.map((t) => t.id).sort()).toEqual(['ds-1', 'ds-2', 'ds-3', 'ds-4', 'ds-5', 'ds-6', 'ds-7']);
+    const aggregates = await store.files.aggregateMany(wanted);
+    // ds-1 lost both of its files (f-000, f-007): no present file, no entry.
+    expect([...aggregates.keys()].sort()).toEqual(['ds-2', 'ds-3', 'ds-4', 'ds-5', 'ds-6', 'ds-7']);
+    expect(Math.max(...inLists())).toBeLessThanOrEqual(IDS_PER_CALL);
+    for (const [id, aggregate] of aggregates) expect(aggregate).toEqual(await store.files.aggregate(id));
+  });
+
   it('refuses an idsPerCall outside 1..10000', async () => {
     const uri = testEnv('TEST_MONGODB_URI');
     await expect(createStore({ adapter: 'mongo', uri, dbName: 'never', idsPerCall: 10_001 })).rejects.toThrow(

@@ -139,6 +139,20 @@ describe.each(adapters)('%s store', (adapter, open) => {
       expect(ids({ items: await store.datasets.getMany(['c', 'nope', 'a']) })).toEqual(['c', 'a']);
     });
 
+    it('totalsOf returns the stored totals of the found datasets, without their records', async () => {
+      const tc = { start: '2006-01-16T00:00:00', end: '2010-12-16T00:00:00', calendar: 'noleap' };
+      await seed(
+        dataset('a', { size: 30, fileCount: 2, availability: 'partial', timeCoverage: tc }),
+        dataset('b', { size: 0, fileCount: 0, availability: 'offline', timeCoverage: null }),
+      );
+      const totals = await store.datasets.totalsOf(['b', 'nope', 'a', 'b']);
+      expect(totals.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual([
+        { id: 'a', size: 30, fileCount: 2, availability: 'partial', timeStart: tc.start, timeEnd: tc.end },
+        { id: 'b', size: 0, fileCount: 0, availability: 'offline', timeStart: null, timeEnd: null },
+      ]);
+      expect(await store.datasets.totalsOf([])).toEqual([]);
+    });
+
     it('replaces at the expected revision and increments it', async () => {
       await seed(dataset('r-1'));
       const replaced = await store.datasets.replace({ ...dataset('r-1', { title: 'new' }), revision: 1 }, 1);
@@ -1092,6 +1106,31 @@ describe.each(adapters)('%s store', (adapter, open) => {
         timeStart: '2000-01-01T00:00:00',
         timeEnd: '2001-12-31T00:00:00',
       });
+    });
+
+    it('aggregateMany gives what aggregate gives, for each dataset with present files', async () => {
+      const tc = (start: string, end: string) => ({ start, end, calendar: 'noleap' });
+      await store.files.upsert(
+        file('f-1', '1.nc', { size: 10, timeCoverage: tc('2001-01-01', '2001-12-31') }),
+      );
+      await store.files.upsert(
+        file('f-2', '2.nc', { size: 20, timeCoverage: tc('2000-01-01', '2000-12-31') }),
+      );
+      await store.files.upsert(file('f-3', '3.nc', { size: 5, timeCoverage: null }));
+      await store.files.upsert(file('g-1', 'g/1.nc', { datasetId: 'ds-2', size: 7, timeCoverage: null }));
+      await store.files.upsert(file('h-1', 'h/1.nc', { datasetId: 'ds-3', size: 1 }));
+      await store.files.markRemoved(['h-1'], '2024-02-01T00:00:00Z');
+      const many = await store.files.aggregateMany(['ds-3', 'ds-2', 'nope', 'ds-1', 'ds-2']);
+      expect([...many.keys()].sort()).toEqual(['ds-1', 'ds-2']);
+      expect(many.get('ds-1')).toEqual({
+        fileCount: 3,
+        size: 35,
+        timeStart: '2000-01-01',
+        timeEnd: '2001-12-31',
+      });
+      expect(many.get('ds-2')).toEqual(await store.files.aggregate('ds-2'));
+      expect(many.get('ds-1')).toEqual(await store.files.aggregate('ds-1'));
+      expect((await store.files.aggregateMany([])).size).toBe(0);
     });
 
     it('aggregates an unknown dataset to zeros and nulls', async () => {

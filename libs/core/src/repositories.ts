@@ -35,6 +35,8 @@ import type { DatasetQuery, DatasetSearchResult, Page, Paged } from './query';
 export interface DatasetRepository {
   get(id: string): Promise<DatasetRecord | null>;
   getMany(ids: string[]): Promise<DatasetRecord[]>;
+  /** The stored totals of these datasets (unknown ids left out), without decoding whole records. */
+  totalsOf(ids: string[]): Promise<DatasetTotals[]>;
   /** Inserts with revision 1. ConflictError if the id exists. */
   create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord>;
   /**
@@ -54,6 +56,20 @@ export interface CapacityRow {
   datasets: number;
   files: number;
   bytes: number;
+}
+
+/**
+ * A dataset's members that its present files determine, as stored: what a totals check
+ * compares with the files' aggregate (see DatasetRules.repairTotals).
+ */
+export interface DatasetTotals {
+  id: string;
+  size: number;
+  fileCount: number;
+  availability: DatasetRecord['availability'];
+  /** The stored time coverage's start and end; null without a coverage. */
+  timeStart: string | null;
+  timeEnd: string | null;
 }
 
 export type FileUpsertOutcome = 'new' | 'changed' | 'unchanged';
@@ -147,6 +163,8 @@ export interface FileRepository {
   setAvailability(ids: string[], availability: FileAvailability): Promise<number>;
   deleteByDataset(datasetId: string): Promise<number>;
   aggregate(datasetId: string): Promise<FileAggregate>;
+  /** `aggregate` of each of these datasets that has present files (the others left out), in few reads. */
+  aggregateMany(datasetIds: string[]): Promise<Map<string, FileAggregate>>;
   /**
    * `upsert`, then `refresh` applied to the dataset the file belongs to (and
    * the one it moved from) against its present files. Totals never disagree

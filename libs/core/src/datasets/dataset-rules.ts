@@ -26,7 +26,6 @@ import {
   type Principal,
 } from '../principal';
 import type {
-  FileAggregate,
   FileRegistration,
   FileRetirement,
   RegisterOptions,
@@ -43,15 +42,12 @@ import {
   type DraftCheck,
 } from './draft';
 import { diff, mergePatch } from './merge-patch';
+import { derivedMembersDiffer, fromFiles, NO_FILES, totalsDisagree } from './totals';
 
 /** Read-modify-write attempts when the caller sent no If-Match (concurrent writers lose nothing). */
 const CAS_ATTEMPTS = 8;
-
-/**
- * CF's default calendar: a file whose time variable has no `calendar`
- * attribute uses it, so a dataset whose coverage comes only from files does too.
- */
-export const CF_DEFAULT_CALENDAR = 'standard';
+/** Datasets whose totals one pair of reads checks (an `$in` of this many ids on mongo). */
+const TOTALS_CHECK_CHUNK = 1000;
 
 export interface WriteContext {
   caller: Principal;
@@ -468,13 +464,27 @@ export class DatasetRules {
    */
   async repairTotals(ids: Iterable<string>, actor: string, dryRun = false): Promise<TotalsFix[]> {
     const fixed: TotalsFix[] = [];
-    for (const id of new Set(ids)) {
-      const fix = await this.recompute(
-        id,
-        { actor, note: 'repair: totals disagreed with file records' },
-        dryRun,
-      );
-      if (fix) fixed.push(fix);
+    const unique = [...new Set(ids)];
+    // A rescan checks every dataset it saw (1M at CMIP6 scale) and nearly all agree: the stored
+    // totals and the files' aggregates are read a chunk at a time, and only the datasets that
+    // disagree are read whole and recomputed (which reads both again, so a racing write is seen).
+    for (let at = 0; at < unique.length; at += TOTALS_CHECK_CHUNK) {
+      const chunk = unique.slice(at, at + TOTALS_CHECK_CHUNK);
+      const [totals, files] = await Promise.all([
+        this.store.datasets.totalsOf(chunk),
+        this.store.files.aggregateMany(chunk),
+      ]);
+      const stored = new Map(totals.map((t) => [t.id, t]));
+      for (const id of chunk) {
+        const current = stored.get(id);
+        if (!current || !totalsDisagree(current, files.get(id) ?? NO_FILES)) continue;
+        const fix = await this.recompute(
+          id,
+          { actor, note: 'repair: totals disagreed with file records' },
+          dryRun,
+        );
+        if (fix) fixed.push(fix);
+      }
     }
     return fixed;
   }
@@ -618,31 +628,6 @@ export class DatasetRules {
 }
 
 /** The dataset with size, file count, time coverage and availability taken from its present files. */
-function fromFiles(current: DatasetRecord, agg: FileAggregate): DatasetRecord {
-  return {
-    ...current,
-    size: agg.size,
-    fileCount: agg.fileCount,
-    timeCoverage:
-      agg.timeStart && agg.timeEnd && current.timeCoverage
-        ? { ...current.timeCoverage, start: agg.timeStart, end: agg.timeEnd }
-        : agg.timeStart && agg.timeEnd
-          ? { start: agg.timeStart, end: agg.timeEnd, calendar: CF_DEFAULT_CALENDAR }
-          : current.timeCoverage,
-    availability:
-      agg.fileCount === 0 ? 'offline' : current.availability === 'offline' ? 'online' : current.availability,
-  };
-}
-
-function derivedMembersDiffer(a: DatasetRecord, b: DatasetRecord): boolean {
-  return (
-    a.size !== b.size ||
-    a.fileCount !== b.fileCount ||
-    a.availability !== b.availability ||
-    JSON.stringify(a.timeCoverage) !== JSON.stringify(b.timeCoverage)
-  );
-}
-
 /** The placeholder for a reference the caller may not follow. */
 export const RESTRICTED_REFERENCE = 'restricted';
 

@@ -5,6 +5,7 @@ import {
   type DatasetRecord,
   type DatasetRepository,
   type DatasetSearchResult,
+  type DatasetTotals,
   type FacetCount,
   type FacetName,
 } from '@climcat/core';
@@ -155,6 +156,38 @@ export class MongoDatasetRepository implements DatasetRepository {
       );
     }
     return inRequestedOrder(ids, new Map(docs.map((doc) => [doc.id, toDataset(doc)])));
+  }
+
+  async totalsOf(ids: string[]): Promise<DatasetTotals[]> {
+    const totals: DatasetTotals[] = [];
+    for (const slice of chunked([...new Set(ids)], this.idsPerCall)) {
+      const docs = await this.model
+        .find(
+          { id: { $in: slice } },
+          {
+            _id: 0,
+            id: 1,
+            size: 1,
+            fileCount: 1,
+            availability: 1,
+            'timeCoverage.start': 1,
+            'timeCoverage.end': 1,
+          },
+        )
+        .lean<Pick<DatasetRecord, 'id' | 'size' | 'fileCount' | 'availability' | 'timeCoverage'>[]>()
+        .exec();
+      // Named one by one: the test server returns whole documents whatever the projection.
+      for (const { id, size, fileCount, availability, timeCoverage } of docs)
+        totals.push({
+          id,
+          size,
+          fileCount,
+          availability,
+          timeStart: timeCoverage?.start ?? null,
+          timeEnd: timeCoverage?.end ?? null,
+        });
+    }
+    return totals;
   }
 
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {

@@ -4,6 +4,7 @@ import {
   type DatasetRecord,
   type DatasetRepository,
   type DatasetSearchResult,
+  type DatasetTotals,
 } from '@climcat/core';
 import type { Statement } from 'better-sqlite3';
 import { inRequestedOrder, revisionConflict } from '../shared/records';
@@ -137,6 +138,16 @@ export class SqliteDatasetRepository implements DatasetRepository {
       )
       .all(json(ids)) as (DocRow & { id: string })[];
     return inRequestedOrder(ids, new Map(rows.map((row) => [row.id, toRecord(row)])));
+  }
+
+  async totalsOf(ids: string[]): Promise<DatasetTotals[]> {
+    // The columns hold what the record holds for these members (rowParams writes both).
+    return this.statements
+      .get(
+        'SELECT id, size, file_count AS fileCount, availability, time_start AS timeStart, time_end AS timeEnd' +
+          ' FROM datasets WHERE id IN (SELECT value FROM json_each(?))',
+      )
+      .all(json(ids)) as DatasetTotals[];
   }
 
   async create(record: Omit<DatasetRecord, 'revision'>): Promise<DatasetRecord> {

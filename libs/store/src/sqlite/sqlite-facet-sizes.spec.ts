@@ -83,7 +83,8 @@ describe('sqlite facet value sizes (facet_values.datasets)', () => {
     // Back to schema version 6, whose facet_values had no sizes.
     db.exec(
       'DROP TRIGGER dataset_facets_count_insert; DROP TRIGGER dataset_facets_count_delete;' +
-        ' ALTER TABLE facet_values DROP COLUMN datasets; DROP INDEX files_present_states',
+        ' ALTER TABLE facet_values DROP COLUMN datasets;' +
+        ' DROP INDEX files_present_states; DROP INDEX files_present_totals',
     );
     db.pragma('user_version = 6');
     db.close();

@@ -89,6 +89,7 @@ export class SqliteFileRepository implements FileRepository {
   private readonly removeMany: Statement<[string, string]>;
   private readonly deleteByDatasetId: Statement<[string]>;
   private readonly aggregateDataset: Statement<[string], FileAggregate>;
+  private readonly aggregateDatasets: Statement<[string], FileAggregate & { datasetId: string }>;
   private readonly datasetsOf: Statement<[string], string>;
 
   /** `datasets` and `audit` share `db`: file rows and dataset totals are written in one transaction. */
@@ -134,9 +135,12 @@ export class SqliteFileRepository implements FileRepository {
         ` WHERE id IN (SELECT value FROM json_each(?)) AND ${PRESENT}`,
     );
     this.deleteByDatasetId = db.prepare('DELETE FROM files WHERE dataset_id = ?');
-    this.aggregateDataset = db.prepare(
-      'SELECT count(*) AS fileCount, coalesce(sum(size), 0) AS size, min(time_start) AS timeStart,' +
-        ` max(time_end) AS timeEnd FROM files WHERE dataset_id = ? AND ${PRESENT}`,
+    const aggregates =
+      'count(*) AS fileCount, coalesce(sum(size), 0) AS size, min(time_start) AS timeStart,' +
+      ` max(time_end) AS timeEnd FROM files WHERE ${PRESENT} AND dataset_id`;
+    this.aggregateDataset = db.prepare(`SELECT ${aggregates} = ?`);
+    this.aggregateDatasets = db.prepare(
+      `SELECT dataset_id AS datasetId, ${aggregates} IN (SELECT value FROM json_each(?)) GROUP BY dataset_id`,
     );
     this.datasetsOf = db
       .prepare(
@@ -296,6 +300,11 @@ export class SqliteFileRepository implements FileRepository {
 
   async aggregate(datasetId: string): Promise<FileAggregate> {
     return this.aggregateDataset.get(datasetId)!;
+  }
+
+  async aggregateMany(datasetIds: string[]): Promise<Map<string, FileAggregate>> {
+    const rows = this.aggregateDatasets.all(JSON.stringify(datasetIds));
+    return new Map(rows.map(({ datasetId, ...aggregate }) => [datasetId, aggregate]));
   }
 }
 
