@@ -121,6 +121,17 @@ async function main(): Promise<void> {
     );
   }
 
+  // An earlier run stopped mid-scan left its scan running, which the ingestor resumes at start,
+  // beside what this run measures.
+  const db = new Database(path);
+  const abandoned = db
+    .prepare(
+      "UPDATE scans SET doc = json_set(doc, '$.state', 'failed', '$.message', 'abandoned by an interrupted benchmark')" +
+        " WHERE json_extract(doc, '$.state') IN ('queued', 'running')",
+    )
+    .run().changes;
+  db.close();
+  if (abandoned) process.stdout.write(`marked ${abandoned} scans of an interrupted run failed\n`);
   t = performance.now();
   const settled = settleTotals(path);
   if (settled)
