@@ -81,14 +81,13 @@ function layOut(catalog: string, tree: string): number {
  * the seeded one agree as DatasetRules' fromFiles would (columns and docs; search rows do not
  * hold these members), once. Returns how many datasets it changed.
  */
-function settleTotals(catalog: string): number {
-  const db = new Database(catalog);
+function settleTotals(db: Database.Database): number {
   const agg =
     "SELECT dataset_id, count(*) AS n, sum(size) AS size, min(time_start) AS ts, max(time_end) AS te FROM files WHERE status = 'present' GROUP BY dataset_id";
   const availability = "CASE WHEN d.availability = 'offline' THEN 'online' ELSE d.availability END";
   const differs =
     "d.size <> a.size OR d.file_count <> a.n OR d.time_start IS NOT a.ts OR d.time_end IS NOT a.te OR d.availability = 'offline'";
-  const changed = db.transaction(() => {
+  return db.transaction(() => {
     db.prepare(
       `UPDATE dataset_docs SET doc = json_set(doc, '$.size', a.size, '$.fileCount', a.n, '$.timeCoverage.start', a.ts,` +
         ` '$.timeCoverage.end', a.te, '$.availability', ${availability})` +
@@ -102,8 +101,6 @@ function settleTotals(catalog: string): number {
       )
       .run().changes;
   })();
-  db.close();
-  return changed;
 }
 
 async function main(): Promise<void> {
@@ -130,10 +127,10 @@ async function main(): Promise<void> {
         " WHERE json_extract(doc, '$.state') IN ('queued', 'running')",
     )
     .run().changes;
-  db.close();
   if (abandoned) process.stdout.write(`marked ${abandoned} scans of an interrupted run failed\n`);
   t = performance.now();
-  const settled = settleTotals(path);
+  const settled = settleTotals(db);
+  db.close();
   if (settled)
     process.stdout.write(
       `settled the totals of ${settled} seeded datasets with their files (${fmt((performance.now() - t) / 1000, 1)} s)\n`,

@@ -627,7 +627,6 @@ export class DatasetRules {
   }
 }
 
-/** The dataset with size, file count, time coverage and availability taken from its present files. */
 /** The placeholder for a reference the caller may not follow. */
 export const RESTRICTED_REFERENCE = 'restricted';
 

@@ -1,4 +1,4 @@
 export * from './dataset-rules';
 export * from './draft';
 export { diff, mergePatch } from './merge-patch';
-export { CF_DEFAULT_CALENDAR } from './totals';
+export { CF_DEFAULT_CALENDAR, NO_FILES } from './totals';

@@ -1,6 +1,18 @@
 import type { DatasetRecord, TimeCoverage } from '../model';
-import type { FileAggregate } from '../repositories';
-import { derivedMembersDiffer, fromFiles, NO_FILES, totalsDisagree, totalsOfRecord } from './totals';
+import type { DatasetTotals, FileAggregate } from '../repositories';
+import { derivedMembersDiffer, fromFiles, NO_FILES, totalsDisagree } from './totals';
+
+/** The totals a store keeps of a record (what `DatasetRepository.totalsOf` returns). */
+function totalsOfRecord(record: DatasetRecord): DatasetTotals {
+  return {
+    id: record.id,
+    size: record.size,
+    fileCount: record.fileCount,
+    availability: record.availability,
+    timeStart: record.timeCoverage?.start ?? null,
+    timeEnd: record.timeCoverage?.end ?? null,
+  };
+}
 
 function record(members: Partial<DatasetRecord>): DatasetRecord {
   return {

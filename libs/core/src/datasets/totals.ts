@@ -57,15 +57,3 @@ export function totalsDisagree(stored: DatasetTotals, agg: FileAggregate): boole
       (stored.timeStart !== agg.timeStart || stored.timeEnd !== agg.timeEnd))
   );
 }
-
-/** The totals a store keeps of a record (what `DatasetRepository.totalsOf` returns). */
-export function totalsOfRecord(record: DatasetRecord): DatasetTotals {
-  return {
-    id: record.id,
-    size: record.size,
-    fileCount: record.fileCount,
-    availability: record.availability,
-    timeStart: record.timeCoverage?.start ?? null,
-    timeEnd: record.timeCoverage?.end ?? null,
-  };
-}

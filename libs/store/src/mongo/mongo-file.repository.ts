@@ -1,5 +1,6 @@
 import {
   ConflictError,
+  NO_FILES,
   PreconditionFailedError,
   type FileAggregate,
   type FileAvailability,
@@ -329,12 +330,7 @@ export class MongoFileRepository implements FileRepository {
         .lean<Pick<FileRecord, 'datasetId' | 'size' | 'timeCoverage'>>()
         .cursor();
       for await (const file of present) {
-        const into = aggregates.get(file.datasetId) ?? {
-          fileCount: 0,
-          size: 0,
-          timeStart: null,
-          timeEnd: null,
-        };
+        const into = aggregates.get(file.datasetId) ?? { ...NO_FILES };
         into.fileCount++;
         into.size += file.size;
         const { start, end } = file.timeCoverage ?? {};
