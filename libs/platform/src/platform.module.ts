@@ -35,7 +35,7 @@ import { StorageService } from './storage/storage.service';
 
 /**
  * Closes queues first so in-flight jobs can still read files and write, then
- * the opened-file cache (NetCDF-4 entries close through the HDF5 worker), then
+ * the listing worker, then the opened-file cache (NetCDF-4 entries close through the HDF5 worker), then
  * the HDF5 worker threads, then the store.
  */
 @Injectable()
@@ -45,10 +45,12 @@ class ShutdownSequence implements OnApplicationShutdown {
     @Inject(HDF5_WORKER) private readonly hdf5: Hdf5Worker,
     @Inject(STORE) private readonly store: Store,
     private readonly datasets: DatasetCacheService,
+    private readonly storage: StorageService,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.queues.close();
+    await this.storage.close();
     await this.datasets.close();
     await this.hdf5.shutdown();
     await this.store.close();

@@ -13,7 +13,10 @@ describe('StorageService.list on a POSIX root', () => {
       loadConfig('ingestor', { STATE_DIR: join(dir, 'state'), DATA_ROOT: join(dir, 'data') }),
     );
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const put = (path: string, bytes = 1) => {
     const file = join(dir, 'data', path);
@@ -84,6 +87,40 @@ describe('StorageService.list on a POSIX root', () => {
     expect(first.done ? null : first.value.path).toBe('d000/a.nc');
     await walk.return(undefined);
     expect((await walk.next()).done).toBe(true);
+  });
+
+  it('runs several listings at once, each whole and in its own order', async () => {
+    // More files than one chunk of the listing worker, so the listings interleave chunk by chunk.
+    const trees = ['x', 'y', 'z'].map((top) =>
+      Array.from({ length: 1500 }, (_, i) => `${top}/d${String(i % 30).padStart(2, '0')}/f${i}.nc`).sort(
+        (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)),
+      ),
+    );
+    trees.flat().forEach((p) => put(p));
+    const walks = ['x', 'y', 'z'].map((top) => storage.list('data', top));
+    const got: string[][] = [[], [], []];
+    // Round robin, one file of each listing in turn.
+    for (let open = [0, 1, 2]; open.length;) {
+      const next = await Promise.all(open.map((k) => walks[k]!.next()));
+      open = open.filter((k, n) => {
+        const r = next[n]!;
+        if (!r.done) got[k]!.push(r.value.path);
+        return !r.done;
+      });
+    }
+    expect(got).toEqual(trees);
+  });
+
+  it('fails the listings under way when closed, and lists again afterwards', async () => {
+    Array.from({ length: 3000 }, (_, i) => put(`d${String(i % 100).padStart(3, '0')}/f${i}.nc`));
+    const walk = storage.list('data', '');
+    expect((await walk.next()).done).toBe(false);
+    await storage.close();
+    const drain = async () => {
+      for (let r = await walk.next(); !r.done; r = await walk.next());
+    };
+    await expect(drain()).rejects.toThrow(/listing worker was shut down/);
+    expect(await listed('d000')).toHaveLength(30);
   });
 
   it('fails on a directory it cannot read', async () => {
