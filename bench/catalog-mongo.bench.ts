@@ -180,7 +180,8 @@ async function run(uri: string, serverPid: number | undefined, external: boolean
   const rps = await interleavedThroughput(
     {
       climcat: (i) => get(byId(i), admin),
-      bareNode: async () => (await fetch(bare.url)).text(),
+      // The very request climcat gets (path and Authorization header): the client's share is the same.
+      bareNode: async (i) => (await fetch(`${bare.base}${byId(i)}`, { headers: admin })).text(),
     },
     10,
     0.5,

@@ -43,12 +43,15 @@ async function main(): Promise<void> {
   });
   await floor.listen(0, '127.0.0.1');
   const floorBase = `http://127.0.0.1:${(floor.getHttpServer().address() as { port: number }).port}`;
-  // The same client code for every server; alternating slices so that load from other processes hits all alike.
+  // The same client code and the same request (path and Authorization header) for every server;
+  // alternating slices so that load from other processes hits all alike.
+  const same = async (base: string, i: number) =>
+    (await fetch(`${base}${byId(i)}`, { headers: admin })).text();
   const rps = await interleavedThroughput(
     {
       climcat: (i) => get(byId(i), admin),
-      bareNode: async () => (await fetch(bare.url)).text(),
-      framework: async (i) => (await fetch(`${floorBase}${byId(i)}`)).text(),
+      bareNode: (i) => same(bare.base, i),
+      framework: (i) => same(floorBase, i),
     },
     10,
     0.5,

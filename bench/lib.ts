@@ -128,12 +128,16 @@ export async function alternateMedians(
   return [median(as), median(bs)];
 }
 
-/** A bare Node HTTP server answering `body` as JSON to every request: the baseline of request rates. */
-export async function bareJsonServer(body: string): Promise<{ url: string; server: Server }> {
+/**
+ * A bare Node HTTP server answering `body` as JSON to every request, whatever its path and
+ * headers: the baseline of request rates. Send it the very request the measured server gets
+ * (`base` + the same path, the same headers), so that the client's share is the same for both.
+ */
+export async function bareJsonServer(body: string): Promise<{ base: string; server: Server }> {
   const server = createServer((_req, res) => {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/x`, server };
+  return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
 }
