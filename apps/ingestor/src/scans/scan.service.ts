@@ -19,6 +19,7 @@ import {
   type Principal,
   type ScanRecord,
   type Store,
+  type TotalsFix,
 } from '@climcat/core';
 import {
   APP_CONFIG,
@@ -44,6 +45,12 @@ const MAX_SCAN_ERRORS = 1000;
 const FLUSH_MS = 1000;
 /** ...and after this many files, whichever comes first. */
 const FLUSH_FILES = 500;
+/**
+ * Datasets whose files were all unchanged are checked against their file records (the
+ * totals check) this many at a time while the listing goes on, so neither the end of a
+ * scan nor its memory grows with the datasets it saw (1M at CMIP6 scale).
+ */
+const SEEN_CHECK_DATASETS = 1000;
 
 export interface ScanJob {
   scanId: string;
@@ -189,6 +196,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     const errors: ScanRecord['errors'] = [];
     let bytes = 0;
     let repaired = 0;
+    const firstFixed: TotalsFix[] = [];
     const started = new Date().toISOString();
     await this.store.scans.update(scanId, {
       state: 'running',
@@ -202,10 +210,10 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
     // registrations are settled in batches). What a crash interrupted is finished first:
     // dataset refreshes left pending (mongo)...
     repaired += (await this.files.settlePending(actor)).length;
-    // ...and the datasets of files skipped as unchanged are checked at the end, for stores
-    // written before totals were kept with the file rows.
+    // ...and the datasets of files skipped as unchanged are checked, for stores written before
+    // totals were kept with the file rows.
     const touched = new Set<string>();
-    const seenDatasets = new Set<string>();
+    let seenDatasets = new Set<string>();
     let cancelled = false;
     let publishedSeen = 0;
     let publishing: Promise<void> = Promise.resolve();
@@ -266,6 +274,20 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
 
     const pool = new Set<Promise<void>>();
     const limit = Math.max(1, this.config.ingest.concurrency);
+    // Datasets this scan writes are left out: their totals follow their writes. Before a
+    // check, this scan's writes so far are finished and settled (on mongo a dataset with a
+    // pending refresh would otherwise look like drift), and the rest of the datasets are
+    // re-read by the repair itself, so a racing write from elsewhere is seen.
+    const checkSeen = async () => {
+      const ids = seenDatasets;
+      seenDatasets = new Set();
+      await Promise.all(pool);
+      await this.files.settlePending(actor);
+      for (const id of touched) ids.delete(id);
+      const fixed = await this.files.repairDatasets(ids, actor);
+      repaired += fixed.length;
+      firstFixed.push(...fixed.slice(0, 20 - firstFixed.length));
+    };
     try {
       const pairs = mergeByPath(
         this.storage.list(initial.root, initial.prefix),
@@ -284,6 +306,7 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
           if (previous && unchanged(previous, object)) {
             counts.unchanged++;
             seenDatasets.add(previous.datasetId);
+            if (seenDatasets.size >= SEEN_CHECK_DATASETS) await checkSeen();
           } else {
             const task = this.files
               // Totals of the datasets written are settled every FLUSH_FILES files and at the end.
@@ -313,11 +336,9 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
       if (!cancelled) {
         // Datasets whose files changed: their aggregation warnings (refusal, gaps, overlaps) in the catalog now.
         await this.aggregations.check(touched);
-        for (const id of touched) seenDatasets.delete(id);
-        const fixed = await this.files.repairDatasets(seenDatasets, actor);
-        repaired += fixed.length;
-        if (fixed.length)
-          this.logger.warn({ scanId, repaired, first: fixed.slice(0, 20) }, 'repaired dataset totals');
+        await checkSeen();
+        if (firstFixed.length)
+          this.logger.warn({ scanId, repaired, first: firstFixed }, 'repaired dataset totals');
       }
     } catch (error) {
       clearInterval(ticker);
