@@ -5,11 +5,11 @@
  * a scan runs (issue 9, classes 8 and 10).
  */
 import { STORE, type Store } from '@climcat/core';
-import { StorageService, type StoredObject } from '@climcat/platform';
 import { rmSync } from 'node:fs';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api, bearer } from '../catalog/seed';
 import { copies, plainFile } from './archive';
+import { stallListing } from './listing';
 
 let running: RunningApp;
 let dataRoot: string;
@@ -121,18 +121,8 @@ describe('rescans', () => {
 
 describe('scan progress', () => {
   it('shows counts while the scan runs, even when the listing stalls', async () => {
-    const storage = running.app.get(StorageService);
-    const list = storage.list.bind(storage);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    // Test hook: the listing stops after three files until the test has seen the counts.
-    storage.list = async function* (root: string, prefix?: string): AsyncGenerator<StoredObject> {
-      let n = 0;
-      for await (const object of list(root, prefix)) {
-        if (n++ === 3) await gate;
-        yield object;
-      }
-    };
+    // The listing stops after three files until the test has seen the counts.
+    const stall = stallListing(running, 3);
     try {
       const started = await api(running, 'POST', '/ingest/v1/scans', {
         headers: ADMIN,
@@ -146,7 +136,7 @@ describe('scan progress', () => {
       } while (seen.counts.seen === 0 && Date.now() < deadline);
       expect(seen).toMatchObject({ state: 'running', counts: { seen: 3 } });
       expect(seen.rate).toBeGreaterThan(0);
-      release();
+      stall.release();
       const done = await (async () => {
         for (;;) {
           const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
@@ -156,8 +146,7 @@ describe('scan progress', () => {
       })();
       expect(done).toMatchObject({ state: 'completed', counts: { seen: 5 } });
     } finally {
-      release();
-      storage.list = list;
+      stall.restore();
     }
   });
 });

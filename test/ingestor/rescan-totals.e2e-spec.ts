@@ -6,13 +6,13 @@
  * repair, on mongo either, where its refresh is pending until settled.
  */
 import { STORE, type Store } from '@climcat/core';
-import { StorageService, type StoredObject } from '@climcat/platform';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { testEnv } from '../harness/env';
 import { api } from '../catalog/seed';
 import { plainFile } from './archive';
+import { stallListing } from './listing';
 
 jest.setTimeout(180_000);
 
@@ -73,19 +73,9 @@ function suite(adapter: string, env: () => Record<string, string>) {
       // unchanged file starts the check ('-' sorts before '_'), while its new file is written.
       copyFileSync(join(dataRoot, dir(999), 'frame_0.nc'), join(dataRoot, dir(999), 'frame-new.nc'));
 
-      const storage = running.app.get(StorageService);
-      const list = storage.list.bind(storage);
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      // Test hook: the listing stops once the first thousand unchanged datasets have been
-      // seen (1,002 files: d0999 has two) until the test has looked at the catalog.
-      storage.list = async function* (root: string, prefix?: string): AsyncGenerator<StoredObject> {
-        let n = 0;
-        for await (const object of list(root, prefix)) {
-          if (n++ === 1002) await gate;
-          yield object;
-        }
-      };
+      // The listing stops once the first thousand unchanged datasets have been seen (1,002
+      // files: d0999 has two) until the test has looked at the catalog.
+      const stall = stallListing(running, 1002);
       try {
         const scanId = await start();
         const deadline = Date.now() + 60_000;
@@ -100,15 +90,14 @@ function suite(adapter: string, env: () => Record<string, string>) {
           fileCount: 1,
           size: (await store.files.aggregate(id(5))).size,
         });
-        release();
+        stall.release();
         expect(await finished(scanId)).toMatchObject({
           state: 'completed',
           counts: { seen: DATASETS + 1, unchanged: DATASETS, new: 1, failed: 0 },
           repaired: 1,
         });
       } finally {
-        release();
-        storage.list = list;
+        stall.restore();
       }
       expect((await api(running, 'GET', `/api/v1/datasets/${id(999)}`)).body).toMatchObject({ fileCount: 2 });
       expect(await finished(await start())).toMatchObject({ state: 'completed', repaired: 0 });
