@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api, bearer } from '../catalog/seed';
 import { copies, plainFile } from './archive';
-import { stallListing } from './listing';
+import { scanToEnd, stallListing, startScan, waitScan } from './scans';
 
 let running: RunningApp;
 let dataRoot: string;
@@ -18,17 +18,7 @@ let store: Store;
 const A = 'other.drift.a';
 const B = 'other.drift.b';
 
-async function scan(): Promise<any> {
-  const started = await api(running, 'POST', '/ingest/v1/scans', { headers: ADMIN, body: { root: 'data' } });
-  expect(started.status).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
-    if (['completed', 'failed', 'cancelled'].includes(res.body.state)) return res.body;
-    if (Date.now() > deadline) throw new Error(`scan did not finish: ${JSON.stringify(res.body)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const scan = (): Promise<any> => scanToEnd(running, { root: 'data' });
 
 /** What a crash after the file rows and before the recomputation leaves behind. */
 async function drift(id: string): Promise<void> {
@@ -124,26 +114,15 @@ describe('scan progress', () => {
     // The listing stops after three files until the test has seen the counts.
     const stall = stallListing(running, 3);
     try {
-      const started = await api(running, 'POST', '/ingest/v1/scans', {
-        headers: ADMIN,
-        body: { root: 'data' },
+      const started = await startScan(running, { root: 'data' });
+      const seen = await waitScan(running, started.body.id, {
+        timeoutMs: 20_000,
+        until: (s) => s.counts.seen > 0,
       });
-      const deadline = Date.now() + 20_000;
-      let seen: any;
-      do {
-        await new Promise((r) => setTimeout(r, 50));
-        seen = (await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN })).body;
-      } while (seen.counts.seen === 0 && Date.now() < deadline);
       expect(seen).toMatchObject({ state: 'running', counts: { seen: 3 } });
       expect(seen.rate).toBeGreaterThan(0);
       stall.release();
-      const done = await (async () => {
-        for (;;) {
-          const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
-          if (res.body.state !== 'running' && res.body.state !== 'queued') return res.body;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })();
+      const done = await waitScan(running, started.body.id);
       expect(done).toMatchObject({ state: 'completed', counts: { seen: 5 } });
     } finally {
       stall.restore();

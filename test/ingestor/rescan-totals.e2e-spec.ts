@@ -8,11 +8,11 @@
 import { STORE, type Store } from '@climcat/core';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
+import { startApp, tempDir, type RunningApp } from '../harness/app';
 import { testEnv } from '../harness/env';
 import { api } from '../catalog/seed';
 import { plainFile } from './archive';
-import { stallListing } from './listing';
+import { scanToEnd, stallListing, startScan, waitScan } from './scans';
 
 jest.setTimeout(180_000);
 
@@ -27,22 +27,7 @@ function suite(adapter: string, env: () => Record<string, string>) {
     let dataRoot: string;
     let store: Store;
 
-    const start = async (): Promise<string> => {
-      const res = await api(running, 'POST', '/ingest/v1/scans', { headers: ADMIN, body: { root: 'data' } });
-      expect(res.status).toBe(202);
-      return res.body.id;
-    };
-    const status = async (scanId: string) =>
-      (await api(running, 'GET', `/ingest/v1/scans/${scanId}`, { headers: ADMIN })).body;
-    const finished = async (scanId: string) => {
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        const body = await status(scanId);
-        if (['completed', 'failed', 'cancelled'].includes(body.state)) return body;
-        if (Date.now() > deadline) throw new Error(`scan did not finish: ${JSON.stringify(body)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const rescan = () => scanToEnd(running, { root: 'data' }, 120_000);
 
     beforeAll(async () => {
       dataRoot = tempDir('climcat-rescan-');
@@ -54,7 +39,7 @@ function suite(adapter: string, env: () => Record<string, string>) {
       rmSync(join(dataRoot, 'source.nc'));
       running = await startApp({ env: { DATA_ROOT: dataRoot, ...env() } });
       store = running.app.get<Store>(STORE);
-      expect(await finished(await start())).toMatchObject({
+      expect(await rescan()).toMatchObject({
         state: 'completed',
         counts: { new: DATASETS, failed: 0 },
         repaired: 0,
@@ -77,13 +62,13 @@ function suite(adapter: string, env: () => Record<string, string>) {
       // files: d0999 has two) until the test has looked at the catalog.
       const stall = stallListing(running, 1002);
       try {
-        const scanId = await start();
-        const deadline = Date.now() + 60_000;
-        let seen: any;
-        do {
-          await new Promise((r) => setTimeout(r, 50));
-          seen = await status(scanId);
-        } while (seen.counts.seen < 1002 && Date.now() < deadline);
+        const started = await startScan(running, { root: 'data' });
+        expect(started.status).toBe(202);
+        const scanId = started.body.id;
+        const seen = await waitScan(running, scanId, {
+          timeoutMs: 60_000,
+          until: (s) => s.counts.seen >= 1002,
+        });
         expect(seen).toMatchObject({ state: 'running', counts: { seen: 1002 } });
         const midway = (await api(running, 'GET', `/api/v1/datasets/${id(5)}`)).body;
         expect({ fileCount: midway.fileCount, size: midway.size }).toEqual({
@@ -91,7 +76,7 @@ function suite(adapter: string, env: () => Record<string, string>) {
           size: (await store.files.aggregate(id(5))).size,
         });
         stall.release();
-        expect(await finished(scanId)).toMatchObject({
+        expect(await waitScan(running, scanId, { timeoutMs: 120_000 })).toMatchObject({
           state: 'completed',
           counts: { seen: DATASETS + 1, unchanged: DATASETS, new: 1, failed: 0 },
           repaired: 1,
@@ -100,7 +85,7 @@ function suite(adapter: string, env: () => Record<string, string>) {
         stall.restore();
       }
       expect((await api(running, 'GET', `/api/v1/datasets/${id(999)}`)).body).toMatchObject({ fileCount: 2 });
-      expect(await finished(await start())).toMatchObject({ state: 'completed', repaired: 0 });
+      expect(await rescan()).toMatchObject({ state: 'completed', repaired: 0 });
     });
   });
 }

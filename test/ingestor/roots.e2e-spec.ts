@@ -12,6 +12,7 @@ import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { api } from '../catalog/seed';
 import { demoArchive } from './archive';
 import { settleEvents } from './events';
+import { scanToEnd } from './scans';
 
 jest.setTimeout(60_000);
 
@@ -28,17 +29,7 @@ let demo: string[];
 const tas = () => demo.find((p) => p.startsWith('cmip5/') && p.includes('/tas/'))!;
 const pr = () => demo.find((p) => p.startsWith('cmip5/') && p.includes('/pr/'))!;
 
-async function scan(root: string): Promise<any> {
-  const started = await api(running, 'POST', '/ingest/v1/scans', { headers: ADMIN, body: { root } });
-  expect(started.status).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await api(running, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
-    if (['completed', 'failed', 'cancelled'].includes(res.body.state)) return res.body;
-    if (Date.now() > deadline) throw new Error(`scan did not finish: ${JSON.stringify(res.body)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const scan = (root: string): Promise<any> => scanToEnd(running, { root });
 
 interface FileItem {
   root: string;

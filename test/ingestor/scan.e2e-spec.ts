@@ -13,21 +13,15 @@ import { ADMIN, startApp, tempDir, type RunningApp } from '../harness/app';
 import { testEnv } from '../harness/env';
 import { api, bearer } from '../catalog/seed';
 import { badFiles, copies, demoArchive, plainFile } from './archive';
+import { startScan, waitScan } from './scans';
 
 let running: RunningApp;
 let dataRoot: string;
 let demo: string[];
 
 async function scan(body: Record<string, unknown>, headers = ADMIN, app = running): Promise<any> {
-  const started = await api(app, 'POST', '/ingest/v1/scans', { headers, body });
-  if (started.status !== 202) return started;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await api(app, 'GET', `/ingest/v1/scans/${started.body.id}`, { headers: ADMIN });
-    if (['completed', 'failed', 'cancelled'].includes(res.body.state)) return res.body;
-    if (Date.now() > deadline) throw new Error(`scan did not finish: ${JSON.stringify(res.body)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const started = await startScan(app, body, headers);
+  return started.status === 202 ? waitScan(app, started.body.id) : started;
 }
 
 const cmip5Tas = () => demo.find((p) => p.startsWith('cmip5/') && p.includes('/tas/'))!;

@@ -274,15 +274,13 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
 
     const pool = new Set<Promise<void>>();
     const limit = Math.max(1, this.config.ingest.concurrency);
-    // Datasets this scan writes are left out: their totals follow their writes. Before a
-    // check, this scan's writes so far are finished and settled (on mongo a dataset with a
-    // pending refresh would otherwise look like drift), and the rest of the datasets are
-    // re-read by the repair itself, so a racing write from elsewhere is seen.
+    // Datasets this scan writes are left out: their totals follow their writes. Called with
+    // this scan's writes so far finished and settled (on mongo a dataset with a pending
+    // refresh would otherwise look like drift); the rest of the datasets are re-read by the
+    // repair itself, so a racing write from elsewhere is seen.
     const checkSeen = async () => {
       const ids = seenDatasets;
       seenDatasets = new Set();
-      await Promise.all(pool);
-      await this.files.settlePending(actor);
       for (const id of touched) ids.delete(id);
       const fixed = await this.files.repairDatasets(ids, actor);
       repaired += fixed.length;
@@ -306,7 +304,11 @@ export class ScanService implements OnApplicationBootstrap, OnModuleDestroy {
           if (previous && unchanged(previous, object)) {
             counts.unchanged++;
             seenDatasets.add(previous.datasetId);
-            if (seenDatasets.size >= SEEN_CHECK_DATASETS) await checkSeen();
+            if (seenDatasets.size >= SEEN_CHECK_DATASETS) {
+              await Promise.all(pool);
+              await this.files.settlePending(actor);
+              await checkSeen();
+            }
           } else {
             const task = this.files
               // Totals of the datasets written are settled every FLUSH_FILES files and at the end.
