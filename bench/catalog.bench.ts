@@ -5,14 +5,23 @@
  * and get-by-id requests/s against a bare Node HTTP server returning the
  * same JSON in the same run. For scale, the same requests/s of the bare
  * framework (Nest on Fastify, one route answering the same JSON, nothing
- * else) show how much of the gap the framework alone takes.
+ * else) show how much of the gap the framework alone takes, and those of
+ * climcat's own HTTP stack (every hook, the auth guard, pipe and filter)
+ * with a handler that answers the same JSON without reading the store show
+ * what is left for the handler itself.
  *
  *   npx ts-node -r tsconfig-paths/register --transpile-only bench/catalog.bench.ts [datasets] [filesPerDataset]
  */
-import { Controller, Get, Module, Param, type Type } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Controller, Get, Module, Param, Res, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { catalogQueries, serveCatalog } from './catalog-data';
+import type { FastifyReply } from 'fastify';
+import { createApp, loadConfig, Caller } from '@climcat/platform';
+import type { Principal } from '@climcat/core';
+import { BENCH_ADMIN_KEY, catalogQueries, serveCatalog } from './catalog-data';
 import { seededCatalog } from './catalog-seed';
 import { bareJsonServer, fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
@@ -43,6 +52,13 @@ async function main(): Promise<void> {
   });
   await floor.listen(0, '127.0.0.1');
   const floorBase = `http://127.0.0.1:${(floor.getHttpServer().address() as { port: number }).port}`;
+  const stackState = mkdtempSync(join(tmpdir(), 'climcat-bench-stack-'));
+  const stack = await createApp(
+    loadConfig('catalog', { ADMIN_API_KEY: BENCH_ADMIN_KEY, STATE_DIR: stackState, LOG_LEVEL: 'silent' }),
+    [stackCeiling(JSON.parse(sample))],
+  );
+  await stack.listen(0, '127.0.0.1');
+  const stackBase = `http://127.0.0.1:${(stack.getHttpServer().address() as { port: number }).port}`;
   // The same client code and the same request (path and Authorization header) for every server;
   // alternating slices so that load from other processes hits all alike.
   const same = async (base: string, i: number) =>
@@ -52,6 +68,7 @@ async function main(): Promise<void> {
       climcat: (i) => get(byId(i), admin),
       bareNode: (i) => same(bare.base, i),
       framework: (i) => same(floorBase, i),
+      stack: (i) => same(stackBase, i),
     },
     10,
     0.5,
@@ -59,7 +76,14 @@ async function main(): Promise<void> {
   );
   const appRps = rps.climcat;
   const bareRps = rps.bareNode;
-  results.getByIdRps = { ...rps, ratio: appRps / bareRps, frameworkRatio: rps.framework / bareRps };
+  results.getByIdRps = {
+    ...rps,
+    ratio: appRps / bareRps,
+    frameworkRatio: rps.framework / bareRps,
+    stackRatio: rps.stack / bareRps,
+  };
+  await stack.close();
+  rmSync(stackState, { recursive: true, force: true });
   await floor.close();
   bare.server.close();
   global.gc?.();
@@ -77,12 +101,18 @@ async function main(): Promise<void> {
       `  get by id:                                           p50 ${fmt(lat('getById').p50)} ms, p95 ${fmt(lat('getById').p95)} ms`,
       `  get by id throughput: ${fmt(appRps, 0)} req/s vs bare Node ${fmt(bareRps, 0)} req/s = ${fmt(appRps / bareRps, 2)}× (goal ≥ 0.7)`,
       `    bare framework (Nest on Fastify, one route, same JSON): ${fmt(rps.framework, 0)} req/s = ${fmt(rps.framework / bareRps, 2)}×`,
+      `    climcat's stack (hooks, auth guard, pipe, filter), handler reading nothing: ${fmt(rps.stack, 0)} req/s = ${fmt(rps.stack / bareRps, 2)}×`,
+      `    per request, client included (1 / rate): bare ${us(bareRps)} µs, framework ${us(rps.framework)}, stack ${us(rps.stack)}, climcat ${us(appRps)};`,
+      `    at 0.7× a request may take ${fmt(1e6 / (0.7 * bareRps), 0)} µs: ${fmt(1e6 / (0.7 * bareRps) - 1e6 / rps.stack, 0)} µs for the handler (store read, access check, mapping), which takes ${fmt(1e6 / appRps - 1e6 / rps.stack, 0)} µs`,
       `  peak RSS ${fmt(peakRssMb(), 0)} MB (${fmt(peakBeforeApp, 0)} MB before the app started; RSS then ${fmt(rssBeforeApp, 0)} MB, after the queries ${fmt(rssAfter, 0)} MB)`,
       '',
     ].join('\n'),
   );
   cleanup();
 }
+
+/** Microseconds per request at `rate` requests/s. */
+const us = (rate: number) => fmt(1e6 / rate, 0);
 
 /** Nest on Fastify with one route answering `body` at the get-by-id path: no hook, guard, pipe or store. */
 function frameworkFloor(body: unknown): Type {
@@ -96,6 +126,29 @@ function frameworkFloor(body: unknown): Type {
   @Module({ controllers: [FloorController] })
   class FloorModule {}
   return FloorModule;
+}
+
+/**
+ * The get-by-id route as climcat declares it (caller, id, ETag) answering `body` without a store
+ * read, access check or mapping: served by createApp, so every hook, guard, pipe and filter of
+ * the catalog runs as for the real route.
+ */
+function stackCeiling(body: unknown): Type {
+  @Controller('api/v1/datasets')
+  class CeilingController {
+    @Get(':id')
+    get(
+      @Caller() _caller: Principal,
+      @Param('id') _id: string,
+      @Res({ passthrough: true }) res: FastifyReply,
+    ): unknown {
+      void res.header('ETag', '"1"');
+      return body;
+    }
+  }
+  @Module({ controllers: [CeilingController] })
+  class CeilingModule {}
+  return CeilingModule;
 }
 
 void main();
