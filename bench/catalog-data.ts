@@ -4,6 +4,7 @@
  * adapter gets the same catalog.
  */
 import type { DatasetRecord, FileRecord } from '@climcat/core';
+import type { Type } from '@nestjs/common';
 import { createApp, loadConfig, type ClimcatApp } from '@climcat/platform';
 import { CatalogModule } from '../apps/catalog/src/catalog.module';
 
@@ -234,14 +235,17 @@ export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
  * The catalog app on a loopback port with `env` (plus the bench admin key), and a GET that
  * fails on anything but 200; `admin` is the admin's Authorization header.
  */
-export async function serveCatalog(env: Record<string, string>): Promise<{
+export async function serveCatalog(
+  env: Record<string, string>,
+  features: Type[] = [CatalogModule],
+): Promise<{
   app: ClimcatApp;
   base: string;
   admin: Record<string, string>;
   get: (path: string, headers?: Record<string, string>) => Promise<string>;
 }> {
   const config = loadConfig('catalog', { ADMIN_API_KEY: BENCH_ADMIN_KEY, ...env });
-  const app = await createApp(config, [CatalogModule]);
+  const app = await createApp(config, features);
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
   const get = async (path: string, headers: Record<string, string> = {}) => {

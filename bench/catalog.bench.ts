@@ -19,9 +19,9 @@ import { Controller, Get, Module, Param, Res, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
-import { createApp, loadConfig, Caller } from '@climcat/platform';
+import { Caller } from '@climcat/platform';
 import type { Principal } from '@climcat/core';
-import { BENCH_ADMIN_KEY, catalogQueries, serveCatalog } from './catalog-data';
+import { catalogQueries, serveCatalog } from './catalog-data';
 import { seededCatalog } from './catalog-seed';
 import { bareJsonServer, fmt, interleavedThroughput, latencies, peakRssMb } from './lib';
 
@@ -53,12 +53,9 @@ async function main(): Promise<void> {
   await floor.listen(0, '127.0.0.1');
   const floorBase = `http://127.0.0.1:${(floor.getHttpServer().address() as { port: number }).port}`;
   const stackState = mkdtempSync(join(tmpdir(), 'climcat-bench-stack-'));
-  const stack = await createApp(
-    loadConfig('catalog', { ADMIN_API_KEY: BENCH_ADMIN_KEY, STATE_DIR: stackState, LOG_LEVEL: 'silent' }),
-    [stackCeiling(JSON.parse(sample))],
-  );
-  await stack.listen(0, '127.0.0.1');
-  const stackBase = `http://127.0.0.1:${(stack.getHttpServer().address() as { port: number }).port}`;
+  const stack = await serveCatalog({ STATE_DIR: stackState, LOG_LEVEL: 'silent' }, [
+    stackCeiling(JSON.parse(sample)),
+  ]);
   // The same client code and the same request (path and Authorization header) for every server;
   // alternating slices so that load from other processes hits all alike.
   const same = async (base: string, i: number) =>
@@ -68,7 +65,7 @@ async function main(): Promise<void> {
       climcat: (i) => get(byId(i), admin),
       bareNode: (i) => same(bare.base, i),
       framework: (i) => same(floorBase, i),
-      stack: (i) => same(stackBase, i),
+      stack: (i) => same(stack.base, i),
     },
     10,
     0.5,
@@ -82,7 +79,7 @@ async function main(): Promise<void> {
     frameworkRatio: rps.framework / bareRps,
     stackRatio: rps.stack / bareRps,
   };
-  await stack.close();
+  await stack.app.close();
   rmSync(stackState, { recursive: true, force: true });
   await floor.close();
   bare.server.close();
